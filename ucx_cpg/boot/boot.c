@@ -1,0 +1,153 @@
+/*
+ * boot.c - the process-wide domain singleton: lazy creation, reference
+ * counting, teardown at the last release or at exit, and fork handling.
+ */
+#define _GNU_SOURCE
+#include "boot.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+/* Guards everything below. Re-initialized in a forked child, where another
+ * thread of the parent may have held it at the time of fork(). */
+static pthread_mutex_t ucpg_boot_lock = PTHREAD_MUTEX_INITIALIZER;
+static ucpg_domain_t            *ucpg_boot_domain;
+static const ucpg_boot_method_t *ucpg_boot_method;
+static void                     *ucpg_boot_ctx;
+static unsigned                  ucpg_boot_refs;
+static pid_t                     ucpg_boot_owner;
+static int                       ucpg_boot_hooks_installed;
+
+static void ucpg_boot_atfork_child(void)
+{
+    pthread_mutex_init(&ucpg_boot_lock, NULL);
+}
+
+static void ucpg_boot_teardown_locked(void)
+{
+    ucpg_domain_t *d = ucpg_boot_domain;
+
+    ucpg_boot_domain = NULL;
+    ucpg_boot_refs   = 0;
+    ucpg_boot_method->leave(ucpg_boot_ctx);
+    ucpg_domain_stop(d);
+    ucpg_boot_method->cleanup(ucpg_boot_ctx);
+    ucpg_domain_destroy(d);
+    ucpg_boot_ctx    = NULL;
+    ucpg_boot_method = NULL;
+    ucpg_log_close();
+}
+
+/* At exit peers should see a clean BYE, not a crash. */
+static void ucpg_boot_atexit(void)
+{
+    pthread_mutex_lock(&ucpg_boot_lock);
+    if ((ucpg_boot_domain != NULL) && (ucpg_boot_owner == getpid())) {
+        ucpg_boot_teardown_locked();
+    }
+    pthread_mutex_unlock(&ucpg_boot_lock);
+}
+
+static ucpg_status_t ucpg_boot_select(const ucpg_config_t *config,
+                                      const ucpg_boot_method_t **method_p)
+{
+    if ((strcmp(config->boot, "auto") == 0) || (strcmp(config->boot, "local") == 0)) {
+        *method_p = &ucpg_boot_local;
+        return UCPG_OK;
+    }
+    ucpg_error("UCX_CPG_BOOT=%s is not available in this build (available: auto, local)",
+               config->boot);
+    return UCPG_ERR_UNSUPPORTED;
+}
+
+static ucpg_status_t ucpg_boot_create_locked(void)
+{
+    const ucpg_boot_method_t *method;
+    ucpg_config_t config;
+    ucpg_domain_t *d;
+    ucpg_status_t status;
+
+    status = ucpg_config_load(&config);
+    if (status != UCPG_OK) {
+        return status;            /* ucpg_config_load named the key and range */
+    }
+    status = ucpg_log_configure(config.log_level, config.log_file);
+    if (status == UCPG_OK) {
+        status = ucpg_boot_select(&config, &method);
+    }
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_domain_create(&config, &d);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = method->join(d, &config, &ucpg_boot_ctx);
+    if (status != UCPG_OK) {
+        ucpg_domain_destroy(d);
+        return status;
+    }
+    /* Bounded: each unanswered HELLO gives up after connect_timeout_ms. */
+    if (ucpg_domain_wait_settled(d, config.connect_timeout_ms + 1000) != UCPG_OK) {
+        ucpg_warn("some peers of domain '%s' did not answer yet", config.domain);
+    }
+    ucpg_boot_domain = d;
+    ucpg_boot_method = method;
+    ucpg_boot_owner  = getpid();
+    if (!ucpg_boot_hooks_installed) {
+        pthread_atfork(NULL, NULL, ucpg_boot_atfork_child);
+        atexit(ucpg_boot_atexit);
+        ucpg_boot_hooks_installed = 1;
+    }
+    return UCPG_OK;
+}
+
+ucpg_status_t ucpg_boot_domain_get(ucpg_domain_t **domain_p)
+{
+    ucpg_status_t status = UCPG_OK;
+
+    if (domain_p == NULL) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&ucpg_boot_lock);
+    if ((ucpg_boot_domain != NULL) && (ucpg_boot_owner != getpid())) {
+        /* We are a forked child: the parent's domain (its UCP objects, its
+         * progress thread that does not exist here) is left untouched. */
+        ucpg_boot_domain = NULL;
+        ucpg_boot_refs   = 0;
+        ucpg_boot_ctx    = NULL;
+    }
+    if (ucpg_boot_domain == NULL) {
+        status = ucpg_boot_create_locked();
+    }
+    if (status == UCPG_OK) {
+        ++ucpg_boot_refs;
+        *domain_p = ucpg_boot_domain;
+    }
+    pthread_mutex_unlock(&ucpg_boot_lock);
+    return status;
+}
+
+void ucpg_boot_domain_put(ucpg_domain_t *domain)
+{
+    pthread_mutex_lock(&ucpg_boot_lock);
+    if ((domain != NULL) && (domain == ucpg_boot_domain) && (ucpg_boot_refs > 0) &&
+        (ucpg_boot_owner == getpid()) && (--ucpg_boot_refs == 0)) {
+        ucpg_boot_teardown_locked();
+    }
+    pthread_mutex_unlock(&ucpg_boot_lock);
+}
+
+const char *ucpg_boot_method_name(void)
+{
+    const char *name;
+
+    pthread_mutex_lock(&ucpg_boot_lock);
+    name = (ucpg_boot_method != NULL) ? ucpg_boot_method->name : NULL;
+    pthread_mutex_unlock(&ucpg_boot_lock);
+    return name;
+}

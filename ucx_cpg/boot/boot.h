@@ -1,0 +1,40 @@
+/*
+ * boot.h - how the process-wide domain comes to life.
+ *
+ * ucpg_boot_domain_get() is the single entry point of every upper layer: the
+ * first call loads the configuration, creates the domain, lets the boot
+ * method (local registry today; PMIx under a launcher) find the peers, and
+ * waits until every peer found has answered or timed out. Later calls only
+ * take a reference. The last ucpg_boot_domain_put() tears it down; so does
+ * process exit, so that peers see a clean departure.
+ *
+ * After fork(), the child never touches its parent's domain: its first
+ * ucpg_boot_domain_get() builds a fresh one, and objects that still point to
+ * the parent's domain answer UCPG_ERR_FORKED (ucpg_domain_check_owner).
+ */
+#ifndef UCPG_BOOT_BOOT_H
+#define UCPG_BOOT_BOOT_H
+
+#include "core/domain.h"
+
+ucpg_status_t ucpg_boot_domain_get(ucpg_domain_t **domain_p);
+void          ucpg_boot_domain_put(ucpg_domain_t *domain);
+
+/* A boot method: one file each in boot/. */
+typedef struct ucpg_boot_method {
+    const char *name;
+    /* Registers the domain, starts it (ucpg_domain_start) and connects to
+     * the peers already there. */
+    ucpg_status_t (*join)(ucpg_domain_t *d, const ucpg_config_t *config, void **ctx_p);
+    /* Unregisters, so no newcomer connects any more (domain still running). */
+    void          (*leave)(void *ctx);
+    /* Frees what join allocated (domain stopped). */
+    void          (*cleanup)(void *ctx);
+} ucpg_boot_method_t;
+
+extern const ucpg_boot_method_t ucpg_boot_local;
+
+/* Name of the boot method the domain uses ("local"), or NULL. */
+const char *ucpg_boot_method_name(void);
+
+#endif

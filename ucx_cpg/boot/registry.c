@@ -1,0 +1,449 @@
+/*
+ * registry.c - the host registry file (see registry.h for the model).
+ *
+ * Layout: a 64-byte header followed by nslots fixed-size slots. The file is
+ * only ever read and written with pread/pwrite under the lock, never mapped,
+ * so a truncated or garbled file cannot fault the process; every slot read
+ * back is validated and treated as free if it makes no sense.
+ */
+#define _GNU_SOURCE
+#include "registry.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/proc.h"
+
+#define UCPG_REGISTRY_MAGIC    "UCPGREG"
+#define UCPG_REGISTRY_VERSION  1u
+
+enum { UCPG_REGISTRY_SLOT_FREE = 0, UCPG_REGISTRY_SLOT_USED = 1 };
+
+typedef struct ucpg_registry_hdr {
+    char     magic[8];
+    uint32_t version;
+    uint32_t hdr_size;
+    uint32_t slot_size;
+    uint32_t nslots;
+    uint64_t secret;       /* shown in HELLO to prove the sender read this file */
+    uint64_t generation;   /* bumped on every change, for cheap change detection */
+    uint32_t owner_uid;
+    uint32_t reserved[5];
+} ucpg_registry_hdr_t;
+
+typedef struct ucpg_registry_slot {
+    uint32_t state;
+    int32_t  pid;
+    uint64_t starttime;
+    uint64_t uuid;
+    uint32_t nodeid;
+    uint32_t addr_len;
+    uint8_t  addr[UCPG_REGISTRY_ADDR_MAX];
+} ucpg_registry_slot_t;
+
+_Static_assert(sizeof(ucpg_registry_hdr_t) == 64, "registry header is 64 bytes");
+
+struct ucpg_registry {
+    pthread_mutex_t lock;    /* serializes threads; flock serializes processes */
+    int             fd;
+    unsigned        nslots;
+    uint64_t        secret;
+    char            path[PATH_MAX];
+};
+
+static off_t ucpg_registry_slot_offset(uint32_t slot)
+{
+    return (off_t)sizeof(ucpg_registry_hdr_t) + (off_t)slot * sizeof(ucpg_registry_slot_t);
+}
+
+static size_t ucpg_registry_file_size(unsigned nslots)
+{
+    return sizeof(ucpg_registry_hdr_t) + (size_t)nslots * sizeof(ucpg_registry_slot_t);
+}
+
+static ucpg_status_t ucpg_registry_pio(int write_op, int fd, void *buf, size_t len, off_t off)
+{
+    ssize_t n;
+    size_t done = 0;
+
+    while (done < len) {
+        n = write_op ? pwrite(fd, (char*)buf + done, len - done, off + (off_t)done)
+                     : pread(fd, (char*)buf + done, len - done, off + (off_t)done);
+        if ((n < 0) && (errno == EINTR)) {
+            continue;
+        }
+        if (n <= 0) {
+            return UCPG_ERR_IO;
+        }
+        done += (size_t)n;
+    }
+    return UCPG_OK;
+}
+
+/* Takes both locks; flock is released automatically if the process dies. */
+static ucpg_status_t ucpg_registry_lock(ucpg_registry_t *reg)
+{
+    pthread_mutex_lock(&reg->lock);
+    while (flock(reg->fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            ucpg_error("flock(%s) failed: %m", reg->path);
+            pthread_mutex_unlock(&reg->lock);
+            return UCPG_ERR_IO;
+        }
+    }
+    return UCPG_OK;
+}
+
+static void ucpg_registry_unlock(ucpg_registry_t *reg)
+{
+    flock(reg->fd, LOCK_UN);
+    pthread_mutex_unlock(&reg->lock);
+}
+
+static int ucpg_registry_name_valid(const char *domain)
+{
+    size_t len = strlen(domain);
+
+    return (len > 0) && (len < 64) && (strchr(domain, '/') == NULL) &&
+           (strcmp(domain, ".") != 0) && (strcmp(domain, "..") != 0);
+}
+
+/* Refuses files that another user could have planted or can read. */
+static ucpg_status_t ucpg_registry_check_owner(ucpg_registry_t *reg)
+{
+    struct stat st;
+
+    if (fstat(reg->fd, &st) != 0) {
+        ucpg_error("fstat(%s) failed: %m", reg->path);
+        return UCPG_ERR_IO;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_uid != geteuid()) || ((st.st_mode & 077) != 0)) {
+        ucpg_error("registry %s is not a private file of uid %u (owner %u, mode %o): "
+                   "refusing to use it", reg->path, (unsigned)geteuid(),
+                   (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return UCPG_ERR_ACCESS;
+    }
+    return UCPG_OK;
+}
+
+static ucpg_status_t ucpg_registry_format(ucpg_registry_t *reg, unsigned nslots)
+{
+    ucpg_registry_hdr_t hdr;
+
+    /* Truncating to 0 first zeroes every slot of an old file. */
+    if ((ftruncate(reg->fd, 0) != 0) ||
+        (ftruncate(reg->fd, (off_t)ucpg_registry_file_size(nslots)) != 0)) {
+        ucpg_error("cannot size registry %s: %m", reg->path);
+        return UCPG_ERR_IO;
+    }
+    memset(&hdr, 0, sizeof(hdr));
+    memcpy(hdr.magic, UCPG_REGISTRY_MAGIC, sizeof(UCPG_REGISTRY_MAGIC));
+    hdr.version   = UCPG_REGISTRY_VERSION;
+    hdr.hdr_size  = sizeof(hdr);
+    hdr.slot_size = sizeof(ucpg_registry_slot_t);
+    hdr.nslots    = nslots;
+    hdr.secret    = ucpg_proc_random64();
+    hdr.owner_uid = (uint32_t)geteuid();
+    reg->nslots   = nslots;
+    reg->secret   = hdr.secret;
+    return ucpg_registry_pio(1, reg->fd, &hdr, sizeof(hdr), 0);
+}
+
+/* Reads and checks the header; formats a new or corrupt file. */
+static ucpg_status_t ucpg_registry_load_header(ucpg_registry_t *reg, unsigned nslots)
+{
+    ucpg_registry_hdr_t hdr;
+    struct stat st;
+
+    if (fstat(reg->fd, &st) != 0) {
+        return UCPG_ERR_IO;
+    }
+    if (st.st_size == 0) {
+        return ucpg_registry_format(reg, nslots);
+    }
+    if ((ucpg_registry_pio(0, reg->fd, &hdr, sizeof(hdr), 0) != UCPG_OK) ||
+        (memcmp(hdr.magic, UCPG_REGISTRY_MAGIC, sizeof(UCPG_REGISTRY_MAGIC)) != 0)) {
+        ucpg_warn("registry %s has no valid header: rebuilding it", reg->path);
+        return ucpg_registry_format(reg, nslots);
+    }
+    if (hdr.version != UCPG_REGISTRY_VERSION) {
+        ucpg_error("registry %s has format version %u, this library uses %u: stop the "
+                   "other processes or use another UCX_CPG_DOMAIN", reg->path,
+                   hdr.version, UCPG_REGISTRY_VERSION);
+        return UCPG_ERR_REGISTRY;
+    }
+    if ((hdr.hdr_size != sizeof(hdr)) || (hdr.slot_size != sizeof(ucpg_registry_slot_t)) ||
+        (hdr.nslots < UCPG_REGISTRY_MIN_SLOTS) || (hdr.nslots > UCPG_REGISTRY_MAX_SLOTS) ||
+        ((size_t)st.st_size != ucpg_registry_file_size(hdr.nslots)) || (hdr.secret == 0)) {
+        ucpg_warn("registry %s is inconsistent (size %lld, %u slots): rebuilding it",
+                  reg->path, (long long)st.st_size, hdr.nslots);
+        return ucpg_registry_format(reg, nslots);
+    }
+    reg->nslots = hdr.nslots;
+    reg->secret = hdr.secret;
+    return UCPG_OK;
+}
+
+ucpg_status_t ucpg_registry_open(const char *dir, const char *domain, unsigned nslots,
+                                 ucpg_registry_t **reg_p)
+{
+    ucpg_registry_t *reg;
+    ucpg_status_t status;
+    int n;
+
+    if ((dir == NULL) || (domain == NULL) || !ucpg_registry_name_valid(domain) ||
+        (nslots < UCPG_REGISTRY_MIN_SLOTS) || (nslots > UCPG_REGISTRY_MAX_SLOTS)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    reg = calloc(1, sizeof(*reg));
+    if (reg == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    pthread_mutex_init(&reg->lock, NULL);
+    n = snprintf(reg->path, sizeof(reg->path), "%s/ucx_cpg-%u-%s", dir,
+                 (unsigned)geteuid(), domain);
+    if ((n < 0) || ((size_t)n >= sizeof(reg->path))) {
+        status = UCPG_ERR_INVALID_PARAM;
+        goto err_free;
+    }
+    /* O_NOFOLLOW: never follow a symlink planted in a shared directory. */
+    reg->fd = open(reg->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (reg->fd < 0) {
+        ucpg_error("cannot open registry %s: %m", reg->path);
+        status = (errno == EACCES || errno == ELOOP || errno == EPERM) ? UCPG_ERR_ACCESS
+                                                                        : UCPG_ERR_IO;
+        goto err_free;
+    }
+    status = ucpg_registry_check_owner(reg);
+    if (status != UCPG_OK) {
+        goto err_close;
+    }
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        goto err_close;
+    }
+    status = ucpg_registry_load_header(reg, nslots);
+    ucpg_registry_unlock(reg);
+    if (status != UCPG_OK) {
+        goto err_close;
+    }
+    *reg_p = reg;
+    return UCPG_OK;
+
+err_close:
+    close(reg->fd);
+err_free:
+    pthread_mutex_destroy(&reg->lock);
+    free(reg);
+    return status;
+}
+
+void ucpg_registry_close(ucpg_registry_t *reg)
+{
+    if (reg == NULL) {
+        return;
+    }
+    close(reg->fd);
+    pthread_mutex_destroy(&reg->lock);
+    free(reg);
+}
+
+const char *ucpg_registry_path(const ucpg_registry_t *reg) { return reg->path; }
+uint64_t    ucpg_registry_secret(const ucpg_registry_t *reg) { return reg->secret; }
+unsigned    ucpg_registry_nslots(const ucpg_registry_t *reg) { return reg->nslots; }
+
+static ucpg_status_t ucpg_registry_read_slot(ucpg_registry_t *reg, uint32_t i,
+                                             ucpg_registry_slot_t *slot)
+{
+    return ucpg_registry_pio(0, reg->fd, slot, sizeof(*slot), ucpg_registry_slot_offset(i));
+}
+
+static ucpg_status_t ucpg_registry_write_slot(ucpg_registry_t *reg, uint32_t i,
+                                              const ucpg_registry_slot_t *slot)
+{
+    ucpg_registry_hdr_t hdr;
+    ucpg_status_t status;
+
+    status = ucpg_registry_pio(1, reg->fd, (void*)slot, sizeof(*slot),
+                               ucpg_registry_slot_offset(i));
+    if ((status == UCPG_OK) &&
+        (ucpg_registry_pio(0, reg->fd, &hdr, sizeof(hdr), 0) == UCPG_OK)) {
+        ++hdr.generation;
+        status = ucpg_registry_pio(1, reg->fd, &hdr, sizeof(hdr), 0);
+    }
+    return status;
+}
+
+static void ucpg_registry_clear_slot(ucpg_registry_t *reg, uint32_t i)
+{
+    ucpg_registry_slot_t slot;
+
+    memset(&slot, 0, sizeof(slot));
+    if (ucpg_registry_write_slot(reg, i, &slot) != UCPG_OK) {
+        ucpg_warn("cannot clear slot %u of %s: %m", i, reg->path);
+    }
+}
+
+/* A used slot whose contents are nonsense is as good as free. */
+static int ucpg_registry_slot_sane(const ucpg_registry_slot_t *slot)
+{
+    return (slot->pid > 0) && (slot->uuid != 0) && (slot->nodeid != 0) &&
+           (slot->addr_len > 0) && (slot->addr_len <= UCPG_REGISTRY_ADDR_MAX);
+}
+
+static void ucpg_registry_slot_to_entry(uint32_t i, const ucpg_registry_slot_t *slot,
+                                        ucpg_registry_entry_t *e)
+{
+    e->slot      = i;
+    e->pid       = slot->pid;
+    e->starttime = slot->starttime;
+    e->uuid      = slot->uuid;
+    e->nodeid    = slot->nodeid;
+    e->addr_len  = slot->addr_len;
+    memcpy(e->addr, slot->addr, slot->addr_len);
+}
+
+/*
+ * Walks all slots under the lock: frees dead or garbled ones, copies live
+ * ones other than skip_uuid into entries[], and reports the first free slot.
+ */
+static ucpg_status_t ucpg_registry_scan(ucpg_registry_t *reg, uint64_t skip_uuid,
+                                        ucpg_registry_entry_t *entries, unsigned *n_p,
+                                        int *free_slot_p)
+{
+    ucpg_registry_slot_t slot;
+    ucpg_status_t status;
+    unsigned n = 0;
+    uint32_t i;
+
+    *free_slot_p = -1;
+    for (i = 0; i < reg->nslots; ++i) {
+        status = ucpg_registry_read_slot(reg, i, &slot);
+        if (status != UCPG_OK) {
+            ucpg_error("cannot read slot %u of %s", i, reg->path);
+            return status;
+        }
+        if (slot.state != UCPG_REGISTRY_SLOT_FREE) {
+            if ((slot.state != UCPG_REGISTRY_SLOT_USED) || !ucpg_registry_slot_sane(&slot) ||
+                !ucpg_proc_alive(slot.pid, slot.starttime)) {
+                ucpg_debug("reclaiming slot %u of %s (pid %d)", i, reg->path, slot.pid);
+                ucpg_registry_clear_slot(reg, i);
+                slot.state = UCPG_REGISTRY_SLOT_FREE;
+            }
+        }
+        if (slot.state == UCPG_REGISTRY_SLOT_FREE) {
+            if (*free_slot_p < 0) {
+                *free_slot_p = (int)i;
+            }
+        } else if ((slot.uuid != skip_uuid) && (entries != NULL)) {
+            ucpg_registry_slot_to_entry(i, &slot, &entries[n++]);
+        }
+    }
+    *n_p = n;
+    return UCPG_OK;
+}
+
+ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *self,
+                                 ucpg_registry_entry_t *peers, unsigned *npeers_p)
+{
+    ucpg_registry_slot_t slot;
+    ucpg_status_t status;
+    int free_slot;
+
+    if ((self->addr_len == 0) || (self->addr_len > UCPG_REGISTRY_ADDR_MAX) ||
+        (self->uuid == 0) || (self->nodeid == 0) || (self->pid <= 0)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_scan(reg, self->uuid, peers, npeers_p, &free_slot);
+    if (status != UCPG_OK) {
+        goto out;
+    }
+    if (free_slot < 0) {
+        ucpg_error("registry %s is full (%u processes); raise UCX_CPG_MAX_PROCS and "
+                   "restart the domain", reg->path, reg->nslots);
+        status = UCPG_ERR_NO_RESOURCE;
+        goto out;
+    }
+    memset(&slot, 0, sizeof(slot));
+    slot.state     = UCPG_REGISTRY_SLOT_USED;
+    slot.pid       = self->pid;
+    slot.starttime = self->starttime;
+    slot.uuid      = self->uuid;
+    slot.nodeid    = self->nodeid;
+    slot.addr_len  = self->addr_len;
+    memcpy(slot.addr, self->addr, self->addr_len);
+    status = ucpg_registry_write_slot(reg, (uint32_t)free_slot, &slot);
+    if (status == UCPG_OK) {
+        self->slot = (uint32_t)free_slot;
+    } else {
+        ucpg_error("cannot write slot %d of %s: %m", free_slot, reg->path);
+    }
+out:
+    ucpg_registry_unlock(reg);
+    return status;
+}
+
+/* Clears slot if it holds uuid and, when only_dead, its process is gone. */
+static ucpg_status_t ucpg_registry_release_slot(ucpg_registry_t *reg, uint32_t i,
+                                                uint64_t uuid, int only_dead)
+{
+    ucpg_registry_slot_t slot;
+    ucpg_status_t status;
+
+    if (i >= reg->nslots) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_read_slot(reg, i, &slot);
+    if ((status == UCPG_OK) && (slot.state == UCPG_REGISTRY_SLOT_USED) &&
+        (slot.uuid == uuid)) {
+        if (only_dead && ucpg_proc_alive(slot.pid, slot.starttime)) {
+            status = UCPG_ERR_BUSY;
+        } else {
+            ucpg_registry_clear_slot(reg, i);
+        }
+    }
+    ucpg_registry_unlock(reg);
+    return status;
+}
+
+ucpg_status_t ucpg_registry_leave(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid)
+{
+    return ucpg_registry_release_slot(reg, slot, uuid, 0);
+}
+
+ucpg_status_t ucpg_registry_reclaim(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid)
+{
+    return ucpg_registry_release_slot(reg, slot, uuid, 1);
+}
+
+ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t *entries,
+                                     unsigned *nentries_p)
+{
+    ucpg_status_t status;
+    int free_slot;
+
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_scan(reg, 0, entries, nentries_p, &free_slot);
+    ucpg_registry_unlock(reg);
+    return status;
+}

@@ -1,0 +1,71 @@
+/*
+ * registry.h - the per-host, per-user, per-domain process registry.
+ *
+ * A small file in a tmpfs directory (default /dev/shm), named
+ * "ucx_cpg-<uid>-<domain>", mode 0600 and owned by the user: the only
+ * rendezvous point of processes that were started independently. Each live
+ * process holds one slot with its pid, start time, incarnation uuid, node id
+ * and UCP worker address; the slot index is the process' peer id in the
+ * domain. The header holds a random secret that a process must show in its
+ * HELLO, so only processes able to read the file can join.
+ *
+ * Every access holds flock(LOCK_EX) on the file (between processes) and a
+ * mutex (between threads of one process). A slot whose process is dead is
+ * reclaimed by whoever notices first, so a crashed run never blocks a new one.
+ */
+#ifndef UCPG_BOOT_REGISTRY_H
+#define UCPG_BOOT_REGISTRY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/status.h"
+
+#define UCPG_REGISTRY_ADDR_MAX   2048u   /* bytes of worker address per slot */
+#define UCPG_REGISTRY_MIN_SLOTS  2u
+#define UCPG_REGISTRY_MAX_SLOTS  1024u
+
+typedef struct ucpg_registry ucpg_registry_t;
+
+/* One process as recorded in the registry. */
+typedef struct ucpg_registry_entry {
+    uint32_t slot;        /* index = peer id */
+    pid_t    pid;
+    uint64_t starttime;   /* see ucpg_proc_starttime() */
+    uint64_t uuid;        /* incarnation id, never 0 */
+    uint32_t nodeid;
+    uint32_t addr_len;
+    uint8_t  addr[UCPG_REGISTRY_ADDR_MAX];
+} ucpg_registry_entry_t;
+
+/* Opens (creating if needed, with nslots slots) the registry of domain in dir.
+ * UCPG_ERR_ACCESS: the file exists but belongs to another user, is not a
+ * regular file or is readable by others. UCPG_ERR_REGISTRY: it was written by
+ * an incompatible version of the library. A file with a corrupt header is
+ * rebuilt (and a warning logged). */
+ucpg_status_t ucpg_registry_open(const char *dir, const char *domain, unsigned nslots,
+                                 ucpg_registry_t **reg_p);
+void          ucpg_registry_close(ucpg_registry_t *reg);
+
+const char *ucpg_registry_path(const ucpg_registry_t *reg);
+uint64_t    ucpg_registry_secret(const ucpg_registry_t *reg);
+unsigned    ucpg_registry_nslots(const ucpg_registry_t *reg);
+
+/* Reclaims dead slots, takes a free one for self (self->slot is ignored and
+ * set on return) and returns a snapshot of the other live entries, in slot
+ * order, in peers[] (capacity nslots). UCPG_ERR_NO_RESOURCE if full. */
+ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *self,
+                                 ucpg_registry_entry_t *peers, unsigned *npeers_p);
+
+/* Frees slot if it still belongs to incarnation uuid. */
+ucpg_status_t ucpg_registry_leave(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid);
+
+/* Frees slot if it belongs to uuid and that process is dead. Returns
+ * UCPG_ERR_BUSY if the process is still alive. */
+ucpg_status_t ucpg_registry_reclaim(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid);
+
+/* Copies the live entries (including the caller's own) in slot order. */
+ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t *entries,
+                                     unsigned *nentries_p);
+
+#endif

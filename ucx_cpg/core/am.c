@@ -1,0 +1,316 @@
+/*
+ * am.c - active messages: the one UCP receive callback for all AM ids, the
+ * checks every incoming message passes, and the send path.
+ *
+ * UCX 1.13 has no "copy the header" send flag, so the AM header must outlive
+ * a send that does not complete at once: each send carries a small context
+ * holding the encoded common header and the caller's header, freed on
+ * completion.
+ */
+#define _GNU_SOURCE
+#include "domain_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+typedef struct ucpg_am_send_ctx {
+    ucpg_am_send_cb_t cb;
+    void             *arg;
+    uint8_t           hdr[];
+} ucpg_am_send_ctx_t;
+
+/* Rendezvous data being received into our own buffer. */
+typedef struct ucpg_am_rx_ctx {
+    ucpg_am_entry_t *entry;
+    ucpg_peer_id_t   src;
+    size_t           hdr_len;
+    size_t           len;
+    void            *data;
+    uint8_t          hdr[];
+} ucpg_am_rx_ctx_t;
+
+ucpg_status_t ucpg_am_status_from_ucs(ucs_status_t status)
+{
+    switch (status) {
+    case UCS_OK:
+        return UCPG_OK;
+    case UCS_INPROGRESS:
+        return UCPG_INPROGRESS;
+    case UCS_ERR_NO_MEMORY:
+        return UCPG_ERR_NO_MEMORY;
+    case UCS_ERR_CANCELED:
+    case UCS_ERR_ENDPOINT_TIMEOUT:
+    case UCS_ERR_CONNECTION_RESET:
+    case UCS_ERR_UNREACHABLE:
+    case UCS_ERR_NOT_CONNECTED:
+    case UCS_ERR_REJECTED:
+        return UCPG_ERR_PEER_DOWN;
+    default:
+        return UCPG_ERR_TRANSPORT;
+    }
+}
+
+/* --- receive -------------------------------------------------------------- */
+
+static void ucpg_am_deliver(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *hdr,
+                            size_t hdr_len, void *data, size_t len)
+{
+    ucpg_am_handler_t handler = __atomic_load_n(&e->handler, __ATOMIC_ACQUIRE);
+
+    if (handler == NULL) {
+        ucpg_warn("dropping message on AM id %u from peer %u: no handler registered",
+                  e->id, src);
+        return;
+    }
+    handler(e->arg, src, hdr, hdr_len, data, len);
+}
+
+static void ucpg_am_rndv_done(void *request, ucs_status_t status, size_t length,
+                              void *user_data)
+{
+    ucpg_am_rx_ctx_t *rx = user_data;
+
+    if ((status == UCS_OK) && (length == rx->len)) {
+        ucpg_am_deliver(rx->entry, rx->src, rx->hdr, rx->hdr_len, rx->data, rx->len);
+    } else {
+        ucpg_warn("rendezvous message from peer %u lost: %s (%zu of %zu bytes)", rx->src,
+                  ucs_status_string(status), length, rx->len);
+    }
+    free(rx->data);
+    free(rx);
+    if (request != NULL) {
+        ucp_request_free(request);
+    }
+}
+
+static void ucpg_am_recv_rndv(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *hdr,
+                              size_t hdr_len, void *desc, size_t len)
+{
+    ucp_request_param_t param;
+    ucpg_am_rx_ctx_t *rx;
+    void *req;
+
+    rx = malloc(sizeof(*rx) + hdr_len);
+    if (rx != NULL) {
+        rx->data = malloc((len > 0) ? len : 1);
+    }
+    if ((rx == NULL) || (rx->data == NULL)) {
+        ucpg_error("out of memory: %zu-byte message from peer %u dropped", len, src);
+        free(rx);
+        return;
+    }
+    rx->entry   = e;
+    rx->src     = src;
+    rx->hdr_len = hdr_len;
+    rx->len     = len;
+    memcpy(rx->hdr, hdr, hdr_len);
+    memset(&param, 0, sizeof(param));
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                         UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
+    param.cb.recv_am   = ucpg_am_rndv_done;
+    param.user_data    = rx;
+    req = ucp_am_recv_data_nbx(e->domain->worker, desc, rx->data, len, &param);
+    if (UCS_PTR_IS_ERR(req)) {
+        ucpg_am_rndv_done(NULL, UCS_PTR_STATUS(req), 0, rx);
+    }
+}
+
+static ucs_status_t ucpg_am_recv(void *arg, const void *header, size_t header_length,
+                                 void *data, size_t length, const ucp_am_recv_param_t *param)
+{
+    ucpg_am_entry_t *e   = arg;
+    ucpg_domain_t *d     = e->domain;
+    const uint8_t *uhdr  = (const uint8_t*)header + UCPG_WIRE_HDR_LEN;
+    int rndv             = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+    ucpg_wire_hdr_t hdr;
+    size_t uhdr_len;
+
+    if ((ucpg_wire_hdr_decode(header, header_length, &hdr) != UCPG_OK) ||
+        (hdr.am_id != e->id)) {
+        ucpg_warn("dropping malformed message on AM id %u (%zu-byte header)", e->id,
+                  header_length);
+        return UCS_OK;
+    }
+    uhdr_len = header_length - UCPG_WIRE_HDR_LEN;
+    if (e->id == UCPG_AM_ID_CORE) {
+        if (rndv) {
+            ucpg_warn("dropping control message sent by rendezvous");
+        } else {
+            ucpg_peer_ctl_recv(d, &hdr, uhdr, uhdr_len, data, length);
+        }
+        return UCS_OK;
+    }
+    if (!ucpg_peer_accept_from(d, hdr.src_peer, hdr.src_uuid)) {
+        /* A late message from a peer we already declared down. */
+        ucpg_debug("dropping message on AM id %u from stale peer %u", e->id, hdr.src_peer);
+        return UCS_OK;
+    }
+    if (rndv) {
+        ucpg_am_recv_rndv(e, hdr.src_peer, uhdr, uhdr_len, data, length);
+    } else {
+        ucpg_am_deliver(e, hdr.src_peer, uhdr, uhdr_len, data, length);
+    }
+    return UCS_OK;
+}
+
+ucpg_status_t ucpg_am_init(ucpg_domain_t *d)
+{
+    ucp_am_handler_param_t param;
+    ucs_status_t status;
+    unsigned id;
+
+    for (id = 0; id < UCPG_AM_ID_MAX; ++id) {
+        d->am[id].domain = d;
+        d->am[id].id     = id;
+        memset(&param, 0, sizeof(param));
+        param.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                           UCP_AM_HANDLER_PARAM_FIELD_ARG;
+        param.id         = id;
+        param.cb         = ucpg_am_recv;
+        param.arg        = &d->am[id];
+        status = ucp_worker_set_am_recv_handler(d->worker, &param);
+        if (status != UCS_OK) {
+            ucpg_error("ucp_worker_set_am_recv_handler(%u) failed: %s", id,
+                       ucs_status_string(status));
+            return UCPG_ERR_TRANSPORT;
+        }
+    }
+    return UCPG_OK;
+}
+
+ucpg_status_t ucpg_am_register(ucpg_domain_t *d, unsigned am_id, ucpg_am_handler_t handler,
+                               void *arg)
+{
+    ucpg_status_t status = UCPG_OK;
+
+    if ((am_id == UCPG_AM_ID_CORE) || (am_id >= UCPG_AM_ID_MAX) || (handler == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&d->lock);
+    if (d->am[am_id].handler != NULL) {
+        status = UCPG_ERR_EXISTS;
+    } else {
+        d->am[am_id].arg = arg;
+        __atomic_store_n(&d->am[am_id].handler, handler, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return status;
+}
+
+void ucpg_am_unregister(ucpg_domain_t *d, unsigned am_id)
+{
+    if ((am_id == UCPG_AM_ID_CORE) || (am_id >= UCPG_AM_ID_MAX)) {
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    __atomic_store_n(&d->am[am_id].handler, NULL, __ATOMIC_RELEASE);
+    d->am[am_id].arg = NULL;
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* --- send ------------------------------------------------------------------ */
+
+static void ucpg_am_send_done(void *request, ucs_status_t status, void *user_data)
+{
+    ucpg_am_send_ctx_t *ctx = user_data;
+
+    if (ctx->cb != NULL) {
+        ctx->cb(ctx->arg, ucpg_am_status_from_ucs(status));
+    }
+    free(ctx);
+    ucp_request_free(request);
+}
+
+ucpg_status_t ucpg_am_send_ep(ucpg_domain_t *d, ucp_ep_h ep, unsigned am_id,
+                              const void *hdr, size_t hdr_len, const void *data,
+                              size_t len, ucpg_am_send_cb_t cb, void *arg)
+{
+    ucp_request_param_t param;
+    ucpg_am_send_ctx_t *ctx;
+    ucpg_wire_hdr_t whdr;
+    void *req;
+
+    ctx = malloc(sizeof(*ctx) + UCPG_WIRE_HDR_LEN + hdr_len);
+    if (ctx == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    ctx->cb       = cb;
+    ctx->arg      = arg;
+    whdr.am_id    = (uint8_t)am_id;
+    whdr.src_peer = d->self;
+    whdr.src_uuid = d->uuid;
+    ucpg_wire_hdr_encode(&whdr, ctx->hdr);
+    if (hdr_len > 0) {
+        memcpy(ctx->hdr + UCPG_WIRE_HDR_LEN, hdr, hdr_len);
+    }
+    memset(&param, 0, sizeof(param));
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param.cb.send      = ucpg_am_send_done;
+    param.user_data    = ctx;
+    req = ucp_am_send_nbx(ep, am_id, ctx->hdr, UCPG_WIRE_HDR_LEN + hdr_len, data, len,
+                          &param);
+    if (req == NULL) {
+        free(ctx);
+        return UCPG_OK;
+    }
+    if (UCS_PTR_IS_ERR(req)) {
+        free(ctx);
+        return ucpg_am_status_from_ucs(UCS_PTR_STATUS(req));
+    }
+    return UCPG_INPROGRESS;
+}
+
+ucpg_status_t ucpg_am_send_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
+                              const void *hdr, size_t hdr_len, const void *data,
+                              size_t len, ucpg_am_send_cb_t cb, void *arg)
+{
+    ucpg_ep_ref_t *ref;
+    ucpg_status_t status;
+    ucp_ep_h ep;
+
+    if ((am_id == UCPG_AM_ID_CORE) || (am_id >= UCPG_AM_ID_MAX) ||
+        (hdr_len > UCPG_AM_HDR_MAX) || ((hdr == NULL) && (hdr_len > 0)) ||
+        ((data == NULL) && (len > 0))) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_domain_ep_get(d, dst, 0, &ep, &ref);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_am_send_ep(d, ep, am_id, hdr, hdr_len, data, len, cb, arg);
+    ucpg_domain_ep_put(d, ref);
+    return status;
+}
+
+typedef struct ucpg_am_wait {
+    int           done;
+    ucpg_status_t status;
+} ucpg_am_wait_t;
+
+static void ucpg_am_wait_done(void *arg, ucpg_status_t status)
+{
+    ucpg_am_wait_t *w = arg;
+
+    w->status = status;
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+}
+
+ucpg_status_t ucpg_am_send(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
+                           const void *hdr, size_t hdr_len, const void *data, size_t len)
+{
+    ucpg_am_wait_t w = {0, UCPG_OK};
+    ucpg_status_t status;
+
+    status = ucpg_am_send_nb(d, dst, am_id, hdr, hdr_len, data, len, ucpg_am_wait_done, &w);
+    if (status != UCPG_INPROGRESS) {
+        return status;
+    }
+    /* Completion is bounded: a dead peer's endpoint is force-closed, which
+     * fails every request still queued on it. */
+    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+        ucp_worker_progress(d->worker);
+    }
+    return w.status;
+}

@@ -1,0 +1,56 @@
+/*
+ * am.h - active messages between peers of a domain.
+ *
+ * Each layer owns AM ids from the table below and registers one handler per
+ * id. A message is (layer header, data): the header (at most
+ * UCPG_AM_HDR_MAX bytes) is copied at send time, so it may live on the
+ * caller's stack; the data must stay valid until the send completes. Small
+ * data travels eagerly, large data by rendezvous (zero copy on shared memory);
+ * the receiver always gets the whole message in one handler call.
+ *
+ * Every message carries the common wire header (wire.h); the receiver checks
+ * it and drops, with a log line, anything malformed or from a sender that is
+ * not an UP peer of this domain.
+ */
+#ifndef UCPG_CORE_AM_H
+#define UCPG_CORE_AM_H
+
+#include "domain.h"
+
+/* AM ids, one range per layer. */
+typedef enum ucpg_am_id {
+    UCPG_AM_ID_CORE  = 0,   /* domain control: HELLO, HELLO_ACK, BYE */
+    UCPG_AM_ID_TEST  = 1,   /* tests, the demo and tools */
+    UCPG_AM_ID_GROUP = 2,   /* group layer (first of its ids) */
+    UCPG_AM_ID_RSM   = 6,   /* rsm layer (first of its ids) */
+    UCPG_AM_ID_MAX   = 16
+} ucpg_am_id_t;
+
+#define UCPG_AM_HDR_MAX  1024u
+
+/* Runs in a progress context. data is valid only during the call. */
+typedef void (*ucpg_am_handler_t)(void *arg, ucpg_peer_id_t src, const void *hdr,
+                                  size_t hdr_len, void *data, size_t len);
+typedef void (*ucpg_am_send_cb_t)(void *arg, ucpg_status_t status);
+
+/* UCPG_ERR_EXISTS if a handler is already set for id. */
+ucpg_status_t ucpg_am_register(ucpg_domain_t *d, unsigned am_id, ucpg_am_handler_t handler,
+                               void *arg);
+void          ucpg_am_unregister(ucpg_domain_t *d, unsigned am_id);
+
+/*
+ * Starts sending. UCPG_OK: done already (cb is not called). UCPG_INPROGRESS:
+ * cb(arg, status) is called once the data buffer may be reused. Errors:
+ * UCPG_ERR_PEER_DOWN (dst is not an UP peer), UCPG_ERR_INVALID_PARAM,
+ * UCPG_ERR_TRANSPORT. A peer dying mid-send completes the send with
+ * UCPG_ERR_PEER_DOWN within the peer-failure bound.
+ */
+ucpg_status_t ucpg_am_send_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
+                              const void *hdr, size_t hdr_len, const void *data,
+                              size_t len, ucpg_am_send_cb_t cb, void *arg);
+
+/* Sends and waits for local completion (the calling thread progresses). */
+ucpg_status_t ucpg_am_send(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
+                           const void *hdr, size_t hdr_len, const void *data, size_t len);
+
+#endif

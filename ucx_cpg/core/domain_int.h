@@ -1,0 +1,166 @@
+/*
+ * domain_int.h - private state of a domain, shared by the files of core/
+ * that implement it: domain.c (lifecycle), progress.c (progress thread),
+ * peer.c (peer table, handshake, events) and am.c (active messages).
+ */
+#ifndef UCPG_CORE_DOMAIN_INT_H
+#define UCPG_CORE_DOMAIN_INT_H
+
+#include <pthread.h>
+
+#include "am.h"
+#include "domain.h"
+#include "wire.h"
+
+#define UCPG_DOMAIN_MAX_LISTENERS 16
+
+/*
+ * A UCP endpoint and the number of callers using it right now. The peer
+ * table drops its pointer when the peer goes down, and the progress thread
+ * closes the endpoint once refs reaches zero, so no thread ever holds a lock
+ * across a UCP call. Guarded by domain->lock.
+ */
+struct ucpg_ep_ref {
+    ucp_ep_h            ep;
+    ucpg_domain_t      *domain;
+    ucpg_peer_id_t      peer;      /* for the UCX error callback */
+    uint64_t            uuid;
+    int                 refs;      /* pins held by senders; the table holds one */
+    int                 dead;      /* dropped by the table: close when refs == 0 */
+    struct ucpg_ep_ref *next;      /* in domain->closing */
+};
+
+/* One slot of the peer table; guarded by domain->lock. */
+typedef struct ucpg_peer {
+    ucpg_peer_state_t state;
+    uint64_t          uuid;
+    uint32_t          nodeid;
+    pid_t             pid;
+    uint64_t          starttime;
+    ucpg_ep_ref_t    *ep;          /* NULL when FREE */
+    int               pidfd;       /* -1 if none (not local, or no pidfd support) */
+    uint64_t          deadline_ms; /* CONNECTING: give up at this time */
+} ucpg_peer_t;
+
+typedef struct ucpg_listener {
+    ucpg_peer_event_cb_t cb;
+    void                *arg;
+    uint64_t             seen_seq;  /* events up to this one came by replay */
+} ucpg_listener_t;
+
+/* A peer event waiting to be delivered to the listeners (progress thread). */
+typedef struct ucpg_peer_event_item {
+    ucpg_peer_info_t             info;
+    ucpg_peer_event_t            event;
+    ucpg_peer_reason_t           reason;
+    uint64_t                     seq;
+    struct ucpg_peer_event_item *next;
+} ucpg_peer_event_item_t;
+
+/* A control message received in a UCP callback, handled in the progress
+ * thread outside UCP (it creates endpoints and sends replies). */
+typedef struct ucpg_peer_ctl_item {
+    ucpg_wire_hdr_t            hdr;
+    ucpg_wire_ctl_t            ctl;
+    size_t                     addr_len;
+    struct ucpg_peer_ctl_item *next;
+    uint8_t                    addr[];
+} ucpg_peer_ctl_item_t;
+
+/* One AM id: the UCP callback argument and the registered handler. handler
+ * is written with release order after arg, and read with acquire order, so
+ * the receive path needs no lock. */
+typedef struct ucpg_am_entry {
+    ucpg_domain_t    *domain;
+    unsigned          id;
+    void             *arg;
+    ucpg_am_handler_t handler;
+} ucpg_am_entry_t;
+
+struct ucpg_domain {
+    /* Immutable after ucpg_domain_start. */
+    pid_t                 owner_pid;
+    ucpg_config_t         config;
+    ucp_context_h         context;
+    ucp_worker_h          worker;
+    ucp_address_t        *address;
+    size_t                address_len;
+    uint64_t              uuid;
+    uint64_t              starttime;
+    ucpg_peer_id_t        self;
+    unsigned              npeers;       /* size of the peer id space */
+    uint64_t              secret;
+    const ucpg_boot_ops_t *boot_ops;
+    void                 *boot_arg;
+
+    /* Guards everything below that is not marked otherwise. Never held
+     * across a UCP call or a user callback. */
+    pthread_mutex_t       lock;
+    pthread_cond_t        changed;      /* peer states changed */
+    ucpg_peer_t          *peers;        /* [npeers] */
+    unsigned              nup;          /* peers UP, not counting self */
+    unsigned              nconnecting;
+    ucpg_ep_ref_t        *closing;      /* endpoints to close (progress thread) */
+    ucpg_peer_ctl_item_t *ctl_head;     /* control messages to handle, FIFO */
+    ucpg_peer_ctl_item_t **ctl_tail;
+    ucpg_peer_event_item_t *ev_head;    /* events to deliver, FIFO */
+    ucpg_peer_event_item_t **ev_tail;
+    uint64_t              event_seq;    /* last event sequence number queued */
+    ucpg_listener_t       listeners[UCPG_DOMAIN_MAX_LISTENERS];
+    ucpg_am_entry_t       am[UCPG_AM_ID_MAX];
+    int                   stopping;
+    int                   control_pending; /* atomic: ctl or events queued */
+
+    /* Held while listeners run, so that unlisten can wait for a running
+     * callback; recursive so a listener may call ucpg_domain_* itself.
+     * Taken before lock, never after, and never held inside UCP. */
+    pthread_mutex_t       event_lock;
+
+    /* Progress thread (progress.c). */
+    pthread_t             thread;
+    int                   thread_running;
+    volatile int          thread_stop;
+    int                   epfd;         /* epoll: UCP efd, wakefd, pidfds */
+    int                   ucp_efd;
+    int                   wakefd;       /* eventfd to interrupt epoll_wait */
+};
+
+/* epoll data tags */
+#define UCPG_EPOLL_TAG_UCP    0xffffffff00000001ull
+#define UCPG_EPOLL_TAG_WAKE   0xffffffff00000002ull
+#define UCPG_EPOLL_PIDFD(id)  ((uint64_t)(id))
+
+/* progress.c */
+ucpg_status_t ucpg_progress_init(ucpg_domain_t *d);
+ucpg_status_t ucpg_progress_start(ucpg_domain_t *d);
+void          ucpg_progress_wake(ucpg_domain_t *d);
+void          ucpg_progress_stop(ucpg_domain_t *d);
+void          ucpg_progress_cleanup(ucpg_domain_t *d);
+void          ucpg_progress_close_endpoints(ucpg_domain_t *d);
+
+/* peer.c */
+ucpg_status_t ucpg_peer_table_init(ucpg_domain_t *d);
+void          ucpg_peer_table_cleanup(ucpg_domain_t *d);
+void          ucpg_peer_down(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
+                             ucpg_peer_reason_t reason);
+void          ucpg_peer_check_deadlines(ucpg_domain_t *d, int *timeout_ms_p);
+/* Handles queued control messages and delivers queued events; progress
+ * thread only, outside ucp_worker_progress. */
+void          ucpg_peer_run_control(ucpg_domain_t *d);
+void          ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr,
+                                 const void *ctl_buf, size_t ctl_len, const void *data,
+                                 size_t len);
+/* Is (id, uuid) an UP peer? Promotes a CONNECTING peer whose first message
+ * overtook its HELLO_ACK. */
+int           ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid);
+void          ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms);
+
+/* am.c */
+ucpg_status_t ucpg_am_init(ucpg_domain_t *d);
+/* Sends on a pinned endpoint (also used for the handshake before UP). */
+ucpg_status_t ucpg_am_send_ep(ucpg_domain_t *d, ucp_ep_h ep, unsigned am_id,
+                              const void *hdr, size_t hdr_len, const void *data,
+                              size_t len, ucpg_am_send_cb_t cb, void *arg);
+ucpg_status_t ucpg_am_status_from_ucs(ucs_status_t status);
+
+#endif

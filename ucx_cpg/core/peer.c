@@ -1,0 +1,843 @@
+/*
+ * peer.c - the peer table: handshake, liveness, events.
+ *
+ * Handshake. A process that joins sends HELLO (its identity, the domain
+ * secret and its worker address) to every peer it found at boot and marks
+ * them CONNECTING; a peer that receives HELLO connects back, marks the sender
+ * UP and answers HELLO_ACK; the ACK marks it UP at the joiner. Because a
+ * registry join is serialized, exactly one side of each pair initiates.
+ *
+ * Departure. BYE on a clean stop; a pidfd that turns readable when a local
+ * process dies; UCX's endpoint error callback for anything else; a deadline
+ * for a HELLO that is never answered.
+ *
+ * Threads. UCP callbacks only record what happened (queue a control message,
+ * mark a peer down, queue an event); the progress thread then does the work
+ * that needs UCP (creating endpoints, replying) and delivers the events to
+ * listeners outside of UCP, so a listener may call any domain function.
+ */
+#define _GNU_SOURCE
+#include "domain_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+static const char *ucpg_peer_reason_name(ucpg_peer_reason_t reason)
+{
+    static const char *names[] = {"joined", "left", "exited", "unreachable", "protocol",
+                                  "shutdown"};
+
+    return ((unsigned)reason < (sizeof(names) / sizeof(names[0]))) ? names[reason] : "?";
+}
+
+/* --- events (queued under lock, delivered by the progress thread) --------- */
+
+static void ucpg_peer_fill_info(ucpg_domain_t *d, ucpg_peer_id_t id, ucpg_peer_info_t *info)
+{
+    const ucpg_peer_t *p = &d->peers[id];
+
+    info->id      = id;
+    info->uuid    = p->uuid;
+    info->nodeid  = p->nodeid;
+    info->pid     = p->pid;
+    info->state   = p->state;
+    info->is_self = (id == d->self);
+}
+
+/* Called with lock held. */
+static void ucpg_peer_queue_event(ucpg_domain_t *d, ucpg_peer_id_t id, ucpg_peer_event_t event,
+                                  ucpg_peer_reason_t reason)
+{
+    ucpg_peer_event_item_t *item = calloc(1, sizeof(*item));
+
+    if (item == NULL) {
+        ucpg_error("out of memory: peer %u %s event lost", id,
+                   (event == UCPG_PEER_EVENT_UP) ? "up" : "down");
+        return;
+    }
+    ucpg_peer_fill_info(d, id, &item->info);
+    item->event  = event;
+    item->reason = reason;
+    item->seq    = ++d->event_seq;
+    *d->ev_tail  = item;
+    d->ev_tail   = &item->next;
+    pthread_cond_broadcast(&d->changed);
+}
+
+static void ucpg_peer_deliver_events(ucpg_domain_t *d)
+{
+    ucpg_listener_t listeners[UCPG_DOMAIN_MAX_LISTENERS];
+    ucpg_peer_event_item_t *item;
+    int i;
+
+    pthread_mutex_lock(&d->event_lock);
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        item = d->ev_head;
+        if (item != NULL) {
+            d->ev_head = item->next;
+            if (d->ev_head == NULL) {
+                d->ev_tail = &d->ev_head;
+            }
+        }
+        memcpy(listeners, d->listeners, sizeof(listeners));
+        pthread_mutex_unlock(&d->lock);
+        if (item == NULL) {
+            break;
+        }
+        for (i = 0; i < UCPG_DOMAIN_MAX_LISTENERS; ++i) {
+            if ((listeners[i].cb != NULL) && (item->seq > listeners[i].seen_seq)) {
+                listeners[i].cb(listeners[i].arg, &item->info, item->event, item->reason);
+            }
+        }
+        free(item);
+    }
+    pthread_mutex_unlock(&d->event_lock);
+}
+
+/* --- endpoints ---------------------------------------------------------------- */
+
+static void ucpg_peer_ep_error(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    ucpg_ep_ref_t *ref = arg;
+
+    (void)ep;
+    ucpg_debug("endpoint to peer %u failed: %s", ref->peer, ucs_status_string(status));
+    ucpg_peer_down(ref->domain, ref->peer, ref->uuid, UCPG_PEER_REASON_UNREACHABLE);
+}
+
+static ucpg_status_t ucpg_peer_ep_create(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
+                                         const void *address, ucpg_ep_ref_t **ref_p)
+{
+    ucp_ep_params_t params;
+    ucpg_ep_ref_t *ref;
+    ucs_status_t status;
+
+    ref = calloc(1, sizeof(*ref));
+    if (ref == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    ref->domain = d;
+    ref->peer   = id;
+    ref->uuid   = uuid;
+    ref->refs   = 1;                      /* the peer table's own reference */
+    memset(&params, 0, sizeof(params));
+    params.field_mask      = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS |
+                             UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                             UCP_EP_PARAM_FIELD_ERR_HANDLER;
+    params.address         = address;
+    params.err_mode        = UCP_ERR_HANDLING_MODE_PEER;
+    params.err_handler.cb  = ucpg_peer_ep_error;
+    params.err_handler.arg = ref;
+    status = ucp_ep_create(d->worker, &params, &ref->ep);
+    if (status != UCS_OK) {
+        ucpg_warn("cannot connect to peer %u: %s", id, ucs_status_string(status));
+        free(ref);
+        return UCPG_ERR_TRANSPORT;
+    }
+    *ref_p = ref;
+    return UCPG_OK;
+}
+
+/* Drops the table's reference; the progress thread closes the endpoint once
+ * no sender pins it. Called with lock held. */
+static void ucpg_peer_ep_retire(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
+{
+    if (ref == NULL) {
+        return;
+    }
+    --ref->refs;
+    ref->dead   = 1;
+    ref->next   = d->closing;
+    d->closing  = ref;
+}
+
+ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
+                                 ucp_ep_h *ep_p, ucpg_ep_ref_t **ref_p)
+{
+    ucpg_status_t status = UCPG_ERR_PEER_DOWN;
+    ucpg_peer_t *p;
+
+    if (ucpg_domain_check_owner(d) != UCPG_OK) {
+        return UCPG_ERR_FORKED;
+    }
+    if ((d->peers == NULL) || (id >= d->npeers)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&d->lock);
+    p = &d->peers[id];
+    if ((p->state == UCPG_PEER_STATE_UP) && ((uuid == 0) || (uuid == p->uuid)) &&
+        (p->ep != NULL)) {
+        ++p->ep->refs;
+        *ep_p  = p->ep->ep;
+        *ref_p = p->ep;
+        status = UCPG_OK;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return status;
+}
+
+void ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
+{
+    int wake;
+
+    pthread_mutex_lock(&d->lock);
+    wake = (--ref->refs == 0) && ref->dead;
+    pthread_mutex_unlock(&d->lock);
+    if (wake) {
+        ucpg_progress_wake(d);
+    }
+}
+
+/* --- the table ------------------------------------------------------------- */
+
+ucpg_status_t ucpg_peer_table_init(ucpg_domain_t *d)
+{
+    ucpg_peer_t *self;
+    ucpg_status_t status;
+    unsigned i;
+
+    d->peers = calloc(d->npeers, sizeof(*d->peers));
+    if (d->peers == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < d->npeers; ++i) {
+        d->peers[i].pidfd = -1;
+    }
+    d->ctl_tail = &d->ctl_head;
+    d->ev_tail  = &d->ev_head;
+    self            = &d->peers[d->self];
+    self->uuid      = d->uuid;
+    self->nodeid    = d->config.nodeid;
+    self->pid       = d->owner_pid;
+    self->starttime = d->starttime;
+    /* An endpoint to ourselves lets upper layers treat self like any peer. */
+    status = ucpg_peer_ep_create(d, d->self, d->uuid, d->address, &self->ep);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    self->state = UCPG_PEER_STATE_UP;
+    return UCPG_OK;
+}
+
+static void ucpg_peer_free_queues(ucpg_domain_t *d)
+{
+    ucpg_peer_ctl_item_t *ctl;
+    ucpg_peer_event_item_t *ev;
+
+    while ((ctl = d->ctl_head) != NULL) {
+        d->ctl_head = ctl->next;
+        free(ctl);
+    }
+    while ((ev = d->ev_head) != NULL) {
+        d->ev_head = ev->next;
+        free(ev);
+    }
+    d->ctl_tail = &d->ctl_head;
+    d->ev_tail  = &d->ev_head;
+}
+
+/* After the progress thread stopped: retire every endpoint and close them. */
+void ucpg_peer_table_cleanup(ucpg_domain_t *d)
+{
+    unsigned i;
+
+    pthread_mutex_lock(&d->lock);
+    for (i = 0; i < d->npeers; ++i) {
+        ucpg_peer_t *p = &d->peers[i];
+
+        if (p->pidfd >= 0) {
+            close(p->pidfd);
+            p->pidfd = -1;
+        }
+        ucpg_peer_ep_retire(d, p->ep);
+        p->ep    = NULL;
+        p->state = UCPG_PEER_STATE_FREE;
+    }
+    d->nup = d->nconnecting = 0;
+    for (ucpg_ep_ref_t *ref = d->closing; ref != NULL; ref = ref->next) {
+        ref->refs = 0;        /* the domain is going away: nobody may send */
+    }
+    ucpg_peer_free_queues(d);
+    pthread_mutex_unlock(&d->lock);
+    ucpg_progress_close_endpoints(d);
+    while (ucp_worker_progress(d->worker) != 0) {
+    }
+}
+
+/* Called with lock held. Returns the previous state. */
+static ucpg_peer_state_t ucpg_peer_clear(ucpg_domain_t *d, ucpg_peer_id_t id)
+{
+    ucpg_peer_t *p               = &d->peers[id];
+    ucpg_peer_state_t old_state  = p->state;
+
+    if (old_state == UCPG_PEER_STATE_UP) {
+        --d->nup;
+    } else if (old_state == UCPG_PEER_STATE_CONNECTING) {
+        --d->nconnecting;
+    }
+    if (p->pidfd >= 0) {
+        close(p->pidfd);     /* also removes it from the epoll set */
+        p->pidfd = -1;
+    }
+    ucpg_peer_ep_retire(d, p->ep);
+    p->ep    = NULL;
+    p->state = UCPG_PEER_STATE_FREE;
+    pthread_cond_broadcast(&d->changed);
+    return old_state;
+}
+
+void ucpg_peer_down(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
+                    ucpg_peer_reason_t reason)
+{
+    ucpg_peer_state_t old_state = UCPG_PEER_STATE_FREE;
+    uint32_t nodeid             = 0;
+    pid_t pid                   = 0;
+
+    if ((d->peers == NULL) || (id >= d->npeers) || (id == d->self)) {
+        return;
+    }
+    pthread_mutex_lock(&d->lock);
+    if ((d->peers[id].state != UCPG_PEER_STATE_FREE) && (d->peers[id].uuid == uuid)) {
+        nodeid = d->peers[id].nodeid;
+        pid    = d->peers[id].pid;
+        if (d->peers[id].state == UCPG_PEER_STATE_UP) {
+            ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_DOWN, reason);
+        }
+        old_state = ucpg_peer_clear(d, id);
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (old_state == UCPG_PEER_STATE_FREE) {
+        return;
+    }
+    ucpg_info("peer %u (node %u pid %d) is down: %s", id, nodeid, (int)pid,
+              ucpg_peer_reason_name(reason));
+    if ((reason != UCPG_PEER_REASON_LEFT) && (d->boot_ops->peer_gone != NULL)) {
+        d->boot_ops->peer_gone(d->boot_arg, id, uuid);
+    }
+    ucpg_progress_wake(d);
+}
+
+/* Watches a local peer's process; called with lock held. */
+static void ucpg_peer_watch(ucpg_domain_t *d, ucpg_peer_id_t id)
+{
+    ucpg_peer_t *p = &d->peers[id];
+    struct epoll_event ev;
+
+    p->pidfd = ucpg_proc_pidfd_open(p->pid, p->starttime);
+    if (p->pidfd < 0) {
+        if (errno == ESRCH) {
+            /* Already dead: the pidfd path would never fire. */
+            ucpg_debug("peer %u (pid %d) died before it could be watched", id, (int)p->pid);
+        }
+        return;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.events   = EPOLLIN;
+    ev.data.u64 = UCPG_EPOLL_PIDFD(id);
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, p->pidfd, &ev) != 0) {
+        ucpg_warn("cannot watch pid %d: %m", (int)p->pid);
+        close(p->pidfd);
+        p->pidfd = -1;
+    }
+}
+
+/*
+ * Installs (id, uuid) in the table with the given endpoint, evicting an older
+ * incarnation of the slot. Called with lock held; takes ownership of ref.
+ */
+static void ucpg_peer_install(ucpg_domain_t *d, ucpg_peer_id_t id,
+                              const ucpg_peer_desc_t *desc, ucpg_ep_ref_t *ref,
+                              ucpg_peer_state_t state)
+{
+    ucpg_peer_t *p = &d->peers[id];
+
+    if (p->state != UCPG_PEER_STATE_FREE) {
+        /* The slot was reused, so the old process is gone. */
+        if (p->state == UCPG_PEER_STATE_UP) {
+            ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_DOWN, UCPG_PEER_REASON_EXITED);
+        }
+        ucpg_peer_clear(d, id);
+    }
+    p->uuid      = desc->uuid;
+    p->nodeid    = desc->nodeid;
+    p->pid       = desc->pid;
+    p->starttime = desc->starttime;
+    p->ep        = ref;
+    p->state     = state;
+    if (state == UCPG_PEER_STATE_UP) {
+        ++d->nup;
+        ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_UP, UCPG_PEER_REASON_JOINED);
+    } else {
+        ++d->nconnecting;
+        p->deadline_ms = ucpg_time_ms() + d->config.connect_timeout_ms;
+    }
+    if (desc->same_host) {
+        ucpg_peer_watch(d, id);
+    }
+}
+
+static ucpg_status_t ucpg_peer_send_ctl(ucpg_domain_t *d, ucp_ep_h ep, uint8_t type,
+                                        int with_address)
+{
+    uint8_t buf[UCPG_WIRE_CTL_LEN];
+    ucpg_wire_ctl_t ctl;
+    size_t len;
+
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.type      = type;
+    ctl.nodeid    = d->config.nodeid;
+    ctl.pid       = (uint32_t)d->owner_pid;
+    ctl.starttime = d->starttime;
+    ctl.secret    = d->secret;
+    len = ucpg_wire_ctl_encode(&ctl, buf);
+    /* The worker address lives as long as the domain: no copy needed. */
+    return ucpg_am_send_ep(d, ep, UCPG_AM_ID_CORE, buf, len,
+                           with_address ? d->address : NULL,
+                           with_address ? d->address_len : 0, NULL, NULL);
+}
+
+static int ucpg_peer_desc_valid(ucpg_domain_t *d, const ucpg_peer_desc_t *desc)
+{
+    return (desc->id < d->npeers) && (desc->id != d->self) && (desc->uuid != 0) &&
+           (desc->nodeid != 0) && (desc->pid > 0) && (desc->address != NULL) &&
+           (desc->address_len > 0) && (desc->address_len <= UCPG_WIRE_ADDR_MAX);
+}
+
+ucpg_status_t ucpg_domain_connect(ucpg_domain_t *d, const ucpg_peer_desc_t *desc)
+{
+    ucpg_ep_ref_t *ref;
+    ucpg_status_t status;
+    ucp_ep_h ep;
+
+    if ((d->peers == NULL) || !ucpg_peer_desc_valid(d, desc)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&d->lock);
+    if ((d->peers[desc->id].state != UCPG_PEER_STATE_FREE) &&
+        (d->peers[desc->id].uuid == desc->uuid)) {
+        pthread_mutex_unlock(&d->lock);
+        return UCPG_OK;                   /* already known */
+    }
+    pthread_mutex_unlock(&d->lock);
+
+    status = ucpg_peer_ep_create(d, desc->id, desc->uuid, desc->address, &ref);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    ep = ref->ep;
+    ++ref->refs;                          /* pinned for the HELLO below */
+    pthread_mutex_lock(&d->lock);
+    ucpg_peer_install(d, desc->id, desc, ref, UCPG_PEER_STATE_CONNECTING);
+    pthread_mutex_unlock(&d->lock);
+    ucpg_progress_wake(d);                /* a new deadline to sleep until */
+
+    status = ucpg_peer_send_ctl(d, ep, UCPG_WIRE_CTL_HELLO, 1);
+    ucpg_domain_ep_put(d, ref);
+    if ((status != UCPG_OK) && (status != UCPG_INPROGRESS)) {
+        ucpg_warn("HELLO to peer %u (pid %d) failed: %s", desc->id, (int)desc->pid,
+                  ucpg_status_string(status));
+        ucpg_peer_down(d, desc->id, desc->uuid, UCPG_PEER_REASON_UNREACHABLE);
+        return status;
+    }
+    return UCPG_OK;
+}
+
+/* --- control messages ---------------------------------------------------- */
+
+void ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr, const void *ctl_buf,
+                        size_t ctl_len, const void *data, size_t len)
+{
+    ucpg_peer_ctl_item_t *item;
+    ucpg_wire_ctl_t ctl;
+
+    if (ucpg_wire_ctl_decode(ctl_buf, ctl_len, len, &ctl) != UCPG_OK) {
+        ucpg_warn("dropping malformed control message from peer %u", hdr->src_peer);
+        return;
+    }
+    if ((ctl.secret != d->secret) || (hdr->src_peer >= d->npeers) ||
+        (hdr->src_peer == d->self)) {
+        ucpg_warn("dropping control message from pid %u: not a member of this domain",
+                  ctl.pid);
+        return;
+    }
+    item = malloc(sizeof(*item) + len);
+    if (item == NULL) {
+        ucpg_error("out of memory: control message from peer %u lost", hdr->src_peer);
+        return;
+    }
+    item->hdr      = *hdr;
+    item->ctl      = ctl;
+    item->addr_len = len;
+    item->next     = NULL;
+    if (len > 0) {
+        memcpy(item->addr, data, len);
+    }
+    pthread_mutex_lock(&d->lock);
+    *d->ctl_tail = item;
+    d->ctl_tail  = &item->next;
+    pthread_mutex_unlock(&d->lock);
+    ucpg_progress_wake(d);
+}
+
+static void ucpg_peer_desc_from_ctl(const ucpg_peer_ctl_item_t *item, ucpg_peer_desc_t *desc)
+{
+    desc->id          = item->hdr.src_peer;
+    desc->uuid        = item->hdr.src_uuid;
+    desc->nodeid      = item->ctl.nodeid;
+    desc->pid         = (pid_t)item->ctl.pid;
+    desc->starttime   = item->ctl.starttime;
+    desc->address     = item->addr;
+    desc->address_len = item->addr_len;
+    desc->same_host   = 1;  /* HELLO only comes from processes that read our registry */
+}
+
+/* HELLO: connect back, mark UP, answer. While stopping, answer BYE instead so
+ * the newcomer does not wait for a handshake that will never finish. */
+static void ucpg_peer_handle_hello(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
+{
+    ucpg_peer_desc_t desc;
+    ucpg_ep_ref_t *ref;
+    int stopping, known;
+    ucp_ep_h ep;
+
+    ucpg_peer_desc_from_ctl(item, &desc);
+    pthread_mutex_lock(&d->lock);
+    stopping = d->stopping;
+    known    = (d->peers[desc.id].state == UCPG_PEER_STATE_UP) &&
+               (d->peers[desc.id].uuid == desc.uuid);
+    pthread_mutex_unlock(&d->lock);
+    if (known) {
+        return;                           /* duplicate HELLO */
+    }
+    if (ucpg_peer_ep_create(d, desc.id, desc.uuid, desc.address, &ref) != UCPG_OK) {
+        return;
+    }
+    ep = ref->ep;
+    ++ref->refs;
+    pthread_mutex_lock(&d->lock);
+    if (stopping) {
+        ref->next  = NULL;
+    } else {
+        ucpg_peer_install(d, desc.id, &desc, ref, UCPG_PEER_STATE_UP);
+    }
+    pthread_mutex_unlock(&d->lock);
+    ucpg_peer_send_ctl(d, ep, stopping ? UCPG_WIRE_CTL_BYE : UCPG_WIRE_CTL_HELLO_ACK,
+                       !stopping);
+    if (stopping) {
+        pthread_mutex_lock(&d->lock);
+        ucpg_peer_ep_retire(d, ref);
+        pthread_mutex_unlock(&d->lock);
+    }
+    ucpg_domain_ep_put(d, ref);
+    ucpg_info("peer %u (node %u pid %d) joined", desc.id, desc.nodeid, (int)desc.pid);
+}
+
+static void ucpg_peer_handle_ack(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
+{
+    ucpg_peer_id_t id = item->hdr.src_peer;
+
+    if (ucpg_peer_accept_from(d, id, item->hdr.src_uuid)) {
+        ucpg_info("peer %u (node %u pid %u) answered", id, item->ctl.nodeid, item->ctl.pid);
+    }
+}
+
+static void ucpg_peer_handle_ctl(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
+{
+    switch (item->ctl.type) {
+    case UCPG_WIRE_CTL_HELLO:
+        ucpg_peer_handle_hello(d, item);
+        break;
+    case UCPG_WIRE_CTL_HELLO_ACK:
+        ucpg_peer_handle_ack(d, item);
+        break;
+    case UCPG_WIRE_CTL_BYE:
+        ucpg_peer_down(d, item->hdr.src_peer, item->hdr.src_uuid, UCPG_PEER_REASON_LEFT);
+        break;
+    default:
+        break;                            /* ucpg_wire_ctl_decode rejects others */
+    }
+}
+
+void ucpg_peer_run_control(ucpg_domain_t *d)
+{
+    ucpg_peer_ctl_item_t *item;
+
+    for (;;) {
+        pthread_mutex_lock(&d->lock);
+        item = d->ctl_head;
+        if (item != NULL) {
+            d->ctl_head = item->next;
+            if (d->ctl_head == NULL) {
+                d->ctl_tail = &d->ctl_head;
+            }
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (item == NULL) {
+            break;
+        }
+        ucpg_peer_handle_ctl(d, item);
+        free(item);
+    }
+    ucpg_peer_deliver_events(d);
+}
+
+int ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid)
+{
+    ucpg_peer_t *p;
+    int ok = 0;
+
+    if ((d->peers == NULL) || (id >= d->npeers)) {
+        return 0;
+    }
+    pthread_mutex_lock(&d->lock);
+    p = &d->peers[id];
+    if (p->uuid == uuid) {
+        if (p->state == UCPG_PEER_STATE_CONNECTING) {
+            /* Its first message overtook its HELLO_ACK (UCP does not order). */
+            p->state = UCPG_PEER_STATE_UP;
+            --d->nconnecting;
+            ++d->nup;
+            ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_UP, UCPG_PEER_REASON_JOINED);
+            ucpg_progress_wake(d);
+            ok = 1;
+        } else {
+            ok = (p->state == UCPG_PEER_STATE_UP);
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    return ok;
+}
+
+void ucpg_peer_check_deadlines(ucpg_domain_t *d, int *timeout_ms_p)
+{
+    uint64_t now = ucpg_time_ms(), uuid, wait;
+    unsigned i;
+
+    for (i = 0; i < d->npeers; ++i) {
+        pthread_mutex_lock(&d->lock);
+        uuid = 0;
+        if (d->peers[i].state == UCPG_PEER_STATE_CONNECTING) {
+            if (d->peers[i].deadline_ms <= now) {
+                uuid = d->peers[i].uuid;
+            } else {
+                wait = d->peers[i].deadline_ms - now;
+                if ((*timeout_ms_p < 0) || (wait < (uint64_t)*timeout_ms_p)) {
+                    *timeout_ms_p = (int)wait;
+                }
+            }
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (uuid != 0) {
+            ucpg_warn("peer %u did not answer HELLO within %u ms: giving up", i,
+                      d->config.connect_timeout_ms);
+            ucpg_peer_down(d, i, uuid, UCPG_PEER_REASON_UNREACHABLE);
+        }
+    }
+}
+
+/* --- BYE on the way out --------------------------------------------------- */
+
+typedef struct ucpg_peer_bye_batch {
+    int pending;
+} ucpg_peer_bye_batch_t;
+
+static void ucpg_peer_bye_done(void *arg, ucpg_status_t status)
+{
+    ucpg_peer_bye_batch_t *batch = arg;
+
+    (void)status;
+    __atomic_sub_fetch(&batch->pending, 1, __ATOMIC_RELEASE);
+}
+
+void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
+{
+    uint8_t buf[UCPG_WIRE_CTL_LEN];
+    ucpg_peer_bye_batch_t *batch;
+    ucpg_wire_ctl_t ctl;
+    uint64_t deadline;
+    ucpg_ep_ref_t *ref;
+    ucp_ep_h ep;
+    size_t len;
+    unsigned i;
+
+    batch = calloc(1, sizeof(*batch));
+    if (batch == NULL) {
+        return;
+    }
+    memset(&ctl, 0, sizeof(ctl));
+    ctl.type      = UCPG_WIRE_CTL_BYE;
+    ctl.nodeid    = d->config.nodeid;
+    ctl.pid       = (uint32_t)d->owner_pid;
+    ctl.starttime = d->starttime;
+    ctl.secret    = d->secret;
+    len = ucpg_wire_ctl_encode(&ctl, buf);
+    for (i = 0; i < d->npeers; ++i) {
+        if ((i == d->self) || (ucpg_domain_ep_get(d, i, 0, &ep, &ref) != UCPG_OK)) {
+            continue;
+        }
+        __atomic_add_fetch(&batch->pending, 1, __ATOMIC_RELAXED);
+        if (ucpg_am_send_ep(d, ep, UCPG_AM_ID_CORE, buf, len, NULL, 0, ucpg_peer_bye_done,
+                            batch) != UCPG_INPROGRESS) {
+            __atomic_sub_fetch(&batch->pending, 1, __ATOMIC_RELAXED);
+        }
+        ucpg_domain_ep_put(d, ref);
+    }
+    deadline = ucpg_time_ms() + timeout_ms;
+    while ((__atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) > 0) &&
+           (ucpg_time_ms() < deadline)) {
+        ucp_worker_progress(d->worker);
+    }
+    if (__atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) == 0) {
+        free(batch);
+    } /* else: a late completion still refers to it; leak it on purpose */
+}
+
+/* --- queries and listeners ------------------------------------------------ */
+
+ucpg_status_t ucpg_domain_peers(ucpg_domain_t *d, ucpg_peer_info_t *peers, size_t max,
+                                size_t *count_p, size_t *total_p)
+{
+    size_t count = 0, total = 0;
+    unsigned i;
+
+    if ((d->peers == NULL) || ((peers == NULL) && (max > 0)) || (count_p == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&d->lock);
+    for (i = 0; i < d->npeers; ++i) {
+        if (d->peers[i].state != UCPG_PEER_STATE_UP) {
+            continue;
+        }
+        if (count < max) {
+            ucpg_peer_fill_info(d, i, &peers[count++]);
+        }
+        ++total;
+    }
+    pthread_mutex_unlock(&d->lock);
+    *count_p = count;
+    if (total_p != NULL) {
+        *total_p = total;
+    }
+    return UCPG_OK;
+}
+
+ucpg_status_t ucpg_domain_peer_info(ucpg_domain_t *d, ucpg_peer_id_t id,
+                                    ucpg_peer_info_t *info_p)
+{
+    if ((d->peers == NULL) || (id >= d->npeers) || (info_p == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&d->lock);
+    ucpg_peer_fill_info(d, id, info_p);
+    pthread_mutex_unlock(&d->lock);
+    return (info_p->state == UCPG_PEER_STATE_FREE) ? UCPG_ERR_NOT_FOUND : UCPG_OK;
+}
+
+/* Waits on the changed condition until pred(d) holds or timeout_ms passes. */
+static ucpg_status_t ucpg_peer_wait(ucpg_domain_t *d, int (*pred)(ucpg_domain_t*, unsigned),
+                                    unsigned n, unsigned timeout_ms)
+{
+    uint64_t deadline_ns = ucpg_time_ns() + (uint64_t)timeout_ms * 1000000ull;
+    ucpg_status_t status = UCPG_OK;
+    struct timespec ts;
+
+    if (d->peers == NULL) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    pthread_mutex_lock(&d->lock);
+    while (!pred(d, n)) {
+        if (ucpg_time_ns() >= deadline_ns) {
+            status = UCPG_ERR_TIMEOUT;
+            break;
+        }
+        /* The condition variable uses CLOCK_REALTIME; wake at least every
+         * 50 ms and re-check the monotonic deadline. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_nsec -= 1000000000;
+            ++ts.tv_sec;
+        }
+        pthread_cond_timedwait(&d->changed, &d->lock, &ts);
+    }
+    pthread_mutex_unlock(&d->lock);
+    return status;
+}
+
+static int ucpg_peer_enough_up(ucpg_domain_t *d, unsigned n) { return d->nup >= n; }
+static int ucpg_peer_settled(ucpg_domain_t *d, unsigned n)   { (void)n; return d->nconnecting == 0; }
+
+ucpg_status_t ucpg_domain_wait_peers(ucpg_domain_t *d, unsigned n, unsigned timeout_ms)
+{
+    return ucpg_peer_wait(d, ucpg_peer_enough_up, n, timeout_ms);
+}
+
+ucpg_status_t ucpg_domain_wait_settled(ucpg_domain_t *d, unsigned timeout_ms)
+{
+    return ucpg_peer_wait(d, ucpg_peer_settled, 0, timeout_ms);
+}
+
+ucpg_status_t ucpg_domain_listen(ucpg_domain_t *d, ucpg_peer_event_cb_t cb, void *arg,
+                                 int replay, int *id_p)
+{
+    ucpg_peer_info_t *snapshot;
+    size_t count = 0, i;
+    int slot = -1, k;
+
+    if ((cb == NULL) || (id_p == NULL) || (d->peers == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    snapshot = calloc(d->npeers, sizeof(*snapshot));
+    if (snapshot == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    pthread_mutex_lock(&d->event_lock);     /* no delivery while we register */
+    pthread_mutex_lock(&d->lock);
+    for (k = 0; k < UCPG_DOMAIN_MAX_LISTENERS; ++k) {
+        if (d->listeners[k].cb == NULL) {
+            slot = k;
+            break;
+        }
+    }
+    if (slot >= 0) {
+        d->listeners[slot].cb       = cb;
+        d->listeners[slot].arg      = arg;
+        d->listeners[slot].seen_seq = d->event_seq;   /* queued events are in the snapshot */
+        for (i = 0; replay && (i < d->npeers); ++i) {
+            if ((d->peers[i].state == UCPG_PEER_STATE_UP) && (i != d->self)) {
+                ucpg_peer_fill_info(d, (ucpg_peer_id_t)i, &snapshot[count++]);
+            }
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    for (i = 0; i < count; ++i) {
+        cb(arg, &snapshot[i], UCPG_PEER_EVENT_UP, UCPG_PEER_REASON_JOINED);
+    }
+    pthread_mutex_unlock(&d->event_lock);
+    free(snapshot);
+    if (slot < 0) {
+        return UCPG_ERR_NO_RESOURCE;
+    }
+    *id_p = slot;
+    return UCPG_OK;
+}
+
+void ucpg_domain_unlisten(ucpg_domain_t *d, int id)
+{
+    if ((id < 0) || (id >= UCPG_DOMAIN_MAX_LISTENERS)) {
+        return;
+    }
+    pthread_mutex_lock(&d->event_lock);     /* waits for a running callback */
+    pthread_mutex_lock(&d->lock);
+    d->listeners[id].cb  = NULL;
+    d->listeners[id].arg = NULL;
+    pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->event_lock);
+}

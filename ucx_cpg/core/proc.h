@@ -1,0 +1,31 @@
+/*
+ * proc.h - facts about local processes: identity that survives pid reuse,
+ * liveness, and a pidfd that becomes readable the moment a process dies.
+ */
+#ifndef UCPG_CORE_PROC_H
+#define UCPG_CORE_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Start time of pid in clock ticks since boot (field 22 of /proc/<pid>/stat),
+ * or 0 if the process does not exist. (pid, starttime) names one process
+ * for the lifetime of the host: a reused pid has a different start time. */
+uint64_t ucpg_proc_starttime(pid_t pid);
+
+/* Non-zero iff the process (pid, starttime) exists and is not a zombie. */
+int ucpg_proc_alive(pid_t pid, uint64_t starttime);
+
+/* A pidfd for (pid, starttime), or -1 if the process is already gone (or the
+ * kernel lacks pidfd_open, errno ENOSYS). Checks the start time after opening
+ * so that a reused pid is never watched by mistake. */
+int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime);
+
+/* A random non-zero 64-bit value from the kernel (getrandom). */
+uint64_t ucpg_proc_random64(void);
+
+/* Monotonic clock in nanoseconds / milliseconds. */
+uint64_t ucpg_time_ns(void);
+uint64_t ucpg_time_ms(void);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * progress.c - the progress thread of a domain.
+ *
+ * Protocol duties (answering handshakes, receiving messages, noticing dead
+ * peers, closing endpoints) must happen even while the application is busy
+ * elsewhere, so each domain runs one thread that progresses the UCP worker.
+ * It spins for progress_spin_us after the last event (cheap latency under
+ * load), then arms the worker and sleeps in epoll_wait on: the worker's
+ * wakeup fd, an eventfd used to interrupt it, and one pidfd per local peer,
+ * which becomes readable the instant that process dies. An idle process
+ * therefore uses no CPU at all.
+ */
+#define _GNU_SOURCE
+#include "domain_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+static ucpg_status_t ucpg_progress_epoll_add(ucpg_domain_t *d, int fd, uint64_t tag)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events   = EPOLLIN;
+    ev.data.u64 = tag;
+    if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        ucpg_error("epoll_ctl(ADD %d) failed: %m", fd);
+        return UCPG_ERR_IO;
+    }
+    return UCPG_OK;
+}
+
+ucpg_status_t ucpg_progress_init(ucpg_domain_t *d)
+{
+    ucs_status_t status;
+
+    d->epfd   = epoll_create1(EPOLL_CLOEXEC);
+    d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if ((d->epfd < 0) || (d->wakefd < 0)) {
+        ucpg_error("cannot create epoll/eventfd: %m");
+        return UCPG_ERR_IO;
+    }
+    status = ucp_worker_get_efd(d->worker, &d->ucp_efd);
+    if (status != UCS_OK) {
+        ucpg_error("ucp_worker_get_efd failed: %s", ucs_status_string(status));
+        return UCPG_ERR_TRANSPORT;
+    }
+    if ((ucpg_progress_epoll_add(d, d->ucp_efd, UCPG_EPOLL_TAG_UCP) != UCPG_OK) ||
+        (ucpg_progress_epoll_add(d, d->wakefd, UCPG_EPOLL_TAG_WAKE) != UCPG_OK)) {
+        return UCPG_ERR_IO;
+    }
+    return UCPG_OK;
+}
+
+void ucpg_progress_wake(ucpg_domain_t *d)
+{
+    uint64_t one = 1;
+
+    __atomic_store_n(&d->control_pending, 1, __ATOMIC_RELEASE);
+    if (write(d->wakefd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is already non-zero, the thread will wake. */
+    }
+}
+
+/*
+ * Closes endpoints whose peer went down once nobody pins them. Runs only in
+ * the progress thread (or at teardown after it stopped), outside
+ * ucp_worker_progress, because closing inside a UCP callback is not allowed.
+ */
+void ucpg_progress_close_endpoints(ucpg_domain_t *d)
+{
+    ucpg_ep_ref_t **pp, *ref, *ready = NULL;
+    ucp_request_param_t param;
+    void *req;
+
+    pthread_mutex_lock(&d->lock);
+    pp = &d->closing;
+    while ((ref = *pp) != NULL) {
+        if (ref->refs == 0) {
+            *pp       = ref->next;
+            ref->next = ready;
+            ready     = ref;
+        } else {
+            pp = &ref->next;
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+
+    memset(&param, 0, sizeof(param));
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    param.flags        = UCP_EP_CLOSE_FLAG_FORCE;
+    while ((ref = ready) != NULL) {
+        ready = ref->next;
+        req   = ucp_ep_close_nbx(ref->ep, &param);
+        if (UCS_PTR_IS_PTR(req)) {
+            /* FORCE with PEER error mode completes at once; if not, let UCX
+             * finish it in the background. */
+            ucp_request_free(req);
+        }
+        free(ref);
+    }
+}
+
+/* Reads one pidfd event: the process of peer id died. */
+static void ucpg_progress_pidfd_event(ucpg_domain_t *d, ucpg_peer_id_t id)
+{
+    uint64_t uuid = 0;
+
+    pthread_mutex_lock(&d->lock);
+    if ((id < d->npeers) && (d->peers[id].state != UCPG_PEER_STATE_FREE)) {
+        uuid = d->peers[id].uuid;
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (uuid != 0) {
+        ucpg_peer_down(d, id, uuid, UCPG_PEER_REASON_EXITED);
+    }
+}
+
+static void ucpg_progress_dispatch(ucpg_domain_t *d, const struct epoll_event *ev)
+{
+    uint64_t value;
+
+    if (ev->data.u64 == UCPG_EPOLL_TAG_WAKE) {
+        if (read(d->wakefd, &value, sizeof(value)) < 0) {
+            /* EAGAIN: someone else drained it */
+        }
+    } else if (ev->data.u64 != UCPG_EPOLL_TAG_UCP) {
+        ucpg_progress_pidfd_event(d, (ucpg_peer_id_t)ev->data.u64);
+    }
+}
+
+/* Sleeps until an fd is ready or the next handshake deadline. */
+static void ucpg_progress_sleep(ucpg_domain_t *d)
+{
+    struct epoll_event events[16];
+    int timeout_ms = -1, n, i;
+
+    ucpg_peer_check_deadlines(d, &timeout_ms);
+    if (d->thread_stop) {
+        return;
+    }
+    n = epoll_wait(d->epfd, events, 16, timeout_ms);
+    if ((n < 0) && (errno != EINTR)) {
+        ucpg_error("epoll_wait failed: %m");
+        usleep(1000);   /* never spin hot on a persistent error */
+        return;
+    }
+    for (i = 0; i < n; ++i) {
+        ucpg_progress_dispatch(d, &events[i]);
+    }
+}
+
+static void *ucpg_progress_thread(void *arg)
+{
+    ucpg_domain_t *d    = arg;
+    uint64_t spin_ns    = (uint64_t)d->config.progress_spin_us * 1000ull;
+    uint64_t last_event = ucpg_time_ns(), now;
+    ucs_status_t status;
+    unsigned count;
+
+    while (!d->thread_stop) {
+        count = ucp_worker_progress(d->worker);
+        if (__atomic_exchange_n(&d->control_pending, 0, __ATOMIC_ACQ_REL)) {
+            ucpg_peer_run_control(d);
+            ucpg_progress_close_endpoints(d);
+            ++count;
+        }
+        now = ucpg_time_ns();
+        if (count != 0) {
+            last_event = now;
+            continue;
+        }
+        if ((now - last_event) < spin_ns) {
+            continue;
+        }
+        status = ucp_worker_arm(d->worker);
+        if (status == UCS_ERR_BUSY) {
+            continue;
+        }
+        if (status != UCS_OK) {
+            ucpg_error("ucp_worker_arm failed: %s", ucs_status_string(status));
+        }
+        ucpg_progress_sleep(d);
+        last_event = ucpg_time_ns();
+    }
+    return NULL;
+}
+
+ucpg_status_t ucpg_progress_start(ucpg_domain_t *d)
+{
+    int ret;
+
+    d->thread_stop = 0;
+    ret = pthread_create(&d->thread, NULL, ucpg_progress_thread, d);
+    if (ret != 0) {
+        ucpg_error("cannot create the progress thread: %s", strerror(ret));
+        return UCPG_ERR_NO_RESOURCE;
+    }
+    d->thread_running = 1;
+    return UCPG_OK;
+}
+
+void ucpg_progress_stop(ucpg_domain_t *d)
+{
+    if (!d->thread_running) {
+        return;
+    }
+    d->thread_stop = 1;
+    ucpg_progress_wake(d);
+    if (pthread_equal(pthread_self(), d->thread)) {
+        /* Released from inside a callback: the thread exits on its own. */
+        pthread_detach(d->thread);
+    } else {
+        pthread_join(d->thread, NULL);
+    }
+    d->thread_running = 0;
+}
+
+void ucpg_progress_cleanup(ucpg_domain_t *d)
+{
+    if (d->epfd >= 0) {
+        close(d->epfd);
+    }
+    if (d->wakefd >= 0) {
+        close(d->wakefd);
+    }
+    d->epfd = d->wakefd = -1;
+}

@@ -1,0 +1,181 @@
+/*
+ * wire.c - little-endian byte codec, the common AM header and the core
+ * control messages. See wire.h for the format rules.
+ */
+#include "wire.h"
+
+#include <string.h>
+
+void ucpg_wire_writer_init(ucpg_wire_writer_t *w, void *buf, size_t cap)
+{
+    w->buf      = buf;
+    w->cap      = cap;
+    w->len      = 0;
+    w->overflow = 0;
+}
+
+static uint8_t *ucpg_wire_reserve(ucpg_wire_writer_t *w, size_t n)
+{
+    if (w->overflow || (w->cap - w->len) < n) {
+        w->overflow = 1;
+        return NULL;
+    }
+    w->len += n;
+    return w->buf + w->len - n;
+}
+
+static void ucpg_wire_put_le(ucpg_wire_writer_t *w, uint64_t v, size_t n)
+{
+    uint8_t *p = ucpg_wire_reserve(w, n);
+    size_t i;
+
+    if (p == NULL) {
+        return;
+    }
+    for (i = 0; i < n; ++i) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+void ucpg_wire_put_u8(ucpg_wire_writer_t *w, uint8_t v)   { ucpg_wire_put_le(w, v, 1); }
+void ucpg_wire_put_u16(ucpg_wire_writer_t *w, uint16_t v) { ucpg_wire_put_le(w, v, 2); }
+void ucpg_wire_put_u32(ucpg_wire_writer_t *w, uint32_t v) { ucpg_wire_put_le(w, v, 4); }
+void ucpg_wire_put_u64(ucpg_wire_writer_t *w, uint64_t v) { ucpg_wire_put_le(w, v, 8); }
+
+void ucpg_wire_put_bytes(ucpg_wire_writer_t *w, const void *p, size_t n)
+{
+    uint8_t *dst = ucpg_wire_reserve(w, n);
+
+    if ((dst != NULL) && (n > 0)) {
+        memcpy(dst, p, n);
+    }
+}
+
+void ucpg_wire_reader_init(ucpg_wire_reader_t *r, const void *buf, size_t len)
+{
+    r->buf        = buf;
+    r->len        = (buf == NULL) ? 0 : len;
+    r->pos        = 0;
+    r->short_read = 0;
+}
+
+const void *ucpg_wire_get_bytes(ucpg_wire_reader_t *r, size_t n)
+{
+    const void *p;
+
+    if (r->short_read || (r->len - r->pos) < n) {
+        r->short_read = 1;
+        return NULL;
+    }
+    p       = r->buf + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static uint64_t ucpg_wire_get_le(ucpg_wire_reader_t *r, size_t n)
+{
+    const uint8_t *p = ucpg_wire_get_bytes(r, n);
+    uint64_t v       = 0;
+    size_t i;
+
+    if (p == NULL) {
+        return 0;
+    }
+    for (i = 0; i < n; ++i) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+uint8_t  ucpg_wire_get_u8(ucpg_wire_reader_t *r)  { return (uint8_t)ucpg_wire_get_le(r, 1); }
+uint16_t ucpg_wire_get_u16(ucpg_wire_reader_t *r) { return (uint16_t)ucpg_wire_get_le(r, 2); }
+uint32_t ucpg_wire_get_u32(ucpg_wire_reader_t *r) { return (uint32_t)ucpg_wire_get_le(r, 4); }
+uint64_t ucpg_wire_get_u64(ucpg_wire_reader_t *r) { return ucpg_wire_get_le(r, 8); }
+
+ucpg_status_t ucpg_wire_reader_finish(const ucpg_wire_reader_t *r)
+{
+    return (!r->short_read && (r->pos == r->len)) ? UCPG_OK : UCPG_ERR_MESSAGE;
+}
+
+void ucpg_wire_hdr_encode(const ucpg_wire_hdr_t *hdr, uint8_t out[UCPG_WIRE_HDR_LEN])
+{
+    ucpg_wire_writer_t w;
+
+    ucpg_wire_writer_init(&w, out, UCPG_WIRE_HDR_LEN);
+    ucpg_wire_put_u16(&w, UCPG_WIRE_MAGIC);
+    ucpg_wire_put_u8(&w, UCPG_WIRE_VERSION);
+    ucpg_wire_put_u8(&w, hdr->am_id);
+    ucpg_wire_put_u32(&w, hdr->src_peer);
+    ucpg_wire_put_u64(&w, hdr->src_uuid);
+}
+
+ucpg_status_t ucpg_wire_hdr_decode(const void *buf, size_t len, ucpg_wire_hdr_t *hdr_p)
+{
+    ucpg_wire_reader_t r;
+    uint16_t magic;
+    uint8_t version;
+
+    /* The common header is a prefix: read exactly its bytes. */
+    ucpg_wire_reader_init(&r, buf, (len < UCPG_WIRE_HDR_LEN) ? len : UCPG_WIRE_HDR_LEN);
+    magic            = ucpg_wire_get_u16(&r);
+    version          = ucpg_wire_get_u8(&r);
+    hdr_p->am_id     = ucpg_wire_get_u8(&r);
+    hdr_p->src_peer  = ucpg_wire_get_u32(&r);
+    hdr_p->src_uuid  = ucpg_wire_get_u64(&r);
+    if ((ucpg_wire_reader_finish(&r) != UCPG_OK) || (magic != UCPG_WIRE_MAGIC) ||
+        (version != UCPG_WIRE_VERSION) || (hdr_p->src_uuid == 0)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    return UCPG_OK;
+}
+
+size_t ucpg_wire_ctl_encode(const ucpg_wire_ctl_t *ctl, uint8_t out[UCPG_WIRE_CTL_LEN])
+{
+    ucpg_wire_writer_t w;
+
+    ucpg_wire_writer_init(&w, out, UCPG_WIRE_CTL_LEN);
+    ucpg_wire_put_u8(&w, ctl->type);
+    ucpg_wire_put_u32(&w, ctl->nodeid);
+    ucpg_wire_put_u32(&w, ctl->pid);
+    ucpg_wire_put_u64(&w, ctl->starttime);
+    ucpg_wire_put_u64(&w, ctl->secret);
+    ucpg_wire_put_u64(&w, ctl->cookie);
+    return w.len;
+}
+
+static int ucpg_wire_ctl_carries_address(uint8_t type)
+{
+    return (type == UCPG_WIRE_CTL_HELLO) || (type == UCPG_WIRE_CTL_HELLO_ACK);
+}
+
+ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
+                                   ucpg_wire_ctl_t *ctl_p)
+{
+    ucpg_wire_reader_t r;
+    ucpg_wire_ctl_t ctl;
+
+    ucpg_wire_reader_init(&r, buf, len);
+    ctl.type      = ucpg_wire_get_u8(&r);
+    ctl.nodeid    = ucpg_wire_get_u32(&r);
+    ctl.pid       = ucpg_wire_get_u32(&r);
+    ctl.starttime = ucpg_wire_get_u64(&r);
+    ctl.secret    = ucpg_wire_get_u64(&r);
+    ctl.cookie    = ucpg_wire_get_u64(&r);
+    if (ucpg_wire_reader_finish(&r) != UCPG_OK) {
+        return UCPG_ERR_MESSAGE;
+    }
+    if ((ctl.type < UCPG_WIRE_CTL_HELLO) || (ctl.type > UCPG_WIRE_CTL_PONG) ||
+        (ctl.nodeid == 0) || (ctl.nodeid > INT32_MAX) || (ctl.pid == 0) ||
+        (ctl.pid > INT32_MAX)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    if (ucpg_wire_ctl_carries_address(ctl.type)) {
+        if ((data_len == 0) || (data_len > UCPG_WIRE_ADDR_MAX)) {
+            return UCPG_ERR_MESSAGE;
+        }
+    } else if (data_len != 0) {
+        return UCPG_ERR_MESSAGE;
+    }
+    *ctl_p = ctl;
+    return UCPG_OK;
+}

@@ -1,0 +1,97 @@
+/*
+ * wire.h - byte-exact encoding of everything that crosses the wire.
+ *
+ * Every active message starts with a fixed 16-byte common header
+ * (ucpg_wire_hdr_t), followed by the header of its layer's protocol message.
+ * All integers are little-endian and written byte by byte, so the format does
+ * not depend on struct layout or host byte order. Decoders never trust a
+ * length: the reader below turns every short or inconsistent buffer into
+ * UCPG_ERR_MESSAGE, and every field is range-checked before anyone uses it.
+ */
+#ifndef UCPG_CORE_WIRE_H
+#define UCPG_CORE_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+#define UCPG_WIRE_MAGIC        0x4355u   /* "UC" in little-endian order */
+#define UCPG_WIRE_VERSION      1u
+#define UCPG_WIRE_HDR_LEN      16u
+#define UCPG_WIRE_ADDR_MAX     4096u     /* largest UCP worker address accepted */
+
+/* --- cursor-based writer and reader ------------------------------------- */
+
+typedef struct ucpg_wire_writer {
+    uint8_t *buf;
+    size_t   cap;
+    size_t   len;
+    int      overflow;   /* set once a write did not fit; len stops growing */
+} ucpg_wire_writer_t;
+
+typedef struct ucpg_wire_reader {
+    const uint8_t *buf;
+    size_t         len;
+    size_t         pos;
+    int            short_read; /* set once a read ran past the end */
+} ucpg_wire_reader_t;
+
+void ucpg_wire_writer_init(ucpg_wire_writer_t *w, void *buf, size_t cap);
+void ucpg_wire_put_u8(ucpg_wire_writer_t *w, uint8_t v);
+void ucpg_wire_put_u16(ucpg_wire_writer_t *w, uint16_t v);
+void ucpg_wire_put_u32(ucpg_wire_writer_t *w, uint32_t v);
+void ucpg_wire_put_u64(ucpg_wire_writer_t *w, uint64_t v);
+void ucpg_wire_put_bytes(ucpg_wire_writer_t *w, const void *p, size_t n);
+
+void     ucpg_wire_reader_init(ucpg_wire_reader_t *r, const void *buf, size_t len);
+uint8_t  ucpg_wire_get_u8(ucpg_wire_reader_t *r);
+uint16_t ucpg_wire_get_u16(ucpg_wire_reader_t *r);
+uint32_t ucpg_wire_get_u32(ucpg_wire_reader_t *r);
+uint64_t ucpg_wire_get_u64(ucpg_wire_reader_t *r);
+/* Returns a pointer to n bytes inside the buffer, or NULL (and short_read). */
+const void *ucpg_wire_get_bytes(ucpg_wire_reader_t *r, size_t n);
+/* UCPG_OK iff nothing ran short and exactly all bytes were consumed. */
+ucpg_status_t ucpg_wire_reader_finish(const ucpg_wire_reader_t *r);
+
+/* --- the common header ---------------------------------------------------- */
+
+typedef struct ucpg_wire_hdr {
+    uint8_t  am_id;      /* must equal the UCP AM id it arrived on */
+    uint32_t src_peer;   /* sender's peer id (its registry slot) */
+    uint64_t src_uuid;   /* sender's incarnation; a reused slot gets a new one */
+} ucpg_wire_hdr_t;
+
+void ucpg_wire_hdr_encode(const ucpg_wire_hdr_t *hdr, uint8_t out[UCPG_WIRE_HDR_LEN]);
+/* Checks magic, version and length; does not know peer ids (the domain does). */
+ucpg_status_t ucpg_wire_hdr_decode(const void *buf, size_t len, ucpg_wire_hdr_t *hdr_p);
+
+/* --- core control messages (AM id UCPG_AM_ID_CORE) ------------------------ */
+
+typedef enum ucpg_wire_ctl_type {
+    UCPG_WIRE_CTL_HELLO     = 1,  /* "I am here, here is my address" */
+    UCPG_WIRE_CTL_HELLO_ACK = 2,  /* "I know you now" */
+    UCPG_WIRE_CTL_BYE       = 3,  /* clean departure */
+    UCPG_WIRE_CTL_PING      = 4,  /* liveness / round-trip probe */
+    UCPG_WIRE_CTL_PONG      = 5
+} ucpg_wire_ctl_type_t;
+
+/* Control header; for HELLO and HELLO_ACK the worker address is the AM data. */
+typedef struct ucpg_wire_ctl {
+    uint8_t  type;       /* ucpg_wire_ctl_type_t */
+    uint32_t nodeid;     /* sender's node id, never 0 */
+    uint32_t pid;        /* sender's pid, never 0 */
+    uint64_t starttime;  /* sender's start time (clock ticks since boot) */
+    uint64_t secret;     /* domain secret from the registry: proves membership */
+    uint64_t cookie;     /* PING/PONG correlation */
+} ucpg_wire_ctl_t;
+
+#define UCPG_WIRE_CTL_LEN  (1 + 4 + 4 + 8 + 8 + 8)
+
+size_t        ucpg_wire_ctl_encode(const ucpg_wire_ctl_t *ctl, uint8_t out[UCPG_WIRE_CTL_LEN]);
+/* data_len is the length of the AM data that came with it (the address for
+ * HELLO/HELLO_ACK, nothing otherwise); it is validated here too. */
+ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
+                                   ucpg_wire_ctl_t *ctl_p);
+
+#endif
