@@ -1,0 +1,66 @@
+/*
+ * integ_run.h - a minimal runner for the integration test programs: a table
+ * of named tests, each run once, with its wall time and PASS/FAIL printed;
+ * the program fails if any test fails. Header-only on purpose: each test
+ * program includes it once.
+ */
+#ifndef UCPG_TEST_INTEG_RUN_H
+#define UCPG_TEST_INTEG_RUN_H
+
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+typedef struct integ_test {
+    const char *name;
+    int       (*fn)(void);
+} integ_test_t;
+
+#define INTEG_TEST(f) { #f, f }
+
+/* Fails the current test with a message when cond is false. */
+#define INTEG_CHECK(cond, ...) \
+    do { \
+        if (!(cond)) { \
+            fprintf(stderr, "  check failed at %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__); \
+            fprintf(stderr, "\n"); \
+            goto fail; \
+        } \
+    } while (0)
+
+/* Runs the tests named in argv (all if none); returns the exit status. */
+static inline int integ_run(const integ_test_t *tests, size_t ntests, int argc, char **argv)
+{
+    int failed = 0, run = 0, a, selected;
+    uint64_t t0;
+    size_t i;
+
+    for (i = 0; i < ntests; ++i) {
+        selected = (argc <= 1);
+        for (a = 1; a < argc; ++a) {
+            selected |= (strcmp(argv[a], tests[i].name) == 0);
+        }
+        if (!selected) {
+            continue;
+        }
+        t0 = ucpg_test_now_ms();
+        printf("RUN  %s\n", tests[i].name);
+        fflush(stdout);
+        if (tests[i].fn() == 0) {
+            printf("PASS %s (%llu ms)\n", tests[i].name,
+                   (unsigned long long)(ucpg_test_now_ms() - t0));
+        } else {
+            printf("FAIL %s (%llu ms)\n", tests[i].name,
+                   (unsigned long long)(ucpg_test_now_ms() - t0));
+            ++failed;
+        }
+        fflush(stdout);
+        ++run;
+    }
+    printf("%d test(s), %d failed\n", run, failed);
+    return ((failed == 0) && (run > 0)) ? 0 : 1;
+}
+
+#endif

@@ -1,0 +1,354 @@
+/*
+ * test_domain.c - domain formation and messaging across real processes
+ * started by fork(): 2 to 8 processes form one domain and agree on it, every
+ * process sends every payload size from 0 B to 4 MiB to every process
+ * (itself included) and every byte is checked, a forked child gets a fresh
+ * domain of its own, two domain names stay apart, and an idle domain costs
+ * no CPU.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/proc.h"
+#include "harness.h"
+#include "integ_run.h"
+#include "integ_util.h"
+
+#define STEP_MS 20000u
+
+static const size_t payload_sizes[] = {
+    0, 1, 93, 94, 8192, 8256, 8257, 65536, 1u << 20, 4u << 20
+};
+#define NSIZES (sizeof(payload_sizes) / sizeof(payload_sizes[0]))
+
+/* --- formation ------------------------------------------------------------ */
+
+static int child_form(int rank, int nprocs, void *arg)
+{
+    integ_node_t n;
+    char view[512];
+    int status;
+
+    status = integ_node_start(&n);
+    if (status != 0) {
+        ucpg_test_say("ERR start %s", ucpg_status_string(status));
+        return 1;
+    }
+    if (ucpg_domain_wait_peers(n.d, (unsigned)nprocs - 1, STEP_MS) != UCPG_OK) {
+        integ_view(&n, view, sizeof(view));
+        ucpg_test_say("ERR only %s", view);
+        return 1;
+    }
+    integ_view(&n, view, sizeof(view));
+    ucpg_test_say("VIEW %s", view);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int form_domain_of(int nprocs)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char first[512], line[512];
+    int r, commas = 0;
+    const char *p;
+
+    ucpg_harness_fork(h, nprocs, child_form, NULL);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "VIEW ", first, sizeof(first), STEP_MS) == 0,
+                "rank 0 formed no view");
+    for (p = first; *p; ++p) {
+        commas += (*p == ',');
+    }
+    INTEG_CHECK(commas == nprocs - 1, "rank 0 sees '%s', want %d processes", first + 5,
+                nprocs);
+    for (r = 1; r < nprocs; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "VIEW ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d formed no view", r);
+        INTEG_CHECK(strcmp(line, first) == 0, "rank %d sees '%s', rank 0 '%s'", r, line,
+                    first);
+    }
+    ucpg_harness_send_all(h, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+static int test_domain_forms_with_2_processes(void) { return form_domain_of(2); }
+static int test_domain_forms_with_4_processes(void) { return form_domain_of(4); }
+static int test_domain_forms_with_8_processes(void) { return form_domain_of(8); }
+
+/* --- all-to-all exchange ----------------------------------------------------- */
+
+static int child_exchange(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_info_t peers[INTEG_MAX_PEERS];
+    size_t count = 0, s, i;
+    integ_node_t n;
+    int status;
+
+    if (integ_node_start(&n) != 0 ||
+        ucpg_domain_wait_peers(n.d, (unsigned)nprocs - 1, STEP_MS) != UCPG_OK) {
+        ucpg_test_say("ERR domain");
+        return 1;
+    }
+    ucpg_test_say("READY");
+    if (ucpg_test_wait_for("GO", STEP_MS) != 0) {
+        return 1;
+    }
+    ucpg_domain_peers(n.d, peers, INTEG_MAX_PEERS, &count, NULL);
+    for (s = 0; s < NSIZES; ++s) {
+        for (i = 0; i < count; ++i) {
+            status = integ_send_pattern(&n, peers[i].id, payload_sizes[s],
+                                        (uint32_t)(rank * 100 + s));
+            if (status != UCPG_OK) {
+                ucpg_test_say("ERR send %zu to %u: %s", payload_sizes[s], peers[i].id,
+                              ucpg_status_string(status));
+                return 1;
+            }
+        }
+    }
+    if (integ_wait_received(&n, (uint64_t)nprocs * NSIZES, STEP_MS) != 0) {
+        ucpg_test_say("ERR received %llu of %llu", (unsigned long long)n.received,
+                      (unsigned long long)(nprocs * NSIZES));
+        return 1;
+    }
+    for (i = 0; i < count; ++i) {
+        if (n.from[peers[i].id] != NSIZES) {
+            ucpg_test_say("ERR %llu messages from peer %u, want %zu",
+                          (unsigned long long)n.from[peers[i].id], peers[i].id, NSIZES);
+            return 1;
+        }
+    }
+    ucpg_test_say("RECV %llu bad %llu", (unsigned long long)n.received,
+                  (unsigned long long)n.bad);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_all_to_all_exchange_0B_to_4MiB(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    const int nprocs  = 4;
+    char line[256], want[64];
+    int r;
+
+    ucpg_harness_fork(h, nprocs, child_exchange, NULL);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
+    ucpg_harness_send_all(h, "GO");
+    snprintf(want, sizeof(want), "RECV %zu bad 0", nprocs * NSIZES);
+    for (r = 0; r < nprocs; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "RECV ", line, sizeof(line), 60000) == 0,
+                    "rank %d did not receive everything", r);
+        INTEG_CHECK(strcmp(line, want) == 0, "rank %d: '%s', want '%s'", r, line, want);
+    }
+    ucpg_harness_send_all(h, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- fork ----------------------------------------------------------------------- */
+
+/* In the grandchild: the inherited domain must refuse service, a fresh one
+ * must work and reach the parent. Exit code says which step failed. */
+static void grandchild_after_fork(integ_node_t *parent_node, ucpg_peer_id_t parent_id)
+{
+    ucpg_peer_id_t dummy_ep_peer = parent_id;
+    ucpg_ep_ref_t *ref;
+    integ_node_t n;
+    ucp_ep_h ep;
+
+    if (ucpg_domain_check_owner(parent_node->d) != UCPG_ERR_FORKED) {
+        exit(10);
+    }
+    if (ucpg_domain_ep_get(parent_node->d, dummy_ep_peer, 0, &ep, &ref) != UCPG_ERR_FORKED) {
+        exit(11);
+    }
+    if (integ_node_start(&n) != UCPG_OK) {
+        exit(12);
+    }
+    if ((n.d == parent_node->d) || (ucpg_domain_self(n.d) == parent_id)) {
+        exit(13);
+    }
+    if (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK) {
+        exit(14);
+    }
+    if (integ_send_pattern(&n, parent_id, 100000, 7) != UCPG_OK) {
+        exit(15);
+    }
+    integ_node_stop(&n);
+    exit(0);
+}
+
+static int child_forker(int rank, int nprocs, void *arg)
+{
+    integ_node_t n;
+    pid_t pid;
+    int status;
+
+    if (integ_node_start(&n) != 0) {
+        return 1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        grandchild_after_fork(&n, ucpg_domain_self(n.d));
+    }
+    if (integ_wait_received(&n, 1, STEP_MS) != 0) {
+        ucpg_test_say("ERR nothing from the forked child");
+    }
+    if (waitpid(pid, &status, 0) != pid) {
+        return 1;
+    }
+    ucpg_test_say("CHILD exit %d bad %llu received %llu",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                  (unsigned long long)n.bad, (unsigned long long)n.received);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_forked_child_gets_a_fresh_domain(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[256];
+
+    ucpg_harness_fork(h, 1, child_forker, NULL);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHILD ", line, sizeof(line), 30000) == 0,
+                "no result");
+    INTEG_CHECK(strcmp(line, "CHILD exit 0 bad 0 received 1") == 0, "%s", line);
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "child failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- isolation -------------------------------------------------------------------- */
+
+static int child_isolated(int rank, int nprocs, void *arg)
+{
+    char name[128], view[512];
+    integ_node_t n;
+    size_t total = 0, count;
+
+    snprintf(name, sizeof(name), "%s_%c", (const char*)arg, (rank < 2) ? 'x' : 'y');
+    setenv("UCX_CPG_DOMAIN", name, 1);
+    if ((integ_node_start(&n) != 0) ||
+        (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
+        ucpg_test_say("ERR domain");
+        return 1;
+    }
+    ucpg_test_say("READY");
+    ucpg_test_wait_for("CHECK", STEP_MS);
+    ucpg_domain_peers(n.d, NULL, 0, &count, &total);
+    integ_view(&n, view, sizeof(view));
+    ucpg_test_say("COUNT %zu", total);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_two_domain_names_stay_isolated(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char base[64], line[128];
+    int r;
+
+    snprintf(base, sizeof(base), "%s", ucpg_harness_domain(h));
+    ucpg_harness_fork(h, 4, child_isolated, base);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domains not formed");
+    usleep(300000);   /* a leak between the domains would show up by now */
+    ucpg_harness_send_all(h, "CHECK");
+    for (r = 0; r < 4; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "COUNT ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d silent", r);
+        INTEG_CHECK(strcmp(line, "COUNT 2") == 0, "rank %d: %s", r, line);
+    }
+    ucpg_harness_send_all(h, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- idle CPU ----------------------------------------------------------------------- */
+
+#define IDLE_MS 2000u
+
+static int child_idle(int rank, int nprocs, void *arg)
+{
+    integ_node_t n;
+    uint64_t before;
+
+    if ((integ_node_start(&n) != 0) ||
+        (ucpg_domain_wait_peers(n.d, (unsigned)nprocs - 1, STEP_MS) != UCPG_OK)) {
+        return 1;
+    }
+    ucpg_test_say("READY");
+    ucpg_test_wait_for("GO", STEP_MS);
+    before = integ_cpu_ms();
+    usleep(IDLE_MS * 1000);
+    ucpg_test_say("CPU %llu", (unsigned long long)(integ_cpu_ms() - before));
+    ucpg_test_wait_for("DONE", STEP_MS);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_idle_domain_uses_no_cpu(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    unsigned long cpu;
+    char line[128];
+    int r;
+
+    ucpg_harness_fork(h, 3, child_idle, NULL);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
+    ucpg_harness_send_all(h, "GO");
+    for (r = 0; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "CPU ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d silent", r);
+        cpu = strtoul(line + 4, NULL, 10);
+        /* 2 % of one core over the idle period; a spinning thread would use 100 %. */
+        INTEG_CHECK(cpu <= IDLE_MS / 50, "rank %d used %lu ms CPU in %u ms idle", r, cpu,
+                    IDLE_MS);
+    }
+    ucpg_harness_send_all(h, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const integ_test_t tests[] = {
+        INTEG_TEST(test_domain_forms_with_2_processes),
+        INTEG_TEST(test_domain_forms_with_4_processes),
+        INTEG_TEST(test_domain_forms_with_8_processes),
+        INTEG_TEST(test_all_to_all_exchange_0B_to_4MiB),
+        INTEG_TEST(test_forked_child_gets_a_fresh_domain),
+        INTEG_TEST(test_two_domain_names_stay_isolated),
+        INTEG_TEST(test_idle_domain_uses_no_cpu),
+    };
+
+    return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
