@@ -8,7 +8,9 @@
  * processes are in the domain, which is the quickest way to watch several
  * terminals find each other.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,7 +16,9 @@
  * This is test code: allocation failures print a message and abort() instead
  * of being propagated, which keeps every caller simple.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "harness.h"
 
 #include <errno.h>
@@ -50,9 +52,6 @@
 /* At most this much is read from one child per poll round, so that one chatty
  * child cannot starve the others. */
 #define UCPG_HARNESS_READ_BURST        (1024 * 1024)
-
-/* Exit code of a child whose setup between fork() and exec/fn failed. */
-#define UCPG_HARNESS_EXIT_SETUP_FAILED 125
 
 /* Bits returned by ucpg_harness__pump(). */
 #define UCPG_HARNESS_PUMP_WRITABLE     1   /* the fd to write became writable */
@@ -687,8 +686,8 @@ static void ucpg_harness__child_main(ucpg_harness_t *h, const ucpg_harness_spawn
         setvbuf(stdout, NULL, _IOLBF, 0);
 
         ret = spawn->fn(spawn->rank, spawn->nprocs, spawn->arg);
-        fflush(stdout);
-        fflush(stderr);
+        /* _exit() skips stdio: flush what the test code wrote. */
+        fflush(NULL);
         /* Only the low 8 bits of an exit code survive; never let 256 pass for
          * success. */
         _exit(((ret < 0) || (ret > 255)) ? 255 : ret);
@@ -771,6 +770,11 @@ static int ucpg_harness__spawn_one(ucpg_harness_t *h, const ucpg_harness_spawn_t
     r->in_fd  = in[1];
     r->out_fd = out[0];
     h->nranks = spawn->rank + 1;
+    if (h->expired) {
+        /* The deadline passed during the fork, after the watchdog's sweep. */
+        kill(pid, SIGKILL);
+        r->harness_killed = "the global deadline expired";
+    }
     pthread_mutex_unlock(&h->lock);
     return 0;
 

@@ -45,6 +45,10 @@
 /* Exit code of an exec-mode child whose execvp() failed (as in the shell). */
 #define UCPG_HARNESS_EXIT_EXEC_FAILED  127
 
+/* Exit code of a child whose setup between fork() and exec or fn failed
+ * (the reason is printed on its stderr). */
+#define UCPG_HARNESS_EXIT_SETUP_FAILED  125
+
 /* Exit code of a child whose parent died before the child could arm
  * PR_SET_PDEATHSIG; such a child never runs the test code. */
 #define UCPG_HARNESS_EXIT_ORPHAN  126
@@ -100,7 +104,8 @@ void ucpg_harness_set_abort_grace(ucpg_harness_t *h, unsigned grace_ms);
 
 /*
  * Start n children by fork(); child rank r runs fn(r, nprocs, arg) and
- * _exit()s with its return value (stdio is flushed first). Children's stdin is
+ * _exit()s with its return value (stdio is flushed first; a value outside
+ * 0..255 becomes 255, so that 256 cannot pass for success). Children's stdin is
  * a pipe from the parent, stdout a pipe to the parent (set line buffered;
  * ucpg_test_say() flushes anyway), stderr is inherited. Signal dispositions are
  * reset to the default and the signal mask is cleared, so that a crash is
@@ -170,8 +175,10 @@ int ucpg_harness_send_all(ucpg_harness_t *h, const char *fmt, ...)
 int ucpg_harness_close_stdin(ucpg_harness_t *h, int rank);
 
 /* Send a signal to a rank not yet reaped. A rank sent SIGKILL is marked
- * "killed": ucpg_harness_wait() then requires it to have died of SIGKILL, and
- * expect_all/send_all skip it. Returns 0, or -1 if the rank does not exist, was
+ * "killed": ucpg_harness_wait() then requires it to have died of SIGKILL (so a
+ * rank that had already exited by itself counts as a failure), and
+ * expect_all/send_all skip it. Other signals mark nothing: a rank sent SIGTERM
+ * must still exit 0 to pass. Returns 0, or -1 if the rank does not exist, was
  * already reaped, or kill() failed. */
 int ucpg_harness_kill(ucpg_harness_t *h, int rank, int sig);
 

@@ -1,5 +1,7 @@
 /* integ_util.c - child side of the integration tests (see integ_util.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "integ_util.h"
 
 #include <stdio.h>

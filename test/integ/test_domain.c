@@ -6,7 +6,9 @@
  * domain of its own, two domain names stay apart, and an idle domain costs
  * no CPU.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>

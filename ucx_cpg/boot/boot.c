@@ -2,7 +2,9 @@
  * boot.c - the process-wide domain singleton: lazy creation, reference
  * counting, teardown at the last release or at exit, and fork handling.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "boot.h"
 
 #include <pthread.h>

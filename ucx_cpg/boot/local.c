@@ -3,7 +3,9 @@
  * that uses the same domain name meets in the registry (registry.h). No
  * daemon and no launcher: processes arrive and leave at any time.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "boot.h"
 
 #include <stdlib.h>

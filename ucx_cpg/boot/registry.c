@@ -6,7 +6,9 @@
  * so a truncated or garbled file cannot fault the process; every slot read
  * back is validated and treated as free if it makes no sense.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "registry.h"
 
 #include <errno.h>

@@ -7,7 +7,9 @@
  * holding the encoded common header and the caller's header, freed on
  * completion.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "domain_int.h"
 
 #include <stdlib.h>
@@ -122,7 +124,7 @@ static ucs_status_t ucpg_am_recv(void *arg, const void *header, size_t header_le
 {
     ucpg_am_entry_t *e   = arg;
     ucpg_domain_t *d     = e->domain;
-    const uint8_t *uhdr  = (const uint8_t*)header + UCPG_WIRE_HDR_LEN;
+    const uint8_t *uhdr;
     int rndv             = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
     ucpg_wire_hdr_t hdr;
     size_t uhdr_len;
@@ -133,6 +135,7 @@ static ucs_status_t ucpg_am_recv(void *arg, const void *header, size_t header_le
                   header_length);
         return UCS_OK;
     }
+    uhdr     = (const uint8_t*)header + UCPG_WIRE_HDR_LEN;
     uhdr_len = header_length - UCPG_WIRE_HDR_LEN;
     if (e->id == UCPG_AM_ID_CORE) {
         if (rndv) {
@@ -303,14 +306,16 @@ ucpg_status_t ucpg_am_send(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
     ucpg_am_wait_t w = {0, UCPG_OK};
     ucpg_status_t status;
 
+    if (ucpg_progress_is_current(d)) {
+        ucpg_error("blocking send from a progress callback; use ucpg_am_send_nb");
+        return UCPG_ERR_BUSY;
+    }
     status = ucpg_am_send_nb(d, dst, am_id, hdr, hdr_len, data, len, ucpg_am_wait_done, &w);
     if (status != UCPG_INPROGRESS) {
         return status;
     }
     /* Completion is bounded: a dead peer's endpoint is force-closed, which
      * fails every request still queued on it. */
-    while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
-        ucp_worker_progress(d->worker);
-    }
+    ucpg_progress_wait_flag(d, &w.done, 0);
     return w.status;
 }

@@ -3,7 +3,9 @@
  * destroy, and the simple queries. Peers live in peer.c, the progress thread
  * in progress.c, active messages in am.c.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "domain_int.h"
 
 #include <errno.h>
@@ -209,12 +211,4 @@ ucp_worker_h         ucpg_domain_ucp_worker(ucpg_domain_t *d)  { return d->worke
 ucpg_status_t ucpg_domain_check_owner(ucpg_domain_t *d)
 {
     return (d->owner_pid == getpid()) ? UCPG_OK : UCPG_ERR_FORKED;
-}
-
-unsigned ucpg_domain_progress(ucpg_domain_t *d)
-{
-    if (ucpg_domain_check_owner(d) != UCPG_OK) {
-        return 0;
-    }
-    return ucp_worker_progress(d->worker);
 }

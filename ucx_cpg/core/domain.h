@@ -14,10 +14,10 @@
  * calls the boot method back only through ucpg_boot_ops_t, so this layer
  * never depends on an upper one.
  *
- * Threads: every function here is thread-safe. Callbacks (peer events, AM
- * handlers, send completions) run in the progress thread or in an application
- * thread that is blocked in ucpg_am_send() or ucpg_domain_progress(); they must
- * not block for long and must not release the domain.
+ * Threads: every function here is thread-safe. Only the progress thread
+ * progresses the UCP worker, so every callback (peer events, AM handlers,
+ * send completions) runs there; callbacks must not block, must not call the
+ * blocking ucpg_am_send() and must not release the domain.
  */
 #ifndef UCPG_CORE_DOMAIN_H
 #define UCPG_CORE_DOMAIN_H
@@ -144,9 +144,5 @@ typedef struct ucpg_ep_ref ucpg_ep_ref_t;
 ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
                                  ucp_ep_h *ep_p, ucpg_ep_ref_t **ref_p);
 void          ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref);
-
-/* Progresses the worker once from the calling thread; returns the number of
- * events processed. */
-unsigned      ucpg_domain_progress(ucpg_domain_t *d);
 
 #endif

@@ -110,6 +110,7 @@ struct ucpg_domain {
     ucpg_am_entry_t       am[UCPG_AM_ID_MAX];
     int                   stopping;
     int                   control_pending; /* atomic: ctl or events queued */
+    int                   waiters;      /* atomic: threads blocked on a request */
 
     /* Held while listeners run, so that unlisten can wait for a running
      * callback; recursive so a listener may call ucpg_domain_* itself.
@@ -137,6 +138,14 @@ void          ucpg_progress_wake(ucpg_domain_t *d);
 void          ucpg_progress_stop(ucpg_domain_t *d);
 void          ucpg_progress_cleanup(ucpg_domain_t *d);
 void          ucpg_progress_close_endpoints(ucpg_domain_t *d);
+/* Blocks until *done becomes non-zero or timeout_ms passes (0 = no limit;
+ * then UCPG_ERR_TIMEOUT). Only the progress thread progresses
+ * the worker: an application thread spinning in ucp_worker_progress would
+ * starve it on UCX's worker spinlock, and with it peer-failure handling. So
+ * a waiter keeps the progress thread awake and busy, and waits for the flag.
+ * Must not be called from the progress thread (UCPG_ERR_BUSY). */
+ucpg_status_t ucpg_progress_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms);
+int           ucpg_progress_is_current(ucpg_domain_t *d);
 
 /* peer.c */
 ucpg_status_t ucpg_peer_table_init(ucpg_domain_t *d);

@@ -16,7 +16,9 @@
  * that needs UCP (creating endpoints, replying) and delivers the events to
  * listeners outside of UCP, so a listener may call any domain function.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "domain_int.h"
 
 #include <errno.h>
@@ -646,6 +648,7 @@ void ucpg_peer_check_deadlines(ucpg_domain_t *d, int *timeout_ms_p)
 
 typedef struct ucpg_peer_bye_batch {
     int pending;
+    int done;       /* set when pending reaches 0 */
 } ucpg_peer_bye_batch_t;
 
 static void ucpg_peer_bye_done(void *arg, ucpg_status_t status)
@@ -653,7 +656,9 @@ static void ucpg_peer_bye_done(void *arg, ucpg_status_t status)
     ucpg_peer_bye_batch_t *batch = arg;
 
     (void)status;
-    __atomic_sub_fetch(&batch->pending, 1, __ATOMIC_RELEASE);
+    if (__atomic_sub_fetch(&batch->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+        __atomic_store_n(&batch->done, 1, __ATOMIC_RELEASE);
+    }
 }
 
 void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
@@ -661,7 +666,6 @@ void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
     uint8_t buf[UCPG_WIRE_CTL_LEN];
     ucpg_peer_bye_batch_t *batch;
     ucpg_wire_ctl_t ctl;
-    uint64_t deadline;
     ucpg_ep_ref_t *ref;
     ucp_ep_h ep;
     size_t len;
@@ -671,6 +675,7 @@ void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
     if (batch == NULL) {
         return;
     }
+    batch->pending = 1;                   /* ours, dropped after the loop */
     memset(&ctl, 0, sizeof(ctl));
     ctl.type      = UCPG_WIRE_CTL_BYE;
     ctl.nodeid    = d->config.nodeid;
@@ -689,14 +694,15 @@ void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
         }
         ucpg_domain_ep_put(d, ref);
     }
-    deadline = ucpg_time_ms() + timeout_ms;
-    while ((__atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) > 0) &&
-           (ucpg_time_ms() < deadline)) {
-        ucp_worker_progress(d->worker);
+    /* BYE is a few bytes sent eagerly and completes at once or as soon as the
+     * progress thread pushes it; a peer that stopped reading (SIGSTOP) could
+     * hold it forever, hence the timeout. */
+    if (__atomic_sub_fetch(&batch->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+        batch->done = 1;
     }
-    if (__atomic_load_n(&batch->pending, __ATOMIC_ACQUIRE) == 0) {
+    if (ucpg_progress_wait_flag(d, &batch->done, timeout_ms) == UCPG_OK) {
         free(batch);
-    } /* else: a late completion still refers to it; leak it on purpose */
+    } /* else: a late completion (canceled at close) still refers to it */
 }
 
 /* --- queries and listeners ------------------------------------------------ */

@@ -1,5 +1,7 @@
 /* proc.c - process identity, liveness and pidfds (see proc.h). */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "proc.h"
 
 #include <errno.h>

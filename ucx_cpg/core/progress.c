@@ -10,10 +10,13 @@
  * which becomes readable the instant that process dies. An idle process
  * therefore uses no CPU at all.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "domain_int.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -136,16 +139,12 @@ static void ucpg_progress_dispatch(ucpg_domain_t *d, const struct epoll_event *e
     }
 }
 
-/* Sleeps until an fd is ready or the next handshake deadline. */
-static void ucpg_progress_sleep(ucpg_domain_t *d)
+/* Handles ready fds, waiting at most timeout_ms (-1: until one is ready). */
+static void ucpg_progress_poll(ucpg_domain_t *d, int timeout_ms)
 {
     struct epoll_event events[16];
-    int timeout_ms = -1, n, i;
+    int n, i;
 
-    ucpg_peer_check_deadlines(d, &timeout_ms);
-    if (d->thread_stop) {
-        return;
-    }
     n = epoll_wait(d->epfd, events, 16, timeout_ms);
     if ((n < 0) && (errno != EINTR)) {
         ucpg_error("epoll_wait failed: %m");
@@ -157,11 +156,22 @@ static void ucpg_progress_sleep(ucpg_domain_t *d)
     }
 }
 
+/* Sleeps until an fd is ready or the next handshake deadline. */
+static void ucpg_progress_sleep(ucpg_domain_t *d)
+{
+    int timeout_ms = -1;
+
+    ucpg_peer_check_deadlines(d, &timeout_ms);
+    if (!d->thread_stop) {
+        ucpg_progress_poll(d, timeout_ms);
+    }
+}
+
 static void *ucpg_progress_thread(void *arg)
 {
     ucpg_domain_t *d    = arg;
     uint64_t spin_ns    = (uint64_t)d->config.progress_spin_us * 1000ull;
-    uint64_t last_event = ucpg_time_ns(), now;
+    uint64_t last_event = ucpg_time_ns(), last_poll = last_event, now;
     ucs_status_t status;
     unsigned count;
 
@@ -173,7 +183,14 @@ static void *ucpg_progress_thread(void *arg)
             ++count;
         }
         now = ucpg_time_ns();
-        if (count != 0) {
+        if ((count != 0) || __atomic_load_n(&d->waiters, __ATOMIC_ACQUIRE)) {
+            /* Busy: still look at the pidfds every millisecond, so a peer
+             * that dies while we stream to it is noticed (its requests
+             * then fail instead of waiting forever). */
+            if ((now - last_poll) > 1000000ull) {
+                ucpg_progress_poll(d, 0);
+                last_poll = now;
+            }
             last_event = now;
             continue;
         }
@@ -191,6 +208,38 @@ static void *ucpg_progress_thread(void *arg)
         last_event = ucpg_time_ns();
     }
     return NULL;
+}
+
+int ucpg_progress_is_current(ucpg_domain_t *d)
+{
+    return d->thread_running && pthread_equal(pthread_self(), d->thread);
+}
+
+ucpg_status_t ucpg_progress_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms)
+{
+    uint64_t deadline    = ucpg_time_ns() + (uint64_t)timeout_ms * 1000000ull;
+    ucpg_status_t status = UCPG_OK;
+    uint64_t one         = 1;
+    unsigned spins       = 0;
+
+    if (ucpg_progress_is_current(d) || !d->thread_running) {
+        return UCPG_ERR_BUSY;
+    }
+    __atomic_add_fetch(&d->waiters, 1, __ATOMIC_ACQ_REL);
+    if (write(d->wakefd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: already signalled */
+    }
+    while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+        if (++spins > 200) {
+            sched_yield();     /* the progress thread may share our core */
+            if ((timeout_ms > 0) && (ucpg_time_ns() > deadline)) {
+                status = UCPG_ERR_TIMEOUT;
+                break;
+            }
+        }
+    }
+    __atomic_sub_fetch(&d->waiters, 1, __ATOMIC_ACQ_REL);
+    return status;
 }
 
 ucpg_status_t ucpg_progress_start(ucpg_domain_t *d)

@@ -112,20 +112,22 @@ void ucpg_wire_hdr_encode(const ucpg_wire_hdr_t *hdr, uint8_t out[UCPG_WIRE_HDR_
 ucpg_status_t ucpg_wire_hdr_decode(const void *buf, size_t len, ucpg_wire_hdr_t *hdr_p)
 {
     ucpg_wire_reader_t r;
+    ucpg_wire_hdr_t hdr;
     uint16_t magic;
     uint8_t version;
 
     /* The common header is a prefix: read exactly its bytes. */
     ucpg_wire_reader_init(&r, buf, (len < UCPG_WIRE_HDR_LEN) ? len : UCPG_WIRE_HDR_LEN);
-    magic            = ucpg_wire_get_u16(&r);
-    version          = ucpg_wire_get_u8(&r);
-    hdr_p->am_id     = ucpg_wire_get_u8(&r);
-    hdr_p->src_peer  = ucpg_wire_get_u32(&r);
-    hdr_p->src_uuid  = ucpg_wire_get_u64(&r);
+    magic        = ucpg_wire_get_u16(&r);
+    version      = ucpg_wire_get_u8(&r);
+    hdr.am_id    = ucpg_wire_get_u8(&r);
+    hdr.src_peer = ucpg_wire_get_u32(&r);
+    hdr.src_uuid = ucpg_wire_get_u64(&r);
     if ((ucpg_wire_reader_finish(&r) != UCPG_OK) || (magic != UCPG_WIRE_MAGIC) ||
-        (version != UCPG_WIRE_VERSION) || (hdr_p->src_uuid == 0)) {
+        (version != UCPG_WIRE_VERSION) || (hdr.src_uuid == 0)) {
         return UCPG_ERR_MESSAGE;
     }
+    *hdr_p = hdr;
     return UCPG_OK;
 }
 

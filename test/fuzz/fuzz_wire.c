@@ -1,0 +1,297 @@
+/*
+ * fuzz_wire.c - fuzz target for core/wire: the decoders of the common AM
+ * header and the core control messages, and the reader they are built on.
+ *
+ * Everything a decoder sees comes from another process, so each of the three
+ * parts below checks more than "does not crash" (which AddressSanitizer
+ * covers): it compares the code with an independent model written from
+ * wire.h, so that a decoder that accepts too much or too little fails too.
+ *
+ *   - header:  decode succeeds exactly when the first 16 bytes carry the magic,
+ *              the version and a non-zero uuid; a success re-encodes to those
+ *              16 bytes.
+ *   - control: the first input byte chooses the AM data length, the rest is
+ *              the message. Decode succeeds exactly when the model says so,
+ *              leaves its output alone otherwise, and a success re-encodes
+ *              to the same 33 bytes.
+ *   - reader:  the first byte chooses how many of the following bytes are
+ *              operations; the rest is the buffer read. After each get_* the
+ *              position, the short-read flag and the value match the model,
+ *              the reader never goes past its length, and what was read,
+ *              written back with a writer, gives the bytes consumed. A second
+ *              writer with a small capacity checks the overflow rule.
+ *
+ * Built either with libFuzzer (clang -fsanitize=fuzzer) or with
+ * fuzz_driver.c, see docs/testing.md.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/wire.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input being run, for the report of a failed check. */
+static const uint8_t *fuzz_input;
+static size_t         fuzz_input_size;
+
+static void fuzz_fail(const char *file, int line, const char *cond)
+{
+    size_t i;
+
+    fprintf(stderr, "%s:%d: fuzz check failed: %s\ninput (%zu bytes):", file, line, cond,
+            fuzz_input_size);
+    for (i = 0; i < fuzz_input_size; ++i) {
+        fprintf(stderr, "%s%02x", (i % 32) ? "" : "\n  ", fuzz_input[i]);
+    }
+    fprintf(stderr, "\n");
+    abort();
+}
+
+/* Not assert(): it must stay active in builds with NDEBUG. */
+#define FUZZ_CHECK(_cond) \
+    do { \
+        if (!(_cond)) { \
+            fuzz_fail(__FILE__, __LINE__, #_cond); \
+        } \
+    } while (0)
+
+static uint64_t fuzz_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    for (i = 0; i < n; ++i) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+
+/* --- common header -------------------------------------------------------- */
+
+static void fuzz_hdr(const uint8_t *data, size_t size)
+{
+    uint8_t again[UCPG_WIRE_HDR_LEN];
+    ucpg_wire_hdr_t hdr;
+    ucpg_status_t status;
+    int expect_ok;
+
+    expect_ok = (size >= UCPG_WIRE_HDR_LEN) && (fuzz_le(data, 2) == UCPG_WIRE_MAGIC) &&
+                (data[2] == UCPG_WIRE_VERSION) && (fuzz_le(data + 8, 8) != 0);
+    status    = ucpg_wire_hdr_decode(data, size, &hdr);
+    FUZZ_CHECK((status == UCPG_OK) || (status == UCPG_ERR_MESSAGE));
+    FUZZ_CHECK((status == UCPG_OK) == expect_ok);
+    if (status != UCPG_OK) {
+        return;
+    }
+    FUZZ_CHECK(hdr.am_id == data[3]);
+    FUZZ_CHECK(hdr.src_peer == fuzz_le(data + 4, 4));
+    FUZZ_CHECK(hdr.src_uuid == fuzz_le(data + 8, 8));
+    ucpg_wire_hdr_encode(&hdr, again);
+    FUZZ_CHECK(memcmp(again, data, UCPG_WIRE_HDR_LEN) == 0);
+}
+
+
+/* --- control messages ----------------------------------------------------- */
+
+/* Byte values 0..252 are data lengths themselves; the top three reach the
+ * limits a single byte cannot express. */
+static size_t fuzz_ctl_data_len(uint8_t b)
+{
+    switch (b) {
+    case 255: return UCPG_WIRE_ADDR_MAX + 1;
+    case 254: return UCPG_WIRE_ADDR_MAX;
+    case 253: return SIZE_MAX;
+    default:  return b;
+    }
+}
+
+static int fuzz_ctl_model_ok(const uint8_t *msg, size_t len, size_t data_len)
+{
+    uint64_t nodeid, pid;
+    uint8_t type;
+
+    if (len != UCPG_WIRE_CTL_LEN) {
+        return 0;
+    }
+    type   = msg[0];
+    nodeid = fuzz_le(msg + 1, 4);
+    pid    = fuzz_le(msg + 5, 4);
+    if ((type < UCPG_WIRE_CTL_HELLO) || (type > UCPG_WIRE_CTL_PONG) || (nodeid == 0) ||
+        (nodeid > INT32_MAX) || (pid == 0) || (pid > INT32_MAX)) {
+        return 0;
+    }
+    if ((type == UCPG_WIRE_CTL_HELLO) || (type == UCPG_WIRE_CTL_HELLO_ACK)) {
+        return (data_len > 0) && (data_len <= UCPG_WIRE_ADDR_MAX);
+    }
+    return data_len == 0;
+}
+
+static void fuzz_ctl(const uint8_t *data, size_t size)
+{
+    uint8_t again[UCPG_WIRE_CTL_LEN];
+    ucpg_wire_ctl_t ctl, sentinel;
+    const uint8_t *msg;
+    ucpg_status_t status;
+    size_t data_len, len;
+
+    if (size == 0) {
+        return;
+    }
+    data_len = fuzz_ctl_data_len(data[0]);
+    msg      = data + 1;
+    len      = size - 1;
+
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    memcpy(&ctl, &sentinel, sizeof(ctl));
+    status = ucpg_wire_ctl_decode(msg, len, data_len, &ctl);
+    FUZZ_CHECK((status == UCPG_OK) || (status == UCPG_ERR_MESSAGE));
+    FUZZ_CHECK((status == UCPG_OK) == fuzz_ctl_model_ok(msg, len, data_len));
+    if (status != UCPG_OK) {
+        FUZZ_CHECK(memcmp(&ctl, &sentinel, sizeof(ctl)) == 0);
+        return;
+    }
+    FUZZ_CHECK(ucpg_wire_ctl_encode(&ctl, again) == UCPG_WIRE_CTL_LEN);
+    FUZZ_CHECK(memcmp(again, msg, UCPG_WIRE_CTL_LEN) == 0);
+}
+
+
+/* --- reader and writer ---------------------------------------------------- */
+
+enum {
+    FUZZ_OP_U8,
+    FUZZ_OP_U16,
+    FUZZ_OP_U32,
+    FUZZ_OP_U64,
+    FUZZ_OP_BYTES,    /* length from the upper bits of the op byte */
+    FUZZ_OP_FINISH,
+    FUZZ_OP_LAST
+};
+
+/* The writer model: a write fits iff nothing overflowed before and it fits. */
+static void fuzz_writer_model(const ucpg_wire_writer_t *w, size_t *len, int *overflow,
+                              size_t n)
+{
+    if (!*overflow && ((w->cap - *len) >= n)) {
+        *len += n;
+    } else {
+        *overflow = 1;
+    }
+    FUZZ_CHECK(w->len == *len);
+    FUZZ_CHECK(!!w->overflow == *overflow);
+    FUZZ_CHECK(w->len <= w->cap);
+}
+
+static void fuzz_reader(const uint8_t *data, size_t size)
+{
+    /* At most 255 ops of at most 255 / FUZZ_OP_LAST (bytes) or 8 bytes each. */
+    uint8_t echo_buf[255 * (255 / FUZZ_OP_LAST + 8)], small_buf[16];
+    ucpg_wire_writer_t echo, small;
+    size_t nops, i, n, pos = 0, small_len = 0;
+    int is_short = 0, small_overflow = 0;
+    const uint8_t *ops, *buf, *p;
+    ucpg_wire_reader_t r;
+    uint64_t v, expect;
+    uint8_t op;
+
+    if (size == 0) {
+        return;
+    }
+    nops = data[0];
+    if (nops > size - 1) {
+        nops = size - 1;
+    }
+    ops  = data + 1;
+    buf  = ops + nops;
+    size = size - 1 - nops;
+
+    /* echo can hold everything a full run reads, so it never overflows;
+     * small's capacity comes from the input to reach the overflow paths. */
+    ucpg_wire_reader_init(&r, buf, size);
+    ucpg_wire_writer_init(&echo, echo_buf, sizeof(echo_buf));
+    ucpg_wire_writer_init(&small, small_buf, (nops > 0) ? (ops[0] % (sizeof(small_buf) + 1))
+                                                        : sizeof(small_buf));
+    for (i = 0; i < nops; ++i) {
+        op = ops[i] % FUZZ_OP_LAST;
+        if (op == FUZZ_OP_FINISH) {
+            FUZZ_CHECK((ucpg_wire_reader_finish(&r) == UCPG_OK) ==
+                       (!is_short && (pos == size)));
+            continue;
+        }
+        n = (op == FUZZ_OP_BYTES) ? (size_t)(ops[i] / FUZZ_OP_LAST) : ((size_t)1 << op);
+        if (!is_short && ((size - pos) >= n)) {
+            expect = (op == FUZZ_OP_BYTES) ? 0 : fuzz_le(buf + pos, n);
+            p      = buf + pos;
+            pos   += n;
+        } else {
+            is_short = 1;
+            expect   = 0;
+            p        = NULL;
+        }
+        switch (op) {
+        case FUZZ_OP_U8:  v = ucpg_wire_get_u8(&r);  break;
+        case FUZZ_OP_U16: v = ucpg_wire_get_u16(&r); break;
+        case FUZZ_OP_U32: v = ucpg_wire_get_u32(&r); break;
+        case FUZZ_OP_U64: v = ucpg_wire_get_u64(&r); break;
+        default:
+            FUZZ_CHECK(ucpg_wire_get_bytes(&r, n) == p);
+            v = 0;
+            break;
+        }
+        FUZZ_CHECK(v == expect);
+        FUZZ_CHECK(r.pos == pos);
+        FUZZ_CHECK(!!r.short_read == is_short);
+        FUZZ_CHECK(r.pos <= r.len);
+        FUZZ_CHECK(r.len == size);
+
+        /* Write back what was read, to the echo and to the small writer. */
+        if (is_short) {
+            continue;
+        }
+        switch (op) {
+        case FUZZ_OP_U8:
+            ucpg_wire_put_u8(&echo, (uint8_t)v);
+            ucpg_wire_put_u8(&small, (uint8_t)v);
+            break;
+        case FUZZ_OP_U16:
+            ucpg_wire_put_u16(&echo, (uint16_t)v);
+            ucpg_wire_put_u16(&small, (uint16_t)v);
+            break;
+        case FUZZ_OP_U32:
+            ucpg_wire_put_u32(&echo, (uint32_t)v);
+            ucpg_wire_put_u32(&small, (uint32_t)v);
+            break;
+        case FUZZ_OP_U64:
+            ucpg_wire_put_u64(&echo, v);
+            ucpg_wire_put_u64(&small, v);
+            break;
+        default:
+            ucpg_wire_put_bytes(&echo, p, n);
+            ucpg_wire_put_bytes(&small, p, n);
+            break;
+        }
+        FUZZ_CHECK(!echo.overflow);
+        fuzz_writer_model(&small, &small_len, &small_overflow, n);
+    }
+
+    /* Reading then writing is the identity on the bytes consumed. */
+    FUZZ_CHECK(echo.len == pos);
+    FUZZ_CHECK((pos == 0) || (memcmp(echo_buf, buf, pos) == 0));
+    /* A writer that overflowed still holds a correct prefix. */
+    FUZZ_CHECK((small.len == 0) || (memcmp(small_buf, buf, small.len) == 0));
+    FUZZ_CHECK((ucpg_wire_reader_finish(&r) == UCPG_OK) == (!is_short && (pos == size)));
+}
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_input      = data;
+    fuzz_input_size = size;
+    fuzz_hdr(data, size);
+    fuzz_ctl(data, size);
+    fuzz_reader(data, size);
+    return 0;
+}

@@ -1,0 +1,490 @@
+/*
+ * test_faults.c - what happens when things go wrong, across real processes:
+ * a member killed with SIGKILL is seen down by everyone within 1 s and its
+ * registry slot is reclaimed so a restarted process can join; a clean
+ * release is reported as "left"; a send to a peer that dies mid-transfer
+ * fails within the bound instead of hanging; a stale or corrupt registry
+ * never blocks a new run; another user's registry is refused; bad
+ * configuration values fail initialization with UCPG_ERR_CONFIG.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "boot/registry.h"
+#include "core/proc.h"
+#include "harness.h"
+#include "integ_run.h"
+#include "integ_util.h"
+
+#define STEP_MS 20000u
+
+static void registry_path(ucpg_harness_t *h, char *buf, size_t len)
+{
+    snprintf(buf, len, "/dev/shm/ucx_cpg-%u-%s", (unsigned)geteuid(), ucpg_harness_domain(h));
+}
+
+/* --- a member dies -------------------------------------------------------- */
+
+/* Forms the domain, reports its id, then waits for the parent to name a
+ * victim and reports when and why it saw the victim go down. */
+static int child_watch_victim(int rank, int nprocs, void *arg)
+{
+    unsigned victim, want = (unsigned)nprocs - 1;
+    unsigned long long t_kill;
+    integ_event_t ev;
+    integ_node_t n;
+    char line[128];
+
+    if ((integ_node_start(&n) != 0) ||
+        (ucpg_domain_wait_peers(n.d, want, STEP_MS) != UCPG_OK)) {
+        ucpg_test_say("ERR domain");
+        return 1;
+    }
+    ucpg_test_say("READY %u", ucpg_domain_self(n.d));
+    if ((ucpg_test_wait_line("VICTIM ", line, sizeof(line), STEP_MS) != 0) ||
+        (sscanf(line, "VICTIM %u %llu", &victim, &t_kill) != 2)) {
+        return 1;
+    }
+    if (integ_wait_down(&n, victim, &ev, 5000) != 0) {
+        ucpg_test_say("ERR victim never went down");
+        return 1;
+    }
+    ucpg_test_say("DOWN reason=%d after=%lld", (int)ev.reason,
+                  (long long)ev.time_ms - (long long)t_kill);
+    /* Either DONE, or first wait for a replacement to arrive (restart test). */
+    if ((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) &&
+        (strcmp(line, "EXPECT_RESTART") == 0)) {
+        ucpg_test_say("%s", (ucpg_domain_wait_peers(n.d, want, STEP_MS) == UCPG_OK)
+                                ? "RESTART seen" : "ERR restart not seen");
+        ucpg_test_wait_for("DONE", STEP_MS);
+    }
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int child_plain_member(int rank, int nprocs, void *arg)
+{
+    integ_node_t n;
+
+    if ((integ_node_start(&n) != 0) ||
+        (ucpg_domain_wait_peers(n.d, *(unsigned*)arg, STEP_MS) != UCPG_OK)) {
+        ucpg_test_say("ERR domain");
+        return 1;
+    }
+    ucpg_test_say("READY %u", ucpg_domain_self(n.d));
+    ucpg_test_wait_for("DONE", STEP_MS);
+    integ_node_stop(&n);
+    return 0;
+}
+
+/* Waits for "READY <id>" from ranks [0, n) and records each peer id. */
+static int expect_ready_ids(ucpg_harness_t *h, int n, unsigned *ids)
+{
+    char line[128];
+    int r;
+
+    for (r = 0; r < n; ++r) {
+        if (ucpg_harness_expect(h, r, "READY ", line, sizeof(line), STEP_MS) != 0) {
+            return -1;
+        }
+        ids[r] = (unsigned)atoi(line + 6);
+    }
+    return 0;
+}
+
+static int registry_count_live(ucpg_harness_t *h, pid_t absent_pid, unsigned *count_p)
+{
+    ucpg_registry_entry_t *entries = calloc(UCPG_REGISTRY_MAX_SLOTS, sizeof(*entries));
+    ucpg_registry_t *reg;
+    unsigned n = 0, i;
+    int found = 0;
+
+    if ((entries == NULL) ||
+        (ucpg_registry_open("/dev/shm", ucpg_harness_domain(h), 64, &reg) != UCPG_OK)) {
+        free(entries);
+        return -1;
+    }
+    ucpg_registry_snapshot(reg, entries, &n);
+    for (i = 0; i < n; ++i) {
+        found |= (entries[i].pid == absent_pid);
+    }
+    ucpg_registry_close(reg);
+    free(entries);
+    *count_p = n;
+    return found ? -1 : 0;
+}
+
+static int test_sigkill_seen_by_all_within_1s_and_restart_joins(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    const int nprocs  = 4, victim = 3;
+    unsigned victim_id, count = 0, want_peers = 3, ids[4];
+    long long after;
+    char line[128];
+    pid_t victim_pid;
+    uint64_t t_kill;
+    int r, reason;
+
+    ucpg_harness_fork(h, nprocs - 1, child_watch_victim, NULL);
+    ucpg_harness_fork(h, 1, child_plain_member, &want_peers);
+    INTEG_CHECK(expect_ready_ids(h, nprocs, ids) == 0, "domain not formed");
+    victim_id = ids[victim];
+    victim_pid = ucpg_harness_pid(h, victim);
+    t_kill     = ucpg_test_now_ms();
+    ucpg_harness_kill(h, victim, SIGKILL);
+    for (r = 0; r < nprocs - 1; ++r) {
+        ucpg_harness_send(h, r, "VICTIM %u %llu", victim_id, (unsigned long long)t_kill);
+    }
+    for (r = 0; r < nprocs - 1; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "DOWN ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d did not see the victim go", r);
+        INTEG_CHECK(sscanf(line, "DOWN reason=%d after=%lld", &reason, &after) == 2, "%s",
+                    line);
+        INTEG_CHECK(reason == UCPG_PEER_REASON_EXITED, "rank %d: reason %d", r, reason);
+        INTEG_CHECK(after < 1000, "rank %d noticed after %lld ms", r, after);
+    }
+    /* The dead process' slot is reclaimed: only the 3 survivors remain. */
+    INTEG_CHECK(registry_count_live(h, victim_pid, &count) == 0, "dead pid still registered");
+    INTEG_CHECK(count == 3, "%u processes registered, want 3", count);
+    /* A restarted process joins and is seen by all. */
+    for (r = 0; r < nprocs - 1; ++r) {
+        ucpg_harness_send(h, r, "EXPECT_RESTART");
+    }
+    r = ucpg_harness_fork(h, 1, child_plain_member, &want_peers);
+    INTEG_CHECK(ucpg_harness_expect(h, r, "READY", NULL, 0, STEP_MS) == 0,
+                "restarted process did not join");
+    for (r = 0; r < nprocs - 1; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "RESTART seen", NULL, 0, STEP_MS) == 0,
+                    "rank %d did not see the restarted process", r);
+    }
+    ucpg_harness_send_all(h, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- a member leaves cleanly --------------------------------------------------- */
+
+static int child_leaver(int rank, int nprocs, void *arg)
+{
+    integ_node_t n;
+
+    if ((integ_node_start(&n) != 0) ||
+        (ucpg_domain_wait_peers(n.d, (unsigned)nprocs - 1, STEP_MS) != UCPG_OK)) {
+        return 1;
+    }
+    ucpg_test_say("READY %u", ucpg_domain_self(n.d));
+    ucpg_test_wait_for("LEAVE", STEP_MS);
+    integ_node_stop(&n);
+    ucpg_test_say("LEFT");
+    ucpg_test_wait_for("DONE", STEP_MS);   /* stay alive: "left", not "exited" */
+    return 0;
+}
+
+static int test_clean_release_is_reported_as_left(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    unsigned ids[3];
+    char line[128];
+    int r, reason;
+    long long after;
+
+    ucpg_harness_fork(h, 2, child_watch_victim, NULL);
+    ucpg_harness_fork(h, 1, child_leaver, NULL);
+    INTEG_CHECK(expect_ready_ids(h, 3, ids) == 0, "domain not formed");
+    for (r = 0; r < 2; ++r) {
+        ucpg_harness_send(h, r, "VICTIM %u %llu", ids[2],
+                          (unsigned long long)ucpg_test_now_ms());
+    }
+    ucpg_harness_send(h, 2, "LEAVE");
+    for (r = 0; r < 2; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "DOWN ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d did not see the leave", r);
+        INTEG_CHECK(sscanf(line, "DOWN reason=%d after=%lld", &reason, &after) == 2, "%s",
+                    line);
+        INTEG_CHECK(reason == UCPG_PEER_REASON_LEFT, "rank %d: reason %d", r, reason);
+    }
+    ucpg_harness_send_all(h, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- a peer dies in the middle of a transfer -------------------------------- */
+
+static int child_flooder(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_info_t peers[4];
+    size_t count = 0, i;
+    integ_node_t n;
+    ucpg_peer_id_t target = UCPG_PEER_ID_NONE;
+    int status = UCPG_OK;
+
+    if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
+        return 1;
+    }
+    ucpg_domain_peers(n.d, peers, 4, &count, NULL);
+    for (i = 0; i < count; ++i) {
+        if (!peers[i].is_self) {
+            target = peers[i].id;
+        }
+    }
+    ucpg_test_say("READY");
+    ucpg_test_wait_for("FLOOD", STEP_MS);
+    ucpg_test_say("SENDING");
+    while (status == UCPG_OK) {
+        status = integ_send_pattern(&n, target, 4u << 20, 1);
+    }
+    ucpg_test_say("SENDERR %d at %llu", status, (unsigned long long)ucpg_test_now_ms());
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_send_to_peer_killed_mid_transfer_fails_within_2s(void)
+{
+    ucpg_harness_t *h  = ucpg_harness_create(60000);
+    unsigned one       = 1;
+    unsigned long long at;
+    uint64_t t_kill;
+    char line[128];
+    int status;
+
+    ucpg_harness_fork(h, 1, child_flooder, NULL);
+    ucpg_harness_fork(h, 1, child_plain_member, &one);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
+    ucpg_harness_send(h, 0, "FLOOD");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SENDING", NULL, 0, STEP_MS) == 0, "no flood");
+    usleep(100000);                      /* well inside the stream of 4 MiB messages */
+    t_kill = ucpg_test_now_ms();
+    ucpg_harness_kill(h, 1, SIGKILL);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SENDERR ", line, sizeof(line), 10000) == 0,
+                "the sender hung");
+    INTEG_CHECK(sscanf(line, "SENDERR %d at %llu", &status, &at) == 2, "%s", line);
+    INTEG_CHECK(status == UCPG_ERR_PEER_DOWN, "send failed with %d", status);
+    INTEG_CHECK(at - t_kill < 2000, "send failed %llu ms after the kill", at - t_kill);
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- stale and corrupt registries ------------------------------------------------ */
+
+/* A process that lives until it is killed: a member of a run that will
+ * crash. */
+static pid_t doomed_process(uint64_t *start_p)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        for (;;) {
+            pause();
+        }
+    }
+    /* Wait until it exists under its own identity (the exec-less child
+     * shares ours until the kernel has set it up). */
+    while ((*start_p = ucpg_proc_starttime(pid)) == 0) {
+        usleep(1000);
+    }
+    return pid;
+}
+
+static int run_pair_expect_two(ucpg_harness_t *h)
+{
+    unsigned one = 1;
+    char line[128];
+    int r;
+
+    ucpg_harness_fork(h, 2, child_plain_member, &one);
+    for (r = 0; r < 2; ++r) {
+        if (ucpg_harness_expect(h, r, "READY", line, sizeof(line), STEP_MS) != 0) {
+            return -1;
+        }
+    }
+    ucpg_harness_send_all(h, "DONE");
+    return ucpg_harness_wait(h, STEP_MS);
+}
+
+static int test_stale_registry_of_dead_processes_never_blocks(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    ucpg_registry_entry_t ghost;
+    ucpg_registry_t *reg = NULL;
+    unsigned n, count = 0;
+    pid_t pids[3];
+    int i;
+
+    /* A run of 3 processes registers, then crashes: all slots but one of a
+     * 4-slot registry are left behind by dead processes. */
+    INTEG_CHECK(ucpg_registry_open("/dev/shm", ucpg_harness_domain(h), 4, &reg) == UCPG_OK,
+                "cannot create the registry");
+    for (i = 0; i < 3; ++i) {
+        memset(&ghost, 0, sizeof(ghost));
+        pids[i]        = doomed_process(&ghost.starttime);
+        ghost.pid      = pids[i];
+        ghost.uuid     = 1000 + (uint64_t)i;
+        ghost.nodeid   = 1;
+        ghost.addr_len = 16;
+        INTEG_CHECK(ucpg_registry_join(reg, &ghost, NULL, &n) == UCPG_OK, "ghost join");
+    }
+    ucpg_registry_close(reg);
+    reg = NULL;
+    for (i = 0; i < 3; ++i) {
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+    /* Two new processes need two slots: only reclaiming the dead gives them. */
+    INTEG_CHECK(run_pair_expect_two(h) == 0, "a stale registry blocked the new run");
+    INTEG_CHECK(registry_count_live(h, 0, &count) == 0 && count == 0,
+                "%u slots still taken after everyone left", count);
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    ucpg_registry_close(reg);
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+static int test_corrupt_registry_is_rebuilt(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char path[256], junk[3000];
+    int fd;
+    size_t i;
+
+    registry_path(h, path, sizeof(path));
+    for (i = 0; i < sizeof(junk); ++i) {
+        junk[i] = (char)(i * 7 + 3);
+    }
+    fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    INTEG_CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+    INTEG_CHECK(write(fd, junk, sizeof(junk)) == (ssize_t)sizeof(junk), "write");
+    close(fd);
+    INTEG_CHECK(run_pair_expect_two(h) == 0, "a corrupt registry blocked the new run");
+    unlink(path);
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    unlink(path);
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+/* --- access and configuration errors ------------------------------------------------ */
+
+static int child_expect_status(int rank, int nprocs, void *arg)
+{
+    ucpg_domain_t *d;
+    int status = ucpg_boot_domain_get(&d);
+
+    ucpg_test_say("STATUS %d", status);
+    if (status == UCPG_OK) {
+        ucpg_boot_domain_put(d);
+    }
+    return 0;
+}
+
+static int expect_init_status(ucpg_harness_t *h, int want)
+{
+    char line[64];
+    int r = ucpg_harness_fork(h, 1, child_expect_status, NULL);
+
+    if ((r < 0) || (ucpg_harness_expect(h, r, "STATUS ", line, sizeof(line), STEP_MS) != 0)) {
+        return -1;
+    }
+    if (atoi(line + 7) != want) {
+        fprintf(stderr, "  init returned %s, want %d\n", line + 7, want);
+        return -1;
+    }
+    return ucpg_harness_wait_rank(h, r, STEP_MS, NULL);
+}
+
+static int test_registry_of_another_user_is_refused(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char path[256];
+    int fd = -1;
+
+    registry_path(h, path, sizeof(path));
+    fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    INTEG_CHECK(fd >= 0, "open %s", path);
+    if (geteuid() == 0) {
+        INTEG_CHECK(fchown(fd, 65534, 65534) == 0, "chown: %s", strerror(errno));
+    } else {
+        /* Not root: a file others can read is refused just the same. */
+        INTEG_CHECK(fchmod(fd, 0644) == 0, "chmod");
+    }
+    close(fd);
+    INTEG_CHECK(expect_init_status(h, UCPG_ERR_ACCESS) == 0, "a foreign registry was used");
+    unlink(path);
+    ucpg_harness_destroy(h);
+    return 0;
+fail:
+    unlink(path);
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+static int test_bad_configuration_fails_init_with_config_error(void)
+{
+    static const char *bad[][2] = {
+        {"UCX_CPG_NODEID", "abc"},           {"UCX_CPG_NODEID", "0"},
+        {"UCX_CPG_NODEID", "4294967296"},    {"UCX_CPG_MAX_PROCS", "1"},
+        {"UCX_CPG_MAX_PROCS", "100000"},     {"UCX_CPG_LOG_LEVEL", "loud"},
+        {"UCX_CPG_DOMAIN", "bad/name"},      {"UCX_CPG_REGISTRY_DIR", "relative/dir"},
+        {"UCX_CPG_CONNECT_TIMEOUT_MS", "-5"}, {"UCX_CPG_BOOT", "carrier-pigeon"},
+        {"UCX_CPG_PROGRESS_SPIN_US", "1e3"}, {"UCX_CPG_CONFIG", "/nonexistent/ucx_cpg.conf"},
+    };
+    ucpg_harness_t *h = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        h = ucpg_harness_create(30000);
+        ucpg_harness_setenv(h, bad[i][0], bad[i][1]);
+        INTEG_CHECK(expect_init_status(h, UCPG_ERR_CONFIG) == 0, "%s=%s was accepted",
+                    bad[i][0], bad[i][1]);
+        ucpg_harness_destroy(h);
+    }
+    return 0;
+fail:
+    ucpg_harness_dump(h);
+    ucpg_harness_destroy(h);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    static const integ_test_t tests[] = {
+        INTEG_TEST(test_sigkill_seen_by_all_within_1s_and_restart_joins),
+        INTEG_TEST(test_clean_release_is_reported_as_left),
+        INTEG_TEST(test_send_to_peer_killed_mid_transfer_fails_within_2s),
+        INTEG_TEST(test_stale_registry_of_dead_processes_never_blocks),
+        INTEG_TEST(test_corrupt_registry_is_rebuilt),
+        INTEG_TEST(test_registry_of_another_user_is_refused),
+        INTEG_TEST(test_bad_configuration_fails_init_with_config_error),
+    };
+
+    return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}

@@ -1,0 +1,1250 @@
+/*
+ * test_registry.c - unit tests of boot/registry: the per-user, per-domain
+ * registry file through which independently started processes find each
+ * other.
+ *
+ * Each test runs in a fresh directory made with mkdtemp under /tmp (removed
+ * in teardown) with the library log captured in a file inside it, so tests
+ * never see each other's registries and can check what was reported.
+ *
+ * The "processes" that join are fakes: all carry this process' pid and its
+ * real start time (so the registry sees them as alive) and differ in their
+ * uuid. Dead processes are real children that have been reaped, and pid
+ * reuse is simulated with our own pid and a wrong start time. Some tests write
+ * the file directly; they mirror the on-disk layout of registry.c, which is
+ * private to it, and check its size so a layout change shows up here first.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "boot/registry.h"
+#include "core/log.h"
+#include "core/proc.h"
+
+#define TEMP_TEMPLATE  "/tmp/ucpg_test_registry_XXXXXX"
+#define LOG_NAME       "test.log"
+#define DOMAIN         "unit"
+#define NSLOTS         4u
+
+
+/* --- on-disk layout mirrored from registry.c ------------------------------ */
+
+#define REG_MAGIC      "UCPGREG"
+#define REG_VERSION    1u
+
+typedef struct {
+    char     magic[8];
+    uint32_t version;
+    uint32_t hdr_size;
+    uint32_t slot_size;
+    uint32_t nslots;
+    uint64_t secret;
+    uint64_t generation;
+    uint32_t owner_uid;
+    uint32_t reserved[5];
+} reg_hdr_t;
+
+typedef struct {
+    uint32_t state;
+    int32_t  pid;
+    uint64_t starttime;
+    uint64_t uuid;
+    uint32_t nodeid;
+    uint32_t addr_len;
+    uint8_t  addr[UCPG_REGISTRY_ADDR_MAX];
+} reg_slot_t;
+
+_Static_assert(sizeof(reg_hdr_t) == 64, "mirrored registry header is 64 bytes");
+
+static size_t reg_file_size(unsigned nslots)
+{
+    return sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t);
+}
+
+
+/* --- per-test directory and log capture ----------------------------------- */
+
+typedef struct {
+    char dir[sizeof(TEMP_TEMPLATE)];
+    char log_path[sizeof(TEMP_TEMPLATE) + sizeof(LOG_NAME) + 1];
+} test_ctx_t;
+
+static int dir_setup(void **state)
+{
+    test_ctx_t *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL) {
+        return -1;
+    }
+    strcpy(ctx->dir, TEMP_TEMPLATE);
+    if (mkdtemp(ctx->dir) == NULL) {
+        free(ctx);
+        return -1;
+    }
+    snprintf(ctx->log_path, sizeof(ctx->log_path), "%s/%s", ctx->dir, LOG_NAME);
+    if (ucpg_log_configure(UCPG_LOG_WARN, ctx->log_path) != UCPG_OK) {
+        rmdir(ctx->dir);
+        free(ctx);
+        return -1;
+    }
+    *state = ctx;
+    return 0;
+}
+
+/* The directory is flat (tests create no subdirectories), so one pass of
+ * unlink removes everything, symlinks included and never their targets. */
+static int dir_teardown(void **state)
+{
+    test_ctx_t *ctx = *state;
+    struct dirent *de;
+    DIR *d;
+
+    ucpg_log_close();
+    ucpg_log_level_current = UCPG_LOG_WARN;
+    d = opendir(ctx->dir);
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                unlinkat(dirfd(d), de->d_name, 0);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(ctx->dir);
+    free(ctx);
+    return 0;
+}
+
+
+/* --- helpers -------------------------------------------------------------- */
+
+static void registry_path(const test_ctx_t *ctx, const char *domain, char *path,
+                          size_t size)
+{
+    int n = snprintf(path, size, "%s/ucx_cpg-%u-%s", ctx->dir, (unsigned)geteuid(),
+                     domain);
+
+    assert_true((n > 0) && ((size_t)n < size));
+}
+
+static ucpg_registry_t *registry_open_ok(const test_ctx_t *ctx, const char *domain,
+                                         unsigned nslots)
+{
+    ucpg_registry_t *reg = NULL;
+
+    assert_int_equal(ucpg_registry_open(ctx->dir, domain, nslots, &reg), UCPG_OK);
+    assert_non_null(reg);
+    return reg;
+}
+
+/* Creates the registry file and closes it again, for tests that then tamper
+ * with it. */
+static void registry_create(const test_ctx_t *ctx, const char *domain, unsigned nslots)
+{
+    ucpg_registry_close(registry_open_ok(ctx, domain, nslots));
+}
+
+/* A live fake process: our own pid and start time, told apart by uuid. */
+static ucpg_registry_entry_t *entry_new(uint64_t uuid)
+{
+    ucpg_registry_entry_t *e = calloc(1, sizeof(*e));
+    uint32_t i;
+
+    assert_non_null(e);
+    e->slot      = UINT32_MAX;
+    e->pid       = getpid();
+    e->starttime = ucpg_proc_starttime(getpid());
+    e->uuid      = uuid;
+    e->nodeid    = 1;
+    e->addr_len  = 16 + (uint32_t)(uuid % 16);
+    for (i = 0; i < e->addr_len; ++i) {
+        e->addr[i] = (uint8_t)(uuid * 31 + i);
+    }
+    assert_true(e->starttime != 0);
+    return e;
+}
+
+static ucpg_registry_entry_t *entries_new(unsigned n)
+{
+    ucpg_registry_entry_t *e = calloc(n, sizeof(*e));
+
+    assert_non_null(e);
+    return e;
+}
+
+static void assert_entry_equal(const ucpg_registry_entry_t *got,
+                               const ucpg_registry_entry_t *expected)
+{
+    assert_int_equal(got->slot, expected->slot);
+    assert_int_equal(got->pid, expected->pid);
+    assert_int_equal(got->starttime, expected->starttime);
+    assert_int_equal(got->uuid, expected->uuid);
+    assert_int_equal(got->nodeid, expected->nodeid);
+    assert_int_equal(got->addr_len, expected->addr_len);
+    assert_memory_equal(got->addr, expected->addr, expected->addr_len);
+}
+
+/* Joins self and returns its slot. */
+static uint32_t join_ok(ucpg_registry_t *reg, ucpg_registry_entry_t *self)
+{
+    ucpg_registry_entry_t *peers = entries_new(ucpg_registry_nslots(reg));
+    unsigned npeers;
+
+    assert_int_equal(ucpg_registry_join(reg, self, peers, &npeers), UCPG_OK);
+    free(peers);
+    return self->slot;
+}
+
+/* Number of live entries; if uuids is given, their uuids in slot order. */
+static unsigned snapshot_count(ucpg_registry_t *reg, uint64_t *uuids)
+{
+    ucpg_registry_entry_t *entries = entries_new(ucpg_registry_nslots(reg));
+    unsigned i, n = UINT_MAX;
+
+    assert_int_equal(ucpg_registry_snapshot(reg, entries, &n), UCPG_OK);
+    assert_true(n <= ucpg_registry_nslots(reg));
+    for (i = 0; (uuids != NULL) && (i < n); ++i) {
+        uuids[i] = entries[i].uuid;
+    }
+    free(entries);
+    return n;
+}
+
+/* Is there a live entry with this uuid? */
+static int snapshot_has_uuid(ucpg_registry_t *reg, uint64_t uuid)
+{
+    uint64_t uuids[UCPG_REGISTRY_MAX_SLOTS];
+    unsigned i, n = snapshot_count(reg, uuids);
+
+    for (i = 0; i < n; ++i) {
+        if (uuids[i] == uuid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Forks a child, notes its (pid, start time) while it lives, then lets it
+ * exit and reaps it: the pair names a process that is certainly dead, which
+ * is what a crashed peer leaves behind in the registry.
+ */
+static void dead_process(pid_t *pid_p, uint64_t *starttime_p)
+{
+    int fds[2], wstatus;
+    char c;
+    pid_t pid;
+
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[1]);
+        while ((read(fds[0], &c, 1) < 0) && (errno == EINTR)) {
+        }
+        _exit(0);
+    }
+    close(fds[0]);
+    *starttime_p = ucpg_proc_starttime(pid);
+    assert_true(*starttime_p != 0);
+    assert_true(ucpg_proc_alive(pid, *starttime_p));
+    close(fds[1]);      /* EOF releases the child */
+    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+    assert_false(ucpg_proc_alive(pid, *starttime_p));
+    *pid_p = pid;
+}
+
+static void file_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    assert_int_equal(fchmod(fd, mode), 0);  /* mode of open() is masked by umask */
+    assert_int_equal(close(fd), 0);
+}
+
+static void file_pwrite(const char *path, const void *data, size_t len, off_t off)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, data, len, off), (ssize_t)len);
+    assert_int_equal(close(fd), 0);
+}
+
+/* Whole content of a small file as a malloc'ed, NUL-terminated buffer. */
+static char *file_read_all(const char *path, size_t *len_p)
+{
+    struct stat st;
+    char *data;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_int_equal(fstat(fd, &st), 0);
+    data = malloc((size_t)st.st_size + 1);
+    assert_non_null(data);
+    assert_int_equal(read(fd, data, (size_t)st.st_size), (ssize_t)st.st_size);
+    data[st.st_size] = '\0';
+    close(fd);
+    if (len_p != NULL) {
+        *len_p = (size_t)st.st_size;
+    }
+    return data;
+}
+
+static int captured_log_contains(const test_ctx_t *ctx, const char *needle)
+{
+    char *text = file_read_all(ctx->log_path, NULL);
+    int found  = (strstr(text, needle) != NULL);
+
+    free(text);
+    return found;
+}
+
+/* Number of registry files in the test directory. */
+static unsigned registry_file_count(const test_ctx_t *ctx)
+{
+    struct dirent *de;
+    unsigned n = 0;
+    DIR *d = opendir(ctx->dir);
+
+    assert_non_null(d);
+    while ((de = readdir(d)) != NULL) {
+        n += (strncmp(de->d_name, "ucx_cpg-", 8) == 0);
+    }
+    closedir(d);
+    return n;
+}
+
+/* Opening with these arguments is refused, leaves *reg_p alone and creates
+ * no file. */
+static void assert_open_invalid(const test_ctx_t *ctx, const char *dir, const char *domain,
+                                unsigned nslots)
+{
+    ucpg_registry_t *reg = (ucpg_registry_t*)(uintptr_t)0x1;
+    unsigned nfiles      = registry_file_count(ctx);
+
+    assert_int_equal(ucpg_registry_open(dir, domain, nslots, &reg), UCPG_ERR_INVALID_PARAM);
+    assert_ptr_equal(reg, (ucpg_registry_t*)(uintptr_t)0x1);
+    assert_int_equal(registry_file_count(ctx), nfiles);
+}
+
+/* Reads slot i straight from the file, bypassing the library (whose every
+ * scan would reclaim what the test wants to look at). */
+static void raw_slot_read(const test_ctx_t *ctx, const char *domain, uint32_t i,
+                          reg_slot_t *slot)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    registry_path(ctx, domain, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, slot, sizeof(*slot),
+                           (off_t)(sizeof(reg_hdr_t) + i * sizeof(reg_slot_t))),
+                     (ssize_t)sizeof(*slot));
+    close(fd);
+}
+
+/* Joining self must be refused as an invalid argument and change nothing. */
+static void assert_join_invalid(const test_ctx_t *ctx, ucpg_registry_entry_t *self)
+{
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    unsigned npeers;
+
+    assert_int_equal(ucpg_registry_join(reg, self, peers, &npeers), UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(self->slot, UINT32_MAX);
+    assert_int_equal(snapshot_count(reg, NULL), 0);
+    free(peers);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- open: creation and reopening ----------------------------------------- */
+
+static void test_open_creates_file_named_after_euid_and_domain(void **state)
+{
+    test_ctx_t *ctx = *state;
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+    struct stat st;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_string_equal(ucpg_registry_path(reg), path);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_uid, geteuid());
+    assert_int_equal((size_t)st.st_size, reg_file_size(NSLOTS));
+    ucpg_registry_close(reg);
+}
+
+/* 0600 whatever the umask: with umask 0 a sloppy mode argument would show. */
+static void test_open_creates_file_with_mode_0600(void **state)
+{
+    test_ctx_t *ctx = *state;
+    char path[PATH_MAX];
+    struct stat st;
+    mode_t old_umask;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    old_umask = umask(0);
+    registry_create(ctx, DOMAIN, NSLOTS);
+    umask(old_umask);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void test_new_registry_has_nonzero_secret_and_requested_nslots(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+
+    assert_true(ucpg_registry_secret(reg) != 0);
+    assert_int_equal(ucpg_registry_nslots(reg), NSLOTS);
+    ucpg_registry_close(reg);
+}
+
+/* The secret is what peers compare in HELLO: every opener must read the same. */
+static void test_reopen_keeps_secret(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *first = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_t *second = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_t *third;
+    uint64_t secret = ucpg_registry_secret(first);
+
+    assert_int_equal(ucpg_registry_secret(second), secret);
+    ucpg_registry_close(first);
+    ucpg_registry_close(second);
+
+    /* Also after everybody closed it: the file, not a process, holds it. */
+    third = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_int_equal(ucpg_registry_secret(third), secret);
+    ucpg_registry_close(third);
+}
+
+/* Slot indices are peer ids, so a later process with another UCX_CPG_MAX_PROCS
+ * must adopt the size of the existing file rather than reformat it. */
+static void test_reopen_keeps_nslots_of_file_not_requested_one(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    reg = registry_open_ok(ctx, DOMAIN, 2 * NSLOTS);
+    assert_int_equal(ucpg_registry_nslots(reg), NSLOTS);
+    ucpg_registry_close(reg);
+    reg = registry_open_ok(ctx, DOMAIN, UCPG_REGISTRY_MIN_SLOTS);
+    assert_int_equal(ucpg_registry_nslots(reg), NSLOTS);
+    ucpg_registry_close(reg);
+}
+
+static void test_reopen_keeps_joined_entries(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_entry_t *a = entry_new(11);
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+
+    join_ok(reg, a);
+    ucpg_registry_close(reg);
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_true(snapshot_has_uuid(reg, 11));
+    ucpg_registry_close(reg);
+    free(a);
+}
+
+
+/* --- open: parameter validation ------------------------------------------- */
+
+static void test_open_rejects_null_dir_or_domain(void **state)
+{
+    test_ctx_t *ctx = *state;
+
+    assert_open_invalid(ctx, NULL, DOMAIN, NSLOTS);
+    assert_open_invalid(ctx, ctx->dir, NULL, NSLOTS);
+}
+
+static void test_open_rejects_empty_domain(void **state)
+{
+    test_ctx_t *ctx = *state;
+
+    assert_open_invalid(ctx, ctx->dir, "", NSLOTS);
+}
+
+/* A '/' would put the file in another directory than the one checked. */
+static void test_open_rejects_domain_with_slash(void **state)
+{
+    test_ctx_t *ctx = *state;
+
+    assert_open_invalid(ctx, ctx->dir, "a/b", NSLOTS);
+    assert_open_invalid(ctx, ctx->dir, "/", NSLOTS);
+    assert_open_invalid(ctx, ctx->dir, "../x", NSLOTS);
+}
+
+static void test_open_rejects_dot_and_dotdot_domains(void **state)
+{
+    test_ctx_t *ctx = *state;
+
+    assert_open_invalid(ctx, ctx->dir, ".", NSLOTS);
+    assert_open_invalid(ctx, ctx->dir, "..", NSLOTS);
+}
+
+/* The configuration accepts domains of up to 63 characters; so must we. */
+static void test_open_accepts_63_char_domain_and_rejects_64(void **state)
+{
+    test_ctx_t *ctx = *state;
+    char name[65];
+
+    memset(name, 'd', 64);
+    name[63] = '\0';
+    registry_create(ctx, name, NSLOTS);
+    name[63] = 'd';
+    name[64] = '\0';
+    assert_open_invalid(ctx, ctx->dir, name, NSLOTS);
+}
+
+static void test_open_rejects_nslots_below_2(void **state)
+{
+    test_ctx_t *ctx = *state;
+
+    assert_open_invalid(ctx, ctx->dir, DOMAIN, 0);
+    assert_open_invalid(ctx, ctx->dir, DOMAIN, 1);
+}
+
+static void test_open_rejects_nslots_above_1024(void **state)
+{
+    test_ctx_t *ctx = *state;
+
+    assert_open_invalid(ctx, ctx->dir, DOMAIN, UCPG_REGISTRY_MAX_SLOTS + 1);
+    assert_open_invalid(ctx, ctx->dir, DOMAIN, UINT_MAX);
+}
+
+static void test_open_accepts_nslots_2_and_1024(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg;
+
+    reg = registry_open_ok(ctx, "min", UCPG_REGISTRY_MIN_SLOTS);
+    assert_int_equal(ucpg_registry_nslots(reg), UCPG_REGISTRY_MIN_SLOTS);
+    ucpg_registry_close(reg);
+    reg = registry_open_ok(ctx, "max", UCPG_REGISTRY_MAX_SLOTS);
+    assert_int_equal(ucpg_registry_nslots(reg), UCPG_REGISTRY_MAX_SLOTS);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- join, leave, snapshot ------------------------------------------------ */
+
+static void test_join_assigns_distinct_slots(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *e[NSLOTS];
+    unsigned i, j;
+
+    for (i = 0; i < NSLOTS; ++i) {
+        e[i] = entry_new(100 + i);
+        join_ok(reg, e[i]);
+        assert_true(e[i]->slot < NSLOTS);
+        for (j = 0; j < i; ++j) {
+            assert_int_not_equal(e[i]->slot, e[j]->slot);
+        }
+    }
+    for (i = 0; i < NSLOTS; ++i) {
+        free(e[i]);
+    }
+    ucpg_registry_close(reg);
+}
+
+/* The joiner learns everybody else, with full entries, in slot order. */
+static void test_join_returns_other_live_entries_in_slot_order(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(21), *b = entry_new(22), *c = entry_new(23);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    unsigned npeers = UINT_MAX;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    assert_int_equal(ucpg_registry_join(reg, c, peers, &npeers), UCPG_OK);
+    assert_int_equal(npeers, 2);
+    assert_true(peers[0].slot < peers[1].slot);
+    assert_entry_equal(&peers[0], (a->slot < b->slot) ? a : b);
+    assert_entry_equal(&peers[1], (a->slot < b->slot) ? b : a);
+    free(peers);
+    free(a);
+    free(b);
+    free(c);
+    ucpg_registry_close(reg);
+}
+
+static void test_first_join_returns_no_peers(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(31);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    unsigned npeers = UINT_MAX;
+
+    assert_int_equal(ucpg_registry_join(reg, a, peers, &npeers), UCPG_OK);
+    assert_int_equal(npeers, 0);
+    free(peers);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_snapshot_includes_own_entry(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(41);
+    ucpg_registry_entry_t *entries = entries_new(NSLOTS);
+    unsigned n = UINT_MAX;
+
+    join_ok(reg, a);
+    assert_int_equal(ucpg_registry_snapshot(reg, entries, &n), UCPG_OK);
+    assert_int_equal(n, 1);
+    assert_entry_equal(&entries[0], a);
+    free(entries);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* Every registry handle sees joins made through another one (other processes
+ * open their own handle on the same file). */
+static void test_join_is_visible_through_another_handle(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *r1 = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_t *r2 = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(51), *b = entry_new(52);
+
+    join_ok(r1, a);
+    join_ok(r2, b);
+    assert_int_not_equal(a->slot, b->slot);
+    assert_true(snapshot_has_uuid(r1, 52));
+    assert_true(snapshot_has_uuid(r2, 51));
+    free(a);
+    free(b);
+    ucpg_registry_close(r1);
+    ucpg_registry_close(r2);
+}
+
+static void test_join_when_full_returns_no_resource(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, UCPG_REGISTRY_MIN_SLOTS);
+    ucpg_registry_entry_t *a = entry_new(61), *b = entry_new(62), *c = entry_new(63);
+    ucpg_registry_entry_t *peers = entries_new(UCPG_REGISTRY_MIN_SLOTS);
+    unsigned npeers;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    assert_int_equal(ucpg_registry_join(reg, c, peers, &npeers), UCPG_ERR_NO_RESOURCE);
+    assert_int_equal(c->slot, UINT32_MAX);
+    /* Nobody was pushed out to make room. */
+    assert_int_equal(snapshot_count(reg, NULL), 2);
+    assert_true(snapshot_has_uuid(reg, 61));
+    assert_true(snapshot_has_uuid(reg, 62));
+    free(peers);
+    free(a);
+    free(b);
+    free(c);
+    ucpg_registry_close(reg);
+}
+
+static void test_leave_frees_slot_for_next_join(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, UCPG_REGISTRY_MIN_SLOTS);
+    ucpg_registry_entry_t *a = entry_new(71), *b = entry_new(72), *c = entry_new(73);
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    assert_int_equal(ucpg_registry_leave(reg, a->slot, a->uuid), UCPG_OK);
+    assert_false(snapshot_has_uuid(reg, 71));
+    assert_int_equal(join_ok(reg, c), a->slot);
+    free(a);
+    free(b);
+    free(c);
+    ucpg_registry_close(reg);
+}
+
+/* A slot already taken over by a new incarnation must not be freed by a late
+ * leave of the old one. */
+static void test_leave_with_wrong_uuid_keeps_slot(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(81);
+
+    join_ok(reg, a);
+    assert_int_equal(ucpg_registry_leave(reg, a->slot, a->uuid + 1), UCPG_OK);
+    assert_true(snapshot_has_uuid(reg, 81));
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_leave_of_slot_out_of_range_is_invalid(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+
+    assert_int_equal(ucpg_registry_leave(reg, NSLOTS, 1), UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(ucpg_registry_leave(reg, UINT32_MAX, 1), UCPG_ERR_INVALID_PARAM);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- dead processes ------------------------------------------------------- */
+
+/* Every scan reclaims dead slots, so the corpse joins last: then it is still
+ * in the file, as after a crash, when the join under test comes. */
+static void test_dead_process_slot_is_reclaimed_by_join(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, UCPG_REGISTRY_MIN_SLOTS);
+    ucpg_registry_entry_t *live = entry_new(91), *dead = entry_new(92);
+    ucpg_registry_entry_t *late = entry_new(93);
+    ucpg_registry_entry_t *peers = entries_new(UCPG_REGISTRY_MIN_SLOTS);
+    unsigned npeers;
+    reg_slot_t slot;
+
+    dead_process(&dead->pid, &dead->starttime);
+    join_ok(reg, live);
+    join_ok(reg, dead);
+    raw_slot_read(ctx, DOMAIN, dead->slot, &slot);
+    assert_int_equal(slot.uuid, 92);
+
+    /* The registry is full, but one of its two slots belongs to a corpse. */
+    assert_int_equal(ucpg_registry_join(reg, late, peers, &npeers), UCPG_OK);
+    assert_int_equal(late->slot, dead->slot);
+    assert_int_equal(npeers, 1);
+    assert_int_equal(peers[0].uuid, 91);
+    free(peers);
+    free(dead);
+    free(live);
+    free(late);
+    ucpg_registry_close(reg);
+}
+
+static void test_dead_process_slot_is_reclaimed_by_snapshot(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *live = entry_new(101), *dead = entry_new(102);
+    reg_slot_t slot;
+
+    dead_process(&dead->pid, &dead->starttime);
+    join_ok(reg, live);
+    join_ok(reg, dead);
+    raw_slot_read(ctx, DOMAIN, dead->slot, &slot);
+    assert_int_equal(slot.state, 1);
+
+    assert_int_equal(snapshot_count(reg, NULL), 1);
+    assert_true(snapshot_has_uuid(reg, 101));
+    /* Reclaimed means cleared in the file, not only hidden from the caller. */
+    raw_slot_read(ctx, DOMAIN, dead->slot, &slot);
+    assert_int_equal(slot.state, 0);
+    assert_int_equal(slot.uuid, 0);
+    free(dead);
+    free(live);
+    ucpg_registry_close(reg);
+}
+
+/* Same pid, other start time: the pid was reused by an unrelated process. */
+static void test_slot_with_mismatched_starttime_counts_as_dead(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *reused = entry_new(111);
+    reg_slot_t slot;
+
+    reused->starttime += 1;
+    join_ok(reg, reused);
+    raw_slot_read(ctx, DOMAIN, reused->slot, &slot);
+    assert_int_equal(slot.state, 1);
+    assert_int_equal(snapshot_count(reg, NULL), 0);
+    free(reused);
+    ucpg_registry_close(reg);
+}
+
+static void test_reclaim_of_live_process_returns_busy_and_keeps_slot(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(121);
+
+    join_ok(reg, a);
+    assert_int_equal(ucpg_registry_reclaim(reg, a->slot, a->uuid), UCPG_ERR_BUSY);
+    assert_true(snapshot_has_uuid(reg, 121));
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* Reclaim is what a peer calls when it sees another one die: it must free the
+ * slot at once, without waiting for the next scan. */
+static void test_reclaim_of_dead_process_frees_slot(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, UCPG_REGISTRY_MIN_SLOTS);
+    ucpg_registry_entry_t *dead = entry_new(131), *other = entry_new(132);
+    reg_slot_t slot;
+
+    dead_process(&dead->pid, &dead->starttime);
+    join_ok(reg, dead);
+    raw_slot_read(ctx, DOMAIN, dead->slot, &slot);
+    assert_int_equal(slot.state, 1);
+    assert_int_equal(ucpg_registry_reclaim(reg, dead->slot, dead->uuid), UCPG_OK);
+    /* Read the slot directly: a snapshot would clear it by itself. */
+    raw_slot_read(ctx, DOMAIN, dead->slot, &slot);
+    assert_int_equal(slot.state, 0);
+    assert_int_equal(join_ok(reg, other), dead->slot);
+    free(dead);
+    free(other);
+    ucpg_registry_close(reg);
+}
+
+/* A slot marked used whose fields make no sense (a crash mid-write, a stray
+ * writer) is treated as free rather than trusted. */
+static void test_garbled_used_slot_is_treated_as_free(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_entry_t *a = entry_new(141);
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+    reg_slot_t slot;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    memset(&slot, 0, sizeof(slot));
+    slot.state     = 1;
+    slot.pid       = getpid();
+    slot.starttime = ucpg_proc_starttime(getpid());
+    slot.uuid      = 999;
+    slot.nodeid    = 1;
+    slot.addr_len  = UCPG_REGISTRY_ADDR_MAX + 1;   /* the nonsense */
+    file_pwrite(path, &slot, sizeof(slot), sizeof(reg_hdr_t));
+    slot.state    = 77;                            /* no such state */
+    slot.addr_len = 8;
+    file_pwrite(path, &slot, sizeof(slot), sizeof(reg_hdr_t) + sizeof(reg_slot_t));
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_int_equal(snapshot_count(reg, NULL), 0);
+    assert_int_equal(join_ok(reg, a), 0);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- damaged, foreign and hostile files ----------------------------------- */
+
+static void test_garbage_file_is_rebuilt_with_warning(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_entry_t *a = entry_new(151);
+    size_t len = reg_file_size(NSLOTS) + 123, i;
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+    uint8_t *garbage;
+    struct stat st;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    garbage = malloc(len);
+    assert_non_null(garbage);
+    srandom(12345);
+    for (i = 0; i < len; ++i) {
+        garbage[i] = (uint8_t)random();
+    }
+    garbage[0] = 'X';   /* never the magic by chance */
+    file_write(path, garbage, len, 0600);
+    free(garbage);
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_true(captured_log_contains(ctx, "rebuilding"));
+    assert_int_equal(ucpg_registry_nslots(reg), NSLOTS);
+    assert_true(ucpg_registry_secret(reg) != 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((size_t)st.st_size, reg_file_size(NSLOTS));
+    assert_int_equal(snapshot_count(reg, NULL), 0);
+    assert_int_equal(join_ok(reg, a), 0);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* Right magic and version, impossible geometry: also rebuilt, not trusted. */
+static void test_inconsistent_header_is_rebuilt_with_warning(void **state)
+{
+    test_ctx_t *ctx = *state;
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+    reg_hdr_t hdr;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    memset(&hdr, 0, sizeof(hdr));
+    memcpy(hdr.magic, REG_MAGIC, sizeof(REG_MAGIC));
+    hdr.version   = REG_VERSION;
+    hdr.hdr_size  = sizeof(reg_hdr_t);
+    hdr.slot_size = sizeof(reg_slot_t);
+    hdr.nslots    = 100000;
+    hdr.secret    = 1;
+    file_pwrite(path, &hdr, sizeof(hdr), 0);
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_true(captured_log_contains(ctx, "rebuilding"));
+    assert_int_equal(ucpg_registry_nslots(reg), NSLOTS);
+    ucpg_registry_close(reg);
+}
+
+static void test_file_truncated_inside_slots_is_rebuilt(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_entry_t *a = entry_new(161);
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+    struct stat st;
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    join_ok(reg, a);
+    ucpg_registry_close(reg);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    assert_int_equal(truncate(path, (off_t)reg_file_size(NSLOTS / 2) + 10), 0);
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_true(captured_log_contains(ctx, "rebuilding"));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((size_t)st.st_size, reg_file_size(NSLOTS));
+    assert_int_equal(snapshot_count(reg, NULL), 0);
+    assert_int_equal(join_ok(reg, a), 0);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_file_truncated_inside_header_is_rebuilt(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_entry_t *a = entry_new(171);
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    assert_int_equal(truncate(path, 20), 0);   /* past the magic, short of the rest */
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_true(captured_log_contains(ctx, "rebuilding"));
+    assert_int_equal(ucpg_registry_nslots(reg), NSLOTS);
+    assert_int_equal(join_ok(reg, a), 0);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* Another library version may be using the file right now: refuse, and leave
+ * the file exactly as it is. */
+static void test_file_of_other_version_returns_registry_error(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = NULL;
+    size_t len = reg_file_size(NSLOTS), after_len;
+    char path[PATH_MAX];
+    reg_hdr_t hdr;
+    char *data, *after;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    data = calloc(1, len);
+    assert_non_null(data);
+    memset(&hdr, 0, sizeof(hdr));
+    memcpy(hdr.magic, REG_MAGIC, sizeof(REG_MAGIC));
+    hdr.version   = REG_VERSION + 1;
+    hdr.hdr_size  = sizeof(reg_hdr_t);
+    hdr.slot_size = sizeof(reg_slot_t);
+    hdr.nslots    = NSLOTS;
+    hdr.secret    = 0x1234;
+    hdr.owner_uid = (uint32_t)geteuid();
+    memcpy(data, &hdr, sizeof(hdr));
+    file_write(path, data, len, 0600);
+
+    assert_int_equal(ucpg_registry_open(ctx->dir, DOMAIN, NSLOTS, &reg), UCPG_ERR_REGISTRY);
+    assert_null(reg);
+    after = file_read_all(path, &after_len);
+    assert_int_equal(after_len, len);
+    assert_memory_equal(after, data, len);
+    free(after);
+    free(data);
+}
+
+/* Whoever can read the file can read the secret and pass as a member; whoever
+ * can write it can plant slots. 0644 is the usual mistake. */
+static void test_file_accessible_by_group_or_others_returns_access(void **state)
+{
+    static const mode_t modes[] = { 0644, 0640, 0604, 0660, 0602 };
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = NULL;
+    char path[PATH_MAX];
+    size_t i;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    for (i = 0; i < sizeof(modes) / sizeof(modes[0]); ++i) {
+        assert_int_equal(chmod(path, modes[i]), 0);
+        assert_int_equal(ucpg_registry_open(ctx->dir, DOMAIN, NSLOTS, &reg),
+                         UCPG_ERR_ACCESS);
+        assert_null(reg);
+    }
+}
+
+/* A file planted by another user could carry a secret and slots they chose. */
+static void test_file_owned_by_other_uid_returns_access(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = NULL;
+    char path[PATH_MAX];
+
+    if (geteuid() != 0) {
+        print_message("skipped: chown to another uid needs root (euid %u)\n",
+                      (unsigned)geteuid());
+        skip();
+    }
+    registry_create(ctx, DOMAIN, NSLOTS);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    assert_int_equal(ucpg_registry_open(ctx->dir, DOMAIN, NSLOTS, &reg), UCPG_ERR_ACCESS);
+    assert_null(reg);
+}
+
+/* /dev/shm is shared by all users: a symlink planted at our path must not make
+ * us write through it into a file of the attacker's choosing. */
+static void test_symlink_at_registry_path_is_refused_and_target_untouched(void **state)
+{
+    static const char content[] = "precious data, not a registry\n";
+    test_ctx_t *ctx = *state;
+    char path[PATH_MAX], target[PATH_MAX];
+    struct stat before, after;
+    ucpg_registry_t *reg = NULL;
+    ucpg_status_t status;
+    size_t len;
+    char *data;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    snprintf(target, sizeof(target), "%s/target", ctx->dir);
+    file_write(target, content, sizeof(content) - 1, 0600);
+    assert_int_equal(stat(target, &before), 0);
+    assert_int_equal(symlink(target, path), 0);
+
+    status = ucpg_registry_open(ctx->dir, DOMAIN, NSLOTS, &reg);
+    assert_true((status == UCPG_ERR_ACCESS) || (status == UCPG_ERR_IO));
+    assert_null(reg);
+
+    assert_int_equal(stat(target, &after), 0);
+    assert_int_equal(after.st_size, before.st_size);
+    assert_int_equal(after.st_mode, before.st_mode);
+    assert_int_equal(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+    assert_int_equal(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    data = file_read_all(target, &len);
+    assert_int_equal(len, sizeof(content) - 1);
+    assert_memory_equal(data, content, len);
+    free(data);
+    assert_int_equal(lstat(path, &after), 0);
+    assert_true(S_ISLNK(after.st_mode));
+}
+
+/* A dangling symlink must not lead O_CREAT to create its target. */
+static void test_dangling_symlink_is_refused_and_target_not_created(void **state)
+{
+    test_ctx_t *ctx = *state;
+    char path[PATH_MAX], target[PATH_MAX];
+    ucpg_registry_t *reg = NULL;
+    ucpg_status_t status;
+    struct stat st;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    snprintf(target, sizeof(target), "%s/not-there", ctx->dir);
+    assert_int_equal(symlink(target, path), 0);
+
+    status = ucpg_registry_open(ctx->dir, DOMAIN, NSLOTS, &reg);
+    assert_true((status == UCPG_ERR_ACCESS) || (status == UCPG_ERR_IO));
+    assert_null(reg);
+    assert_int_equal(lstat(target, &st), -1);
+    assert_int_equal(errno, ENOENT);
+}
+
+
+/* --- join: parameter validation ------------------------------------------- */
+
+static void test_join_rejects_addr_len_zero(void **state)
+{
+    ucpg_registry_entry_t *a = entry_new(181);
+
+    a->addr_len = 0;
+    assert_join_invalid(*state, a);
+    free(a);
+}
+
+static void test_join_rejects_addr_len_above_max(void **state)
+{
+    ucpg_registry_entry_t *a = entry_new(182);
+
+    a->addr_len = UCPG_REGISTRY_ADDR_MAX + 1;
+    assert_join_invalid(*state, a);
+    a->addr_len = UINT32_MAX;
+    assert_join_invalid(*state, a);
+    free(a);
+}
+
+static void test_join_accepts_addr_len_max(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(183);
+    ucpg_registry_entry_t *entries = entries_new(NSLOTS);
+    unsigned n;
+
+    a->addr_len = UCPG_REGISTRY_ADDR_MAX;
+    memset(a->addr, 0x5c, UCPG_REGISTRY_ADDR_MAX);
+    join_ok(reg, a);
+    assert_int_equal(ucpg_registry_snapshot(reg, entries, &n), UCPG_OK);
+    assert_int_equal(n, 1);
+    assert_entry_equal(&entries[0], a);
+    free(entries);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_join_rejects_uuid_zero(void **state)
+{
+    ucpg_registry_entry_t *a = entry_new(184);
+
+    a->uuid = 0;
+    assert_join_invalid(*state, a);
+    free(a);
+}
+
+static void test_join_rejects_nodeid_zero(void **state)
+{
+    ucpg_registry_entry_t *a = entry_new(185);
+
+    a->nodeid = 0;
+    assert_join_invalid(*state, a);
+    free(a);
+}
+
+static void test_join_rejects_pid_zero_or_negative(void **state)
+{
+    ucpg_registry_entry_t *a = entry_new(186);
+
+    a->pid = 0;
+    assert_join_invalid(*state, a);
+    a->pid = -1;
+    assert_join_invalid(*state, a);
+    free(a);
+}
+
+
+/* --- domains -------------------------------------------------------------- */
+
+static void test_registries_of_different_domains_are_independent(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *ra = registry_open_ok(ctx, "alpha", NSLOTS);
+    ucpg_registry_t *rb = registry_open_ok(ctx, "beta", 2 * NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(191), *b = entry_new(192);
+
+    assert_string_not_equal(ucpg_registry_path(ra), ucpg_registry_path(rb));
+    assert_int_not_equal(ucpg_registry_secret(ra), ucpg_registry_secret(rb));
+    assert_int_equal(ucpg_registry_nslots(rb), 2 * NSLOTS);
+
+    /* Both get slot 0: neither sees the other's occupant. */
+    assert_int_equal(join_ok(ra, a), 0);
+    assert_int_equal(join_ok(rb, b), 0);
+    assert_int_equal(snapshot_count(ra, NULL), 1);
+    assert_int_equal(snapshot_count(rb, NULL), 1);
+    assert_true(snapshot_has_uuid(ra, 191));
+    assert_true(snapshot_has_uuid(rb, 192));
+
+    assert_int_equal(ucpg_registry_leave(ra, a->slot, a->uuid), UCPG_OK);
+    assert_true(snapshot_has_uuid(rb, 192));
+    free(a);
+    free(b);
+    ucpg_registry_close(ra);
+    ucpg_registry_close(rb);
+}
+
+
+int main(void)
+{
+#define T(_test) cmocka_unit_test_setup_teardown(_test, dir_setup, dir_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_open_creates_file_named_after_euid_and_domain),
+        T(test_open_creates_file_with_mode_0600),
+        T(test_new_registry_has_nonzero_secret_and_requested_nslots),
+        T(test_reopen_keeps_secret),
+        T(test_reopen_keeps_nslots_of_file_not_requested_one),
+        T(test_reopen_keeps_joined_entries),
+        T(test_open_rejects_null_dir_or_domain),
+        T(test_open_rejects_empty_domain),
+        T(test_open_rejects_domain_with_slash),
+        T(test_open_rejects_dot_and_dotdot_domains),
+        T(test_open_accepts_63_char_domain_and_rejects_64),
+        T(test_open_rejects_nslots_below_2),
+        T(test_open_rejects_nslots_above_1024),
+        T(test_open_accepts_nslots_2_and_1024),
+        T(test_join_assigns_distinct_slots),
+        T(test_join_returns_other_live_entries_in_slot_order),
+        T(test_first_join_returns_no_peers),
+        T(test_snapshot_includes_own_entry),
+        T(test_join_is_visible_through_another_handle),
+        T(test_join_when_full_returns_no_resource),
+        T(test_leave_frees_slot_for_next_join),
+        T(test_leave_with_wrong_uuid_keeps_slot),
+        T(test_leave_of_slot_out_of_range_is_invalid),
+        T(test_dead_process_slot_is_reclaimed_by_join),
+        T(test_dead_process_slot_is_reclaimed_by_snapshot),
+        T(test_slot_with_mismatched_starttime_counts_as_dead),
+        T(test_reclaim_of_live_process_returns_busy_and_keeps_slot),
+        T(test_reclaim_of_dead_process_frees_slot),
+        T(test_garbled_used_slot_is_treated_as_free),
+        T(test_garbage_file_is_rebuilt_with_warning),
+        T(test_inconsistent_header_is_rebuilt_with_warning),
+        T(test_file_truncated_inside_slots_is_rebuilt),
+        T(test_file_truncated_inside_header_is_rebuilt),
+        T(test_file_of_other_version_returns_registry_error),
+        T(test_file_accessible_by_group_or_others_returns_access),
+        T(test_file_owned_by_other_uid_returns_access),
+        T(test_symlink_at_registry_path_is_refused_and_target_untouched),
+        T(test_dangling_symlink_is_refused_and_target_not_created),
+        T(test_join_rejects_addr_len_zero),
+        T(test_join_rejects_addr_len_above_max),
+        T(test_join_accepts_addr_len_max),
+        T(test_join_rejects_uuid_zero),
+        T(test_join_rejects_nodeid_zero),
+        T(test_join_rejects_pid_zero_or_negative),
+        T(test_registries_of_different_domains_are_independent),
+    };
+#undef T
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
