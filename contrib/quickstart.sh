@@ -57,12 +57,14 @@ run_demo() {
     out=$(mktemp -d)
     say "demo: $n independent processes form domain 'quickstart_$$' and exchange messages"
     i=0
+    pids=
     while [ $i -lt "$n" ]; do
         UCX_CPG_DOMAIN="quickstart_$$" "$BUILD/ucx_cpg_demo" -n "$n" >"$out/$i.txt" 2>&1 &
+        pids="$pids $!"
         i=$((i + 1))
     done
     status=0
-    for pid in $(jobs -p); do wait "$pid" || status=1; done
+    for pid in $pids; do wait "$pid" || status=1; done
     cat "$out"/*.txt
     rm -rf "$out"
     [ $status -eq 0 ] && say "demo OK: every byte sent was received intact" ||
