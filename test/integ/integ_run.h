@@ -19,6 +19,11 @@ typedef struct integ_test {
 
 #define INTEG_TEST(f) { #f, f }
 
+/* A test returns this (after setting integ_skip_reason) when it cannot run
+ * in this build; it is reported as SKIP with the reason, never as PASS. */
+#define INTEG_SKIP 77
+static const char *integ_skip_reason = "";
+
 /* Fails the current test with a message when cond is false. */
 #define INTEG_CHECK(cond, ...) \
     do { \
@@ -33,7 +38,7 @@ typedef struct integ_test {
 /* Runs the tests named in argv (all if none); returns the exit status. */
 static inline int integ_run(const integ_test_t *tests, size_t ntests, int argc, char **argv)
 {
-    int failed = 0, run = 0, a, selected;
+    int failed = 0, run = 0, skipped = 0, a, selected, ret;
     uint64_t t0;
     size_t i;
 
@@ -48,9 +53,14 @@ static inline int integ_run(const integ_test_t *tests, size_t ntests, int argc, 
         t0 = ucpg_test_now_ms();
         printf("RUN  %s\n", tests[i].name);
         fflush(stdout);
-        if (tests[i].fn() == 0) {
+        ret = tests[i].fn();
+        if (ret == 0) {
             printf("PASS %s (%llu ms)\n", tests[i].name,
                    (unsigned long long)(ucpg_test_now_ms() - t0));
+        } else if (ret == INTEG_SKIP) {
+            printf("SKIP %s: %s\n", tests[i].name, integ_skip_reason);
+            ++skipped;
+            continue;
         } else {
             printf("FAIL %s (%llu ms)\n", tests[i].name,
                    (unsigned long long)(ucpg_test_now_ms() - t0));
@@ -59,7 +69,7 @@ static inline int integ_run(const integ_test_t *tests, size_t ntests, int argc, 
         fflush(stdout);
         ++run;
     }
-    printf("%d test(s), %d failed\n", run, failed);
+    printf("%d test(s) run, %d failed, %d skipped\n", run, failed, skipped);
     return ((failed == 0) && (run > 0)) ? 0 : 1;
 }
 

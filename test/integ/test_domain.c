@@ -2,15 +2,17 @@
  * test_domain.c - domain formation and messaging across real processes
  * started by fork(): 2 to 8 processes form one domain and agree on it, every
  * process sends every payload size from 0 B to 4 MiB to every process
- * (itself included) and every byte is checked, a forked child gets a fresh
- * domain of its own, two domain names stay apart, and an idle domain costs
- * no CPU.
+ * (itself included) and every byte is checked, a forked child never uses its
+ * parent's live domain but may start its own after it is released, two domain
+ * names stay apart, and an idle domain costs no CPU.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,72 +165,138 @@ fail:
 
 /* --- fork ----------------------------------------------------------------------- */
 
-/* In the grandchild: the inherited domain must refuse service, a fresh one
- * must work and reach the parent. Exit code says which step failed. */
-static void grandchild_after_fork(integ_node_t *parent_node, ucpg_peer_id_t parent_id)
+/* In the grandchild of a live domain: everything refuses with FORKED.
+ * Exit code says which step failed. */
+static void grandchild_of_live_domain(integ_node_t *parent_node, ucpg_peer_id_t parent_id)
 {
-    ucpg_peer_id_t dummy_ep_peer = parent_id;
     ucpg_ep_ref_t *ref;
-    integ_node_t n;
+    ucpg_domain_t *d;
     ucp_ep_h ep;
 
     if (ucpg_domain_check_owner(parent_node->d) != UCPG_ERR_FORKED) {
         exit(10);
     }
-    if (ucpg_domain_ep_get(parent_node->d, dummy_ep_peer, 0, &ep, &ref) != UCPG_ERR_FORKED) {
+    if (ucpg_domain_ep_get(parent_node->d, parent_id, 0, &ep, &ref) != UCPG_ERR_FORKED) {
         exit(11);
     }
-    if (integ_node_start(&n) != UCPG_OK) {
+    if (ucpg_am_send_nb(parent_node->d, parent_id, UCPG_AM_ID_TEST, NULL, 0, NULL, 0, NULL,
+                        NULL) != UCPG_ERR_FORKED) {
         exit(12);
     }
-    if ((n.d == parent_node->d) || (ucpg_domain_self(n.d) == parent_id)) {
+    if (ucpg_boot_domain_get(&d) != UCPG_ERR_FORKED) {
         exit(13);
     }
-    if (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK) {
-        exit(14);
+    exit(0);    /* exit handlers must not tear down the parent's domain either */
+}
+
+/* In the grandchild forked after the parent released its domain: a domain
+ * of its own that reaches the parent's new one. */
+static void grandchild_after_release(void)
+{
+    integ_node_t n;
+    ucpg_peer_info_t peers[4];
+    size_t count = 0, i;
+
+    if (integ_node_start(&n) != UCPG_OK) {
+        exit(20);
     }
-    if (integ_send_pattern(&n, parent_id, 100000, 7) != UCPG_OK) {
-        exit(15);
+    if (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK) {
+        exit(21);
+    }
+    ucpg_domain_peers(n.d, peers, 4, &count, NULL);
+    for (i = 0; i < count; ++i) {
+        if (!peers[i].is_self && (integ_send_pattern(&n, peers[i].id, 100000, 7) != 0)) {
+            exit(22);
+        }
     }
     integ_node_stop(&n);
     exit(0);
+}
+
+/* waitpid with a deadline; kills the child when it passes. */
+static int wait_bounded(pid_t pid, int *status, unsigned timeout_ms)
+{
+    uint64_t deadline = ucpg_test_now_ms() + timeout_ms;
+
+    while (waitpid(pid, status, WNOHANG) == 0) {
+        if (ucpg_test_now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return 0;
 }
 
 static int child_forker(int rank, int nprocs, void *arg)
 {
     integ_node_t n;
     pid_t pid;
-    int status;
+    int status, live_status;
 
+    /* 1. fork while the domain is alive */
     if (integ_node_start(&n) != 0) {
         return 1;
     }
     pid = fork();
     if (pid == 0) {
-        grandchild_after_fork(&n, ucpg_domain_self(n.d));
+        prctl(PR_SET_PDEATHSIG, SIGKILL);      /* never outlive the test */
+        grandchild_of_live_domain(&n, ucpg_domain_self(n.d));
     }
-    if (integ_wait_received(&n, 1, STEP_MS) != 0) {
-        ucpg_test_say("ERR nothing from the forked child");
-    }
-    if (waitpid(pid, &status, 0) != pid) {
+    if (wait_bounded(pid, &live_status, STEP_MS) != 0) {
+        ucpg_test_say("ERR the forked child hung");
         return 1;
     }
-    ucpg_test_say("CHILD exit %d bad %llu received %llu",
+    /* the parent's domain still works after the child exited */
+    if (integ_send_pattern(&n, ucpg_domain_self(n.d), 1000, 3) != UCPG_OK) {
+        ucpg_test_say("ERR parent domain broken after the child exited");
+        return 1;
+    }
+    integ_node_stop(&n);
+
+    /* 2. fork after releasing it */
+    pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        grandchild_after_release();
+    }
+    if (integ_node_start(&n) != 0) {
+        return 1;
+    }
+    if (integ_wait_received(&n, 1, STEP_MS) != 0) {
+        ucpg_test_say("ERR nothing from the second child");
+    }
+    if (wait_bounded(pid, &status, STEP_MS) != 0) {
+        ucpg_test_say("ERR the second child hung");
+        return 1;
+    }
+    ucpg_test_say("CHILD live %d released %d bad %llu received %llu",
+                  WIFEXITED(live_status) ? WEXITSTATUS(live_status) : -1,
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                   (unsigned long long)n.bad, (unsigned long long)n.received);
     integ_node_stop(&n);
     return 0;
 }
 
-static int test_forked_child_gets_a_fresh_domain(void)
+static int test_fork_child_refuses_live_domain_and_starts_after_release(void)
 {
-    ucpg_harness_t *h = ucpg_harness_create(60000);
+    ucpg_harness_t *h;
     char line[256];
 
+#if defined(__SANITIZE_ADDRESS__)
+    /* GCC 12's AddressSanitizer runtime does not protect its allocator
+     * across fork(): a child forked while another thread allocates inherits
+     * a held lock and deadlocks in its first new thread. The plain build
+     * runs this test. */
+    integ_skip_reason = "fork() of a threaded process deadlocks ASan's allocator";
+    return INTEG_SKIP;
+#endif
+    h = ucpg_harness_create(60000);
     ucpg_harness_fork(h, 1, child_forker, NULL);
-    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHILD ", line, sizeof(line), 30000) == 0,
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHILD ", line, sizeof(line), 45000) == 0,
                 "no result");
-    INTEG_CHECK(strcmp(line, "CHILD exit 0 bad 0 received 1") == 0, "%s", line);
+    INTEG_CHECK(strcmp(line, "CHILD live 0 released 0 bad 0 received 1") == 0, "%s", line);
     INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "child failed");
     ucpg_harness_destroy(h);
     return 0;
@@ -347,7 +415,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_domain_forms_with_4_processes),
         INTEG_TEST(test_domain_forms_with_8_processes),
         INTEG_TEST(test_all_to_all_exchange_0B_to_4MiB),
-        INTEG_TEST(test_forked_child_gets_a_fresh_domain),
+        INTEG_TEST(test_fork_child_refuses_live_domain_and_starts_after_release),
         INTEG_TEST(test_two_domain_names_stay_isolated),
         INTEG_TEST(test_idle_domain_uses_no_cpu),
     };

@@ -117,11 +117,16 @@ ucpg_status_t ucpg_boot_domain_get(ucpg_domain_t **domain_p)
     }
     pthread_mutex_lock(&ucpg_boot_lock);
     if ((ucpg_boot_domain != NULL) && (ucpg_boot_owner != getpid())) {
-        /* We are a forked child: the parent's domain (its UCP objects, its
-         * progress thread that does not exist here) is left untouched. */
-        ucpg_boot_domain = NULL;
-        ucpg_boot_refs   = 0;
-        ucpg_boot_ctx    = NULL;
+        /* A child forked while the parent's domain was alive. UCX is not
+         * fork-safe: its global locks (e.g. the memory-hook rwlock) may have
+         * been held by the parent's progress thread at the fork, and its
+         * async thread does not exist here, so a new UCP context in this
+         * child can deadlock. Refuse, and leave the parent's domain alone. */
+        pthread_mutex_unlock(&ucpg_boot_lock);
+        ucpg_error("process %d was forked while its parent %d had a ucx_cpg domain; "
+                   "UCX cannot be used in such a child: exec() a new program, or "
+                   "release the domain before fork()", (int)getpid(), (int)ucpg_boot_owner);
+        return UCPG_ERR_FORKED;
     }
     if (ucpg_boot_domain == NULL) {
         status = ucpg_boot_create_locked();

@@ -8,9 +8,13 @@
  * take a reference. The last ucpg_boot_domain_put() tears it down; so does
  * process exit, so that peers see a clean departure.
  *
- * After fork(), the child never touches its parent's domain: its first
- * ucpg_boot_domain_get() builds a fresh one, and objects that still point to
- * the parent's domain answer UCPG_ERR_FORKED (ucpg_domain_check_owner).
+ * fork(): a child never touches its parent's domain. Objects that point to
+ * it answer UCPG_ERR_FORKED (ucpg_domain_check_owner), and so does
+ * ucpg_boot_domain_get() in a child forked while the parent's domain was
+ * alive, because UCX is not fork-safe (a new UCP context there can deadlock
+ * on locks the parent's threads held at the fork). Such a child must exec().
+ * A child forked after the parent released its domain (or before it had
+ * one) gets a domain of its own as usual.
  */
 #ifndef UCPG_BOOT_BOOT_H
 #define UCPG_BOOT_BOOT_H

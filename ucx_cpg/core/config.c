@@ -107,8 +107,9 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .def = "auto",
         .valid = "auto, local, pmix",
         .doc = "How processes find each other: local = registry in "
-               "registry_dir (one host), pmix = PMIx of the launcher, "
-               "auto = pmix when started under PMIx, else local"
+               "registry_dir (processes of one host), pmix = PMIx of the "
+               "launcher (not in this release: init fails with "
+               "UCPG_ERR_UNSUPPORTED), auto = local"
     },
     {
         .key = "registry_dir", .env = "UCX_CPG_REGISTRY_DIR",
