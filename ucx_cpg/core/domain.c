@@ -166,12 +166,18 @@ ucpg_status_t ucpg_domain_start(ucpg_domain_t *d, ucpg_peer_id_t self, unsigned 
 
 void ucpg_domain_stop(ucpg_domain_t *d)
 {
+    int was_stopping;
+
     if (d->peers == NULL) {
         return;
     }
     pthread_mutex_lock(&d->lock);
-    d->stopping = 1;
+    was_stopping = d->stopping;
+    d->stopping  = 1;
     pthread_mutex_unlock(&d->lock);
+    if (was_stopping) {
+        return;                           /* stop once; destroy calls it too */
+    }
     ucpg_peer_say_bye_all(d, 1000);
     ucpg_progress_stop(d);
     ucpg_peer_table_cleanup(d);
