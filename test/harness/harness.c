@@ -255,6 +255,7 @@ struct ucpg_harness {
     unsigned             abort_grace_ms;  /* 0: never abort the test process */
     int                  expired;         /* deadline passed, children killed */
     int                  stop;            /* destroy asked the watchdog to exit */
+    int                  watchdog_ready;  /* the watchdog is parked in its loop */
 
     ucpg_harness_rank_t *ranks;
     int                  nranks;
@@ -366,6 +367,8 @@ static void *ucpg_harness__watchdog(void *arg)
     uint64_t        now;
 
     pthread_mutex_lock(&h->lock);
+    h->watchdog_ready = 1;
+    pthread_cond_broadcast(&h->cond);
     while (!h->stop) {
         now = ucpg_test_now_ms();
         if (!h->expired) {
@@ -427,6 +430,15 @@ ucpg_harness_t *ucpg_harness_create(unsigned deadline_ms)
         ucpg_harness__log(h, "cannot start the watchdog thread: %s", strerror(ret));
         goto err_destroy_sync;
     }
+    /* Do not fork while the new thread is still starting: its start-up
+     * allocates (under ASan, with the allocator's lock held), and a child
+     * forked at that moment would inherit the lock held and deadlock. Once
+     * the watchdog waits on the condition variable it touches no allocator. */
+    pthread_mutex_lock(&h->lock);
+    while (!h->watchdog_ready) {
+        pthread_cond_wait(&h->cond, &h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
 
     return h;
 

@@ -35,6 +35,24 @@ static const char *integ_skip_reason = "";
         } \
     } while (0)
 
+/* Ends a test that used harness h: on failure first prints what every rank
+ * said. Returns the test's result (0 = passed). */
+static inline int integ_end(ucpg_harness_t *h, int passed)
+{
+    if (!passed) {
+        ucpg_harness_dump(h);
+    }
+    ucpg_harness_destroy(h);
+    return passed ? 0 : 1;
+}
+
+/* Tells every rank "DONE" and waits for all of them to exit with status 0. */
+static inline int integ_release_all(ucpg_harness_t *h, unsigned timeout_ms)
+{
+    ucpg_harness_send_all(h, "DONE");
+    return ucpg_harness_wait(h, timeout_ms);
+}
+
 /* Runs the tests named in argv (all if none); returns the exit status. */
 static inline int integ_run(const integ_test_t *tests, size_t ntests, int argc, char **argv)
 {

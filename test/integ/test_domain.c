@@ -74,14 +74,10 @@ static int form_domain_of(int nprocs)
         INTEG_CHECK(strcmp(line, first) == 0, "rank %d sees '%s', rank 0 '%s'", r, line,
                     first);
     }
-    ucpg_harness_send_all(h, "DONE");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 static int test_domain_forms_with_2_processes(void) { return form_domain_of(2); }
@@ -153,14 +149,10 @@ static int test_all_to_all_exchange_0B_to_4MiB(void)
                     "rank %d did not receive everything", r);
         INTEG_CHECK(strcmp(line, want) == 0, "rank %d: '%s', want '%s'", r, line, want);
     }
-    ucpg_harness_send_all(h, "DONE");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- fork ----------------------------------------------------------------------- */
@@ -298,12 +290,9 @@ static int test_fork_child_refuses_live_domain_and_starts_after_release(void)
                 "no result");
     INTEG_CHECK(strcmp(line, "CHILD live 0 released 0 bad 0 received 1") == 0, "%s", line);
     INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "child failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- isolation -------------------------------------------------------------------- */
@@ -347,14 +336,10 @@ static int test_two_domain_names_stay_isolated(void)
                     "rank %d silent", r);
         INTEG_CHECK(strcmp(line, "COUNT 2") == 0, "rank %d: %s", r, line);
     }
-    ucpg_harness_send_all(h, "DONE");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- idle CPU ----------------------------------------------------------------------- */
@@ -398,14 +383,10 @@ static int test_idle_domain_uses_no_cpu(void)
         INTEG_CHECK(cpu <= IDLE_MS / 50, "rank %d used %lu ms CPU in %u ms idle", r, cpu,
                     IDLE_MS);
     }
-    ucpg_harness_send_all(h, "DONE");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 int main(int argc, char **argv)

@@ -165,14 +165,10 @@ static int test_sigkill_seen_by_all_within_1s_and_restart_joins(void)
         INTEG_CHECK(ucpg_harness_expect(h, r, "RESTART seen", NULL, 0, STEP_MS) == 0,
                     "rank %d did not see the restarted process", r);
     }
-    ucpg_harness_send_all(h, "DONE");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- a member leaves cleanly --------------------------------------------------- */
@@ -216,14 +212,10 @@ static int test_clean_release_is_reported_as_left(void)
                     line);
         INTEG_CHECK(reason == UCPG_PEER_REASON_LEFT, "rank %d: reason %d", r, reason);
     }
-    ucpg_harness_send_all(h, "DONE");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- a peer dies in the middle of a transfer -------------------------------- */
@@ -279,12 +271,9 @@ static int test_send_to_peer_killed_mid_transfer_fails_within_2s(void)
     INTEG_CHECK(status == UCPG_ERR_PEER_DOWN, "send failed with %d", status);
     INTEG_CHECK(at - t_kill < 2000, "send failed %llu ms after the kill", at - t_kill);
     INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- stale and corrupt registries ------------------------------------------------ */
@@ -356,13 +345,10 @@ static int test_stale_registry_of_dead_processes_never_blocks(void)
     INTEG_CHECK(run_pair_expect_two(h) == 0, "a stale registry blocked the new run");
     INTEG_CHECK(registry_count_live(h, 0, &count) == 0 && count == 0,
                 "%u slots still taken after everyone left", count);
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
     ucpg_registry_close(reg);
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 static int test_corrupt_registry_is_rebuilt(void)
@@ -382,13 +368,10 @@ static int test_corrupt_registry_is_rebuilt(void)
     close(fd);
     INTEG_CHECK(run_pair_expect_two(h) == 0, "a corrupt registry blocked the new run");
     unlink(path);
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
     unlink(path);
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 /* --- access and configuration errors ------------------------------------------------ */
@@ -438,13 +421,10 @@ static int test_registry_of_another_user_is_refused(void)
     close(fd);
     INTEG_CHECK(expect_init_status(h, UCPG_ERR_ACCESS) == 0, "a foreign registry was used");
     unlink(path);
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
     unlink(path);
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 static int test_bad_configuration_fails_init_with_config_error(void)

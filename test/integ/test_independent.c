@@ -52,12 +52,9 @@ static int run_demo_with(int nprocs)
                     "rank %d reported %d good rows, want %d", r,
                     count_lines(h, r, "all correct"), nprocs - 1);
     }
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 static int test_independent_programs_form_a_domain_of_2(void) { return run_demo_with(2); }
@@ -81,12 +78,9 @@ static int test_info_tools_see_each_other(void)
         INTEG_CHECK(count_lines(h, r, "memory(") + count_lines(h, r, "tcp/") >= 3,
                     "rank %d shows no transports", r);
     }
-    ucpg_harness_destroy(h);
-    return 0;
+    return integ_end(h, 1);
 fail:
-    ucpg_harness_dump(h);
-    ucpg_harness_destroy(h);
-    return 1;
+    return integ_end(h, 0);
 }
 
 int main(int argc, char **argv)
