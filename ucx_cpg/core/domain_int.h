@@ -120,7 +120,7 @@ struct ucpg_domain {
     /* Progress thread (progress.c). */
     pthread_t             thread;
     int                   thread_running;
-    volatile int          thread_stop;
+    int                   thread_stop;  /* atomic */
     int                   epfd;         /* epoll: UCP efd, wakefd, pidfds */
     int                   ucp_efd;
     int                   wakefd;       /* eventfd to interrupt epoll_wait */

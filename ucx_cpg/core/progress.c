@@ -162,7 +162,7 @@ static void ucpg_progress_sleep(ucpg_domain_t *d)
     int timeout_ms = -1;
 
     ucpg_peer_check_deadlines(d, &timeout_ms);
-    if (!d->thread_stop) {
+    if (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         ucpg_progress_poll(d, timeout_ms);
     }
 }
@@ -175,7 +175,7 @@ static void *ucpg_progress_thread(void *arg)
     ucs_status_t status;
     unsigned count;
 
-    while (!d->thread_stop) {
+    while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         count = ucp_worker_progress(d->worker);
         if (__atomic_exchange_n(&d->control_pending, 0, __ATOMIC_ACQ_REL)) {
             ucpg_peer_run_control(d);
@@ -246,7 +246,7 @@ ucpg_status_t ucpg_progress_start(ucpg_domain_t *d)
 {
     int ret;
 
-    d->thread_stop = 0;
+    __atomic_store_n(&d->thread_stop, 0, __ATOMIC_RELEASE);
     ret = pthread_create(&d->thread, NULL, ucpg_progress_thread, d);
     if (ret != 0) {
         ucpg_error("cannot create the progress thread: %s", strerror(ret));
@@ -261,7 +261,7 @@ void ucpg_progress_stop(ucpg_domain_t *d)
     if (!d->thread_running) {
         return;
     }
-    d->thread_stop = 1;
+    __atomic_store_n(&d->thread_stop, 1, __ATOMIC_RELEASE);
     ucpg_progress_wake(d);
     if (pthread_equal(pthread_self(), d->thread)) {
         /* Released from inside a callback: the thread exits on its own. */
