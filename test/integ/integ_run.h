@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 
@@ -51,6 +52,17 @@ static inline int integ_release_all(ucpg_harness_t *h, unsigned timeout_ms)
 {
     ucpg_harness_send_all(h, "DONE");
     return ucpg_harness_wait(h, timeout_ms);
+}
+
+/* Waits for rank to exit and returns 0 iff it exited with status 0. */
+static inline int integ_wait_rank_ok(ucpg_harness_t *h, int rank, unsigned timeout_ms)
+{
+    int status = 0;
+
+    if (ucpg_harness_wait_rank(h, rank, timeout_ms, &status) != 0) {
+        return -1;
+    }
+    return (WIFEXITED(status) && (WEXITSTATUS(status) == 0)) ? 0 : -1;
 }
 
 /* Runs the tests named in argv (all if none); returns the exit status. */

@@ -276,6 +276,104 @@ fail:
     return integ_end(h, 0);
 }
 
+/* --- churn: processes arrive and leave at any time ----------------------------- */
+
+/* A stable member: keeps sending to whoever is UP until told to stop, then
+ * reports how many processes it sees once the churners are gone. */
+static int child_stable(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_info_t peers[INTEG_MAX_PEERS];
+    unsigned unexpected = 0, rounds = 0;
+    size_t count = 0, total = 0, i;
+    integ_node_t n;
+    char line[64];
+    int status;
+
+    if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
+        return 1;
+    }
+    ucpg_test_say("READY");
+    while (ucpg_test_hear(line, sizeof(line), 5) != 0) {
+        ucpg_domain_peers(n.d, peers, INTEG_MAX_PEERS, &count, NULL);
+        for (i = 0; i < count; ++i) {
+            status = integ_send_pattern(&n, peers[i].id, 1000 * (i + 1), rounds);
+            /* a churner may vanish between the snapshot and the send */
+            unexpected += (status != UCPG_OK) && (status != UCPG_ERR_PEER_DOWN);
+        }
+        ++rounds;
+    }
+    /* Churners are gone (cleanly or not): the view settles on the two of us. */
+    for (i = 0; i < 100; ++i) {
+        ucpg_domain_peers(n.d, NULL, 0, &count, &total);
+        if (total == 2) {
+            break;
+        }
+        usleep(50000);
+    }
+    ucpg_test_say("FINAL %zu unexpected %u bad %llu rounds %u", total, unexpected,
+                  (unsigned long long)n.bad, rounds);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    integ_node_stop(&n);
+    return 0;
+}
+
+/* A churner: joins and leaves several times, the last time without saying
+ * goodbye (as a crash would). */
+static int child_churner(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_info_t peers[INTEG_MAX_PEERS];
+    size_t count = 0, i;
+    integ_node_t n;
+    int round;
+
+    for (round = 0; round < 5; ++round) {
+        if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 2, STEP_MS) != UCPG_OK)) {
+            ucpg_test_say("ERR round %d", round);
+            return 1;
+        }
+        ucpg_domain_peers(n.d, peers, INTEG_MAX_PEERS, &count, NULL);
+        for (i = 0; i < count; ++i) {
+            integ_send_pattern(&n, peers[i].id, 5000, (uint32_t)round);
+        }
+        usleep((useconds_t)(1000 * ((rank * 7 + round * 13) % 20)));
+        if (round == 4) {
+            _exit(0);                 /* no BYE, no registry cleanup */
+        }
+        integ_node_stop(&n);
+    }
+    return 0;
+}
+
+static int test_churn_of_joining_and_leaving_processes(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    unsigned long total, unexpected, bad;
+    char line[128];
+    int r;
+
+    ucpg_harness_fork(h, 2, child_stable, NULL);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "stable pair not formed");
+    ucpg_harness_fork(h, 4, child_churner, NULL);
+    for (r = 2; r < 6; ++r) {
+        INTEG_CHECK(integ_wait_rank_ok(h, r, 60000) == 0, "churner %d failed", r);
+    }
+    for (r = 0; r < 2; ++r) {
+        ucpg_harness_send(h, r, "STOP");
+    }
+    for (r = 0; r < 2; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "FINAL ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d silent", r);
+        INTEG_CHECK(sscanf(line, "FINAL %lu unexpected %lu bad %lu", &total, &unexpected,
+                           &bad) == 3, "%s", line);
+        INTEG_CHECK(total == 2, "rank %d still sees %lu processes", r, total);
+        INTEG_CHECK(unexpected == 0 && bad == 0, "rank %d: %s", r, line);
+    }
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- stale and corrupt registries ------------------------------------------------ */
 
 /* A process that lives until it is killed: a member of a run that will
@@ -400,7 +498,7 @@ static int expect_init_status(ucpg_harness_t *h, int want)
         fprintf(stderr, "  init returned %s, want %d\n", line + 7, want);
         return -1;
     }
-    return ucpg_harness_wait_rank(h, r, STEP_MS, NULL);
+    return integ_wait_rank_ok(h, r, STEP_MS);
 }
 
 static int test_registry_of_another_user_is_refused(void)
@@ -460,6 +558,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_sigkill_seen_by_all_within_1s_and_restart_joins),
         INTEG_TEST(test_clean_release_is_reported_as_left),
         INTEG_TEST(test_send_to_peer_killed_mid_transfer_fails_within_2s),
+        INTEG_TEST(test_churn_of_joining_and_leaving_processes),
         INTEG_TEST(test_stale_registry_of_dead_processes_never_blocks),
         INTEG_TEST(test_corrupt_registry_is_rebuilt),
         INTEG_TEST(test_registry_of_another_user_is_refused),

@@ -332,11 +332,16 @@ static void ucpg_peer_watch(ucpg_domain_t *d, ucpg_peer_id_t id)
     ucpg_peer_t *p = &d->peers[id];
     struct epoll_event ev;
 
+    static int warned_nosys;
+
     p->pidfd = ucpg_proc_pidfd_open(p->pid, p->starttime);
     if (p->pidfd < 0) {
         if (errno == ESRCH) {
             /* Already dead: the pidfd path would never fire. */
             ucpg_debug("peer %u (pid %d) died before it could be watched", id, (int)p->pid);
+        } else if (!__atomic_exchange_n(&warned_nosys, 1, __ATOMIC_RELAXED)) {
+            ucpg_info("pidfd_open unavailable (%m): dead peers are noticed by UCX "
+                      "keepalive within UCX_CPG_KEEPALIVE_MS instead of at once");
         }
         return;
     }
