@@ -16,8 +16,9 @@ MODE=${1:-demo}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${UCPG_BUILD_DIR:-$TOP/build}
 JOBS=$(nproc 2>/dev/null || echo 2)
+# libcpg-dev: corosync's own headers, to check our <corosync/cpg.h> ABI against.
 PKGS="build-essential autoconf automake libtool pkg-config libucx-dev ucx-utils
-      libhwloc-dev libcmocka-dev libopenmpi-dev openmpi-bin libpmix-dev"
+      libhwloc-dev libcmocka-dev libopenmpi-dev openmpi-bin libpmix-dev libcpg-dev"
 
 say() { printf '\n==> %s\n' "$*"; }
 

@@ -93,7 +93,7 @@ static const char *pretty(const char *mangled)
 #else
 #define EXPR_TYPE(e)                                                                               \
     _Generic((e), _Bool: "_Bool", char: "char", signed char: "signed char",                        \
-             unsigned char: "unsigned char", short: "short", unsigned short: "unsigned short",      \
+             unsigned char: "unsigned char", short: "short", unsigned short: "unsigned short",     \
              int: "int", unsigned int: "unsigned int", long: "long",                               \
              unsigned long: "unsigned long", long long: "long long",                               \
              unsigned long long: "unsigned long long", char *: "char *",                           \
@@ -114,7 +114,7 @@ static const char *pretty(const char *mangled)
 #ifdef __cplusplus
 #define FUNCTION(fn) printf("function %s is %s\n", #fn, EXPR_TYPE(fn))
 #else
-#define FUNCTION(fn) printf("function %s declared\n", #fn + 0 * sizeof(&fn))
+#define FUNCTION(fn) ((void)sizeof(&(fn)), printf("function %s declared\n", #fn))
 #endif
 
 int main(void)
@@ -294,7 +294,7 @@ headers_used()
 {
     _cc=$1
     shift
-    # shellcheck disable=SC2086
+    # shellcheck disable=SC1003,SC2020
     $_cc "$@" -M "$tmp/abi_print.c" 2>/dev/null | tr ' \\' '\n\n' | grep '/corosync/[a-z]*\.h$' |
         sort -u
 }
@@ -321,26 +321,30 @@ build()
 
 # --- make sure each side really uses the headers it is meant to ------------
 
-# shellcheck disable=SC2086
-used=$(headers_used "$CC" -x c $corosync_flags)
-case "$used" in
-"$sys_inc/corosync/"*) ;;
-*) echo "ERROR: the corosync build does not use $sys_inc/corosync: $used"; exit 99 ;;
-esac
-used=$(headers_used "$CC" -x c $ours_flags)
-for h in $used; do
-    case "$h" in
-    "$ours_inc/corosync/"*) ;;
-    *) echo "ERROR: the ucx_cpg build also includes $h"; exit 99 ;;
+# only_from SIDE DIR HEADERS: every header listed is under DIR/corosync, cpg.h among them.
+only_from()
+{
+    case "$3" in
+    *"$2/corosync/cpg.h"*) ;;
+    *) echo "ERROR: the $1 build does not include $2/corosync/cpg.h"; exit 99 ;;
     esac
-done
+    for _h in $3; do
+        case "$_h" in
+        "$2/corosync/"*) ;;
+        *) echo "ERROR: the $1 build includes $_h, not from $2/corosync"; exit 99 ;;
+        esac
+    done
+}
+
+# shellcheck disable=SC2086
+only_from corosync "$sys_inc" "$(headers_used "$CC" -x c $corosync_flags)"
+only_from ucx_cpg "$ours_inc" "$(headers_used "$CC" -x c "$ours_flags")"
 
 # --- 1. the program as C and C++ ------------------------------------------
 
 # shellcheck disable=SC2086
 build c "$CC" -std=gnu11 corosync $corosync_flags || exit 99
-# shellcheck disable=SC2086
-if build c "$CC" -std=gnu11 ucx_cpg $ours_flags; then
+if build c "$CC" -std=gnu11 ucx_cpg "$ours_flags"; then
     same "C program (sizeof, alignof, offsetof, field types, enum and macro values)" \
         "$tmp/c.corosync.out" "$tmp/c.ucx_cpg.out"
 else
@@ -350,8 +354,7 @@ fi
 if [ "$have_cxx" = yes ]; then
     # shellcheck disable=SC2086
     build c++ "$CXX" -std=gnu++11 corosync $corosync_flags || exit 99
-    # shellcheck disable=SC2086
-    if build c++ "$CXX" -std=gnu++11 ucx_cpg $ours_flags; then
+    if build c++ "$CXX" -std=gnu++11 ucx_cpg "$ours_flags"; then
         same "C++ program (the above plus exact function, callback and field types)" \
             "$tmp/c++.corosync.out" "$tmp/c++.ucx_cpg.out"
     else
@@ -381,9 +384,12 @@ aux_info()
 
 # shellcheck disable=SC2086
 if aux_info corosync $corosync_flags; then
-    # shellcheck disable=SC2086
-    aux_info ucx_cpg $ours_flags
-    same "function declarations (gcc -aux-info)" "$tmp/aux.corosync" "$tmp/aux.ucx_cpg"
+    if aux_info ucx_cpg "$ours_flags"; then
+        same "function declarations (gcc -aux-info)" "$tmp/aux.corosync" "$tmp/aux.ucx_cpg"
+    else
+        echo "DIFFERENT: function declarations: ucx_cpg's headers do not compile"
+        status=1
+    fi
 else
     echo "note: $CC does not support -aux-info; declarations compared through the programs only"
 fi
@@ -403,8 +409,7 @@ macros()
 
 # shellcheck disable=SC2086
 macros corosync $corosync_flags
-# shellcheck disable=SC2086
-macros ucx_cpg $ours_flags
+macros ucx_cpg "$ours_flags"
 same "CS_* / CPG_* macro names and include guards" "$tmp/macros.corosync" "$tmp/macros.ucx_cpg"
 
 if [ "$status" -eq 0 ]; then
