@@ -329,7 +329,7 @@ _Static_assert(sizeof(rsm_access_size_t) == sizeof(int), "rsm_access_size_t");
 
 #if defined(__LP64__) || defined(_LP64)
 /* LP64 sizes, the same as on Solaris amd64 / sparcv9. */
-_Static_assert(sizeof(rsmapi_controller_attr_t) == 72, "rsmapi_controller_attr_t");
+_Static_assert(sizeof(rsmapi_controller_attr_t) == 64, "rsmapi_controller_attr_t");
 _Static_assert(sizeof(rsmapi_access_entry_t) == 8, "rsmapi_access_entry_t");
 _Static_assert(sizeof(rsmapi_barrier_t) == 24, "rsmapi_barrier_t");
 _Static_assert(sizeof(rsm_iovec_t) == 40, "rsm_iovec_t");
@@ -468,7 +468,7 @@ typedef struct {
     void (*address)(void);  /* NULL when no implementation is linked */
 } function_t;
 
-#define FUNCTION_ROW(ret, name, params) { #name, (void (*)(void))typed_pointers.name },
+#define FUNCTION_ROW(ret, name, params) { #name, (void (*)(void))name },
 static const function_t function_table[] = { RSMAPI_FUNCTIONS(FUNCTION_ROW) };
 
 
@@ -476,7 +476,7 @@ static const function_t function_table[] = { RSMAPI_FUNCTIONS(FUNCTION_ROW) };
  * Helpers: the source tree and the compilers, for the compile checks
  * ========================================================================== */
 
-static char srcdir[4096];
+static char srcdir[1024];
 
 /* The source root: $UCPG_TEST_SRCDIR, else -DUCPG_TEST_SRCDIR, else derived
  * from __FILE__ (relative to the directory the test was compiled in), else
@@ -484,26 +484,27 @@ static char srcdir[4096];
 static int find_srcdir(void)
 {
     const char *candidates[4] = { getenv("UCPG_TEST_SRCDIR"), NULL, NULL, "." };
-    static char from_file[4096];
+    static char from_file[1024];
     const char *suffix = "test/unit/test_rsmapi_header.c";
-    size_t flen = strlen(__FILE__), slen = strlen(suffix);
+    const char *file = __FILE__;
+    size_t flen = strlen(file), slen = strlen(suffix);
     size_t i;
 
 #ifdef UCPG_TEST_SRCDIR
     candidates[1] = UCPG_TEST_SRCDIR;
 #endif
-    if (flen >= slen && strcmp(__FILE__ + flen - slen, suffix) == 0) {
+    if (flen >= slen && strcmp(file + flen - slen, suffix) == 0) {
         size_t len = flen - slen;
         if (len == 0) {
             strcpy(from_file, ".");
         } else if (len < sizeof(from_file)) {
-            memcpy(from_file, __FILE__, len);
+            memcpy(from_file, file, len);
             from_file[len] = '\0';
         }
         candidates[2] = from_file[0] != '\0' ? from_file : NULL;
     }
     for (i = 0; i < COUNT(candidates); i++) {
-        char path[4200];
+        char path[1200];
         if (candidates[i] == NULL || candidates[i][0] == '\0' ||
             strchr(candidates[i], '\'') != NULL) {
             continue;
@@ -536,7 +537,8 @@ static int have_program(const char *prog)
 static int run(const char *cmd)
 {
     int status;
-    print_message("  %s\n", cmd);
+    const char *nl = strchr(cmd, '\n'); /* print a here-document's first line only */
+    print_message("  %.*s\n", nl != NULL ? (int)(nl - cmd) : (int)strlen(cmd), cmd);
     fflush(stdout);
     status = system(cmd);
     if (status == -1 || !WIFEXITED(status)) {
@@ -694,19 +696,19 @@ static void test_topology_block_can_be_walked(void **state)
     size_t top = sizeof(rsm_topology_t) + sizeof(rsm_connections_t *);
     size_t c0 = sizeof(rsm_connections_t) + sizeof(rsm_remote_cntlr_t);
     size_t c1 = sizeof(rsm_connections_t);
-    _Alignas(8) unsigned char block[sizeof(rsm_topology_t) + sizeof(rsm_connections_t *) +
-                                    2 * sizeof(rsm_connections_t) + sizeof(rsm_remote_cntlr_t)];
+    size_t size = top + c0 + c1;
+    unsigned char *block = malloc(size);
     rsm_topology_t *tp = (rsm_topology_t *)(void *)block;
     uint_t i;
     int j, active = 0;
     (void)state;
 
-    memset(block, 0, sizeof(block));
+    assert_non_null(block);
+    memset(block, 0, size);
     tp->topology_hdr.local_nodeid = 7;
     tp->topology_hdr.local_cntlr_count = 2;
     tp->connections[0] = (rsm_connections_t *)(void *)(block + top);
     tp->connections[1] = (rsm_connections_t *)(void *)(block + top + c0);
-    assert_true(top + c0 + c1 <= sizeof(block));
     snprintf(tp->connections[0]->hdr.cntlr_name, MAXNAMELEN, "sci%d", 0);
     tp->connections[0]->hdr.remote_cntlr_count = 2;
     tp->connections[0]->remote_cntlr[0].connection_state = RSM_CONNECTION_ACTIVE;
@@ -725,6 +727,7 @@ static void test_topology_block_can_be_walked(void **state)
     assert_int_equal(active, 2);
     assert_string_equal(tp->connections[0]->hdr.cntlr_name, "sci0");
     assert_int_equal(tp->connections[0]->remote_cntlr[1].remote_nodeid, 9);
+    free(block);
 }
 
 static void test_all_42_functions_are_declared_with_reference_types(void **state)
@@ -741,6 +744,15 @@ static void test_all_42_functions_are_declared_with_reference_types(void **state
         }
         linked += function_table[i].address != NULL;
     }
+    /* The typed pointers hold the same addresses. */
+    i = 0;
+#define CHECK_TYPED_POINTER(ret, fn, params)                                       \
+    assert_string_equal(function_table[i].name, #fn);                              \
+    assert_true((void (*)(void))typed_pointers.fn == function_table[i].address);   \
+    i++;
+    RSMAPI_FUNCTIONS(CHECK_TYPED_POINTER)
+#undef CHECK_TYPED_POINTER
+    assert_int_equal(i, 42);
     print_message("  %zu of 42 functions have a linked definition\n", linked);
 #ifdef RSMAPI_TEST_REQUIRE_IMPL
     /* Built against the implementation: every symbol must resolve. */
@@ -771,7 +783,7 @@ static int is_known_constant(const char *name)
 
 static void test_header_defines_no_constant_outside_the_reference(void **state)
 {
-    char path[4200], line[512];
+    char path[1200], line[512];
     FILE *f;
     int unknown = 0, seen = 0;
     (void)state;
@@ -856,10 +868,91 @@ static void test_header_compiles_as_cxx(void **state)
     }
 }
 
+/* A translation unit that includes only <rsmapi.h> and uses what a Solaris
+ * program gets from it (the system types of the prototypes, PAGESIZE and
+ * MAXNAMELEN of <sys/param.h>, the Solaris scalar types). Fed to the
+ * compiler on stdin; valid C and C++. */
+static const char self_contained_tu[] =
+    "#include <rsmapi.h>\n"
+    "long page_bits(void);\n"
+    "long page_bits(void) { return (long)PAGESIZE + (long)PAGEOFFSET + (long)PAGEMASK\n"
+    "                       + MAXNAMELEN + MAXPATHLEN; }\n"
+    "int use(rsm_memseg_import_handle_t im, struct pollfd *fds, nfds_t n);\n"
+    "int use(rsm_memseg_import_handle_t im, struct pollfd *fds, nfds_t n) {\n"
+    "    uint8_t b8 = 0; uint16_t b16 = 0; uint32_t b32 = 0; uint64_t b64 = 0;\n"
+    "    off_t off = 0; size_t len = sizeof(b8); ulong_t one = 1; uint_t fl = 0;\n"
+    "    offset_t ignored = 0; uchar_t uc = 0; caddr_t va = (caddr_t)&b8; int nf = 0;\n"
+    "    (void)ignored; (void)uc; (void)va; (void)len;\n"
+    "    return rsm_memseg_import_get8(im, off, &b8, one) + rsm_memseg_import_get16(im, off, &b16, one)\n"
+    "         + rsm_memseg_import_put32(im, off, &b32, one) + rsm_memseg_import_put64(im, off, &b64, one)\n"
+    "         + rsm_intr_signal_post(im, fl) + rsm_intr_signal_wait_pollfd(fds, n, -1, &nf);\n"
+    "}\n"
+    /* C++: the functions have C linkage (a redeclaration with another
+     * language linkage is an error). */
+    "#ifdef __cplusplus\n"
+    "extern \"C\" int rsm_memseg_import_get8(rsm_memseg_import_handle_t, off_t, uint8_t *, ulong_t);\n"
+    "extern \"C\" void rsm_free_interconnect_topology(rsm_topology_t *);\n"
+    "extern \"C\" int rsm_intr_signal_wait_pollfd(struct pollfd[], nfds_t, int, int *);\n"
+    "#endif\n";
+
+static void test_header_alone_provides_what_programs_use(void **state)
+{
+    static const char *const modes[] = {
+        "-x c -std=c11 -pedantic", "-x c -std=c99 -pedantic", "-x c -std=gnu11",
+    };
+    static const char *const cxx_modes[] = { "-x c++ -std=c++11 -pedantic" };
+    const char *cc = tool("CC", "cc");
+    const char *cxx = tool("CXX", "c++");
+    char cmd[8192];
+    size_t i;
+    (void)state;
+    REQUIRE_TREE_AND(cc);
+    for (i = 0; i < COUNT(modes) + COUNT(cxx_modes); i++) {
+        int is_cxx = i >= COUNT(modes);
+        const char *compiler = is_cxx ? cxx : cc;
+        if (is_cxx && !have_program(cxx)) {
+            print_message("  (no C++ compiler '%s': C++ variant not run)\n", cxx);
+            continue;
+        }
+        snprintf(cmd, sizeof(cmd),
+                 "%s %s -Wall -Wextra -Werror -fsyntax-only -I'%s/include' - <<'EOF'\n%sEOF\n",
+                 compiler, is_cxx ? cxx_modes[i - COUNT(modes)] : modes[i], srcdir,
+                 self_contained_tu);
+        assert_int_equal(run(cmd), 0);
+    }
+}
+
+/* RSMAPI_API exports a function from a library built with
+ * -fvisibility=hidden, as libucx_cpg is; an unmarked function stays hidden. */
+static void test_functions_are_exported_under_hidden_visibility(void **state)
+{
+    const char *cc = tool("CC", "cc");
+    char cmd[8192];
+    (void)state;
+    REQUIRE_TREE_AND(cc);
+    if (!have_program("nm")) {
+        print_message("nm not found\n");
+        skip();
+    }
+    snprintf(cmd, sizeof(cmd),
+             "so=\"${TMPDIR:-/tmp}/rsmapi_visibility_$$.so\"; "
+             "%s -std=c11 -shared -fPIC -fvisibility=hidden -I'%s/include' -o \"$so\" -x c - <<'EOF' "
+             "&& nm -D --defined-only \"$so\" | grep -q ' rsm_release_controller$' "
+             "&& ! nm -D --defined-only \"$so\" | grep -q ' not_exported$'; "
+             "rc=$?; rm -f \"$so\"; exit $rc\n"
+             "#include <rsmapi.h>\n"
+             "int rsm_release_controller(rsmapi_controller_handle_t c) { return c ? 0 : 3; }\n"
+             "int not_exported(void);\n"
+             "int not_exported(void) { return 1; }\n"
+             "EOF\n",
+             cc, srcdir);
+    assert_int_equal(run(cmd), 0);
+}
+
 static void test_solaris_style_example_compiles(void **state)
 {
     const char *cc = tool("CC", "cc");
-    char cmd[8192], path[4200];
+    char cmd[8192], path[1200];
     (void)state;
     REQUIRE_TREE_AND(cc);
     snprintf(path, sizeof(path), "%s/contrib/examples/rsm_solaris_compile_check.c", srcdir);
@@ -888,6 +981,8 @@ int main(void)
         cmocka_unit_test(test_header_defines_no_constant_outside_the_reference),
         cmocka_unit_test(test_header_compiles_as_strict_c),
         cmocka_unit_test(test_header_compiles_as_cxx),
+        cmocka_unit_test(test_header_alone_provides_what_programs_use),
+        cmocka_unit_test(test_functions_are_exported_under_hidden_visibility),
         cmocka_unit_test(test_solaris_style_example_compiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
