@@ -49,7 +49,7 @@
 /* --- on-disk layout mirrored from registry.c ------------------------------ */
 
 #define REG_MAGIC      "UCPGREG"
-#define REG_VERSION    1u
+#define REG_VERSION    2u
 
 typedef struct {
     char     magic[8];
@@ -60,7 +60,9 @@ typedef struct {
     uint64_t secret;
     uint64_t generation;
     uint32_t owner_uid;
-    uint32_t reserved[5];
+    uint32_t nsegs;
+    uint32_t next_segid;
+    uint32_t reserved[3];
 } reg_hdr_t;
 
 typedef struct {
@@ -73,11 +75,30 @@ typedef struct {
     uint8_t  addr[UCPG_REGISTRY_ADDR_MAX];
 } reg_slot_t;
 
+/* One entry of the segment-id table that follows the slots. */
+typedef struct {
+    uint32_t state;
+    uint32_t nodeid;
+    uint32_t segid;
+    uint32_t owner_slot;
+    uint64_t owner_uuid;
+} reg_seg_t;
+
+#define REG_AUTO_SEGID_BASE  0x80000000u
+
 _Static_assert(sizeof(reg_hdr_t) == 64, "mirrored registry header is 64 bytes");
+_Static_assert(sizeof(reg_seg_t) == 24, "mirrored segment-id entry is 24 bytes");
 
 static size_t reg_file_size(unsigned nslots)
 {
-    return sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t);
+    /* header, process slots, then the segment-id table (24-byte entries) */
+    return sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t) +
+           (size_t)UCPG_REGISTRY_NSEGS * sizeof(reg_seg_t);
+}
+
+static off_t reg_seg_table_offset(unsigned nslots)
+{
+    return (off_t)(sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t));
 }
 
 
@@ -243,14 +264,17 @@ static int snapshot_has_uuid(ucpg_registry_t *reg, uint64_t uuid)
     return 0;
 }
 
-/*
- * Forks a child, notes its (pid, start time) while it lives, then lets it
- * exit and reaps it: the pair names a process that is certainly dead, which
- * is what a crashed peer leaves behind in the registry.
- */
-static void dead_process(pid_t *pid_p, uint64_t *starttime_p)
+/* A forked child that blocks until released, so the test controls when it
+ * dies. */
+typedef struct {
+    pid_t    pid;
+    uint64_t starttime;
+    int      release_fd;   /* closing it lets the child exit */
+} child_t;
+
+static void child_start(child_t *child)
 {
-    int fds[2], wstatus;
+    int fds[2];
     char c;
     pid_t pid;
 
@@ -264,13 +288,37 @@ static void dead_process(pid_t *pid_p, uint64_t *starttime_p)
         _exit(0);
     }
     close(fds[0]);
-    *starttime_p = ucpg_proc_starttime(pid);
-    assert_true(*starttime_p != 0);
-    assert_true(ucpg_proc_alive(pid, *starttime_p));
-    close(fds[1]);      /* EOF releases the child */
-    assert_int_equal(waitpid(pid, &wstatus, 0), pid);
-    assert_false(ucpg_proc_alive(pid, *starttime_p));
-    *pid_p = pid;
+    child->pid        = pid;
+    child->release_fd = fds[1];
+    child->starttime  = ucpg_proc_starttime(pid);
+    assert_true(child->starttime != 0);
+    assert_true(ucpg_proc_alive(pid, child->starttime));
+}
+
+/* Lets the child exit and reaps it: afterwards its (pid, start time) names a
+ * process that is certainly dead. */
+static void child_end(child_t *child)
+{
+    int wstatus;
+
+    close(child->release_fd);      /* EOF releases the child */
+    assert_int_equal(waitpid(child->pid, &wstatus, 0), child->pid);
+    assert_false(ucpg_proc_alive(child->pid, child->starttime));
+}
+
+/*
+ * Forks a child, notes its (pid, start time) while it lives, then lets it
+ * exit and reaps it: the pair names a process that is certainly dead, which
+ * is what a crashed peer leaves behind in the registry.
+ */
+static void dead_process(pid_t *pid_p, uint64_t *starttime_p)
+{
+    child_t child;
+
+    child_start(&child);
+    child_end(&child);
+    *pid_p       = child.pid;
+    *starttime_p = child.starttime;
 }
 
 static void file_write(const char *path, const void *data, size_t len, mode_t mode)
@@ -378,6 +426,101 @@ static void assert_join_invalid(const test_ctx_t *ctx, ucpg_registry_entry_t *se
     assert_int_equal(snapshot_count(reg, NULL), 0);
     free(peers);
     ucpg_registry_close(reg);
+}
+
+/* The header straight from the file. */
+static void raw_hdr_read(const test_ctx_t *ctx, const char *domain, reg_hdr_t *hdr)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    registry_path(ctx, domain, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, hdr, sizeof(*hdr), 0), (ssize_t)sizeof(*hdr));
+    close(fd);
+}
+
+/* The whole segment-id table straight from the file, as a malloc'ed array
+ * of UCPG_REGISTRY_NSEGS entries (no scan has dropped dead claims from it). */
+static reg_seg_t *raw_seg_table_read(const test_ctx_t *ctx, const char *domain,
+                                     unsigned nslots)
+{
+    size_t len = UCPG_REGISTRY_NSEGS * sizeof(reg_seg_t);
+    reg_seg_t *table = malloc(len);
+    char path[PATH_MAX];
+    int fd;
+
+    assert_non_null(table);
+    registry_path(ctx, domain, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, table, len, reg_seg_table_offset(nslots)), (ssize_t)len);
+    close(fd);
+    return table;
+}
+
+/* Used entries of the table in the file; nodeid 0 counts all of them,
+ * otherwise only those of (nodeid, segid). */
+static unsigned raw_seg_count(const test_ctx_t *ctx, const char *domain, unsigned nslots,
+                              uint32_t nodeid, uint32_t segid)
+{
+    reg_seg_t *table = raw_seg_table_read(ctx, domain, nslots);
+    unsigned i, n = 0;
+
+    for (i = 0; i < UCPG_REGISTRY_NSEGS; ++i) {
+        n += (table[i].state == 1) &&
+             ((nodeid == 0) || ((table[i].nodeid == nodeid) && (table[i].segid == segid)));
+    }
+    free(table);
+    return n;
+}
+
+/* Claims (nodeid, segid) for owner (segid 0: a system-assigned id) and
+ * returns the id. */
+static uint32_t seg_claim_ok(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
+                             const ucpg_registry_entry_t *owner)
+{
+    uint32_t id = segid;
+
+    assert_int_equal(ucpg_registry_seg_claim(reg, nodeid, &id, owner->slot, owner->uuid),
+                     UCPG_OK);
+    if (segid != 0) {
+        assert_int_equal(id, segid);
+    }
+    return id;
+}
+
+static void assert_seg_owner(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
+                             const ucpg_registry_entry_t *owner)
+{
+    uint32_t slot = UINT32_MAX;
+    uint64_t uuid = 0;
+
+    assert_int_equal(ucpg_registry_seg_lookup(reg, nodeid, segid, &slot, &uuid), UCPG_OK);
+    assert_int_equal(slot, owner->slot);
+    assert_int_equal(uuid, owner->uuid);
+}
+
+static void assert_seg_unclaimed(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid)
+{
+    uint32_t slot;
+    uint64_t uuid;
+
+    assert_int_equal(ucpg_registry_seg_lookup(reg, nodeid, segid, &slot, &uuid),
+                     UCPG_ERR_NOT_FOUND);
+}
+
+/* A refused claim must leave the file as it was: no entry in the table and
+ * the auto-id counter untouched. */
+static void assert_seg_table_untouched(const test_ctx_t *ctx, const char *domain,
+                                       unsigned nslots)
+{
+    reg_hdr_t hdr;
+
+    assert_int_equal(raw_seg_count(ctx, domain, nslots, 0, 0), 0);
+    raw_hdr_read(ctx, domain, &hdr);
+    assert_int_equal(hdr.next_segid, REG_AUTO_SEGID_BASE);
 }
 
 
@@ -1194,6 +1337,466 @@ static void test_registries_of_different_domains_are_independent(void **state)
 }
 
 
+/* --- segment ids: claim and lookup ---------------------------------------- */
+
+/* The owner is not in slot 0, so a lookup that ignored the slot would show. */
+static void test_seg_claim_explicit_id_is_returned_by_lookup(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(201), *b = entry_new(202);
+    uint32_t segid = 42;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    assert_int_not_equal(b->slot, 0);
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, b->slot, b->uuid), UCPG_OK);
+    assert_int_equal(segid, 42);          /* an explicit id is kept as is */
+    assert_seg_owner(reg, 1, 42, b);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, 42), 1);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+static void test_seg_claim_of_live_claimed_id_returns_exists(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(211), *b = entry_new(212);
+    uint32_t segid;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    seg_claim_ok(reg, 1, 42, a);
+    segid = 42;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, a->slot, a->uuid),
+                     UCPG_ERR_EXISTS);
+    segid = 42;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, b->slot, b->uuid),
+                     UCPG_ERR_EXISTS);
+    assert_int_equal(segid, 42);
+    /* The first claim stands, and was not duplicated. */
+    assert_seg_owner(reg, 1, 42, a);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, 42), 1);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+/* Segment ids are per node: (1, 42) and (2, 42) are two different segments. */
+static void test_seg_same_id_on_other_nodeid_is_independent(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(221), *b = entry_new(222);
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    seg_claim_ok(reg, 1, 42, a);
+    seg_claim_ok(reg, 2, 42, b);
+    assert_seg_owner(reg, 1, 42, a);
+    assert_seg_owner(reg, 2, 42, b);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_OK);
+    assert_seg_unclaimed(reg, 1, 42);
+    assert_seg_owner(reg, 2, 42, b);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- segment ids: system-assigned ids ------------------------------------- */
+
+static void test_seg_auto_ids_start_at_0x80000000_and_increase(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(231);
+    uint32_t i, segid;
+
+    join_ok(reg, a);
+    for (i = 0; i < 3; ++i) {
+        segid = 0;
+        assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, a->slot, a->uuid), UCPG_OK);
+        assert_int_equal(segid, REG_AUTO_SEGID_BASE + i);   /* written back */
+        assert_seg_owner(reg, 1, segid, a);
+    }
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* An id handed out once may still be cached by an importer: never again. */
+static void test_seg_released_auto_id_is_not_reused(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(241);
+    uint32_t first, second;
+
+    join_ok(reg, a);
+    first = seg_claim_ok(reg, 1, 0, a);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, first, a->uuid), UCPG_OK);
+    second = seg_claim_ok(reg, 1, 0, a);
+    assert_int_not_equal(second, first);
+    assert_int_equal(second, first + 1);
+    assert_seg_unclaimed(reg, 1, first);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* The counter lives in the file, not in a process: a later process with a
+ * fresh handle continues it. The first id is released before closing so that
+ * only the counter can carry the information. */
+static void test_seg_auto_id_counter_survives_reopen(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(251);
+    uint32_t first;
+
+    join_ok(reg, a);
+    first = seg_claim_ok(reg, 1, 0, a);
+    assert_int_equal(first, REG_AUTO_SEGID_BASE);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, first, a->uuid), UCPG_OK);
+    ucpg_registry_close(reg);
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_int_equal(seg_claim_ok(reg, 1, 0, a), first + 1);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* 0xFFFFFFFF is the last id: handed out once, then the id space is used up
+ * rather than starting over at 0 (which means "assign one") or below the base. */
+static void test_seg_auto_id_after_0xffffffff_returns_no_resource(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_entry_t *a = entry_new(261);
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+    uint32_t segid;
+    reg_hdr_t hdr;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    raw_hdr_read(ctx, DOMAIN, &hdr);
+    assert_int_equal(hdr.next_segid, REG_AUTO_SEGID_BASE);
+    hdr.next_segid = UINT32_MAX;
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    file_pwrite(path, &hdr, sizeof(hdr), 0);
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    join_ok(reg, a);
+    assert_int_equal(seg_claim_ok(reg, 1, 0, a), UINT32_MAX);
+    assert_seg_owner(reg, 1, UINT32_MAX, a);
+    segid = 0;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, a->slot, a->uuid),
+                     UCPG_ERR_NO_RESOURCE);
+    assert_int_equal(segid, 0);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 0, 0), 1);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* Whatever the policy on explicit ids in the automatic range (refuse them or
+ * skip them when assigning), an automatic claim must never hand out a pair
+ * that a live process already holds. */
+static void test_seg_auto_id_never_duplicates_live_explicit_claim(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(271), *b = entry_new(272);
+    uint32_t segid = REG_AUTO_SEGID_BASE, auto_id;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    if (ucpg_registry_seg_claim(reg, 1, &segid, a->slot, a->uuid) == UCPG_OK) {
+        auto_id = seg_claim_ok(reg, 1, 0, b);
+        assert_int_not_equal(auto_id, REG_AUTO_SEGID_BASE);
+        assert_seg_owner(reg, 1, REG_AUTO_SEGID_BASE, a);
+        assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, REG_AUTO_SEGID_BASE), 1);
+    }
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- segment ids: release ------------------------------------------------- */
+
+static void test_seg_release_frees_id_for_new_claim(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(281), *b = entry_new(282);
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    seg_claim_ok(reg, 1, 42, a);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_OK);
+    assert_seg_unclaimed(reg, 1, 42);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 0, 0), 0);
+    seg_claim_ok(reg, 1, 42, b);
+    assert_seg_owner(reg, 1, 42, b);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+/* Never claimed, and released twice: both are NOT_FOUND. */
+static void test_seg_release_of_unclaimed_id_returns_not_found(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(291);
+
+    join_ok(reg, a);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_ERR_NOT_FOUND);
+    seg_claim_ok(reg, 1, 42, a);
+    assert_int_equal(ucpg_registry_seg_release(reg, 2, 42, a->uuid), UCPG_ERR_NOT_FOUND);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 43, a->uuid), UCPG_ERR_NOT_FOUND);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_OK);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_ERR_NOT_FOUND);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_seg_release_with_other_uuid_returns_access_and_keeps_claim(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(301), *b = entry_new(302);
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    seg_claim_ok(reg, 1, 42, a);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, b->uuid), UCPG_ERR_ACCESS);
+    assert_seg_owner(reg, 1, 42, a);
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_OK);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- segment ids: claims of dead owners ------------------------------------ */
+
+/* The owner is a real child: alive when it claims, then it dies without
+ * releasing, as after a crash. Its process slot is still in the file. */
+static void test_seg_claim_of_dead_owner_is_dropped(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *live = entry_new(311), *owner = entry_new(312);
+    reg_slot_t slot;
+    child_t child;
+
+    join_ok(reg, live);
+    child_start(&child);
+    owner->pid       = child.pid;
+    owner->starttime = child.starttime;
+    join_ok(reg, owner);
+    seg_claim_ok(reg, 1, 42, owner);
+    assert_seg_owner(reg, 1, 42, owner);
+
+    child_end(&child);
+    raw_slot_read(ctx, DOMAIN, owner->slot, &slot);
+    assert_int_equal(slot.uuid, owner->uuid);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, 42), 1);
+    assert_seg_unclaimed(reg, 1, 42);
+    /* Dropped means cleared in the file, not only hidden from the caller. */
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, 42), 0);
+    seg_claim_ok(reg, 1, 42, live);
+    assert_seg_owner(reg, 1, 42, live);
+    free(owner);
+    free(live);
+    ucpg_registry_close(reg);
+}
+
+/* The owner left the domain (its slot is free) without releasing its ids. */
+static void test_seg_claim_of_owner_that_left_is_dropped(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(321), *b = entry_new(322);
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    seg_claim_ok(reg, 1, 42, a);
+    assert_int_equal(ucpg_registry_leave(reg, a->slot, a->uuid), UCPG_OK);
+    assert_seg_unclaimed(reg, 1, 42);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, 42), 0);
+    seg_claim_ok(reg, 1, 42, b);
+    assert_seg_owner(reg, 1, 42, b);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+/* The owner's slot now holds a live process of another incarnation: the
+ * claim belonged to the previous occupant and must not pass to the new one. */
+static void test_seg_claim_of_reused_owner_slot_counts_as_dead(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(331), *b = entry_new(332);
+    uint32_t segid;
+
+    join_ok(reg, a);
+    seg_claim_ok(reg, 1, 42, a);
+    assert_int_equal(ucpg_registry_leave(reg, a->slot, a->uuid), UCPG_OK);
+    assert_int_equal(join_ok(reg, b), a->slot);
+    assert_seg_unclaimed(reg, 1, 42);
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 1, 42), 0);
+    /* The new occupant cannot release it in the old one's name either. */
+    assert_int_equal(ucpg_registry_seg_release(reg, 1, 42, a->uuid), UCPG_ERR_NOT_FOUND);
+    segid = 42;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, b->slot, b->uuid), UCPG_OK);
+    assert_seg_owner(reg, 1, 42, b);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- segment ids: parameter validation ------------------------------------ */
+
+static void test_seg_claim_rejects_null_segid_p(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(341);
+
+    join_ok(reg, a);
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, NULL, a->slot, a->uuid),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_seg_table_untouched(ctx, DOMAIN, NSLOTS);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_seg_claim_rejects_nodeid_zero(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(351);
+    uint32_t segid;
+
+    join_ok(reg, a);
+    segid = 42;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 0, &segid, a->slot, a->uuid),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(segid, 42);
+    segid = 0;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 0, &segid, a->slot, a->uuid),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(segid, 0);
+    assert_seg_table_untouched(ctx, DOMAIN, NSLOTS);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_seg_claim_rejects_owner_slot_out_of_range(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(361);
+    uint32_t segid;
+
+    join_ok(reg, a);
+    segid = 42;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, NSLOTS, a->uuid),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(segid, 42);
+    segid = 0;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, UINT32_MAX, a->uuid),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(segid, 0);
+    assert_seg_table_untouched(ctx, DOMAIN, NSLOTS);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_seg_claim_rejects_uuid_zero(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(371);
+    uint32_t segid;
+
+    join_ok(reg, a);
+    segid = 42;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, a->slot, 0),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(segid, 42);
+    segid = 0;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, a->slot, 0),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(segid, 0);
+    assert_seg_table_untouched(ctx, DOMAIN, NSLOTS);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+
+/* --- segment ids: capacity ------------------------------------------------ */
+
+/*
+ * Every claim scans the whole table and checks the owner of each used entry
+ * for liveness (a read of its slot and of /proc/<pid>/stat), so filling all
+ * UCPG_REGISTRY_NSEGS entries through the API is quadratic and takes minutes.
+ * The first NSEGS - 1 claims are therefore written into the file directly,
+ * all live and owned by a; the last one goes through the API.
+ */
+static void test_seg_claim_when_table_full_returns_no_resource(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(381), *b = entry_new(382);
+    reg_seg_t *table = calloc(UCPG_REGISTRY_NSEGS, sizeof(*table));
+    char path[PATH_MAX];
+    uint32_t i, segid;
+    reg_hdr_t hdr;
+
+    assert_non_null(table);
+    join_ok(reg, a);
+    join_ok(reg, b);
+    for (i = 0; i < UCPG_REGISTRY_NSEGS - 1; ++i) {
+        table[i].state      = 1;
+        table[i].nodeid     = 1;
+        table[i].segid      = i + 1;
+        table[i].owner_slot = a->slot;
+        table[i].owner_uuid = a->uuid;
+    }
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    file_pwrite(path, table, UCPG_REGISTRY_NSEGS * sizeof(*table),
+                reg_seg_table_offset(NSLOTS));
+    free(table);
+    assert_seg_owner(reg, 1, UCPG_REGISTRY_NSEGS - 1, a);   /* the layout is right */
+
+    seg_claim_ok(reg, 1, 100000, b);                        /* the last free entry */
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 0, 0), UCPG_REGISTRY_NSEGS);
+
+    segid = 100001;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 1, &segid, b->slot, b->uuid),
+                     UCPG_ERR_NO_RESOURCE);
+    assert_int_equal(segid, 100001);
+    segid = 0;
+    assert_int_equal(ucpg_registry_seg_claim(reg, 2, &segid, b->slot, b->uuid),
+                     UCPG_ERR_NO_RESOURCE);
+    assert_int_equal(segid, 0);
+    /* Nobody was pushed out, and the refused automatic claim used no id. */
+    assert_int_equal(raw_seg_count(ctx, DOMAIN, NSLOTS, 0, 0), UCPG_REGISTRY_NSEGS);
+    assert_seg_owner(reg, 1, 1, a);
+    assert_seg_owner(reg, 1, 100000, b);
+    raw_hdr_read(ctx, DOMAIN, &hdr);
+    assert_int_equal(hdr.next_segid, REG_AUTO_SEGID_BASE);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+
 int main(void)
 {
 #define T(_test) cmocka_unit_test_setup_teardown(_test, dir_setup, dir_teardown)
@@ -1243,6 +1846,25 @@ int main(void)
         T(test_join_rejects_nodeid_zero),
         T(test_join_rejects_pid_zero_or_negative),
         T(test_registries_of_different_domains_are_independent),
+        T(test_seg_claim_explicit_id_is_returned_by_lookup),
+        T(test_seg_claim_of_live_claimed_id_returns_exists),
+        T(test_seg_same_id_on_other_nodeid_is_independent),
+        T(test_seg_auto_ids_start_at_0x80000000_and_increase),
+        T(test_seg_released_auto_id_is_not_reused),
+        T(test_seg_auto_id_counter_survives_reopen),
+        T(test_seg_auto_id_after_0xffffffff_returns_no_resource),
+        T(test_seg_auto_id_never_duplicates_live_explicit_claim),
+        T(test_seg_release_frees_id_for_new_claim),
+        T(test_seg_release_of_unclaimed_id_returns_not_found),
+        T(test_seg_release_with_other_uuid_returns_access_and_keeps_claim),
+        T(test_seg_claim_of_dead_owner_is_dropped),
+        T(test_seg_claim_of_owner_that_left_is_dropped),
+        T(test_seg_claim_of_reused_owner_slot_counts_as_dead),
+        T(test_seg_claim_rejects_null_segid_p),
+        T(test_seg_claim_rejects_nodeid_zero),
+        T(test_seg_claim_rejects_owner_slot_out_of_range),
+        T(test_seg_claim_rejects_uuid_zero),
+        T(test_seg_claim_when_table_full_returns_no_resource),
     };
 #undef T
 

@@ -149,6 +149,18 @@ void ucpg_boot_domain_put(ucpg_domain_t *domain)
     pthread_mutex_unlock(&ucpg_boot_lock);
 }
 
+struct ucpg_registry *ucpg_boot_registry(ucpg_domain_t *d)
+{
+    struct ucpg_registry *reg = NULL;
+
+    pthread_mutex_lock(&ucpg_boot_lock);
+    if ((d != NULL) && (d == ucpg_boot_domain) && (ucpg_boot_method->registry != NULL)) {
+        reg = ucpg_boot_method->registry(ucpg_boot_ctx);
+    }
+    pthread_mutex_unlock(&ucpg_boot_lock);
+    return reg;
+}
+
 const char *ucpg_boot_method_name(void)
 {
     const char *name;

@@ -34,9 +34,15 @@ typedef struct ucpg_boot_method {
     void          (*leave)(void *ctx);
     /* Frees what join allocated (domain stopped). */
     void          (*cleanup)(void *ctx);
+    /* The host registry of this domain (segment ids live there), or NULL. */
+    struct ucpg_registry *(*registry)(void *ctx);
 } ucpg_boot_method_t;
 
 extern const ucpg_boot_method_t ucpg_boot_local;
+
+/* The host registry of the process-wide domain d, or NULL if its boot method
+ * keeps none. Valid while d is held. */
+struct ucpg_registry *ucpg_boot_registry(ucpg_domain_t *d);
 
 /* Name of the boot method the domain uses ("local"), or NULL. */
 const char *ucpg_boot_method_name(void);

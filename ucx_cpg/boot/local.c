@@ -139,9 +139,15 @@ static void ucpg_boot_local_cleanup(void *arg)
     free(ctx);
 }
 
+static struct ucpg_registry *ucpg_boot_local_registry(void *arg)
+{
+    return ((ucpg_boot_local_t*)arg)->registry;
+}
+
 const ucpg_boot_method_t ucpg_boot_local = {
-    .name    = "local",
-    .join    = ucpg_boot_local_join,
-    .leave   = ucpg_boot_local_leave,
-    .cleanup = ucpg_boot_local_cleanup
+    .name     = "local",
+    .join     = ucpg_boot_local_join,
+    .leave    = ucpg_boot_local_leave,
+    .cleanup  = ucpg_boot_local_cleanup,
+    .registry = ucpg_boot_local_registry
 };

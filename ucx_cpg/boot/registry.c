@@ -1,7 +1,8 @@
 /*
  * registry.c - the host registry file (see registry.h for the model).
  *
- * Layout: a 64-byte header followed by nslots fixed-size slots. The file is
+ * Layout: a 64-byte header, nslots fixed-size process slots, then a table of
+ * UCPG_REGISTRY_NSEGS segment-id claims. The file is
  * only ever read and written with pread/pwrite under the lock, never mapped,
  * so a truncated or garbled file cannot fault the process; every slot read
  * back is validated and treated as free if it makes no sense.
@@ -26,7 +27,8 @@
 #include "core/proc.h"
 
 #define UCPG_REGISTRY_MAGIC    "UCPGREG"
-#define UCPG_REGISTRY_VERSION  1u
+#define UCPG_REGISTRY_VERSION  2u     /* 2: segment-id table */
+#define UCPG_REGISTRY_AUTO_SEGID_BASE 0x80000000u
 
 enum { UCPG_REGISTRY_SLOT_FREE = 0, UCPG_REGISTRY_SLOT_USED = 1 };
 
@@ -39,8 +41,20 @@ typedef struct ucpg_registry_hdr {
     uint64_t secret;       /* shown in HELLO to prove the sender read this file */
     uint64_t generation;   /* bumped on every change, for cheap change detection */
     uint32_t owner_uid;
-    uint32_t reserved[5];
+    uint32_t nsegs;        /* entries of the segment-id table */
+    uint32_t next_segid;   /* next system-assigned segment id (never reused) */
+    uint32_t reserved[3];
 } ucpg_registry_hdr_t;
+
+/* A published segment id: (nodeid, segid) belongs to (owner_slot, owner_uuid)
+ * as long as that process lives. */
+typedef struct ucpg_registry_seg {
+    uint32_t state;        /* UCPG_REGISTRY_SLOT_FREE / _USED */
+    uint32_t nodeid;
+    uint32_t segid;
+    uint32_t owner_slot;
+    uint64_t owner_uuid;
+} ucpg_registry_seg_t;
 
 typedef struct ucpg_registry_slot {
     uint32_t state;
@@ -69,7 +83,13 @@ static off_t ucpg_registry_slot_offset(uint32_t slot)
 
 static size_t ucpg_registry_file_size(unsigned nslots)
 {
-    return sizeof(ucpg_registry_hdr_t) + (size_t)nslots * sizeof(ucpg_registry_slot_t);
+    return sizeof(ucpg_registry_hdr_t) + (size_t)nslots * sizeof(ucpg_registry_slot_t) +
+           (size_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t);
+}
+
+static off_t ucpg_registry_seg_offset(const ucpg_registry_t *reg, uint32_t i)
+{
+    return ucpg_registry_slot_offset(reg->nslots) + (off_t)i * sizeof(ucpg_registry_seg_t);
 }
 
 static ucpg_status_t ucpg_registry_pio(int write_op, int fd, void *buf, size_t len, off_t off)
@@ -153,8 +173,10 @@ static ucpg_status_t ucpg_registry_format(ucpg_registry_t *reg, unsigned nslots)
     hdr.hdr_size  = sizeof(hdr);
     hdr.slot_size = sizeof(ucpg_registry_slot_t);
     hdr.nslots    = nslots;
-    hdr.secret    = ucpg_proc_random64();
-    hdr.owner_uid = (uint32_t)geteuid();
+    hdr.secret     = ucpg_proc_random64();
+    hdr.owner_uid  = (uint32_t)geteuid();
+    hdr.nsegs      = UCPG_REGISTRY_NSEGS;
+    hdr.next_segid = UCPG_REGISTRY_AUTO_SEGID_BASE;
     reg->nslots   = nslots;
     reg->secret   = hdr.secret;
     return ucpg_registry_pio(1, reg->fd, &hdr, sizeof(hdr), 0);
@@ -185,7 +207,8 @@ static ucpg_status_t ucpg_registry_load_header(ucpg_registry_t *reg, unsigned ns
     }
     if ((hdr.hdr_size != sizeof(hdr)) || (hdr.slot_size != sizeof(ucpg_registry_slot_t)) ||
         (hdr.nslots < UCPG_REGISTRY_MIN_SLOTS) || (hdr.nslots > UCPG_REGISTRY_MAX_SLOTS) ||
-        ((size_t)st.st_size != ucpg_registry_file_size(hdr.nslots)) || (hdr.secret == 0)) {
+        ((size_t)st.st_size != ucpg_registry_file_size(hdr.nslots)) || (hdr.secret == 0) ||
+        (hdr.nsegs != UCPG_REGISTRY_NSEGS)) {
         ucpg_warn("registry %s is inconsistent (size %lld, %u slots): rebuilding it",
                   reg->path, (long long)st.st_size, hdr.nslots);
         return ucpg_registry_format(reg, nslots);
@@ -446,6 +469,237 @@ ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t
         return status;
     }
     status = ucpg_registry_scan(reg, 0, entries, nentries_p, &free_slot);
+    ucpg_registry_unlock(reg);
+    return status;
+}
+
+/* --- segment ids ------------------------------------------------------------- */
+
+/* Called with the lock held: does (slot, uuid) still name a live process? */
+static int ucpg_registry_owner_alive(ucpg_registry_t *reg, uint32_t slot_index, uint64_t uuid)
+{
+    ucpg_registry_slot_t slot;
+
+    if ((slot_index >= reg->nslots) ||
+        (ucpg_registry_read_slot(reg, slot_index, &slot) != UCPG_OK)) {
+        return 0;
+    }
+    return (slot.state == UCPG_REGISTRY_SLOT_USED) && (slot.uuid == uuid) &&
+           ucpg_proc_alive(slot.pid, slot.starttime);
+}
+
+static ucpg_status_t ucpg_registry_seg_io(ucpg_registry_t *reg, int write_op, uint32_t i,
+                                          ucpg_registry_seg_t *seg)
+{
+    return ucpg_registry_pio(write_op, reg->fd, seg, sizeof(*seg),
+                             ucpg_registry_seg_offset(reg, i));
+}
+
+/* One scan of the segment-id table: read in one go, owners checked once. */
+typedef struct ucpg_registry_seg_scan {
+    ucpg_registry_seg_t *segs;      /* [UCPG_REGISTRY_NSEGS] */
+    int                  found;     /* index of the live claim looked for, or -1 */
+    int                  free_index; /* first reusable entry, or -1 */
+} ucpg_registry_seg_scan_t;
+
+/*
+ * Called with the lock held. Reads the table, drops claims whose owner died
+ * (writing the cleared entries back) and finds (nodeid, segid) and a free
+ * entry. Liveness is checked once per owner slot, not once per claim.
+ */
+static ucpg_status_t ucpg_registry_seg_scan(ucpg_registry_t *reg, uint32_t nodeid,
+                                            uint32_t segid, ucpg_registry_seg_scan_t *scan)
+{
+    size_t table_len = (size_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t);
+    signed char *alive;          /* per owner slot: -1 unknown, 0 dead, 1 alive */
+    uint64_t *alive_uuid;
+    ucpg_registry_seg_t *seg;
+    ucpg_status_t status;
+    uint32_t i;
+
+    scan->found = scan->free_index = -1;
+    scan->segs  = malloc(table_len);
+    alive       = malloc(reg->nslots);
+    alive_uuid  = calloc(reg->nslots, sizeof(*alive_uuid));
+    if ((scan->segs == NULL) || (alive == NULL) || (alive_uuid == NULL)) {
+        status = UCPG_ERR_NO_MEMORY;
+        goto out;
+    }
+    memset(alive, -1, reg->nslots);
+    status = ucpg_registry_pio(0, reg->fd, scan->segs, table_len,
+                               ucpg_registry_seg_offset(reg, 0));
+    for (i = 0; (status == UCPG_OK) && (i < UCPG_REGISTRY_NSEGS); ++i) {
+        seg = &scan->segs[i];
+        if (seg->state == UCPG_REGISTRY_SLOT_USED) {
+            if (seg->owner_slot >= reg->nslots) {
+                seg->state = UCPG_REGISTRY_SLOT_FREE;            /* garbled */
+            } else if ((alive[seg->owner_slot] < 0) ||
+                       (alive_uuid[seg->owner_slot] != seg->owner_uuid)) {
+                alive[seg->owner_slot]      = (signed char)ucpg_registry_owner_alive(
+                                                  reg, seg->owner_slot, seg->owner_uuid);
+                alive_uuid[seg->owner_slot] = seg->owner_uuid;
+            }
+            if ((seg->state == UCPG_REGISTRY_SLOT_USED) && !alive[seg->owner_slot]) {
+                memset(seg, 0, sizeof(*seg));                     /* its publisher died */
+                status = ucpg_registry_seg_io(reg, 1, i, seg);
+            } else if (seg->state != UCPG_REGISTRY_SLOT_USED) {
+                memset(seg, 0, sizeof(*seg));
+                status = ucpg_registry_seg_io(reg, 1, i, seg);
+            }
+        }
+        if (seg->state != UCPG_REGISTRY_SLOT_USED) {
+            if (scan->free_index < 0) {
+                scan->free_index = (int)i;
+            }
+        } else if ((seg->nodeid == nodeid) && (seg->segid == segid) && (scan->found < 0)) {
+            scan->found = (int)i;
+        }
+    }
+out:
+    free(alive);
+    free(alive_uuid);
+    if (status != UCPG_OK) {
+        free(scan->segs);
+        scan->segs = NULL;
+    }
+    return status;
+}
+
+/* Is (nodeid, segid) claimed in the scanned table? */
+static int ucpg_registry_seg_taken(const ucpg_registry_seg_scan_t *scan, uint32_t nodeid,
+                                   uint32_t segid)
+{
+    uint32_t i;
+
+    for (i = 0; i < UCPG_REGISTRY_NSEGS; ++i) {
+        if ((scan->segs[i].state == UCPG_REGISTRY_SLOT_USED) &&
+            (scan->segs[i].nodeid == nodeid) && (scan->segs[i].segid == segid)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Called with the lock held: the next system-assigned id, never reused and
+ * never one that is claimed explicitly right now. */
+static ucpg_status_t ucpg_registry_seg_next_auto(ucpg_registry_t *reg, uint32_t nodeid,
+                                                 const ucpg_registry_seg_scan_t *scan,
+                                                 uint32_t *segid_p)
+{
+    ucpg_registry_hdr_t hdr;
+    ucpg_status_t status;
+
+    status = ucpg_registry_pio(0, reg->fd, &hdr, sizeof(hdr), 0);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    do {
+        if (hdr.next_segid < UCPG_REGISTRY_AUTO_SEGID_BASE) {
+            return UCPG_ERR_NO_RESOURCE;      /* wrapped: the id space is used up */
+        }
+        *segid_p = hdr.next_segid++;
+    } while (ucpg_registry_seg_taken(scan, nodeid, *segid_p));
+    return ucpg_registry_pio(1, reg->fd, &hdr, sizeof(hdr), 0);
+}
+
+ucpg_status_t ucpg_registry_seg_claim(ucpg_registry_t *reg, uint32_t nodeid, uint32_t *segid_p,
+                                      uint32_t owner_slot, uint64_t owner_uuid)
+{
+    ucpg_registry_seg_scan_t scan = {NULL, -1, -1};
+    ucpg_registry_seg_t seg;
+    ucpg_status_t status;
+
+    if ((segid_p == NULL) || (nodeid == 0) || (owner_slot >= reg->nslots) ||
+        (owner_uuid == 0)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_seg_scan(reg, nodeid, *segid_p, &scan);
+    if (status != UCPG_OK) {
+        goto out;
+    }
+    if ((*segid_p != 0) && (scan.found >= 0)) {
+        status = UCPG_ERR_EXISTS;
+        goto out;
+    }
+    if (scan.free_index < 0) {
+        ucpg_error("registry %s: all %u segment ids are in use", reg->path,
+                   UCPG_REGISTRY_NSEGS);
+        status = UCPG_ERR_NO_RESOURCE;
+        goto out;
+    }
+    memset(&seg, 0, sizeof(seg));
+    seg.state      = UCPG_REGISTRY_SLOT_USED;
+    seg.nodeid     = nodeid;
+    seg.segid      = *segid_p;
+    seg.owner_slot = owner_slot;
+    seg.owner_uuid = owner_uuid;
+    if (seg.segid == 0) {
+        status = ucpg_registry_seg_next_auto(reg, nodeid, &scan, &seg.segid);
+        if (status != UCPG_OK) {
+            goto out;
+        }
+    }
+    status = ucpg_registry_seg_io(reg, 1, (uint32_t)scan.free_index, &seg);
+    if (status == UCPG_OK) {
+        *segid_p = seg.segid;
+    }
+out:
+    free(scan.segs);
+    ucpg_registry_unlock(reg);
+    return status;
+}
+
+ucpg_status_t ucpg_registry_seg_release(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
+                                        uint64_t owner_uuid)
+{
+    ucpg_registry_seg_scan_t scan = {NULL, -1, -1};
+    ucpg_registry_seg_t seg;
+    ucpg_status_t status;
+
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_seg_scan(reg, nodeid, segid, &scan);
+    if ((status == UCPG_OK) && (scan.found < 0)) {
+        status = UCPG_ERR_NOT_FOUND;
+    } else if ((status == UCPG_OK) && (scan.segs[scan.found].owner_uuid != owner_uuid)) {
+        status = UCPG_ERR_ACCESS;              /* someone else's claim */
+    } else if (status == UCPG_OK) {
+        memset(&seg, 0, sizeof(seg));
+        status = ucpg_registry_seg_io(reg, 1, (uint32_t)scan.found, &seg);
+    }
+    free(scan.segs);
+    ucpg_registry_unlock(reg);
+    return status;
+}
+
+ucpg_status_t ucpg_registry_seg_lookup(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
+                                       uint32_t *owner_slot_p, uint64_t *owner_uuid_p)
+{
+    ucpg_registry_seg_scan_t scan = {NULL, -1, -1};
+    ucpg_status_t status;
+
+    if ((owner_slot_p == NULL) || (owner_uuid_p == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_registry_lock(reg);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_seg_scan(reg, nodeid, segid, &scan);
+    if ((status == UCPG_OK) && (scan.found < 0)) {
+        status = UCPG_ERR_NOT_FOUND;
+    }
+    if (status == UCPG_OK) {
+        *owner_slot_p = scan.segs[scan.found].owner_slot;
+        *owner_uuid_p = scan.segs[scan.found].owner_uuid;
+    }
+    free(scan.segs);
     ucpg_registry_unlock(reg);
     return status;
 }

@@ -24,6 +24,7 @@
 #define UCPG_REGISTRY_ADDR_MAX   2048u   /* bytes of worker address per slot */
 #define UCPG_REGISTRY_MIN_SLOTS  2u
 #define UCPG_REGISTRY_MAX_SLOTS  1024u
+#define UCPG_REGISTRY_NSEGS      4096u   /* published segment ids per registry */
 
 typedef struct ucpg_registry ucpg_registry_t;
 
@@ -67,5 +68,23 @@ ucpg_status_t ucpg_registry_reclaim(ucpg_registry_t *reg, uint32_t slot, uint64_
 /* Copies the live entries (including the caller's own) in slot order. */
 ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t *entries,
                                      unsigned *nentries_p);
+
+/*
+ * Segment ids (RSMAPI): a (nodeid, segid) pair is claimed by one live process;
+ * a claim whose owner died is dropped by the next scan.
+ *
+ * claim: *segid_p == 0 asks for a system-assigned id (>= 0x80000000, from a
+ * counter that never repeats; UCPG_ERR_NO_RESOURCE once it wraps), written
+ * back. UCPG_ERR_EXISTS if the id is held by a live process,
+ * UCPG_ERR_NO_RESOURCE if the table is full.
+ * release: UCPG_ERR_NOT_FOUND if unclaimed, UCPG_ERR_ACCESS if another
+ * process holds it. lookup: the owner, or UCPG_ERR_NOT_FOUND.
+ */
+ucpg_status_t ucpg_registry_seg_claim(ucpg_registry_t *reg, uint32_t nodeid, uint32_t *segid_p,
+                                      uint32_t owner_slot, uint64_t owner_uuid);
+ucpg_status_t ucpg_registry_seg_release(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
+                                        uint64_t owner_uuid);
+ucpg_status_t ucpg_registry_seg_lookup(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
+                                       uint32_t *owner_slot_p, uint64_t *owner_uuid_p);
 
 #endif

@@ -218,3 +218,11 @@ ucpg_status_t ucpg_domain_check_owner(ucpg_domain_t *d)
 {
     return (d->owner_pid == getpid()) ? UCPG_OK : UCPG_ERR_FORKED;
 }
+
+ucpg_status_t ucpg_domain_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms)
+{
+    if (ucpg_domain_check_owner(d) != UCPG_OK) {
+        return UCPG_ERR_FORKED;
+    }
+    return ucpg_progress_wait_flag(d, done, timeout_ms);
+}

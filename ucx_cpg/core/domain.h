@@ -145,4 +145,10 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
                                  ucp_ep_h *ep_p, ucpg_ep_ref_t **ref_p);
 void          ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref);
 
+/* Blocks the calling (application) thread until *done becomes non-zero,
+ * while the progress thread drives UCP; for upper layers that issue UCP
+ * requests themselves (RMA, flush). timeout_ms 0 = no limit, else
+ * UCPG_ERR_TIMEOUT. UCPG_ERR_BUSY from the progress thread. */
+ucpg_status_t ucpg_domain_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms);
+
 #endif
