@@ -158,6 +158,7 @@ static char *const all_keys_env[] = {
     "UCX_CPG_PROGRESS_SPIN_US=0",
     "UCX_CPG_CONNECT_TIMEOUT_MS=250",
     "UCX_CPG_KEEPALIVE_MS=60000",
+    "UCX_CPG_RSM_SEGMENTID_FILE=/tmp/rsm.segmentid",
     NULL
 };
 
@@ -171,7 +172,8 @@ static const char all_keys_file[] =
     "max_procs = 128\n"
     "progress_spin_us = 0\n"
     "connect_timeout_ms = 250\n"
-    "keepalive_ms = 60000\n";
+    "keepalive_ms = 60000\n"
+    "rsm_segmentid_file = /tmp/rsm.segmentid\n";
 
 static void assert_all_keys_non_default(const ucpg_config_t *cfg)
 {
@@ -185,6 +187,7 @@ static void assert_all_keys_non_default(const ucpg_config_t *cfg)
     assert_int_equal(cfg->progress_spin_us, 0);
     assert_int_equal(cfg->connect_timeout_ms, 250);
     assert_int_equal(cfg->keepalive_ms, 60000);
+    assert_string_equal(cfg->rsm_segmentid_file, "/tmp/rsm.segmentid");
 }
 
 
@@ -206,6 +209,7 @@ static void test_defaults_are_the_documented_values(void **state)
     assert_int_equal(cfg.progress_spin_us, 20);
     assert_int_equal(cfg.connect_timeout_ms, 5000);
     assert_int_equal(cfg.keepalive_ms, 1000);
+    assert_string_equal(cfg.rsm_segmentid_file, "/etc/rsm/rsm.segmentid");
     assert_string_equal(cfg.config_file, "");
 }
 
@@ -919,7 +923,7 @@ static void test_key_info_iterates_all_keys(void **state)
     size_t i, j;
 
     (void)state;
-    assert_int_equal(ucpg_config_num_keys(), 10);
+    assert_int_equal(ucpg_config_num_keys(), 11);
 
     for (i = 0; i < ucpg_config_num_keys(); ++i) {
         assert_int_equal(ucpg_config_key_info(i, &key, &env, &def, &doc), UCPG_OK);

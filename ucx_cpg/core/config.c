@@ -155,6 +155,16 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "notice a dead peer that the local boot's pidfd cannot see "
                "(e.g. on another host)"
     },
+    {
+        .key = "rsm_segmentid_file", .env = "UCX_CPG_RSM_SEGMENTID_FILE",
+        .type = UCPG_CONFIG_TYPE_PATH, UCPG_CONFIG_FIELD(rsm_segmentid_file),
+        .min = 1, .max = UCPG_CONFIG_PATH_MAX - 1, .flags = UCPG_CONFIG_F_ABSOLUTE,
+        .def = "/etc/rsm/rsm.segmentid",
+        .valid = "an absolute path",
+        .doc = "File of RSMAPI segment-id reservations (\"reserved <appid> "
+               "<hex base> <decimal length>\" lines) read by "
+               "rsm_get_segmentid_range"
+    },
 };
 
 #define UCPG_CONFIG_NUM_KEYS \

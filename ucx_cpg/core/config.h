@@ -62,6 +62,9 @@ typedef struct ucpg_config {
     /* UCX keepalive interval, 100..60000 ms: bounds how long a dead peer that
      * the local boot's pidfd cannot see (another host) goes unnoticed. */
     unsigned         keepalive_ms;
+    /* Absolute path of the RSMAPI segment-id reservation file read by
+     * rsm_get_segmentid_range. */
+    char             rsm_segmentid_file[UCPG_CONFIG_PATH_MAX];
 
     /* The configuration file that was read, "" if none. Not a key. */
     char             config_file[UCPG_CONFIG_PATH_MAX];

@@ -1,0 +1,481 @@
+/*
+ * test_rsm.c - RSMAPI export/import across real processes: publish and
+ * connect, put/get and the 8/16/32/64-bit forms with every byte checked in
+ * the exporter's memory, the error code of each bad argument, access lists
+ * and permissions, unpublish forcing importers off, exporter death seen by
+ * importers, importer death leaving the exporter unaffected.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "rsmapi.h"
+#include "core/config.h"
+#include "core/proc.h"
+#include "harness.h"
+#include "integ_run.h"
+
+#define STEP_MS  20000u
+#define SEG_SIZE (64u * 1024u)
+#define SEGID    0x400000u
+
+/* Fails the child with a message naming the call and both codes. */
+#define EXPECT_RSM(call, want) \
+    do { \
+        int got_ = (call); \
+        if (got_ != (want)) { \
+            ucpg_test_say("ERR %s:%d %s = %d, want %d", __FILE__, __LINE__, #call, got_, \
+                          (int)(want)); \
+            return 1; \
+        } \
+    } while (0)
+
+static uint8_t pattern(size_t i, unsigned seed) { return (uint8_t)(i * 7 + seed); }
+
+static void *segment_memory(void)
+{
+    void *p = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    return (p == MAP_FAILED) ? NULL : p;
+}
+
+/* Exporter: publish SEGID with acl (NULL = everyone), fill with pattern 1,
+ * then on "CHECK" verify what the importer wrote; on "UNPUBLISH" unpublish. */
+typedef struct exporter_args {
+    rsmapi_access_entry_t *acl;
+    uint_t                 acl_len;
+} exporter_args_t;
+
+static int check_importer_writes(const uint8_t *mem)
+{
+    size_t i;
+
+    for (i = 0; i < 4096; ++i) {
+        if (mem[8192 + i] != pattern(i, 2)) {
+            return 0;
+        }
+    }
+    return (*(uint64_t*)(mem + 16384) == 0x0102030405060708ull) &&
+           (*(uint32_t*)(mem + 16392) == 0xa1b2c3d4u) &&
+           (*(uint16_t*)(mem + 16396) == 0xbeefu) && (mem[16398] == 0x5a);
+}
+
+static int child_exporter(int rank, int nprocs, void *arg)
+{
+    exporter_args_t *ea = arg;
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_export_handle_t seg;
+    rsm_memseg_id_t segid = SEGID;
+    rsmapi_controller_attr_t attr;
+    uint8_t *mem = segment_memory();
+    char line[64];
+    size_t i;
+
+    for (i = 0; (mem != NULL) && (i < SEG_SIZE); ++i) {
+        mem[i] = pattern(i, 1);
+    }
+    EXPECT_RSM(rsm_get_controller("ucx0", &ctlr), RSM_SUCCESS);
+    EXPECT_RSM(rsm_get_controller_attr(ctlr, &attr), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0), RSM_SUCCESS);
+    /* the contents survive being made shareable */
+    for (i = 0; i < SEG_SIZE; ++i) {
+        if (mem[i] != pattern(i, 1)) {
+            ucpg_test_say("ERR contents changed at %zu", i);
+            return 1;
+        }
+    }
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &segid, ea ? ea->acl : NULL,
+                                         ea ? ea->acl_len : 0), RSM_SUCCESS);
+    ucpg_test_say("PUBLISHED %u", segid);
+    while (ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) {
+        if (strcmp(line, "CHECK") == 0) {
+            ucpg_test_say("CHECKED %s", check_importer_writes(mem) ? "ok" : "bad");
+        } else if (strcmp(line, "UNPUBLISH") == 0) {
+            ucpg_test_say("UNPUBLISHED %d", rsm_memseg_export_unpublish(seg));
+        } else if (strcmp(line, "DONE") == 0) {
+            break;
+        }
+    }
+    EXPECT_RSM(rsm_memseg_export_destroy(seg), RSM_SUCCESS);
+    /* the caller's range is private memory again, contents kept */
+    if (mem[0] != pattern(0, 1)) {
+        ucpg_test_say("ERR contents lost at destroy");
+        return 1;
+    }
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    return 0;
+}
+
+static int connect_to_exporter(rsmapi_controller_handle_t *ctlr, rsm_permission_t perm,
+                               rsm_memseg_import_handle_t *im, rsm_node_id_t *node_p)
+{
+    char line[64];
+    unsigned segid;
+    rsm_topology_t *topo;
+
+    if ((ucpg_test_wait_line("SEG ", line, sizeof(line), STEP_MS) != 0) ||
+        (sscanf(line, "SEG %u", &segid) != 1)) {
+        return -1;
+    }
+    if ((rsm_get_controller("ucx0", ctlr) != RSM_SUCCESS) ||
+        (rsm_get_interconnect_topology(&topo) != RSM_SUCCESS)) {
+        return -1;
+    }
+    *node_p = topo->topology_hdr.local_nodeid;   /* exporter is on our node */
+    rsm_free_interconnect_topology(topo);
+    return rsm_memseg_import_connect(*ctlr, *node_p, segid, perm, im);
+}
+
+static int child_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    uint8_t buf[4096], b8 = 0x5a;
+    uint64_t v64 = 0x0102030405060708ull, r64 = 0;
+    uint32_t v32 = 0xa1b2c3d4u, r32 = 0;
+    uint16_t v16 = 0xbeef, r16 = 0;
+    rsm_node_id_t node;
+    rsm_barrier_mode_t mode;
+    size_t i;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_get_mode(im, &mode), RSM_SUCCESS);
+    if (mode != RSM_BARRIER_MODE_IMPLICIT) {
+        ucpg_test_say("ERR default mode %d", (int)mode);
+        return 1;
+    }
+    EXPECT_RSM(rsm_memseg_import_get(im, 4096, buf, sizeof(buf)), RSM_SUCCESS);
+    for (i = 0; i < sizeof(buf); ++i) {
+        if (buf[i] != pattern(4096 + i, 1)) {
+            ucpg_test_say("ERR get byte %zu", i);
+            return 1;
+        }
+    }
+    for (i = 0; i < sizeof(buf); ++i) {
+        buf[i] = pattern(i, 2);
+    }
+    EXPECT_RSM(rsm_memseg_import_put(im, 8192, buf, sizeof(buf)), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_put64(im, 16384, &v64, 1), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_put32(im, 16392, &v32, 1), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_put16(im, 16396, &v16, 1), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_put8(im, 16398, &b8, 1), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_get64(im, 16384, &r64, 1), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_get32(im, 16392, &r32, 1), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_get16(im, 16396, &r16, 1), RSM_SUCCESS);
+    if ((r64 != v64) || (r32 != v32) || (r16 != v16)) {
+        ucpg_test_say("ERR typed read-back");
+        return 1;
+    }
+    /* bad arguments of the data path */
+    EXPECT_RSM(rsm_memseg_import_get(im, 0, NULL, 8), RSMERR_BAD_ADDR);
+    EXPECT_RSM(rsm_memseg_import_get(NULL, 0, buf, 8), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_memseg_import_get(im, SEG_SIZE - 4, buf, 8), RSMERR_BAD_LENGTH);
+    EXPECT_RSM(rsm_memseg_import_get(im, SEG_SIZE + 8, buf, 1), RSMERR_BAD_OFFSET);
+    EXPECT_RSM(rsm_memseg_import_put32(im, 2, &v32, 1), RSMERR_BAD_MEM_ALIGNMENT);
+    EXPECT_RSM(rsm_memseg_import_set_mode(im, (rsm_barrier_mode_t)7), RSMERR_BAD_MODE);
+    ucpg_test_say("WROTE");
+    ucpg_test_wait_for("DONE", STEP_MS);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    return 0;
+}
+
+/* Starts an exporter (rank 0) and n importers, hands them the segment id. */
+static int start_pair(ucpg_harness_t *h, exporter_args_t *ea, int n,
+                      int (*importer)(int, int, void *), void *arg)
+{
+    char line[64];
+    int r;
+
+    ucpg_harness_fork(h, 1, child_exporter, ea);
+    if (ucpg_harness_expect(h, 0, "PUBLISHED ", line, sizeof(line), STEP_MS) != 0) {
+        return -1;
+    }
+    ucpg_harness_fork(h, n, importer, arg);
+    for (r = 1; r <= n; ++r) {
+        ucpg_harness_send(h, r, "SEG %s", line + 10);
+    }
+    return 0;
+}
+
+static int test_put_get_and_typed_forms_reach_exporter_memory(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_importer, NULL) == 0, "no segment published");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "WROTE", NULL, 0, STEP_MS) == 0, "importer failed");
+    ucpg_harness_send(h, 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKED ", line, sizeof(line), STEP_MS) == 0,
+                "exporter silent");
+    INTEG_CHECK(strcmp(line, "CHECKED ok") == 0, "exporter memory: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+/* Importer variants for the permission tests: connect with perm (arg) and
+ * report the code; with write access denied, also check put is refused. */
+static int child_connect_code(int rank, int nprocs, void *arg)
+{
+    rsm_permission_t perm = (rsm_permission_t)(uintptr_t)arg;
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    rsm_node_id_t node;
+    uint8_t b = 0;
+    int ret = connect_to_exporter(&ctlr, perm, &im, &node);
+
+    if (ret == RSM_SUCCESS) {
+        ucpg_test_say("CONNECT 0 put %d get %d", rsm_memseg_import_put(im, 0, &b, 1),
+                      rsm_memseg_import_get(im, 0, &b, 1));
+        rsm_memseg_import_disconnect(im);
+    } else {
+        ucpg_test_say("CONNECT %d", ret);
+    }
+    rsm_release_controller(ctlr);
+    return 0;
+}
+
+static int expect_connect(exporter_args_t *ea, rsm_permission_t perm, const char *want)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64];
+
+    INTEG_CHECK(start_pair(h, ea, 1, child_connect_code, (void*)(uintptr_t)perm) == 0,
+                "no segment published");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECT ", line, sizeof(line), STEP_MS) == 0,
+                "importer silent");
+    INTEG_CHECK(strcmp(line, want) == 0, "perm %o: '%s', want '%s'", perm, line, want);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+static int test_read_only_acl_allows_get_and_refuses_put_and_rdwr(void)
+{
+    rsmapi_access_entry_t acl = {ucpg_config_default_nodeid(), RSM_PERM_READ};
+    exporter_args_t ea = {&acl, 1};
+    char want[64];
+
+    if (getenv("UCX_CPG_NODEID") != NULL) {
+        acl.ae_node = (rsm_node_id_t)strtoul(getenv("UCX_CPG_NODEID"), NULL, 0);
+    }
+    snprintf(want, sizeof(want), "CONNECT %d", RSMERR_PERM_DENIED);
+    if (expect_connect(&ea, RSM_PERM_RDWR, want) != 0) {
+        return 1;
+    }
+    snprintf(want, sizeof(want), "CONNECT 0 put %d get 0", RSMERR_PERM_DENIED);
+    return expect_connect(&ea, RSM_PERM_READ, want);
+}
+
+static int test_acl_without_our_node_refuses_connect(void)
+{
+    rsmapi_access_entry_t acl = {ucpg_config_default_nodeid() ^ 1u, RSM_PERM_RDWR};
+    exporter_args_t ea = {&acl, 1};
+    char want[64];
+
+    snprintf(want, sizeof(want), "CONNECT %d", RSMERR_SEG_NOT_PUBLISHED_TO_NODE);
+    return expect_connect(&ea, RSM_PERM_READ, want);
+}
+
+static int test_connect_with_bad_perm_bits_is_denied(void)
+{
+    char want[64];
+
+    snprintf(want, sizeof(want), "CONNECT %d", RSMERR_PERM_DENIED);
+    return expect_connect(NULL, 0700, want);
+}
+
+/* --- forced disconnect, deaths ------------------------------------------------ */
+
+static int child_poll_until_aborted(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    rsm_node_id_t node;
+    uint64_t t0;
+    uint8_t b;
+    int ret;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_get(im, 0, &b, 1), RSM_SUCCESS);
+    ucpg_test_say("CONNECTED");
+    ucpg_test_wait_for("GO", STEP_MS);
+    t0 = ucpg_test_now_ms();
+    do {
+        ret = rsm_memseg_import_get(im, 0, &b, 1);
+    } while ((ret == RSM_SUCCESS) && (ucpg_test_now_ms() - t0 < 5000));
+    ucpg_test_say("ABORTED %d after %llu", ret, (unsigned long long)(ucpg_test_now_ms() - t0));
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    rsm_release_controller(ctlr);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_unpublish_forces_importers_off(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    unsigned long long after;
+    char line[64], want[64];
+    int code;
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_poll_until_aborted, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0, "no connect");
+    ucpg_harness_send(h, 1, "GO");
+    ucpg_harness_send(h, 0, "UNPUBLISH");
+    snprintf(want, sizeof(want), "UNPUBLISHED %d", RSM_SUCCESS);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "UNPUBLISHED", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, want) == 0, "unpublish: %s", line);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "ABORTED ", line, sizeof(line), STEP_MS) == 0,
+                "importer silent");
+    INTEG_CHECK(sscanf(line, "ABORTED %d after %llu", &code, &after) == 2, "%s", line);
+    INTEG_CHECK(code == RSMERR_CONN_ABORTED, "importer got %d after unpublish", code);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+static int test_exporter_death_aborts_importers_within_2s(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    unsigned long long after;
+    char line[64];
+    int code;
+
+    INTEG_CHECK(start_pair(h, NULL, 2, child_poll_until_aborted, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0 &&
+                ucpg_harness_expect(h, 2, "CONNECTED", NULL, 0, STEP_MS) == 0, "no connect");
+    ucpg_harness_send(h, 1, "GO");
+    ucpg_harness_send(h, 2, "GO");
+    ucpg_harness_kill(h, 0, SIGKILL);
+    for (int r = 1; r <= 2; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "ABORTED ", line, sizeof(line), STEP_MS) == 0,
+                    "importer %d hung", r);
+        INTEG_CHECK(sscanf(line, "ABORTED %d after %llu", &code, &after) == 2, "%s", line);
+        INTEG_CHECK((code == RSMERR_CONN_ABORTED) || (code == RSMERR_REMOTE_NODE_UNREACHABLE),
+                    "importer %d got %d", r, code);
+        INTEG_CHECK(after < 2000, "importer %d noticed after %llu ms", r, after);
+    }
+    ucpg_harness_send(h, 1, "DONE");
+    ucpg_harness_send(h, 2, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+static int test_importer_death_leaves_exporter_working(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_poll_until_aborted, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0, "no connect");
+    ucpg_harness_kill(h, 1, SIGKILL);
+    /* a new importer still connects, writes and is seen */
+    ucpg_harness_fork(h, 1, child_importer, NULL);
+    ucpg_harness_send(h, 2, "SEG %u", SEGID);
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "WROTE", NULL, 0, STEP_MS) == 0, "second importer");
+    ucpg_harness_send(h, 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKED ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "CHECKED ok") == 0, "exporter: %s", line);
+    ucpg_harness_send(h, 0, "DONE");
+    ucpg_harness_send(h, 2, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+/* --- argument checks of export and publish (one process) ------------------------ */
+
+static int child_export_errors(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_export_handle_t seg, seg2;
+    rsmapi_access_entry_t acl[65];
+    rsm_memseg_id_t id;
+    rsm_memseg_import_handle_t im;
+    uint8_t *mem = segment_memory(), *mem2 = segment_memory();
+
+    memset(acl, 0, sizeof(acl));
+    EXPECT_RSM(rsm_get_controller("ucx0", &ctlr), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, NULL, mem, SEG_SIZE, 0), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_memseg_export_create(NULL, &seg, mem, SEG_SIZE, 0), RSMERR_BAD_CTLR_HNDL);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, NULL, SEG_SIZE, 0), RSMERR_BAD_ADDR);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, 0, 0), RSMERR_BAD_LENGTH);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem + 1, 4096, 0), RSMERR_BAD_MEM_ALIGNMENT);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, 100, 0), RSMERR_BAD_MEM_ALIGNMENT);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg2, mem2, SEG_SIZE, 0), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_publish(seg, NULL, NULL, 0), RSMERR_BAD_SEGID);
+    id = 0x100;
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, NULL, 0), RSMERR_RESERVED_SEGID);
+    id = 0x80000001u;
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, NULL, 0), RSMERR_RESERVED_SEGID);
+    id = SEGID + 1;
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, NULL, 3), RSMERR_BAD_ACL);
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, acl, 65), RSMERR_BAD_ACL);
+    acl[0].ae_permission = 0700;
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, acl, 1), RSMERR_BAD_ACL);
+    EXPECT_RSM(rsm_memseg_export_unpublish(seg), RSMERR_SEG_NOT_PUBLISHED);
+    EXPECT_RSM(rsm_memseg_export_republish(seg, NULL, 0), RSMERR_SEG_NOT_PUBLISHED);
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, NULL, 0), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &id, NULL, 0), RSMERR_SEG_ALREADY_PUBLISHED);
+    EXPECT_RSM(rsm_memseg_export_publish(seg2, &id, NULL, 0), RSMERR_SEGID_IN_USE);
+    id = 0;
+    EXPECT_RSM(rsm_memseg_export_publish(seg2, &id, NULL, 0), RSM_SUCCESS);
+    if (id < 0x80000000u) {
+        ucpg_test_say("ERR system-assigned id %#x", id);
+        return 1;
+    }
+    EXPECT_RSM(rsm_memseg_export_republish(seg2, acl, 1), RSMERR_BAD_ACL);
+    EXPECT_RSM(rsm_memseg_import_connect(ctlr, ucpg_config_default_nodeid(), SEGID + 7,
+                                         RSM_PERM_READ, &im), RSMERR_SEG_NOT_PUBLISHED);
+    EXPECT_RSM(rsm_memseg_export_destroy(seg), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_destroy(seg), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_memseg_export_destroy(seg2), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("ERRORS ok");
+    return 0;
+}
+
+static int test_export_and_publish_argument_errors(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[128];
+
+    ucpg_harness_fork(h, 1, child_export_errors, NULL);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "ERR", line, sizeof(line), STEP_MS) == 0, "silent");
+    INTEG_CHECK(strcmp(line, "ERRORS ok") == 0, "%s", line);
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "child failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+int main(int argc, char **argv)
+{
+    static const integ_test_t tests[] = {
+        INTEG_TEST(test_put_get_and_typed_forms_reach_exporter_memory),
+        INTEG_TEST(test_export_and_publish_argument_errors),
+        INTEG_TEST(test_read_only_acl_allows_get_and_refuses_put_and_rdwr),
+        INTEG_TEST(test_acl_without_our_node_refuses_connect),
+        INTEG_TEST(test_connect_with_bad_perm_bits_is_denied),
+        INTEG_TEST(test_unpublish_forces_importers_off),
+        INTEG_TEST(test_exporter_death_aborts_importers_within_2s),
+        INTEG_TEST(test_importer_death_leaves_exporter_working),
+    };
+
+    return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}

@@ -1,0 +1,529 @@
+/*
+ * import.c - import segments: connect, disconnect, and the data path
+ * (get/put and their 8/16/32/64-bit forms) over UCP RMA.
+ *
+ * Connect asks the exporter (found in the host registry) over the RSM
+ * protocol; the exporter answers with the segment's size, base address,
+ * granted mode and rkey only after it checked the access list and the
+ * uid/gid/mode rule. An import is aborted when the exporter unpublishes or
+ * destroys the segment (ABORT) or when the exporting process goes down (a
+ * peer event, within milliseconds for a local process); every later transfer
+ * then returns RSMERR_CONN_ABORTED.
+ *
+ * Transfers are synchronous as on Solaris: data moved (put: flushed to the
+ * exporter's memory) or an error reported before the call returns. Implicit
+ * barrier mode needs no rsm_memseg_import_init_barrier here (the reference
+ * quirk that fails such transfers with BARRIER_UNINITIALIZED is not copied):
+ * every implicit-mode transfer is self-contained.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "rsm_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "boot/registry.h"
+#include "core/log.h"
+#include "core/proc.h"
+#include "protocol.h"
+
+#define UCPG_RSM_IMPORT_MAGIC 0x52534d49u   /* "RSMI" */
+
+/* Guarded by the engine lock, except the fields written once at connect. */
+struct __rsm_memseg_import_handle {
+    uint32_t                   magic;
+    rsmapi_controller_handle_t ctlr;
+    ucpg_domain_t             *domain;
+    rsm_node_id_t              node;
+    rsm_memseg_id_t            segid;
+    rsm_permission_t           perm;       /* requested at connect */
+    rsm_permission_t           mode;       /* granted by the exporter */
+    ucpg_peer_id_t             owner;
+    uint64_t                   owner_uuid;
+    uint64_t                   token;
+    size_t                     size;
+    uint64_t                   base;
+    ucp_rkey_h                 rkey;
+    int                        aborted;    /* atomic */
+    rsm_barrier_mode_t         barrier_mode;
+    struct __rsm_memseg_import_handle *next;
+};
+
+/* A connect waiting for its reply; filled by the progress thread. */
+typedef struct ucpg_rsm_pending {
+    uint64_t                 req_id;
+    ucpg_peer_id_t           owner;
+    int                      done;         /* atomic */
+    ucpg_rsm_msg_t           rep;
+    void                    *rkey;
+    size_t                   rkey_len;
+    struct ucpg_rsm_pending *next;
+} ucpg_rsm_pending_t;
+
+static struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
+static ucpg_rsm_pending_t                *ucpg_rsm_pendings;  /* engine lock */
+static uint64_t                           ucpg_rsm_next_req = 1;
+
+static int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h)
+{
+    struct __rsm_memseg_import_handle *i;
+
+    for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
+        if (i == h) {
+            return i->magic == UCPG_RSM_IMPORT_MAGIC;
+        }
+    }
+    return 0;
+}
+
+/* --- protocol input (progress thread) ------------------------------------- */
+
+static void ucpg_rsm_import_reply(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg,
+                                  const void *rkey, size_t rkey_len)
+{
+    ucpg_rsm_pending_t *p;
+
+    for (p = ucpg_rsm_pendings; p != NULL; p = p->next) {
+        if ((p->req_id == msg->req_id) && (p->owner == src) && !p->done) {
+            p->rep = *msg;
+            if ((msg->err == RSM_SUCCESS) && ((p->rkey = malloc(rkey_len)) != NULL)) {
+                memcpy(p->rkey, rkey, rkey_len);
+                p->rkey_len = rkey_len;
+            }
+            __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+            return;
+        }
+    }
+    ucpg_debug("late or unknown connect reply from peer %u", src);
+}
+
+void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const void *rkey,
+                          size_t rkey_len)
+{
+    struct __rsm_memseg_import_handle *i;
+
+    ucpg_rsm_engine_lock();
+    if (msg->type == UCPG_RSM_MSG_CONNECT_REP) {
+        ucpg_rsm_import_reply(src, msg, rkey, rkey_len);
+    } else {
+        for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
+            if ((i->owner == src) && (i->token == msg->token)) {
+                __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+            }
+        }
+    }
+    ucpg_rsm_engine_unlock();
+}
+
+void ucpg_rsm_import_peer_down(ucpg_peer_id_t peer, uint64_t uuid)
+{
+    struct __rsm_memseg_import_handle *i;
+    ucpg_rsm_pending_t *p;
+
+    ucpg_rsm_engine_lock();
+    for (p = ucpg_rsm_pendings; p != NULL; p = p->next) {
+        if ((p->owner == peer) && !p->done) {
+            /* The exporter died before it answered: fail the connect now. */
+            p->rep.err = RSMERR_REMOTE_NODE_UNREACHABLE;
+            __atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+        }
+    }
+    for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
+        if ((i->owner == peer) && (i->owner_uuid == uuid)) {
+            __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+        }
+    }
+    ucpg_rsm_engine_unlock();
+}
+
+/* --- connect / disconnect -------------------------------------------------- */
+
+static int ucpg_rsm_err_from_lookup(ucpg_status_t status)
+{
+    return (status == UCPG_ERR_NOT_FOUND) ? RSMERR_SEG_NOT_PUBLISHED
+                                          : ucpg_rsm_err_from_status(status);
+}
+
+/* Sends CONNECT_REQ and waits (bounded) for the answer into *p. */
+static int ucpg_rsm_connect_ask(ucpg_domain_t *d, ucpg_peer_id_t owner, rsm_memseg_id_t segid,
+                                rsm_permission_t perm, ucpg_rsm_pending_t *p)
+{
+    unsigned timeout = ucpg_domain_config(d)->connect_timeout_ms;
+    ucpg_rsm_pending_t **pp;
+    ucpg_rsm_msg_t req;
+    ucpg_status_t status;
+
+    memset(&req, 0, sizeof(req));
+    req.type  = UCPG_RSM_MSG_CONNECT_REQ;
+    req.segid = segid;
+    req.node  = ucpg_domain_nodeid(d);
+    req.perm  = perm;
+    req.uid   = (uint32_t)geteuid();
+    req.gid   = (uint32_t)getegid();
+    ucpg_rsm_engine_lock();
+    req.req_id = p->req_id = ucpg_rsm_next_req++;
+    p->owner   = owner;
+    p->next    = ucpg_rsm_pendings;
+    ucpg_rsm_pendings = p;
+    ucpg_rsm_engine_unlock();
+
+    status = ucpg_rsm_send(d, owner, &req, NULL, 0);
+    if (status == UCPG_OK) {
+        /* The exporter answers from its progress thread; if it dies, its
+         * peer goes down and we give up at the deadline at the latest. */
+        status = ucpg_domain_wait_flag(d, &p->done, timeout);
+    }
+    ucpg_rsm_engine_lock();
+    for (pp = &ucpg_rsm_pendings; *pp != p; pp = &(*pp)->next) {
+    }
+    *pp = p->next;
+    ucpg_rsm_engine_unlock();
+    if (status == UCPG_ERR_TIMEOUT) {
+        return RSMERR_REMOTE_NODE_UNREACHABLE;
+    }
+    if (status != UCPG_OK) {
+        return (status == UCPG_ERR_PEER_DOWN) ? RSMERR_REMOTE_NODE_UNREACHABLE
+                                              : ucpg_rsm_err_from_status(status);
+    }
+    return p->rep.err;
+}
+
+typedef struct ucpg_rsm_wait {
+    int          done;
+    ucs_status_t status;
+} ucpg_rsm_wait_t;
+
+static void ucpg_rsm_req_done(void *request, ucs_status_t status, void *user_data)
+{
+    ucpg_rsm_wait_t *w = user_data;
+
+    w->status = status;
+    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+    ucp_request_free(request);
+}
+
+/* Waits for a UCP request started with ucpg_rsm_req_done / w. */
+static ucs_status_t ucpg_rsm_wait_req(ucpg_domain_t *d, void *req, ucpg_rsm_wait_t *w)
+{
+    if (req == NULL) {
+        return UCS_OK;
+    }
+    if (UCS_PTR_IS_ERR(req)) {
+        return UCS_PTR_STATUS(req);
+    }
+    ucpg_domain_wait_flag(d, &w->done, 0);
+    return w->status;
+}
+
+static void ucpg_rsm_req_param(ucp_request_param_t *param, ucpg_rsm_wait_t *w)
+{
+    memset(param, 0, sizeof(*param));
+    memset(w, 0, sizeof(*w));
+    param->op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param->cb.send      = ucpg_rsm_req_done;
+    param->user_data    = w;
+}
+
+/* Unpacks the rkey on the owner's endpoint, after a flush so that the
+ * endpoint's transports are final (rkeys bind to them at unpack time). */
+static int ucpg_rsm_unpack_rkey(struct __rsm_memseg_import_handle *h, const void *rkey)
+{
+    ucp_request_param_t param;
+    ucpg_ep_ref_t *ref;
+    ucpg_rsm_wait_t w;
+    ucs_status_t status;
+    ucp_ep_h ep;
+
+    if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) != UCPG_OK) {
+        return RSMERR_REMOTE_NODE_UNREACHABLE;
+    }
+    ucpg_rsm_req_param(&param, &w);
+    status = ucpg_rsm_wait_req(h->domain, ucp_ep_flush_nbx(ep, &param), &w);
+    if (status == UCS_OK) {
+        status = ucp_ep_rkey_unpack(ep, rkey, &h->rkey);
+    }
+    ucpg_domain_ep_put(h->domain, ref);
+    return (status == UCS_OK) ? RSM_SUCCESS : RSMERR_REMOTE_NODE_UNREACHABLE;
+}
+
+/* Tells the exporter we are gone (best effort). */
+static void ucpg_rsm_send_disconnect(const struct __rsm_memseg_import_handle *h)
+{
+    ucpg_rsm_msg_t msg;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.type  = UCPG_RSM_MSG_DISCONNECT;
+    msg.segid = h->segid;
+    msg.token = h->token;
+    ucpg_rsm_send(h->domain, h->owner, &msg, NULL, 0);
+}
+
+static int ucpg_rsm_connect_checks(rsmapi_controller_handle_t controller,
+                                   rsm_permission_t perm,
+                                   rsm_memseg_import_handle_t *im_memseg)
+{
+    if ((controller == NULL) || !ucpg_rsm_controller_held(controller)) {
+        return RSMERR_BAD_CTLR_HNDL;
+    }
+    if (im_memseg == NULL) {
+        return RSMERR_BAD_SEG_HNDL;
+    }
+    if ((perm & ~(rsm_permission_t)RSM_PERM_RDWR) != 0) {
+        return RSMERR_PERM_DENIED;
+    }
+    return RSM_SUCCESS;
+}
+
+int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id_t node_id,
+                              rsm_memseg_id_t segment_id, rsm_permission_t perm,
+                              rsm_memseg_import_handle_t *im_memseg)
+{
+    struct __rsm_memseg_import_handle *h;
+    ucpg_rsm_pending_t pending;
+    struct ucpg_registry *reg;
+    ucpg_peer_info_t info;
+    ucpg_status_t status;
+    ucpg_domain_t *d;
+    int ret;
+
+    ret = ucpg_rsm_connect_checks(controller, perm, im_memseg);
+    if (ret != RSM_SUCCESS) {
+        return ret;
+    }
+    status = ucpg_rsm_engine_acquire(&d);
+    if (status != UCPG_OK) {
+        return ucpg_rsm_err_from_status(status);
+    }
+    if (controller->loopback && (node_id != ucpg_domain_nodeid(d))) {
+        ucpg_rsm_engine_release();
+        return RSMERR_CTLR_NOT_PRESENT;
+    }
+    h = calloc(1, sizeof(*h));
+    memset(&pending, 0, sizeof(pending));
+    reg = ucpg_boot_registry(d);
+    if (h == NULL) {
+        ret = RSMERR_INSUFFICIENT_MEM;
+        goto err;
+    }
+    h->magic = UCPG_RSM_IMPORT_MAGIC;
+    h->ctlr  = controller;
+    h->domain = d;
+    h->node  = node_id;
+    h->segid = segment_id;
+    h->perm  = perm;
+    h->barrier_mode = RSM_BARRIER_MODE_IMPLICIT;
+    status = (reg == NULL) ? UCPG_ERR_NOT_FOUND
+                           : ucpg_registry_seg_lookup(reg, node_id, segment_id, &h->owner,
+                                                      &h->owner_uuid);
+    if (status != UCPG_OK) {
+        ret = ucpg_rsm_err_from_lookup(status);
+        goto err;
+    }
+    if ((ucpg_domain_peer_info(d, h->owner, &info) != UCPG_OK) ||
+        (info.uuid != h->owner_uuid) || (info.state != UCPG_PEER_STATE_UP)) {
+        ret = RSMERR_REMOTE_NODE_UNREACHABLE;
+        goto err;
+    }
+    ret = ucpg_rsm_connect_ask(d, h->owner, segment_id, perm, &pending);
+    if (ret != RSM_SUCCESS) {
+        goto err;
+    }
+    h->token = pending.rep.token;
+    h->size  = pending.rep.size;
+    h->base  = pending.rep.base;
+    h->mode  = pending.rep.mode;
+    ret = (pending.rkey == NULL) ? RSMERR_INSUFFICIENT_MEM
+                                 : ucpg_rsm_unpack_rkey(h, pending.rkey);
+    if (ret != RSM_SUCCESS) {
+        ucpg_rsm_send_disconnect(h);
+        goto err;
+    }
+    free(pending.rkey);
+    ucpg_rsm_engine_lock();
+    h->next          = ucpg_rsm_imports;
+    ucpg_rsm_imports = h;
+    ucpg_rsm_engine_unlock();
+    *im_memseg = h;
+    return RSM_SUCCESS;
+
+err:
+    free(pending.rkey);
+    free(h);
+    ucpg_rsm_engine_release();
+    return ret;
+}
+
+int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
+{
+    struct __rsm_memseg_import_handle **pp;
+
+    ucpg_rsm_engine_lock();
+    if ((im_memseg == NULL) || !ucpg_rsm_import_valid(im_memseg)) {
+        ucpg_rsm_engine_unlock();
+        return RSMERR_BAD_SEG_HNDL;
+    }
+    for (pp = &ucpg_rsm_imports; *pp != im_memseg; pp = &(*pp)->next) {
+    }
+    *pp = im_memseg->next;
+    im_memseg->magic = 0;
+    ucpg_rsm_engine_unlock();
+    if (!__atomic_load_n(&im_memseg->aborted, __ATOMIC_ACQUIRE)) {
+        ucpg_rsm_send_disconnect(im_memseg);
+    }
+    ucp_rkey_destroy(im_memseg->rkey);
+    free(im_memseg);
+    ucpg_rsm_engine_release();
+    return RSM_SUCCESS;
+}
+
+/* --- data path --------------------------------------------------------------- */
+
+/*
+ * Checks a transfer in the order of the reference implementation: handle,
+ * buffer, alignment, permission, bounds, connection state.
+ */
+static int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const void *buf,
+                               size_t len, size_t align, rsm_permission_t need)
+{
+    int valid;
+
+    ucpg_rsm_engine_lock();
+    valid = (h != NULL) && ucpg_rsm_import_valid(h);
+    ucpg_rsm_engine_unlock();
+    if (!valid) {
+        return RSMERR_BAD_SEG_HNDL;
+    }
+    if (buf == NULL) {
+        return RSMERR_BAD_ADDR;
+    }
+    if ((((uintptr_t)buf % align) != 0) || (((uint64_t)offset % align) != 0)) {
+        return RSMERR_BAD_MEM_ALIGNMENT;
+    }
+    if ((h->perm & need) != need) {
+        return RSMERR_PERM_DENIED;
+    }
+    if ((offset < 0) || ((uint64_t)offset > h->size)) {
+        return RSMERR_BAD_OFFSET;
+    }
+    if (len > h->size - (uint64_t)offset) {
+        return RSMERR_BAD_LENGTH;
+    }
+    if (__atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE)) {
+        return RSMERR_CONN_ABORTED;
+    }
+    return RSM_SUCCESS;
+}
+
+/* One synchronous put or get; a put is flushed to the exporter's memory. */
+static int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
+                         size_t align, int is_put)
+{
+    ucp_request_param_t param;
+    ucpg_ep_ref_t *ref;
+    ucpg_rsm_wait_t w;
+    ucs_status_t status;
+    uint64_t raddr;
+    ucp_ep_h ep;
+    void *req;
+    int ret;
+
+    ret = ucpg_rsm_xfer_check(h, offset, buf, len, align,
+                              is_put ? RSM_PERM_WRITE : RSM_PERM_READ);
+    if ((ret != RSM_SUCCESS) || (len == 0)) {
+        return ret;
+    }
+    if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) != UCPG_OK) {
+        return RSMERR_CONN_ABORTED;          /* the exporting process is gone */
+    }
+    raddr = h->base + (uint64_t)offset;
+    ucpg_rsm_req_param(&param, &w);
+    req = is_put ? ucp_put_nbx(ep, buf, len, raddr, h->rkey, &param)
+                 : ucp_get_nbx(ep, buf, len, raddr, h->rkey, &param);
+    status = ucpg_rsm_wait_req(h->domain, req, &w);
+    if ((status == UCS_OK) && is_put) {
+        ucpg_rsm_req_param(&param, &w);
+        status = ucpg_rsm_wait_req(h->domain, ucp_ep_flush_nbx(ep, &param), &w);
+    }
+    ucpg_domain_ep_put(h->domain, ref);
+    if ((status != UCS_OK) || __atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE)) {
+        return RSMERR_CONN_ABORTED;
+    }
+    return RSM_SUCCESS;
+}
+
+int rsm_memseg_import_get(rsm_memseg_import_handle_t im_memseg, off_t offset, void *dst_addr,
+                          size_t length)
+{
+    return ucpg_rsm_xfer(im_memseg, offset, dst_addr, length, 1, 0);
+}
+
+int rsm_memseg_import_put(rsm_memseg_import_handle_t im_memseg, off_t offset, void *src_addr,
+                          size_t length)
+{
+    return ucpg_rsm_xfer(im_memseg, offset, src_addr, length, 1, 1);
+}
+
+/* getN/putN: rep_cnt elements of N bits, offset and buffer N/8-aligned. The
+ * nodes of one domain share a byte order, so no swapping is needed. */
+#define UCPG_RSM_TYPED_XFER(bits)                                                        \
+    int rsm_memseg_import_get##bits(rsm_memseg_import_handle_t im_memseg, off_t offset,  \
+                                    uint##bits##_t *datap, ulong_t rep_cnt)              \
+    {                                                                                    \
+        if (rep_cnt > SIZE_MAX / sizeof(*datap)) {                                       \
+            return RSMERR_BAD_LENGTH;                                                    \
+        }                                                                                \
+        return ucpg_rsm_xfer(im_memseg, offset, datap, rep_cnt * sizeof(*datap),         \
+                             sizeof(*datap), 0);                                         \
+    }                                                                                    \
+    int rsm_memseg_import_put##bits(rsm_memseg_import_handle_t im_memseg, off_t offset,  \
+                                    uint##bits##_t *datap, ulong_t rep_cnt)              \
+    {                                                                                    \
+        if (rep_cnt > SIZE_MAX / sizeof(*datap)) {                                       \
+            return RSMERR_BAD_LENGTH;                                                    \
+        }                                                                                \
+        return ucpg_rsm_xfer(im_memseg, offset, datap, rep_cnt * sizeof(*datap),         \
+                             sizeof(*datap), 1);                                         \
+    }
+
+UCPG_RSM_TYPED_XFER(8)
+UCPG_RSM_TYPED_XFER(16)
+UCPG_RSM_TYPED_XFER(32)
+UCPG_RSM_TYPED_XFER(64)
+
+int rsm_memseg_import_get_mode(rsm_memseg_import_handle_t im_memseg, rsm_barrier_mode_t *mode)
+{
+    int valid;
+
+    ucpg_rsm_engine_lock();
+    valid = (im_memseg != NULL) && ucpg_rsm_import_valid(im_memseg);
+    ucpg_rsm_engine_unlock();
+    if (!valid) {
+        return RSMERR_BAD_SEG_HNDL;
+    }
+    if (mode == NULL) {
+        return RSMERR_BAD_ADDR;              /* the reference dereferences it */
+    }
+    *mode = im_memseg->barrier_mode;
+    return RSM_SUCCESS;
+}
+
+int rsm_memseg_import_set_mode(rsm_memseg_import_handle_t im_memseg, rsm_barrier_mode_t mode)
+{
+    int valid;
+
+    ucpg_rsm_engine_lock();
+    valid = (im_memseg != NULL) && ucpg_rsm_import_valid(im_memseg);
+    ucpg_rsm_engine_unlock();
+    if (!valid) {
+        return RSMERR_BAD_SEG_HNDL;
+    }
+    if ((mode != RSM_BARRIER_MODE_EXPLICIT) && (mode != RSM_BARRIER_MODE_IMPLICIT)) {
+        return RSMERR_BAD_MODE;
+    }
+    im_memseg->barrier_mode = mode;
+    return RSM_SUCCESS;
+}

@@ -1,0 +1,75 @@
+/*
+ * rsm_int.h - private state of the RSM layer (RSMAPI over the domain).
+ *
+ * The rsm layer implements <rsmapi.h> directly: its public functions return
+ * RSMERR_* codes; internal helpers use ucpg_status_t and are translated at
+ * the function boundary (ucpg_rsm_err_from_status).
+ *
+ * The engine is the per-process state shared by all handles: the domain it
+ * holds, the AM handler for the RSM protocol, and the lists of controllers,
+ * published exports and imports. It lives while any controller or segment
+ * handle exists; every list is guarded by the engine lock.
+ */
+#ifndef UCPG_RSM_RSM_INT_H
+#define UCPG_RSM_RSM_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "rsmapi.h"
+#include "core/domain.h"
+#include "core/status.h"
+
+#define UCPG_RSM_CTLR_NAME_MAX  32
+#define UCPG_RSM_CTLR_UCX       "ucx0"
+#define UCPG_RSM_CTLR_LOOPBACK  "loopback"
+
+/* A controller: reference-counted per name; holds the engine while held. */
+struct __rsmapi_controller_handle {
+    char                               name[UCPG_RSM_CTLR_NAME_MAX];
+    unsigned                           refcount;   /* engine lock */
+    int                                loopback;   /* only the local node */
+    ucpg_domain_t                     *domain;
+    rsmapi_controller_attr_t           attr;
+    struct __rsmapi_controller_handle *next;       /* engine's controller list */
+};
+
+/* --- engine (engine.c) ----------------------------------------------------- */
+
+/* Takes a reference on the engine (creating it, and the domain, on first
+ * use) and returns the domain. UCPG_ERR_* on failure (config, transport). */
+ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p);
+void          ucpg_rsm_engine_release(void);
+/* The engine lock, for the lists owned by the other files. */
+void          ucpg_rsm_engine_lock(void);
+void          ucpg_rsm_engine_unlock(void);
+
+/* --- protocol dispatch (engine.c calls these in the progress thread) --------- */
+
+struct ucpg_rsm_msg;
+/* export.c: a CONNECT_REQ or DISCONNECT for one of our exports. */
+void ucpg_rsm_export_recv(ucpg_domain_t *d, ucpg_peer_id_t src, const struct ucpg_rsm_msg *msg);
+/* export.c: a peer went down: forget its connections. */
+void ucpg_rsm_export_peer_down(ucpg_peer_id_t peer, uint64_t uuid);
+/* import.c: a CONNECT_REP (with the rkey) or an ABORT. */
+void ucpg_rsm_import_recv(ucpg_peer_id_t src, const struct ucpg_rsm_msg *msg,
+                          const void *rkey, size_t rkey_len);
+/* import.c: a peer went down: its exports are gone for our imports. */
+void ucpg_rsm_import_peer_down(ucpg_peer_id_t peer, uint64_t uuid);
+
+/* Sends a protocol message without blocking (from any thread); data is
+ * copied, so it may be freed at once. */
+ucpg_status_t ucpg_rsm_send(ucpg_domain_t *d, ucpg_peer_id_t dst, const struct ucpg_rsm_msg *msg,
+                            const void *data, size_t len);
+
+/* --- controllers (controller.c) --------------------------------------------- */
+
+/* Non-zero iff c is a controller handle currently held (engine lock taken
+ * inside). */
+int ucpg_rsm_controller_held(rsmapi_controller_handle_t c);
+
+/* --- status translation ------------------------------------------------------ */
+
+int ucpg_rsm_err_from_status(ucpg_status_t status);
+
+#endif
