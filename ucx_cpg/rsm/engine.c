@@ -35,6 +35,7 @@ static void ucpg_rsm_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, siz
     switch (msg.type) {
     case UCPG_RSM_MSG_CONNECT_REQ:
     case UCPG_RSM_MSG_DISCONNECT:
+    case UCPG_RSM_MSG_SIGNAL_TO_EXPORT:
         ucpg_rsm_export_recv(d, src, &msg);
         break;
     default:

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,48 +31,15 @@
 #include "core/proc.h"
 #include "protocol.h"
 
-#define UCPG_RSM_EXPORT_MAGIC  0x52534d45u   /* "RSME" */
 #define UCPG_RSM_ACL_MAX       64u
 #define UCPG_RSM_RESERVED_TOP  0x3fffffu     /* ids 1..this are reserved */
 #define UCPG_RSM_AUTO_BASE     0x80000000u   /* system-assigned ids only */
 
-/* One importer connected to an export. */
-typedef struct ucpg_rsm_importer {
-    ucpg_peer_id_t peer;
-    uint64_t       uuid;
-    uint64_t       token;
-} ucpg_rsm_importer_t;
-
-/* Guarded by the engine lock. */
-struct __rsm_memseg_export_handle {
-    uint32_t                   magic;
-    rsmapi_controller_handle_t ctlr;
-    ucpg_domain_t             *domain;
-    pid_t                      creator;
-    void                      *vaddr;
-    size_t                     size;
-    uint_t                     flags;
-    int                        shared;     /* UCX shared memory at vaddr */
-    ucp_mem_h                  memh;
-    void                      *rkey;
-    size_t                     rkey_len;
-    int                        published;
-    rsm_memseg_id_t            segid;
-    rsmapi_access_entry_t      acl[UCPG_RSM_ACL_MAX];
-    uint_t                     acl_len;    /* 0: every node, with mode */
-    rsm_permission_t           mode;       /* 0777 & ~umask at create */
-    uid_t                      uid;
-    gid_t                      gid;
-    ucpg_rsm_importer_t       *importers;
-    unsigned                   nimporters, importers_cap;
-    struct __rsm_memseg_export_handle *next;
-};
-
-static struct __rsm_memseg_export_handle *ucpg_rsm_exports;  /* engine lock */
+struct __rsm_memseg_export_handle *ucpg_rsm_exports;  /* engine lock */
 static uint64_t ucpg_rsm_next_token = 1;                       /* engine lock */
 
 /* Called with the engine lock held: is h one of our live export handles? */
-static int ucpg_rsm_export_valid(rsm_memseg_export_handle_t h)
+int ucpg_rsm_export_valid(rsm_memseg_export_handle_t h)
 {
     struct __rsm_memseg_export_handle *e;
 
@@ -205,9 +173,10 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
     e->size    = size;
     e->flags   = flags;
     e->mode    = 0777 & ~ucpg_rsm_umask();
+    e->eventfd = eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
     e->uid     = geteuid();
     e->gid     = getegid();
-    if ((ucpg_rsm_map_memory(e) != UCPG_OK) ||
+    if ((e->eventfd < 0) || (ucpg_rsm_map_memory(e) != UCPG_OK) ||
         (ucp_rkey_pack(ucpg_domain_ucp_context(d), e->memh, &e->rkey, &e->rkey_len) != UCS_OK)) {
         ret = RSMERR_INSUFFICIENT_MEM;
         goto err;
@@ -222,6 +191,9 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
 err:
     if (e->memh != NULL) {
         ucpg_rsm_unmap_memory(e);
+    }
+    if (e->eventfd >= 0) {
+        close(e->eventfd);
     }
     free(e);
     ucpg_rsm_engine_release();
@@ -299,6 +271,10 @@ int rsm_memseg_export_destroy(rsm_memseg_export_handle_t memseg)
         ucpg_rsm_engine_unlock();
         return RSMERR_BAD_SEG_HNDL;
     }
+    if (memseg->pollfd_refs > 0) {
+        ucpg_rsm_engine_unlock();
+        return RSMERR_POLLFD_IN_USE;
+    }
     if (memseg->published) {
         ucpg_rsm_export_unpublish_locked(memseg, &aborts);
     }
@@ -310,6 +286,7 @@ int rsm_memseg_export_destroy(rsm_memseg_export_handle_t memseg)
     ucpg_rsm_abort_list_send(&aborts);
     ucp_rkey_buffer_release(memseg->rkey);
     ucpg_rsm_unmap_memory(memseg);
+    close(memseg->eventfd);
     free(memseg->importers);
     free(memseg);
     ucpg_rsm_engine_release();
@@ -565,10 +542,32 @@ static void ucpg_rsm_export_disconnect(const ucpg_rsm_msg_t *msg, ucpg_peer_id_t
     ucpg_rsm_engine_unlock();
 }
 
+/* An importer posted a signal: count one event on the export. */
+static void ucpg_rsm_export_signal(const ucpg_rsm_msg_t *msg, ucpg_peer_id_t src)
+{
+    struct __rsm_memseg_export_handle *e;
+    uint64_t one = 1;
+    unsigned i;
+
+    ucpg_rsm_engine_lock();
+    e = ucpg_rsm_export_find(msg->segid);
+    for (i = 0; (e != NULL) && (i < e->nimporters); ++i) {
+        if ((e->importers[i].token == msg->token) && (e->importers[i].peer == src)) {
+            if (write(e->eventfd, &one, sizeof(one)) < 0) {
+                ucpg_warn("signal for segment %#x lost: %m", msg->segid);
+            }
+            break;
+        }
+    }
+    ucpg_rsm_engine_unlock();
+}
+
 void ucpg_rsm_export_recv(ucpg_domain_t *d, ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg)
 {
     if (msg->type == UCPG_RSM_MSG_CONNECT_REQ) {
         ucpg_rsm_export_connect(d, src, msg);
+    } else if (msg->type == UCPG_RSM_MSG_SIGNAL_TO_EXPORT) {
+        ucpg_rsm_export_signal(msg, src);
     } else {
         ucpg_rsm_export_disconnect(msg, src);
     }

@@ -22,6 +22,7 @@
 #include "rsm_int.h"
 
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,28 +31,6 @@
 #include "core/log.h"
 #include "core/proc.h"
 #include "protocol.h"
-
-#define UCPG_RSM_IMPORT_MAGIC 0x52534d49u   /* "RSMI" */
-
-/* Guarded by the engine lock, except the fields written once at connect. */
-struct __rsm_memseg_import_handle {
-    uint32_t                   magic;
-    rsmapi_controller_handle_t ctlr;
-    ucpg_domain_t             *domain;
-    rsm_node_id_t              node;
-    rsm_memseg_id_t            segid;
-    rsm_permission_t           perm;       /* requested at connect */
-    rsm_permission_t           mode;       /* granted by the exporter */
-    ucpg_peer_id_t             owner;
-    uint64_t                   owner_uuid;
-    uint64_t                   token;
-    size_t                     size;
-    uint64_t                   base;
-    ucp_rkey_h                 rkey;
-    int                        aborted;    /* atomic */
-    rsm_barrier_mode_t         barrier_mode;
-    struct __rsm_memseg_import_handle *next;
-};
 
 /* A connect waiting for its reply; filled by the progress thread. */
 typedef struct ucpg_rsm_pending {
@@ -64,11 +43,11 @@ typedef struct ucpg_rsm_pending {
     struct ucpg_rsm_pending *next;
 } ucpg_rsm_pending_t;
 
-static struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
+struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
 static ucpg_rsm_pending_t                *ucpg_rsm_pendings;  /* engine lock */
 static uint64_t                           ucpg_rsm_next_req = 1;
 
-static int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h)
+int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h)
 {
     struct __rsm_memseg_import_handle *i;
 
@@ -111,8 +90,13 @@ void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const v
         ucpg_rsm_import_reply(src, msg, rkey, rkey_len);
     } else {
         for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
-            if ((i->owner == src) && (i->token == msg->token)) {
+            if ((i->owner != src) || (i->token != msg->token)) {
+                continue;
+            }
+            if (msg->type == UCPG_RSM_MSG_ABORT) {
                 __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+            } else if (write(i->eventfd, &(uint64_t){1}, sizeof(uint64_t)) < 0) {
+                ucpg_warn("signal for segment %#x lost: %m", i->segid);
             }
         }
     }
@@ -316,6 +300,11 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
     h->segid = segment_id;
     h->perm  = perm;
     h->barrier_mode = RSM_BARRIER_MODE_IMPLICIT;
+    h->eventfd      = eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
+    if (h->eventfd < 0) {
+        ret = RSMERR_INSUFFICIENT_RESOURCES;
+        goto err;
+    }
     status = (reg == NULL) ? UCPG_ERR_NOT_FOUND
                            : ucpg_registry_seg_lookup(reg, node_id, segment_id, &h->owner,
                                                       &h->owner_uuid);
@@ -352,6 +341,9 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
 
 err:
     free(pending.rkey);
+    if ((h != NULL) && (h->eventfd > 0)) {
+        close(h->eventfd);
+    }
     free(h);
     ucpg_rsm_engine_release();
     return ret;
@@ -366,6 +358,10 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
         ucpg_rsm_engine_unlock();
         return RSMERR_BAD_SEG_HNDL;
     }
+    if (im_memseg->pollfd_refs > 0) {
+        ucpg_rsm_engine_unlock();
+        return RSMERR_POLLFD_IN_USE;
+    }
     for (pp = &ucpg_rsm_imports; *pp != im_memseg; pp = &(*pp)->next) {
     }
     *pp = im_memseg->next;
@@ -375,6 +371,7 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
         ucpg_rsm_send_disconnect(im_memseg);
     }
     ucp_rkey_destroy(im_memseg->rkey);
+    close(im_memseg->eventfd);
     free(im_memseg);
     ucpg_rsm_engine_release();
     return RSM_SUCCESS;
@@ -418,8 +415,32 @@ static int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const
     return RSM_SUCCESS;
 }
 
-/* One synchronous put or get; a put is flushed to the exporter's memory. */
-static int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
+/* Maps the outcome of a transfer: a gone exporter is CONN_ABORTED; other
+ * failures count for the barrier and, in implicit mode, are reported now. */
+static int ucpg_rsm_xfer_result(rsm_memseg_import_handle_t h, ucs_status_t status)
+{
+    ucpg_peer_info_t info;
+
+    if (status != UCS_OK) {
+        __atomic_add_fetch(&h->errors, 1, __ATOMIC_RELEASE);
+        if ((ucpg_domain_peer_info(h->domain, h->owner, &info) != UCPG_OK) ||
+            (info.uuid != h->owner_uuid)) {
+            __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+        }
+    }
+    if (__atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE)) {
+        return RSMERR_CONN_ABORTED;
+    }
+    if ((status != UCS_OK) && (h->barrier_mode == RSM_BARRIER_MODE_IMPLICIT)) {
+        return RSMERR_BARRIER_FAILURE;
+    }
+    return RSM_SUCCESS;
+}
+
+/* One put or get. In implicit mode it is synchronous (a put is flushed to the
+ * exporter's memory before return); in explicit mode a put only waits for
+ * local completion and transfer errors are reported by the barrier close. */
+int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
                          size_t align, int is_put)
 {
     ucp_request_param_t param;
@@ -444,15 +465,36 @@ static int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, 
     req = is_put ? ucp_put_nbx(ep, buf, len, raddr, h->rkey, &param)
                  : ucp_get_nbx(ep, buf, len, raddr, h->rkey, &param);
     status = ucpg_rsm_wait_req(h->domain, req, &w);
-    if ((status == UCS_OK) && is_put) {
+    if ((status == UCS_OK) && is_put && (h->barrier_mode == RSM_BARRIER_MODE_IMPLICIT)) {
         ucpg_rsm_req_param(&param, &w);
         status = ucpg_rsm_wait_req(h->domain, ucp_ep_flush_nbx(ep, &param), &w);
     }
     ucpg_domain_ep_put(h->domain, ref);
-    if ((status != UCS_OK) || __atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE)) {
+    return ucpg_rsm_xfer_result(h, status);
+}
+
+int ucpg_rsm_import_flush(rsm_memseg_import_handle_t h)
+{
+    ucp_request_param_t param;
+    ucpg_ep_ref_t *ref;
+    ucpg_rsm_wait_t w;
+    ucs_status_t status;
+    ucp_ep_h ep;
+
+    if (__atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE)) {
         return RSMERR_CONN_ABORTED;
     }
-    return RSM_SUCCESS;
+    if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) != UCPG_OK) {
+        __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+        return RSMERR_CONN_ABORTED;
+    }
+    ucpg_rsm_req_param(&param, &w);
+    status = ucpg_rsm_wait_req(h->domain, ucp_ep_flush_nbx(ep, &param), &w);
+    ucpg_domain_ep_put(h->domain, ref);
+    if (status != UCS_OK) {
+        __atomic_add_fetch(&h->errors, 1, __ATOMIC_RELEASE);
+    }
+    return __atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE) ? RSMERR_CONN_ABORTED : RSM_SUCCESS;
 }
 
 int rsm_memseg_import_get(rsm_memseg_import_handle_t im_memseg, off_t offset, void *dst_addr,

@@ -34,6 +34,85 @@ struct __rsmapi_controller_handle {
     struct __rsmapi_controller_handle *next;       /* engine's controller list */
 };
 
+#define UCPG_RSM_EXPORT_MAGIC  0x52534d45u   /* "RSME" */
+#define UCPG_RSM_EXPORT_ACL_MAX 64u
+
+/* One importer connected to an export. */
+typedef struct ucpg_rsm_importer {
+    ucpg_peer_id_t peer;
+    uint64_t       uuid;
+    uint64_t       token;
+} ucpg_rsm_importer_t;
+
+/* Guarded by the engine lock. */
+struct __rsm_memseg_export_handle {
+    uint32_t                   magic;
+    rsmapi_controller_handle_t ctlr;
+    ucpg_domain_t             *domain;
+    pid_t                      creator;
+    void                      *vaddr;
+    size_t                     size;
+    uint_t                     flags;
+    int                        shared;     /* UCX shared memory at vaddr */
+    ucp_mem_h                  memh;
+    void                      *rkey;
+    size_t                     rkey_len;
+    int                        published;
+    rsm_memseg_id_t            segid;
+    rsmapi_access_entry_t      acl[UCPG_RSM_EXPORT_ACL_MAX];
+    uint_t                     acl_len;    /* 0: every node, with mode */
+    rsm_permission_t           mode;       /* 0777 & ~umask at create */
+    uid_t                      uid;
+    gid_t                      gid;
+    int                        eventfd;    /* signals from importers (semaphore) */
+    int                        pollfd_refs;
+    ucpg_rsm_importer_t       *importers;
+    unsigned                   nimporters, importers_cap;
+    struct __rsm_memseg_export_handle *next;
+};
+
+/* export.c */
+extern struct __rsm_memseg_export_handle *ucpg_rsm_exports;   /* engine lock */
+int ucpg_rsm_export_valid(rsm_memseg_export_handle_t h);      /* engine lock held */
+
+#define UCPG_RSM_IMPORT_MAGIC 0x52534d49u   /* "RSMI" */
+
+/* An import: fields below "guarded" are written once at connect. */
+
+/* Guarded by the engine lock, except the fields written once at connect. */
+struct __rsm_memseg_import_handle {
+    uint32_t                   magic;
+    rsmapi_controller_handle_t ctlr;
+    ucpg_domain_t             *domain;
+    rsm_node_id_t              node;
+    rsm_memseg_id_t            segid;
+    rsm_permission_t           perm;       /* requested at connect */
+    rsm_permission_t           mode;       /* granted by the exporter */
+    ucpg_peer_id_t             owner;
+    uint64_t                   owner_uuid;
+    uint64_t                   token;
+    size_t                     size;
+    uint64_t                   base;
+    ucp_rkey_h                 rkey;
+    int                        aborted;    /* atomic */
+    rsm_barrier_mode_t         barrier_mode;
+    unsigned                   errors;     /* atomic: transfer failures since connect */
+    struct ucpg_rsm_barrier   *barrier;    /* the implicit-mode barrier, if any */
+    int                        pollfd_refs; /* engine lock */
+    int                        eventfd;    /* signals from the exporter (semaphore) */
+    struct __rsm_memseg_import_handle *next;
+};
+
+/* import.c */
+extern struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
+int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h);   /* engine lock held */
+int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
+                  size_t align, int is_put);
+/* Remote completion of everything put so far: RSM_SUCCESS or CONN_ABORTED
+ * (transfer failures are counted in h->errors). */
+int ucpg_rsm_import_flush(rsm_memseg_import_handle_t h);
+
+
 /* --- engine (engine.c) ----------------------------------------------------- */
 
 /* Takes a reference on the engine (creating it, and the domain, on first
