@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -98,6 +99,20 @@ static int child_exporter(int rank, int nprocs, void *arg)
             ucpg_test_say("CHECKED %s", check_importer_writes(mem) ? "ok" : "bad");
         } else if (strcmp(line, "UNPUBLISH") == 0) {
             ucpg_test_say("UNPUBLISHED %d", rsm_memseg_export_unpublish(seg));
+        } else if (strncmp(line, "WAITSIG ", 8) == 0) {
+            int n = atoi(line + 8), got = 0, ret = RSM_SUCCESS;
+
+            while ((got < n) && ((ret = rsm_intr_signal_wait(seg, 5000)) == RSM_SUCCESS)) {
+                ++got;
+            }
+            ucpg_test_say("SIGNALS %d then %d", got, rsm_intr_signal_wait(seg, 100));
+        } else if (strncmp(line, "POSTSIG ", 8) == 0) {
+            int n = atoi(line + 8), ret = RSM_SUCCESS;
+
+            while ((n-- > 0) && (ret == RSM_SUCCESS)) {
+                ret = rsm_intr_signal_post(seg, 0);
+            }
+            ucpg_test_say("POSTED %d", ret);
         } else if (strcmp(line, "DONE") == 0) {
             break;
         }
@@ -397,6 +412,199 @@ fail:
     return integ_end(h, 0);
 }
 
+/* --- barriers and vectors --------------------------------------------------------- */
+
+/* Writes the same layout as child_importer, but with putv (VA entries and a
+ * local memory handle) inside an explicit barrier, then reads it back. */
+static int child_vector_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    rsm_localmemory_handle_t lh;
+    rsmapi_barrier_t bar, stray;
+    rsm_iovec_t iov[RSM_MAX_SGIOREQS + 1];
+    rsm_scat_gath_t sg;
+    uint8_t *local = segment_memory(), back[4096];
+    uint64_t v64 = 0x0102030405060708ull;
+    uint32_t v32 = 0xa1b2c3d4u;
+    uint16_t v16 = 0xbeef;
+    rsm_node_id_t node;
+    size_t i;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    for (i = 0; i < 4096; ++i) {
+        local[i] = pattern(i, 2);
+    }
+    memcpy(local + 8192, &v64, 8);
+    memcpy(local + 8200, &v32, 4);
+    memcpy(local + 8204, &v16, 2);
+    local[8206] = 0x5a;
+    EXPECT_RSM(rsm_create_localmemory_handle(ctlr, &lh, (caddr_t)local, SEG_SIZE), RSM_SUCCESS);
+    EXPECT_RSM(rsm_create_localmemory_handle(ctlr, &lh, (caddr_t)local + 1, 10), RSMERR_BAD_ADDR);
+    memset(iov, 0, sizeof(iov));
+    iov[0] = (rsm_iovec_t){RSM_VA_TYPE, {.vaddr = (caddr_t)local}, 0, 8192, 2048};
+    iov[1] = (rsm_iovec_t){RSM_VA_TYPE, {.vaddr = (caddr_t)local}, 2048, 10240, 2048};
+    iov[2] = (rsm_iovec_t){RSM_HANDLE_TYPE, {.handle = lh}, 8192, 16384, 15};
+    memset(&sg, 0, sizeof(sg));
+    sg.remote_handle    = im;
+    sg.iovec            = iov;
+    sg.io_request_count = 3;
+    EXPECT_RSM(rsm_memseg_import_set_mode(im, RSM_BARRIER_MODE_EXPLICIT), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_init_barrier(im, RSM_BARRIER_SEGMENT, &bar), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_open_barrier(&bar), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_putv(&sg), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_order_barrier(&bar), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_close_barrier(&bar), RSM_SUCCESS);
+    if (sg.io_residual_count != 0) {
+        ucpg_test_say("ERR residual %lu", sg.io_residual_count);
+        return 1;
+    }
+    /* read back the first region with getv into another buffer */
+    iov[0] = (rsm_iovec_t){RSM_VA_TYPE, {.vaddr = (caddr_t)back}, 0, 8192, sizeof(back)};
+    sg.io_request_count = 1;
+    EXPECT_RSM(rsm_memseg_import_getv(&sg), RSM_SUCCESS);
+    if (memcmp(back, local, sizeof(back)) != 0) {
+        ucpg_test_say("ERR getv read back different bytes");
+        return 1;
+    }
+    /* errors: bad vectors, out of bounds entry with the residual count */
+    EXPECT_RSM(rsm_memseg_import_putv(NULL), RSMERR_BAD_SGIO);
+    sg.io_request_count = 0;
+    EXPECT_RSM(rsm_memseg_import_putv(&sg), RSMERR_BAD_SGIO);
+    sg.io_request_count = RSM_MAX_SGIOREQS + 1;
+    EXPECT_RSM(rsm_memseg_import_putv(&sg), RSMERR_BAD_SGIO);
+    iov[0] = (rsm_iovec_t){RSM_VA_TYPE, {.vaddr = (caddr_t)local}, 0, 0, 8};
+    iov[1] = (rsm_iovec_t){RSM_VA_TYPE, {.vaddr = (caddr_t)local}, 0, SEG_SIZE - 4, 8};
+    iov[2] = (rsm_iovec_t){RSM_VA_TYPE, {.vaddr = (caddr_t)local}, 0, 0, 8};
+    sg.io_request_count = 3;
+    EXPECT_RSM(rsm_memseg_import_getv(&sg), RSMERR_BAD_LENGTH);
+    if (sg.io_residual_count != 2) {
+        ucpg_test_say("ERR residual %lu after a failed second entry", sg.io_residual_count);
+        return 1;
+    }
+    iov[0] = (rsm_iovec_t){RSM_HANDLE_TYPE, {.handle = (rsm_localmemory_handle_t)local}, 0, 0, 8};
+    sg.io_request_count = 1;
+    EXPECT_RSM(rsm_memseg_import_getv(&sg), RSMERR_BAD_SGIO);
+    /* barrier errors */
+    memset(&stray, 0, sizeof(stray));
+    EXPECT_RSM(rsm_memseg_import_open_barrier(NULL), RSMERR_BAD_BARRIER_PTR);
+    EXPECT_RSM(rsm_memseg_import_close_barrier(&stray), RSMERR_BARRIER_UNINITIALIZED);
+    EXPECT_RSM(rsm_memseg_import_init_barrier(im, RSM_BARRIER_SEGMENT, NULL),
+               RSMERR_BAD_BARRIER_PTR);
+    ucpg_test_say("WROTE");
+    /* after unpublish the barrier reports the forced disconnect, every time */
+    ucpg_test_wait_for("UNPUBLISHED", STEP_MS);
+    for (i = 0; i < 200; ++i) {
+        if (rsm_memseg_import_close_barrier(&bar) == RSMERR_CONN_ABORTED) {
+            break;
+        }
+        usleep(10000);
+    }
+    EXPECT_RSM(rsm_memseg_import_close_barrier(&bar), RSMERR_CONN_ABORTED);
+    EXPECT_RSM(rsm_memseg_import_close_barrier(&bar), RSMERR_CONN_ABORTED);
+    EXPECT_RSM(rsm_memseg_import_destroy_barrier(&bar), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_destroy_barrier(&bar), RSMERR_BARRIER_UNINITIALIZED);
+    EXPECT_RSM(rsm_free_localmemory_handle(ctlr, lh), RSM_SUCCESS);
+    EXPECT_RSM(rsm_free_localmemory_handle(ctlr, lh), RSMERR_BAD_LOCALMEM_HNDL);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("BARRIER ok");
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_putv_getv_in_explicit_barrier_and_abort_is_sticky(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[128];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_vector_importer, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "WROTE", NULL, 0, STEP_MS) == 0, "importer failed");
+    ucpg_harness_send(h, 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKED ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "CHECKED ok") == 0, "exporter memory: %s", line);
+    ucpg_harness_send(h, 0, "UNPUBLISH");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "UNPUBLISHED", NULL, 0, STEP_MS) == 0, "unpublish");
+    ucpg_harness_send(h, 1, "UNPUBLISHED");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "BARRIER ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "BARRIER ok") == 0, "importer: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+/* --- signals ------------------------------------------------------------------------ */
+
+static int child_signal_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    struct pollfd fds[2];
+    rsm_node_id_t node;
+    int pipefd[2], n = 0, got = 0, i;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    for (i = 0; i < 3; ++i) {
+        EXPECT_RSM(rsm_intr_signal_post(im, 0), RSM_SUCCESS);
+    }
+    ucpg_test_say("POSTED3");
+    /* the exporter posts 2: wait for them together with an ordinary fd */
+    if (pipe(pipefd) != 0 || write(pipefd[1], "x", 1) != 1) {
+        return 1;
+    }
+    EXPECT_RSM(rsm_memseg_get_pollfd(im, &fds[0]), RSM_SUCCESS);
+    fds[1].fd     = pipefd[0];
+    fds[1].events = POLLIN;
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSMERR_POLLFD_IN_USE);
+    ucpg_test_say("POLLING");
+    while (got < 2) {
+        fds[0].revents = fds[1].revents = 0;
+        EXPECT_RSM(rsm_intr_signal_wait_pollfd(fds, 2, 5000, &n), RSM_SUCCESS);
+        got += (fds[0].revents == POLLRDNORM);
+        if (fds[1].revents & POLLIN) {
+            char c;
+
+            if (read(pipefd[0], &c, 1) != 1) {
+                return 1;
+            }
+        }
+    }
+    fds[0].revents = 0;
+    EXPECT_RSM(rsm_intr_signal_wait_pollfd(fds, 1, 100, &n), RSMERR_TIMEOUT);
+    EXPECT_RSM(rsm_intr_signal_wait(im, 0), RSMERR_TIMEOUT);
+    EXPECT_RSM(rsm_memseg_release_pollfd(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_release_pollfd(im), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_intr_signal_post(NULL, 0), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("RECEIVED %d", got);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_signals_are_counted_both_ways_and_mix_with_fds(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[128], want[64];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_signal_importer, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "POSTED3", NULL, 0, STEP_MS) == 0, "importer");
+    ucpg_harness_send(h, 0, "WAITSIG 3");
+    snprintf(want, sizeof(want), "SIGNALS 3 then %d", RSMERR_TIMEOUT);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SIGNALS ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, want) == 0, "exporter: %s", line);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "POLLING", NULL, 0, STEP_MS) == 0, "importer");
+    ucpg_harness_send(h, 0, "POSTSIG 2");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "POSTED 0", NULL, 0, STEP_MS) == 0, "post");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "RECEIVED ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "RECEIVED 2") == 0, "importer: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- argument checks of export and publish (one process) ------------------------ */
 
 static int child_export_errors(int rank, int nprocs, void *arg)
@@ -475,6 +683,8 @@ int main(int argc, char **argv)
         INTEG_TEST(test_unpublish_forces_importers_off),
         INTEG_TEST(test_exporter_death_aborts_importers_within_2s),
         INTEG_TEST(test_importer_death_leaves_exporter_working),
+        INTEG_TEST(test_putv_getv_in_explicit_barrier_and_abort_is_sticky),
+        INTEG_TEST(test_signals_are_counted_both_ways_and_mix_with_fds),
     };
 
     return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

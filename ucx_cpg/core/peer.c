@@ -266,11 +266,14 @@ void ucpg_peer_table_cleanup(ucpg_domain_t *d)
     for (ucpg_ep_ref_t *ref = d->closing; ref != NULL; ref = ref->next) {
         ref->refs = 0;        /* the domain is going away: nobody may send */
     }
-    ucpg_peer_free_queues(d);
     pthread_mutex_unlock(&d->lock);
     ucpg_progress_close_endpoints(d);
     while (ucp_worker_progress(d->worker) != 0) {
     }
+    /* Last: the progress above may still have queued a late control message. */
+    pthread_mutex_lock(&d->lock);
+    ucpg_peer_free_queues(d);
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* Called with lock held. Returns the previous state. */

@@ -201,25 +201,45 @@ static int ucpg_rsm_is_event_fd(int fd)
 
 int rsm_intr_signal_wait_pollfd(struct pollfd fds[], nfds_t nfds, int timeout, int *numfdsp)
 {
+    char *is_rsm = NULL;
+    short *asked = NULL;
     nfds_t i;
     int n, fired = 0;
 
     if ((fds == NULL) && (nfds > 0)) {
         return RSMERR_BAD_ADDR;
     }
-    n = poll(fds, nfds, timeout);
-    if (n < 0) {
-        return (errno == EINTR) ? RSMERR_INTERRUPTED : RSMERR_BAD_ARGS_ERRORS;
+    is_rsm = calloc(nfds + 1, 1);
+    asked  = calloc(nfds + 1, sizeof(*asked));
+    if ((is_rsm == NULL) || (asked == NULL)) {
+        free(is_rsm);
+        free(asked);
+        return RSMERR_INSUFFICIENT_MEM;
     }
+    /* An eventfd reports POLLIN, not the POLLRDNORM RSM pollfds ask for. */
     ucpg_rsm_engine_lock();
     for (i = 0; i < nfds; ++i) {
-        if ((fds[i].revents != 0) && ucpg_rsm_is_event_fd(fds[i].fd)) {
+        asked[i]  = fds[i].events;
+        is_rsm[i] = (char)ucpg_rsm_is_event_fd(fds[i].fd);
+        if (is_rsm[i]) {
+            fds[i].events |= POLLIN;
+        }
+    }
+    ucpg_rsm_engine_unlock();
+    n = poll(fds, nfds, timeout);
+    for (i = 0; i < nfds; ++i) {
+        fds[i].events = asked[i];
+        if ((n > 0) && is_rsm[i] && (fds[i].revents != 0)) {
             /* One event consumed per RSM fd; stolen by another waiter: 0. */
             fds[i].revents = ucpg_rsm_take_event(fds[i].fd) ? POLLRDNORM : 0;
         }
-        fired += (fds[i].revents != 0);
+        fired += (n > 0) && (fds[i].revents != 0);
     }
-    ucpg_rsm_engine_unlock();
+    free(is_rsm);
+    free(asked);
+    if (n < 0) {
+        return (errno == EINTR) ? RSMERR_INTERRUPTED : RSMERR_BAD_ARGS_ERRORS;
+    }
     if (numfdsp != NULL) {
         *numfdsp = fired;
     }
