@@ -12,6 +12,12 @@
  * seeded PRNG, so a run is reproducible: the same FUZZ_SEED gives the same
  * inputs.
  *
+ * Those valid headers and control messages suit fuzz_wire.c. Another target
+ * brings its own: it defines fuzz_target_generate (declared below), and the
+ * driver then takes its valid inputs from there instead, mutating them the
+ * same way. A target without it (fuzz_wire) gets exactly the inputs it always
+ * got.
+ *
  *   fuzz_driver [file-or-directory ...]
  *
  * Runs the target on every file given (a directory: on each regular file in
@@ -41,6 +47,15 @@
 #define FUZZ_BUF_MAX          (FUZZ_RANDOM_MAX_LEN + 64u)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * Optional hook of the target (weak: NULL unless the target defines it).
+ * Writes one valid input of at most cap bytes to buf and returns its length;
+ * with edit != 0 it may also set a field to a boundary value. Every random
+ * choice must come from rng, so that FUZZ_SEED still reproduces a run.
+ */
+extern size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit,
+                                   uint64_t (*rng)(void)) __attribute__((weak));
 
 /* Set by the sanitizer runtime if present (weak: the driver also links without). */
 extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
@@ -345,6 +360,20 @@ int main(int argc, char **argv)
         if (((i % 1024) == 0) && ((now_seconds() - start) > (double)max_secs)) {
             fprintf(stderr, "fuzz_driver: time limit of %lu s reached\n", max_secs);
             break;
+        }
+        if ((fuzz_target_generate != NULL) && ((i % 4) != 0)) {
+            /* The target's valid inputs: as they are (every fourth), with a
+             * boundary field and/or mutated bytes. */
+            if ((i % 4) == 3) {
+                len = fuzz_target_generate(buf, sizeof(buf), 0, rng_next);
+            } else {
+                len = fuzz_target_generate(buf, sizeof(buf), (int)rng_below(2), rng_next);
+                if (rng_below(2)) {
+                    len = mutate(buf, len);
+                }
+            }
+            run_one(buf, len);
+            continue;
         }
         switch (i % 4) {
         case 0:                 /* random bytes of random length */

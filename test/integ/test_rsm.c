@@ -8,6 +8,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +535,127 @@ fail:
     return integ_end(h, 0);
 }
 
+/* --- direct mapping ------------------------------------------------------------------ */
+
+static sigjmp_buf fault_jump;
+
+static void on_fault(int sig)
+{
+    (void)sig;
+    siglongjmp(fault_jump, 1);
+}
+
+/* Stores one byte at p; returns 1 if the store faulted. */
+static int store_faults(volatile uint8_t *p)
+{
+    struct sigaction sa, old;
+    int faulted;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_fault;
+    sigaction(SIGSEGV, &sa, &old);
+    faulted = sigsetjmp(fault_jump, 1);
+    if (!faulted) {
+        *p = 0x77;
+    }
+    sigaction(SIGSEGV, &old, NULL);
+    return faulted;
+}
+
+static int child_map_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    uint64_t v64 = 0x0102030405060708ull;
+    uint32_t v32 = 0xa1b2c3d4u;
+    uint16_t v16 = 0xbeef;
+    volatile uint8_t *view;
+    void *addr = NULL, *fixed;
+    rsm_node_id_t node;
+    size_t i;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, RSM_PERM_RDWR, 0, SEG_SIZE),
+               RSM_SUCCESS);
+    view = addr;
+    for (i = 0; i < SEG_SIZE; ++i) {
+        if (view[i] != pattern(i, 1)) {
+            ucpg_test_say("ERR mapped byte %zu", i);
+            return 1;
+        }
+    }
+    for (i = 0; i < 4096; ++i) {
+        view[8192 + i] = pattern(i, 2);
+    }
+    memcpy((void*)(view + 16384), &v64, 8);
+    memcpy((void*)(view + 16392), &v32, 4);
+    memcpy((void*)(view + 16396), &v16, 2);
+    view[16398] = 0x5a;
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, RSM_PERM_READ, 0, 4096),
+               RSMERR_SEG_ALREADY_MAPPED);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSMERR_SEG_STILL_MAPPED);
+    EXPECT_RSM(rsm_memseg_import_unmap(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_unmap(im), RSMERR_SEG_NOT_MAPPED);
+    /* argument checks */
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, RSM_PERM_READ, 100, 4096),
+               RSMERR_BAD_MEM_ALIGNMENT);
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, RSM_PERM_READ, 0, 0),
+               RSMERR_BAD_LENGTH);
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, RSM_PERM_READ, 4096, SEG_SIZE),
+               RSMERR_BAD_LENGTH);
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, 0700, 0, 4096), RSMERR_BAD_PERMS);
+    EXPECT_RSM(rsm_memseg_import_map(im, NULL, RSM_MAP_NONE, RSM_PERM_READ, 0, 4096),
+               RSMERR_BAD_ADDR);
+    /* a read-only map at a fixed address: reads work, a store faults */
+    fixed = mmap(NULL, SEG_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    addr  = fixed;
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_FIXED, RSM_PERM_READ, 0, SEG_SIZE),
+               RSM_SUCCESS);
+    view = addr;
+    if ((addr != fixed) || (view[1] != pattern(1, 1)) || !store_faults(view + 1)) {
+        ucpg_test_say("ERR read-only fixed map: at %p (asked %p), store %s", addr, fixed,
+                      "did not fault");
+        return 1;
+    }
+    ucpg_test_say("WROTE");
+    /* after unpublish the view no longer shows the exporter's memory */
+    ucpg_test_wait_for("UNPUBLISHED", STEP_MS);
+    for (i = 0; (i < 200) && (view[1] == pattern(1, 1)); ++i) {
+        usleep(10000);
+    }
+    if (view[1] == pattern(1, 1)) {
+        ucpg_test_say("ERR mapping still live after unpublish");
+        return 1;
+    }
+    EXPECT_RSM(rsm_memseg_import_unmap(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("MAP ok");
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_map_gives_load_store_access_and_read_only_faults(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[160];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_map_importer, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "WROTE", NULL, 0, STEP_MS) == 0, "importer failed");
+    ucpg_harness_send(h, 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKED ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "CHECKED ok") == 0, "exporter memory: %s", line);
+    ucpg_harness_send(h, 0, "UNPUBLISH");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "UNPUBLISHED", NULL, 0, STEP_MS) == 0, "unpublish");
+    ucpg_harness_send(h, 1, "UNPUBLISHED");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "MAP ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "MAP ok") == 0, "importer: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- signals ------------------------------------------------------------------------ */
 
 static int child_signal_importer(int rank, int nprocs, void *arg)
@@ -685,6 +807,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_importer_death_leaves_exporter_working),
         INTEG_TEST(test_putv_getv_in_explicit_barrier_and_abort_is_sticky),
         INTEG_TEST(test_signals_are_counted_both_ways_and_mix_with_fds),
+        INTEG_TEST(test_map_gives_load_store_access_and_read_only_faults),
     };
 
     return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

@@ -95,6 +95,7 @@ void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const v
             }
             if (msg->type == UCPG_RSM_MSG_ABORT) {
                 __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+                ucpg_rsm_map_revoke(i);
             } else if (write(i->eventfd, &(uint64_t){1}, sizeof(uint64_t)) < 0) {
                 ucpg_warn("signal for segment %#x lost: %m", i->segid);
             }
@@ -119,6 +120,7 @@ void ucpg_rsm_import_peer_down(ucpg_peer_id_t peer, uint64_t uuid)
     for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
         if ((i->owner == peer) && (i->owner_uuid == uuid)) {
             __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+            ucpg_rsm_map_revoke(i);
         }
     }
     ucpg_rsm_engine_unlock();
@@ -361,6 +363,10 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
     if (im_memseg->pollfd_refs > 0) {
         ucpg_rsm_engine_unlock();
         return RSMERR_POLLFD_IN_USE;
+    }
+    if (im_memseg->map_addr != NULL) {
+        ucpg_rsm_engine_unlock();
+        return RSMERR_SEG_STILL_MAPPED;
     }
     for (pp = &ucpg_rsm_imports; *pp != im_memseg; pp = &(*pp)->next) {
     }

@@ -100,6 +100,8 @@ struct __rsm_memseg_import_handle {
     struct ucpg_rsm_barrier   *barrier;    /* the implicit-mode barrier, if any */
     int                        pollfd_refs; /* engine lock */
     int                        eventfd;    /* signals from the exporter (semaphore) */
+    void                      *map_addr;   /* engine lock: our view of the segment */
+    size_t                     map_len;
     struct __rsm_memseg_import_handle *next;
 };
 
@@ -108,6 +110,10 @@ extern struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
 int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h);   /* engine lock held */
 int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
                   size_t align, int is_put);
+/* map.c: after a forced disconnect, points the mapping at private memory so
+ * stray stores no longer reach the exporter (engine lock held). */
+void ucpg_rsm_map_revoke(rsm_memseg_import_handle_t h);
+
 /* Remote completion of everything put so far: RSM_SUCCESS or CONN_ABORTED
  * (transfer failures are counted in h->errors). */
 int ucpg_rsm_import_flush(rsm_memseg_import_handle_t h);
