@@ -181,6 +181,13 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
         ret = RSMERR_INSUFFICIENT_MEM;
         goto err;
     }
+    if (e->rkey_len > UCPG_RSM_RKEY_MAX) {
+        /* importers would reject the CONNECT_REP: fail now, not at connect */
+        ucpg_error("packed rkey of %zu bytes exceeds the protocol's %u", e->rkey_len,
+                   UCPG_RSM_RKEY_MAX);
+        ret = RSMERR_INSUFFICIENT_RESOURCES;
+        goto err;
+    }
     ucpg_rsm_engine_lock();
     e->next          = ucpg_rsm_exports;
     ucpg_rsm_exports = e;
@@ -189,6 +196,9 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
     return RSM_SUCCESS;
 
 err:
+    if (e->rkey != NULL) {
+        ucp_rkey_buffer_release(e->rkey);
+    }
     if (e->memh != NULL) {
         ucpg_rsm_unmap_memory(e);
     }
