@@ -52,6 +52,7 @@ static void *segment_memory(void)
 typedef struct exporter_args {
     rsmapi_access_entry_t *acl;
     uint_t                 acl_len;
+    uint_t                 flags;     /* export_create flags */
 } exporter_args_t;
 
 static int check_importer_writes(const uint8_t *mem)
@@ -76,6 +77,7 @@ static int child_exporter(int rank, int nprocs, void *arg)
     rsm_memseg_id_t segid = SEGID;
     rsmapi_controller_attr_t attr;
     uint8_t *mem = segment_memory();
+    unsigned seed = 1;              /* the pattern the segment's memory holds */
     char line[64];
     size_t i;
 
@@ -84,7 +86,8 @@ static int child_exporter(int rank, int nprocs, void *arg)
     }
     EXPECT_RSM(rsm_get_controller("ucx0", &ctlr), RSM_SUCCESS);
     EXPECT_RSM(rsm_get_controller_attr(ctlr, &attr), RSM_SUCCESS);
-    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, ea ? ea->flags : 0),
+               RSM_SUCCESS);
     /* the contents survive being made shareable */
     for (i = 0; i < SEG_SIZE; ++i) {
         if (mem[i] != pattern(i, 1)) {
@@ -100,6 +103,22 @@ static int child_exporter(int rank, int nprocs, void *arg)
             ucpg_test_say("CHECKED %s", check_importer_writes(mem) ? "ok" : "bad");
         } else if (strcmp(line, "UNPUBLISH") == 0) {
             ucpg_test_say("UNPUBLISHED %d", rsm_memseg_export_unpublish(seg));
+        } else if (strcmp(line, "REBIND") == 0) {
+            uint8_t *fresh = segment_memory();
+
+            for (i = 0; (fresh != NULL) && (i < SEG_SIZE); ++i) {
+                fresh[i] = pattern(i, 3);
+            }
+            ucpg_test_say("REBOUND %d", rsm_memseg_export_rebind(seg, fresh, 0, SEG_SIZE));
+            /* the old range is private again, with its contents */
+            if ((mem[1] != pattern(1, 1)) || (mem[8192] != pattern(0, 2))) {
+                ucpg_test_say("ERR old range lost its contents");
+            }
+            mem  = fresh;
+            seed = 3;
+        } else if (strcmp(line, "CHECKNEW") == 0) {
+            ucpg_test_say("CHECKEDNEW %s", ((mem[100] == 0xab) && (mem[200] == 0xcd) &&
+                                            (mem[300] == pattern(300, 3))) ? "ok" : "bad");
         } else if (strncmp(line, "WAITSIG ", 8) == 0) {
             int n = atoi(line + 8), got = 0, ret = RSM_SUCCESS;
 
@@ -120,7 +139,7 @@ static int child_exporter(int rank, int nprocs, void *arg)
     }
     EXPECT_RSM(rsm_memseg_export_destroy(seg), RSM_SUCCESS);
     /* the caller's range is private memory again, contents kept */
-    if (mem[0] != pattern(0, 1)) {
+    if (mem[0] != pattern(0, seed)) {
         ucpg_test_say("ERR contents lost at destroy");
         return 1;
     }
@@ -279,7 +298,7 @@ fail:
 static int test_read_only_acl_allows_get_and_refuses_put_and_rdwr(void)
 {
     rsmapi_access_entry_t acl = {ucpg_config_default_nodeid(), RSM_PERM_READ};
-    exporter_args_t ea = {&acl, 1};
+    exporter_args_t ea = {&acl, 1, 0};
     char want[64];
 
     if (getenv("UCX_CPG_NODEID") != NULL) {
@@ -296,7 +315,7 @@ static int test_read_only_acl_allows_get_and_refuses_put_and_rdwr(void)
 static int test_acl_without_our_node_refuses_connect(void)
 {
     rsmapi_access_entry_t acl = {ucpg_config_default_nodeid() ^ 1u, RSM_PERM_RDWR};
-    exporter_args_t ea = {&acl, 1};
+    exporter_args_t ea = {&acl, 1, 0};
     char want[64];
 
     snprintf(want, sizeof(want), "CONNECT %d", RSMERR_SEG_NOT_PUBLISHED_TO_NODE);
@@ -656,6 +675,72 @@ fail:
     return integ_end(h, 0);
 }
 
+/* --- rebind -------------------------------------------------------------------------- */
+
+static int child_rebind_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    volatile uint8_t *view;
+    uint8_t b = 0xab, got[4096];
+    void *addr = NULL;
+    rsm_node_id_t node;
+    size_t i;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_map(im, &addr, RSM_MAP_NONE, RSM_PERM_RDWR, 0, SEG_SIZE),
+               RSM_SUCCESS);
+    view = addr;
+    for (i = 0; i < 4096; ++i) {
+        view[8192 + i] = pattern(i, 2);     /* lands in the old range */
+    }
+    ucpg_test_say("MAPPED");
+    ucpg_test_wait_for("REBOUND", STEP_MS);
+    /* the rebind reaches us asynchronously; wait until the view follows */
+    for (i = 0; (i < 200) && (view[5] != pattern(5, 3)); ++i) {
+        usleep(10000);
+    }
+    EXPECT_RSM(rsm_memseg_import_get(im, 0, got, sizeof(got)), RSM_SUCCESS);
+    for (i = 0; i < sizeof(got); ++i) {
+        if ((got[i] != pattern(i, 3)) || (view[i] != pattern(i, 3))) {
+            ucpg_test_say("ERR after rebind byte %zu: get %u view %u", i, got[i], view[i]);
+            return 1;
+        }
+    }
+    EXPECT_RSM(rsm_memseg_import_put(im, 100, &b, 1), RSM_SUCCESS);
+    view[200] = 0xcd;
+    EXPECT_RSM(rsm_memseg_import_unmap(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("FOLLOWED");
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_rebind_is_transparent_to_importers(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    exporter_args_t ea = {NULL, 0, RSM_ALLOW_REBIND};
+    char line[128], want[64];
+
+    INTEG_CHECK(start_pair(h, &ea, 1, child_rebind_importer, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "MAPPED", NULL, 0, STEP_MS) == 0, "importer");
+    ucpg_harness_send(h, 0, "REBIND");
+    snprintf(want, sizeof(want), "REBOUND %d", RSM_SUCCESS);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "REBOUND", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, want) == 0, "rebind: %s", line);
+    ucpg_harness_send(h, 1, "REBOUND");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "FOLLOWED", NULL, 0, STEP_MS) == 0,
+                "importer did not follow the rebind");
+    ucpg_harness_send(h, 0, "CHECKNEW");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKEDNEW ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "CHECKEDNEW ok") == 0, "exporter's new memory: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- signals ------------------------------------------------------------------------ */
 
 static int child_signal_importer(int rank, int nprocs, void *arg)
@@ -772,8 +857,17 @@ static int child_export_errors(int rank, int nprocs, void *arg)
     EXPECT_RSM(rsm_memseg_export_republish(seg2, acl, 1), RSMERR_BAD_ACL);
     EXPECT_RSM(rsm_memseg_import_connect(ctlr, ucpg_config_default_nodeid(), SEGID + 7,
                                          RSM_PERM_READ, &im), RSMERR_SEG_NOT_PUBLISHED);
+    EXPECT_RSM(rsm_memseg_export_rebind(seg, mem2, 0, SEG_SIZE), RSMERR_REBIND_NOT_ALLOWED);
+    EXPECT_RSM(rsm_memseg_export_rebind(NULL, mem2, 0, SEG_SIZE), RSMERR_BAD_SEG_HNDL);
     EXPECT_RSM(rsm_memseg_export_destroy(seg), RSM_SUCCESS);
     EXPECT_RSM(rsm_memseg_export_destroy(seg), RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, RSM_ALLOW_REBIND),
+               RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_rebind(seg, NULL, 0, SEG_SIZE), RSMERR_BAD_ADDR);
+    EXPECT_RSM(rsm_memseg_export_rebind(seg, mem + 1, 0, SEG_SIZE), RSMERR_BAD_ADDR);
+    EXPECT_RSM(rsm_memseg_export_rebind(seg, mem, 0, SEG_SIZE), RSM_SUCCESS);  /* no-op */
+    EXPECT_RSM(rsm_memseg_export_rebind(seg, mem, 0, SEG_SIZE / 2), RSMERR_BAD_LENGTH);
+    EXPECT_RSM(rsm_memseg_export_destroy(seg), RSM_SUCCESS);
     EXPECT_RSM(rsm_memseg_export_destroy(seg2), RSM_SUCCESS);
     EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
     ucpg_test_say("ERRORS ok");
@@ -808,6 +902,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_putv_getv_in_explicit_barrier_and_abort_is_sticky),
         INTEG_TEST(test_signals_are_counted_both_ways_and_mix_with_fds),
         INTEG_TEST(test_map_gives_load_store_access_and_read_only_faults),
+        INTEG_TEST(test_rebind_is_transparent_to_importers),
     };
 
     return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

@@ -80,6 +80,38 @@ static void ucpg_rsm_import_reply(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg,
     ucpg_debug("late or unknown connect reply from peer %u", src);
 }
 
+/* The exporter moved the segment to new memory (rsm_memseg_export_rebind):
+ * switch to its new rkey and address. The old rkey stays alive until
+ * disconnect because a transfer in another thread may still hold it.
+ * Called in the progress thread with the engine lock held. */
+static void ucpg_rsm_import_rebind(struct __rsm_memseg_import_handle *h,
+                                   const ucpg_rsm_msg_t *msg, const void *rkey)
+{
+    ucp_rkey_h fresh, *grown;
+    ucpg_ep_ref_t *ref;
+    ucs_status_t status = UCS_ERR_UNREACHABLE;
+    ucp_ep_h ep;
+
+    grown = realloc(h->old_rkeys, (h->nold_rkeys + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        h->old_rkeys = grown;
+        if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) == UCPG_OK) {
+            status = ucp_ep_rkey_unpack(ep, rkey, &fresh);
+            ucpg_domain_ep_put(h->domain, ref);
+        }
+    }
+    if ((status != UCS_OK) || (msg->size != h->size)) {
+        ucpg_error("cannot follow the rebind of segment %#x: disconnecting", h->segid);
+        __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+        ucpg_rsm_map_revoke(h);
+        return;
+    }
+    h->old_rkeys[h->nold_rkeys++] = h->rkey;
+    __atomic_store_n(&h->base, msg->base, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->rkey, fresh, __ATOMIC_RELEASE);
+    ucpg_rsm_map_repoint(h);
+}
+
 void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const void *rkey,
                           size_t rkey_len)
 {
@@ -96,6 +128,8 @@ void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const v
             if (msg->type == UCPG_RSM_MSG_ABORT) {
                 __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
                 ucpg_rsm_map_revoke(i);
+            } else if (msg->type == UCPG_RSM_MSG_REBIND) {
+                ucpg_rsm_import_rebind(i, msg, rkey);
             } else if (write(i->eventfd, &(uint64_t){1}, sizeof(uint64_t)) < 0) {
                 ucpg_warn("signal for segment %#x lost: %m", i->segid);
             }
@@ -377,6 +411,10 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
         ucpg_rsm_send_disconnect(im_memseg);
     }
     ucp_rkey_destroy(im_memseg->rkey);
+    while (im_memseg->nold_rkeys > 0) {
+        ucp_rkey_destroy(im_memseg->old_rkeys[--im_memseg->nold_rkeys]);
+    }
+    free(im_memseg->old_rkeys);
     close(im_memseg->eventfd);
     free(im_memseg);
     ucpg_rsm_engine_release();
@@ -454,6 +492,7 @@ int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t 
     ucpg_rsm_wait_t w;
     ucs_status_t status;
     uint64_t raddr;
+    ucp_rkey_h rkey;
     ucp_ep_h ep;
     void *req;
     int ret;
@@ -466,10 +505,13 @@ int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t 
     if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) != UCPG_OK) {
         return RSMERR_CONN_ABORTED;          /* the exporting process is gone */
     }
-    raddr = h->base + (uint64_t)offset;
+    /* rkey and base change together under a rebind; the application quiesces
+     * access around it, as RSMAPI requires */
+    raddr = __atomic_load_n(&h->base, __ATOMIC_ACQUIRE) + (uint64_t)offset;
+    rkey  = __atomic_load_n(&h->rkey, __ATOMIC_ACQUIRE);
     ucpg_rsm_req_param(&param, &w);
-    req = is_put ? ucp_put_nbx(ep, buf, len, raddr, h->rkey, &param)
-                 : ucp_get_nbx(ep, buf, len, raddr, h->rkey, &param);
+    req = is_put ? ucp_put_nbx(ep, buf, len, raddr, rkey, &param)
+                 : ucp_get_nbx(ep, buf, len, raddr, rkey, &param);
     status = ucpg_rsm_wait_req(h->domain, req, &w);
     if ((status == UCS_OK) && is_put && (h->barrier_mode == RSM_BARRIER_MODE_IMPLICIT)) {
         ucpg_rsm_req_param(&param, &w);

@@ -105,9 +105,11 @@ int rsm_memseg_import_map(rsm_memseg_import_handle_t im_memseg, void **address,
             munmap(view, length);
             ret = RSMERR_MAP_FAILED;
         } else {
-            im_memseg->map_addr = view;
-            im_memseg->map_len  = length;
-            *address            = view;
+            im_memseg->map_addr   = view;
+            im_memseg->map_len    = length;
+            im_memseg->map_offset = (uint64_t)offset;
+            im_memseg->map_prot   = ucpg_rsm_map_prot(perm);
+            *address              = view;
         }
     }
     ucpg_rsm_engine_unlock();
@@ -139,4 +141,22 @@ void ucpg_rsm_map_revoke(rsm_memseg_import_handle_t h)
               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)) {
         ucpg_error("cannot revoke the mapping of segment %#x: %m", h->segid);
     }
+}
+
+void ucpg_rsm_map_repoint(rsm_memseg_import_handle_t h)
+{
+    void *shared, *view;
+
+    if (h->map_addr == NULL) {
+        return;
+    }
+    if (ucp_rkey_ptr(h->rkey, h->base + h->map_offset, &shared) == UCS_OK) {
+        view = (void*)syscall(SYS_mremap, shared, (size_t)0, h->map_len,
+                              MREMAP_MAYMOVE | MREMAP_FIXED, h->map_addr);
+        if ((view == h->map_addr) && (mprotect(view, h->map_len, h->map_prot) == 0)) {
+            return;
+        }
+    }
+    ucpg_error("cannot follow the rebind of segment %#x with the mapping", h->segid);
+    ucpg_rsm_map_revoke(h);
 }

@@ -39,6 +39,9 @@ static int ucpg_rsm_msg_valid(const ucpg_rsm_msg_t *m, uint32_t reserved, size_t
         }
         return (data_len > 0) && (data_len <= UCPG_RSM_RKEY_MAX) && (m->size > 0) &&
                (m->base + m->size > m->base) && ((m->mode & ~0777u) == 0) && (m->token != 0);
+    case UCPG_RSM_MSG_REBIND:
+        return (data_len > 0) && (data_len <= UCPG_RSM_RKEY_MAX) && (m->size > 0) &&
+               (m->base + m->size > m->base) && (m->token != 0);
     case UCPG_RSM_MSG_DISCONNECT:
     case UCPG_RSM_MSG_ABORT:
     case UCPG_RSM_MSG_SIGNAL_TO_EXPORT:

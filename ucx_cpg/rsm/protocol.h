@@ -6,6 +6,7 @@
  *   DISCONNECT   importer -> exporter  {segid, token}
  *   ABORT        exporter -> importer  {segid, token}: unpublished or destroyed
  *   SIGNAL_TO_EXPORT / SIGNAL_TO_IMPORT  {segid, token}: one counted event
+ *   REBIND       exporter -> importer  {segid, token, base, size} + new rkey
  *
  * The exporter checks the access list and the uid/gid/mode rule before it
  * answers, and sends the rkey only with err == RSM_SUCCESS: UCX cannot make a
@@ -26,7 +27,8 @@ typedef enum ucpg_rsm_msg_type {
     UCPG_RSM_MSG_DISCONNECT  = 3,
     UCPG_RSM_MSG_ABORT       = 4,
     UCPG_RSM_MSG_SIGNAL_TO_EXPORT = 5,   /* rsm_intr_signal_post on an import */
-    UCPG_RSM_MSG_SIGNAL_TO_IMPORT = 6    /* rsm_intr_signal_post on an export */
+    UCPG_RSM_MSG_SIGNAL_TO_IMPORT = 6,   /* rsm_intr_signal_post on an export */
+    UCPG_RSM_MSG_REBIND      = 7         /* new memory: {base, size} + new rkey */
 } ucpg_rsm_msg_type_t;
 
 #define UCPG_RSM_RKEY_MAX 4096u

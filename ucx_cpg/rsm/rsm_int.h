@@ -102,6 +102,11 @@ struct __rsm_memseg_import_handle {
     int                        eventfd;    /* signals from the exporter (semaphore) */
     void                      *map_addr;   /* engine lock: our view of the segment */
     size_t                     map_len;
+    uint64_t                   map_offset;
+    int                        map_prot;
+    ucp_rkey_h                *old_rkeys;  /* engine lock: replaced by rebind, freed at
+                                            * disconnect (a transfer may still use one) */
+    unsigned                   nold_rkeys;
     struct __rsm_memseg_import_handle *next;
 };
 
@@ -113,6 +118,10 @@ int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t 
 /* map.c: after a forced disconnect, points the mapping at private memory so
  * stray stores no longer reach the exporter (engine lock held). */
 void ucpg_rsm_map_revoke(rsm_memseg_import_handle_t h);
+
+/* map.c: points the mapping at the segment's new memory after a rebind
+ * (engine lock held). */
+void ucpg_rsm_map_repoint(rsm_memseg_import_handle_t h);
 
 /* Remote completion of everything put so far: RSM_SUCCESS or CONN_ABORTED
  * (transfer failures are counted in h->errors). */

@@ -1,0 +1,288 @@
+#!/bin/bash
+# rsm_compare.sh - RSMAPI (contrib/bench/rsm_bench.c) against UCX's own
+# ucx_perftest on this machine, in one go, and one markdown table.
+#
+#   contrib/bench/rsm_compare.sh [-b BUILD_DIR] [-o FILE] [-T SEC] [-q]
+#
+#   -b BUILD_DIR  the ucx_cpg build (default $UCPG_BUILD_DIR, else ./build)
+#   -o FILE       also write the report to FILE (default: stdout only; the
+#                 script never writes docs/ by itself)
+#   -T SEC        time limit of each process (default 120)
+#   -q            quick: one tenth of the iterations (a smoke test, not numbers)
+#
+# For sizes 8, 4096, 65536 and 1048576 bytes it runs
+#   ucx_perftest ucp_put_lat  vs  rsm_bench put_lat  (latency, us)
+#   ucx_perftest ucp_put_bw   vs  rsm_bench put_bw   (MiB/s)
+#   ucx_perftest ucp_get      vs  rsm_bench get_bw   (MiB/s)
+#   local memcpy              vs  rsm_bench map_bw   (MiB/s, same loop)
+# and, without a UCX counterpart, rsm_bench get_lat, put_bw -e (explicit
+# barrier mode) and putv_bw. Method as in reference/ucx-ompi.md B1: server (or
+# exporter) pinned to CPU 0, client (importer) to CPU 1 with taskset (all
+# threads, also ucx_cpg's progress thread); ucx_perftest also gets -c; same
+# iterations and warm-up per size; every ucx_perftest pair on a fresh port;
+# every exporter/importer pair in its own UCX_CPG_DOMAIN with a private
+# registry directory; every process under `timeout`.
+#
+# rsm_bench is taken from BUILD_DIR/rsm_bench if it is there and newer than
+# its source and the library; otherwise it is compiled here (gcc -O2) against
+# the build's convenience archive BUILD_DIR/.libs/libucpg.a.
+#
+# Exit status: 0 all runs produced numbers, 1 some run failed, 2 usage,
+# 3 set-up failure (no build, no ucx_perftest, compile error).
+set -u
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${UCPG_BUILD_DIR:-./build}
+OUT=
+T=120
+QUICK=0
+
+usage() {
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+while getopts b:o:T:qh opt; do
+    case $opt in
+    b) BUILD=$OPTARG ;;
+    o) OUT=$OPTARG ;;
+    T) case $OPTARG in ''|*[!0-9]*) usage ;; esac; T=$OPTARG ;;
+    q) QUICK=1 ;;
+    *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || usage
+[ "$T" -ge 1 ] || usage
+
+say() { printf 'rsm_compare: %s\n' "$*" >&2; }
+die() { say "$*"; exit 3; }
+
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build directory (-b or UCPG_BUILD_DIR)"
+if [ ! -f "$BUILD/config.h" ] || [ ! -f "$BUILD/.libs/libucpg.a" ]; then
+    die "$BUILD has no config.h or .libs/libucpg.a: configure and make it first"
+fi
+for tool in ucx_perftest taskset timeout gcc; do
+    command -v $tool >/dev/null || die "$tool not found"
+done
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/rsm_compare.XXXXXX") || die "mktemp failed"
+# The local boot's registries go to a private directory (tmpfs if possible),
+# so that nothing is left in /dev/shm and no other domain can interfere.
+REG=$(mktemp -d /dev/shm/rsm_compare.XXXXXX 2>/dev/null) || REG=$W/registry
+mkdir -p "$REG"
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+    local p
+    for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+    rm -rf "$W" "$REG"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# --- the benchmark binary -------------------------------------------------------
+SRC=$TOP/contrib/bench/rsm_bench.c
+BENCH=$BUILD/rsm_bench
+if [ -x "$BENCH" ] && [ ! "$SRC" -nt "$BENCH" ] && [ ! "$BUILD/.libs/libucpg.a" -nt "$BENCH" ]; then
+    BENCH_HOW="$BENCH (from the build)"
+else
+    BENCH=$W/rsm_bench
+    CC_CMD="gcc -O2 -I$TOP/include -I$TOP/ucx_cpg -I$BUILD -include $BUILD/config.h $SRC \
+$BUILD/.libs/libucpg.a -lucp -luct -lucs -lucm -lhwloc -lpthread -o $BENCH"
+    say "building rsm_bench: $CC_CMD"
+    $CC_CMD || die "cannot build rsm_bench"
+    BENCH_HOW="compiled by this script: gcc -O2 ... rsm_bench.c \$BUILD/.libs/libucpg.a -lucp -luct -lucs -lucm -lhwloc -lpthread"
+fi
+
+# --- runners ----------------------------------------------------------------------
+PORT=$((17000 + ($$ % 500) * 20))
+next_port() {
+    PORT=$((PORT + 1))
+    while command -v ss >/dev/null && [ -n "$(ss -Htan "sport = :$PORT" 2>/dev/null)" ]; do
+        PORT=$((PORT + 1))
+    done
+}
+
+FAILED=0
+
+# ucx_perftest TEST SIZE ITERS WARMUP: sets U_P50 U_LAT (us) and U_BW (MiB/s) from the client's final line. (Called directly, not in $(...), so that
+# PORT and FAILED persist.)
+ucx_pair() {
+    local test=$1 size=$2 iters=$3 warmup=$4 try spid line
+    for try in 1 2; do
+        next_port
+        timeout "$T" taskset -c 0 ucx_perftest -t "$test" -s "$size" -n "$iters" -w "$warmup" \
+            -c 0 -p "$PORT" -f >"$W/srv.$PORT" 2>&1 &
+        spid=$!
+        sleep $((try == 1 ? 0 : 1)).4
+        timeout "$T" taskset -c 1 ucx_perftest localhost -t "$test" -s "$size" -n "$iters" \
+            -w "$warmup" -c 1 -p "$PORT" -f >"$W/cli.$PORT" 2>&1
+        wait "$spid" 2>/dev/null
+        # final line: iterations, lat 50%ile, lat average, lat overall,
+        # bw average, bw overall, rate average, rate overall
+        line=$(awk 'NF == 8 && $1 ~ /^[0-9]+$/ { l = $0 } END { print l }' "$W/cli.$PORT")
+        if [ -n "$line" ]; then
+            read -r _ U_P50 U_LAT _ _ U_BW _ _ <<<"$line"
+            return 0
+        fi
+        say "ucx_perftest $test $size (port $PORT) failed, try $try:"
+        sed 's/^/    /' "$W/cli.$PORT" | tail -5 >&2
+    done
+    FAILED=1
+    U_P50=nan U_LAT=nan U_BW=nan
+}
+
+NPAIR=0
+# rsm_bench TEST SIZE ITERS WARMUP [ARGS]: sets R to its RESULT line.
+rsm_pair() {
+    local test=$1 size=$2 iters=$3 warmup=$4 n dom fifo epid fd segid
+    shift 4
+    NPAIR=$((NPAIR + 1))
+    n=$NPAIR
+    dom=rsmcmp_$$_$n
+    fifo=$W/fifo.$n
+    mkfifo "$fifo"
+    UCX_CPG_DOMAIN=$dom UCX_CPG_REGISTRY_DIR=$REG \
+        timeout "$T" taskset -c 0 "$BENCH" -x -s "$size" -t "$T" <"$fifo" >"$W/exp.$n" 2>&1 &
+    epid=$!
+    exec {fd}>"$fifo"            # the exporter runs until this is closed
+    segid=
+    for _ in $(seq 200); do       # 20 s
+        segid=$(awk '/^READY /{ print $2 }' "$W/exp.$n")
+        [ -n "$segid" ] && break
+        kill -0 "$epid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -n "$segid" ]; then
+        UCX_CPG_DOMAIN=$dom UCX_CPG_REGISTRY_DIR=$REG \
+            timeout "$T" taskset -c 1 "$BENCH" -m "$test" -s "$size" -n "$iters" -w "$warmup" \
+            -i "$segid" -t "$T" "$@" >"$W/imp.$n" 2>&1
+    else
+        echo "exporter not ready" >"$W/imp.$n"
+    fi
+    exec {fd}>&-
+    wait "$epid" 2>/dev/null
+    if ! grep -q '^RESULT ' "$W/imp.$n"; then
+        say "rsm_bench $test $size $* failed:"
+        cat "$W/exp.$n" "$W/imp.$n" | tail -8 | sed 's/^/    /' >&2
+        FAILED=1
+        R="RESULT test=$test size=$size failed=1"
+        return
+    fi
+    R=$(grep '^RESULT ' "$W/imp.$n")
+}
+
+# field NAME RESULT-LINE
+field() {
+    echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "nan" }'
+}
+
+fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN { if (x == "nan" || x == "") print "—"; else printf "%.*f\n", d, x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "—"; else printf "%.2f\n", a / b }'; }
+# verdict RATIO OP LIMIT
+verdict() {
+    awk -v r="$1" -v op="$2" -v l="$3" 'BEGIN {
+        if (r == "—") { print "no data"; exit }
+        ok = (op == "le") ? (r <= l) : (r >= l)
+        printf "%s (%s %s)\n", ok ? "**met**" : "**missed**", op == "le" ? "≤" : "≥", l }'
+}
+
+SIZES="8 4096 65536 1048576"
+iters_of() {
+    local n w
+    case $1 in
+    8) n=200000; w=20000 ;;
+    4096) n=100000; w=10000 ;;
+    65536) n=20000; w=2000 ;;
+    *) n=2000; w=200 ;;
+    esac
+    [ "$QUICK" -eq 1 ] && { n=$((n / 10)); w=$((w / 10)); }
+    echo "$n $w"
+}
+
+STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+IDLE_BEFORE=$(vmstat 1 2 2>/dev/null | awk 'END { print $15 }')
+MAIN=$W/main.md
+EXTRA=$W/extra.md
+{
+    echo "| Comparison | Size (B) | Metric | rsm_bench | UCX / baseline | Ratio rsm/UCX | Goal |"
+    echo "|---|---|---|---|---|---|---|"
+} >"$MAIN"
+{
+    echo "| rsm_bench test | Size (B) | avg µs/op | median µs | p99 µs | MiB/s | ops/s |"
+    echo "|---|---|---|---|---|---|---|"
+} >"$EXTRA"
+
+for s in $SIZES; do
+    read -r n w <<<"$(iters_of "$s")"
+    say "size $s: $n iterations, $w warm-up"
+
+    # put latency
+    ucx_pair ucp_put_lat "$s" "$n" "$w"; up50=$U_P50; ulat=$U_LAT
+    rsm_pair put_lat "$s" "$n" "$w"; r=$R
+    rlat=$(field lat_avg_us "$r"); rp50=$(field lat_p50_us "$r"); rp99=$(field lat_p99_us "$r")
+    q=$(ratio "$rlat" "$ulat")
+    g=; [ "$s" = 8 ] && g=$(verdict "$q" le 1.2)
+    echo "| put_lat vs ucp_put_lat | $s | latency µs, avg (median) | $(fmt "$rlat" 3) ($(fmt "$rp50" 3), p99 $(fmt "$rp99" 3)) | $(fmt "$ulat" 3) ($(fmt "$up50" 3)) | $q | $g |" >>"$MAIN"
+
+    # put bandwidth
+    ucx_pair ucp_put_bw "$s" "$n" "$w"; ubw=$U_BW
+    rsm_pair put_bw "$s" "$n" "$w"; r=$R
+    rbw=$(field bw_MBps "$r"); q=$(ratio "$rbw" "$ubw")
+    g=; [ "$s" = 1048576 ] && g=$(verdict "$q" ge 0.9)
+    echo "| put_bw vs ucp_put_bw | $s | MiB/s | $(fmt "$rbw" 1) | $(fmt "$ubw" 1) | $q | $g |" >>"$MAIN"
+
+    # get bandwidth
+    ucx_pair ucp_get "$s" "$n" "$w"; ubw=$U_BW
+    rsm_pair get_bw "$s" "$n" "$w"; r=$R
+    rbw=$(field bw_MBps "$r"); q=$(ratio "$rbw" "$ubw")
+    g=; [ "$s" = 1048576 ] && g=$(verdict "$q" ge 0.9)
+    echo "| get_bw vs ucp_get | $s | MiB/s | $(fmt "$rbw" 1) | $(fmt "$ubw" 1) | $q | $g |" >>"$MAIN"
+
+    # map vs memcpy (both measured by rsm_bench, same loop)
+    rsm_pair map_bw "$s" "$n" "$w"; r=$R
+    rbw=$(field bw_MBps "$r"); cbw=$(field memcpy_MBps "$r"); q=$(ratio "$rbw" "$cbw")
+    echo "| map_bw vs memcpy | $s | MiB/s | $(fmt "$rbw" 1) | $(fmt "$cbw" 1) | $q | $(verdict "$q" ge 0.9) |" >>"$MAIN"
+
+    # without a UCX counterpart
+    for t in get_lat put_bw_explicit putv_bw; do
+        case $t in
+        put_bw_explicit) rsm_pair put_bw "$s" "$n" "$w" -e ;;
+        putv_bw) [ "$s" -ge 16 ] || continue; rsm_pair putv_bw "$s" "$n" "$w" ;;
+        *) rsm_pair "$t" "$s" "$n" "$w" ;;
+        esac
+        r=$R
+        echo "| $t | $s | $(fmt "$(field lat_avg_us "$r")" 3) | $(fmt "$(field lat_p50_us "$r")" 3) | $(fmt "$(field lat_p99_us "$r")" 3) | $(fmt "$(field bw_MBps "$r")" 1) | $(fmt "$(field ops_per_s "$r")" 0) |" >>"$EXTRA"
+    done
+done
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+IDLE_AFTER=$(vmstat 1 2 2>/dev/null | awk 'END { print $15 }')
+BUILD_CONF=$( (cd "$BUILD" && ./config.status --config 2>/dev/null) || echo '?')
+report() {
+    echo "### rsm_bench vs ucx_perftest ($STARTED)"
+    echo
+    echo "Host: $(nproc) CPUs, $(uname -r), $(ucx_info -v 2>/dev/null | awk '/Version/ { print "UCX " $3 }');" \
+         "build $BUILD (configure ${BUILD_CONF:-default}); rsm_bench $BENCH_HOW."
+    echo "Load average before / after: $LOAD_BEFORE / $LOAD_AFTER; vmstat idle % before / after:" \
+         "${IDLE_BEFORE:-?} / ${IDLE_AFTER:-?}.$([ "$QUICK" -eq 1 ] && echo ' QUICK RUN (-q): one tenth of the iterations.')"
+    echo
+    echo "Server/exporter on CPU 0, client/importer on CPU 1 (taskset). UCX latency = ucx_perftest"
+    echo "\"average\" (half round trip for ucp_put_lat), median in parentheses; rsm latency = one"
+    echo "synchronous rsm_memseg_import_put (put + flush) incl. one clock read. MiB/s = 2^20 B/s."
+    echo "Ratio = rsm / UCX (latency: lower is better; bandwidth: higher is better)."
+    echo
+    cat "$MAIN"
+    echo
+    echo "rsm_bench only (implicit barrier mode unless \"explicit\"; bandwidth tests time the loop, so no median):"
+    echo
+    cat "$EXTRA"
+}
+if [ -n "$OUT" ]; then
+    report | tee "$OUT"
+else
+    report
+fi
+[ "$FAILED" -eq 0 ] || { say "some runs failed (see above)"; exit 1; }
+exit 0
