@@ -40,6 +40,8 @@
  *                    err != RSM_SUCCESS: no data, 0 < err < 200
  *   3 DISCONNECT, 4 ABORT, 5 SIGNAL_TO_EXPORT, 6 SIGNAL_TO_IMPORT
  *                    no data; token != 0
+ *   7 REBIND         1..4096 bytes of data (the new rkey), size > 0,
+ *                    [base, base + size) does not wrap, token != 0
  *   anything else    invalid
  *
  * For builds without libFuzzer, fuzz_driver.c calls fuzz_target_generate
@@ -75,6 +77,7 @@ enum {
 #define FUZZ_T_ABORT      4
 #define FUZZ_T_SIG_EXP    5
 #define FUZZ_T_SIG_IMP    6
+#define FUZZ_T_REBIND     7
 
 _Static_assert(UCPG_RSM_MSG_LEN == FUZZ_RSM_LEN, "RSM message length changed");
 _Static_assert(UCPG_RSM_RKEY_MAX == FUZZ_RSM_RKEY_MAX, "RSM rkey limit changed");
@@ -85,7 +88,8 @@ _Static_assert((UCPG_RSM_MSG_CONNECT_REQ == FUZZ_T_REQ) &&
                (UCPG_RSM_MSG_DISCONNECT == FUZZ_T_DISCONNECT) &&
                (UCPG_RSM_MSG_ABORT == FUZZ_T_ABORT) &&
                (UCPG_RSM_MSG_SIGNAL_TO_EXPORT == FUZZ_T_SIG_EXP) &&
-               (UCPG_RSM_MSG_SIGNAL_TO_IMPORT == FUZZ_T_SIG_IMP), "RSM message types changed");
+               (UCPG_RSM_MSG_SIGNAL_TO_IMPORT == FUZZ_T_SIG_IMP) &&
+               (UCPG_RSM_MSG_REBIND == FUZZ_T_REBIND), "RSM message types changed");
 
 /* The fields in wire order: offset and width. */
 enum {
@@ -185,6 +189,9 @@ static int fuzz_rsm_model_rules(const fuzz_rsm_model_t *m, size_t data_len)
         return (data_len >= 1) && (data_len <= FUZZ_RSM_RKEY_MAX) && (m->f[F_SIZE] >= 1) &&
                (m->f[F_SIZE] <= UINT64_MAX - m->f[F_BASE]) &&
                (m->f[F_MODE] <= FUZZ_RSM_MODE_ALL) && (m->f[F_TOKEN] != 0);
+    case FUZZ_T_REBIND:
+        return (data_len >= 1) && (data_len <= FUZZ_RSM_RKEY_MAX) && (m->f[F_SIZE] >= 1) &&
+               (m->f[F_SIZE] <= UINT64_MAX - m->f[F_BASE]) && (m->f[F_TOKEN] != 0);
     case FUZZ_T_DISCONNECT:
     case FUZZ_T_ABORT:
     case FUZZ_T_SIG_EXP:
@@ -412,7 +419,7 @@ size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(
             m.f[i] &= ((uint64_t)1 << (8 * fuzz_rsm_fields[i].width)) - 1;
         }
     }
-    m.f[F_TYPE]     = FUZZ_T_REQ + fuzz_rng_below(rng, FUZZ_T_SIG_IMP);
+    m.f[F_TYPE]     = FUZZ_T_REQ + fuzz_rng_below(rng, FUZZ_T_REBIND);
     m.f[F_RESERVED] = 0;
     if (m.f[F_TOKEN] == 0) {
         m.f[F_TOKEN] = 1;
@@ -423,7 +430,8 @@ size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(
         m.f[F_PERM] = fuzz_rng_below(rng, 4) << 7;          /* 0, 0200, 0400, 0600 */
         break;
     case FUZZ_T_REP:
-        if (fuzz_rng_below(rng, 3) == 0) {                  /* an error reply */
+    case FUZZ_T_REBIND:
+        if ((m.f[F_TYPE] == FUZZ_T_REP) && (fuzz_rng_below(rng, 3) == 0)) {  /* an error reply */
             m.f[F_ERR] = 1 + fuzz_rng_below(rng, FUZZ_RSM_ERR_END - 1);
             break;
         }
