@@ -2,11 +2,16 @@
 # rsm_compare.sh - RSMAPI (contrib/bench/rsm_bench.c) against UCX's own
 # ucx_perftest on this machine, in one go, and one markdown table.
 #
-#   contrib/bench/rsm_compare.sh [-b BUILD_DIR] [-o FILE] [-T SEC] [-q]
+#   contrib/bench/rsm_compare.sh [-b BUILD_DIR] [-o FILE] [-r REPS] [-I CPUS] [-T SEC] [-q]
 #
 #   -b BUILD_DIR  the ucx_cpg build (default $UCPG_BUILD_DIR, else ./build)
 #   -o FILE       also write the report to FILE (default: stdout only; the
 #                 script never writes docs/ by itself)
+#   -r REPS       repetitions of every run (default 3): the table gives the
+#                 median and [min–max] of the repetitions; ratios use medians
+#   -I CPUS       taskset CPU list of the importer (default 1, as the perftest
+#                 client); e.g. 0,1 lets ucx_cpg's progress thread run beside
+#                 the application thread (a diagnostic, not the B1 method)
 #   -T SEC        time limit of each process (default 120)
 #   -q            quick: one tenth of the iterations (a smoke test, not numbers)
 #
@@ -23,7 +28,8 @@
 # every exporter/importer pair in its own UCX_CPG_DOMAIN with a private
 # registry directory; every process under `timeout`.
 #
-# rsm_bench is taken from BUILD_DIR/rsm_bench if it is there and newer than
+# rsm_bench is taken from BUILD_DIR/rsm_bench (or BUILD_DIR/contrib/bench/rsm_bench)
+# if it is there and newer than
 # its source and the library; otherwise it is compiled here (gcc -O2) against
 # the build's convenience archive BUILD_DIR/.libs/libucpg.a.
 #
@@ -35,17 +41,21 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${UCPG_BUILD_DIR:-./build}
 OUT=
 T=120
+REPS=3
+ICPUS=1
 QUICK=0
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
-while getopts b:o:T:qh opt; do
+while getopts b:o:r:I:T:qh opt; do
     case $opt in
     b) BUILD=$OPTARG ;;
     o) OUT=$OPTARG ;;
+    r) case $OPTARG in ''|*[!0-9]*) usage ;; esac; REPS=$OPTARG ;;
+    I) case $OPTARG in ''|*[!0-9,-]*) usage ;; esac; ICPUS=$OPTARG ;;
     T) case $OPTARG in ''|*[!0-9]*) usage ;; esac; T=$OPTARG ;;
     q) QUICK=1 ;;
     *) usage ;;
@@ -53,7 +63,7 @@ while getopts b:o:T:qh opt; do
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
-[ "$T" -ge 1 ] || usage
+if [ "$T" -lt 1 ] || [ "$REPS" -lt 1 ] || [ "$REPS" -gt 99 ]; then usage; fi
 
 say() { printf 'rsm_compare: %s\n' "$*" >&2; }
 die() { say "$*"; exit 3; }
@@ -83,6 +93,7 @@ trap 'exit 1' INT TERM
 # --- the benchmark binary -------------------------------------------------------
 SRC=$TOP/contrib/bench/rsm_bench.c
 BENCH=$BUILD/rsm_bench
+[ -x "$BENCH" ] || BENCH=$BUILD/contrib/bench/rsm_bench
 if [ -x "$BENCH" ] && [ ! "$SRC" -nt "$BENCH" ] && [ ! "$BUILD/.libs/libucpg.a" -nt "$BENCH" ]; then
     BENCH_HOW="$BENCH (from the build)"
 else
@@ -105,8 +116,9 @@ next_port() {
 
 FAILED=0
 
-# ucx_perftest TEST SIZE ITERS WARMUP: sets U_P50 U_LAT (us) and U_BW (MiB/s) from the client's final line. (Called directly, not in $(...), so that
-# PORT and FAILED persist.)
+# ucx_perftest TEST SIZE ITERS WARMUP: sets U_P50, U_LAT (us) and U_BW (MiB/s)
+# from the client's final line. (Called directly, not in $(...), so that PORT
+# and FAILED persist.)
 ucx_pair() {
     local test=$1 size=$2 iters=$3 warmup=$4 try spid line
     for try in 1 2; do
@@ -115,8 +127,11 @@ ucx_pair() {
             -c 0 -p "$PORT" -f >"$W/srv.$PORT" 2>&1 &
         spid=$!
         sleep $((try == 1 ? 0 : 1)).4
-        timeout "$T" taskset -c 1 ucx_perftest localhost -t "$test" -s "$size" -n "$iters" \
-            -w "$warmup" -c 1 -p "$PORT" -f >"$W/cli.$PORT" 2>&1
+        if ! timeout "$T" taskset -c 1 ucx_perftest localhost -t "$test" -s "$size" -n "$iters" \
+            -w "$warmup" -c 1 -p "$PORT" -f >"$W/cli.$PORT" 2>&1; then
+            sleep 0.5
+            kill "$spid" 2>/dev/null       # a server that never saw its client
+        fi
         wait "$spid" 2>/dev/null
         # final line: iterations, lat 50%ile, lat average, lat overall,
         # bw average, bw overall, rate average, rate overall
@@ -155,7 +170,7 @@ rsm_pair() {
     done
     if [ -n "$segid" ]; then
         UCX_CPG_DOMAIN=$dom UCX_CPG_REGISTRY_DIR=$REG \
-            timeout "$T" taskset -c 1 "$BENCH" -m "$test" -s "$size" -n "$iters" -w "$warmup" \
+            timeout "$T" taskset -c "$ICPUS" "$BENCH" -m "$test" -s "$size" -n "$iters" -w "$warmup" \
             -i "$segid" -t "$T" "$@" >"$W/imp.$n" 2>&1
     else
         echo "exporter not ready" >"$W/imp.$n"
@@ -186,6 +201,25 @@ verdict() {
         ok = (op == "le") ? (r <= l) : (r >= l)
         printf "%s (%s %s)\n", ok ? "**met**" : "**missed**", op == "le" ? "≤" : "≥", l }'
 }
+# stat median|min|max VALUES... (nan ignored; nan if none)
+stat() {
+    local what=$1
+    shift
+    printf '%s\n' "$@" | grep -v '^nan$' | sort -g | awk -v w="$what" '{ a[NR] = $1 }
+        END { if (NR == 0) { print "nan"; exit }
+              if (w == "min") print a[1]; else if (w == "max") print a[NR];
+              else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# med_range DIGITS VALUES...: "median [min–max]" (just the value for one run)
+med_range() {
+    local d=$1
+    shift
+    if [ "$REPS" -eq 1 ]; then
+        fmt "$(stat median "$@")" "$d"
+    else
+        echo "$(fmt "$(stat median "$@")" "$d") [$(fmt "$(stat min "$@")" "$d")–$(fmt "$(stat max "$@")" "$d")]"
+    fi
+}
 
 SIZES="8 4096 65536 1048576"
 iters_of() {
@@ -214,47 +248,55 @@ EXTRA=$W/extra.md
     echo "|---|---|---|---|---|---|---|"
 } >"$EXTRA"
 
+EXTRAS="get_lat put_bw_explicit putv_bw"
 for s in $SIZES; do
     read -r n w <<<"$(iters_of "$s")"
-    say "size $s: $n iterations, $w warm-up"
-
-    # put latency
-    ucx_pair ucp_put_lat "$s" "$n" "$w"; up50=$U_P50; ulat=$U_LAT
-    rsm_pair put_lat "$s" "$n" "$w"; r=$R
-    rlat=$(field lat_avg_us "$r"); rp50=$(field lat_p50_us "$r"); rp99=$(field lat_p99_us "$r")
-    q=$(ratio "$rlat" "$ulat")
-    g=; [ "$s" = 8 ] && g=$(verdict "$q" le 1.2)
-    echo "| put_lat vs ucp_put_lat | $s | latency µs, avg (median) | $(fmt "$rlat" 3) ($(fmt "$rp50" 3), p99 $(fmt "$rp99" 3)) | $(fmt "$ulat" 3) ($(fmt "$up50" 3)) | $q | $g |" >>"$MAIN"
-
-    # put bandwidth
-    ucx_pair ucp_put_bw "$s" "$n" "$w"; ubw=$U_BW
-    rsm_pair put_bw "$s" "$n" "$w"; r=$R
-    rbw=$(field bw_MBps "$r"); q=$(ratio "$rbw" "$ubw")
-    g=; [ "$s" = 1048576 ] && g=$(verdict "$q" ge 0.9)
-    echo "| put_bw vs ucp_put_bw | $s | MiB/s | $(fmt "$rbw" 1) | $(fmt "$ubw" 1) | $q | $g |" >>"$MAIN"
-
-    # get bandwidth
-    ucx_pair ucp_get "$s" "$n" "$w"; ubw=$U_BW
-    rsm_pair get_bw "$s" "$n" "$w"; r=$R
-    rbw=$(field bw_MBps "$r"); q=$(ratio "$rbw" "$ubw")
-    g=; [ "$s" = 1048576 ] && g=$(verdict "$q" ge 0.9)
-    echo "| get_bw vs ucp_get | $s | MiB/s | $(fmt "$rbw" 1) | $(fmt "$ubw" 1) | $q | $g |" >>"$MAIN"
-
-    # map vs memcpy (both measured by rsm_bench, same loop)
-    rsm_pair map_bw "$s" "$n" "$w"; r=$R
-    rbw=$(field bw_MBps "$r"); cbw=$(field memcpy_MBps "$r"); q=$(ratio "$rbw" "$cbw")
-    echo "| map_bw vs memcpy | $s | MiB/s | $(fmt "$rbw" 1) | $(fmt "$cbw" 1) | $q | $(verdict "$q" ge 0.9) |" >>"$MAIN"
-
-    # without a UCX counterpart
-    for t in get_lat put_bw_explicit putv_bw; do
-        case $t in
-        put_bw_explicit) rsm_pair put_bw "$s" "$n" "$w" -e ;;
-        putv_bw) [ "$s" -ge 16 ] || continue; rsm_pair putv_bw "$s" "$n" "$w" ;;
-        *) rsm_pair "$t" "$s" "$n" "$w" ;;
-        esac
-        r=$R
-        echo "| $t | $s | $(fmt "$(field lat_avg_us "$r")" 3) | $(fmt "$(field lat_p50_us "$r")" 3) | $(fmt "$(field lat_p99_us "$r")" 3) | $(fmt "$(field bw_MBps "$r")" 1) | $(fmt "$(field ops_per_s "$r")" 0) |" >>"$EXTRA"
+    # per (test, size), one value per repetition
+    u_lat=() u_p50=() r_lat=() r_p50=() r_p99=() u_put=() r_put=() u_get=() r_get=() r_map=() r_cpy=()
+    declare -A x_lat=() x_p50=() x_p99=() x_bw=() x_ops=()
+    for rep in $(seq "$REPS"); do
+        say "size $s: $n iterations, $w warm-up, repetition $rep of $REPS"
+        ucx_pair ucp_put_lat "$s" "$n" "$w"; u_lat+=("$U_LAT"); u_p50+=("$U_P50")
+        rsm_pair put_lat "$s" "$n" "$w"
+        r_lat+=("$(field lat_avg_us "$R")"); r_p50+=("$(field lat_p50_us "$R")")
+        r_p99+=("$(field lat_p99_us "$R")")
+        ucx_pair ucp_put_bw "$s" "$n" "$w"; u_put+=("$U_BW")
+        rsm_pair put_bw "$s" "$n" "$w"; r_put+=("$(field bw_MBps "$R")")
+        ucx_pair ucp_get "$s" "$n" "$w"; u_get+=("$U_BW")
+        rsm_pair get_bw "$s" "$n" "$w"; r_get+=("$(field bw_MBps "$R")")
+        # map vs memcpy: both measured by rsm_bench, same loop, same process
+        rsm_pair map_bw "$s" "$n" "$w"
+        r_map+=("$(field bw_MBps "$R")"); r_cpy+=("$(field memcpy_MBps "$R")")
+        # without a UCX counterpart
+        for t in $EXTRAS; do
+            case $t in
+            put_bw_explicit) rsm_pair put_bw "$s" "$n" "$w" -e ;;
+            putv_bw) [ "$s" -ge 16 ] || continue; rsm_pair putv_bw "$s" "$n" "$w" ;;
+            *) rsm_pair "$t" "$s" "$n" "$w" ;;
+            esac
+            x_lat[$t]+=" $(field lat_avg_us "$R")"; x_p50[$t]+=" $(field lat_p50_us "$R")"
+            x_p99[$t]+=" $(field lat_p99_us "$R")"; x_bw[$t]+=" $(field bw_MBps "$R")"
+            x_ops[$t]+=" $(field ops_per_s "$R")"
+        done
     done
+
+    q=$(ratio "$(stat median "${r_lat[@]}")" "$(stat median "${u_lat[@]}")")
+    g=; [ "$s" = 8 ] && g=$(verdict "$q" le 1.2)
+    echo "| put_lat vs ucp_put_lat | $s | latency µs: avg (median, p99) | $(med_range 3 "${r_lat[@]}") ($(fmt "$(stat median "${r_p50[@]}")" 3), $(fmt "$(stat median "${r_p99[@]}")" 3)) | $(med_range 3 "${u_lat[@]}") ($(fmt "$(stat median "${u_p50[@]}")" 3)) | $q | $g |" >>"$MAIN"
+    q=$(ratio "$(stat median "${r_put[@]}")" "$(stat median "${u_put[@]}")")
+    g=; [ "$s" = 1048576 ] && g=$(verdict "$q" ge 0.9)
+    echo "| put_bw vs ucp_put_bw | $s | MiB/s | $(med_range 1 "${r_put[@]}") | $(med_range 1 "${u_put[@]}") | $q | $g |" >>"$MAIN"
+    q=$(ratio "$(stat median "${r_get[@]}")" "$(stat median "${u_get[@]}")")
+    g=; [ "$s" = 1048576 ] && g=$(verdict "$q" ge 0.9)
+    echo "| get_bw vs ucp_get | $s | MiB/s | $(med_range 1 "${r_get[@]}") | $(med_range 1 "${u_get[@]}") | $q | $g |" >>"$MAIN"
+    q=$(ratio "$(stat median "${r_map[@]}")" "$(stat median "${r_cpy[@]}")")
+    echo "| map_bw vs memcpy | $s | MiB/s | $(med_range 1 "${r_map[@]}") | $(med_range 1 "${r_cpy[@]}") | $q | $(verdict "$q" ge 0.9) |" >>"$MAIN"
+    for t in $EXTRAS; do
+        [ -n "${x_lat[$t]:-}" ] || continue
+        # shellcheck disable=SC2086  # word splitting of the value lists is meant
+        echo "| ${t/put_bw_explicit/put_bw -e (explicit)} | $s | $(fmt "$(stat median ${x_lat[$t]})" 3) | $(fmt "$(stat median ${x_p50[$t]})" 3) | $(fmt "$(stat median ${x_p99[$t]})" 3) | $(fmt "$(stat median ${x_bw[$t]})" 1) | $(fmt "$(stat median ${x_ops[$t]})" 0) |" >>"$EXTRA"
+    done
+    unset x_lat x_p50 x_p99 x_bw x_ops
 done
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -268,14 +310,17 @@ report() {
     echo "Load average before / after: $LOAD_BEFORE / $LOAD_AFTER; vmstat idle % before / after:" \
          "${IDLE_BEFORE:-?} / ${IDLE_AFTER:-?}.$([ "$QUICK" -eq 1 ] && echo ' QUICK RUN (-q): one tenth of the iterations.')"
     echo
-    echo "Server/exporter on CPU 0, client/importer on CPU 1 (taskset). UCX latency = ucx_perftest"
+    echo "Server/exporter on CPU 0, client on CPU 1, importer on CPU(s) $ICPUS (taskset). UCX latency = ucx_perftest"
     echo "\"average\" (half round trip for ucp_put_lat), median in parentheses; rsm latency = one"
     echo "synchronous rsm_memseg_import_put (put + flush) incl. one clock read. MiB/s = 2^20 B/s."
-    echo "Ratio = rsm / UCX (latency: lower is better; bandwidth: higher is better)."
+    echo "Ratio = rsm / UCX (latency: lower is better; bandwidth: higher is better). $REPS repetition(s)"
+    echo "of every run, interleaved; numbers are the median [min–max] of the repetitions, ratios"
+    echo "and goals use the medians."
     echo
     cat "$MAIN"
     echo
-    echo "rsm_bench only (implicit barrier mode unless \"explicit\"; bandwidth tests time the loop, so no median):"
+    echo "rsm_bench only (implicit barrier mode unless \"explicit\"; bandwidth tests time the loop, so no"
+    echo "per-operation median; every number is the median of the repetitions):"
     echo
     cat "$EXTRA"
 }

@@ -182,17 +182,20 @@ static void grandchild_of_live_domain(integ_node_t *parent_node, ucpg_peer_id_t 
 }
 
 /* In the grandchild forked after the parent released its domain: a domain
- * of its own that reaches the parent's new one. */
-static void grandchild_after_release(void)
+ * of its own that reaches the parent's new one. go_fd turns readable once the
+ * parent's test handler is registered (a message that arrives before that is
+ * dropped, by design). */
+static void grandchild_after_release(int go_fd)
 {
     integ_node_t n;
     ucpg_peer_info_t peers[4];
     size_t count = 0, i;
+    char c;
 
     if (integ_node_start(&n) != UCPG_OK) {
         exit(20);
     }
-    if (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK) {
+    if ((ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK) || (read(go_fd, &c, 1) != 1)) {
         exit(21);
     }
     ucpg_domain_peers(n.d, peers, 4, &count, NULL);
@@ -225,7 +228,7 @@ static int child_forker(int rank, int nprocs, void *arg)
 {
     integ_node_t n;
     pid_t pid;
-    int status, live_status;
+    int status, live_status, go[2];
 
     /* 1. fork while the domain is alive */
     if (integ_node_start(&n) != 0) {
@@ -248,14 +251,23 @@ static int child_forker(int rank, int nprocs, void *arg)
     integ_node_stop(&n);
 
     /* 2. fork after releasing it */
+    if (pipe(go) != 0) {
+        return 1;
+    }
     pid = fork();
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        grandchild_after_release();
+        close(go[1]);
+        grandchild_after_release(go[0]);
     }
+    close(go[0]);
     if (integ_node_start(&n) != 0) {
         return 1;
     }
+    if (write(go[1], "g", 1) != 1) {
+        return 1;
+    }
+    close(go[1]);
     if (integ_wait_received(&n, 1, STEP_MS) != 0) {
         ucpg_test_say("ERR nothing from the second child");
     }

@@ -106,7 +106,7 @@ ucpg_status_t ucpg_domain_create(const ucpg_config_t *config, ucpg_domain_t **do
         return UCPG_ERR_NO_MEMORY;
     }
     d->config    = *config;
-    d->owner_pid = getpid();
+    d->owner_pid = ucpg_proc_self();
     d->starttime = ucpg_proc_starttime(d->owner_pid);
     d->uuid      = ucpg_proc_random64();
     d->self      = UCPG_PEER_ID_NONE;
@@ -216,7 +216,7 @@ ucp_worker_h         ucpg_domain_ucp_worker(ucpg_domain_t *d)  { return d->worke
 
 ucpg_status_t ucpg_domain_check_owner(ucpg_domain_t *d)
 {
-    return (d->owner_pid == getpid()) ? UCPG_OK : UCPG_ERR_FORKED;
+    return (d->owner_pid == ucpg_proc_self()) ? UCPG_OK : UCPG_ERR_FORKED;
 }
 
 ucpg_status_t ucpg_domain_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms)

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,31 @@ int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime)
         return -1;
     }
     return fd;
+}
+
+static pid_t          ucpg_proc_pid;       /* 0 until first use; atomic */
+static pthread_once_t ucpg_proc_once = PTHREAD_ONCE_INIT;
+
+static void ucpg_proc_atfork_child(void)
+{
+    __atomic_store_n(&ucpg_proc_pid, getpid(), __ATOMIC_RELEASE);
+}
+
+static void ucpg_proc_init(void)
+{
+    pthread_atfork(NULL, NULL, ucpg_proc_atfork_child);
+    __atomic_store_n(&ucpg_proc_pid, getpid(), __ATOMIC_RELEASE);
+}
+
+pid_t ucpg_proc_self(void)
+{
+    pid_t pid = __atomic_load_n(&ucpg_proc_pid, __ATOMIC_ACQUIRE);
+
+    if (pid == 0) {
+        pthread_once(&ucpg_proc_once, ucpg_proc_init);
+        pid = __atomic_load_n(&ucpg_proc_pid, __ATOMIC_ACQUIRE);
+    }
+    return pid;
 }
 
 uint64_t ucpg_proc_random64(void)

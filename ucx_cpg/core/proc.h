@@ -21,6 +21,11 @@ int ucpg_proc_alive(pid_t pid, uint64_t starttime);
  * so that a reused pid is never watched by mistake. */
 int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime);
 
+/* This process' pid without a system call (getpid() costs ~1 µs on a VM and
+ * the data path checks it on every call); kept right across fork() by an
+ * atfork handler. */
+pid_t ucpg_proc_self(void);
+
 /* A random non-zero 64-bit value from the kernel (getrandom). */
 uint64_t ucpg_proc_random64(void);
 
