@@ -53,9 +53,7 @@ int rsm_memseg_import_init_barrier(rsm_memseg_import_handle_t im_memseg,
     int valid;
 
     (void)type;                   /* ignored, as by the reference */
-    ucpg_rsm_engine_lock();
-    valid = (im_memseg != NULL) && ucpg_rsm_import_valid(im_memseg);
-    ucpg_rsm_engine_unlock();
+    valid = ucpg_rsm_import_held(im_memseg);
     if (!valid) {
         return RSMERR_BAD_SEG_HNDL;
     }

@@ -47,6 +47,16 @@ struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
 static ucpg_rsm_pending_t                *ucpg_rsm_pendings;  /* engine lock */
 static uint64_t                           ucpg_rsm_next_req = 1;
 
+int ucpg_rsm_import_held(rsm_memseg_import_handle_t h)
+{
+    int valid;
+
+    ucpg_rsm_engine_lock();
+    valid = (h != NULL) && ucpg_rsm_import_valid(h);
+    ucpg_rsm_engine_unlock();
+    return valid;
+}
+
 int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h)
 {
     struct __rsm_memseg_import_handle *i;
@@ -432,9 +442,7 @@ static int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const
 {
     int valid;
 
-    ucpg_rsm_engine_lock();
-    valid = (h != NULL) && ucpg_rsm_import_valid(h);
-    ucpg_rsm_engine_unlock();
+    valid = ucpg_rsm_import_held(h);
     if (!valid) {
         return RSMERR_BAD_SEG_HNDL;
     }
@@ -588,9 +596,7 @@ int rsm_memseg_import_get_mode(rsm_memseg_import_handle_t im_memseg, rsm_barrier
 {
     int valid;
 
-    ucpg_rsm_engine_lock();
-    valid = (im_memseg != NULL) && ucpg_rsm_import_valid(im_memseg);
-    ucpg_rsm_engine_unlock();
+    valid = ucpg_rsm_import_held(im_memseg);
     if (!valid) {
         return RSMERR_BAD_SEG_HNDL;
     }
@@ -605,9 +611,7 @@ int rsm_memseg_import_set_mode(rsm_memseg_import_handle_t im_memseg, rsm_barrier
 {
     int valid;
 
-    ucpg_rsm_engine_lock();
-    valid = (im_memseg != NULL) && ucpg_rsm_import_valid(im_memseg);
-    ucpg_rsm_engine_unlock();
+    valid = ucpg_rsm_import_held(im_memseg);
     if (!valid) {
         return RSMERR_BAD_SEG_HNDL;
     }

@@ -113,6 +113,7 @@ struct __rsm_memseg_import_handle {
 /* import.c */
 extern struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
 int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h);   /* engine lock held */
+int ucpg_rsm_import_held(rsm_memseg_import_handle_t h);    /* takes the engine lock */
 int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
                   size_t align, int is_put);
 /* map.c: after a forced disconnect, points the mapping at private memory so

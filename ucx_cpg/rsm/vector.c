@@ -140,9 +140,7 @@ static int ucpg_rsm_vector(rsm_scat_gath_t *sg, int is_put)
         (sg->io_request_count > RSM_MAX_SGIOREQS) || (sg->iovec == NULL)) {
         return RSMERR_BAD_SGIO;
     }
-    ucpg_rsm_engine_lock();
-    valid = (sg->remote_handle != NULL) && ucpg_rsm_import_valid(sg->remote_handle);
-    ucpg_rsm_engine_unlock();
+    valid = ucpg_rsm_import_held(sg->remote_handle);
     if (!valid) {
         return RSMERR_BAD_SEG_HNDL;
     }
