@@ -551,8 +551,7 @@ static int run(const char *cmd)
 #define REQUIRE_TREE_AND(compiler)                                           \
     do {                                                                     \
         if (!find_srcdir()) {                                                \
-            print_message("source tree not found (set UCPG_TEST_SRCDIR)\n"); \
-            skip();                                                          \
+            fail_msg("source tree not found (set UCPG_TEST_SRCDIR)");        \
         }                                                                    \
         if (!have_program(compiler)) {                                       \
             print_message("compiler '%s' not found\n", compiler);            \
@@ -788,8 +787,7 @@ static void test_header_defines_no_constant_outside_the_reference(void **state)
     int unknown = 0, seen = 0;
     (void)state;
     if (!find_srcdir()) {
-        print_message("source tree not found (set UCPG_TEST_SRCDIR)\n");
-        skip();
+        fail_msg("source tree not found (set UCPG_TEST_SRCDIR)");
     }
     snprintf(path, sizeof(path), "%s/include/rsmapi.h", srcdir);
     f = fopen(path, "r");
