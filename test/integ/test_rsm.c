@@ -116,6 +116,13 @@ static int child_exporter(int rank, int nprocs, void *arg)
             }
             mem  = fresh;
             seed = 3;
+        } else if (strcmp(line, "CHECKSTRIPES") == 0) {
+            int ok = 1;
+
+            for (i = 0; i < SEG_SIZE; ++i) {
+                ok &= (mem[i] == (uint8_t)(1 + i / (SEG_SIZE / 4)));
+            }
+            ucpg_test_say("STRIPES %s", ok ? "ok" : "bad");
         } else if (strcmp(line, "CHECKNEW") == 0) {
             ucpg_test_say("CHECKEDNEW %s", ((mem[100] == 0xab) && (mem[200] == 0xcd) &&
                                             (mem[300] == pattern(300, 3))) ? "ok" : "bad");
@@ -330,6 +337,61 @@ static int test_connect_with_bad_perm_bits_is_denied(void)
     return expect_connect(NULL, 0700, want);
 }
 
+/* --- concurrent importers ------------------------------------------------------------ */
+
+#define STRIPE (SEG_SIZE / 4)
+
+/* Importer rank r writes its own stripe with the value r, many times. */
+static int child_stripe_writer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    uint8_t buf[STRIPE];
+    rsm_node_id_t node;
+    int round;
+
+    memset(buf, rank, sizeof(buf));
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    ucpg_test_say("CONNECTED");
+    ucpg_test_wait_for("GO", STEP_MS);
+    for (round = 0; round < 200; ++round) {
+        EXPECT_RSM(rsm_memseg_import_put(im, (off_t)(rank - 1) * STRIPE, buf, sizeof(buf)),
+                   RSM_SUCCESS);
+    }
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("STRIPED");
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_concurrent_importers_write_disjoint_ranges(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64];
+    int r;
+
+    INTEG_CHECK(start_pair(h, NULL, 4, child_stripe_writer, NULL) == 0, "no segment");
+    for (r = 1; r <= 4; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "CONNECTED", NULL, 0, STEP_MS) == 0,
+                    "importer %d did not connect", r);
+    }
+    for (r = 1; r <= 4; ++r) {
+        ucpg_harness_send(h, r, "GO");
+    }
+    for (r = 1; r <= 4; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "STRIPED", NULL, 0, STEP_MS) == 0,
+                    "importer %d failed", r);
+    }
+    ucpg_harness_send(h, 0, "CHECKSTRIPES");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "STRIPES ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "STRIPES ok") == 0, "exporter memory: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- forced disconnect, deaths ------------------------------------------------ */
 
 static int child_poll_until_aborted(int rank, int nprocs, void *arg)
@@ -511,6 +573,9 @@ static int child_vector_importer(int rank, int nprocs, void *arg)
     EXPECT_RSM(rsm_memseg_import_close_barrier(&stray), RSMERR_BARRIER_UNINITIALIZED);
     EXPECT_RSM(rsm_memseg_import_init_barrier(im, RSM_BARRIER_SEGMENT, NULL),
                RSMERR_BAD_BARRIER_PTR);
+    /* open a barrier span and let the exporter unpublish in the middle of it */
+    EXPECT_RSM(rsm_memseg_import_open_barrier(&bar), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_put(im, 0, local, 64), RSM_SUCCESS);
     ucpg_test_say("WROTE");
     /* after unpublish the barrier reports the forced disconnect, every time */
     ucpg_test_wait_for("UNPUBLISHED", STEP_MS);
@@ -892,6 +957,7 @@ int main(int argc, char **argv)
 {
     static const integ_test_t tests[] = {
         INTEG_TEST(test_put_get_and_typed_forms_reach_exporter_memory),
+        INTEG_TEST(test_concurrent_importers_write_disjoint_ranges),
         INTEG_TEST(test_export_and_publish_argument_errors),
         INTEG_TEST(test_read_only_acl_allows_get_and_refuses_put_and_rdwr),
         INTEG_TEST(test_acl_without_our_node_refuses_connect),
