@@ -9,7 +9,9 @@ S=${UCPG_TEST_SRCDIR:-${srcdir:-.}}
 T=$(mktemp -d)
 trap 'kill $EXP 2>/dev/null; rm -rf "$T"' EXIT
 printf '/* GNU ld script */\nINPUT(-lucx_cpg)\n' >"$T/librsm.so"
-if ! ${CC:-cc} -std=gnu11 -Wall -Werror -I"$S/include" -o "$T/rsm_hello" \
+# A sanitizer build of the library needs the program built the same way.
+# shellcheck disable=SC2086
+if ! ${CC:-cc} ${UCPG_SAN_FLAGS:-} -std=gnu11 -Wall -Werror -I"$S/include" -o "$T/rsm_hello" \
         "$S/contrib/examples/rsm_hello.c" -L"$T" -L"$B/.libs" -Wl,-rpath,"$B/.libs" -lrsm; then
     echo "FAIL: rsm_hello does not build with -lrsm"; exit 1
 fi

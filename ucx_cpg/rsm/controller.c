@@ -167,6 +167,7 @@ int rsm_get_controller(char *name, rsmapi_controller_handle_t *controller)
     const char *canonical;
     ucpg_domain_t *domain;
     ucpg_status_t status;
+    int extra_ref = 0;
 
     if (controller == NULL) {
         return RSMERR_BAD_CTLR_HNDL;
@@ -179,20 +180,20 @@ int rsm_get_controller(char *name, rsmapi_controller_handle_t *controller)
 
     ucpg_rsm_ctlr_attr_fill(&attr);    /* outside the lock: hwloc may be slow */
 
+    /* The engine reference a new handle keeps, taken before the lock: the
+     * first acquire boots the domain, and the engine lock must never be held
+     * while the domain delivers peer events (its listener takes that lock). */
+    status = ucpg_rsm_engine_acquire(&domain);
+    if (status != UCPG_OK) {
+        return ucpg_rsm_err_from_status(status);
+    }
     ucpg_rsm_engine_lock();
     link = ucpg_rsm_ctlr_find_by_name(&ucpg_rsm_ctlr_held, canonical);
     if (link != NULL) {
         c = *link;
         ++c->refcount;
+        extra_ref = 1;                 /* the handle already holds one */
         goto out_found;
-    }
-
-    /* First get of this name (again): the handle's engine reference. The lock
-     * is recursive, so the engine can take it inside. */
-    status = ucpg_rsm_engine_acquire(&domain);
-    if (status != UCPG_OK) {
-        ucpg_rsm_engine_unlock();
-        return ucpg_rsm_err_from_status(status);
     }
 
     link = ucpg_rsm_ctlr_find_by_name(&ucpg_rsm_ctlr_retired, canonical);
@@ -219,6 +220,9 @@ int rsm_get_controller(char *name, rsmapi_controller_handle_t *controller)
 
 out_found:
     ucpg_rsm_engine_unlock();
+    if (extra_ref) {
+        ucpg_rsm_engine_release();     /* never the last one: the handle holds one */
+    }
     *controller = c;
     return RSM_SUCCESS;
 }

@@ -15,10 +15,18 @@
 #include "core/log.h"
 #include "protocol.h"
 
-/* Recursive: a controller lookup may take it while an engine call holds it. */
-static pthread_mutex_t ucpg_rsm_lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-static ucpg_domain_t  *ucpg_rsm_domain;  /* held while users > 0 */
-static unsigned        ucpg_rsm_users;
+/*
+ * Two locks. ucpg_rsm_lock guards the lists of every RSM object; the
+ * progress thread takes it in the protocol handler and the peer listener.
+ * ucpg_rsm_life_lock guards the engine's own life (users, domain, handler,
+ * listener). Acquire and release take only the latter and are never called
+ * with the former held: unlistening waits for a running peer event, which
+ * may be waiting for ucpg_rsm_lock.
+ */
+static pthread_mutex_t ucpg_rsm_lock      = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static pthread_mutex_t ucpg_rsm_life_lock = PTHREAD_MUTEX_INITIALIZER;
+static ucpg_domain_t  *ucpg_rsm_domain;  /* life lock; held while users > 0 */
+static unsigned        ucpg_rsm_users;   /* life lock */
 static int             ucpg_rsm_listener;
 
 /* Runs in the progress thread. */
@@ -90,7 +98,7 @@ ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
 {
     ucpg_status_t status = UCPG_OK;
 
-    pthread_mutex_lock(&ucpg_rsm_lock);
+    pthread_mutex_lock(&ucpg_rsm_life_lock);
     if (ucpg_rsm_users == 0) {
         status = ucpg_boot_domain_get(&ucpg_rsm_domain);
         if (status == UCPG_OK) {
@@ -113,20 +121,20 @@ ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
         ++ucpg_rsm_users;
         *domain_p = ucpg_rsm_domain;
     }
-    pthread_mutex_unlock(&ucpg_rsm_lock);
+    pthread_mutex_unlock(&ucpg_rsm_life_lock);
     return status;
 }
 
 void ucpg_rsm_engine_release(void)
 {
-    pthread_mutex_lock(&ucpg_rsm_lock);
+    pthread_mutex_lock(&ucpg_rsm_life_lock);
     if ((ucpg_rsm_users > 0) && (--ucpg_rsm_users == 0)) {
         ucpg_domain_unlisten(ucpg_rsm_domain, ucpg_rsm_listener);
         ucpg_am_unregister(ucpg_rsm_domain, UCPG_AM_ID_RSM);
         ucpg_boot_domain_put(ucpg_rsm_domain);
         ucpg_rsm_domain = NULL;
     }
-    pthread_mutex_unlock(&ucpg_rsm_lock);
+    pthread_mutex_unlock(&ucpg_rsm_life_lock);
 }
 
 int ucpg_rsm_err_from_status(ucpg_status_t status)
