@@ -132,7 +132,9 @@ ucpg_status_t ucpg_domain_wait_peers(ucpg_domain_t *d, unsigned n, unsigned time
  * event (reason JOINED) for every peer already UP. *id_p identifies it. */
 ucpg_status_t ucpg_domain_listen(ucpg_domain_t *d, ucpg_peer_event_cb_t cb, void *arg,
                                  int replay, int *id_p);
-/* After return, the callback is not running and will not be called again. */
+/* After return, the callback is not running and will not be called again.
+ * It waits for a running callback, so never call it holding a lock that the
+ * listener takes (that deadlock was found in the RSM engine; see rsm/engine.c). */
 void          ucpg_domain_unlisten(ucpg_domain_t *d, int id);
 
 /* --- endpoints, for RMA by upper layers ------------------------------------ */
