@@ -808,6 +808,27 @@ fail:
 
 /* --- signals ------------------------------------------------------------------------ */
 
+static void on_alarm(int sig)
+{
+    (void)sig;
+}
+
+/* A signal handler running during rsm_intr_signal_wait interrupts it. */
+static int expect_wait_interrupted(rsm_memseg_import_handle_t im)
+{
+    struct sigaction sa, old;
+    int ret;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_alarm;               /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, &old);
+    alarm(1);
+    ret = rsm_intr_signal_wait(im, 5000);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
+    return ret;
+}
+
 static int child_signal_importer(int rank, int nprocs, void *arg)
 {
     rsmapi_controller_handle_t ctlr;
@@ -817,6 +838,7 @@ static int child_signal_importer(int rank, int nprocs, void *arg)
     int pipefd[2], n = 0, got = 0, i;
 
     EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    EXPECT_RSM(expect_wait_interrupted(im), RSMERR_INTERRUPTED);
     for (i = 0; i < 3; ++i) {
         EXPECT_RSM(rsm_intr_signal_post(im, 0), RSM_SUCCESS);
     }
