@@ -71,6 +71,7 @@ _Static_assert(sizeof(ucpg_registry_hdr_t) == 64, "registry header is 64 bytes")
 struct ucpg_registry {
     pthread_mutex_t lock;    /* serializes threads; flock serializes processes */
     int             fd;
+    unsigned        want_nslots; /* slots of a file this handle creates */
     unsigned        nslots;
     uint64_t        secret;
     char            path[PATH_MAX];
@@ -111,18 +112,83 @@ static ucpg_status_t ucpg_registry_pio(int write_op, int fd, void *buf, size_t l
     return UCPG_OK;
 }
 
-/* Takes both locks; flock is released automatically if the process dies. */
-static ucpg_status_t ucpg_registry_lock(ucpg_registry_t *reg)
+static ucpg_status_t ucpg_registry_check_owner(ucpg_registry_t *reg);
+static ucpg_status_t ucpg_registry_load_header(ucpg_registry_t *reg, unsigned nslots);
+
+static ucpg_status_t ucpg_registry_flock(ucpg_registry_t *reg)
 {
-    pthread_mutex_lock(&reg->lock);
     while (flock(reg->fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             ucpg_error("flock(%s) failed: %m", reg->path);
-            pthread_mutex_unlock(&reg->lock);
             return UCPG_ERR_IO;
         }
     }
     return UCPG_OK;
+}
+
+/* With flock held: was the file removed (or replaced) since we opened it? */
+static int ucpg_registry_unlinked(ucpg_registry_t *reg)
+{
+    struct stat by_fd, by_path;
+
+    if (fstat(reg->fd, &by_fd) != 0) {
+        return 0;
+    }
+    if (lstat(reg->path, &by_path) != 0) {
+        return 1;
+    }
+    return (by_fd.st_ino != by_path.st_ino) || (by_fd.st_dev != by_path.st_dev);
+}
+
+/*
+ * The last process to leave removes the file (so /dev/shm does not collect
+ * registries). A process that opened it just before holds a removed file:
+ * it must move to the file at the path, creating it, or it would form a
+ * domain of its own. Called with flock held; returns with flock held on the
+ * current file.
+ */
+static ucpg_status_t ucpg_registry_follow_path(ucpg_registry_t *reg)
+{
+    ucpg_status_t status;
+    int fd, moved = 0;
+
+    while (ucpg_registry_unlinked(reg)) {
+        fd = open(reg->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            ucpg_error("cannot reopen registry %s: %m", reg->path);
+            return UCPG_ERR_IO;
+        }
+        close(reg->fd);                   /* also drops the old file's flock */
+        reg->fd = fd;
+        status  = ucpg_registry_check_owner(reg);
+        if (status == UCPG_OK) {
+            status = ucpg_registry_flock(reg);
+        }
+        if (status != UCPG_OK) {
+            return status;
+        }
+        moved = 1;
+    }
+    return moved ? ucpg_registry_load_header(reg, reg->want_nslots) : UCPG_OK;
+}
+
+/* Takes both locks; flock is released automatically if the process dies. */
+static ucpg_status_t ucpg_registry_lock(ucpg_registry_t *reg)
+{
+    ucpg_status_t status;
+
+    pthread_mutex_lock(&reg->lock);
+    status = ucpg_registry_flock(reg);
+    if (status == UCPG_OK) {
+        status = ucpg_registry_follow_path(reg);
+        if (status != UCPG_OK) {
+            flock(reg->fd, LOCK_UN);
+        }
+    }
+    if (status != UCPG_OK) {
+        pthread_mutex_unlock(&reg->lock);
+    }
+    return status;
 }
 
 static void ucpg_registry_unlock(ucpg_registry_t *reg)
@@ -234,6 +300,7 @@ ucpg_status_t ucpg_registry_open(const char *dir, const char *domain, unsigned n
         return UCPG_ERR_NO_MEMORY;
     }
     pthread_mutex_init(&reg->lock, NULL);
+    reg->want_nslots = nslots;
     n = snprintf(reg->path, sizeof(reg->path), "%s/ucx_cpg-%u-%s", dir,
                  (unsigned)geteuid(), domain);
     if ((n < 0) || ((size_t)n >= sizeof(reg->path))) {
@@ -448,9 +515,34 @@ static ucpg_status_t ucpg_registry_release_slot(ucpg_registry_t *reg, uint32_t i
     return status;
 }
 
+/* With the lock held: removes the file if no live process is registered. */
+static void ucpg_registry_remove_if_empty(ucpg_registry_t *reg)
+{
+    ucpg_registry_slot_t slot;
+    uint32_t i;
+
+    for (i = 0; i < reg->nslots; ++i) {
+        if ((ucpg_registry_read_slot(reg, i, &slot) != UCPG_OK) ||
+            ((slot.state == UCPG_REGISTRY_SLOT_USED) && ucpg_registry_slot_sane(&slot) &&
+             ucpg_proc_alive(slot.pid, slot.starttime))) {
+            return;
+        }
+    }
+    /* Segment claims die with their owners, so none is left either. */
+    if (unlink(reg->path) != 0) {
+        ucpg_debug("cannot remove registry %s: %m", reg->path);
+    }
+}
+
 ucpg_status_t ucpg_registry_leave(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid)
 {
-    return ucpg_registry_release_slot(reg, slot, uuid, 0);
+    ucpg_status_t status = ucpg_registry_release_slot(reg, slot, uuid, 0);
+
+    if ((status == UCPG_OK) && (ucpg_registry_lock(reg) == UCPG_OK)) {
+        ucpg_registry_remove_if_empty(reg);
+        ucpg_registry_unlock(reg);
+    }
+    return status;
 }
 
 ucpg_status_t ucpg_registry_reclaim(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid)

@@ -12,6 +12,8 @@
  * Every access holds flock(LOCK_EX) on the file (between processes) and a
  * mutex (between threads of one process). A slot whose process is dead is
  * reclaimed by whoever notices first, so a crashed run never blocks a new one.
+ * The last process to leave removes the file; a process that opened it just
+ * before moves to the new file at the same path under the lock.
  */
 #ifndef UCPG_BOOT_REGISTRY_H
 #define UCPG_BOOT_REGISTRY_H
