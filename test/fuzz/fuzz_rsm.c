@@ -56,6 +56,7 @@
 
 #include "rsmapi.h"
 #include "rsm/protocol.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(void));
@@ -104,31 +105,6 @@ static const struct {
     { 0, 1 }, { 1, 8 }, { 9, 4 }, { 13, 4 }, { 17, 4 }, { 21, 4 }, { 25, 4 }, { 29, 4 },
     { 33, 4 }, { 37, 4 }, { 41, 8 }, { 49, 8 }, { 57, 8 }
 };
-
-/* The input being run, for the report of a failed check. */
-static const uint8_t *fuzz_input;
-static size_t         fuzz_input_size;
-
-static void fuzz_fail(const char *file, int line, const char *cond)
-{
-    size_t i;
-
-    fprintf(stderr, "%s:%d: fuzz check failed: %s\ninput (%zu bytes):", file, line, cond,
-            fuzz_input_size);
-    for (i = 0; i < fuzz_input_size; ++i) {
-        fprintf(stderr, "%s%02x", (i % 32) ? "" : "\n  ", fuzz_input[i]);
-    }
-    fprintf(stderr, "\n");
-    abort();
-}
-
-/* Not assert(): it must stay active in builds with NDEBUG. */
-#define FUZZ_CHECK(_cond) \
-    do { \
-        if (!(_cond)) { \
-            fuzz_fail(__FILE__, __LINE__, #_cond); \
-        } \
-    } while (0)
 
 /* Little-endian value of the n bytes at buf[off]; bytes at or past len count
  * as 0. */

@@ -30,33 +30,9 @@
 #include <string.h>
 
 #include "core/wire.h"
+#include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* The input being run, for the report of a failed check. */
-static const uint8_t *fuzz_input;
-static size_t         fuzz_input_size;
-
-static void fuzz_fail(const char *file, int line, const char *cond)
-{
-    size_t i;
-
-    fprintf(stderr, "%s:%d: fuzz check failed: %s\ninput (%zu bytes):", file, line, cond,
-            fuzz_input_size);
-    for (i = 0; i < fuzz_input_size; ++i) {
-        fprintf(stderr, "%s%02x", (i % 32) ? "" : "\n  ", fuzz_input[i]);
-    }
-    fprintf(stderr, "\n");
-    abort();
-}
-
-/* Not assert(): it must stay active in builds with NDEBUG. */
-#define FUZZ_CHECK(_cond) \
-    do { \
-        if (!(_cond)) { \
-            fuzz_fail(__FILE__, __LINE__, #_cond); \
-        } \
-    } while (0)
 
 static uint64_t fuzz_le(const uint8_t *p, size_t n)
 {

@@ -598,12 +598,17 @@ static int child_vector_importer(int rank, int nprocs, void *arg)
     return 0;
 }
 
-static int test_putv_getv_in_explicit_barrier_and_abort_is_sticky(void)
+/*
+ * The importer writes the layout check_importer_writes() expects and says
+ * WROTE; the exporter checks its memory, then unpublishes, and the importer,
+ * told so, checks what it sees afterwards and reports `verdict`.
+ */
+static int run_write_check_unpublish(int (*importer)(int, int, void *), const char *verdict)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
-    char line[128];
+    char line[160];
 
-    INTEG_CHECK(start_pair(h, NULL, 1, child_vector_importer, NULL) == 0, "no segment");
+    INTEG_CHECK(start_pair(h, NULL, 1, importer, NULL) == 0, "no segment");
     INTEG_CHECK(ucpg_harness_expect(h, 1, "WROTE", NULL, 0, STEP_MS) == 0, "importer failed");
     ucpg_harness_send(h, 0, "CHECK");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKED ", line, sizeof(line), STEP_MS) == 0 &&
@@ -611,12 +616,17 @@ static int test_putv_getv_in_explicit_barrier_and_abort_is_sticky(void)
     ucpg_harness_send(h, 0, "UNPUBLISH");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "UNPUBLISHED", NULL, 0, STEP_MS) == 0, "unpublish");
     ucpg_harness_send(h, 1, "UNPUBLISHED");
-    INTEG_CHECK(ucpg_harness_expect(h, 1, "BARRIER ", line, sizeof(line), STEP_MS) == 0 &&
-                strcmp(line, "BARRIER ok") == 0, "importer: %s", line);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, verdict, line, sizeof(line), STEP_MS) == 0 &&
+                strstr(line, " ok") != NULL, "importer: %s", line);
     INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
     return integ_end(h, 1);
 fail:
     return integ_end(h, 0);
+}
+
+static int test_putv_getv_in_explicit_barrier_and_abort_is_sticky(void)
+{
+    return run_write_check_unpublish(child_vector_importer, "BARRIER ");
 }
 
 /* --- direct mapping ------------------------------------------------------------------ */
@@ -721,23 +731,7 @@ static int child_map_importer(int rank, int nprocs, void *arg)
 
 static int test_map_gives_load_store_access_and_read_only_faults(void)
 {
-    ucpg_harness_t *h = ucpg_harness_create(60000);
-    char line[160];
-
-    INTEG_CHECK(start_pair(h, NULL, 1, child_map_importer, NULL) == 0, "no segment");
-    INTEG_CHECK(ucpg_harness_expect(h, 1, "WROTE", NULL, 0, STEP_MS) == 0, "importer failed");
-    ucpg_harness_send(h, 0, "CHECK");
-    INTEG_CHECK(ucpg_harness_expect(h, 0, "CHECKED ", line, sizeof(line), STEP_MS) == 0 &&
-                strcmp(line, "CHECKED ok") == 0, "exporter memory: %s", line);
-    ucpg_harness_send(h, 0, "UNPUBLISH");
-    INTEG_CHECK(ucpg_harness_expect(h, 0, "UNPUBLISHED", NULL, 0, STEP_MS) == 0, "unpublish");
-    ucpg_harness_send(h, 1, "UNPUBLISHED");
-    INTEG_CHECK(ucpg_harness_expect(h, 1, "MAP ", line, sizeof(line), STEP_MS) == 0 &&
-                strcmp(line, "MAP ok") == 0, "importer: %s", line);
-    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
-    return integ_end(h, 1);
-fail:
-    return integ_end(h, 0);
+    return run_write_check_unpublish(child_map_importer, "MAP ");
 }
 
 /* --- rebind -------------------------------------------------------------------------- */

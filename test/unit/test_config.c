@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "core/config.h"
 #include "core/log.h"
 
@@ -42,44 +44,14 @@ static char capture_path[sizeof(TEMP_TEMPLATE)];
 /* Create a temporary file holding text; its name goes to path (TEMP_TEMPLATE size). */
 static void temp_file_create(char *path, const char *text)
 {
-    size_t len = strlen(text);
-    int fd;
-
     strcpy(path, TEMP_TEMPLATE);
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
-}
-
-/* Whole content of a file as a malloc'ed string. */
-static char *file_read_all(const char *path)
-{
-    FILE *file = fopen(path, "r");
-    char *text;
-    long size;
-
-    assert_non_null(file);
-    assert_int_equal(fseek(file, 0, SEEK_END), 0);
-    size = ftell(file);
-    assert_true(size >= 0);
-    rewind(file);
-    text = malloc((size_t)size + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-    text[size] = '\0';
-    fclose(file);
-    return text;
+    unit_temp_file(path, text, strlen(text));
 }
 
 /* Does the captured library log contain needle? */
 static int captured_log_contains(const char *needle)
 {
-    char *text = file_read_all(capture_path);
-    int found  = (strstr(text, needle) != NULL);
-
-    free(text);
-    return found;
+    return unit_file_contains(capture_path, needle);
 }
 
 static int capture_setup(void **state)
@@ -964,7 +936,7 @@ static void test_docs_list_every_key(void **state)
     if (access(path, R_OK) != 0) {
         fail_msg("%s is missing: every key must be documented there", path);
     }
-    text = file_read_all(path);
+    text = unit_file_read_all(path);
     for (i = 0; i < ucpg_config_num_keys(); ++i) {
         assert_int_equal(ucpg_config_key_info(i, &key, &env, NULL, NULL), UCPG_OK);
         snprintf(cell, sizeof(cell), "`%s`", key);
@@ -1065,7 +1037,7 @@ static void test_log_line_has_documented_format(void **state)
     ucpg_warn("second line ends in a newline\n");
     ucpg_log_close();
 
-    text = file_read_all(path);
+    text = unit_file_read_all(path);
     snprintf(pattern, sizeof(pattern),
              LOG_PREFIX_RE "INFO  test_config\\.c:[0-9]+ hello 42$");
     assert_int_equal(count_matching_lines(text, pattern), 1);
@@ -1091,7 +1063,7 @@ static void test_log_below_threshold_is_not_written(void **state)
     ucpg_error("error line");
     ucpg_log_close();
 
-    text = file_read_all(path);
+    text = unit_file_read_all(path);
     assert_null(strstr(text, "debug line"));
     assert_null(strstr(text, "trace line"));
     assert_non_null(strstr(text, "ERROR test_config.c:"));
@@ -1125,7 +1097,7 @@ static void test_log_file_is_appended_not_truncated(void **state)
     assert_int_equal(ucpg_log_configure(UCPG_LOG_WARN, path), UCPG_OK);
     ucpg_warn("later");
     ucpg_log_close();
-    text = file_read_all(path);
+    text = unit_file_read_all(path);
     assert_memory_equal(text, "earlier content\n", 16);
     assert_non_null(strstr(text, "later\n"));
     free(text);
@@ -1167,7 +1139,7 @@ static void test_log_long_message_is_cut_to_one_line(void **state)
     ucpg_warn("%s", big);
     ucpg_log_close();
 
-    text = file_read_all(path);
+    text = unit_file_read_all(path);
     len  = strlen(text);
     assert_true(len <= UCPG_LOG_LINE_MAX);
     assert_memory_equal(text + len - 4, "...\n", 4);
@@ -1222,7 +1194,7 @@ static void test_log_lines_from_threads_do_not_interleave(void **state)
     ucpg_log_close();
 
     /* Each line is a prefix and one thread's letter, repeated, and nothing else. */
-    text = file_read_all(path);
+    text = unit_file_read_all(path);
     for (t = 0; t < LOG_THREADS; ++t) {
         snprintf(pattern, sizeof(pattern),
                  LOG_PREFIX_RE "WARN  test_config\\.c:[0-9]+ %c{%d}$",

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "rsmapi.h"
 #include "core/log.h"
 
@@ -36,13 +38,8 @@ static char segid_path[sizeof(TEMP_TEMPLATE)];
 
 static void temp_file_create(char *path, const char *text, size_t len)
 {
-    int fd;
-
     strcpy(path, TEMP_TEMPLATE);
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    assert_int_equal(close(fd), 0);
+    unit_temp_file(path, text, len);
 }
 
 /* Makes text the segment-id file of the current test. */
@@ -52,32 +49,9 @@ static void segid_file(const char *text)
     assert_int_equal(setenv("UCX_CPG_RSM_SEGMENTID_FILE", segid_path, 1), 0);
 }
 
-static char *file_read_all(const char *path)
-{
-    FILE *file = fopen(path, "r");
-    char *text;
-    long size;
-
-    assert_non_null(file);
-    assert_int_equal(fseek(file, 0, SEEK_END), 0);
-    size = ftell(file);
-    assert_true(size >= 0);
-    rewind(file);
-    text = malloc((size_t)size + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)size, file), (size_t)size);
-    text[size] = '\0';
-    fclose(file);
-    return text;
-}
-
 static int captured_log_contains(const char *needle)
 {
-    char *text = file_read_all(capture_path);
-    int found  = (strstr(text, needle) != NULL);
-
-    free(text);
-    return found;
+    return unit_file_contains(capture_path, needle);
 }
 
 /* rsm_get_segmentid_range(appid) on the current file; outputs in *base_p and
