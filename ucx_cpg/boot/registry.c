@@ -1,8 +1,9 @@
 /*
  * registry.c - the host registry file (see registry.h for the model).
  *
- * Layout: a 64-byte header, nslots fixed-size process slots, then a table of
- * UCPG_REGISTRY_NSEGS segment-id claims. The file is
+ * Layout: a 64-byte header, nslots fixed-size process slots, a table of
+ * UCPG_REGISTRY_NSEGS segment-id claims, then the group directory
+ * (registry_group.c). The file is
  * only ever read and written with pread/pwrite under the lock, never mapped,
  * so a truncated or garbled file cannot fault the process; every slot read
  * back is validated and treated as free if it makes no sense.
@@ -10,7 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "registry.h"
+#include "registry_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,57 +27,6 @@
 #include "core/log.h"
 #include "core/proc.h"
 
-#define UCPG_REGISTRY_MAGIC    "UCPGREG"
-#define UCPG_REGISTRY_VERSION  2u     /* 2: segment-id table */
-#define UCPG_REGISTRY_AUTO_SEGID_BASE 0x80000000u
-
-enum { UCPG_REGISTRY_SLOT_FREE = 0, UCPG_REGISTRY_SLOT_USED = 1 };
-
-typedef struct ucpg_registry_hdr {
-    char     magic[8];
-    uint32_t version;
-    uint32_t hdr_size;
-    uint32_t slot_size;
-    uint32_t nslots;
-    uint64_t secret;       /* shown in HELLO to prove the sender read this file */
-    uint64_t generation;   /* bumped on every change, for cheap change detection */
-    uint32_t owner_uid;
-    uint32_t nsegs;        /* entries of the segment-id table */
-    uint32_t next_segid;   /* next system-assigned segment id (never reused) */
-    uint32_t reserved[3];
-} ucpg_registry_hdr_t;
-
-/* A published segment id: (nodeid, segid) belongs to (owner_slot, owner_uuid)
- * as long as that process lives. */
-typedef struct ucpg_registry_seg {
-    uint32_t state;        /* UCPG_REGISTRY_SLOT_FREE / _USED */
-    uint32_t nodeid;
-    uint32_t segid;
-    uint32_t owner_slot;
-    uint64_t owner_uuid;
-} ucpg_registry_seg_t;
-
-typedef struct ucpg_registry_slot {
-    uint32_t state;
-    int32_t  pid;
-    uint64_t starttime;
-    uint64_t uuid;
-    uint32_t nodeid;
-    uint32_t addr_len;
-    uint8_t  addr[UCPG_REGISTRY_ADDR_MAX];
-} ucpg_registry_slot_t;
-
-_Static_assert(sizeof(ucpg_registry_hdr_t) == 64, "registry header is 64 bytes");
-
-struct ucpg_registry {
-    pthread_mutex_t lock;    /* serializes threads; flock serializes processes */
-    int             fd;
-    unsigned        want_nslots; /* slots of a file this handle creates */
-    unsigned        nslots;
-    uint64_t        secret;
-    char            path[PATH_MAX];
-};
-
 static off_t ucpg_registry_slot_offset(uint32_t slot)
 {
     return (off_t)sizeof(ucpg_registry_hdr_t) + (off_t)slot * sizeof(ucpg_registry_slot_t);
@@ -85,7 +35,14 @@ static off_t ucpg_registry_slot_offset(uint32_t slot)
 static size_t ucpg_registry_file_size(unsigned nslots)
 {
     return sizeof(ucpg_registry_hdr_t) + (size_t)nslots * sizeof(ucpg_registry_slot_t) +
-           (size_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t);
+           (size_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t) +
+           ucpg_registry_group_tables_size();
+}
+
+off_t ucpg_registry_groups_offset(const ucpg_registry_t *reg)
+{
+    return ucpg_registry_slot_offset(reg->nslots) +
+           (off_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t);
 }
 
 static off_t ucpg_registry_seg_offset(const ucpg_registry_t *reg, uint32_t i)
@@ -93,7 +50,7 @@ static off_t ucpg_registry_seg_offset(const ucpg_registry_t *reg, uint32_t i)
     return ucpg_registry_slot_offset(reg->nslots) + (off_t)i * sizeof(ucpg_registry_seg_t);
 }
 
-static ucpg_status_t ucpg_registry_pio(int write_op, int fd, void *buf, size_t len, off_t off)
+ucpg_status_t ucpg_registry_pio(int write_op, int fd, void *buf, size_t len, off_t off)
 {
     ssize_t n;
     size_t done = 0;
@@ -173,7 +130,7 @@ static ucpg_status_t ucpg_registry_follow_path(ucpg_registry_t *reg)
 }
 
 /* Takes both locks; flock is released automatically if the process dies. */
-static ucpg_status_t ucpg_registry_lock(ucpg_registry_t *reg)
+ucpg_status_t ucpg_registry_lock(ucpg_registry_t *reg)
 {
     ucpg_status_t status;
 
@@ -191,7 +148,7 @@ static ucpg_status_t ucpg_registry_lock(ucpg_registry_t *reg)
     return status;
 }
 
-static void ucpg_registry_unlock(ucpg_registry_t *reg)
+void ucpg_registry_unlock(ucpg_registry_t *reg)
 {
     flock(reg->fd, LOCK_UN);
     pthread_mutex_unlock(&reg->lock);
@@ -568,7 +525,7 @@ ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t
 /* --- segment ids ------------------------------------------------------------- */
 
 /* Called with the lock held: does (slot, uuid) still name a live process? */
-static int ucpg_registry_owner_alive(ucpg_registry_t *reg, uint32_t slot_index, uint64_t uuid)
+int ucpg_registry_owner_alive(ucpg_registry_t *reg, uint32_t slot_index, uint64_t uuid)
 {
     ucpg_registry_slot_t slot;
 

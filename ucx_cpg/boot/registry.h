@@ -27,6 +27,9 @@
 #define UCPG_REGISTRY_MIN_SLOTS  2u
 #define UCPG_REGISTRY_MAX_SLOTS  1024u
 #define UCPG_REGISTRY_NSEGS      4096u   /* published segment ids per registry */
+#define UCPG_REGISTRY_NGROUPS    256u    /* CPG groups per registry */
+#define UCPG_REGISTRY_GROUP_MEMBERS 256u /* members per CPG group */
+#define UCPG_REGISTRY_GROUP_NAME_MAX 128u
 
 typedef struct ucpg_registry ucpg_registry_t;
 
@@ -88,5 +91,62 @@ ucpg_status_t ucpg_registry_seg_release(ucpg_registry_t *reg, uint32_t nodeid, u
                                         uint64_t owner_uuid);
 ucpg_status_t ucpg_registry_seg_lookup(ucpg_registry_t *reg, uint32_t nodeid, uint32_t segid,
                                        uint32_t *owner_slot_p, uint64_t *owner_uuid_p);
+
+/*
+ * The CPG group directory: for each group with live members, its current
+ * sequencer and member list, as last written by that sequencer. It is how a
+ * joiner finds a group's sequencer and what membership queries and
+ * iteration read; the ordering protocol itself never depends on it.
+ */
+typedef struct ucpg_registry_gmember {
+    uint32_t slot;
+    uint32_t nodeid;
+    uint32_t pid;
+    uint32_t reserved;
+    uint64_t uuid;
+} ucpg_registry_gmember_t;
+
+typedef struct ucpg_registry_group {
+    uint32_t index;        /* directory entry */
+    uint64_t gen;          /* incarnation of the group (random, never 0) */
+    uint32_t name_len;
+    uint8_t  name[UCPG_REGISTRY_GROUP_NAME_MAX];
+    uint32_t seq_slot;     /* sequencer */
+    uint64_t seq_uuid;
+    uint64_t view_id;      /* of the view the members below belong to */
+    uint32_t nmembers;
+} ucpg_registry_group_t;
+
+/*
+ * Finds group name. If it has no entry, or no member of the entry is alive,
+ * creates one with creator as its only member and sequencer (view_id 1) and
+ * sets *created_p. UCPG_ERR_NO_RESOURCE if the directory is full.
+ */
+ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, size_t name_len,
+                                       const ucpg_registry_gmember_t *creator,
+                                       ucpg_registry_group_t *group_p, int *created_p);
+
+/*
+ * Records a new view of entry (index, gen): its sequencer and members. Only
+ * a view_id at least the recorded one is applied (a late writer never
+ * rolls the entry back); nmembers 0 removes the entry. UCPG_ERR_NOT_FOUND if
+ * the entry now holds another group.
+ */
+ucpg_status_t ucpg_registry_group_update(ucpg_registry_t *reg, uint32_t index, uint64_t gen,
+                                         uint64_t view_id, uint32_t seq_slot, uint64_t seq_uuid,
+                                         const ucpg_registry_gmember_t *members,
+                                         uint32_t nmembers);
+
+/* Called with the registry locked: must not call back into the registry.
+ * members holds only live processes. */
+typedef void (*ucpg_registry_group_cb_t)(void *arg, const ucpg_registry_group_t *group,
+                                         const ucpg_registry_gmember_t *members,
+                                         uint32_t nmembers);
+
+/* Calls cb for group name (name NULL: every group, in entry order) if it has
+ * a live member. */
+ucpg_status_t ucpg_registry_group_foreach(ucpg_registry_t *reg, const void *name,
+                                          size_t name_len, ucpg_registry_group_cb_t cb,
+                                          void *arg);
 
 #endif

@@ -165,6 +165,51 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "<hex base> <decimal length>\" lines) read by "
                "rsm_get_segmentid_range"
     },
+    {
+        .key = "group_max_msg", .env = "UCX_CPG_GROUP_MAX_MSG",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_max_msg),
+        .min = 0, .max = 1073741824,
+        .def = "67108864",
+        .valid = "0..1073741824",
+        .doc = "Largest CPG message in bytes (cpg_max_atomic_msgsize_get); "
+               "larger sends fail with CS_ERR_TOO_BIG"
+    },
+    {
+        .key = "group_window", .env = "UCX_CPG_GROUP_WINDOW",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_window),
+        .min = 16, .max = 1048576,
+        .def = "8192",
+        .valid = "16..1048576",
+        .doc = "CPG messages a group may have ordered but not yet read by its "
+               "slowest member; beyond it senders get CS_ERR_TRY_AGAIN"
+    },
+    {
+        .key = "group_window_mb", .env = "UCX_CPG_GROUP_WINDOW_MB",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_window_mb),
+        .min = 1, .max = 4095,
+        .def = "256",
+        .valid = "1..4095",
+        .doc = "MiB of CPG messages a group may have ordered but not yet read "
+               "by its slowest member (a single larger message still passes)"
+    },
+    {
+        .key = "group_stall_timeout_ms", .env = "UCX_CPG_GROUP_STALL_TIMEOUT_MS",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_stall_timeout_ms),
+        .min = 0, .max = 3600000,
+        .def = "10000",
+        .valid = "0..3600000",
+        .doc = "Milliseconds a member may keep its group's window full without "
+               "reading before it is removed (PROCDOWN); 0 = never"
+    },
+    {
+        .key = "group_join_timeout_ms", .env = "UCX_CPG_GROUP_JOIN_TIMEOUT_MS",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_join_timeout_ms),
+        .min = 100, .max = 600000,
+        .def = "10000",
+        .valid = "100..600000",
+        .doc = "Milliseconds cpg_join waits for the group to order the join "
+               "before it returns CS_ERR_TRY_AGAIN"
+    },
 };
 
 #define UCPG_CONFIG_NUM_KEYS \

@@ -65,6 +65,18 @@ typedef struct ucpg_config {
     /* Absolute path of the RSMAPI segment-id reservation file read by
      * rsm_get_segmentid_range. */
     char             rsm_segmentid_file[UCPG_CONFIG_PATH_MAX];
+    /* CPG groups (group/): the largest message, 0..1 GiB. */
+    unsigned         group_max_msg;
+    /* Messages a group may have in flight between the sequencer and its
+     * slowest reader before senders get TRY_AGAIN, 16..1048576. */
+    unsigned         group_window;
+    /* Bytes of messages in flight per group, 1 MiB..4 GiB-1 (in MiB here). */
+    unsigned         group_window_mb;
+    /* Milliseconds a member may hold the group's window full without
+     * reading before it is removed (0 = never), 0..3600000. */
+    unsigned         group_stall_timeout_ms;
+    /* Milliseconds cpg_join waits for its join to be ordered, 100..600000. */
+    unsigned         group_join_timeout_ms;
 
     /* The configuration file that was read, "" if none. Not a key. */
     char             config_file[UCPG_CONFIG_PATH_MAX];

@@ -116,6 +116,7 @@ ucpg_status_t ucpg_domain_create(const ucpg_config_t *config, ucpg_domain_t **do
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&d->event_lock, &attr);
+    pthread_mutex_init(&d->timer_lock, NULL);
     pthread_mutexattr_destroy(&attr);
 
     status = ucpg_domain_init_ucp(d);
@@ -203,6 +204,7 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     }
     free(d->peers);
     pthread_mutex_destroy(&d->event_lock);
+    pthread_mutex_destroy(&d->timer_lock);
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);
     free(d);

@@ -153,4 +153,18 @@ void          ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref);
  * UCPG_ERR_TIMEOUT. UCPG_ERR_BUSY from the progress thread. */
 ucpg_status_t ucpg_domain_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms);
 
+/* --- timers ------------------------------------------------------------------ */
+
+typedef void (*ucpg_domain_timer_cb_t)(void *arg);
+
+/* Calls cb(arg) once in the progress thread, delay_ms from now or earlier
+ * if it was already armed for an earlier time. At most 8 distinct (cb, arg)
+ * pairs; UCPG_ERR_NO_RESOURCE beyond. An idle domain with no timer armed
+ * never wakes up. */
+ucpg_status_t ucpg_domain_timer_arm(ucpg_domain_t *d, ucpg_domain_timer_cb_t cb, void *arg,
+                                    unsigned delay_ms);
+/* Disarms it; after return cb(arg) is not running and will not run. Never
+ * call it holding a lock that cb takes. */
+void          ucpg_domain_timer_cancel(ucpg_domain_t *d, ucpg_domain_timer_cb_t cb, void *arg);
+
 #endif

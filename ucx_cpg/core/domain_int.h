@@ -48,6 +48,14 @@ typedef struct ucpg_listener {
     uint64_t             seen_seq;  /* events up to this one came by replay */
 } ucpg_listener_t;
 
+#define UCPG_DOMAIN_MAX_TIMERS 8
+
+typedef struct ucpg_domain_timer {
+    ucpg_domain_timer_cb_t cb;
+    void                  *arg;
+    uint64_t               deadline_ns;   /* 0 = not armed */
+} ucpg_domain_timer_t;
+
 /* A peer event waiting to be delivered to the listeners (progress thread). */
 typedef struct ucpg_peer_event_item {
     ucpg_peer_info_t             info;
@@ -124,7 +132,18 @@ struct ucpg_domain {
     int                   epfd;         /* epoll: UCP efd, wakefd, pidfds */
     int                   ucp_efd;
     int                   wakefd;       /* eventfd to interrupt epoll_wait */
+
+    /* One-shot timers (timer.c), guarded by timer_lock (a leaf lock: arm
+     * may be called holding anything); callbacks run under event_lock, like
+     * listeners. timer_next is read without a lock by the progress loop. */
+    pthread_mutex_t       timer_lock;
+    ucpg_domain_timer_t   timers[UCPG_DOMAIN_MAX_TIMERS];
+    uint64_t              timer_next;   /* atomic: earliest deadline (ns), 0 = none */
 };
+
+/* timer.c: runs due timers (progress thread); narrows an epoll timeout. */
+void ucpg_timer_run_due(ucpg_domain_t *d, uint64_t now_ns);
+void ucpg_timer_clip_timeout(ucpg_domain_t *d, int *timeout_ms_p);
 
 /* epoll data tags */
 #define UCPG_EPOLL_TAG_UCP    0xffffffff00000001ull

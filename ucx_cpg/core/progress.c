@@ -162,6 +162,7 @@ static void ucpg_progress_sleep(ucpg_domain_t *d)
     int timeout_ms = -1;
 
     ucpg_peer_check_deadlines(d, &timeout_ms);
+    ucpg_timer_clip_timeout(d, &timeout_ms);
     if (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         ucpg_progress_poll(d, timeout_ms);
     }
@@ -183,6 +184,7 @@ static void *ucpg_progress_thread(void *arg)
             ++count;
         }
         now = ucpg_time_ns();
+        ucpg_timer_run_due(d, now);
         if ((count != 0) || __atomic_load_n(&d->waiters, __ATOMIC_ACQUIRE)) {
             /* Busy: still look at the pidfds every millisecond, so a peer
              * that dies while we stream to it is noticed (its requests
@@ -206,6 +208,7 @@ static void *ucpg_progress_thread(void *arg)
         }
         ucpg_progress_sleep(d);
         last_event = ucpg_time_ns();
+        ucpg_timer_run_due(d, last_event);
     }
     return NULL;
 }

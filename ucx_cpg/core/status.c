@@ -23,6 +23,8 @@ const char *ucpg_status_string(ucpg_status_t status)
     case UCPG_ERR_UNSUPPORTED:   return "not supported";
     case UCPG_ERR_EXISTS:        return "already exists";
     case UCPG_ERR_IO:            return "system call failed";
+    case UCPG_ERR_TRY_AGAIN:     return "window full, try again";
+    case UCPG_ERR_TOO_BIG:       return "larger than the configured maximum";
     }
     return "unknown status";
 }

@@ -28,7 +28,9 @@ typedef enum ucpg_status {
     UCPG_ERR_SHUTDOWN       = -14,  /* the domain is being torn down */
     UCPG_ERR_UNSUPPORTED    = -15,
     UCPG_ERR_EXISTS         = -16,
-    UCPG_ERR_IO             = -17   /* a system call failed (errno logged) */
+    UCPG_ERR_IO             = -17,  /* a system call failed (errno logged) */
+    UCPG_ERR_TRY_AGAIN      = -18,  /* a window is full: retry later (flow control) */
+    UCPG_ERR_TOO_BIG        = -19   /* larger than the configured maximum */
 } ucpg_status_t;
 
 /* Short human-readable text for a status; never NULL. */

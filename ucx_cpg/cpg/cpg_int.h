@@ -1,0 +1,73 @@
+/*
+ * cpg_int.h - the CPG façade's handles, shared by its files:
+ *   handle.c     the handle table (corosync-style 64-bit handles)
+ *   cpg.c        initialize, finalize, join, leave, send, queries
+ *   dispatch.c   the per-handle event queue, cpg_fd_get and cpg_dispatch
+ *   iteration.c  cpg_iteration_* over the domain's group directory
+ *   zcb.c        zero-copy send buffers
+ * All protocol work is in group/; this layer only adapts the API.
+ */
+#ifndef UCPG_CPG_CPG_INT_H
+#define UCPG_CPG_CPG_INT_H
+
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "corosync/cpg.h"
+#include "group/group.h"
+
+/* One queued callback. */
+typedef struct ucpg_cpg_item {
+    struct ucpg_cpg_item *next;
+    ucpg_group_event_t   *event;     /* a message or a view; NULL = totem confchg */
+} ucpg_cpg_item_t;
+
+typedef struct ucpg_cpg_zcb {
+    struct ucpg_cpg_zcb *next;
+    void                *user;      /* what the caller got */
+    size_t               size;
+} ucpg_cpg_zcb_t;
+
+typedef struct ucpg_cpg_handle {
+    cpg_handle_t        id;
+    int                 refs;          /* table lock */
+    int                 finalized;     /* table lock */
+    pid_t               owner_pid;
+
+    pthread_mutex_t     lock;          /* everything below */
+    cpg_model_v1_data_t model;
+    void               *context;
+    int                 efd;           /* readable iff the queue is non-empty or finalized */
+    ucpg_group_t       *group;         /* NULL if never joined */
+    struct cpg_name     group_name;
+    int                 joined;        /* our join view came and no leave view yet */
+    int                 totem_initial; /* deliver a totem confchg after the next confchg */
+    ucpg_cpg_item_t    *head, **tail;
+    size_t              queued;
+    ucpg_cpg_zcb_t     *zcbs;
+    uint64_t            totem_seq;
+} ucpg_cpg_handle_t;
+
+/* --- handle.c --- */
+cs_error_t ucpg_cpg_handle_create(ucpg_cpg_handle_t **h_p);
+/* Takes a reference: CS_ERR_BAD_HANDLE for a bogus, finalized or
+ * inherited (fork) handle. */
+cs_error_t ucpg_cpg_handle_get(cpg_handle_t id, ucpg_cpg_handle_t **h_p);
+void       ucpg_cpg_handle_put(ucpg_cpg_handle_t *h);
+/* Removes it from the table (later gets fail); the last put frees it. */
+cs_error_t ucpg_cpg_handle_retire(cpg_handle_t id, ucpg_cpg_handle_t **h_p);
+cs_error_t ucpg_cpg_error(ucpg_status_t status);
+
+/* --- dispatch.c --- */
+void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event);
+void ucpg_cpg_queue_push(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item);
+void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h);
+void ucpg_cpg_wake(ucpg_cpg_handle_t *h);
+
+/* --- iteration.c --- */
+void ucpg_cpg_iteration_drop_all(cpg_handle_t owner);
+
+/* --- zcb.c --- */
+void ucpg_cpg_zcb_free_all(ucpg_cpg_handle_t *h);
+
+#endif

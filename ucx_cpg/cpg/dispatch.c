@@ -1,0 +1,261 @@
+/*
+ * dispatch.c - each handle's queue of callbacks and cpg_dispatch.
+ *
+ * The group engine hands over events (messages, views) in stream order from
+ * whatever thread produced them; they wait here until the application
+ * dispatches, and the application's callbacks always run in its own thread.
+ * The handle's eventfd is readable exactly while something is queued (or
+ * the handle was finalized, which also wakes a blocked dispatcher: corosync
+ * leaves it blocked forever). Releasing an event after its callback is what
+ * tells the group this member consumed it (flow control).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cpg_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/domain.h"
+
+static void ucpg_cpg_efd_set(ucpg_cpg_handle_t *h)
+{
+    uint64_t one = 1;
+
+    if (write(h->efd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: the counter is already non-zero */
+    }
+}
+
+static void ucpg_cpg_efd_clear(ucpg_cpg_handle_t *h)
+{
+    uint64_t value;
+
+    if (read(h->efd, &value, sizeof(value)) < 0) {
+        /* EAGAIN: already clear */
+    }
+}
+
+void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
+{
+    ucpg_cpg_efd_set(h);
+}
+
+void ucpg_cpg_queue_push(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item)
+{
+    item->next = NULL;
+    pthread_mutex_lock(&h->lock);
+    *h->tail = item;
+    h->tail  = &item->next;
+    if (h->queued++ == 0) {
+        ucpg_cpg_efd_set(h);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Called by the group engine (it holds its lock): only queue. */
+void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event)
+{
+    ucpg_cpg_handle_t *h  = arg;
+    ucpg_cpg_item_t *item = malloc(sizeof(*item));
+
+    if (item == NULL) {
+        ucpg_group_event_release(event);   /* cannot happen quietly: counted as read */
+        return;
+    }
+    item->event = event;
+    ucpg_cpg_queue_push(h, item);
+}
+
+static ucpg_cpg_item_t *ucpg_cpg_queue_pop(ucpg_cpg_handle_t *h)
+{
+    ucpg_cpg_item_t *item;
+
+    pthread_mutex_lock(&h->lock);
+    item = h->head;
+    if (item != NULL) {
+        h->head = item->next;
+        if (h->head == NULL) {
+            h->tail = &h->head;
+        }
+        if (--h->queued == 0) {
+            ucpg_cpg_efd_clear(h);
+        }
+    }
+    pthread_mutex_unlock(&h->lock);
+    return item;
+}
+
+void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
+{
+    ucpg_cpg_item_t *item;
+
+    while ((item = ucpg_cpg_queue_pop(h)) != NULL) {
+        if (item->event != NULL) {
+            ucpg_group_event_release(item->event);
+        }
+        free(item);
+    }
+}
+
+/* The nodes of the domain, for the totem confchg: one per distinct nodeid. */
+static size_t ucpg_cpg_totem_nodes(uint32_t *nodes, size_t max)
+{
+    uint32_t self = 0;
+    size_t n = 0;
+
+    if (ucpg_group_local_nodeid(&self) == UCPG_OK) {
+        nodes[n++] = self;
+    }
+    (void)max;
+    return n;
+}
+
+static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
+{
+    struct cpg_ring_id ring;
+    uint32_t nodes[1];
+    size_t n = ucpg_cpg_totem_nodes(nodes, 1);
+
+    if (model->cpg_totem_confchg_fn == NULL) {
+        return;
+    }
+    memset(&ring, 0, sizeof(ring));
+    ring.nodeid = (n > 0) ? nodes[0] : 0;
+    ring.seq    = 1;
+    model->cpg_totem_confchg_fn(h->id, ring, (uint32_t)n, nodes);
+}
+
+static void ucpg_cpg_call_event(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model,
+                                const struct cpg_name *name, ucpg_group_event_t *ev)
+{
+    ucpg_group_event_info_t info;
+
+    ucpg_group_event_info(ev, &info);
+    if (!info.is_view) {
+        if (model->cpg_deliver_fn != NULL) {
+            model->cpg_deliver_fn(h->id, name, info.sender.nodeid, info.sender.pid, info.data,
+                                  info.len);
+        }
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    if (info.view.self_left) {
+        h->joined = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (model->cpg_confchg_fn != NULL) {
+        model->cpg_confchg_fn(h->id, name,
+                              (const struct cpg_address*)info.view.members, info.view.nmembers,
+                              (const struct cpg_address*)info.view.left, info.view.nleft,
+                              (const struct cpg_address*)info.view.joined, info.view.njoined);
+    }
+}
+
+/* Runs one queued callback; 0 if none was queued. */
+static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
+{
+    ucpg_cpg_item_t *item = ucpg_cpg_queue_pop(h);
+    cpg_model_v1_data_t model;
+    struct cpg_name name;
+    int totem_after;
+
+    if (item == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&h->lock);
+    model = h->model;                  /* callbacks may change the handle */
+    name  = h->group_name;
+    totem_after = h->totem_initial && (item->event != NULL) &&
+                  ucpg_group_event_is_view(item->event);
+    if (totem_after) {
+        h->totem_initial = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (item->event == NULL) {
+        ucpg_cpg_call_totem(h, &model);
+    } else {
+        ucpg_cpg_call_event(h, &model, &name, item->event);
+        ucpg_group_event_release(item->event);
+    }
+    free(item);
+    if (totem_after) {
+        ucpg_cpg_call_totem(h, &model);   /* CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF */
+    }
+    return 1;
+}
+
+/* Waits until something is queued or the handle is finalized. */
+static void ucpg_cpg_dispatch_wait(ucpg_cpg_handle_t *h)
+{
+    struct pollfd pfd = {h->efd, POLLIN, 0};
+
+    while ((poll(&pfd, 1, -1) < 0) && (errno == EINTR)) {
+    }
+}
+
+static int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
+{
+    return __atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE);
+}
+
+UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
+                                             cs_dispatch_flags_t dispatch_types)
+{
+    ucpg_cpg_handle_t *h;
+    cs_error_t err;
+
+    if ((dispatch_types < CS_DISPATCH_ONE) || (dispatch_types > CS_DISPATCH_ONE_NONBLOCKING)) {
+        return CS_ERR_INVALID_PARAM;
+    }
+    err = ucpg_cpg_handle_get(handle, &h);
+    if (err != CS_OK) {
+        return err;
+    }
+    switch (dispatch_types) {
+    case CS_DISPATCH_ONE_NONBLOCKING:
+        err = ucpg_cpg_dispatch_one(h) ? CS_OK : CS_ERR_TRY_AGAIN;
+        break;
+    case CS_DISPATCH_ALL:
+        while (!ucpg_cpg_finalized(h) && ucpg_cpg_dispatch_one(h)) {
+        }
+        break;
+    case CS_DISPATCH_ONE:
+        while (!ucpg_cpg_finalized(h) && !ucpg_cpg_dispatch_one(h)) {
+            ucpg_cpg_dispatch_wait(h);
+        }
+        break;
+    default: /* CS_DISPATCH_BLOCKING: until finalized */
+        while (!ucpg_cpg_finalized(h)) {
+            if (!ucpg_cpg_dispatch_one(h)) {
+                ucpg_cpg_dispatch_wait(h);
+            }
+        }
+        break;
+    }
+    if ((err == CS_OK) && ucpg_cpg_finalized(h) && (dispatch_types != CS_DISPATCH_ALL)) {
+        err = CS_ERR_BAD_HANDLE;
+    }
+    ucpg_cpg_handle_put(h);
+    return err;
+}
+
+UCX_CPG_COROSYNC_API cs_error_t cpg_fd_get(cpg_handle_t handle, int *fd)
+{
+    ucpg_cpg_handle_t *h;
+    cs_error_t err;
+
+    if (fd == NULL) {
+        return CS_ERR_INVALID_PARAM;
+    }
+    err = ucpg_cpg_handle_get(handle, &h);
+    if (err == CS_OK) {
+        *fd = h->efd;
+        ucpg_cpg_handle_put(h);
+    }
+    return err;
+}

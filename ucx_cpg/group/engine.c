@@ -1,0 +1,504 @@
+/*
+ * engine.c - the per-process group engine: holds the domain while any group
+ * handle exists, dispatches group messages and peer events to the groups,
+ * and sends what the groups queued once the engine lock is released.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "group_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "boot/boot.h"
+#include "core/am.h"
+#include "core/log.h"
+#include "core/proc.h"
+
+ucpg_group_engine_t ucpg_group_engine = {
+    .lock     = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
+    .listener = -1
+};
+
+/* Guards the engine's life (users, domain, handler, listener); never taken
+ * with the engine lock held, because unlisten waits for a running peer
+ * event, which may be waiting for the engine lock. */
+static pthread_mutex_t ucpg_group_life_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* --- buffers ---------------------------------------------------------------- */
+
+ucpg_group_buf_t *ucpg_group_buf_new(size_t len)
+{
+    ucpg_group_buf_t *buf = malloc(sizeof(*buf) + len);
+
+    if (buf != NULL) {
+        buf->refs = 1;
+        buf->user = 0;
+        buf->len  = len;
+        buf->cap  = len;
+    }
+    return buf;
+}
+
+ucpg_group_buf_t *ucpg_group_buf_ref(ucpg_group_buf_t *buf)
+{
+    if (buf != NULL) {
+        __atomic_add_fetch(&buf->refs, 1, __ATOMIC_RELAXED);
+    }
+    return buf;
+}
+
+void ucpg_group_buf_put(ucpg_group_buf_t *buf)
+{
+    if ((buf != NULL) && (__atomic_sub_fetch(&buf->refs, 1, __ATOMIC_ACQ_REL) == 0)) {
+        free(buf);
+    }
+}
+
+/* --- the outbox ------------------------------------------------------------- */
+
+/*
+ * Messages queued under the engine lock, sent after it is released by
+ * whichever thread released it last. Order between them does not matter:
+ * receivers reorder by number.
+ */
+typedef struct ucpg_group_out {
+    struct ucpg_group_out *next;
+    ucpg_peer_id_t         dst;
+    uint8_t                hdr[UCPG_GROUP_MSG_LEN];
+    ucpg_group_buf_t      *buf;
+} ucpg_group_out_t;
+
+static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_MUTEX_INITIALIZER;
+static ucpg_group_out_t  *ucpg_group_out_head;
+static ucpg_group_out_t **ucpg_group_out_tail = &ucpg_group_out_head;
+static __thread int       ucpg_group_lock_depth;
+
+void ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg)
+{
+    memset(msg, 0, sizeof(*msg));
+    msg->type   = type;
+    msg->gindex = g->gindex;
+    msg->ggen   = g->ggen;
+}
+
+void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
+                     ucpg_group_buf_t *buf)
+{
+    ucpg_group_out_t *out = malloc(sizeof(*out));
+
+    (void)dst_uuid;   /* receivers check group membership themselves */
+    if (out == NULL) {
+        /* The protocol recovers a lost message only through a view change;
+         * say so loudly rather than pretend. */
+        ucpg_error("out of memory queueing a group message for peer %u", dst);
+        return;
+    }
+    out->next = NULL;
+    out->dst  = dst;
+    out->buf  = ucpg_group_buf_ref(buf);
+    ucpg_group_msg_encode(msg, out->hdr);
+    pthread_mutex_lock(&ucpg_group_out_lock);
+    *ucpg_group_out_tail = out;
+    ucpg_group_out_tail  = &out->next;
+    pthread_mutex_unlock(&ucpg_group_out_lock);
+}
+
+static void ucpg_group_out_done(void *arg, ucpg_status_t status)
+{
+    ucpg_group_out_t *out = arg;
+
+    if ((status != UCPG_OK) && (status != UCPG_ERR_PEER_DOWN)) {
+        ucpg_warn("group message to peer %u failed: %s", out->dst, ucpg_status_string(status));
+    }
+    ucpg_group_buf_put(out->buf);
+    free(out);
+}
+
+static void ucpg_group_out_flush(void)
+{
+    ucpg_domain_t *d = ucpg_group_engine.domain;
+    ucpg_group_out_t *out;
+    ucpg_status_t status;
+
+    for (;;) {
+        pthread_mutex_lock(&ucpg_group_out_lock);
+        out = ucpg_group_out_head;
+        if (out != NULL) {
+            ucpg_group_out_head = out->next;
+            if (ucpg_group_out_head == NULL) {
+                ucpg_group_out_tail = &ucpg_group_out_head;
+            }
+        }
+        pthread_mutex_unlock(&ucpg_group_out_lock);
+        if (out == NULL) {
+            return;
+        }
+        status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
+                 ucpg_am_send_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
+                                 (out->buf != NULL) ? out->buf->data : NULL,
+                                 (out->buf != NULL) ? out->buf->len : 0,
+                                 ucpg_group_out_done, out);
+        if (status != UCPG_INPROGRESS) {
+            ucpg_group_out_done(out, status);
+        }
+    }
+}
+
+void ucpg_group_engine_lock(void)
+{
+    pthread_mutex_lock(&ucpg_group_engine.lock);
+    ++ucpg_group_lock_depth;
+}
+
+/* Frees the groups the façade let go of once nothing refers to them. */
+static void ucpg_group_sweep(void)
+{
+    ucpg_group_t *g, *next;
+
+    if (ucpg_group_engine.releasing) {
+        return;               /* release waits on a group's condition */
+    }
+    for (g = ucpg_group_engine.groups; g != NULL; g = next) {
+        next = g->next;
+        if (g->destroyed && (g->outstanding == 0) && (g->state == UCPG_GROUP_GONE)) {
+            ucpg_group_free(g);
+        }
+    }
+}
+
+void ucpg_group_engine_unlock(void)
+{
+    int outermost = (ucpg_group_lock_depth == 1);
+
+    if (outermost) {
+        ucpg_group_sweep();
+    }
+    --ucpg_group_lock_depth;
+    pthread_mutex_unlock(&ucpg_group_engine.lock);
+    if (outermost) {
+        ucpg_group_out_flush();
+    }
+}
+
+/* --- groups ----------------------------------------------------------------- */
+
+ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen)
+{
+    ucpg_group_t *g;
+
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if ((g->gindex == gindex) && (g->ggen == ggen) && (g->state != UCPG_GROUP_GONE)) {
+            return g;
+        }
+    }
+    return NULL;
+}
+
+static void ucpg_group_refuse(ucpg_peer_id_t src, const ucpg_group_msg_t *req)
+{
+    ucpg_group_msg_t msg = *req;
+
+    memset(&msg.origin, 0, sizeof(msg.origin));
+    msg.type = UCPG_GROUP_MSG_NOT_SEQ;
+    msg.kind = UCPG_GROUP_KIND_DATA;
+    msg.guarantee = 0;
+    msg.b    = 0;
+    ucpg_group_send(src, 0, &msg, NULL);
+}
+
+static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
+                                const ucpg_group_msg_t *msg, const void *data, size_t len)
+{
+    ucpg_group_req_t req;
+
+    if ((g == NULL) || (!g->is_seq && !g->recovering)) {
+        if (msg->kind == UCPG_GROUP_KIND_JOIN) {
+            ucpg_group_refuse(src->id, msg);   /* look the group up again */
+        }
+        return;   /* members resend what is pending when the view changes */
+    }
+    memset(&req, 0, sizeof(req));
+    req.slot      = src->id;
+    req.uuid      = src->uuid;
+    req.nodeid    = src->nodeid;
+    req.pid       = (uint32_t)src->pid;
+    req.lseq      = msg->a;
+    req.kind      = msg->kind;
+    req.guarantee = msg->guarantee;
+    if (len > 0) {
+        req.buf = ucpg_group_buf_new(len);
+        if (req.buf == NULL) {
+            ucpg_error("out of memory receiving a group request");
+            return;
+        }
+        memcpy(req.buf->data, data, len);
+    }
+    ucpg_group_seq_recv_req(g, &req);
+    ucpg_group_buf_put(req.buf);
+}
+
+/* Runs in the progress thread. */
+static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
+                               void *data, size_t len)
+{
+    ucpg_peer_info_t info;
+    ucpg_group_msg_t msg;
+    ucpg_group_t *g;
+
+    (void)arg;
+    if ((ucpg_group_msg_decode(hdr, hdr_len, &msg) != UCPG_OK) ||
+        (len > (size_t)ucpg_group_engine.config->group_max_msg + (1u << 20) &&
+         msg.type != UCPG_GROUP_MSG_SYNC_REP)) {
+        ucpg_warn("dropping malformed group message from peer %u", src);
+        return;
+    }
+    if (ucpg_domain_peer_info(ucpg_group_engine.domain, src, &info) != UCPG_OK) {
+        return;
+    }
+    ucpg_group_engine_lock();
+    g = ucpg_group_find(msg.gindex, msg.ggen);
+    switch (msg.type) {
+    case UCPG_GROUP_MSG_REQ:
+        ucpg_group_recv_req(g, &info, &msg, data, len);
+        break;
+    case UCPG_GROUP_MSG_EVT:
+        if (g != NULL) {
+            ucpg_group_member_recv_evt(g, src, &msg, data, len);
+        }
+        break;
+    case UCPG_GROUP_MSG_ACK:
+        if ((g != NULL) && g->is_seq) {
+            ucpg_group_seq_recv_ack(g, src, info.uuid, msg.a, msg.b);
+        }
+        break;
+    case UCPG_GROUP_MSG_STABLE:
+        if ((g != NULL) && !g->recovering && (src == g->seq_slot)) {
+            ucpg_group_member_stable(g, msg.a);
+        }
+        break;
+    case UCPG_GROUP_MSG_SYNC_REQ:
+        if (g != NULL) {
+            ucpg_group_recovery_recv_req(g, src, info.uuid, msg.a);
+        }
+        break;
+    case UCPG_GROUP_MSG_SYNC_REP:
+        if (g != NULL) {
+            ucpg_group_recovery_recv_rep(g, src, info.uuid, &msg, data, len);
+        }
+        break;
+    case UCPG_GROUP_MSG_NOT_SEQ:
+        if ((g != NULL) && (g->state == UCPG_GROUP_JOINING)) {
+            g->join_retry = 1;
+            pthread_cond_broadcast(&g->cond);
+        }
+        break;
+    }
+    ucpg_group_engine_unlock();
+}
+
+static void ucpg_group_peer_down(const ucpg_peer_info_t *peer)
+{
+    ucpg_group_member_t *m;
+    ucpg_group_t *g;
+
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if ((g->state == UCPG_GROUP_JOINING) && (g->seq_slot == peer->id)) {
+            g->join_retry = 1;               /* ask whoever orders it now */
+            pthread_cond_broadcast(&g->cond);
+            continue;
+        }
+        m = ucpg_group_member_find(g, peer->id, peer->uuid);
+        if ((g->state == UCPG_GROUP_GONE) || (m == NULL) || m->dead) {
+            continue;
+        }
+        m->dead = 1;
+        if (g->is_seq) {
+            ucpg_group_seq_view(g, NULL, NULL);
+        } else {
+            ucpg_group_recovery_peer_down(g);
+        }
+    }
+}
+
+static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
+                                  ucpg_peer_event_t event, ucpg_peer_reason_t reason)
+{
+    (void)arg;
+    (void)reason;
+    if (event != UCPG_PEER_EVENT_DOWN) {
+        return;
+    }
+    ucpg_group_engine_lock();
+    ucpg_group_peer_down(peer);
+    ucpg_group_engine_unlock();
+}
+
+/* Timer: stalled members, delayed acknowledgements. */
+static void ucpg_group_timer(void *arg)
+{
+    uint64_t now = ucpg_time_ns();
+    ucpg_group_t *g;
+
+    (void)arg;
+    ucpg_group_engine_lock();
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if (g->is_seq) {
+            ucpg_group_seq_check_stall(g, now);
+        } else if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+            ucpg_group_member_ack(g, 1);
+        }
+    }
+    ucpg_group_engine_unlock();
+}
+
+void ucpg_group_timer_arm(unsigned delay_ms)
+{
+    if (ucpg_group_engine.domain != NULL) {
+        ucpg_domain_timer_arm(ucpg_group_engine.domain, ucpg_group_timer, NULL, delay_ms);
+    }
+}
+
+void ucpg_group_free(ucpg_group_t *g)
+{
+    ucpg_group_t **pp;
+    ucpg_group_req_t *r;
+
+    for (pp = &ucpg_group_engine.groups; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    while ((r = g->pending) != NULL) {
+        g->pending = r->next;
+        ucpg_group_buf_put(r->buf);
+        free(r);
+    }
+    while ((r = g->held) != NULL) {
+        g->held = r->next;
+        ucpg_group_buf_put(r->buf);
+        free(r);
+    }
+    ucpg_group_evbuf_clear(&g->evbuf);
+    ucpg_group_evbuf_clear(&g->sync_union);
+    free(g->evbuf.ring);
+    free(g->sync_union.ring);
+    free(g->sync_waiting);
+    free(g->sync_received);
+    free(g->win_len);
+    free(g->members);
+    pthread_cond_destroy(&g->cond);
+    free(g);
+}
+
+/* --- life ------------------------------------------------------------------- */
+
+static ucpg_status_t ucpg_group_engine_start(void)
+{
+    ucpg_group_engine_t *e = &ucpg_group_engine;
+    ucpg_peer_info_t self;
+    ucpg_status_t status;
+
+    status = ucpg_boot_domain_get(&e->domain);
+    if (status != UCPG_OK) {
+        e->domain = NULL;
+        return status;
+    }
+    e->config   = ucpg_domain_config(e->domain);
+    e->registry = ucpg_boot_registry(e->domain);
+    e->self     = ucpg_domain_self(e->domain);
+    e->nodeid   = ucpg_domain_nodeid(e->domain);
+    e->pid      = (uint32_t)ucpg_proc_self();
+    status      = ucpg_domain_peer_info(e->domain, e->self, &self);
+    e->self_uuid = self.uuid;
+    if ((status == UCPG_OK) && (e->registry == NULL)) {
+        ucpg_error("CPG groups need the local boot method's registry");
+        status = UCPG_ERR_UNSUPPORTED;
+    }
+    if (status == UCPG_OK) {
+        status = ucpg_am_register(e->domain, UCPG_AM_ID_GROUP, ucpg_group_am_recv, NULL);
+    }
+    if (status == UCPG_OK) {
+        status = ucpg_domain_listen(e->domain, ucpg_group_peer_event, NULL, 0, &e->listener);
+        if (status != UCPG_OK) {
+            ucpg_am_unregister(e->domain, UCPG_AM_ID_GROUP);
+        }
+    }
+    if (status != UCPG_OK) {
+        ucpg_boot_domain_put(e->domain);
+        e->domain = NULL;
+    }
+    return status;
+}
+
+ucpg_status_t ucpg_group_engine_acquire(void)
+{
+    ucpg_status_t status = UCPG_OK;
+
+    pthread_mutex_lock(&ucpg_group_life_lock);
+    if (ucpg_group_engine.users == 0) {
+        status = ucpg_group_engine_start();
+    } else {
+        status = ucpg_domain_check_owner(ucpg_group_engine.domain);
+    }
+    if (status == UCPG_OK) {
+        ++ucpg_group_engine.users;
+    }
+    pthread_mutex_unlock(&ucpg_group_life_lock);
+    return status;
+}
+
+/* Gives leaves in flight a moment to be ordered, so that the others see
+ * LEAVE (or PROCDOWN from a finalize) instead of our domain vanishing. */
+static void ucpg_group_engine_drain_leaves(void)
+{
+    uint64_t deadline = ucpg_time_ns() + 1000000000ull;
+    struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
+    ucpg_group_t *g;
+    int again = 1;
+
+    ucpg_group_engine_lock();
+    ucpg_group_engine.releasing = 1;
+    while (again) {
+        again = 0;
+        for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+            if (g->state == UCPG_GROUP_LEAVING) {
+                again = (pthread_cond_timedwait(&g->cond, &ucpg_group_engine.lock, &ts) !=
+                         ETIMEDOUT);
+                break;            /* the list may have changed meanwhile */
+            }
+        }
+    }
+    ucpg_group_engine_unlock();
+}
+
+void ucpg_group_engine_release(void)
+{
+    ucpg_group_engine_t *e = &ucpg_group_engine;
+    ucpg_domain_t *d;
+    ucpg_group_t *g;
+
+    pthread_mutex_lock(&ucpg_group_life_lock);
+    if ((e->users == 0) || (--e->users > 0)) {
+        pthread_mutex_unlock(&ucpg_group_life_lock);
+        return;
+    }
+    d = e->domain;
+    ucpg_group_engine_drain_leaves();
+    ucpg_domain_unlisten(d, e->listener);
+    ucpg_am_unregister(d, UCPG_AM_ID_GROUP);
+    ucpg_domain_timer_cancel(d, ucpg_group_timer, NULL);
+    ucpg_group_engine_lock();
+    while ((g = e->groups) != NULL) {
+        ucpg_group_free(g);
+    }
+    e->domain    = NULL;
+    e->releasing = 0;
+    ucpg_group_engine_unlock();   /* drops whatever is still queued */
+    ucpg_boot_domain_put(d);
+    pthread_mutex_unlock(&ucpg_group_life_lock);
+}

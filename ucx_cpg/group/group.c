@@ -1,0 +1,481 @@
+/*
+ * group.c - the API of group.h: join through the directory, leave, send,
+ * and the domain-wide listing.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "group_int.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot/registry.h"
+#include "core/log.h"
+#include "core/proc.h"
+
+size_t ucpg_group_max_msg(void)
+{
+    ucpg_config_t cfg;
+
+    if (ucpg_group_engine.config != NULL) {
+        return ucpg_group_engine.config->group_max_msg;
+    }
+    if (ucpg_config_load(&cfg) != UCPG_OK) {
+        ucpg_config_defaults(&cfg);
+    }
+    return cfg.group_max_msg;
+}
+
+/* Is this process already in (or on its way into) a group of that name? */
+static int ucpg_group_name_busy(const void *name, size_t name_len)
+{
+    const ucpg_group_t *g;
+
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if ((g->name_len == name_len) && (memcmp(g->name, name, name_len) == 0) &&
+            ((g->state == UCPG_GROUP_JOINING) || (g->state == UCPG_GROUP_JOINED) ||
+             (g->state == UCPG_GROUP_LEAVING))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static ucpg_group_t *ucpg_group_alloc(const void *name, size_t name_len,
+                                      const ucpg_group_callbacks_t *cb, void *arg)
+{
+    ucpg_group_t *g = calloc(1, sizeof(*g));
+    pthread_condattr_t attr;
+
+    if (g == NULL) {
+        return NULL;
+    }
+    memcpy(g->name, name, name_len);
+    g->name_len     = name_len;
+    g->cb           = *cb;
+    g->cb_arg       = arg;
+    g->state        = UCPG_GROUP_JOINING;
+    g->next_lseq    = 1;
+    g->pending_tail = &g->pending;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return g;
+}
+
+static void ucpg_group_self_req(ucpg_group_req_t *req, uint8_t kind, uint64_t lseq)
+{
+    memset(req, 0, sizeof(*req));
+    req->slot   = ucpg_group_engine.self;
+    req->uuid   = ucpg_group_engine.self_uuid;
+    req->nodeid = ucpg_group_engine.nodeid;
+    req->pid    = ucpg_group_engine.pid;
+    req->kind   = kind;
+    req->lseq   = lseq;
+}
+
+/* We created the group: we are its first member and its sequencer. */
+static void ucpg_group_found(ucpg_group_t *g)
+{
+    ucpg_group_req_t join;
+
+    g->view_id  = 0;
+    g->received = 0;
+    g->stable   = 0;
+    ucpg_group_seq_become(g);
+    ucpg_group_self_req(&join, UCPG_GROUP_KIND_JOIN, g->next_lseq++);
+    ucpg_group_seq_view(g, NULL, &join);      /* view 1, number 1: ourselves */
+}
+
+static void ucpg_group_link(ucpg_group_t *g)
+{
+    ucpg_group_t *p;
+
+    for (p = ucpg_group_engine.groups; (p != NULL) && (p != g); p = p->next) {
+    }
+    if (p == NULL) {
+        g->next                  = ucpg_group_engine.groups;
+        ucpg_group_engine.groups = g;
+    }
+}
+
+static void ucpg_group_unlink(ucpg_group_t *g)
+{
+    ucpg_group_t **pp;
+
+    for (pp = &ucpg_group_engine.groups; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            return;
+        }
+    }
+}
+
+/* One attempt: ask the sequencer named by the directory. Called locked;
+ * returns with the lock held. UCPG_INPROGRESS: try again. */
+static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_ns)
+{
+    ucpg_registry_gmember_t self = {ucpg_group_engine.self, ucpg_group_engine.nodeid,
+                                    ucpg_group_engine.pid, 0, ucpg_group_engine.self_uuid};
+    ucpg_registry_group_t entry;
+    ucpg_peer_info_t seq;
+    ucpg_group_req_t join;
+    struct timespec ts;
+    ucpg_status_t status;
+    int created = 0;
+
+    status = ucpg_registry_group_open(ucpg_group_engine.registry, g->name, g->name_len, &self,
+                                      &entry, &created);
+    if (status != UCPG_OK) {
+        return status;
+    }
+    g->gindex = entry.index;
+    g->ggen   = entry.gen;
+    if (created) {
+        ucpg_group_link(g);
+        ucpg_group_found(g);
+        return UCPG_OK;
+    }
+    if ((ucpg_domain_peer_info(ucpg_group_engine.domain, entry.seq_slot, &seq) != UCPG_OK) ||
+        (seq.uuid != entry.seq_uuid) || (seq.state != UCPG_PEER_STATE_UP)) {
+        /* A new sequencer is taking over, or it is still connecting to us. */
+        ucpg_group_engine_unlock();
+        usleep(1000);
+        ucpg_group_engine_lock();
+        return UCPG_INPROGRESS;
+    }
+    g->seq_slot   = entry.seq_slot;
+    g->seq_uuid   = entry.seq_uuid;
+    g->join_retry = 0;
+    ucpg_group_link(g);
+    ucpg_group_self_req(&join, UCPG_GROUP_KIND_JOIN, g->next_lseq);
+    ucpg_group_member_send_req(g, &join);
+    ucpg_group_engine_unlock();                /* sends it */
+    ucpg_group_engine_lock();
+    ts.tv_sec  = (time_t)(deadline_ns / 1000000000ull);
+    ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
+    while ((g->state == UCPG_GROUP_JOINING) && !g->join_retry &&
+           (pthread_cond_timedwait(&g->cond, &ucpg_group_engine.lock, &ts) != ETIMEDOUT)) {
+    }
+    if (g->state == UCPG_GROUP_JOINED) {
+        g->next_lseq++;
+        return UCPG_OK;
+    }
+    if (g->state != UCPG_GROUP_JOINING) {
+        return UCPG_ERR_NOT_FOUND;
+    }
+    return g->join_retry ? UCPG_INPROGRESS : UCPG_ERR_TIMEOUT;
+}
+
+ucpg_status_t ucpg_group_join(const void *name, size_t name_len,
+                              const ucpg_group_callbacks_t *cb, void *arg,
+                              ucpg_group_t **group_p)
+{
+    uint64_t deadline;
+    ucpg_status_t status;
+    ucpg_group_t *g;
+
+    if ((name_len > UCPG_GROUP_NAME_MAX) || ((name == NULL) && (name_len > 0)) ||
+        (cb == NULL) || (group_p == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_group_engine_acquire();
+    if (status != UCPG_OK) {
+        return status;
+    }
+    deadline = ucpg_time_ns() +
+               (uint64_t)ucpg_group_engine.config->group_join_timeout_ms * 1000000ull;
+    ucpg_group_engine_lock();
+    if (ucpg_group_name_busy(name, name_len)) {
+        ucpg_group_engine_unlock();
+        ucpg_group_engine_release();
+        return UCPG_ERR_EXISTS;
+    }
+    g = ucpg_group_alloc(name, name_len, cb, arg);
+    status = (g == NULL) ? UCPG_ERR_NO_MEMORY : UCPG_INPROGRESS;
+    while ((status == UCPG_INPROGRESS) && (ucpg_time_ns() < deadline)) {
+        status = ucpg_group_join_attempt(g, deadline);
+        if (status == UCPG_INPROGRESS) {
+            ucpg_group_unlink(g);              /* the next attempt may be another group */
+        }
+    }
+    if (status == UCPG_INPROGRESS) {
+        status = UCPG_ERR_TIMEOUT;
+    }
+    if (status == UCPG_OK) {
+        *group_p = g;
+    } else if ((g != NULL) && (status == UCPG_ERR_TIMEOUT)) {
+        /* Our join may still be ordered later: leave again if it is. */
+        ucpg_group_link(g);
+        g->state     = UCPG_GROUP_ABANDONED;
+        g->destroyed = 1;
+    } else if (g != NULL) {
+        ucpg_group_unlink(g);
+        ucpg_group_free(g);
+    }
+    ucpg_group_engine_unlock();
+    if (status != UCPG_OK) {
+        ucpg_group_engine_release();
+    }
+    return status;
+}
+
+ucpg_status_t ucpg_group_leave(ucpg_group_t *g)
+{
+    ucpg_status_t status;
+
+    ucpg_group_engine_lock();
+    status = (g->state == UCPG_GROUP_JOINED) ?
+             ucpg_group_member_leave(g, UCPG_GROUP_REASON_LEAVE) : UCPG_ERR_NOT_FOUND;
+    ucpg_group_engine_unlock();
+    return status;
+}
+
+void ucpg_group_destroy(ucpg_group_t *g)
+{
+    ucpg_group_engine_lock();
+    g->destroyed = 1;
+    g->cb.event  = NULL;
+    if (g->state == UCPG_GROUP_JOINED) {
+        ucpg_group_member_leave(g, UCPG_GROUP_REASON_PROCDOWN);
+    }
+    /* Whatever is undelivered is consumed now, so we never hold the window. */
+    if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+        g->released += g->received - g->consumed;
+        g->consumed  = g->received;
+        g->delivered = g->received;
+        ucpg_group_member_ack(g, 1);
+    }
+    ucpg_group_engine_unlock();       /* frees it once the leave is ordered */
+    ucpg_group_engine_release();
+}
+
+ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iovec *iov,
+                               unsigned iovcnt)
+{
+    const ucpg_config_t *cfg = ucpg_group_engine.config;
+    size_t total = 0, off = 0;
+    ucpg_group_req_t *req;
+    ucpg_status_t status = UCPG_OK;
+    unsigned i;
+
+    for (i = 0; i < iovcnt; ++i) {
+        if ((iov[i].iov_base == NULL) && (iov[i].iov_len > 0)) {
+            return UCPG_ERR_INVALID_PARAM;
+        }
+        total += iov[i].iov_len;
+        if (total < iov[i].iov_len) {
+            return UCPG_ERR_TOO_BIG;              /* wrapped */
+        }
+    }
+    if ((guarantee < UCPG_GROUP_UNORDERED) || (guarantee > UCPG_GROUP_SAFE)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    if (total > cfg->group_max_msg) {
+        return UCPG_ERR_TOO_BIG;
+    }
+    req = calloc(1, sizeof(*req));
+    if ((req == NULL) || ((req->buf = ucpg_group_buf_new(total)) == NULL)) {
+        free(req);
+        return UCPG_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < iovcnt; ++i) {               /* copy before taking the lock */
+        memcpy(req->buf->data + off, iov[i].iov_base, iov[i].iov_len);
+        off += iov[i].iov_len;
+    }
+    ucpg_group_engine_lock();
+    if (g->state != UCPG_GROUP_JOINED) {
+        status = UCPG_ERR_NOT_FOUND;
+    } else if (ucpg_group_flow_control(g)) {
+        status = UCPG_ERR_TRY_AGAIN;
+    } else {
+        ucpg_group_buf_t *buf = req->buf;
+        ucpg_group_self_req(req, UCPG_GROUP_KIND_DATA, g->next_lseq++);
+        req->guarantee = (uint8_t)guarantee;
+        req->buf       = buf;
+        ucpg_group_member_enqueue(g, req);
+        req = NULL;
+    }
+    ucpg_group_engine_unlock();
+    if (req != NULL) {
+        ucpg_group_buf_put(req->buf);
+        free(req);
+    }
+    return status;
+}
+
+/* --- zero copy ------------------------------------------------------------------------ */
+
+static ucpg_group_buf_t *ucpg_group_zbuf_of(void *p)
+{
+    return (ucpg_group_buf_t*)((char*)p - offsetof(ucpg_group_buf_t, data));
+}
+
+void *ucpg_group_zbuf_alloc(size_t len)
+{
+    ucpg_group_buf_t *buf = ucpg_group_buf_new(len);
+
+    if (buf == NULL) {
+        return NULL;
+    }
+    buf->user = 1;
+    memset(buf->data, 0, len);
+    return buf->data;
+}
+
+void ucpg_group_zbuf_free(void *p)
+{
+    if (p != NULL) {
+        ucpg_group_buf_put(ucpg_group_zbuf_of(p));   /* sends in flight keep it */
+    }
+}
+
+ucpg_status_t ucpg_group_mcast_zbuf(ucpg_group_t *g, int guarantee, void *p, size_t len)
+{
+    uint64_t deadline = ucpg_time_ns() +
+                        (uint64_t)ucpg_group_engine.config->group_join_timeout_ms * 1000000ull;
+    ucpg_group_buf_t *buf = ucpg_group_zbuf_of(p);
+    ucpg_group_req_t *req;
+    ucpg_status_t status = UCPG_OK;
+
+    if ((guarantee < UCPG_GROUP_UNORDERED) || (guarantee > UCPG_GROUP_SAFE) ||
+        (len > buf->cap)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    if (len > ucpg_group_engine.config->group_max_msg) {
+        return UCPG_ERR_TOO_BIG;
+    }
+    req = calloc(1, sizeof(*req));
+    if (req == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    ucpg_group_engine_lock();
+    if (__atomic_load_n(&buf->refs, __ATOMIC_ACQUIRE) != 1) {
+        status = UCPG_ERR_BUSY;                  /* still being sent */
+    } else if (g->state != UCPG_GROUP_JOINED) {
+        status = UCPG_ERR_NOT_FOUND;
+    } else if (ucpg_group_flow_control(g)) {
+        status = UCPG_ERR_TRY_AGAIN;
+    } else {
+        buf->len = len;
+        ucpg_group_self_req(req, UCPG_GROUP_KIND_DATA, g->next_lseq++);
+        req->guarantee = (uint8_t)guarantee;
+        req->buf       = ucpg_group_buf_ref(buf);
+        ucpg_group_member_enqueue(g, req);
+        req = NULL;
+    }
+    ucpg_group_engine_unlock();
+    free(req);
+    /* Ordered and sent: nothing but the caller refers to the buffer. */
+    while ((status == UCPG_OK) && (__atomic_load_n(&buf->refs, __ATOMIC_ACQUIRE) > 1)) {
+        if (ucpg_time_ns() > deadline) {
+            status = UCPG_ERR_TIMEOUT;
+            break;
+        }
+        sched_yield();
+    }
+    return status;
+}
+
+ucpg_status_t ucpg_group_wait_gone(ucpg_group_t *g, unsigned timeout_ms)
+{
+    uint64_t deadline = ucpg_time_ns() + (uint64_t)timeout_ms * 1000000ull;
+    struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
+    ucpg_status_t status = UCPG_OK;
+
+    ucpg_group_engine_lock();
+    while ((g->state == UCPG_GROUP_LEAVING) && (status == UCPG_OK)) {
+        if (pthread_cond_timedwait(&g->cond, &ucpg_group_engine.lock, &ts) == ETIMEDOUT) {
+            status = UCPG_ERR_TIMEOUT;
+        }
+    }
+    ucpg_group_engine_unlock();
+    return status;
+}
+
+int ucpg_group_flow_control(ucpg_group_t *g)
+{
+    const ucpg_config_t *cfg = ucpg_group_engine.config;
+    uint64_t max_bytes = (uint64_t)cfg->group_window_mb << 20;
+    int full;
+
+    ucpg_group_engine_lock();
+    full = (g->pending_count >= cfg->group_window) ||
+           ((g->pending_count > 0) && (g->pending_bytes >= max_bytes)) ||
+           (g->is_seq && ucpg_group_seq_window_full(g, 0));
+    ucpg_group_engine_unlock();
+    return full;
+}
+
+ucpg_status_t ucpg_group_local_nodeid(uint32_t *nodeid_p)
+{
+    ucpg_status_t status = ucpg_group_engine_acquire();
+
+    if (status == UCPG_OK) {
+        *nodeid_p = ucpg_group_engine.nodeid;
+        ucpg_group_engine_release();
+    }
+    return status;
+}
+
+/* --- listing ---------------------------------------------------------------------- */
+
+typedef struct ucpg_group_list_ctx {
+    ucpg_group_list_cb_t cb;
+    void                *arg;
+} ucpg_group_list_ctx_t;
+
+static int ucpg_group_list_cmp(const void *a, const void *b)
+{
+    const ucpg_group_addr_t *x = a, *y = b;
+
+    if (x->nodeid != y->nodeid) {
+        return (x->nodeid < y->nodeid) ? -1 : 1;
+    }
+    return (x->pid < y->pid) ? -1 : (x->pid > y->pid);
+}
+
+static void ucpg_group_list_one(void *arg, const ucpg_registry_group_t *group,
+                                const ucpg_registry_gmember_t *members, uint32_t nmembers)
+{
+    ucpg_group_list_ctx_t *ctx = arg;
+    ucpg_group_addr_t *addrs   = calloc(nmembers ? nmembers : 1, sizeof(*addrs));
+    uint32_t i;
+
+    if (addrs == NULL) {
+        return;
+    }
+    for (i = 0; i < nmembers; ++i) {
+        addrs[i].nodeid = members[i].nodeid;
+        addrs[i].pid    = members[i].pid;
+    }
+    qsort(addrs, nmembers, sizeof(*addrs), ucpg_group_list_cmp);
+    ctx->cb(ctx->arg, group->name, group->name_len, addrs, nmembers);
+    free(addrs);
+}
+
+ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list_cb_t cb,
+                              void *arg)
+{
+    ucpg_group_list_ctx_t ctx = {cb, arg};
+    ucpg_status_t status;
+
+    if ((cb == NULL) || (name_len > UCPG_GROUP_NAME_MAX)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    status = ucpg_group_engine_acquire();
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_group_foreach(ucpg_group_engine.registry, name, name_len,
+                                         ucpg_group_list_one, &ctx);
+    ucpg_group_engine_release();
+    return status;
+}

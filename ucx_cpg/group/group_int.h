@@ -1,0 +1,240 @@
+/*
+ * group_int.h - the group engine's state, shared by its files:
+ *   engine.c     life of the engine, message dispatch, the outbox, peer events
+ *   member.c     the member side: receive, reorder, deliver, acknowledge, resend
+ *   sequencer.c  the sequencer side: order requests, views, stability, flow control
+ *   recovery.c   taking over from a dead sequencer (sync, cut, retransmit)
+ *   group.c      the API of group.h on top of them
+ *
+ * One engine lock guards everything here. Application threads never call
+ * UCX while holding it (the progress thread holds UCX's worker lock while it
+ * runs our handlers and then takes this one): they queue sends in the outbox
+ * and flush it after unlocking.
+ */
+#ifndef UCPG_GROUP_GROUP_INT_H
+#define UCPG_GROUP_GROUP_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/domain.h"
+#include "group.h"
+#include "protocol.h"
+
+struct ucpg_registry;
+
+/* A refcounted byte buffer: payloads and encoded bodies, shared by the
+ * retention buffer, the delivery queue and sends in flight. */
+typedef struct ucpg_group_buf {
+    int    refs;          /* atomic */
+    int    user;          /* a zero-copy buffer the application owns and reuses */
+    size_t len;           /* bytes of the message */
+    size_t cap;           /* bytes allocated */
+    char   data[];
+} ucpg_group_buf_t;
+
+ucpg_group_buf_t *ucpg_group_buf_new(size_t len);
+ucpg_group_buf_t *ucpg_group_buf_ref(ucpg_group_buf_t *buf);
+void              ucpg_group_buf_put(ucpg_group_buf_t *buf);
+
+/* One numbered event of a group's stream. */
+struct ucpg_group_event {
+    int                  refs;      /* engine lock */
+    uint64_t             seq;
+    uint8_t              kind;      /* DATA or VIEW */
+    uint8_t              guarantee;
+    ucpg_group_origin_t  origin;
+    ucpg_group_buf_t    *buf;       /* payload, or encoded view body */
+    struct ucpg_group   *group;     /* for consumption accounting (NULL once detached) */
+    int                  delivered; /* handed to the façade */
+    /* VIEW, decoded when delivered: */
+    ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
+    ucpg_group_view_t    view;
+};
+
+/* A process in our current view, in age order. */
+typedef struct ucpg_group_member {
+    uint32_t slot;
+    uint64_t uuid;
+    uint32_t nodeid;
+    uint32_t pid;
+    uint64_t next_lseq;   /* next request number expected from it */
+    int      dead;        /* seen DOWN; the next view removes it */
+    /* sequencer side */
+    uint64_t received;    /* acknowledged received-through */
+    uint64_t consumed;    /* acknowledged consumed-through */
+    uint64_t stall_since; /* ns since it holds the window full; 0 = not */
+    uint64_t joined_seq;  /* number of the view that added it, if we saw it */
+} ucpg_group_member_t;
+
+/* A request to the sequencer: ours (pending until delivered back) or, at
+ * the sequencer, someone's waiting for its turn. */
+typedef struct ucpg_group_req {
+    struct ucpg_group_req *next;
+    uint32_t               slot;     /* sender */
+    uint64_t               uuid;
+    uint32_t               nodeid;
+    uint32_t               pid;
+    uint64_t               lseq;
+    uint8_t                kind;
+    uint8_t                guarantee;
+    ucpg_group_buf_t      *buf;      /* may be NULL (empty) */
+} ucpg_group_req_t;
+
+typedef enum ucpg_group_state {
+    UCPG_GROUP_JOINING = 0,   /* join sent, our view not yet received */
+    UCPG_GROUP_JOINED,
+    UCPG_GROUP_LEAVING,       /* leave sent */
+    UCPG_GROUP_GONE,          /* the view removing us was received */
+    UCPG_GROUP_ABANDONED      /* join timed out; leave again if it ever lands */
+} ucpg_group_state_t;
+
+/* Retained events by number: a power-of-two ring that grows when needed. */
+typedef struct ucpg_group_evbuf {
+    ucpg_group_event_t **ring;
+    uint64_t             mask;
+    size_t               count;
+} ucpg_group_evbuf_t;
+
+struct ucpg_group {
+    struct ucpg_group     *next;          /* engine list */
+    uint32_t               gindex;
+    uint64_t               ggen;
+    uint8_t                name[UCPG_GROUP_NAME_MAX];
+    size_t                 name_len;
+    ucpg_group_state_t     state;
+    ucpg_group_callbacks_t cb;
+    void                  *cb_arg;
+    int                    destroyed;     /* the façade let go; free when possible */
+    unsigned               outstanding;   /* events held by the façade */
+    pthread_cond_t         cond;          /* join / leave progress */
+    int                    join_retry;    /* look the group up again */
+
+    /* view */
+    uint64_t               view_id;
+    ucpg_group_member_t   *members;       /* age order; [0] is the sequencer */
+    size_t                 nmembers, members_cap;
+    uint32_t               seq_slot;      /* whom we send requests to */
+    uint64_t               seq_uuid;
+
+    /* member side */
+    ucpg_group_evbuf_t     evbuf;         /* received, not yet stable or delivered */
+    uint64_t               first_seq;     /* our join view's number (0 = not yet) */
+    uint64_t               received;      /* contiguous through */
+    uint64_t               delivered;     /* handed to the façade through */
+    uint64_t               consumed;      /* released by the façade through */
+    uint64_t               released;      /* count of released events */
+    uint64_t               stable;
+    uint64_t               gc_through;    /* events up to here left evbuf */
+    uint64_t               acked_received, acked_consumed;
+    uint64_t               next_lseq;     /* our next request number */
+    ucpg_group_req_t      *pending;       /* ours, not yet delivered back (lseq order) */
+    ucpg_group_req_t     **pending_tail;
+    size_t                 pending_count, pending_bytes;
+
+    /* sequencer side (is_seq) */
+    int                    is_seq;
+    uint64_t               seq_last;      /* last number assigned */
+    ucpg_group_req_t      *held;          /* requests waiting: out of order or window full */
+    uint64_t               window_bytes;  /* payload bytes in (min consumed, seq_last] */
+    uint64_t               safe_pending;  /* highest SAFE number not yet announced stable */
+    uint64_t              *win_len;       /* payload length by number, for the byte window */
+    uint64_t               win_mask;
+    uint64_t               win_base;      /* min consumed the byte count refers to */
+    int                    stall_armed;   /* a stall check is scheduled */
+    int                    draining;      /* in ucpg_group_seq_drain (no recursion) */
+
+    /* recovery */
+    int                    recovering;
+    uint64_t               sync_attempt;  /* ours, as the recovering sequencer */
+    uint32_t               sync_from_slot; /* a SYNC_REQ we hold: sender and attempt */
+    uint64_t               sync_from_uuid;
+    uint64_t               sync_from_attempt;
+    int                    sync_from_valid;
+    uint8_t               *sync_waiting;  /* per member index: reply still due */
+    ucpg_group_evbuf_t     sync_union;
+    uint64_t              *sync_received; /* per member index */
+};
+
+/* The engine (one per process). */
+typedef struct ucpg_group_engine {
+    pthread_mutex_t        lock;          /* recursive */
+    ucpg_domain_t         *domain;
+    struct ucpg_registry  *registry;
+    ucpg_peer_id_t         self;
+    uint64_t               self_uuid;
+    uint32_t               nodeid;
+    uint32_t               pid;
+    const ucpg_config_t   *config;
+    struct ucpg_group     *groups;
+    unsigned               users;
+    int                    listener;
+    int                    releasing;     /* the last user is leaving */
+} ucpg_group_engine_t;
+
+extern ucpg_group_engine_t ucpg_group_engine;
+
+/* --- engine.c -------------------------------------------------------------- */
+ucpg_status_t ucpg_group_engine_acquire(void);
+void          ucpg_group_engine_release(void);
+void          ucpg_group_engine_lock(void);
+void          ucpg_group_engine_unlock(void);     /* also flushes the outbox */
+ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen);
+/* Queues a message; sent when the lock is released (buf may be NULL). */
+void          ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
+                              ucpg_group_buf_t *buf);
+void          ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg);
+void          ucpg_group_free(ucpg_group_t *g);
+void          ucpg_group_timer_arm(unsigned delay_ms);
+
+/* --- member.c -------------------------------------------------------------- */
+ucpg_group_member_t *ucpg_group_member_find(ucpg_group_t *g, uint32_t slot, uint64_t uuid);
+int                  ucpg_group_member_index(ucpg_group_t *g, uint32_t slot, uint64_t uuid);
+void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_msg_t *msg,
+                                const void *data, size_t len);
+/* Takes a reference on ev; runs every consequence of receiving it. */
+void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev);
+void ucpg_group_member_stable(ucpg_group_t *g, uint64_t stable);
+void ucpg_group_member_ack(ucpg_group_t *g, int force);
+/* Sends (or, as the sequencer, orders) every pending request of ours. */
+void ucpg_group_member_resend(ucpg_group_t *g);
+void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req);
+void ucpg_group_member_drop_above(ucpg_group_t *g, uint64_t seq);
+/* Queues a LEAVE of ours with reason LEAVE or PROCDOWN. */
+ucpg_status_t ucpg_group_member_leave(ucpg_group_t *g, uint32_t reason);
+void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req);
+
+ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                         const ucpg_group_origin_t *origin,
+                                         ucpg_group_buf_t *buf);
+void ucpg_group_event_put(ucpg_group_event_t *ev);
+
+/* --- evbuf (member.c) -------------------------------------------------------- */
+ucpg_status_t       ucpg_group_evbuf_put(ucpg_group_evbuf_t *b, ucpg_group_event_t *ev);
+ucpg_group_event_t *ucpg_group_evbuf_get(ucpg_group_evbuf_t *b, uint64_t seq);
+void                ucpg_group_evbuf_remove(ucpg_group_evbuf_t *b, uint64_t seq);
+void                ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b);
+
+/* --- sequencer.c ----------------------------------------------------------- */
+void ucpg_group_seq_become(ucpg_group_t *g);
+void ucpg_group_seq_recv_req(ucpg_group_t *g, const ucpg_group_req_t *req);
+void ucpg_group_seq_recv_ack(ucpg_group_t *g, uint32_t src, uint64_t uuid, uint64_t received,
+                             uint64_t consumed);
+/* Orders a view removing every dead member (and the given leaver). */
+void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
+                         const ucpg_group_req_t *join);
+void ucpg_group_seq_drain(ucpg_group_t *g);
+int  ucpg_group_seq_window_full(ucpg_group_t *g, size_t extra_bytes);
+void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now);
+void ucpg_group_seq_refuse_held(ucpg_group_t *g);
+/* Recomputes stability and the window after acks or a view; drains. */
+void ucpg_group_seq_update(ucpg_group_t *g);
+
+/* --- recovery.c ------------------------------------------------------------ */
+void ucpg_group_recovery_peer_down(ucpg_group_t *g);
+void ucpg_group_recovery_recv_req(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                  uint64_t attempt);
+void ucpg_group_recovery_recv_rep(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                  const ucpg_group_msg_t *msg, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,638 @@
+/*
+ * member.c - the member side of a group: events arrive in any order (UCP
+ * orders nothing), are kept by number, take effect in number order
+ * ("received"), and reach the façade in number order ("delivered"), except
+ * that a SAFE message waits until the sequencer says every member has it.
+ * Every event is kept until it is both delivered and stable, because a new
+ * sequencer may need it from us. Our own requests stay pending until they
+ * come back in the stream, so none is lost when the sequencer changes.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "group_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+static int  ucpg_group_view_adds_self(const ucpg_group_event_t *ev);
+static void ucpg_group_member_drop_below(ucpg_group_t *g, uint64_t seq);
+
+/* --- the event buffer --------------------------------------------------------- */
+
+static ucpg_status_t ucpg_group_evbuf_grow(ucpg_group_evbuf_t *b, uint64_t seq)
+{
+    uint64_t cap = (b->ring == NULL) ? 1024 : (b->mask + 1) * 2, i, lo = seq, hi = seq;
+    ucpg_group_event_t **ring;
+
+    for (i = 0; (b->ring != NULL) && (i <= b->mask); ++i) {
+        if (b->ring[i] != NULL) {
+            lo = (b->ring[i]->seq < lo) ? b->ring[i]->seq : lo;
+            hi = (b->ring[i]->seq > hi) ? b->ring[i]->seq : hi;
+        }
+    }
+    while (cap <= hi - lo) {
+        cap *= 2;
+    }
+    ring = calloc(cap, sizeof(*ring));
+    if (ring == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    for (i = 0; (b->ring != NULL) && (i <= b->mask); ++i) {
+        if (b->ring[i] != NULL) {
+            ring[b->ring[i]->seq & (cap - 1)] = b->ring[i];
+        }
+    }
+    free(b->ring);
+    b->ring = ring;
+    b->mask = cap - 1;
+    return UCPG_OK;
+}
+
+/* Takes a reference; UCPG_ERR_EXISTS if seq is already there. */
+ucpg_status_t ucpg_group_evbuf_put(ucpg_group_evbuf_t *b, ucpg_group_event_t *ev)
+{
+    ucpg_group_event_t *cur;
+    ucpg_status_t status;
+
+    for (;;) {
+        cur = (b->ring != NULL) ? b->ring[ev->seq & b->mask] : NULL;
+        if ((b->ring != NULL) && (cur == NULL)) {
+            break;
+        }
+        if ((cur != NULL) && (cur->seq == ev->seq)) {
+            return UCPG_ERR_EXISTS;
+        }
+        status = ucpg_group_evbuf_grow(b, ev->seq);
+        if (status != UCPG_OK) {
+            return status;
+        }
+    }
+    b->ring[ev->seq & b->mask] = ev;
+    ++ev->refs;
+    ++b->count;
+    return UCPG_OK;
+}
+
+ucpg_group_event_t *ucpg_group_evbuf_get(ucpg_group_evbuf_t *b, uint64_t seq)
+{
+    ucpg_group_event_t *ev = (b->ring != NULL) ? b->ring[seq & b->mask] : NULL;
+
+    return ((ev != NULL) && (ev->seq == seq)) ? ev : NULL;
+}
+
+void ucpg_group_evbuf_remove(ucpg_group_evbuf_t *b, uint64_t seq)
+{
+    ucpg_group_event_t *ev = ucpg_group_evbuf_get(b, seq);
+
+    if (ev != NULL) {
+        b->ring[seq & b->mask] = NULL;
+        --b->count;
+        ucpg_group_event_put(ev);
+    }
+}
+
+void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
+{
+    uint64_t i;
+
+    for (i = 0; (b->ring != NULL) && (i <= b->mask) && (b->count > 0); ++i) {
+        if (b->ring[i] != NULL) {
+            ucpg_group_evbuf_remove(b, b->ring[i]->seq);
+        }
+    }
+}
+
+/* --- events ------------------------------------------------------------------- */
+
+ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                         const ucpg_group_origin_t *origin,
+                                         ucpg_group_buf_t *buf)
+{
+    ucpg_group_event_t *ev = calloc(1, sizeof(*ev));
+
+    if (ev == NULL) {
+        return NULL;
+    }
+    ev->refs      = 1;
+    ev->seq       = seq;
+    ev->kind      = kind;
+    ev->guarantee = guarantee;
+    ev->origin    = *origin;
+    ev->buf       = ucpg_group_buf_ref(buf);
+    return ev;
+}
+
+void ucpg_group_event_put(ucpg_group_event_t *ev)
+{
+    if ((ev != NULL) && (--ev->refs == 0)) {
+        ucpg_group_buf_put(ev->buf);
+        free(ev->addrs);
+        free(ev);
+    }
+}
+
+/* --- membership lookups ------------------------------------------------------ */
+
+int ucpg_group_member_index(ucpg_group_t *g, uint32_t slot, uint64_t uuid)
+{
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        if ((g->members[i].slot == slot) && ((uuid == 0) || (g->members[i].uuid == uuid))) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+ucpg_group_member_t *ucpg_group_member_find(ucpg_group_t *g, uint32_t slot, uint64_t uuid)
+{
+    int i = ucpg_group_member_index(g, slot, uuid);
+
+    return (i < 0) ? NULL : &g->members[i];
+}
+
+static int ucpg_group_is_self(uint32_t slot, uint64_t uuid)
+{
+    return (slot == ucpg_group_engine.self) && (uuid == ucpg_group_engine.self_uuid);
+}
+
+/* --- requests ---------------------------------------------------------------- */
+
+void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req)
+{
+    ucpg_group_msg_t msg;
+
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_REQ, &msg);
+    msg.kind      = req->kind;
+    msg.guarantee = req->guarantee;
+    msg.a         = req->lseq;
+    ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, req->buf);
+}
+
+void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req)
+{
+    req->next       = NULL;
+    *g->pending_tail = req;
+    g->pending_tail  = &req->next;
+    g->pending_count++;
+    g->pending_bytes += (req->buf != NULL) ? req->buf->len : 0;
+    if (g->recovering) {
+        return;                         /* sent to the next sequencer */
+    }
+    if (g->is_seq) {
+        ucpg_group_seq_recv_req(g, req);
+    } else {
+        ucpg_group_member_send_req(g, req);
+    }
+}
+
+void ucpg_group_member_resend(ucpg_group_t *g)
+{
+    uint64_t cursor = 0;
+    ucpg_group_req_t *r;
+
+    for (;;) {
+        for (r = g->pending; (r != NULL) && (r->lseq < cursor); r = r->next) {
+        }
+        if (r == NULL) {
+            return;
+        }
+        cursor = r->lseq + 1;     /* r may be freed by ordering it ourselves */
+        if (g->is_seq) {
+            ucpg_group_seq_recv_req(g, r);
+        } else {
+            ucpg_group_member_send_req(g, r);
+        }
+    }
+}
+
+ucpg_status_t ucpg_group_member_leave(ucpg_group_t *g, uint32_t reason)
+{
+    ucpg_group_req_t *req = calloc(1, sizeof(*req));
+
+    if (req == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    req->slot      = ucpg_group_engine.self;
+    req->uuid      = ucpg_group_engine.self_uuid;
+    req->nodeid    = ucpg_group_engine.nodeid;
+    req->pid       = ucpg_group_engine.pid;
+    req->lseq      = g->next_lseq++;
+    req->kind      = UCPG_GROUP_KIND_LEAVE;
+    req->guarantee = (uint8_t)reason;
+    g->state       = UCPG_GROUP_LEAVING;
+    ucpg_group_member_enqueue(g, req);
+    return UCPG_OK;
+}
+
+/* Our request lseq came back in the stream: it is done. */
+static void ucpg_group_member_pending_done(ucpg_group_t *g, uint64_t lseq)
+{
+    ucpg_group_req_t *r;
+
+    while (((r = g->pending) != NULL) && (r->lseq <= lseq)) {
+        g->pending = r->next;
+        if (g->pending == NULL) {
+            g->pending_tail = &g->pending;
+        }
+        g->pending_count--;
+        g->pending_bytes -= (r->buf != NULL) ? r->buf->len : 0;
+        ucpg_group_buf_put(r->buf);
+        free(r);
+    }
+}
+
+/* --- views --------------------------------------------------------------------- */
+
+static int ucpg_group_addr_cmp(const void *a, const void *b)
+{
+    const ucpg_group_addr_t *x = a, *y = b;
+
+    if (x->nodeid != y->nodeid) {
+        return (x->nodeid < y->nodeid) ? -1 : 1;
+    }
+    return (x->pid < y->pid) ? -1 : (x->pid > y->pid);
+}
+
+/* The façade's form of the view: three sorted address lists. */
+static ucpg_status_t ucpg_group_view_export(ucpg_group_event_t *ev, const ucpg_group_vbody_t *v)
+{
+    size_t n = (size_t)v->nmembers + v->nleft + v->njoined, i;
+
+    ev->addrs = calloc(n ? n : 1, sizeof(*ev->addrs));
+    if (ev->addrs == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < n; ++i) {
+        ev->addrs[i].nodeid = v->members[i].nodeid;
+        ev->addrs[i].pid    = v->members[i].pid;
+        ev->addrs[i].reason = v->members[i].reason;
+    }
+    ev->view.view_id  = v->view_id;
+    ev->view.members  = ev->addrs;
+    ev->view.nmembers = v->nmembers;
+    ev->view.left     = ev->addrs + v->nmembers;
+    ev->view.nleft    = v->nleft;
+    ev->view.joined   = ev->addrs + v->nmembers + v->nleft;
+    ev->view.njoined  = v->njoined;
+    qsort(ev->addrs, v->nmembers, sizeof(*ev->addrs), ucpg_group_addr_cmp);
+    qsort(ev->addrs + v->nmembers, v->nleft, sizeof(*ev->addrs), ucpg_group_addr_cmp);
+    qsort(ev->addrs + v->nmembers + v->nleft, v->njoined, sizeof(*ev->addrs),
+          ucpg_group_addr_cmp);
+    return UCPG_OK;
+}
+
+static int ucpg_group_vlist_has_self(const ucpg_group_vmember_t *list, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; ++i) {
+        if (ucpg_group_is_self(list[i].slot, list[i].uuid)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Replaces the member array by the view's, keeping per-member state. */
+static ucpg_status_t ucpg_group_view_install(ucpg_group_t *g, const ucpg_group_vbody_t *v,
+                                             uint64_t seq)
+{
+    ucpg_group_member_t *members = calloc(v->nmembers ? v->nmembers : 1, sizeof(*members));
+    const ucpg_group_member_t *old;
+    size_t i;
+
+    if (members == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    for (i = 0; i < v->nmembers; ++i) {
+        old = ucpg_group_member_find(g, v->members[i].slot, v->members[i].uuid);
+        if (old != NULL) {
+            members[i] = *old;
+        } else {
+            members[i].received   = seq - 1;     /* a joiner starts at this view */
+            members[i].consumed   = seq - 1;
+            members[i].joined_seq = seq;
+        }
+        members[i].slot      = v->members[i].slot;
+        members[i].uuid      = v->members[i].uuid;
+        members[i].nodeid    = v->members[i].nodeid;
+        members[i].pid       = v->members[i].pid;
+        members[i].next_lseq = v->members[i].next_lseq;
+    }
+    free(g->members);
+    g->members     = members;
+    g->nmembers    = v->nmembers;
+    g->members_cap = v->nmembers;
+    g->view_id     = v->view_id;
+    return UCPG_OK;
+}
+
+/* The first member orders the group; follow it when it changes. */
+static void ucpg_group_follow_sequencer(ucpg_group_t *g)
+{
+    const ucpg_group_member_t *first = &g->members[0];
+    int same = (g->nmembers > 0) && (first->slot == g->seq_slot) && (first->uuid == g->seq_uuid);
+
+    if (g->recovering) {
+        /* The successor's own view ends recovery at a member; views inside
+         * the retransmitted stream still name the dead one first. */
+        if (same && !g->is_seq && (g->seq_slot != ucpg_group_engine.self)) {
+            g->recovering = 0;
+            ucpg_group_member_ack(g, 1);
+            ucpg_group_member_resend(g);
+        }
+        return;
+    }
+    if ((g->nmembers == 0) || same) {
+        return;
+    }
+    g->seq_slot = first->slot;
+    g->seq_uuid = first->uuid;
+    if (ucpg_group_is_self(first->slot, first->uuid)) {
+        if (!g->is_seq) {
+            ucpg_group_seq_become(g);      /* hand-off: the old one left */
+        }
+    } else {
+        ucpg_group_member_ack(g, 1);       /* the new one knows nothing of us */
+        ucpg_group_member_resend(g);
+    }
+}
+
+static void ucpg_group_process_view(ucpg_group_t *g, ucpg_group_event_t *ev)
+{
+    ucpg_group_vbody_t v;
+    int left, joined;
+
+    if ((ucpg_group_vbody_decode(ev->buf->data, ev->buf->len, &v) != UCPG_OK) ||
+        (ucpg_group_view_export(ev, &v) != UCPG_OK) ||
+        (ucpg_group_view_install(g, &v, ev->seq) != UCPG_OK)) {
+        ucpg_error("cannot apply view %" PRIu64 " of a group", ev->seq);
+        free(v.members);
+        return;
+    }
+    left   = ucpg_group_vlist_has_self(v.members + v.nmembers, v.nleft);
+    joined = ucpg_group_vlist_has_self(v.members + v.nmembers + v.nleft, v.njoined);
+    free(v.members);
+    if (left) {
+        ev->view.self_left = 1;
+        g->state           = UCPG_GROUP_GONE;
+        g->is_seq          = 0;
+        ucpg_group_seq_refuse_held(g);
+        pthread_cond_broadcast(&g->cond);
+        return;
+    }
+    if (joined && (g->state == UCPG_GROUP_JOINING)) {
+        g->state = UCPG_GROUP_JOINED;
+        pthread_cond_broadcast(&g->cond);
+    } else if (joined && (g->state == UCPG_GROUP_ABANDONED)) {
+        g->state     = UCPG_GROUP_JOINED;     /* too late for the caller: leave again */
+        g->destroyed = 1;
+        ucpg_group_member_leave(g, UCPG_GROUP_REASON_PROCDOWN);
+    }
+    ucpg_group_follow_sequencer(g);
+}
+
+/* Event seq takes effect: membership, sender numbering, our pending list. */
+static void ucpg_group_process(ucpg_group_t *g, ucpg_group_event_t *ev)
+{
+    ucpg_group_member_t *m;
+
+    if (ev->kind == UCPG_GROUP_KIND_VIEW) {
+        ucpg_group_process_view(g, ev);
+        return;
+    }
+    m = ucpg_group_member_find(g, ev->origin.slot, ev->origin.uuid);
+    if ((m != NULL) && (ev->origin.lseq >= m->next_lseq)) {
+        m->next_lseq = ev->origin.lseq + 1;
+    }
+    if (ucpg_group_is_self(ev->origin.slot, ev->origin.uuid)) {
+        ucpg_group_member_pending_done(g, ev->origin.lseq);
+    }
+}
+
+/* --- delivery ---------------------------------------------------------------- */
+
+static void ucpg_group_member_gc(ucpg_group_t *g)
+{
+    uint64_t upto = (g->stable < g->delivered) ? g->stable : g->delivered;
+
+    while (g->gc_through < upto) {
+        ucpg_group_evbuf_remove(&g->evbuf, ++g->gc_through);
+    }
+}
+
+static void ucpg_group_member_deliver(ucpg_group_t *g)
+{
+    ucpg_group_event_t *ev;
+
+    while ((g->delivered < g->received) && (g->state != UCPG_GROUP_JOINING)) {
+        ev = ucpg_group_evbuf_get(&g->evbuf, g->delivered + 1);
+        if ((ev == NULL) ||
+            ((ev->kind == UCPG_GROUP_KIND_DATA) && (ev->guarantee == UCPG_GROUP_SAFE) &&
+             (ev->seq > g->stable))) {
+            break;                           /* SAFE waits for stability */
+        }
+        g->delivered++;
+        if (g->destroyed || (g->cb.event == NULL)) {
+            g->released++;                   /* nobody to hand it to */
+        } else {
+            ++ev->refs;
+            ev->group     = g;
+            ev->delivered = 1;
+            g->outstanding++;
+            g->cb.event(g->cb_arg, ev);
+        }
+    }
+    g->consumed = g->first_seq - 1 + g->released;
+    ucpg_group_member_gc(g);
+}
+
+void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev)
+{
+    ucpg_group_event_t *next;
+
+    if ((g->state == UCPG_GROUP_GONE) || ((g->first_seq != 0) && (ev->seq <= g->received))) {
+        return;
+    }
+    if (ucpg_group_evbuf_put(&g->evbuf, ev) == UCPG_ERR_NO_MEMORY) {
+        ucpg_error("out of memory buffering group event %" PRIu64, ev->seq);
+        return;
+    }
+    if (g->first_seq == 0) {
+        if ((ev->kind != UCPG_GROUP_KIND_VIEW) || !ucpg_group_view_adds_self(ev)) {
+            return;                          /* early: wait for our join view */
+        }
+        g->first_seq = ev->seq;
+        g->received  = g->delivered = g->consumed = g->stable = g->gc_through = ev->seq - 1;
+        g->acked_received = g->acked_consumed = ev->seq - 1;
+        ucpg_group_member_drop_below(g, ev->seq);
+    }
+    while ((g->state != UCPG_GROUP_GONE) &&
+           ((next = ucpg_group_evbuf_get(&g->evbuf, g->received + 1)) != NULL)) {
+        g->received++;
+        ucpg_group_process(g, next);
+    }
+    ucpg_group_member_deliver(g);
+    if (g->state == UCPG_GROUP_GONE) {
+        ucpg_group_evbuf_clear(&g->evbuf);   /* nothing follows our own leave */
+        return;
+    }
+    ucpg_group_member_ack(g, 0);
+}
+
+void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_msg_t *msg,
+                                const void *data, size_t len)
+{
+    ucpg_group_event_t *ev;
+    ucpg_group_buf_t *buf;
+
+    if ((g->state == UCPG_GROUP_GONE) || (g->recovering && (src != g->seq_slot)) ||
+        ((g->state != UCPG_GROUP_JOINING) && (g->state != UCPG_GROUP_ABANDONED) &&
+         (ucpg_group_member_find(g, src, 0) == NULL)) ||
+        ((g->first_seq != 0) && (msg->a <= g->received))) {
+        return;                    /* fenced, stranger, or already have it */
+    }
+    buf = ucpg_group_buf_new(len);
+    ev  = (buf == NULL) ? NULL :
+          ucpg_group_event_new(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
+    ucpg_group_buf_put(buf);
+    if (ev == NULL) {
+        ucpg_error("out of memory receiving group event %" PRIu64, msg->a);
+        return;
+    }
+    memcpy(buf->data, data, len);
+    ucpg_group_member_receive(g, ev);
+    ucpg_group_event_put(ev);
+    if (!g->recovering && (g->state != UCPG_GROUP_GONE)) {
+        ucpg_group_member_stable(g, msg->b);
+    }
+}
+
+void ucpg_group_member_stable(ucpg_group_t *g, uint64_t stable)
+{
+    if ((g->first_seq == 0) || (stable <= g->stable)) {
+        return;
+    }
+    g->stable = (stable < g->received) ? stable : g->received;
+    ucpg_group_member_deliver(g);
+}
+
+void ucpg_group_member_drop_above(ucpg_group_t *g, uint64_t seq)
+{
+    uint64_t i;
+
+    for (i = 0; (g->evbuf.ring != NULL) && (i <= g->evbuf.mask); ++i) {
+        if ((g->evbuf.ring[i] != NULL) && (g->evbuf.ring[i]->seq > seq)) {
+            ucpg_group_evbuf_remove(&g->evbuf, g->evbuf.ring[i]->seq);
+        }
+    }
+}
+
+static void ucpg_group_member_drop_below(ucpg_group_t *g, uint64_t seq)
+{
+    uint64_t i;
+
+    for (i = 0; (g->evbuf.ring != NULL) && (i <= g->evbuf.mask); ++i) {
+        if ((g->evbuf.ring[i] != NULL) && (g->evbuf.ring[i]->seq < seq)) {
+            ucpg_group_evbuf_remove(&g->evbuf, g->evbuf.ring[i]->seq);
+        }
+    }
+}
+
+/* --- acknowledgements ---------------------------------------------------------- */
+
+void ucpg_group_member_ack(ucpg_group_t *g, int force)
+{
+    uint64_t thr = ucpg_group_engine.config->group_window / 4;
+    ucpg_group_member_t *self;
+    ucpg_group_msg_t msg;
+    int blocked_safe;
+
+    if (g->is_seq) {
+        self = ucpg_group_member_find(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid);
+        if (self != NULL) {
+            self->received = g->received;
+            self->consumed = g->consumed;
+        }
+        ucpg_group_seq_update(g);
+        return;
+    }
+    if (((g->state != UCPG_GROUP_JOINED) && (g->state != UCPG_GROUP_LEAVING)) ||
+        g->recovering ||
+        ((g->received == g->acked_received) && (g->consumed == g->acked_consumed))) {
+        return;
+    }
+    blocked_safe = (g->delivered < g->received) && (g->received != g->acked_received);
+    if (!force && !blocked_safe && (g->received - g->acked_received < thr) &&
+        (g->consumed - g->acked_consumed < thr)) {
+        ucpg_group_timer_arm(1);     /* acknowledge within a millisecond anyway */
+        return;
+    }
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_ACK, &msg);
+    msg.a = g->received;
+    msg.b = g->consumed;
+    ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
+    g->acked_received = g->received;
+    g->acked_consumed = g->consumed;
+}
+
+/* --- the façade lets go of an event ---------------------------------------------- */
+
+void ucpg_group_event_release(ucpg_group_event_t *ev)
+{
+    ucpg_group_t *g;
+
+    ucpg_group_engine_lock();
+    g = ev->group;
+    if (g != NULL) {
+        ev->group = NULL;
+        g->released++;
+        g->consumed = g->first_seq - 1 + g->released;
+        g->outstanding--;
+        if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+            ucpg_group_member_ack(g, 0);
+        }
+    }
+    ucpg_group_event_put(ev);
+    ucpg_group_engine_unlock();
+}
+
+int ucpg_group_event_is_view(const ucpg_group_event_t *ev)
+{
+    return ev->kind == UCPG_GROUP_KIND_VIEW;
+}
+
+void ucpg_group_event_info(const ucpg_group_event_t *ev, ucpg_group_event_info_t *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->is_view = (ev->kind == UCPG_GROUP_KIND_VIEW);
+    if (info->is_view) {
+        info->view = ev->view;
+        return;
+    }
+    info->sender.nodeid = ev->origin.nodeid;
+    info->sender.pid    = ev->origin.pid;
+    info->guarantee     = ev->guarantee;
+    info->data          = (ev->buf != NULL) ? ev->buf->data : NULL;
+    info->len           = (ev->buf != NULL) ? ev->buf->len : 0;
+}
+
+/* Does this VIEW event add us? (Decoded once more: it is rare.) */
+static int ucpg_group_view_adds_self(const ucpg_group_event_t *ev)
+{
+    ucpg_group_vbody_t v;
+    int adds;
+
+    if (ucpg_group_vbody_decode(ev->buf->data, ev->buf->len, &v) != UCPG_OK) {
+        return 0;
+    }
+    adds = ucpg_group_vlist_has_self(v.members + v.nmembers + v.nleft, v.njoined);
+    free(v.members);
+    return adds;
+}

@@ -1,0 +1,513 @@
+/*
+ * sequencer.c - the oldest member of a group orders it.
+ *
+ * Requests (messages, joins, leaves) arrive from members in any order; each
+ * sender's requests are taken strictly in its own numbering (FIFO), and each
+ * accepted request becomes the next event of the stream, sent to every
+ * member and received locally at once. Membership changes are events too,
+ * so views sit at the same place in every member's stream.
+ *
+ * Flow control: events are numbered only while the slowest member has
+ * consumed within group_window events and group_window_mb bytes of the
+ * newest; beyond that requests wait here (each sender can have only its own
+ * bounded window outstanding, so this waiting room is bounded too). A
+ * member that keeps the window full for group_stall_timeout_ms is removed.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "group_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/registry.h"
+#include "core/log.h"
+#include "core/proc.h"
+
+static uint64_t ucpg_group_seq_min_consumed(ucpg_group_t *g)
+{
+    uint64_t min = g->seq_last;
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        if (!g->members[i].dead && (g->members[i].consumed < min)) {
+            min = g->members[i].consumed;
+        }
+    }
+    return min;
+}
+
+/* Bytes of events after the slowest member's consumed point. */
+static void ucpg_group_seq_window_advance(ucpg_group_t *g, uint64_t min_consumed)
+{
+    while (g->win_base < min_consumed) {
+        ++g->win_base;
+        if (g->win_len != NULL) {
+            g->window_bytes -= g->win_len[g->win_base & g->win_mask];
+            g->win_len[g->win_base & g->win_mask] = 0;
+        }
+    }
+}
+
+int ucpg_group_seq_window_full(ucpg_group_t *g, size_t extra_bytes)
+{
+    const ucpg_config_t *cfg = ucpg_group_engine.config;
+    uint64_t in_flight = g->seq_last - ucpg_group_seq_min_consumed(g);
+    uint64_t max_bytes = (uint64_t)cfg->group_window_mb << 20;
+
+    /* A single message larger than the byte window still passes alone. */
+    return (in_flight >= cfg->group_window) ||
+           ((in_flight > 0) && (g->window_bytes + extra_bytes > max_bytes));
+}
+
+static void ucpg_group_seq_track_len(ucpg_group_t *g, uint64_t seq, uint64_t len)
+{
+    g->window_bytes += len;
+    if (g->win_len != NULL) {
+        g->win_len[seq & g->win_mask] = len;
+    }
+}
+
+/* Sends ev to every live member but us (and to extra, a joiner). */
+static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
+                                  const ucpg_group_req_t *extra, int retrans)
+{
+    ucpg_group_msg_t msg;
+    size_t i;
+
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_EVT, &msg);
+    msg.kind      = ev->kind;
+    msg.guarantee = ev->guarantee;
+    msg.flags     = retrans ? UCPG_GROUP_FLAG_RETRANS : 0;
+    msg.a         = ev->seq;
+    msg.b         = (g->stable < ev->seq) ? g->stable : ev->seq - 1;
+    msg.origin    = ev->origin;
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        if (!m->dead && !((m->slot == ucpg_group_engine.self) &&
+                          (m->uuid == ucpg_group_engine.self_uuid))) {
+            ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
+        }
+    }
+    if (extra != NULL) {
+        ucpg_group_send(extra->slot, extra->uuid, &msg, ev->buf);
+    }
+}
+
+/* Numbers ev, sends it, and receives it ourselves. */
+static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
+                                const ucpg_group_origin_t *origin, ucpg_group_buf_t *buf,
+                                const ucpg_group_req_t *extra)
+{
+    ucpg_group_event_t *ev = ucpg_group_event_new(g->seq_last + 1, kind, guarantee, origin, buf);
+
+    if (ev == NULL) {
+        ucpg_error("out of memory ordering a group event");
+        return;
+    }
+    g->seq_last++;
+    ucpg_group_seq_track_len(g, ev->seq, (buf != NULL) ? buf->len : 0);
+    if ((kind == UCPG_GROUP_KIND_DATA) && (guarantee == UCPG_GROUP_SAFE)) {
+        g->safe_pending = ev->seq;
+    }
+    ucpg_group_seq_fanout(g, ev, extra, 0);
+    if ((buf != NULL) && buf->user) {
+        /* A zero-copy send: the wire reads the application's buffer, but
+         * what we keep and deliver must not change under us. */
+        ucpg_group_buf_t *copy = ucpg_group_buf_new(buf->len);
+        ucpg_group_buf_put(ev->buf);
+        ev->buf = copy;
+        if (copy == NULL) {
+            ucpg_error("out of memory ordering a group event");
+            ucpg_group_event_put(ev);
+            return;
+        }
+        memcpy(copy->data, buf->data, buf->len);
+    }
+    ucpg_group_member_receive(g, ev);
+    ucpg_group_event_put(ev);
+}
+
+static void ucpg_group_origin_of(const ucpg_group_req_t *req, ucpg_group_origin_t *o)
+{
+    o->slot   = req->slot;
+    o->uuid   = req->uuid;
+    o->nodeid = req->nodeid;
+    o->pid    = req->pid;
+    o->lseq   = req->lseq;
+}
+
+/* --- views ----------------------------------------------------------------------- */
+
+static void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint64_t uuid,
+                                   uint32_t nodeid, uint32_t pid, uint32_t reason,
+                                   uint64_t next_lseq)
+{
+    e->slot      = slot;
+    e->uuid      = uuid;
+    e->nodeid    = nodeid;
+    e->pid       = pid;
+    e->reason    = reason;
+    e->next_lseq = next_lseq;
+}
+
+/* The directory follows every view we order. */
+static void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v)
+{
+    ucpg_registry_gmember_t *dir = calloc(v->nmembers ? v->nmembers : 1, sizeof(*dir));
+    uint32_t i, n = v->nmembers;
+    ucpg_status_t status;
+
+    if (dir == NULL) {
+        return;
+    }
+    if (n > UCPG_REGISTRY_GROUP_MEMBERS) {
+        ucpg_warn("group directory lists only the first %u of %u members",
+                  UCPG_REGISTRY_GROUP_MEMBERS, n);
+        n = UCPG_REGISTRY_GROUP_MEMBERS;
+    }
+    for (i = 0; i < n; ++i) {
+        dir[i].slot   = v->members[i].slot;
+        dir[i].uuid   = v->members[i].uuid;
+        dir[i].nodeid = v->members[i].nodeid;
+        dir[i].pid    = v->members[i].pid;
+    }
+    status = ucpg_registry_group_update(ucpg_group_engine.registry, g->gindex, g->ggen,
+                                        v->view_id, (n > 0) ? dir[0].slot : 0,
+                                        (n > 0) ? dir[0].uuid : 0, dir, n);
+    if ((status != UCPG_OK) && (status != UCPG_ERR_NOT_FOUND)) {
+        ucpg_warn("cannot update the group directory: %s", ucpg_status_string(status));
+    }
+    free(dir);
+}
+
+/* Reason for a member that died: a whole node gone, or one process. */
+static uint32_t ucpg_group_seq_down_reason(const ucpg_group_member_t *m)
+{
+    return (m->nodeid != ucpg_group_engine.nodeid) ? UCPG_GROUP_REASON_NODEDOWN
+                                                    : UCPG_GROUP_REASON_PROCDOWN;
+}
+
+void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
+                         const ucpg_group_req_t *join)
+{
+    size_t cap = g->nmembers + 1, i, nm = 0, nl = 0;
+    ucpg_group_vmember_t *members, *left;
+    ucpg_group_origin_t origin;
+    ucpg_group_vbody_t v;
+    ucpg_group_buf_t *buf;
+    int is_leaver;
+
+    members = calloc(2 * cap, sizeof(*members));
+    if (members == NULL) {
+        ucpg_error("out of memory ordering a view");
+        return;
+    }
+    left = members + cap;
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        is_leaver = (leave != NULL) && (m->slot == leave->slot) && (m->uuid == leave->uuid);
+        if (m->dead || is_leaver) {
+            ucpg_group_vmember_set(&left[nl++], m->slot, m->uuid, m->nodeid, m->pid,
+                                   is_leaver ? leave->guarantee : ucpg_group_seq_down_reason(m),
+                                   0);
+        } else {
+            ucpg_group_vmember_set(&members[nm++], m->slot, m->uuid, m->nodeid, m->pid, 0,
+                                   m->next_lseq);
+        }
+    }
+    if (join != NULL) {
+        ucpg_group_vmember_set(&members[nm++], join->slot, join->uuid, join->nodeid, join->pid,
+                               0, join->lseq + 1);
+    }
+    if ((nl == 0) && (join == NULL)) {
+        free(members);
+        return;                          /* nothing changes */
+    }
+    /* Body order: members, left, joined (the joiner is also the last member). */
+    memmove(members + nm, left, nl * sizeof(*left));
+    if (join != NULL) {
+        members[nm + nl] = members[nm - 1];
+        members[nm + nl].reason = UCPG_GROUP_REASON_JOIN;
+    }
+    v.view_id  = g->view_id + 1;
+    v.nmembers = (uint32_t)nm;
+    v.nleft    = (uint32_t)nl;
+    v.njoined  = (join != NULL);
+    v.members  = members;
+    buf = ucpg_group_buf_new(ucpg_group_vbody_len(&v));
+    if (buf == NULL) {
+        free(members);
+        ucpg_error("out of memory ordering a view");
+        return;
+    }
+    ucpg_group_vbody_encode(&v, buf->data);
+    memset(&origin, 0, sizeof(origin));
+    origin.slot = ucpg_group_engine.self;
+    origin.uuid = ucpg_group_engine.self_uuid;
+    origin.nodeid = ucpg_group_engine.nodeid;
+    origin.pid  = ucpg_group_engine.pid;
+    ucpg_group_seq_publish(g, &v);
+    ucpg_group_seq_emit(g, UCPG_GROUP_KIND_VIEW, 0, &origin, buf, join);
+    ucpg_group_buf_put(buf);
+    free(members);
+    if (g->is_seq) {
+        ucpg_group_seq_update(g);        /* the removed may have held the window */
+    }
+}
+
+/* --- requests ---------------------------------------------------------------------- */
+
+static void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
+{
+    ucpg_group_req_t **pp, *r;
+
+    for (pp = &g->held; *pp != NULL; pp = &(*pp)->next) {
+        r = *pp;
+        if ((r->slot == req->slot) && (r->uuid == req->uuid) && (r->lseq == req->lseq)) {
+            return;                              /* resent: have it already */
+        }
+    }
+    r = malloc(sizeof(*r));
+    if (r == NULL) {
+        ucpg_error("out of memory holding a group request");
+        return;
+    }
+    *r      = *req;
+    r->next = NULL;
+    r->buf  = ucpg_group_buf_ref(req->buf);
+    *pp     = r;
+    if ((g->stall_armed == 0) && ucpg_group_engine.config->group_stall_timeout_ms) {
+        g->stall_armed = 1;
+        ucpg_group_timer_arm(100);
+    }
+}
+
+/* 1: ordered or dropped; 0: must wait. */
+static int ucpg_group_seq_try(ucpg_group_t *g, const ucpg_group_req_t *req)
+{
+    ucpg_group_member_t *m = ucpg_group_member_find(g, req->slot, req->uuid);
+    ucpg_group_origin_t origin;
+    size_t len = (req->buf != NULL) ? req->buf->len : 0;
+
+    if (req->kind == UCPG_GROUP_KIND_JOIN) {
+        if (m != NULL) {
+            return 1;                            /* a resent join: already in */
+        }
+        if (g->recovering || ucpg_group_seq_window_full(g, 0)) {
+            return 0;
+        }
+        ucpg_group_seq_view(g, NULL, req);
+        return 1;
+    }
+    if ((m == NULL) || m->dead || (req->lseq < m->next_lseq)) {
+        return 1;                                /* stranger, gone, or a duplicate */
+    }
+    if ((req->lseq > m->next_lseq) || g->recovering ||
+        ((req->kind == UCPG_GROUP_KIND_DATA) && ucpg_group_seq_window_full(g, len))) {
+        return 0;
+    }
+    if (req->kind == UCPG_GROUP_KIND_LEAVE) {
+        m->next_lseq = req->lseq + 1;
+        ucpg_group_seq_view(g, req, NULL);
+        return 1;
+    }
+    ucpg_group_origin_of(req, &origin);
+    ucpg_group_seq_emit(g, UCPG_GROUP_KIND_DATA, req->guarantee, &origin, req->buf, NULL);
+    return 1;
+}
+
+void ucpg_group_seq_recv_req(ucpg_group_t *g, const ucpg_group_req_t *req)
+{
+    if (!ucpg_group_seq_try(g, req)) {
+        ucpg_group_seq_hold(g, req);
+    } else if (g->held != NULL) {
+        ucpg_group_seq_drain(g);
+    }
+}
+
+void ucpg_group_seq_drain(ucpg_group_t *g)
+{
+    ucpg_group_req_t **pp, *r;
+    int progress = 1;
+
+    if (g->draining) {
+        return;            /* the outer loop rescans after every success */
+    }
+    g->draining = 1;
+    while (progress && g->is_seq && !g->recovering) {
+        progress = 0;
+        for (pp = &g->held; *pp != NULL;) {
+            r = *pp;
+            *pp = r->next;                       /* unlink first: ordering may recurse */
+            if (ucpg_group_seq_try(g, r)) {
+                ucpg_group_buf_put(r->buf);
+                free(r);
+                progress = 1;
+                break;                           /* the list may have changed */
+            }
+            r->next = *pp;                       /* still waiting: put it back */
+            *pp     = r;
+            pp      = &r->next;
+        }
+    }
+    g->draining = 0;
+}
+
+/* We stop ordering (we left): joiners must ask the next sequencer; members
+ * resend their own requests when they see the view. */
+void ucpg_group_seq_refuse_held(ucpg_group_t *g)
+{
+    ucpg_group_msg_t msg;
+    ucpg_group_req_t *r;
+
+    while ((r = g->held) != NULL) {
+        g->held = r->next;
+        if (r->kind == UCPG_GROUP_KIND_JOIN) {
+            ucpg_group_msg_init(g, UCPG_GROUP_MSG_NOT_SEQ, &msg);
+            msg.a = r->lseq;
+            ucpg_group_send(r->slot, r->uuid, &msg, NULL);
+        }
+        ucpg_group_buf_put(r->buf);
+        free(r);
+    }
+}
+
+/* --- acknowledgements, stability ------------------------------------------------- */
+
+void ucpg_group_seq_recv_ack(ucpg_group_t *g, uint32_t src, uint64_t uuid, uint64_t received,
+                             uint64_t consumed)
+{
+    ucpg_group_member_t *m = ucpg_group_member_find(g, src, uuid);
+
+    if ((m == NULL) || (received > g->seq_last) || (consumed > received)) {
+        return;
+    }
+    if (received > m->received) {
+        m->received = received;
+    }
+    if (consumed > m->consumed) {
+        m->consumed    = consumed;
+        m->stall_since = 0;
+    }
+    ucpg_group_seq_update(g);
+}
+
+static void ucpg_group_seq_announce_stable(ucpg_group_t *g)
+{
+    ucpg_group_msg_t msg;
+    size_t i;
+
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_STABLE, &msg);
+    msg.a = g->stable;
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        if (!m->dead && !((m->slot == ucpg_group_engine.self) &&
+                          (m->uuid == ucpg_group_engine.self_uuid))) {
+            ucpg_group_send(m->slot, m->uuid, &msg, NULL);
+        }
+    }
+}
+
+void ucpg_group_seq_update(ucpg_group_t *g)
+{
+    uint64_t stable = g->received, min_consumed;
+    size_t i;
+
+    if (!g->is_seq || g->recovering) {
+        return;
+    }
+    for (i = 0; i < g->nmembers; ++i) {
+        if (!g->members[i].dead && (g->members[i].received < stable)) {
+            stable = g->members[i].received;
+        }
+    }
+    if (stable > g->stable) {
+        ucpg_group_member_stable(g, stable);
+        if ((g->safe_pending != 0) && (g->safe_pending <= g->stable)) {
+            g->safe_pending = 0;
+            ucpg_group_seq_announce_stable(g);   /* SAFE messages are waiting for it */
+        }
+    }
+    min_consumed = ucpg_group_seq_min_consumed(g);
+    ucpg_group_seq_window_advance(g, min_consumed);
+    if (g->held != NULL) {
+        ucpg_group_seq_drain(g);
+    }
+}
+
+/* --- stalled members ----------------------------------------------------------------- */
+
+void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now)
+{
+    uint64_t timeout_ns = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms * 1000000ull;
+    uint64_t min_consumed;
+    int evict = 0;
+    size_t i;
+
+    g->stall_armed = 0;
+    if ((timeout_ns == 0) || !ucpg_group_seq_window_full(g, 0)) {
+        for (i = 0; i < g->nmembers; ++i) {
+            g->members[i].stall_since = 0;
+        }
+        return;
+    }
+    min_consumed = ucpg_group_seq_min_consumed(g);
+    for (i = 0; i < g->nmembers; ++i) {
+        ucpg_group_member_t *m = &g->members[i];
+        if (m->dead || (m->consumed != min_consumed) ||
+            ((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid))) {
+            continue;
+        }
+        if (m->stall_since == 0) {
+            m->stall_since = now;
+        } else if (now - m->stall_since >= timeout_ns) {
+            ucpg_warn("removing member pid %u of a group: it read nothing for %u ms",
+                      m->pid, ucpg_group_engine.config->group_stall_timeout_ms);
+            m->dead = 1;
+            evict   = 1;
+        }
+    }
+    if (evict) {
+        ucpg_group_seq_view(g, NULL, NULL);
+    } else {
+        g->stall_armed = 1;
+        ucpg_group_timer_arm(100);
+    }
+}
+
+/* --- becoming the sequencer ------------------------------------------------------------ */
+
+void ucpg_group_seq_become(ucpg_group_t *g)
+{
+    uint64_t cap = 1;
+    size_t i;
+
+    while (cap <= ucpg_group_engine.config->group_window) {
+        cap <<= 1;
+    }
+    free(g->win_len);
+    g->win_len      = calloc(cap, sizeof(*g->win_len));
+    g->win_mask     = cap - 1;
+    g->window_bytes = 0;
+    g->is_seq       = 1;
+    g->seq_last     = g->received;
+    g->seq_slot     = ucpg_group_engine.self;
+    g->seq_uuid     = ucpg_group_engine.self_uuid;
+    g->safe_pending = 0;
+    /* What others received we learn from their next acks; until then assume
+     * only what is known stable (never more: SAFE depends on it). */
+    for (i = 0; i < g->nmembers; ++i) {
+        if (g->members[i].received < g->stable) {
+            g->members[i].received = g->stable;
+        }
+        if (g->members[i].consumed < g->stable) {
+            g->members[i].consumed = g->stable;
+        }
+        g->members[i].stall_since = 0;
+    }
+    g->win_base = ucpg_group_seq_min_consumed(g);
+    ucpg_group_member_ack(g, 1);          /* our own state, as a member */
+    ucpg_group_member_resend(g);          /* our own requests, in order */
+}
