@@ -49,7 +49,7 @@
 /* --- on-disk layout mirrored from registry.c ------------------------------ */
 
 #define REG_MAGIC      "UCPGREG"
-#define REG_VERSION    2u
+#define REG_VERSION    3u
 
 typedef struct {
     char     magic[8];
@@ -91,9 +91,11 @@ _Static_assert(sizeof(reg_seg_t) == 24, "mirrored segment-id entry is 24 bytes")
 
 static size_t reg_file_size(unsigned nslots)
 {
-    /* header, process slots, then the segment-id table (24-byte entries) */
+    /* header, process slots, the segment-id table (24-byte entries), then the
+     * group directory: 168-byte entry headers and 24-byte members per entry */
     return sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t) +
-           (size_t)UCPG_REGISTRY_NSEGS * sizeof(reg_seg_t);
+           (size_t)UCPG_REGISTRY_NSEGS * sizeof(reg_seg_t) +
+           (size_t)UCPG_REGISTRY_NGROUPS * (168u + UCPG_REGISTRY_GROUP_MEMBERS * 24u);
 }
 
 static off_t reg_seg_table_offset(unsigned nslots)

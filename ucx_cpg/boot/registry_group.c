@@ -34,6 +34,9 @@ typedef struct ucpg_registry_group_hdr {
     uint32_t nmembers;
 } ucpg_registry_group_hdr_t;
 
+_Static_assert(sizeof(ucpg_registry_group_hdr_t) == 168, "directory entry header is 168 bytes");
+_Static_assert(sizeof(ucpg_registry_gmember_t) == 24, "directory member is 24 bytes");
+
 #define UCPG_REGISTRY_GROUP_HDRS_SIZE \
     ((size_t)UCPG_REGISTRY_NGROUPS * sizeof(ucpg_registry_group_hdr_t))
 #define UCPG_REGISTRY_GROUP_MEMBERS_SIZE \

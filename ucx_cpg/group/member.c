@@ -357,6 +357,7 @@ static void ucpg_group_follow_sequencer(ucpg_group_t *g)
     if (ucpg_group_is_self(first->slot, first->uuid)) {
         if (!g->is_seq) {
             ucpg_group_seq_become(g);      /* hand-off: the old one left */
+            ucpg_group_member_resend(g);
         }
     } else {
         ucpg_group_member_ack(g, 1);       /* the new one knows nothing of us */

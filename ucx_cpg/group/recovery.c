@@ -234,7 +234,8 @@ static void ucpg_group_recovery_complete(ucpg_group_t *g)
     }
     g->recovering = 0;
     ucpg_group_seq_become(g);
-    ucpg_group_seq_view(g, NULL, NULL);     /* removes every dead member */
+    ucpg_group_seq_view(g, NULL, NULL);     /* the cut: removes every dead member */
+    ucpg_group_member_resend(g);            /* then what we sent that did not make it */
     ucpg_group_seq_drain(g);
 }
 

@@ -509,5 +509,5 @@ void ucpg_group_seq_become(ucpg_group_t *g)
     }
     g->win_base = ucpg_group_seq_min_consumed(g);
     ucpg_group_member_ack(g, 1);          /* our own state, as a member */
-    ucpg_group_member_resend(g);          /* our own requests, in order */
+    /* the caller orders our own pending requests (after any view it owes) */
 }

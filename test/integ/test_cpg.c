@@ -1,0 +1,477 @@
+/*
+ * test_cpg.c - the CPG API across real processes, checked from delivery
+ * traces: every process writes what its callbacks saw (cpg_trace.h) and the
+ * checker verifies the group-semantics properties (self-inclusion, confchg
+ * consistency, FIFO, total order, views at the same place in every stream,
+ * virtual synchrony, SAFE) over all of them. Scenarios: concurrent senders,
+ * a join storm, sizes around the transport thresholds up to 16 MiB, the
+ * sequencer and a plain sender SIGKILLed mid-stream, a slow reader (flow
+ * control), a stopped reader removed by the stall timeout, leave and
+ * rejoin, two groups per process.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "corosync/cpg.h"
+#include "cpg_trace.h"
+#include "harness.h"
+#include "integ_run.h"
+
+#define STEP_MS   30000u
+#define MAGIC     0x43504754u      /* "TGPC" */
+#define HDR_LEN   24u
+
+/* What one child does; see child_main(). */
+typedef struct child_cfg {
+    const char *group;
+    int         nsend;        /* messages to send after GO */
+    int         members;      /* wait for this many members before READY */
+    size_t      size;         /* payload bytes (>= HDR_LEN), 0: vary by counter */
+    const size_t *sizes;      /* if set: message i has sizes[i] bytes */
+    int         safe_every;   /* every n-th message is SAFE (0: none) */
+    int         no_dispatch;  /* rank 1 does not read until told to (flow control) */
+} child_cfg_t;
+
+/* --- per-process state (each child is its own process) --------------------- */
+
+static cpg_trace_writer_t trace;
+static const child_cfg_t *cfg;
+static struct cpg_name    gname;
+static int                nmembers, self_left, content_errors;
+static uint64_t           ndelivered, nown;
+
+static uint8_t fill_byte(uint32_t pid, uint64_t counter, size_t i)
+{
+    return (uint8_t)(pid * 31u + counter * 7u + i);
+}
+
+static size_t message_size(uint64_t counter)
+{
+    if (cfg->sizes != NULL) {
+        return cfg->sizes[counter];
+    }
+    return (cfg->size != 0) ? cfg->size : HDR_LEN + (size_t)(counter % 200);
+}
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Checks a tagged payload in full; returns 1 and the tag if it is one. */
+static int parse_payload(const uint8_t *m, size_t len, uint32_t *pid, uint64_t *counter,
+                         int *guarantee)
+{
+    size_t i;
+
+    if ((len < HDR_LEN) || (get_u32(m) != MAGIC)) {
+        return 0;
+    }
+    *pid       = get_u32(m + 4);
+    *counter   = get_u64(m + 8);
+    *guarantee = (int)get_u32(m + 16);
+    if (get_u32(m + 20) != (uint32_t)len) {
+        ++content_errors;
+    }
+    for (i = HDR_LEN; i < len; ++i) {
+        if (m[i] != fill_byte(*pid, *counter, i)) {
+            ++content_errors;
+            break;
+        }
+    }
+    return 1;
+}
+
+static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t pid,
+                       void *msg, size_t len)
+{
+    uint32_t tag_pid = 0;
+    uint64_t counter = 0;
+    int guarantee = CPG_TYPE_AGREED, tagged;
+
+    (void)h;
+    tagged = parse_payload(msg, len, &tag_pid, &counter, &guarantee);
+    if (tagged && (tag_pid != pid)) {
+        ++content_errors;                   /* delivered under the wrong sender */
+    }
+    cpg_trace_deliver(&trace, g->value, g->length, nodeid, pid, guarantee, len, tagged,
+                      tag_pid, counter);
+    ++ndelivered;
+    nown += (pid == (uint32_t)getpid());
+}
+
+static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
+                       const struct cpg_address *members, size_t nm,
+                       const struct cpg_address *left, size_t nl,
+                       const struct cpg_address *joined, size_t nj)
+{
+    size_t i;
+
+    (void)h;
+    cpg_trace_confchg(&trace, g->value, g->length, (const struct cpg_trace_addr*)members, nm,
+                      (const struct cpg_trace_addr*)left, nl,
+                      (const struct cpg_trace_addr*)joined, nj);
+    nmembers = (int)nm;
+    for (i = 0; i < nl; ++i) {
+        self_left |= (left[i].pid == (uint32_t)getpid());
+    }
+}
+
+static cpg_callbacks_t callbacks = {on_deliver, on_confchg};
+
+/* Dispatches until cond() or timeout; 0 if cond() became true. */
+static int dispatch_until(cpg_handle_t h, int (*cond)(void *), void *arg, unsigned timeout_ms)
+{
+    uint64_t deadline = ucpg_test_now_ms() + timeout_ms;
+    struct pollfd pfd;
+    int fd;
+
+    if (cpg_fd_get(h, &fd) != CS_OK) {
+        return -1;
+    }
+    while (!cond(arg)) {
+        if (ucpg_test_now_ms() > deadline) {
+            return -1;
+        }
+        pfd.fd     = fd;
+        pfd.events = POLLIN;
+        if ((poll(&pfd, 1, 50) > 0) && (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int enough_members(void *arg) { return nmembers >= *(int*)arg; }
+static int own_done(void *arg) { return nown >= *(uint64_t*)arg; }
+static int total_done(void *arg) { return ndelivered >= *(uint64_t*)arg; }
+static int left_done(void *arg) { (void)arg; return self_left; }
+
+static void build_payload(uint8_t *m, size_t len, uint64_t counter, int guarantee)
+{
+    size_t i;
+
+    put_u32(m, MAGIC);
+    put_u32(m + 4, (uint32_t)getpid());
+    put_u64(m + 8, counter);
+    put_u32(m + 16, (uint32_t)guarantee);
+    put_u32(m + 20, (uint32_t)len);
+    for (i = HDR_LEN; i < len; ++i) {
+        m[i] = fill_byte((uint32_t)getpid(), counter, i);
+    }
+}
+
+/* Sends one message, retrying (and reading) while flow control says so. */
+static cs_error_t send_one(cpg_handle_t h, uint64_t counter, int *try_again)
+{
+    int guarantee = (cfg->safe_every && (counter % (uint64_t)cfg->safe_every == 0))
+                    ? CPG_TYPE_SAFE : CPG_TYPE_AGREED;
+    size_t len = message_size(counter);
+    uint8_t *m = malloc(len ? len : 1);
+    struct iovec iov[3];
+    cs_error_t err;
+    size_t a = len / 3, b = len / 3;
+
+    if (m == NULL) {
+        return CS_ERR_NO_MEMORY;
+    }
+    if (len >= HDR_LEN) {
+        build_payload(m, len, counter, guarantee);
+    }
+    /* three pieces: the library must gather them */
+    iov[0].iov_base = m;         iov[0].iov_len = a;
+    iov[1].iov_base = m + a;     iov[1].iov_len = b;
+    iov[2].iov_base = m + a + b; iov[2].iov_len = len - a - b;
+    while ((err = cpg_mcast_joined(h, (cpg_guarantee_t)guarantee, iov, 3)) == CS_ERR_TRY_AGAIN) {
+        cpg_flow_control_state_t fc = CPG_FLOW_CONTROL_DISABLED;
+        if ((cpg_flow_control_state_get(h, &fc) != CS_OK) || (fc != CPG_FLOW_CONTROL_ENABLED)) {
+            ++content_errors;            /* TRY_AGAIN must come with the state set */
+        }
+        ++*try_again;
+        if (!cfg->no_dispatch || (ucpg_test_rank() != 1)) {
+            cpg_dispatch(h, CS_DISPATCH_ALL);
+        }
+        usleep(100);
+    }
+    free(m);
+    return err;
+}
+
+static char trace_path[512];
+
+static int child_main(int rank, int nprocs, void *arg)
+{
+    uint64_t want_own, expect;
+    unsigned local_nodeid = 0;
+    int try_again = 0, i, fails = 0;
+    char line[64];
+    cpg_handle_t h;
+    cs_error_t err;
+
+    (void)nprocs;
+    cfg = arg;
+    snprintf(trace_path, sizeof(trace_path), "%s/rank%d.trace", getenv("CPG_TRACE_DIR"), rank);
+    if ((cpg_initialize(&h, &callbacks) != CS_OK) || (cpg_local_get(h, &local_nodeid) != CS_OK) ||
+        (cpg_trace_open(&trace, trace_path, local_nodeid, (uint32_t)getpid()) != 0)) {
+        ucpg_test_say("ERR init");
+        return 1;
+    }
+    gname.length = (uint32_t)strlen(cfg->group);
+    memcpy(gname.value, cfg->group, gname.length);
+    err = cpg_join(h, &gname);
+    ucpg_test_say("JOINED %d", err);
+    if ((err != CS_OK) ||
+        (dispatch_until(h, enough_members, (void*)&cfg->members, STEP_MS) != 0)) {
+        ucpg_test_say("ERR members %d", nmembers);
+        return 1;
+    }
+    ucpg_test_say("READY");
+    if (ucpg_test_wait_for("GO", STEP_MS) != 0) {
+        return 1;
+    }
+    want_own = (cfg->no_dispatch && (rank == 1)) ? 0 : (uint64_t)cfg->nsend;
+    for (i = 0; (i < (int)want_own) && !fails; ++i) {
+        fails = (send_one(h, (uint64_t)i, &try_again) != CS_OK);
+        cpg_dispatch(h, CS_DISPATCH_ALL);
+    }
+    if (cfg->no_dispatch && (rank == 1)) {
+        ucpg_test_wait_for("DRAIN", STEP_MS);     /* a slow reader, then it catches up */
+    }
+    if (fails || (dispatch_until(h, own_done, &want_own, STEP_MS) != 0)) {
+        ucpg_test_say("ERR sent %d own %llu", i, (unsigned long long)nown);
+        return 1;
+    }
+    ucpg_test_say("SENT try_again=%d", try_again);
+    /* keep reading while the others finish: a member that stops reading
+     * holds everyone's window */
+    line[0] = '\0';
+    while (strncmp(line, "FINISH ", 7) != 0) {
+        if ((ucpg_test_hear(line, sizeof(line), 20) != 0) &&
+            (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK)) {
+            return 1;
+        }
+    }
+    expect = strtoull(line + 7, NULL, 10);
+    dispatch_until(h, total_done, &expect, STEP_MS);
+    ucpg_test_say("COUNT %llu errors %d", (unsigned long long)ndelivered, content_errors);
+    if ((cpg_leave(h, &gname) != CS_OK) || (dispatch_until(h, left_done, NULL, STEP_MS) != 0)) {
+        ucpg_test_say("ERR leave");
+        return 1;
+    }
+    err = cpg_finalize(h);
+    if ((cpg_trace_close(&trace) != 0) || (err != CS_OK) || content_errors) {
+        return 1;
+    }
+    return 0;
+}
+
+/* --- the parent's side -------------------------------------------------------- */
+
+static char trace_dir[256];
+
+static int traces_check(int nprocs)
+{
+    const char *paths[16];
+    char bufs[16][300], err[1024];
+    int i;
+
+    for (i = 0; i < nprocs; ++i) {
+        snprintf(bufs[i], sizeof(bufs[i]), "%s/rank%d.trace", trace_dir, i);
+        paths[i] = bufs[i];
+    }
+    if (cpg_trace_check(paths, (size_t)nprocs, err, sizeof(err)) != 0) {
+        fprintf(stderr, "  trace check failed: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void traces_remove(int nprocs)
+{
+    char path[300];
+    int i;
+
+    for (i = 0; i < nprocs; ++i) {
+        snprintf(path, sizeof(path), "%s/rank%d.trace", trace_dir, i);
+        unlink(path);
+    }
+}
+
+static ucpg_harness_t *start(int nprocs, const child_cfg_t *c, const char *window)
+{
+    ucpg_harness_t *h = ucpg_harness_create(120000);
+    int i;
+
+    if (h == NULL) {
+        return NULL;
+    }
+    ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
+    if (window != NULL) {
+        ucpg_harness_setenv(h, "UCX_CPG_GROUP_WINDOW", window);
+    }
+    for (i = 0; i < nprocs; ++i) {
+        if (ucpg_harness_fork(h, 1, child_main, (void*)c) < 0) {
+            ucpg_harness_destroy(h);
+            return NULL;
+        }
+        /* rank 0 first, so it is the oldest member: the sequencer */
+        if ((i == 0) && (ucpg_harness_expect(h, 0, "JOINED", NULL, 0, STEP_MS) != 0)) {
+            ucpg_harness_destroy(h);
+            return NULL;
+        }
+    }
+    return h;
+}
+
+/* All ranks send, everyone must see everything; optionally kill one rank
+ * after GO. */
+static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsigned kill_after_ms)
+{
+    ucpg_harness_t *h = start(nprocs, c, NULL);
+    unsigned long long expect = (unsigned long long)nprocs * (unsigned long long)c->nsend;
+    char line[128];
+    int passed = 0, r, survivors = nprocs;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
+    if (kill_rank >= 0) {
+        usleep(kill_after_ms * 1000u);
+        INTEG_CHECK(ucpg_harness_kill(h, kill_rank, SIGKILL) == 0, "kill");
+        survivors--;
+        expect = 0;                    /* the dead one's count is unknown */
+    }
+    INTEG_CHECK(ucpg_harness_expect_all(h, "SENT", STEP_MS) == 0, "not all sent");
+    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %llu", expect) == 0, "FINISH");
+    for (r = 0; r < nprocs; ++r) {
+        unsigned long long got = 0;
+        int errors = 0;
+        if (r == kill_rank) {
+            continue;
+        }
+        INTEG_CHECK(ucpg_harness_expect(h, r, "COUNT", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d no count", r);
+        INTEG_CHECK(sscanf(line, "COUNT %llu errors %d", &got, &errors) == 2, "%s", line);
+        INTEG_CHECK(errors == 0, "rank %d: %d corrupt deliveries", r, errors);
+        INTEG_CHECK((expect == 0) || (got == expect), "rank %d got %llu of %llu", r, got,
+                    expect);
+    }
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(nprocs) == 0, "properties");
+    (void)survivors;
+    passed = 1;
+fail:
+    traces_remove(nprocs);
+    return integ_end(h, passed);
+}
+
+static int test_three_senders_agreed_and_safe(void)
+{
+    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0};
+    return run_all_deliver(3, &c, -1, 0);
+}
+
+static int test_join_storm_8(void)
+{
+    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0};
+    ucpg_harness_t *h = ucpg_harness_create(120000);
+    int passed = 0;
+
+    /* all eight join at once (no stagger, no ordering among them) */
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
+    INTEG_CHECK(ucpg_harness_fork(h, 8, child_main, (void*)&c) == 0, "fork");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "SENT", STEP_MS) == 0, "not all sent");
+    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %d", 8 * 50) == 0, "FINISH");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "COUNT 400 errors 0", STEP_MS) == 0, "counts");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(8) == 0, "properties");
+    passed = 1;
+fail:
+    traces_remove(8);
+    return integ_end(h, passed);
+}
+
+static int test_sizes(void)
+{
+    /* 0 and 1 byte (untagged), around UCX's eager/rendezvous switch, 1 MiB, 16 MiB */
+    static const size_t sizes[] = {0, 1, HDR_LEN, 8191, 8192, 8193, 65535, 65536, 65537,
+                                   1048575, 1048576, 1048577, 16u << 20};
+    static const child_cfg_t c = {"sizes", (int)(sizeof(sizes) / sizeof(sizes[0])), 2, 0,
+                                  sizes, 3, 0};
+    return run_all_deliver(2, &c, -1, 0);
+}
+
+static int test_kill_sequencer_midstream(void)
+{
+    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0};
+    return run_all_deliver(4, &c, 0, 30);     /* rank 0 joined first: the sequencer */
+}
+
+static int test_kill_sender_midstream(void)
+{
+    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0};
+    return run_all_deliver(4, &c, 2, 30);
+}
+
+static int test_slow_reader_flow_control(void)
+{
+    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1};
+    ucpg_harness_t *h = start(2, &c, "256");
+    char line[128];
+    int passed = 0, try_again = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
+    /* rank 1 reads nothing: rank 0 is held back (TRY_AGAIN), never runs away */
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SENT", line, sizeof(line), 2000) != 0,
+                "3000 messages got past a reader with a window of 256");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "DRAIN") == 0, "DRAIN");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SENT", line, sizeof(line), STEP_MS) == 0, "rank 0");
+    INTEG_CHECK(sscanf(line, "SENT try_again=%d", &try_again) == 1, "%s", line);
+    INTEG_CHECK(try_again > 0, "no CS_ERR_TRY_AGAIN seen");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "SENT", NULL, 0, STEP_MS) == 0, "rank 1");
+    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %d", 3000) == 0, "FINISH");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "COUNT 3000 errors 0", STEP_MS) == 0, "counts");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(2) == 0, "properties");
+    passed = 1;
+fail:
+    traces_remove(2);
+    return integ_end(h, passed);
+}
+
+static const integ_test_t tests[] = {
+    INTEG_TEST(test_three_senders_agreed_and_safe),
+    INTEG_TEST(test_sizes),
+    INTEG_TEST(test_join_storm_8),
+    INTEG_TEST(test_kill_sender_midstream),
+    INTEG_TEST(test_kill_sequencer_midstream),
+    INTEG_TEST(test_slow_reader_flow_control),
+};
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    snprintf(trace_dir, sizeof(trace_dir), "/tmp/ucpg_test_cpg.%d", (int)getpid());
+    if ((mkdir(trace_dir, 0700) != 0) && (errno != EEXIST)) {
+        perror(trace_dir);
+        return 1;
+    }
+    ret = integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+    rmdir(trace_dir);
+    return ret;
+}
