@@ -172,11 +172,13 @@ static cs_error_t ucpg_cpg_join_prepare(ucpg_cpg_handle_t *h)
         return CS_ERR_TRY_AGAIN;
     }
     pthread_mutex_lock(&h->lock);
-    if (h->joined || (h->group != old)) {
+    if (h->group != old) {
         pthread_mutex_unlock(&h->lock);
-        return CS_ERR_EXIST;                 /* still (or again) a member */
+        return CS_ERR_EXIST;                 /* another thread joined meanwhile */
     }
-    h->group = NULL;
+    h->group   = NULL;
+    h->joined  = 0;
+    h->leaving = 0;
     pthread_mutex_unlock(&h->lock);
     ucpg_group_destroy(old);
     return CS_OK;
@@ -199,7 +201,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_n
         return err;
     }
     pthread_mutex_lock(&h->lock);
-    err = h->joined ? CS_ERR_EXIST : CS_OK;  /* one group per handle, as corosync */
+    /* one group per handle, as corosync; after cpg_leave, joining again
+     * waits for the leave to be ordered (corosync: EXIST, or a hang) */
+    err = (h->joined && !h->leaving) ? CS_ERR_EXIST : CS_OK;
     pthread_mutex_unlock(&h->lock);
     if (err == CS_OK) {
         err = ucpg_cpg_join_prepare(h);
@@ -239,13 +243,18 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_leave(cpg_handle_t handle, const struct cpg_
     }
     pthread_mutex_lock(&h->lock);
     g = h->group;
-    if (!h->joined || (g == NULL) || (group->length != h->group_name.length) ||
+    if (!h->joined || h->leaving || (g == NULL) || (group->length != h->group_name.length) ||
         (memcmp(group->value, h->group_name.value, group->length) != 0)) {
         err = CS_ERR_NOT_EXIST;
     }
     pthread_mutex_unlock(&h->lock);
     if (err == CS_OK) {
         err = ucpg_cpg_error(ucpg_group_leave(g));
+    }
+    if (err == CS_OK) {
+        pthread_mutex_lock(&h->lock);
+        h->leaving = 1;
+        pthread_mutex_unlock(&h->lock);
     }
     ucpg_cpg_handle_put(h);
     return err;
@@ -257,7 +266,7 @@ static ucpg_group_t *ucpg_cpg_joined_group(ucpg_cpg_handle_t *h)
     ucpg_group_t *g;
 
     pthread_mutex_lock(&h->lock);
-    g = h->joined ? h->group : NULL;
+    g = (h->joined && !h->leaving) ? h->group : NULL;
     pthread_mutex_unlock(&h->lock);
     return g;
 }

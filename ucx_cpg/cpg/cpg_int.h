@@ -40,7 +40,8 @@ typedef struct ucpg_cpg_handle {
     int                 efd;           /* readable iff the queue is non-empty or finalized */
     ucpg_group_t       *group;         /* NULL if never joined */
     struct cpg_name     group_name;
-    int                 joined;        /* our join view came and no leave view yet */
+    int                 joined;        /* joined, and the view removing us not dispatched */
+    int                 leaving;       /* cpg_leave was called for that group */
     int                 totem_initial; /* deliver a totem confchg after the next confchg */
     ucpg_cpg_item_t    *head, **tail;
     size_t              queued;

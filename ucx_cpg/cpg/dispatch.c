@@ -131,25 +131,31 @@ static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t 
 }
 
 static void ucpg_cpg_call_event(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model,
-                                const struct cpg_name *name, ucpg_group_event_t *ev)
+                                ucpg_group_event_t *ev)
 {
     ucpg_group_event_info_t info;
+    struct cpg_name name;
 
     ucpg_group_event_info(ev, &info);
+    memset(&name, 0, sizeof(name));
+    name.length = (uint32_t)info.name_len;
+    memcpy(name.value, info.name, info.name_len);  /* the event's group: a rejoin may have
+                                                     * moved the handle on already */
     if (!info.is_view) {
         if (model->cpg_deliver_fn != NULL) {
-            model->cpg_deliver_fn(h->id, name, info.sender.nodeid, info.sender.pid, info.data,
+            model->cpg_deliver_fn(h->id, &name, info.sender.nodeid, info.sender.pid, info.data,
                                   info.len);
         }
         return;
     }
     pthread_mutex_lock(&h->lock);
-    if (info.view.self_left) {
-        h->joined = 0;
+    if (info.view.self_left && (info.group == h->group)) {
+        h->joined  = 0;
+        h->leaving = 0;
     }
     pthread_mutex_unlock(&h->lock);
     if (model->cpg_confchg_fn != NULL) {
-        model->cpg_confchg_fn(h->id, name,
+        model->cpg_confchg_fn(h->id, &name,
                               (const struct cpg_address*)info.view.members, info.view.nmembers,
                               (const struct cpg_address*)info.view.left, info.view.nleft,
                               (const struct cpg_address*)info.view.joined, info.view.njoined);
@@ -161,7 +167,6 @@ static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
 {
     ucpg_cpg_item_t *item = ucpg_cpg_queue_pop(h);
     cpg_model_v1_data_t model;
-    struct cpg_name name;
     int totem_after;
 
     if (item == NULL) {
@@ -169,7 +174,6 @@ static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
     }
     pthread_mutex_lock(&h->lock);
     model = h->model;                  /* callbacks may change the handle */
-    name  = h->group_name;
     totem_after = h->totem_initial && (item->event != NULL) &&
                   ucpg_group_event_is_view(item->event);
     if (totem_after) {
@@ -179,7 +183,7 @@ static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
     if (item->event == NULL) {
         ucpg_cpg_call_totem(h, &model);
     } else {
-        ucpg_cpg_call_event(h, &model, &name, item->event);
+        ucpg_cpg_call_event(h, &model, item->event);
         ucpg_group_event_release(item->event);
     }
     free(item);

@@ -113,7 +113,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_mcast_joined(cpg_handle_t handle, cpg_gu
         return err;
     }
     pthread_mutex_lock(&h->lock);
-    g = h->joined ? h->group : NULL;
+    g = (h->joined && !h->leaving) ? h->group : NULL;
     pthread_mutex_unlock(&h->lock);
     if ((msg == NULL) || !ucpg_cpg_zcb_owned(h, msg, msg_len)) {
         err = CS_ERR_INVALID_PARAM;

@@ -194,6 +194,7 @@ ucpg_status_t ucpg_group_join(const void *name, size_t name_len,
                (uint64_t)ucpg_group_engine.config->group_join_timeout_ms * 1000000ull;
     ucpg_group_engine_lock();
     if (ucpg_group_name_busy(name, name_len)) {
+        ucpg_debug("join refused: this process is already in that group");
         ucpg_group_engine_unlock();
         ucpg_group_engine_release();
         return UCPG_ERR_EXISTS;
@@ -209,6 +210,7 @@ ucpg_status_t ucpg_group_join(const void *name, size_t name_len,
     if (status == UCPG_INPROGRESS) {
         status = UCPG_ERR_TIMEOUT;
     }
+    ucpg_debug("join of a %zu-byte group name: %s", name_len, ucpg_status_string(status));
     if (status == UCPG_OK) {
         *group_p = g;
     } else if ((g != NULL) && (status == UCPG_ERR_TIMEOUT)) {

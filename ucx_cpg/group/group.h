@@ -81,6 +81,9 @@ typedef struct ucpg_group_callbacks {
 
 /* What an event holds; pointers valid until it is released. */
 typedef struct ucpg_group_event_info {
+    ucpg_group_t     *group;       /* whose stream it belongs to */
+    const uint8_t    *name;        /* that group's name */
+    size_t            name_len;
     int               is_view;
     /* message */
     ucpg_group_addr_t sender;      /* reason unused */

@@ -59,7 +59,8 @@ typedef struct ucpg_group_member {
     uint32_t nodeid;
     uint32_t pid;
     uint64_t next_lseq;   /* next request number expected from it */
-    int      dead;        /* seen DOWN; the next view removes it */
+    int      dead;        /* seen DOWN (or evicted); the next view removes it */
+    int      evicted;     /* alive but removed for stalling: still told so */
     /* sequencer side */
     uint64_t received;    /* acknowledged received-through */
     uint64_t consumed;    /* acknowledged consumed-through */

@@ -612,7 +612,10 @@ int ucpg_group_event_is_view(const ucpg_group_event_t *ev)
 void ucpg_group_event_info(const ucpg_group_event_t *ev, ucpg_group_event_info_t *info)
 {
     memset(info, 0, sizeof(*info));
-    info->is_view = (ev->kind == UCPG_GROUP_KIND_VIEW);
+    info->group    = ev->group;
+    info->name     = (ev->group != NULL) ? ev->group->name : NULL;
+    info->name_len = (ev->group != NULL) ? ev->group->name_len : 0;
+    info->is_view  = (ev->kind == UCPG_GROUP_KIND_VIEW);
     if (info->is_view) {
         info->view = ev->view;
         return;

@@ -56,9 +56,16 @@ int ucpg_group_seq_window_full(ucpg_group_t *g, size_t extra_bytes)
     uint64_t in_flight = g->seq_last - ucpg_group_seq_min_consumed(g);
     uint64_t max_bytes = (uint64_t)cfg->group_window_mb << 20;
 
+    int full;
+
     /* A single message larger than the byte window still passes alone. */
-    return (in_flight >= cfg->group_window) ||
+    full = (in_flight >= cfg->group_window) ||
            ((in_flight > 0) && (g->window_bytes + extra_bytes > max_bytes));
+    if (full && !g->stall_armed && cfg->group_stall_timeout_ms) {
+        g->stall_armed = 1;              /* someone is holding the group up: watch it */
+        ucpg_group_timer_arm(100);
+    }
+    return full;
 }
 
 static void ucpg_group_seq_track_len(ucpg_group_t *g, uint64_t seq, uint64_t len)
@@ -85,8 +92,8 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
     msg.origin    = ev->origin;
     for (i = 0; i < g->nmembers; ++i) {
         const ucpg_group_member_t *m = &g->members[i];
-        if (!m->dead && !((m->slot == ucpg_group_engine.self) &&
-                          (m->uuid == ucpg_group_engine.self_uuid))) {
+        if ((!m->dead || m->evicted) && !((m->slot == ucpg_group_engine.self) &&
+                                          (m->uuid == ucpg_group_engine.self_uuid))) {
             ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
         }
     }
@@ -278,10 +285,6 @@ static void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
     r->next = NULL;
     r->buf  = ucpg_group_buf_ref(req->buf);
     *pp     = r;
-    if ((g->stall_armed == 0) && ucpg_group_engine.config->group_stall_timeout_ms) {
-        g->stall_armed = 1;
-        ucpg_group_timer_arm(100);
-    }
 }
 
 /* 1: ordered or dropped; 0: must wait. */
@@ -465,8 +468,9 @@ void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now)
         } else if (now - m->stall_since >= timeout_ns) {
             ucpg_warn("removing member pid %u of a group: it read nothing for %u ms",
                       m->pid, ucpg_group_engine.config->group_stall_timeout_ms);
-            m->dead = 1;
-            evict   = 1;
+            m->dead    = 1;
+            m->evicted = 1;                /* it will read its own removal */
+            evict      = 1;
         }
     }
     if (evict) {

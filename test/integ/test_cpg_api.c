@@ -1,0 +1,596 @@
+/*
+ * test_cpg_api.c - every CPG call's documented results, in real processes:
+ * error codes for bad handles, names, states and sizes; the places where
+ * corosync is wrong and we are not (send while not joined, leave with
+ * another name, rejoin, 100 iovecs, membership_get's array size, finalize
+ * waking a blocked dispatcher); dispatch modes; iteration; zero-copy
+ * buffers; the INITIAL totem confchg; leave / finalize / kill reasons seen
+ * by another member; a SIGSTOPped member removed by the stall timeout.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "corosync/cpg.h"
+#include "harness.h"
+#include "integ_run.h"
+
+#define STEP_MS 20000u
+
+/* Fails the child with the call, what it returned and what was expected. */
+#define EXPECT_CS(call, want) \
+    do { \
+        cs_error_t got_ = (call); \
+        if (got_ != (want)) { \
+            ucpg_test_say("ERR %s:%d %s = %d, want %d", __FILE__, __LINE__, #call, (int)got_, \
+                          (int)(want)); \
+            return 1; \
+        } \
+    } while (0)
+
+#define EXPECT_TRUE(cond) \
+    do { \
+        if (!(cond)) { \
+            ucpg_test_say("ERR %s:%d %s", __FILE__, __LINE__, #cond); \
+            return 1; \
+        } \
+    } while (0)
+
+/* --- what a process saw ---------------------------------------------------- */
+
+typedef struct seen {
+    int      confchgs, totems, delivered;
+    size_t   last_len;
+    uint32_t last_pid;
+    uint8_t  last_first, last_end;
+    size_t   members;
+    uint32_t left_pid, left_reason, joined_pid, joined_reason;
+} seen_t;
+
+static seen_t seen;
+
+static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t pid,
+                       void *msg, size_t len)
+{
+    (void)h; (void)g; (void)nodeid;
+    seen.delivered++;
+    seen.last_len   = len;
+    seen.last_pid   = pid;
+    seen.last_first = len ? ((uint8_t*)msg)[0] : 0;
+    seen.last_end   = len ? ((uint8_t*)msg)[len - 1] : 0;
+}
+
+static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
+                       const struct cpg_address *members, size_t nm,
+                       const struct cpg_address *left, size_t nl,
+                       const struct cpg_address *joined, size_t nj)
+{
+    (void)h; (void)g; (void)members;
+    seen.confchgs++;
+    seen.members = nm;
+    if (nl > 0) {
+        seen.left_pid    = left[0].pid;
+        seen.left_reason = left[0].reason;
+    }
+    if (nj > 0) {
+        seen.joined_pid    = joined[0].pid;
+        seen.joined_reason = joined[0].reason;
+    }
+}
+
+static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *nodes)
+{
+    (void)h; (void)ring;
+    seen.totems += (n > 0) && (nodes[0] != 0);
+}
+
+static struct cpg_name name_of(const char *s)
+{
+    struct cpg_name n;
+
+    memset(&n, 0, sizeof(n));
+    n.length = (uint32_t)strlen(s);
+    memcpy(n.value, s, n.length);
+    return n;
+}
+
+/* Dispatches (ALL) until *counter reaches want; 0 on success. */
+static int wait_count(cpg_handle_t h, const int *counter, int want)
+{
+    uint64_t deadline = ucpg_test_now_ms() + STEP_MS;
+    struct pollfd pfd;
+
+    if (cpg_fd_get(h, &pfd.fd) != CS_OK) {
+        return -1;
+    }
+    while (*counter < want) {
+        pfd.events = POLLIN;
+        if (ucpg_test_now_ms() > deadline) {
+            return -1;
+        }
+        if ((poll(&pfd, 1, 50) > 0) && (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK)) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static cpg_callbacks_t callbacks = {on_deliver, on_confchg};
+
+/* --- single process ---------------------------------------------------------- */
+
+static int child_handles_and_names(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("api"), other = name_of("api2"), longname;
+    cpg_model_v1_data_t model;
+    cpg_handle_t h, h2;
+    unsigned nodeid = 0;
+    void *ctx = NULL;
+    int fd1 = -1, fd2 = -1;
+
+    (void)rank; (void)nprocs; (void)arg;
+    memset(&longname, 'x', sizeof(longname));
+    longname.length = CPG_MAX_NAME_LENGTH + 1;
+    memset(&model, 0, sizeof(model));
+    model.model = CPG_MODEL_V1;
+    model.flags = 0x2;
+    EXPECT_CS(cpg_finalize(0x1234567800000000ull), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_model_initialize(&h, 2, NULL, NULL), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, NULL),
+              CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_context_set(h, &seen), CS_OK);
+    EXPECT_CS(cpg_context_get(h, &ctx), CS_OK);
+    EXPECT_TRUE(ctx == &seen);
+    EXPECT_CS(cpg_fd_get(h, &fd1), CS_OK);
+    EXPECT_CS(cpg_fd_get(h, &fd2), CS_OK);
+    EXPECT_TRUE((fd1 >= 0) && (fd1 == fd2));
+    EXPECT_CS(cpg_local_get(h, &nodeid), CS_OK);
+    EXPECT_TRUE(nodeid != 0);
+    EXPECT_CS(cpg_dispatch(h, 0), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING), CS_ERR_TRY_AGAIN);
+    /* not joined: corosync says CS_OK and drops the message */
+    {
+        struct iovec iov = {"x", 1};
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
+    }
+    EXPECT_CS(cpg_leave(h, &g), CS_ERR_NOT_EXIST);
+    EXPECT_CS(cpg_join(h, &longname), CS_ERR_NAME_TOO_LONG);
+    EXPECT_CS(cpg_join(h, NULL), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_TRUE((seen.members == 1) && (seen.joined_pid == (uint32_t)getpid()) &&
+                (seen.joined_reason == CPG_REASON_JOIN));
+    EXPECT_CS(cpg_join(h, &g), CS_ERR_EXIST);            /* one group per handle */
+    EXPECT_CS(cpg_join(h, &other), CS_ERR_EXIST);
+    EXPECT_CS(cpg_initialize(&h2, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h2, &g), CS_ERR_EXIST);           /* this process is a member */
+    EXPECT_CS(cpg_join(h2, &other), CS_OK);              /* a second handle, another group */
+    EXPECT_CS(cpg_leave(h, &other), CS_ERR_NOT_EXIST);   /* corosync: a ghost member */
+    EXPECT_CS(cpg_leave(h, &longname), CS_ERR_NAME_TOO_LONG);
+    EXPECT_CS(cpg_finalize(h2), CS_OK);
+    EXPECT_CS(cpg_finalize(h2), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_context_get(h2, &ctx), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_ERR_BAD_HANDLE);
+    return 0;
+}
+
+static int child_messages(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("msgs");
+    struct cpg_address list[4];
+    struct iovec iov[100];
+    uint8_t bytes[100];
+    uint32_t max = 0;
+    int n, i;
+    cpg_handle_t h;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_max_atomic_msgsize_get(h, &max), CS_OK);
+    EXPECT_TRUE(max == 1048576u);                       /* UCX_CPG_GROUP_MAX_MSG below */
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    /* 100 pieces (corosync aborts at 64) arrive as one message */
+    for (i = 0; i < 100; ++i) {
+        bytes[i]        = (uint8_t)i;
+        iov[i].iov_base = &bytes[i];
+        iov[i].iov_len  = 1;
+    }
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_FIFO, iov, 100), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
+    EXPECT_TRUE((seen.last_len == 100) && (seen.last_first == 0) && (seen.last_end == 99) &&
+                (seen.last_pid == (uint32_t)getpid()));
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, NULL, 0), CS_OK);     /* empty */
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 2) == 0);
+    EXPECT_TRUE(seen.last_len == 0);
+    {
+        static uint8_t big[1048577];
+        struct iovec one = {big, sizeof(big)};
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &one, 1), CS_ERR_TOO_BIG);
+        one.iov_len = sizeof(big) - 1;
+        big[0] = 7;
+        big[sizeof(big) - 2] = 9;
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_SAFE, &one, 1), CS_OK);
+        EXPECT_TRUE(wait_count(h, &seen.delivered, 3) == 0);
+        EXPECT_TRUE((seen.last_len == 1048576) && (seen.last_first == 7) && (seen.last_end == 9));
+    }
+    EXPECT_CS(cpg_mcast_joined(h, 7, iov, 1), CS_ERR_INVALID_PARAM);
+    /* membership_get honours the array size */
+    n = 0;
+    EXPECT_CS(cpg_membership_get(h, &g, list, &n), CS_ERR_NO_SPACE);
+    EXPECT_TRUE(n == 1);
+    n = 4;
+    EXPECT_CS(cpg_membership_get(h, &g, list, &n), CS_OK);
+    EXPECT_TRUE((n == 1) && (list[0].pid == (uint32_t)getpid()));
+    EXPECT_CS(cpg_membership_get(h, &g, NULL, &n), CS_ERR_INVALID_PARAM);
+    {
+        struct cpg_name none = name_of("nobody-here");
+        n = 4;
+        EXPECT_CS(cpg_membership_get(h, &none, list, &n), CS_OK);
+        EXPECT_TRUE(n == 0);
+    }
+    {
+        cpg_flow_control_state_t fc = CPG_FLOW_CONTROL_ENABLED;
+        EXPECT_CS(cpg_flow_control_state_get(h, &fc), CS_OK);
+        EXPECT_TRUE(fc == CPG_FLOW_CONTROL_DISABLED);
+    }
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static int child_leave_rejoin(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("again"), other = name_of("again2");
+    struct iovec iov = {"y", 1};
+    cpg_handle_t h;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_CS(cpg_leave(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);
+    EXPECT_TRUE((seen.members == 0) && (seen.left_pid == (uint32_t)getpid()) &&
+                (seen.left_reason == CPG_REASON_LEAVE));
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
+    EXPECT_CS(cpg_leave(h, &g), CS_ERR_NOT_EXIST);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);                   /* corosync: CS_ERR_EXIST */
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 3) == 0);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
+    EXPECT_CS(cpg_leave(h, &g), CS_OK);
+    EXPECT_CS(cpg_join(h, &other), CS_OK);               /* corosync: hangs */
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 5) == 0);
+    EXPECT_TRUE((seen.members == 1) && (seen.joined_pid == (uint32_t)getpid()));
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static void *blocked_dispatch(void *arg)
+{
+    cpg_handle_t h = *(cpg_handle_t*)arg;
+    return (void*)(intptr_t)cpg_dispatch(h, CS_DISPATCH_BLOCKING);
+}
+
+static int child_dispatch_modes(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("modes");
+    struct iovec iov = {"z", 1};
+    cpg_model_v1_data_t model;
+    pthread_t thread;
+    void *ret = NULL;
+    cpg_handle_t h;
+
+    (void)rank; (void)nprocs; (void)arg;
+    memset(&model, 0, sizeof(model));
+    model.model                = CPG_MODEL_V1;
+    model.cpg_deliver_fn       = on_deliver;
+    model.cpg_confchg_fn       = on_confchg;
+    model.cpg_totem_confchg_fn = on_totem;
+    model.flags                = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+    EXPECT_CS(cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, &seen), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    /* ONE blocks for one event: the confchg, then the INITIAL totem confchg */
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ONE), CS_OK);
+    EXPECT_TRUE((seen.confchgs == 1) && (seen.totems == 1) && (seen.delivered == 0));
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING), CS_OK);
+    EXPECT_TRUE(seen.delivered == 1);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 2) == 0);
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING), CS_ERR_TRY_AGAIN);
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_OK);       /* nothing queued: still OK */
+    /* finalize wakes a thread blocked in CS_DISPATCH_BLOCKING (corosync does not) */
+    EXPECT_TRUE(pthread_create(&thread, NULL, blocked_dispatch, &h) == 0);
+    usleep(200000);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    EXPECT_TRUE(pthread_join(thread, &ret) == 0);
+    EXPECT_TRUE((cs_error_t)(intptr_t)ret == CS_ERR_BAD_HANDLE);
+    return 0;
+}
+
+static int child_iteration_and_zcb(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("iter"), other = name_of("iter2");
+    struct cpg_iteration_description_t d;
+    cpg_iteration_handle_t it;
+    cpg_handle_t h, h2;
+    int found = 0, names = 0;
+    void *buf = NULL;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_initialize(&h2, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_CS(cpg_join(h2, &other), CS_OK);
+    EXPECT_CS(cpg_iteration_initialize(h, CPG_ITERATION_ONE_GROUP, NULL, &it),
+              CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_iteration_initialize(h, CPG_ITERATION_ALL, &g, &it), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_iteration_initialize(h, 9, NULL, &it), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_iteration_initialize(h, CPG_ITERATION_ALL, NULL, &it), CS_OK);
+    while (cpg_iteration_next(it, &d) == CS_OK) {
+        found += (d.pid == (uint32_t)getpid()) &&
+                 (((d.group.length == 4) && !memcmp(d.group.value, "iter", 4)) ||
+                  ((d.group.length == 5) && !memcmp(d.group.value, "iter2", 5)));
+    }
+    EXPECT_TRUE(found == 2);
+    EXPECT_CS(cpg_iteration_next(it, &d), CS_ERR_NO_SECTIONS);
+    EXPECT_CS(cpg_iteration_finalize(it), CS_OK);
+    EXPECT_CS(cpg_iteration_next(it, &d), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_iteration_initialize(h, CPG_ITERATION_NAME_ONLY, NULL, &it), CS_OK);
+    while (cpg_iteration_next(it, &d) == CS_OK) {
+        names += (d.pid == 0) && (d.nodeid == 0);
+    }
+    EXPECT_TRUE(names >= 2);
+    EXPECT_CS(cpg_iteration_initialize(h, CPG_ITERATION_ONE_GROUP, &other, &it), CS_OK);
+    EXPECT_CS(cpg_iteration_next(it, &d), CS_OK);
+    EXPECT_TRUE((d.pid == (uint32_t)getpid()) && (d.group.length == 5));
+    EXPECT_CS(cpg_iteration_next(it, &d), CS_ERR_NO_SECTIONS);
+    /* zero copy: send from the buffer itself, reuse it at once */
+    EXPECT_CS(cpg_zcb_alloc(h, 4096, &buf), CS_OK);
+    memset(buf, 0x5a, 4096);
+    EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, buf, 4096), CS_OK);
+    memset(buf, 0x11, 4096);                                  /* must not change the message */
+    EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, buf, 5000), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, &found, 4), CS_ERR_INVALID_PARAM);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
+    EXPECT_TRUE((seen.last_len == 4096) && (seen.last_first == 0x5a) && (seen.last_end == 0x5a));
+    EXPECT_CS(cpg_zcb_free(h, buf), CS_OK);
+    EXPECT_CS(cpg_zcb_free(h, buf), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_zcb_alloc(h, 100, &buf), CS_OK);            /* left for finalize to free */
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    EXPECT_CS(cpg_iteration_next(it, &d), CS_ERR_BAD_HANDLE); /* died with its handle */
+    EXPECT_CS(cpg_finalize(h2), CS_OK);
+    return 0;
+}
+
+static int run_one(ucpg_harness_child_func_t fn, const char *max_msg)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    int passed = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    if (max_msg != NULL) {
+        ucpg_harness_setenv(h, "UCX_CPG_GROUP_MAX_MSG", max_msg);
+    }
+    INTEG_CHECK(ucpg_harness_fork(h, 1, fn, NULL) == 0, "fork");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "the child failed");
+    passed = 1;
+fail:
+    return integ_end(h, passed);
+}
+
+static int test_handles_and_names(void) { return run_one(child_handles_and_names, NULL); }
+static int test_messages(void) { return run_one(child_messages, "1048576"); }
+static int test_leave_rejoin(void) { return run_one(child_leave_rejoin, NULL); }
+static int test_dispatch_modes(void) { return run_one(child_dispatch_modes, NULL); }
+static int test_iteration_and_zcb(void) { return run_one(child_iteration_and_zcb, NULL); }
+
+/* --- two processes: the reasons another member sees --------------------------- */
+
+static int child_observer(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("reasons");
+    char line[64];
+    cpg_handle_t h;
+    int want;
+
+    (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    ucpg_test_say("JOINED %d", rank);
+    while (ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) {
+        if (sscanf(line, "CONFCHG %d", &want) == 1) {
+            if (wait_count(h, &seen.confchgs, want) != 0) {
+                ucpg_test_say("ERR confchgs %d", seen.confchgs);
+                return 1;
+            }
+            ucpg_test_say("SAW members=%zu left=%u reason=%u joined=%u", seen.members,
+                          seen.left_pid, seen.left_reason, seen.joined_pid);
+        } else if (strcmp(line, "DONE") == 0) {
+            break;
+        }
+    }
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+/* Joins, then on command: LEAVE, JOIN, FINALIZE (without leave), or waits to be killed. */
+static int child_subject(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("reasons");
+    char line[64];
+    cpg_handle_t h;
+    int ncmd = 0;
+
+    (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    while (ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) {
+        ++ncmd;
+        if (strcmp(line, "JOIN") == 0) {
+            EXPECT_CS(cpg_join(h, &g), CS_OK);
+        } else if (strcmp(line, "LEAVE") == 0) {
+            EXPECT_CS(cpg_leave(h, &g), CS_OK);
+        } else if (strcmp(line, "FINALIZE") == 0) {
+            EXPECT_CS(cpg_finalize(h), CS_OK);
+            EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+        } else if (strcmp(line, "DONE") == 0) {
+            break;
+        }
+        cpg_dispatch(h, CS_DISPATCH_ALL);
+        ucpg_test_say("OK %d %s", ncmd, line);     /* numbered: each answer is distinct */
+        (void)rank;
+    }
+    return 0;
+}
+
+static int saw(ucpg_harness_t *h, int confchgs, const char *want)
+{
+    char line[128], expect[128];
+
+    snprintf(expect, sizeof(expect), "SAW %s", want);
+    if ((ucpg_harness_send(h, 0, "CONFCHG %d", confchgs) != 0) ||
+        (ucpg_harness_expect(h, 0, "SAW", line, sizeof(line), STEP_MS) != 0)) {
+        return -1;
+    }
+    if (strcmp(line, expect) != 0) {
+        fprintf(stderr, "  observer saw \"%s\", want \"%s\"\n", line, expect);
+        return -1;
+    }
+    return 0;
+}
+
+static int test_reasons_seen_by_a_member(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char want[128];
+    int passed = 0, pid;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_observer, NULL) == 0, "fork");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "JOINED", NULL, 0, STEP_MS) == 0, "observer");
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_subject, NULL) == 1, "fork");
+    pid = (int)ucpg_harness_pid(h, 1);
+    INTEG_CHECK(ucpg_harness_send(h, 1, "JOIN") == 0, "JOIN");
+    snprintf(want, sizeof(want), "members=2 left=0 reason=0 joined=%d", pid);
+    INTEG_CHECK(saw(h, 2, want) == 0, "join");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "LEAVE") == 0, "LEAVE");
+    snprintf(want, sizeof(want), "members=1 left=%d reason=%d joined=%d", pid,
+             CPG_REASON_LEAVE, pid);
+    INTEG_CHECK(saw(h, 3, want) == 0, "leave");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "JOIN") == 0, "JOIN");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "FINALIZE") == 0, "FINALIZE");
+    snprintf(want, sizeof(want), "members=1 left=%d reason=%d joined=%d", pid,
+             CPG_REASON_PROCDOWN, pid);
+    INTEG_CHECK(saw(h, 5, want) == 0, "finalize without leave");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "JOIN") == 0, "JOIN");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "OK 5 JOIN", NULL, 0, STEP_MS) == 0, "joined");
+    INTEG_CHECK(ucpg_harness_kill(h, 1, SIGKILL) == 0, "kill");
+    INTEG_CHECK(saw(h, 7, want) == 0, "killed");
+    INTEG_CHECK(ucpg_harness_send(h, 0, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    return integ_end(h, passed);
+}
+
+/* --- a stopped member is removed, the group goes on ---------------------------- */
+
+static int child_flooder(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("stall");
+    uint8_t msg[512] = {0};
+    struct iovec iov = {msg, sizeof(msg)};
+    uint64_t deadline;
+    cpg_handle_t h;
+    int sent = 0;
+    cs_error_t err;
+
+    (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, (rank == 0) ? 2 : 1) == 0);  /* both in */
+    ucpg_test_say("READY %d", rank);
+    if (rank == 1) {
+        /* the parent stops us; after SIGCONT we learn we were removed */
+        EXPECT_TRUE(ucpg_test_wait_for("CHECK", 60000) == 0);
+        EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);
+        EXPECT_TRUE((seen.left_pid == (uint32_t)getpid()) &&
+                    (seen.left_reason == CPG_REASON_PROCDOWN));
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
+        ucpg_test_say("EVICTED");
+        EXPECT_CS(cpg_finalize(h), CS_OK);
+        return 0;
+    }
+    EXPECT_TRUE(ucpg_test_wait_for("FLOOD", STEP_MS) == 0);
+    deadline = ucpg_test_now_ms() + STEP_MS;
+    while ((seen.confchgs < 3) && (ucpg_test_now_ms() < deadline)) {
+        err = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1);
+        sent += (err == CS_OK);
+        cpg_dispatch(h, CS_DISPATCH_ALL);
+        if (err == CS_ERR_TRY_AGAIN) {
+            usleep(1000);
+        }
+    }
+    if ((seen.confchgs != 3) || (seen.members != 1) ||
+        (seen.left_reason != CPG_REASON_PROCDOWN)) {
+        ucpg_test_say("ERR after %d messages: %d confchgs, %zu members, reason %u", sent,
+                      seen.confchgs, seen.members, seen.left_reason);
+        return 1;
+    }
+    /* the group goes on without it */
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    ucpg_test_say("REMOVED after %d messages", sent);
+    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static int test_stopped_member_removed(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    int passed = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_WINDOW", "64");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000");
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_flooder, NULL) == 0, "fork");
+    usleep(300000);
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_flooder, NULL) == 1, "fork");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
+    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGSTOP) == 0, "SIGSTOP");
+    INTEG_CHECK(ucpg_harness_send(h, 0, "FLOOD") == 0, "FLOOD");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "REMOVED", NULL, 0, STEP_MS) == 0, "not removed");
+    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGCONT) == 0, "SIGCONT");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "CHECK") == 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "EVICTED", NULL, 0, STEP_MS) == 0, "stopped one");
+    INTEG_CHECK(ucpg_harness_send(h, 0, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    return integ_end(h, passed);
+}
+
+static const integ_test_t tests[] = {
+    INTEG_TEST(test_handles_and_names),
+    INTEG_TEST(test_messages),
+    INTEG_TEST(test_leave_rejoin),
+    INTEG_TEST(test_dispatch_modes),
+    INTEG_TEST(test_iteration_and_zcb),
+    INTEG_TEST(test_reasons_seen_by_a_member),
+    INTEG_TEST(test_stopped_member_removed),
+};
+
+int main(int argc, char **argv)
+{
+    return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
