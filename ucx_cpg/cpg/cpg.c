@@ -38,8 +38,15 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_model_initialize(cpg_handle_t *handle, cpg_m
                          ((v1->flags & ~(unsigned)CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) != 0))) {
         return CS_ERR_INVALID_PARAM;        /* checked before anything is allocated */
     }
+    /* Like corosync's connection to its daemon: the domain lives as long as
+     * the handle. CS_ERR_LIBRARY if it cannot be had (as with no daemon). */
+    err = ucpg_cpg_error(ucpg_group_use());
+    if (err != CS_OK) {
+        return (err == CS_ERR_NO_MEMORY) ? err : CS_ERR_LIBRARY;
+    }
     err = ucpg_cpg_handle_create(&h);
     if (err != CS_OK) {
+        ucpg_group_unuse();
         return err;
     }
     h->model.model = CPG_MODEL_V1;
@@ -68,22 +75,28 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_finalize(cpg_handle_t handle)
 {
     ucpg_cpg_handle_t *h;
     ucpg_group_t *group;
+    int h_owner_is_self;
     cs_error_t err;
 
     err = ucpg_cpg_handle_retire(handle, &h);
     if (err != CS_OK) {
         return err;
     }
+    h_owner_is_self = (h->owner_pid == getpid());
     ucpg_cpg_iteration_drop_all(handle);
     pthread_mutex_lock(&h->lock);
     group    = h->group;
     h->group = NULL;
     pthread_mutex_unlock(&h->lock);
-    if ((group != NULL) && (h->owner_pid == getpid())) {
+    if ((group != NULL) && h_owner_is_self) {
         ucpg_group_destroy(group);          /* still joined: the others see PROCDOWN */
     }
     ucpg_cpg_wake(h);                       /* a blocked cpg_dispatch returns */
+    ucpg_cpg_queue_clear(h);                /* events go back before the engine does */
     ucpg_cpg_handle_put(h);
+    if (h_owner_is_self) {
+        ucpg_group_unuse();
+    }
     return CS_OK;
 }
 
@@ -157,14 +170,17 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_local_get(cpg_handle_t handle, unsigned int 
     return err;
 }
 
-/* A previous group of this handle that is leaving must be gone first. */
-static cs_error_t ucpg_cpg_join_prepare(ucpg_cpg_handle_t *h)
+/* A previous group of this handle that is leaving must be gone first;
+ * *old_p is then to be destroyed (after the new join, so that the domain
+ * stays up in between). */
+static cs_error_t ucpg_cpg_join_prepare(ucpg_cpg_handle_t *h, ucpg_group_t **old_p)
 {
     ucpg_group_t *old;
 
     pthread_mutex_lock(&h->lock);
     old = h->group;
     pthread_mutex_unlock(&h->lock);
+    *old_p = NULL;
     if (old == NULL) {
         return CS_OK;
     }
@@ -180,14 +196,14 @@ static cs_error_t ucpg_cpg_join_prepare(ucpg_cpg_handle_t *h)
     h->joined  = 0;
     h->leaving = 0;
     pthread_mutex_unlock(&h->lock);
-    ucpg_group_destroy(old);
+    *old_p = old;
     return CS_OK;
 }
 
 UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_name *group)
 {
+    ucpg_group_t *g = NULL, *old = NULL;
     ucpg_cpg_handle_t *h;
-    ucpg_group_t *g = NULL;
     cs_error_t err;
 
     if (group == NULL) {
@@ -206,7 +222,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_n
     err = (h->joined && !h->leaving) ? CS_ERR_EXIST : CS_OK;
     pthread_mutex_unlock(&h->lock);
     if (err == CS_OK) {
-        err = ucpg_cpg_join_prepare(h);
+        err = ucpg_cpg_join_prepare(h, &old);
     }
     if (err == CS_OK) {
         pthread_mutex_lock(&h->lock);
@@ -220,6 +236,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_n
         h->group  = g;
         h->joined = (err == CS_OK);
         pthread_mutex_unlock(&h->lock);
+    }
+    if (old != NULL) {
+        ucpg_group_destroy(old);
     }
     ucpg_cpg_handle_put(h);
     return err;

@@ -241,7 +241,9 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
     ucpg_group_buf_put(req.buf);
 }
 
-/* Runs in the progress thread. */
+/* Runs in the progress thread, possibly just after the engine let go of the
+ * domain (unregistering does not wait for a running handler): everything
+ * is checked under the engine lock. */
 static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
                                void *data, size_t len)
 {
@@ -249,17 +251,19 @@ static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, s
     ucpg_group_msg_t msg;
     ucpg_group_t *g;
 
-    (void)arg;
-    if ((ucpg_group_msg_decode(hdr, hdr_len, &msg) != UCPG_OK) ||
-        (len > (size_t)ucpg_group_engine.config->group_max_msg + (1u << 20) &&
-         msg.type != UCPG_GROUP_MSG_SYNC_REP)) {
-        ucpg_warn("dropping malformed group message from peer %u", src);
-        return;
-    }
-    if (ucpg_domain_peer_info(ucpg_group_engine.domain, src, &info) != UCPG_OK) {
-        return;
-    }
     ucpg_group_engine_lock();
+    if ((ucpg_group_engine.domain == NULL) || (ucpg_group_engine.domain != arg) ||
+        (ucpg_domain_peer_info(ucpg_group_engine.domain, src, &info) != UCPG_OK)) {
+        ucpg_group_engine_unlock();
+        return;
+    }
+    /* No size check against our own group_max_msg: a peer may be configured
+     * with a larger one, and dropping an ordered event would stall the group. */
+    if (ucpg_group_msg_decode(hdr, hdr_len, &msg) != UCPG_OK) {
+        ucpg_warn("dropping malformed group message from peer %u", src);
+        ucpg_group_engine_unlock();
+        return;
+    }
     g = ucpg_group_find(msg.gindex, msg.ggen);
     switch (msg.type) {
     case UCPG_GROUP_MSG_REQ:
@@ -420,7 +424,7 @@ static ucpg_status_t ucpg_group_engine_start(void)
         status = UCPG_ERR_UNSUPPORTED;
     }
     if (status == UCPG_OK) {
-        status = ucpg_am_register(e->domain, UCPG_AM_ID_GROUP, ucpg_group_am_recv, NULL);
+        status = ucpg_am_register(e->domain, UCPG_AM_ID_GROUP, ucpg_group_am_recv, e->domain);
     }
     if (status == UCPG_OK) {
         status = ucpg_domain_listen(e->domain, ucpg_group_peer_event, NULL, 0, &e->listener);
@@ -476,6 +480,16 @@ static void ucpg_group_engine_drain_leaves(void)
     ucpg_group_engine_unlock();
 }
 
+ucpg_status_t ucpg_group_use(void)
+{
+    return ucpg_group_engine_acquire();
+}
+
+void ucpg_group_unuse(void)
+{
+    ucpg_group_engine_release();
+}
+
 void ucpg_group_engine_release(void)
 {
     ucpg_group_engine_t *e = &ucpg_group_engine;
@@ -494,7 +508,18 @@ void ucpg_group_engine_release(void)
     ucpg_domain_timer_cancel(d, ucpg_group_timer, NULL);
     ucpg_group_engine_lock();
     while ((g = e->groups) != NULL) {
-        ucpg_group_free(g);
+        if (g->outstanding == 0) {
+            ucpg_group_free(g);
+            continue;
+        }
+        /* The façade still holds events of it (a dispatch racing a
+         * finalize): detach it; the last event released frees it. */
+        e->groups    = g->next;
+        g->next      = NULL;
+        g->orphan    = 1;
+        g->destroyed = 1;
+        g->state     = UCPG_GROUP_GONE;
+        g->is_seq    = 0;
     }
     e->domain    = NULL;
     e->releasing = 0;

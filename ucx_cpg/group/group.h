@@ -99,6 +99,12 @@ int  ucpg_group_event_is_view(const ucpg_group_event_t *event);
 /* The application is done with it: counts as consumed for flow control. */
 void ucpg_group_event_release(ucpg_group_event_t *event);
 
+/* Keeps the engine (and the domain under it) alive between calls, e.g. for
+ * the life of a CPG handle, so that leaving and joining again does not tear
+ * the domain down and build it again. Errors as ucpg_group_join. */
+ucpg_status_t ucpg_group_use(void);
+void          ucpg_group_unuse(void);
+
 /*
  * Joins name (0..UCPG_GROUP_NAME_MAX bytes) and waits until the group has
  * ordered the join; the first event is the view that adds us. Errors:

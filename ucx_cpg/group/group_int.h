@@ -108,6 +108,7 @@ struct ucpg_group {
     void                  *cb_arg;
     int                    destroyed;     /* the façade let go; free when possible */
     unsigned               outstanding;   /* events held by the façade */
+    int                    orphan;        /* the engine went away first */
     pthread_cond_t         cond;          /* join / leave progress */
     int                    join_retry;    /* look the group up again */
 

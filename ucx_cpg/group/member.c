@@ -599,6 +599,9 @@ void ucpg_group_event_release(ucpg_group_event_t *ev)
         if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
             ucpg_group_member_ack(g, 0);
         }
+        if (g->orphan && (g->outstanding == 0)) {
+            ucpg_group_free(g);
+        }
     }
     ucpg_group_event_put(ev);
     ucpg_group_engine_unlock();
