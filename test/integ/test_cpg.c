@@ -48,6 +48,7 @@ static const child_cfg_t *cfg;
 static struct cpg_name    gname;
 static int                nmembers, self_left, content_errors;
 static uint64_t           ndelivered, nown;
+static uint32_t           my_pid;
 
 static uint8_t fill_byte(uint32_t pid, uint64_t counter, size_t i)
 {
@@ -106,7 +107,7 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid
     cpg_trace_deliver(&trace, g->value, g->length, nodeid, pid, guarantee, len, tagged,
                       tag_pid, counter);
     ++ndelivered;
-    nown += (pid == (uint32_t)getpid());
+    nown += (pid == my_pid);
 }
 
 static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
@@ -158,15 +159,16 @@ static int left_done(void *arg) { (void)arg; return self_left; }
 
 static void build_payload(uint8_t *m, size_t len, uint64_t counter, int guarantee)
 {
+    uint32_t self = (uint32_t)getpid();      /* once: the fill loop runs 16 M times */
     size_t i;
 
     put_u32(m, MAGIC);
-    put_u32(m + 4, (uint32_t)getpid());
+    put_u32(m + 4, self);
     put_u64(m + 8, counter);
     put_u32(m + 16, (uint32_t)guarantee);
     put_u32(m + 20, (uint32_t)len);
     for (i = HDR_LEN; i < len; ++i) {
-        m[i] = fill_byte((uint32_t)getpid(), counter, i);
+        m[i] = fill_byte(self, counter, i);
     }
 }
 
@@ -218,7 +220,8 @@ static int child_main(int rank, int nprocs, void *arg)
     cs_error_t err;
 
     (void)nprocs;
-    cfg = arg;
+    cfg    = arg;
+    my_pid = (uint32_t)getpid();
     snprintf(trace_path, sizeof(trace_path), "%s/rank%d.trace", getenv("CPG_TRACE_DIR"), rank);
     if ((cpg_initialize(&h, &callbacks) != CS_OK) || (cpg_local_get(h, &local_nodeid) != CS_OK) ||
         (cpg_trace_open(&trace, trace_path, local_nodeid, (uint32_t)getpid()) != 0)) {

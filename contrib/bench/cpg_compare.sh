@@ -1,0 +1,552 @@
+#!/bin/bash
+# cpg_compare.sh - the same CPG benchmark binary (contrib/bench/cpg_bench.c)
+# against corosync's libcpg.so.4 and against ucx_cpg's, side by side, in one
+# run and one markdown table.
+#
+#   contrib/bench/cpg_compare.sh [-b BUILD_DIR] [-o FILE] [-r REPS] [-l LIB] [-I CPUS]
+#                                [-t SEC] [-T SEC] [-E] [-q]
+#
+#   -b BUILD_DIR  the ucx_cpg build (default $UCPG_BUILD_DIR, else ./build);
+#                 ucx_cpg's libcpg.so.4 is taken from $UCPG_COMPAT_DIR
+#                 (default BUILD_DIR/compat/.libs)
+#   -o FILE       also write the report to FILE (default: stdout only)
+#   -r REPS       repetitions of every run (default 3): median [min–max]
+#   -l LIB        run one library only: corosync or ucx_cpg (default: both)
+#   -I CPUS       run cpg_bench under taskset -c CPUS (default: not pinned;
+#                 corosync itself is never pinned)
+#   -t SEC        flood duration of the throughput runs (default 5)
+#   -T SEC        time limit of every cpg_bench run (default 120)
+#   -E            use the corosync that is already running (it is neither
+#                 started nor stopped here); without -E a running corosync
+#                 that this script did not start makes it skip corosync
+#   -q            quick: -t 1, 1000 latency iterations, one repetition
+#
+# For 2, 4 and 8 members it runs cpg_bench -m thr at 64 and 8000 bytes and
+# cpg_bench -m lat at 64 bytes with each library, the libraries interleaved
+# within every repetition. Ratios: ucx_cpg / corosync for msgs/s and MB/s,
+# corosync / ucx_cpg for latency: above 1 means ucx_cpg is better.
+#
+# corosync: the daemon is needed. If the corosync package is missing it is
+# installed (apt-get install -y corosync; root only, otherwise corosync is
+# skipped). The system service is not used: the script writes a single-node
+# configuration (knet on 127.0.0.1, nodeid 1, votequorum, state directory
+# and log file in its temp directory) and starts `corosync -f -c CONF` in
+# the background as root (corosync writes /var/run/corosync.pid and runs at
+# SCHED_RR), waits until a CPG round trip works, and stops that process by
+# its pid at the end. The corosync runs use the system's libcpg.so.4.
+#
+# ucx_cpg: the same binary with LD_LIBRARY_PATH=$UCPG_COMPAT_DIR:BUILD_DIR/.libs,
+# a private UCX_CPG_DOMAIN per run and a private UCX_CPG_REGISTRY_DIR. The
+# script checks with ldd that libcpg.so.4 really resolves into
+# $UCPG_COMPAT_DIR; if there is no libcpg.so.4 there, ucx_cpg is skipped.
+#
+# cpg_bench is always compiled here (gcc -O2, -lcpg, against the system
+# <corosync/cpg.h> if installed, else the project's include/) into the temp
+# directory, so that no libtool wrapper or rpath decides the library.
+#
+# Exit status: 0 every requested library ran and every run produced numbers,
+# 1 some run failed or a requested library was skipped, 2 usage, 3 set-up
+# failure (no compiler, cannot build cpg_bench, nothing runnable).
+set -u
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${UCPG_BUILD_DIR:-./build}
+OUT=
+T=120
+SECS=5
+REPS=3
+REPS_SET=0
+LIBS="corosync ucx_cpg"
+ICPUS=
+USE_EXISTING=0
+QUICK=0
+ITERS=10000
+WARM=100
+MEMBERS="2 4 8"
+
+usage() {
+    sed -n '2,/^# For /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+}
+
+while getopts b:o:r:l:I:t:T:Eqh opt; do
+    case $opt in
+    b) BUILD=$OPTARG ;;
+    o) OUT=$OPTARG ;;
+    r) case $OPTARG in ''|*[!0-9]*) usage ;; esac; REPS=$OPTARG; REPS_SET=1 ;;
+    l) case $OPTARG in corosync|ucx_cpg) LIBS=$OPTARG ;; *) usage ;; esac ;;
+    I) case $OPTARG in ''|*[!0-9,-]*) usage ;; esac; ICPUS=$OPTARG ;;
+    t) case $OPTARG in ''|*[!0-9]*) usage ;; esac; SECS=$OPTARG ;;
+    T) case $OPTARG in ''|*[!0-9]*) usage ;; esac; T=$OPTARG ;;
+    E) USE_EXISTING=1 ;;
+    q) QUICK=1 ;;
+    *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || usage
+if [ "$QUICK" -eq 1 ]; then
+    SECS=1 ITERS=1000 WARM=50
+    [ "$REPS_SET" -eq 1 ] || REPS=1
+fi
+if [ "$T" -lt 2 ] || [ "$SECS" -lt 1 ] || [ "$SECS" -ge "$T" ] || [ "$REPS" -lt 1 ] ||
+    [ "$REPS" -gt 99 ]; then
+    usage
+fi
+
+say() { printf 'cpg_compare: %s\n' "$*" >&2; }
+MY_UID=$(id -u)
+die() { say "$*"; exit 3; }
+
+for tool in gcc timeout ldd awk; do
+    command -v $tool >/dev/null || die "$tool not found"
+done
+[ -z "$ICPUS" ] || command -v taskset >/dev/null || die "taskset not found (-I)"
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/cpg_compare.XXXXXX") || die "mktemp failed"
+REG=$(mktemp -d /dev/shm/cpg_compare.XXXXXX 2>/dev/null) || REG=$W/registry
+mkdir -p "$REG"
+COROSYNC_PID=
+CHILD=
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+    if [ -n "$CHILD" ]; then                  # the measuring process group
+        kill -TERM -- "-$CHILD" 2>/dev/null
+        wait "$CHILD" 2>/dev/null
+    fi
+    corosync_stop
+    rm -rf "$W" "$REG"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+# --- libraries to run ------------------------------------------------------------
+SKIPPED=                      # "lib: reason" lines for the report
+skip() {
+    local lib=$1
+    shift
+    say "$lib: skipped: $*"
+    SKIPPED="$SKIPPED- $lib skipped: $*"$'\n'
+    LIBS=$(echo "$LIBS" | tr ' ' '\n' | grep -vx "$lib" | tr '\n' ' ')
+}
+has_lib() { case " $LIBS " in *" $1 "*) return 0 ;; esac; return 1; }
+REQUESTED=$LIBS
+
+# --- the benchmark binary ------------------------------------------------------------
+SRC=$TOP/contrib/bench/cpg_bench.c
+BENCH=$W/cpg_bench
+BUILD_ABS=$(cd "$BUILD" 2>/dev/null && pwd) || BUILD_ABS=
+UCPG_COMPAT_DIR=${UCPG_COMPAT_DIR:-${BUILD_ABS:-$BUILD}/compat/.libs}
+if [ -f /usr/include/corosync/cpg.h ]; then
+    INC_HOW="the system <corosync/cpg.h>"
+    INC=
+else
+    INC_HOW="the project's include/corosync/cpg.h"
+    INC=-I$TOP/include
+fi
+CC_CMD="gcc -std=gnu11 -O2${INC:+ $INC} -o $BENCH $SRC -lcpg -lpthread"
+if ! $CC_CMD 2>"$W/cc.err"; then
+    # no system libcpg.so to link with: link with ucx_cpg's (same soname)
+    CC_CMD="gcc -std=gnu11 -O2 -I$TOP/include -o $BENCH $SRC -L$UCPG_COMPAT_DIR -lcpg -lpthread"
+    INC_HOW="the project's include/corosync/cpg.h"
+    $CC_CMD 2>>"$W/cc.err" || { cat "$W/cc.err" >&2; die "cannot build cpg_bench"; }
+fi
+say "built cpg_bench: $CC_CMD"
+
+# resolved LIB [ENV...]: the file libcpg.so.4 resolves to for cpg_bench
+resolved() {
+    env "$@" ldd "$BENCH" 2>/dev/null | awk '$1 == "libcpg.so.4" { print $3 }'
+}
+
+# --- ucx_cpg: is the library there? --------------------------------------------------
+UCX_LDPATH=$UCPG_COMPAT_DIR${BUILD_ABS:+:$BUILD_ABS/.libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+UCX_LIB=
+if has_lib ucx_cpg; then
+    if [ ! -e "$UCPG_COMPAT_DIR/libcpg.so.4" ]; then
+        skip ucx_cpg "no libcpg.so.4 in $UCPG_COMPAT_DIR (CPG library not built yet? set UCPG_COMPAT_DIR or -b)"
+    else
+        UCX_LIB=$(resolved LD_LIBRARY_PATH="$UCX_LDPATH")
+        COMPAT_ABS=$(cd "$UCPG_COMPAT_DIR" && pwd)
+        case $UCX_LIB in
+        "$UCPG_COMPAT_DIR"/*|"$COMPAT_ABS"/*) ;;
+        *) skip ucx_cpg "libcpg.so.4 resolves to '${UCX_LIB:-nothing}', not into $UCPG_COMPAT_DIR" ;;
+        esac
+    fi
+fi
+
+# --- corosync: package, configuration, daemon --------------------------------------------
+COROSYNC_HOW=
+COROSYNC_READY_S=
+
+# pids of corosync processes running now
+corosync_pids() {
+    if command -v pgrep >/dev/null; then
+        pgrep -x corosync
+    else
+        ps -eo pid=,comm= | awk '$2 == "corosync" { print $1 }'
+    fi
+}
+
+free_udp_port() {
+    local port=$((15405 + ($$ % 400) * 10)) used
+    command -v ss >/dev/null || { echo "$port"; return; }
+    used=$(ss -Huan "sport = :$port" 2>/dev/null)
+    while [ -n "$used" ]; do
+        port=$((port + 10))
+        used=$(ss -Huan "sport = :$port" 2>/dev/null)
+    done
+    echo "$port"
+}
+
+corosync_config() {
+    local dir=$1 port=$2
+    cat <<EOF
+# written by cpg_compare.sh: a private single-node corosync for benchmarks
+totem {
+    version: 2
+    cluster_name: cpg_compare
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+    interface {
+        linknumber: 0
+        mcastport: $port
+    }
+}
+nodelist {
+    node {
+        ring0_addr: 127.0.0.1
+        nodeid: 1
+        name: node1
+    }
+}
+quorum {
+    provider: corosync_votequorum
+}
+logging {
+    to_logfile: yes
+    logfile: $dir/corosync.log
+    to_syslog: no
+    to_stderr: no
+    timestamp: on
+}
+system {
+    state_dir: $dir/state
+}
+EOF
+}
+
+# A CPG round trip through the daemon: the bench itself, one member, ten pings.
+cpg_works() {
+    timeout 15 "$BENCH" -m lat -p 1 -n 10 -w 0 -T 10 >"$W/cpgcheck.out" 2>&1
+}
+
+# shellcheck disable=SC2317  # called by cleanup
+corosync_stop() {
+    local pid=$COROSYNC_PID owner
+    [ -n "$pid" ] || return 0
+    COROSYNC_PID=
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 200); do                   # 20 s
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        say "corosync (pid $pid) did not stop on SIGTERM: SIGKILL"
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    # what a killed corosync leaves behind, if it is ours
+    owner=$(cat /var/run/corosync.pid 2>/dev/null)
+    if [ "$owner" = "$pid" ]; then
+        rm -f /var/run/corosync.pid
+    fi
+    rm -f /dev/shm/qb-corosync-"$pid"-blackbox-* 2>/dev/null
+    say "stopped corosync (pid $pid)"
+}
+
+corosync_start() {
+    local running dir port t0 t1 version
+    running=$(corosync_pids | tr '\n' ' ')
+    if [ "$USE_EXISTING" -eq 1 ]; then
+        [ -n "$running" ] || { skip corosync "-E given but no corosync is running"; return; }
+        cpg_works || { skip corosync "-E: the running corosync (pid $running) does not answer CPG"; return; }
+        COROSYNC_HOW="the already running corosync (pid ${running% }, -E; not started or stopped here)"
+        return
+    fi
+    if [ -n "$running" ]; then
+        skip corosync "a corosync is already running (pid ${running% }) that this script did not start; not touching it (stop it, or use -E to benchmark against it)"
+        return
+    fi
+    if ! command -v corosync >/dev/null; then
+        [ "$MY_UID" -eq 0 ] || { skip corosync "corosync is not installed and installing it needs root"; return; }
+        say "installing the corosync package (apt-get install -y corosync)"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y corosync >"$W/apt.log" 2>&1; then
+            tail -5 "$W/apt.log" >&2
+            skip corosync "apt-get install -y corosync failed"
+            return
+        fi
+        running=$(corosync_pids | tr '\n' ' ')
+        if [ -n "$running" ]; then
+            skip corosync "installing the package started the system's corosync service (pid ${running% }); not touching it (stop and disable that service, or use -E)"
+            return
+        fi
+    fi
+    [ "$MY_UID" -eq 0 ] || { skip corosync "starting a private corosync needs root (it writes /var/run/corosync.pid)"; return; }
+    command -v corosync-cfgtool >/dev/null || { skip corosync "corosync-cfgtool not found"; return; }
+    dir=$W/corosync
+    mkdir -p "$dir/state"
+    port=$(free_udp_port)
+    corosync_config "$dir" "$port" >"$dir/corosync.conf"
+    if ! corosync -t -c "$dir/corosync.conf" >"$dir/check.out" 2>&1; then
+        sed 's/^/    /' "$dir/check.out" >&2
+        skip corosync "corosync -t rejected the generated configuration"
+        return
+    fi
+    t0=$(date +%s.%N)
+    set -m                                     # its own process group: no terminal ^C
+    corosync -f -c "$dir/corosync.conf" >"$dir/stdout" 2>&1 &
+    COROSYNC_PID=$!
+    set +m
+    for _ in $(seq 300); do                    # 30 s
+        if ! kill -0 "$COROSYNC_PID" 2>/dev/null; then
+            wait "$COROSYNC_PID" 2>/dev/null
+            COROSYNC_PID=
+            tail -5 "$dir/corosync.log" "$dir/stdout" 2>/dev/null | sed 's/^/    /' >&2
+            skip corosync "corosync exited during start-up"
+            return
+        fi
+        if corosync-cfgtool -s >/dev/null 2>&1 && cpg_works; then
+            t1=$(date +%s.%N)
+            COROSYNC_READY_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+            version=$(corosync -v | awk -F"'" '/version/ { print $2; exit }')
+            COROSYNC_HOW="a private corosync $version started by this script (pid $COROSYNC_PID, knet on 127.0.0.1:$port, ready for CPG after ${COROSYNC_READY_S} s)"
+            say "corosync ready (pid $COROSYNC_PID) after ${COROSYNC_READY_S} s"
+            return
+        fi
+        sleep 0.1
+    done
+    tail -5 "$dir/corosync.log" "$W/cpgcheck.out" 2>/dev/null | sed 's/^/    /' >&2
+    corosync_stop
+    skip corosync "corosync did not answer CPG within 30 s"
+}
+
+if has_lib corosync; then
+    corosync_start
+fi
+COROSYNC_LIB=
+if has_lib corosync; then
+    COROSYNC_LIB=$(resolved)
+    case $COROSYNC_LIB in
+    ''|"$UCPG_COMPAT_DIR"/*) skip corosync "libcpg.so.4 resolves to '${COROSYNC_LIB:-nothing}' (LD_LIBRARY_PATH points at ucx_cpg?)" ;;
+    esac
+fi
+[ -n "${LIBS// /}" ] || die "nothing to run (see the messages above)"
+
+# --- runners ---------------------------------------------------------------------------
+PIN=()
+[ -z "$ICPUS" ] || PIN=(taskset -c "$ICPUS")
+FAILED=0
+NRUN=0
+
+# bench_args MODE SIZE MEMBERS: the cpg_bench arguments of one run
+bench_args() {
+    if [ "$1" = thr ]; then
+        echo "-m thr -s $2 -p $3 -t $SECS -T $T -M"
+    else
+        echo "-m lat -s $2 -p $3 -n $ITERS -w $WARM -T $T -M"
+    fi
+}
+
+# command_of LIB ARGS: the command line as written in the report
+command_of() {
+    local lib=$1
+    shift
+    if [ "$lib" = ucx_cpg ]; then
+        echo "LD_LIBRARY_PATH=\$UCPG_COMPAT_DIR:\$BUILD/.libs UCX_CPG_DOMAIN=<private> ${PIN[*]:+${PIN[*]} }cpg_bench $*"
+    else
+        echo "${PIN[*]:+${PIN[*]} }cpg_bench $*"
+    fi
+}
+
+# run_bench LIB MODE SIZE MEMBERS: sets R to cpg_bench's RESULT line
+run_bench() {
+    local lib=$1 args out rc
+    args=$(bench_args "$2" "$3" "$4")
+    NRUN=$((NRUN + 1))
+    out=$W/run.$NRUN
+    # shellcheck disable=SC2086  # args are words
+    if [ "$lib" = ucx_cpg ]; then
+        env LD_LIBRARY_PATH="$UCX_LDPATH" UCX_CPG_DOMAIN="cpgcmp_$$_$NRUN" \
+            UCX_CPG_REGISTRY_DIR="$REG" timeout $((T + 15)) "${PIN[@]}" "$BENCH" $args >"$out" 2>&1
+    else
+        timeout $((T + 15)) "${PIN[@]}" "$BENCH" $args >"$out" 2>&1
+    fi
+    rc=$?
+    R=$(grep '^RESULT ' "$out" | tail -1)
+    if [ "$rc" -ne 0 ] || [ -z "$R" ]; then
+        say "$lib: cpg_bench $args failed (exit status $rc):"
+        tail -6 "$out" | sed 's/^/    /' >&2
+        FAILED=1
+        R="RESULT failed=1"
+    fi
+}
+
+# field NAME RESULT-LINE
+field() {
+    echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "nan" }'
+}
+fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN { if (x == "nan" || x == "") print "—"; else printf "%.*f\n", d, x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "" || b + 0 == 0) print "—"; else printf "%.2f\n", a / b }'; }
+# stat median|min|max VALUES... (nan ignored; nan if none)
+stat() {
+    local what=$1
+    shift
+    printf '%s\n' "$@" | grep -v '^nan$' | grep -v '^$' | sort -g | awk -v w="$what" '{ a[NR] = $1 }
+        END { if (NR == 0) { print "nan"; exit }
+              if (w == "min") print a[1]; else if (w == "max") print a[NR];
+              else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# med_range DIGITS VALUES...: "median [min–max]" (the value alone for one repetition)
+med_range() {
+    local d=$1
+    shift
+    if [ "$(stat median "$@")" = nan ]; then
+        echo "—"
+    elif [ "$REPS" -eq 1 ]; then
+        fmt "$(stat median "$@")" "$d"
+    else
+        echo "$(fmt "$(stat median "$@")" "$d") [$(fmt "$(stat min "$@")" "$d")–$(fmt "$(stat max "$@")" "$d")]"
+    fi
+}
+# cell LIB DIGITS VALUES...: a table cell, "skipped" or "not run" (not asked for)
+cell() {
+    local lib=$1
+    shift
+    if has_lib "$lib"; then
+        med_range "$@"
+    else
+        case " $REQUESTED " in *" $lib "*) echo "skipped" ;; *) echo "not run" ;; esac
+    fi
+}
+
+STARTED=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+IDLE_BEFORE=$(vmstat 1 2 2>/dev/null | awk 'END { print $15 }')
+TABLE=$W/table.md
+{
+    echo "| Test | Members | Size (B) | Metric | corosync | ucx_cpg | Ratio |"
+    echo "|---|---|---|---|---|---|---|"
+} >"$TABLE"
+
+# measure MODE SIZE MEMBERS: all repetitions of one configuration, one table block
+measure() {
+    local mode=$1 size=$2 p=$3 rep lib key
+    declare -A v=()
+    for rep in $(seq "$REPS"); do
+        for lib in $LIBS; do
+            say "$mode $size B, $p members, $lib, repetition $rep of $REPS"
+            run_bench "$lib" "$mode" "$size" "$p"
+            if [ "$mode" = thr ]; then
+                for key in msgs_per_s MB_per_s retries; do
+                    v[$lib.$key]+=" $(field $key "$R")"
+                done
+            else
+                for key in p50_us p99_us mean_us; do
+                    v[$lib.$key]+=" $(field $key "$R")"
+                done
+            fi
+        done
+    done
+    # shellcheck disable=SC2086  # word splitting of the value lists is meant
+    if [ "$mode" = thr ]; then
+        for key in msgs_per_s MB_per_s retries; do
+            local name d q=—
+            case $key in
+            msgs_per_s) name="msgs/s (slowest receiver)"; d=0 ;;
+            MB_per_s) name="MB/s (slowest receiver)"; d=2 ;;
+            retries) name="TRY_AGAIN retries (sender)"; d=0 ;;
+            esac
+            [ "$key" = retries ] || q=$(ratio "$(stat median ${v[ucx_cpg.$key]:-})" "$(stat median ${v[corosync.$key]:-})")
+            echo "| thr | $p | $size | $name | $(cell corosync $d ${v[corosync.$key]:-}) | $(cell ucx_cpg $d ${v[ucx_cpg.$key]:-}) | $q |" >>"$TABLE"
+        done
+    else
+        for key in p50_us p99_us mean_us; do
+            local name=${key%_us}
+            q=$(ratio "$(stat median ${v[corosync.$key]:-})" "$(stat median ${v[ucx_cpg.$key]:-})")
+            echo "| lat | $p | $size | $name µs (send → own delivery) | $(cell corosync 1 ${v[corosync.$key]:-}) | $(cell ucx_cpg 1 ${v[ucx_cpg.$key]:-}) | $q |" >>"$TABLE"
+        done
+    fi
+}
+
+# measure_and_report: every run, then the report into $W/report.md; exit
+# status 0, or 1 if a run failed or a requested library was skipped.
+measure_and_report() {
+    local p lib
+    for p in $MEMBERS; do
+        measure thr 64 "$p"
+        measure thr 8000 "$p"
+        measure lat 64 "$p"
+    done
+    for lib in $REQUESTED; do       # a requested library that could not run
+        has_lib "$lib" || FAILED=1
+    done
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+    IDLE_AFTER=$(vmstat 1 2 2>/dev/null | awk 'END { print $15 }')
+    report >"$W/report.md"
+    exit "$FAILED"
+}
+
+report() {
+    echo "### cpg_bench: corosync libcpg vs ucx_cpg ($STARTED)"
+    echo
+    echo "Host: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r);" \
+         "load average before / after: $LOAD_BEFORE / $LOAD_AFTER; vmstat idle % before / after:" \
+         "${IDLE_BEFORE:-?} / ${IDLE_AFTER:-?}.$([ "$QUICK" -eq 1 ] && echo ' QUICK RUN (-q).')"
+    echo
+    if has_lib corosync; then
+        echo "- corosync: $COROSYNC_HOW; libcpg.so.4 = $COROSYNC_LIB."
+    fi
+    if has_lib ucx_cpg; then
+        echo "- ucx_cpg: libcpg.so.4 = $UCX_LIB (UCPG_COMPAT_DIR=$UCPG_COMPAT_DIR)."
+    fi
+    printf '%s' "$SKIPPED"
+    echo "- cpg_bench compiled by this script with $INC_HOW: \`$(echo "$CC_CMD" | sed "s|$W/||; s|$TOP/||g")\`."
+    echo
+    echo "Commands (every member is a process forked by cpg_bench; ${PIN[*]:-no CPU pinning}):"
+    echo
+    for lib in corosync ucx_cpg; do
+        has_lib "$lib" || continue
+        echo "    $lib: $(command_of "$lib" "$(bench_args thr 64 '<N>')")"
+        echo "    $lib: $(command_of "$lib" "$(bench_args thr 8000 '<N>')")"
+        echo "    $lib: $(command_of "$lib" "$(bench_args lat 64 '<N>')")"
+    done
+    echo
+    echo "N = $MEMBERS. One sender (rank 0); thr = msgs/s and MB/s (10^6 B) at the slowest receiver,"
+    echo "from its first to its last delivery of a ${SECS} s flood; lat = send → own delivery of one"
+    echo "message at a time (${ITERS} iterations after ${WARM} warm-up), the other members dispatching."
+    echo "$REPS repetition(s), libraries interleaved; cells are median [min–max]. Ratio: ucx_cpg /"
+    echo "corosync for thr, corosync / ucx_cpg for lat (above 1 = ucx_cpg better), from the medians."
+    echo
+    cat "$TABLE"
+}
+
+# The runs and the report are made by a child in its own process group while
+# this shell only waits: a signal then always finds this shell in `wait`
+# (bash 5.2 mishandles a trap that interrupts the parsing of a "$(...)": the
+# script would carry on), and cleanup stops the whole group, cpg_bench included.
+set -m
+measure_and_report &
+CHILD=$!
+set +m
+wait "$CHILD"
+STATUS=$?
+CHILD=
+[ -s "$W/report.md" ] || { say "no report (measuring process ended with status $STATUS)"; exit 1; }
+if [ -n "$OUT" ]; then
+    tee "$OUT" <"$W/report.md"
+else
+    cat "$W/report.md"
+fi
+[ "$STATUS" -eq 0 ] || { say "some runs failed or a library was skipped (see above)"; exit 1; }
+exit 0
