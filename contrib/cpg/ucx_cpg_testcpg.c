@@ -29,7 +29,7 @@
  * so that both programs meet in one group.
  *
  * -n COUNT is the non-interactive mode for scripts: stdin is not read; after
- * the join (and, with -w, once the group has at least MEMBERS members) it
+ * the join (and, with -w, once the group has had at least MEMBERS members) it
  * multicasts COUNT numbered messages, waits until all of them were delivered
  * back to itself, in order, then leaves, waits for its own leave and exits 0.
  * -T bounds the whole run (default 60 s; exit status 1 on timeout).
@@ -98,6 +98,7 @@ typedef struct tc_state {
     int              ever_joined;   /* this handle has joined once */
     int              left_self;     /* own leave (or removal) seen in a confchg */
     unsigned         members;       /* member count of the last confchg */
+    unsigned         max_members;   /* the most members seen at once (for -w) */
     unsigned int     nodeid;
     uint32_t         pid;
     long             own_delivered; /* -n: own numbered messages seen */
@@ -355,6 +356,9 @@ static void tc_confchg(cpg_handle_t handle, const struct cpg_name *group_name,
     printf("\n");
     fflush(stdout);
     st->members = (unsigned)member_list_entries;
+    if (st->members > st->max_members) {
+        st->max_members = st->members;
+    }
     for (i = 0; i < left_list_entries; i++) {
         if ((left_list[i].nodeid == st->nodeid) && (left_list[i].pid == st->pid)) {
             st->left_self = 1;
@@ -717,7 +721,8 @@ static int tc_interactive(tc_state_t *st)
 
 static int tc_wait_members(tc_state_t *st, int64_t deadline_ms)
 {
-    while (st->members < st->opts->wait_members) {
+    /* "has had": a fast peer may already have left again */
+    while (st->max_members < st->opts->wait_members) {
         int64_t left = deadline_ms - tc_now_ms();
 
         if (left <= 0) {
@@ -785,7 +790,7 @@ static void tc_usage(FILE *stream)
             "              testcpg, whose \"GROUP\" has length 6)\n"
             "  -n COUNT    non-interactive: send COUNT numbered messages, wait until all\n"
             "              came back in order, leave, exit 0\n"
-            "  -w MEMBERS  with -n: wait until the group has MEMBERS members before sending\n"
+            "  -w MEMBERS  with -n: wait until the group has had MEMBERS members before sending\n"
             "  -T SEC      with -n: time limit of the whole run (default 60)\n"
             "  -h          this help\n"
             "Interactive: each stdin line is multicast (text + NUL); EXIT leaves and exits,\n"
