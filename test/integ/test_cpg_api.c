@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "corosync/cpg.h"
@@ -373,6 +374,96 @@ static int child_iteration_and_zcb(int rank, int nprocs, void *arg)
     return 0;
 }
 
+/* A grandchild's exit status, waited for at most STEP_MS. */
+static int wait_child(pid_t pid)
+{
+    uint64_t deadline = ucpg_test_now_ms() + STEP_MS;
+    int status = 0;
+
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (ucpg_test_now_ms() > deadline) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return (WIFEXITED(status) && (WEXITSTATUS(status) == 0)) ? 0 : -1;
+}
+
+/* In a child forked while we hold a handle: the inherited handle is not
+ * usable, and a new one is refused (UCX is not fork-safe). */
+static int forked_with_live_handle(cpg_handle_t inherited)
+{
+    struct iovec iov = {"f", 1};
+    void *ctx = NULL;
+    cpg_handle_t h2;
+
+    if ((cpg_context_get(inherited, &ctx) != CS_ERR_BAD_HANDLE) ||
+        (cpg_mcast_joined(inherited, CPG_TYPE_AGREED, &iov, 1) != CS_ERR_BAD_HANDLE) ||
+        (cpg_finalize(inherited) != CS_ERR_BAD_HANDLE) ||
+        (cpg_initialize(&h2, &callbacks) != CS_ERR_LIBRARY)) {
+        return 1;
+    }
+    return 0;
+}
+
+/* In a child forked after our last handle is gone: a handle of its own. */
+static int forked_after_release(void)
+{
+    struct cpg_name g = name_of("forkg");
+    struct iovec iov = {"c", 1};
+    cpg_handle_t h;
+
+    memset(&seen, 0, sizeof(seen));
+    if ((cpg_initialize(&h, &callbacks) != CS_OK) || (cpg_join(h, &g) != CS_OK) ||
+        (cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1) != CS_OK) ||
+        (wait_count(h, &seen.delivered, 1) != 0) || (seen.last_pid != (uint32_t)getpid()) ||
+        (cpg_finalize(h) != CS_OK)) {
+        return 1;
+    }
+    return 0;
+}
+
+static int child_fork(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("forkg");
+    struct iovec iov = {"p", 1};
+    cpg_handle_t h;
+    pid_t pid;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    pid = fork();
+    if (pid == 0) {
+        _exit(forked_with_live_handle(h));
+    }
+    EXPECT_TRUE((pid > 0) && (wait_child(pid) == 0));
+    /* the parent is unaffected */
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    pid = fork();
+    if (pid == 0) {
+        _exit(forked_after_release());
+    }
+    EXPECT_TRUE((pid > 0) && (wait_child(pid) == 0));
+    return 0;
+}
+
+static int run_one(ucpg_harness_child_func_t fn, const char *max_msg);
+
+static int test_fork(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    /* As in test_domain: ASan's allocator is not fork-safe with threads. */
+    integ_skip_reason = "fork() of a threaded process deadlocks ASan's allocator";
+    return INTEG_SKIP;
+#endif
+    return run_one(child_fork, NULL);
+}
+
 static int run_one(ucpg_harness_child_func_t fn, const char *max_msg)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
@@ -586,6 +677,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_leave_rejoin),
     INTEG_TEST(test_dispatch_modes),
     INTEG_TEST(test_iteration_and_zcb),
+    INTEG_TEST(test_fork),
     INTEG_TEST(test_reasons_seen_by_a_member),
     INTEG_TEST(test_stopped_member_removed),
 };

@@ -172,6 +172,9 @@ cs_error_t ucpg_cpg_handle_retire(cpg_handle_t id, ucpg_cpg_handle_t **h_p)
 
     pthread_mutex_lock(&ucpg_cpg_table_lock);
     h = ucpg_cpg_table_find(id);
+    if ((h != NULL) && (h->owner_pid != getpid())) {
+        h = NULL;                    /* inherited over fork(): not ours to finalize */
+    }
     if (h != NULL) {
         h->finalized         = 1;
         ucpg_cpg_table[slot] = NULL;
