@@ -3,7 +3,7 @@
  * the wire (group/protocol.h): the fixed message header, the view body an
  * EVT of kind VIEW carries, and the event records of a SYNC_REP.
  *
- * The first input byte picks the decoder (mod 3), the rest is its input.
+ * The first input byte picks the decoder (mod 4), the rest is its input.
  * What must hold, besides "no crash, no read out of bounds" (run under
  * ASan in CI):
  *   - header: a successful decode re-encodes to the very same 60 bytes, and
@@ -15,7 +15,9 @@
  *     valid one; a failed decode leaves nothing allocated;
  *   - sync records: the walk never goes backwards or past the end, each
  *     record's data lies inside the buffer, and re-encoding the records one
- *     after the other reproduces the bytes walked.
+ *     after the other reproduces the bytes walked;
+ *   - batch entries: the same for the BATCH container, whose entries must
+ *     each be a valid message other than a BATCH.
  * fuzz_target_generate (for the driver in fuzz_driver.c) makes valid inputs
  * of each kind so that random mutation starts from the interesting side.
  */
@@ -102,6 +104,29 @@ static void fuzz_group_sync(const uint8_t *p, size_t n)
     free(again);
 }
 
+static void fuzz_group_batch(const uint8_t *p, size_t n)
+{
+    uint8_t *again = malloc(n ? n : 1), hdr[UCPG_GROUP_MSG_LEN];
+    size_t pos = 0, prev, out = 0, len;
+    ucpg_group_msg_t m;
+    const void *data;
+
+    FUZZ_CHECK(again != NULL);
+    for (;;) {
+        prev = pos;
+        if (ucpg_group_batch_next(p, n, &pos, &m, &data, &len) != UCPG_OK) {
+            break;
+        }
+        FUZZ_CHECK((pos > prev) && (pos <= n) && (m.type != UCPG_GROUP_MSG_BATCH));
+        FUZZ_CHECK(((const uint8_t*)data >= p + prev) && ((const uint8_t*)data + len <= p + pos));
+        ucpg_group_msg_encode(&m, hdr);
+        out += ucpg_group_batch_put(again + out, hdr, data, (uint32_t)len);
+        FUZZ_CHECK(out == pos);
+    }
+    FUZZ_CHECK(memcmp(again, p, out) == 0);
+    free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_input      = data;
@@ -109,10 +134,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0) {
         return 0;
     }
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
     case 0:  fuzz_group_header(data + 1, size - 1); break;
     case 1:  fuzz_group_view(data + 1, size - 1);   break;
-    default: fuzz_group_sync(data + 1, size - 1);   break;
+    case 2:  fuzz_group_sync(data + 1, size - 1);   break;
+    default: fuzz_group_batch(data + 1, size - 1);  break;
     }
     return 0;
 }
@@ -188,6 +214,28 @@ static size_t fuzz_gen_sync(uint8_t *buf, size_t cap, uint64_t (*rng)(void))
     return out;
 }
 
+static size_t fuzz_gen_batch(uint8_t *buf, size_t cap, uint64_t (*rng)(void))
+{
+    static const uint8_t payload[16] = "batched payload";
+    uint8_t hdr[1 + UCPG_GROUP_MSG_LEN];
+    size_t out = 1, k, count = rng() % 4, n;
+
+    buf[0] = 3;
+    for (k = 0; k < count; ++k) {
+        fuzz_gen_header(hdr, rng);
+        if (hdr[1] == UCPG_GROUP_MSG_BATCH) {
+            hdr[1] = UCPG_GROUP_MSG_ACK;          /* batches do not nest */
+            hdr[2] = 0;
+        }
+        n = rng() % sizeof(payload);
+        if (out + UCPG_GROUP_BATCH_ENTRY_HDR + n > cap) {
+            break;
+        }
+        out += ucpg_group_batch_put(buf + out, hdr + 1, payload, (uint32_t)n);
+    }
+    return out;
+}
+
 size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(void))
 {
     size_t len;
@@ -195,10 +243,11 @@ size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(
     if (cap < 1 + UCPG_GROUP_MSG_LEN) {
         return 0;
     }
-    switch (rng() % 3) {
-    case 0:  len = fuzz_gen_header(buf, rng);    break;
-    case 1:  len = fuzz_gen_view(buf, cap, rng); break;
-    default: len = fuzz_gen_sync(buf, cap, rng); break;
+    switch (rng() % 4) {
+    case 0:  len = fuzz_gen_header(buf, rng);     break;
+    case 1:  len = fuzz_gen_view(buf, cap, rng);  break;
+    case 2:  len = fuzz_gen_sync(buf, cap, rng);  break;
+    default: len = fuzz_gen_batch(buf, cap, rng); break;
     }
     if (edit && (len > 1)) {
         buf[1 + rng() % (len - 1)] ^= (uint8_t)(1u << (rng() % 8));   /* one bit off */

@@ -153,6 +153,22 @@ void          ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref);
  * UCPG_ERR_TIMEOUT. UCPG_ERR_BUSY from the progress thread. */
 ucpg_status_t ucpg_domain_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms);
 
+/* --- deferred sends --------------------------------------------------------- */
+
+/*
+ * An upper layer that queues messages instead of sending each at once (to
+ * pack many into one active message) registers one flush hook: the progress
+ * thread calls it after every round of ucp_worker_progress and before it
+ * sleeps, so whatever the round produced leaves together. hook NULL removes
+ * it; after return the old hook is not running. ucpg_domain_kick() makes a
+ * sleeping progress thread run a round (and so the hook) soon.
+ */
+typedef void (*ucpg_domain_flush_hook_t)(void *arg);
+void ucpg_domain_set_flush_hook(ucpg_domain_t *d, ucpg_domain_flush_hook_t hook, void *arg);
+void ucpg_domain_kick(ucpg_domain_t *d);
+/* Is the calling thread the domain's progress thread? */
+int  ucpg_domain_in_progress_thread(ucpg_domain_t *d);
+
 /* --- timers ------------------------------------------------------------------ */
 
 typedef void (*ucpg_domain_timer_cb_t)(void *arg);

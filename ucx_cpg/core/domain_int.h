@@ -139,6 +139,10 @@ struct ucpg_domain {
     pthread_mutex_t       timer_lock;
     ucpg_domain_timer_t   timers[UCPG_DOMAIN_MAX_TIMERS];
     uint64_t              timer_next;   /* atomic: earliest deadline (ns), 0 = none */
+
+    /* Flush hook (ucpg_domain_set_flush_hook), run under event_lock. */
+    ucpg_domain_flush_hook_t flush_hook;
+    void                    *flush_arg;
 };
 
 /* timer.c: runs due timers (progress thread); narrows an epoll timeout. */

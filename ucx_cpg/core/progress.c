@@ -168,6 +168,41 @@ static void ucpg_progress_sleep(ucpg_domain_t *d)
     }
 }
 
+/* The upper layer's deferred sends leave after each round (see domain.h). */
+static void ucpg_progress_run_flush_hook(ucpg_domain_t *d)
+{
+    if (__atomic_load_n(&d->flush_hook, __ATOMIC_ACQUIRE) == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&d->event_lock);
+    if (d->flush_hook != NULL) {
+        d->flush_hook(d->flush_arg);
+    }
+    pthread_mutex_unlock(&d->event_lock);
+}
+
+void ucpg_domain_set_flush_hook(ucpg_domain_t *d, ucpg_domain_flush_hook_t hook, void *arg)
+{
+    pthread_mutex_lock(&d->event_lock);     /* waits for a running hook */
+    d->flush_arg = arg;
+    __atomic_store_n(&d->flush_hook, hook, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&d->event_lock);
+}
+
+void ucpg_domain_kick(ucpg_domain_t *d)
+{
+    uint64_t one = 1;
+
+    if (write(d->wakefd, &one, sizeof(one)) < 0) {
+        /* EAGAIN: already kicked */
+    }
+}
+
+int ucpg_domain_in_progress_thread(ucpg_domain_t *d)
+{
+    return ucpg_progress_is_current(d);
+}
+
 static void *ucpg_progress_thread(void *arg)
 {
     ucpg_domain_t *d    = arg;
@@ -178,6 +213,7 @@ static void *ucpg_progress_thread(void *arg)
 
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         count = ucp_worker_progress(d->worker);
+        ucpg_progress_run_flush_hook(d);
         if (__atomic_exchange_n(&d->control_pending, 0, __ATOMIC_ACQ_REL)) {
             ucpg_peer_run_control(d);
             ucpg_progress_close_endpoints(d);
@@ -199,6 +235,7 @@ static void *ucpg_progress_thread(void *arg)
         if ((now - last_event) < spin_ns) {
             continue;
         }
+        ucpg_progress_run_flush_hook(d);
         status = ucp_worker_arm(d->worker);
         if (status == UCS_ERR_BUSY) {
             continue;

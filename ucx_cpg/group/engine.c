@@ -75,7 +75,12 @@ typedef struct ucpg_group_out {
 static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_group_out_t  *ucpg_group_out_head;
 static ucpg_group_out_t **ucpg_group_out_tail = &ucpg_group_out_head;
+static int                ucpg_group_out_kicked;  /* the progress thread was woken */
 static __thread int       ucpg_group_lock_depth;
+
+#define UCPG_GROUP_BATCH_ITEM_MAX 4096u      /* larger messages travel alone */
+#define UCPG_GROUP_BATCH_MAX      65536u     /* bytes packed into one message */
+#define UCPG_GROUP_DEFER_NS       20000u     /* sends closer than this are packed */
 
 void ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg)
 {
@@ -118,33 +123,155 @@ static void ucpg_group_out_done(void *arg, ucpg_status_t status)
     free(out);
 }
 
+/* Sends one queued message on its own (consumes out). */
+static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_group_out_t *out)
+{
+    ucpg_status_t status;
+
+    status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
+             ucpg_am_send_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
+                             (out->buf != NULL) ? out->buf->data : NULL,
+                             (out->buf != NULL) ? out->buf->len : 0, ucpg_group_out_done, out);
+    if (status != UCPG_INPROGRESS) {
+        ucpg_group_out_done(out, status);
+    }
+}
+
+static size_t ucpg_group_out_len(const ucpg_group_out_t *out)
+{
+    return (out->buf != NULL) ? out->buf->len : 0;
+}
+
+static int ucpg_group_out_small(const ucpg_group_out_t *out)
+{
+    return ucpg_group_out_len(out) <= UCPG_GROUP_BATCH_ITEM_MAX;
+}
+
+/*
+ * Sends the small messages for list->dst that follow in list as one BATCH
+ * (up to UCPG_GROUP_BATCH_MAX bytes), unlinking them; returns how many.
+ * Packing costs a copy but saves an active message, a wake-up and a
+ * completion per message at the receiver, which is what bounds the rate.
+ */
+static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
+{
+    ucpg_peer_id_t dst = (*list)->dst;
+    ucpg_group_out_t **pp, *out, *batch = NULL, **tail = &batch;
+    ucpg_group_msg_t msg;
+    size_t total = 0, pos = 0;
+    unsigned count = 0;
+
+    for (pp = list; (*pp != NULL) && (total < UCPG_GROUP_BATCH_MAX);) {
+        out = *pp;
+        if ((out->dst != dst) || !ucpg_group_out_small(out)) {
+            pp = &out->next;
+            continue;
+        }
+        *pp       = out->next;
+        out->next = NULL;
+        *tail     = out;
+        tail      = &out->next;
+        total    += UCPG_GROUP_BATCH_ENTRY_HDR + ucpg_group_out_len(out);
+        ++count;
+    }
+    if (count == 1) {
+        ucpg_group_out_send(d, batch);
+        return 1;
+    }
+    memset(&msg, 0, sizeof(msg));
+    msg.type = UCPG_GROUP_MSG_BATCH;
+    msg.ggen = 1;
+    msg.a    = count;
+    out      = malloc(sizeof(*out));
+    if (out != NULL) {
+        out->next = NULL;
+        out->dst  = dst;
+        out->buf  = ucpg_group_buf_new(total);
+        ucpg_group_msg_encode(&msg, out->hdr);
+    }
+    while ((out != NULL) && (out->buf != NULL) && (batch != NULL)) {
+        ucpg_group_out_t *item = batch;
+        batch = item->next;
+        pos  += ucpg_group_batch_put(out->buf->data + pos, item->hdr,
+                                     (item->buf != NULL) ? item->buf->data : NULL,
+                                     (uint32_t)ucpg_group_out_len(item));
+        ucpg_group_out_done(item, UCPG_OK);
+    }
+    if ((out == NULL) || (out->buf == NULL)) {
+        ucpg_error("out of memory packing group messages for peer %u", dst);
+        while (batch != NULL) {                 /* send them one by one instead */
+            ucpg_group_out_t *item = batch;
+            batch = item->next;
+            ucpg_group_out_send(d, item);
+        }
+        free(out);
+        return count;
+    }
+    ucpg_group_out_send(d, out);
+    return count;
+}
+
+/* Sends everything queued: small messages to the same peer travel together. */
 static void ucpg_group_out_flush(void)
 {
     ucpg_domain_t *d = ucpg_group_engine.domain;
-    ucpg_group_out_t *out;
-    ucpg_status_t status;
+    ucpg_group_out_t *list, *out;
 
     for (;;) {
         pthread_mutex_lock(&ucpg_group_out_lock);
-        out = ucpg_group_out_head;
-        if (out != NULL) {
-            ucpg_group_out_head = out->next;
-            if (ucpg_group_out_head == NULL) {
-                ucpg_group_out_tail = &ucpg_group_out_head;
-            }
-        }
+        list                = ucpg_group_out_head;
+        ucpg_group_out_head = NULL;
+        ucpg_group_out_tail = &ucpg_group_out_head;
+        __atomic_store_n(&ucpg_group_out_kicked, 0, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&ucpg_group_out_lock);
-        if (out == NULL) {
+        if (list == NULL) {
             return;
         }
-        status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
-                 ucpg_am_send_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
-                                 (out->buf != NULL) ? out->buf->data : NULL,
-                                 (out->buf != NULL) ? out->buf->len : 0,
-                                 ucpg_group_out_done, out);
-        if (status != UCPG_INPROGRESS) {
-            ucpg_group_out_done(out, status);
+        while ((out = list) != NULL) {
+            if (ucpg_group_out_small(out)) {
+                ucpg_group_out_batch(d, &list);
+            } else {
+                list      = out->next;
+                out->next = NULL;
+                ucpg_group_out_send(d, out);
+            }
         }
+    }
+}
+
+/* The progress thread's hook: whatever its round queued leaves together. */
+static void ucpg_group_out_hook(void *arg)
+{
+    (void)arg;
+    if (__atomic_load_n(&ucpg_group_out_head, __ATOMIC_ACQUIRE) != NULL) {
+        ucpg_group_out_flush();
+    }
+}
+
+/*
+ * After an application thread released the engine lock. At a low rate it
+ * sends at once (latency first); when it sends again within
+ * UCPG_GROUP_DEFER_NS it leaves the queue to the progress thread, so a burst
+ * of messages goes out packed instead of one active message each.
+ */
+static void ucpg_group_out_release(void)
+{
+    static uint64_t last_ns;
+    ucpg_domain_t *d = ucpg_group_engine.domain;
+    uint64_t now, prev;
+
+    if (__atomic_load_n(&ucpg_group_out_head, __ATOMIC_ACQUIRE) == NULL) {
+        return;
+    }
+    if ((d != NULL) && ucpg_domain_in_progress_thread(d)) {
+        return;                                   /* the hook runs after this round */
+    }
+    now  = ucpg_time_ns();
+    prev = __atomic_exchange_n(&last_ns, now, __ATOMIC_ACQ_REL);
+    if ((d == NULL) || (now - prev > UCPG_GROUP_DEFER_NS)) {
+        ucpg_group_out_flush();
+    } else if (!__atomic_exchange_n(&ucpg_group_out_kicked, 1, __ATOMIC_ACQ_REL)) {
+        ucpg_domain_kick(d);
     }
 }
 
@@ -180,7 +307,7 @@ void ucpg_group_engine_unlock(void)
     --ucpg_group_lock_depth;
     pthread_mutex_unlock(&ucpg_group_engine.lock);
     if (outermost) {
-        ucpg_group_out_flush();
+        ucpg_group_out_release();
     }
 }
 
@@ -241,6 +368,69 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
     ucpg_group_buf_put(req.buf);
 }
 
+/* One message from peer src, with the engine locked. */
+static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_msg_t *msg,
+                                void *data, size_t len)
+{
+    ucpg_group_t *g = ucpg_group_find(msg->gindex, msg->ggen);
+    ucpg_peer_id_t src = info->id;
+
+    switch (msg->type) {
+    case UCPG_GROUP_MSG_REQ:
+        ucpg_group_recv_req(g, info, msg, data, len);
+        break;
+    case UCPG_GROUP_MSG_EVT:
+        if (g != NULL) {
+            ucpg_group_member_recv_evt(g, src, msg, data, len);
+        }
+        break;
+    case UCPG_GROUP_MSG_ACK:
+        if ((g != NULL) && g->is_seq) {
+            ucpg_group_seq_recv_ack(g, src, info->uuid, msg->a, msg->b);
+        }
+        break;
+    case UCPG_GROUP_MSG_STABLE:
+        if ((g != NULL) && !g->recovering && (src == g->seq_slot)) {
+            ucpg_group_member_stable(g, msg->a);
+        }
+        break;
+    case UCPG_GROUP_MSG_SYNC_REQ:
+        if (g != NULL) {
+            ucpg_group_recovery_recv_req(g, src, info->uuid, msg->a);
+        }
+        break;
+    case UCPG_GROUP_MSG_SYNC_REP:
+        if (g != NULL) {
+            ucpg_group_recovery_recv_rep(g, src, info->uuid, msg, data, len);
+        }
+        break;
+    case UCPG_GROUP_MSG_NOT_SEQ:
+        if ((g != NULL) && (g->state == UCPG_GROUP_JOINING)) {
+            g->join_retry = 1;
+            pthread_cond_broadcast(&g->cond);
+        }
+        break;
+    }
+}
+
+/* A BATCH: each message inside as if it came alone. A malformed entry ends
+ * the batch (what came before it stands: each entry was whole). */
+static void ucpg_group_recv_batch(const ucpg_peer_info_t *info, void *data, size_t len)
+{
+    ucpg_group_msg_t msg;
+    const void *item;
+    size_t pos = 0, item_len;
+    ucpg_status_t status;
+
+    while ((status = ucpg_group_batch_next(data, len, &pos, &msg, &item, &item_len)) ==
+           UCPG_OK) {
+        ucpg_group_recv_one(info, &msg, (void*)item, item_len);
+    }
+    if (status != UCPG_ERR_NOT_FOUND) {
+        ucpg_warn("malformed group batch from peer %u", info->id);
+    }
+}
+
 /* Runs in the progress thread, possibly just after the engine let go of the
  * domain (unregistering does not wait for a running handler): everything
  * is checked under the engine lock. */
@@ -249,7 +439,6 @@ static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, s
 {
     ucpg_peer_info_t info;
     ucpg_group_msg_t msg;
-    ucpg_group_t *g;
 
     ucpg_group_engine_lock();
     if ((ucpg_group_engine.domain == NULL) || (ucpg_group_engine.domain != arg) ||
@@ -264,42 +453,10 @@ static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, s
         ucpg_group_engine_unlock();
         return;
     }
-    g = ucpg_group_find(msg.gindex, msg.ggen);
-    switch (msg.type) {
-    case UCPG_GROUP_MSG_REQ:
-        ucpg_group_recv_req(g, &info, &msg, data, len);
-        break;
-    case UCPG_GROUP_MSG_EVT:
-        if (g != NULL) {
-            ucpg_group_member_recv_evt(g, src, &msg, data, len);
-        }
-        break;
-    case UCPG_GROUP_MSG_ACK:
-        if ((g != NULL) && g->is_seq) {
-            ucpg_group_seq_recv_ack(g, src, info.uuid, msg.a, msg.b);
-        }
-        break;
-    case UCPG_GROUP_MSG_STABLE:
-        if ((g != NULL) && !g->recovering && (src == g->seq_slot)) {
-            ucpg_group_member_stable(g, msg.a);
-        }
-        break;
-    case UCPG_GROUP_MSG_SYNC_REQ:
-        if (g != NULL) {
-            ucpg_group_recovery_recv_req(g, src, info.uuid, msg.a);
-        }
-        break;
-    case UCPG_GROUP_MSG_SYNC_REP:
-        if (g != NULL) {
-            ucpg_group_recovery_recv_rep(g, src, info.uuid, &msg, data, len);
-        }
-        break;
-    case UCPG_GROUP_MSG_NOT_SEQ:
-        if ((g != NULL) && (g->state == UCPG_GROUP_JOINING)) {
-            g->join_retry = 1;
-            pthread_cond_broadcast(&g->cond);
-        }
-        break;
+    if (msg.type == UCPG_GROUP_MSG_BATCH) {
+        ucpg_group_recv_batch(&info, data, len);
+    } else {
+        ucpg_group_recv_one(&info, &msg, data, len);
     }
     ucpg_group_engine_unlock();
 }
@@ -432,6 +589,9 @@ static ucpg_status_t ucpg_group_engine_start(void)
             ucpg_am_unregister(e->domain, UCPG_AM_ID_GROUP);
         }
     }
+    if (status == UCPG_OK) {
+        ucpg_domain_set_flush_hook(e->domain, ucpg_group_out_hook, NULL);
+    }
     if (status != UCPG_OK) {
         ucpg_boot_domain_put(e->domain);
         e->domain = NULL;
@@ -506,6 +666,8 @@ void ucpg_group_engine_release(void)
     ucpg_domain_unlisten(d, e->listener);
     ucpg_am_unregister(d, UCPG_AM_ID_GROUP);
     ucpg_domain_timer_cancel(d, ucpg_group_timer, NULL);
+    ucpg_domain_set_flush_hook(d, NULL, NULL);
+    ucpg_group_out_flush();                    /* what is queued still leaves */
     ucpg_group_engine_lock();
     while ((g = e->groups) != NULL) {
         if (g->outstanding == 0) {

@@ -60,6 +60,8 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
     case UCPG_GROUP_MSG_EVT:
         return ((m->kind == UCPG_GROUP_KIND_DATA) || (m->kind == UCPG_GROUP_KIND_VIEW)) &&
                (m->a != 0) && (m->b < m->a);
+    case UCPG_GROUP_MSG_BATCH:
+        return (m->kind == UCPG_GROUP_KIND_DATA) && (m->a != 0) && (m->guarantee == 0);
     default:
         return m->kind == UCPG_GROUP_KIND_DATA;
     }
@@ -84,6 +86,44 @@ ucpg_status_t ucpg_group_msg_decode(const void *buf, size_t len, ucpg_group_msg_
         return UCPG_ERR_MESSAGE;
     }
     *msg = m;
+    return UCPG_OK;
+}
+
+/* --- batch body ------------------------------------------------------------ */
+
+size_t ucpg_group_batch_put(void *out, const uint8_t hdr[UCPG_GROUP_MSG_LEN], const void *data,
+                            uint32_t len)
+{
+    ucpg_wire_writer_t w;
+
+    ucpg_wire_writer_init(&w, out, UCPG_GROUP_BATCH_ENTRY_HDR + len);
+    ucpg_wire_put_u32(&w, len);
+    ucpg_wire_put_bytes(&w, hdr, UCPG_GROUP_MSG_LEN);
+    ucpg_wire_put_bytes(&w, data, len);
+    return w.len;
+}
+
+ucpg_status_t ucpg_group_batch_next(const void *buf, size_t len, size_t *pos,
+                                    ucpg_group_msg_t *msg, const void **data_p,
+                                    size_t *data_len_p)
+{
+    ucpg_wire_reader_t r;
+    const void *hdr;
+    uint32_t n;
+
+    if (*pos >= len) {
+        return UCPG_ERR_NOT_FOUND;
+    }
+    ucpg_wire_reader_init(&r, (const uint8_t*)buf + *pos, len - *pos);
+    n       = ucpg_wire_get_u32(&r);
+    hdr     = ucpg_wire_get_bytes(&r, UCPG_GROUP_MSG_LEN);
+    *data_p = ucpg_wire_get_bytes(&r, n);
+    if (r.short_read || (ucpg_group_msg_decode(hdr, UCPG_GROUP_MSG_LEN, msg) != UCPG_OK) ||
+        (msg->type == UCPG_GROUP_MSG_BATCH)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    *data_len_p = n;
+    *pos       += r.pos;
     return UCPG_OK;
 }
 

@@ -23,7 +23,8 @@ typedef enum ucpg_group_msg_type {
     UCPG_GROUP_MSG_SYNC_REQ = 5,  /* new sequencer -> member: send me what you hold */
     UCPG_GROUP_MSG_SYNC_REP = 6,  /* member -> new sequencer: events held */
     UCPG_GROUP_MSG_NOT_SEQ  = 7,  /* "I do not order this group": look it up again */
-    UCPG_GROUP_MSG_LAST     = 7
+    UCPG_GROUP_MSG_BATCH    = 8,  /* a container of small messages for one destination */
+    UCPG_GROUP_MSG_LAST     = 8
 } ucpg_group_msg_type_t;
 
 typedef enum ucpg_group_kind {
@@ -54,6 +55,7 @@ typedef struct ucpg_group_origin {
  *   SYNC_REQ a = attempt id
  *   SYNC_REP a = attempt id, b = received-through
  *   NOT_SEQ  a = lseq of the refused request
+ *   BATCH    a = number of messages inside (gindex, ggen: 0, 1)
  * origin is meaningful for EVT only.
  */
 typedef struct ucpg_group_msg {
@@ -73,6 +75,19 @@ typedef struct ucpg_group_msg {
 size_t        ucpg_group_msg_encode(const ucpg_group_msg_t *msg, uint8_t out[UCPG_GROUP_MSG_LEN]);
 /* Validates every field that can be checked without group state. */
 ucpg_status_t ucpg_group_msg_decode(const void *buf, size_t len, ucpg_group_msg_t *msg);
+
+/* --- batch body: small messages packed into one active message ----------- */
+
+/* Each entry: u32 data length, the 60-byte header, the data. */
+#define UCPG_GROUP_BATCH_ENTRY_HDR (4 + UCPG_GROUP_MSG_LEN)
+
+size_t        ucpg_group_batch_put(void *out, const uint8_t hdr[UCPG_GROUP_MSG_LEN],
+                                   const void *data, uint32_t len);
+/* Reads the entry at *pos: its (validated) header and data. A nested BATCH
+ * is refused. UCPG_ERR_NOT_FOUND at the end, UCPG_ERR_MESSAGE if malformed. */
+ucpg_status_t ucpg_group_batch_next(const void *buf, size_t len, size_t *pos,
+                                    ucpg_group_msg_t *msg, const void **data_p,
+                                    size_t *data_len_p);
 
 /* --- view body (EVT of kind VIEW) ---------------------------------------- */
 
