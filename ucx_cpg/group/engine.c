@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
 #include "core/am.h"
@@ -76,10 +77,11 @@ static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_group_out_t  *ucpg_group_out_head;
 static ucpg_group_out_t **ucpg_group_out_tail = &ucpg_group_out_head;
 static int                ucpg_group_out_kicked;  /* the progress thread was woken */
+static int                ucpg_group_out_inflight; /* atomic: sends not yet completed */
 static __thread int       ucpg_group_lock_depth;
 
-#define UCPG_GROUP_BATCH_ITEM_MAX 4096u      /* larger messages travel alone */
-#define UCPG_GROUP_BATCH_MAX      65536u     /* bytes packed into one message */
+#define UCPG_GROUP_BATCH_ITEM_MAX 4096u     /* larger messages travel alone */
+#define UCPG_GROUP_BATCH_MAX      65536u    /* bytes packed into one message */
 #define UCPG_GROUP_DEFER_NS       20000u     /* sends closer than this are packed */
 
 void ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg)
@@ -123,17 +125,37 @@ static void ucpg_group_out_done(void *arg, ucpg_status_t status)
     free(out);
 }
 
+static void ucpg_group_out_inflight_done(void *arg, ucpg_status_t status)
+{
+    __atomic_sub_fetch(&ucpg_group_out_inflight, 1, __ATOMIC_ACQ_REL);
+    ucpg_group_out_done(arg, status);
+}
+
 /* Sends one queued message on its own (consumes out). */
 static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_group_out_t *out)
 {
     ucpg_status_t status;
 
+    __atomic_add_fetch(&ucpg_group_out_inflight, 1, __ATOMIC_ACQ_REL);
     status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
              ucpg_am_send_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
                              (out->buf != NULL) ? out->buf->data : NULL,
-                             (out->buf != NULL) ? out->buf->len : 0, ucpg_group_out_done, out);
+                             (out->buf != NULL) ? out->buf->len : 0,
+                             ucpg_group_out_inflight_done, out);
     if (status != UCPG_INPROGRESS) {
-        ucpg_group_out_done(out, status);
+        ucpg_group_out_inflight_done(out, status);
+    }
+}
+
+/* A large message is fetched by its receiver from our memory (rendezvous):
+ * before the domain goes, let what is in flight arrive (bounded). */
+static void ucpg_group_out_wait_inflight(unsigned timeout_ms)
+{
+    uint64_t deadline = ucpg_time_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+    while ((__atomic_load_n(&ucpg_group_out_inflight, __ATOMIC_ACQUIRE) > 0) &&
+           (ucpg_time_ns() < deadline)) {
+        usleep(100);
     }
 }
 
@@ -668,6 +690,7 @@ void ucpg_group_engine_release(void)
     ucpg_domain_timer_cancel(d, ucpg_group_timer, NULL);
     ucpg_domain_set_flush_hook(d, NULL, NULL);
     ucpg_group_out_flush();                    /* what is queued still leaves */
+    ucpg_group_out_wait_inflight(2000);
     ucpg_group_engine_lock();
     while ((g = e->groups) != NULL) {
         if (g->outstanding == 0) {
