@@ -46,7 +46,7 @@ typedef struct child_cfg {
 static cpg_trace_writer_t trace;
 static const child_cfg_t *cfg;
 static struct cpg_name    gname;
-static int                nmembers, self_left, content_errors;
+static int                nmembers, self_left, content_errors, leaving;
 static uint64_t           ndelivered, nown;
 static uint32_t           my_pid;
 static int                fc_enabled_seen;   /* TRY_AGAIN with the state ENABLED */
@@ -153,9 +153,12 @@ static int dispatch_until(cpg_handle_t h, int (*cond)(void *), void *arg, unsign
     return 0;
 }
 
+/* Removed without leaving: the library found it could not hear the group
+ * (see cut_off in test_kill_*). */
+static int cut_off(void) { return self_left && !leaving; }
 static int enough_members(void *arg) { return nmembers >= *(int*)arg; }
-static int own_done(void *arg) { return nown >= *(uint64_t*)arg; }
-static int total_done(void *arg) { return ndelivered >= *(uint64_t*)arg; }
+static int own_done(void *arg) { return cut_off() || (nown >= *(uint64_t*)arg); }
+static int total_done(void *arg) { return cut_off() || (ndelivered >= *(uint64_t*)arg); }
 static int left_done(void *arg) { (void)arg; return self_left; }
 
 static void build_payload(uint8_t *m, size_t len, uint64_t counter, int guarantee)
@@ -194,7 +197,8 @@ static cs_error_t send_one(cpg_handle_t h, uint64_t counter, int *try_again)
     iov[0].iov_base = m;         iov[0].iov_len = a;
     iov[1].iov_base = m + a;     iov[1].iov_len = b;
     iov[2].iov_base = m + a + b; iov[2].iov_len = len - a - b;
-    while ((err = cpg_mcast_joined(h, (cpg_guarantee_t)guarantee, iov, 3)) == CS_ERR_TRY_AGAIN) {
+    while (((err = cpg_mcast_joined(h, (cpg_guarantee_t)guarantee, iov, 3)) == CS_ERR_TRY_AGAIN) &&
+           !cut_off()) {
         cpg_flow_control_state_t fc = CPG_FLOW_CONTROL_DISABLED;
         /* the window may open between the two calls: count, don't insist */
         if ((cpg_flow_control_state_get(h, &fc) == CS_OK) && (fc == CPG_FLOW_CONTROL_ENABLED)) {
@@ -244,16 +248,25 @@ static int child_main(int rank, int nprocs, void *arg)
         return 1;
     }
     want_own = (cfg->no_dispatch && (rank == 1)) ? 0 : (uint64_t)cfg->nsend;
-    for (i = 0; (i < (int)want_own) && !fails; ++i) {
+    for (i = 0; (i < (int)want_own) && !fails && !cut_off(); ++i) {
         fails = (send_one(h, (uint64_t)i, &try_again) != CS_OK);
         cpg_dispatch(h, CS_DISPATCH_ALL);
     }
     if (cfg->no_dispatch && (rank == 1)) {
         ucpg_test_wait_for("DRAIN", STEP_MS);     /* a slow reader, then it catches up */
     }
-    if (fails || (dispatch_until(h, own_done, &want_own, STEP_MS) != 0)) {
+    if ((fails && !cut_off()) || (dispatch_until(h, own_done, &want_own, STEP_MS) != 0)) {
         ucpg_test_say("ERR sent %d own %llu", i, (unsigned long long)nown);
         return 1;
+    }
+    if (cut_off()) {
+        /* Only after a kill: reported so the parent can tell it apart. */
+        ucpg_test_say("SENT cut-off");
+        ucpg_test_wait_for("FINISH", STEP_MS);
+        ucpg_test_say("COUNT cut-off");
+        cpg_finalize(h);
+        cpg_trace_close(&trace);
+        return 0;
     }
     ucpg_test_say("SENT try_again=%d fc=%d", try_again, fc_enabled_seen);
     /* keep reading while the others finish: a member that stops reading
@@ -268,6 +281,7 @@ static int child_main(int rank, int nprocs, void *arg)
     expect = strtoull(line + 7, NULL, 10);
     dispatch_until(h, total_done, &expect, STEP_MS);
     ucpg_test_say("COUNT %llu errors %d", (unsigned long long)ndelivered, content_errors);
+    leaving = 1;
     if ((cpg_leave(h, &gname) != CS_OK) || (dispatch_until(h, left_done, NULL, STEP_MS) != 0)) {
         ucpg_test_say("ERR leave");
         return 1;
@@ -283,21 +297,31 @@ static int child_main(int rank, int nprocs, void *arg)
 
 static char trace_dir[256];
 
-static int traces_check(int nprocs)
+/* Checks the traces of every rank not in skip_mask. */
+static int traces_check_some(int nprocs, unsigned skip_mask)
 {
     const char *paths[16];
     char bufs[16][300], err[1024];
-    int i;
+    int i, n = 0;
 
     for (i = 0; i < nprocs; ++i) {
-        snprintf(bufs[i], sizeof(bufs[i]), "%s/rank%d.trace", trace_dir, i);
-        paths[i] = bufs[i];
+        if (skip_mask & (1u << i)) {
+            continue;
+        }
+        snprintf(bufs[n], sizeof(bufs[n]), "%s/rank%d.trace", trace_dir, i);
+        paths[n] = bufs[n];
+        ++n;
     }
-    if (cpg_trace_check(paths, (size_t)nprocs, err, sizeof(err)) != 0) {
+    if (cpg_trace_check(paths, (size_t)n, err, sizeof(err)) != 0) {
         fprintf(stderr, "  trace check failed: %s\n", err);
         return -1;
     }
     return 0;
+}
+
+static int traces_check(int nprocs)
+{
+    return traces_check_some(nprocs, 0);
 }
 
 static void traces_remove(int nprocs)
@@ -345,6 +369,7 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
     unsigned long long expect = (unsigned long long)nprocs * (unsigned long long)c->nsend;
     char line[128];
     int passed = 0, r, survivors = nprocs;
+    unsigned cut_mask = 0;
 
     INTEG_CHECK(h != NULL, "harness");
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
@@ -355,12 +380,29 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
         survivors--;
         expect = 0;                    /* the dead one's count is unknown */
     }
-    INTEG_CHECK(ucpg_harness_expect_all(h, "SENT", STEP_MS) == 0, "not all sent");
+    for (r = 0; r < nprocs; ++r) {
+        if (r == kill_rank) {
+            continue;
+        }
+        INTEG_CHECK(ucpg_harness_expect(h, r, "SENT", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d did not finish sending", r);
+        if (strcmp(line, "SENT cut-off") == 0) {
+            /* UCX's shared-memory ring of this rank was left blocked by the
+             * killed sender: it can hear nobody, the library removed it
+             * (and the group went on without it). Only after a kill, at
+             * most one rank; its trace is not part of the check. */
+            INTEG_CHECK(kill_rank >= 0, "rank %d cut off without a kill", r);
+            cut_mask |= 1u << r;
+            fprintf(stderr, "  note: rank %d was cut off by the killed sender (see "
+                    "docs/protocol.md, known limits)\n", r);
+        }
+    }
+    INTEG_CHECK(__builtin_popcount(cut_mask) <= 1, "more than one rank cut off");
     INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %llu", expect) == 0, "FINISH");
     for (r = 0; r < nprocs; ++r) {
         unsigned long long got = 0;
         int errors = 0;
-        if (r == kill_rank) {
+        if ((r == kill_rank) || (cut_mask & (1u << r))) {
             continue;
         }
         INTEG_CHECK(ucpg_harness_expect(h, r, "COUNT", line, sizeof(line), STEP_MS) == 0,
@@ -371,7 +413,7 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
                     expect);
     }
     INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
-    INTEG_CHECK(traces_check(nprocs) == 0, "properties");
+    INTEG_CHECK(traces_check_some(nprocs, cut_mask) == 0, "properties");
     (void)survivors;
     passed = 1;
 fail:

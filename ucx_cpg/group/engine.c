@@ -9,6 +9,7 @@
 #include "group_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -120,6 +121,8 @@ static void ucpg_group_out_done(void *arg, ucpg_status_t status)
 
     if ((status != UCPG_OK) && (status != UCPG_ERR_PEER_DOWN)) {
         ucpg_warn("group message to peer %u failed: %s", out->dst, ucpg_status_string(status));
+    } else if (status != UCPG_OK) {
+        ucpg_debug("group message to peer %u: %s", out->dst, ucpg_status_string(status));
     }
     ucpg_group_buf_put(out->buf);
     free(out);
@@ -397,6 +400,11 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
     ucpg_group_t *g = ucpg_group_find(msg->gindex, msg->ggen);
     ucpg_peer_id_t src = info->id;
 
+    if ((g == NULL) || (msg->type > UCPG_GROUP_MSG_EVT)) {
+        ucpg_debug("group message type %u from peer %u for group %u.%" PRIx64 "%s", msg->type,
+                   src, msg->gindex, msg->ggen, (g == NULL) ? " (no such group here)" : "");
+    }
+
     switch (msg->type) {
     case UCPG_GROUP_MSG_REQ:
         ucpg_group_recv_req(g, info, msg, data, len);
@@ -529,10 +537,13 @@ static void ucpg_group_timer(void *arg)
     (void)arg;
     ucpg_group_engine_lock();
     for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
-        if (g->is_seq) {
+        if (g->recovering) {
+            ucpg_group_recovery_check(g, now);
+        } else if (g->is_seq) {
             ucpg_group_seq_check_stall(g, now);
         } else if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
             ucpg_group_member_ack(g, 1);
+            ucpg_group_recovery_check_deaf(g, now);
         }
     }
     ucpg_group_engine_unlock();

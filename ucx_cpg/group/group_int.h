@@ -156,6 +156,8 @@ struct ucpg_group {
     uint8_t               *sync_waiting;  /* per member index: reply still due */
     ucpg_group_evbuf_t     sync_union;
     uint64_t              *sync_received; /* per member index */
+    uint64_t               recovery_since; /* ns: when this group started recovering */
+    uint64_t               last_heard;     /* ns: last event from the sequencer */
 };
 
 /* The engine (one per process). */
@@ -238,5 +240,15 @@ void ucpg_group_recovery_recv_req(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                                   uint64_t attempt);
 void ucpg_group_recovery_recv_rep(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                                   const ucpg_group_msg_t *msg, const void *data, size_t len);
+/* Timer: gives up on members that do not answer, or on a successor that
+ * never asks (we are then cut off). */
+void ucpg_group_recovery_check(ucpg_group_t *g, uint64_t now);
+/* We have been waiting for our own requests and heard nothing for longer
+ * than the group could legitimately be held up: we are cut off. */
+void ucpg_group_recovery_check_deaf(ucpg_group_t *g, uint64_t now);
+
+/* How long recovery waits for a member's answer (and a member for the
+ * successor) before giving up on it. */
+#define UCPG_GROUP_SYNC_TIMEOUT_MS 2000u
 
 #endif

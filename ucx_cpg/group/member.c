@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/proc.h"
 
 static int  ucpg_group_view_adds_self(const ucpg_group_event_t *ev);
 static void ucpg_group_member_drop_below(ucpg_group_t *g, uint64_t seq);
@@ -179,7 +180,10 @@ void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req)
     req->next       = NULL;
     *g->pending_tail = req;
     g->pending_tail  = &req->next;
-    g->pending_count++;
+    if (g->pending_count++ == 0) {
+        g->last_heard = ucpg_time_ns();     /* the wait for an answer starts now */
+        ucpg_group_timer_arm(1000);
+    }
     g->pending_bytes += (req->buf != NULL) ? req->buf->len : 0;
     if (g->recovering) {
         return;                         /* sent to the next sequencer */
@@ -508,6 +512,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         return;
     }
     memcpy(buf->data, data, len);
+    g->last_heard = ucpg_time_ns();
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
     if (!g->recovering && (g->state != UCPG_GROUP_GONE)) {

@@ -23,10 +23,12 @@
 #endif
 #include "group_int.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/proc.h"
 
 static int ucpg_group_self_at(const ucpg_group_t *g, size_t i)
 {
@@ -58,8 +60,13 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
     size_t len = 0, pos = 0;
     uint64_t i;
 
+    ucpg_info("group recovery: answering successor peer %u (attempt %" PRIx64
+              "), received through %" PRIu64, g->sync_from_slot, g->sync_from_attempt,
+              g->received);
     g->sync_from_valid = 0;
     g->recovering      = 1;
+    g->recovery_since  = ucpg_time_ns();   /* the successor is alive: wait for it anew */
+    ucpg_group_timer_arm(2 * UCPG_GROUP_SYNC_TIMEOUT_MS);
     g->seq_slot        = g->sync_from_slot;   /* fence everyone else */
     g->seq_uuid        = g->sync_from_uuid;
     for (i = 0; (g->evbuf.ring != NULL) && (i <= g->evbuf.mask); ++i) {
@@ -99,6 +106,8 @@ void ucpg_group_recovery_recv_req(ucpg_group_t *g, uint32_t src, uint64_t uuid,
 
     if ((g->state == UCPG_GROUP_JOINING) || (g->state == UCPG_GROUP_ABANDONED) || (idx < 0) ||
         g->members[idx].dead) {
+        ucpg_info("group recovery: ignoring a sync request from peer %u (state %d, index %d)",
+                  src, (int)g->state, idx);
         return;
     }
     g->sync_from_slot    = src;
@@ -108,6 +117,9 @@ void ucpg_group_recovery_recv_req(ucpg_group_t *g, uint32_t src, uint64_t uuid,
     succ = ucpg_group_recovery_successor(g);
     if (succ == idx) {
         ucpg_group_recovery_answer(g);
+    } else {
+        ucpg_info("group recovery: peer %u asks for our events; answering once we see "
+                  "the deaths it saw", src);
     }
     /* else: we have not seen every death it has; answered when we do */
 }
@@ -135,7 +147,9 @@ static void ucpg_group_recovery_start(ucpg_group_t *g)
         ucpg_error("out of memory starting group recovery");
         return;
     }
-    g->recovering   = 1;
+    g->recovering     = 1;
+    g->recovery_since = ucpg_time_ns();
+    ucpg_group_timer_arm(UCPG_GROUP_SYNC_TIMEOUT_MS);
     g->sync_attempt = ((uint64_t)ucpg_group_engine.self << 32) | (uint32_t)(g->sync_attempt + 1);
     g->seq_slot     = ucpg_group_engine.self;
     g->seq_uuid     = ucpg_group_engine.self_uuid;
@@ -145,12 +159,15 @@ static void ucpg_group_recovery_start(ucpg_group_t *g)
             ucpg_group_recovery_union_add(g, g->evbuf.ring[i]);
         }
     }
+    ucpg_info("group recovery: the sequencer died, we take over (attempt %" PRIx64
+              ", received through %" PRIu64 ")", g->sync_attempt, g->received);
     ucpg_group_msg_init(g, UCPG_GROUP_MSG_SYNC_REQ, &msg);
     msg.a = g->sync_attempt;
     for (k = 0; k < g->nmembers; ++k) {
         g->sync_received[k] = g->received;
         if (!g->members[k].dead && !ucpg_group_self_at(g, k)) {
             g->sync_waiting[k] = 1;
+            ucpg_debug("group recovery: asking peer %u", g->members[k].slot);
             ucpg_group_send(g->members[k].slot, g->members[k].uuid, &msg, NULL);
         }
     }
@@ -203,6 +220,8 @@ static void ucpg_group_recovery_complete(ucpg_group_t *g)
     }
     for (cut = lo; ucpg_group_evbuf_get(&g->sync_union, cut + 1) != NULL; ++cut) {
     }
+    ucpg_info("group recovery: cut at %" PRIu64 " (lowest member through %" PRIu64
+              ", we had %" PRIu64 ")", cut, lo, g->received);
     /* Remember who had what before our own view changes under the union. */
     from = calloc(n ? n : 1, sizeof(*from));
     if (from == NULL) {
@@ -251,8 +270,12 @@ void ucpg_group_recovery_recv_rep(ucpg_group_t *g, uint32_t src, uint64_t uuid,
 
     if (!g->recovering || (g->seq_slot != ucpg_group_engine.self) ||
         (msg->a != g->sync_attempt) || (k < 0) || !g->sync_waiting[k]) {
+        ucpg_info("group recovery: ignoring a sync reply from peer %u (attempt %" PRIx64
+                  ", ours %" PRIx64 ", index %d)", src, msg->a, g->sync_attempt, k);
         return;
     }
+    ucpg_info("group recovery: peer %u holds %zu bytes of events, received through %" PRIu64,
+              src, len, msg->b);
     while ((status = ucpg_group_srec_next(data, len, &pos, &rec)) == UCPG_OK) {
         buf = ucpg_group_buf_new(rec.len);
         ev  = (buf == NULL) ? NULL :
@@ -308,9 +331,128 @@ void ucpg_group_recovery_peer_down(ucpg_group_t *g)
         }
         return;
     }
+    if (!g->recovering) {
+        ucpg_info("group recovery: the sequencer died; waiting for peer %u",
+                  g->members[succ].slot);
+        g->recovery_since = ucpg_time_ns();
+        ucpg_group_timer_arm(2 * UCPG_GROUP_SYNC_TIMEOUT_MS);
+    }
     g->recovering = 1;           /* hold our sends for the successor */
     if (g->sync_from_valid && (g->sync_from_slot == g->members[succ].slot) &&
         (g->sync_from_uuid == g->members[succ].uuid)) {
         ucpg_group_recovery_answer(g);
+    }
+}
+
+/* --- giving up ---------------------------------------------------------------- */
+
+/*
+ * A member that does not answer within UCPG_GROUP_SYNC_TIMEOUT_MS is treated
+ * as dead: the rest of the group must go on (liveness). This is not only for
+ * hung processes: UCX's shared-memory transport delivers a receiver's
+ * messages from one ring shared by all its senders, and a sender killed
+ * halfway through writing a slot blocks that ring for good, so a live
+ * member can become deaf. It is told it was removed, in case it can hear.
+ */
+static void ucpg_group_recovery_give_up(ucpg_group_t *g)
+{
+    size_t k;
+
+    for (k = 0; k < g->nmembers; ++k) {
+        if (g->sync_waiting[k] && !g->members[k].dead) {
+            ucpg_warn("group recovery: peer %u (pid %u) did not answer within %u ms: "
+                      "removing it", g->members[k].slot, g->members[k].pid,
+                      UCPG_GROUP_SYNC_TIMEOUT_MS);
+            g->members[k].dead    = 1;
+            g->members[k].evicted = 1;
+            g->sync_waiting[k]    = 0;
+        }
+    }
+    ucpg_group_recovery_complete(g);
+}
+
+/* We waited twice as long as the successor waits for us and it never asked:
+ * we cannot hear the group. Remove ourselves locally (PROCDOWN), so that the
+ * application learns it is out instead of waiting for ever. */
+static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
+{
+    ucpg_group_vmember_t *list = calloc(g->nmembers + 1, sizeof(*list));
+    ucpg_group_origin_t origin;
+    ucpg_group_event_t *ev;
+    ucpg_group_vbody_t v;
+    ucpg_group_buf_t *buf;
+    size_t k, n = 0;
+
+    ucpg_warn("group recovery: no word from the new sequencer within %u ms: this process "
+              "cannot hear the group any more and leaves it", 2 * UCPG_GROUP_SYNC_TIMEOUT_MS);
+    if (list == NULL) {
+        return;
+    }
+    for (k = 0; k < g->nmembers; ++k) {
+        if (!g->members[k].dead && !ucpg_group_self_at(g, k)) {
+            list[n]        = (ucpg_group_vmember_t){g->members[k].slot, g->members[k].nodeid,
+                                                    g->members[k].pid, 0, g->members[k].uuid,
+                                                    g->members[k].next_lseq};
+            ++n;
+        }
+    }
+    list[n] = (ucpg_group_vmember_t){ucpg_group_engine.self, ucpg_group_engine.nodeid,
+                                     ucpg_group_engine.pid, UCPG_GROUP_REASON_PROCDOWN,
+                                     ucpg_group_engine.self_uuid, 0};
+    v.view_id  = g->view_id + 1;
+    v.nmembers = (uint32_t)n;
+    v.nleft    = 1;
+    v.njoined  = 0;
+    v.members  = list;
+    buf = ucpg_group_buf_new(ucpg_group_vbody_len(&v));
+    memset(&origin, 0, sizeof(origin));
+    origin.slot = ucpg_group_engine.self;
+    origin.uuid = ucpg_group_engine.self_uuid;
+    ev = (buf == NULL) ? NULL :
+         ucpg_group_event_new(g->received + 1, UCPG_GROUP_KIND_VIEW, 0, &origin, buf);
+    if (ev != NULL) {
+        ucpg_group_vbody_encode(&v, buf->data);
+        ucpg_group_member_drop_above(g, g->received);
+        g->recovering = 0;
+        ucpg_group_member_receive(g, ev);     /* the view removing us: state GONE */
+        ucpg_group_event_put(ev);
+    }
+    ucpg_group_buf_put(buf);
+    free(list);
+}
+
+void ucpg_group_recovery_check(ucpg_group_t *g, uint64_t now)
+{
+    uint64_t waited = now - g->recovery_since;
+    int successor   = (g->seq_slot == ucpg_group_engine.self) && (g->sync_waiting != NULL);
+
+    if (successor && (waited >= (uint64_t)UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
+        ucpg_group_recovery_give_up(g);
+    } else if (!successor && (waited >= 2ull * UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
+        ucpg_group_recovery_cut_off(g);
+    } else {
+        ucpg_group_timer_arm(100);
+    }
+}
+
+void ucpg_group_recovery_check_deaf(ucpg_group_t *g, uint64_t now)
+{
+    /* Longer than a stalled member can hold the group, plus the time to
+     * remove it: silence beyond that is not flow control. */
+    uint64_t limit_ms = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms +
+                        2ull * UCPG_GROUP_SYNC_TIMEOUT_MS;
+
+    if ((g->pending_count == 0) || g->is_seq || g->recovering) {
+        return;
+    }
+    if (ucpg_group_engine.config->group_stall_timeout_ms == 0) {
+        limit_ms = 60000;                       /* no removal: be patient */
+    }
+    if (now - g->last_heard >= limit_ms * 1000000ull) {
+        ucpg_warn("group: %zu request(s) of ours unanswered and nothing heard from the "
+                  "sequencer for %llu ms", g->pending_count, (unsigned long long)limit_ms);
+        ucpg_group_recovery_cut_off(g);
+    } else {
+        ucpg_group_timer_arm(1000);
     }
 }
