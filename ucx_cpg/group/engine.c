@@ -77,6 +77,7 @@ typedef struct ucpg_group_out {
 static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_group_out_t  *ucpg_group_out_head;
 static ucpg_group_out_t **ucpg_group_out_tail = &ucpg_group_out_head;
+static int                ucpg_group_out_queued;  /* atomic: the list is not empty */
 static int                ucpg_group_out_kicked;  /* the progress thread was woken */
 static int                ucpg_group_out_inflight; /* atomic: sends not yet completed */
 static __thread int       ucpg_group_lock_depth;
@@ -112,6 +113,7 @@ void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg
     pthread_mutex_lock(&ucpg_group_out_lock);
     *ucpg_group_out_tail = out;
     ucpg_group_out_tail  = &out->next;
+    __atomic_store_n(&ucpg_group_out_queued, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&ucpg_group_out_lock);
 }
 
@@ -247,6 +249,7 @@ static void ucpg_group_out_flush(void)
         list                = ucpg_group_out_head;
         ucpg_group_out_head = NULL;
         ucpg_group_out_tail = &ucpg_group_out_head;
+        __atomic_store_n(&ucpg_group_out_queued, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&ucpg_group_out_kicked, 0, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&ucpg_group_out_lock);
         if (list == NULL) {
@@ -268,7 +271,7 @@ static void ucpg_group_out_flush(void)
 static void ucpg_group_out_hook(void *arg)
 {
     (void)arg;
-    if (__atomic_load_n(&ucpg_group_out_head, __ATOMIC_ACQUIRE) != NULL) {
+    if (__atomic_load_n(&ucpg_group_out_queued, __ATOMIC_ACQUIRE)) {
         ucpg_group_out_flush();
     }
 }
@@ -285,7 +288,7 @@ static void ucpg_group_out_release(void)
     ucpg_domain_t *d = ucpg_group_engine.domain;
     uint64_t now, prev;
 
-    if (__atomic_load_n(&ucpg_group_out_head, __ATOMIC_ACQUIRE) == NULL) {
+    if (!__atomic_load_n(&ucpg_group_out_queued, __ATOMIC_ACQUIRE)) {
         return;
     }
     if ((d != NULL) && ucpg_domain_in_progress_thread(d)) {
