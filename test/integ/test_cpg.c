@@ -3,11 +3,11 @@
  * traces: every process writes what its callbacks saw (cpg_trace.h) and the
  * checker verifies the group-semantics properties (self-inclusion, confchg
  * consistency, FIFO, total order, views at the same place in every stream,
- * virtual synchrony, SAFE) over all of them. Scenarios: concurrent senders,
- * a join storm, sizes around the transport thresholds up to 16 MiB, the
- * sequencer and a plain sender SIGKILLed mid-stream, a slow reader (flow
- * control), a stopped reader removed by the stall timeout, leave and
- * rejoin, two groups per process.
+ * virtual synchrony, SAFE) over all of them. Scenarios: concurrent senders
+ * with AGREED and SAFE, sizes around the transport thresholds up to 16 MiB,
+ * a join storm, two groups per process (a handle each), a plain sender and
+ * the sequencer SIGKILLed mid-stream, a slow reader (flow control).
+ * test_cpg_api.c covers the API's error codes and the single-process cases.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -501,10 +501,168 @@ fail:
     return integ_end(h, passed);
 }
 
+
+/* --- two groups per process, one handle each ---------------------------------- */
+
+static int two_members[2], two_self_left[2];
+static uint64_t two_delivered[2], two_own[2];
+
+static int two_index(const struct cpg_name *g) { return g->value[g->length - 1] == 'B'; }
+
+static void on_two_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid,
+                           uint32_t pid, void *msg, size_t len)
+{
+    int k = two_index(g);
+
+    on_deliver(h, g, nodeid, pid, msg, len);        /* traces and checks the payload */
+    two_delivered[k]++;
+    two_own[k] += (pid == my_pid);
+}
+
+static void on_two_confchg(cpg_handle_t h, const struct cpg_name *g,
+                           const struct cpg_address *members, size_t nm,
+                           const struct cpg_address *left, size_t nl,
+                           const struct cpg_address *joined, size_t nj)
+{
+    int k = two_index(g);
+    size_t i;
+
+    on_confchg(h, g, members, nm, left, nl, joined, nj);
+    two_members[k] = (int)nm;
+    for (i = 0; i < nl; ++i) {
+        two_self_left[k] |= (left[i].pid == my_pid);
+    }
+}
+
+static cpg_callbacks_t two_callbacks = {on_two_deliver, on_two_confchg};
+
+/* Dispatches both handles until cond(arg) or the step deadline. */
+static int two_dispatch_until(cpg_handle_t *h, int (*cond)(void *), void *arg)
+{
+    uint64_t deadline = ucpg_test_now_ms() + STEP_MS;
+    struct pollfd pfd[2];
+    int k;
+
+    for (k = 0; k < 2; ++k) {
+        if (cpg_fd_get(h[k], &pfd[k].fd) != CS_OK) {
+            return -1;
+        }
+        pfd[k].events = POLLIN;
+    }
+    while (!cond(arg)) {
+        if ((ucpg_test_now_ms() > deadline) || (poll(pfd, 2, 50) < 0)) {
+            return -1;
+        }
+        for (k = 0; k < 2; ++k) {
+            if (cpg_dispatch(h[k], CS_DISPATCH_ALL) != CS_OK) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int two_all_members(void *arg)
+{
+    return (two_members[0] >= *(int*)arg) && (two_members[1] >= *(int*)arg);
+}
+static int two_all_delivered(void *arg)
+{
+    return (two_delivered[0] >= *(uint64_t*)arg) && (two_delivered[1] >= *(uint64_t*)arg);
+}
+static int two_both_left(void *arg) { (void)arg; return two_self_left[0] && two_self_left[1]; }
+
+static int child_two_groups(int rank, int nprocs, void *arg)
+{
+    static const char *names[2] = {"twoA", "twoB"};
+    const child_cfg_t *c = arg;
+    uint64_t expect = (uint64_t)nprocs * (uint64_t)c->nsend;
+    struct cpg_name g[2];
+    cpg_handle_t h[2];
+    unsigned nodeid = 0;
+    int k, i, try_again = 0;
+
+    cfg    = c;
+    my_pid = (uint32_t)getpid();
+    snprintf(trace_path, sizeof(trace_path), "%s/rank%d.trace", getenv("CPG_TRACE_DIR"), rank);
+    for (k = 0; k < 2; ++k) {
+        g[k].length = (uint32_t)strlen(names[k]);
+        memcpy(g[k].value, names[k], g[k].length);
+        if ((cpg_initialize(&h[k], &two_callbacks) != CS_OK) || (cpg_join(h[k], &g[k]) != CS_OK)) {
+            ucpg_test_say("ERR join %s", names[k]);
+            return 1;
+        }
+    }
+    if ((cpg_local_get(h[0], &nodeid) != CS_OK) ||
+        (cpg_trace_open(&trace, trace_path, nodeid, my_pid) != 0)) {
+        return 1;
+    }
+    /* the trace starts after the joins: re-dispatching from here is enough,
+     * the join confchgs are still queued */
+    if (two_dispatch_until(h, two_all_members, &nprocs) != 0) {
+        ucpg_test_say("ERR members %d %d", two_members[0], two_members[1]);
+        return 1;
+    }
+    ucpg_test_say("READY");
+    ucpg_test_wait_for("GO", STEP_MS);
+    for (i = 0; i < c->nsend; ++i) {
+        for (k = 0; k < 2; ++k) {            /* alternate: the two streams interleave */
+            if (send_one(h[k], (uint64_t)i, &try_again) != CS_OK) {
+                ucpg_test_say("ERR send");
+                return 1;
+            }
+        }
+    }
+    if (two_dispatch_until(h, two_all_delivered, &expect) != 0) {
+        ucpg_test_say("ERR delivered %llu %llu", (unsigned long long)two_delivered[0],
+                      (unsigned long long)two_delivered[1]);
+        return 1;
+    }
+    ucpg_test_say("COUNT %llu %llu errors %d", (unsigned long long)two_delivered[0],
+                  (unsigned long long)two_delivered[1], content_errors);
+    ucpg_test_wait_for("LEAVE", STEP_MS);
+    leaving = 1;
+    for (k = 0; k < 2; ++k) {
+        if (cpg_leave(h[k], &g[k]) != CS_OK) {
+            return 1;
+        }
+    }
+    if (two_dispatch_until(h, two_both_left, NULL) != 0) {
+        return 1;
+    }
+    cpg_finalize(h[0]);
+    cpg_finalize(h[1]);
+    return (cpg_trace_close(&trace) != 0) || content_errors;
+}
+
+static int test_two_groups_per_process(void)
+{
+    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0};
+    ucpg_harness_t *h = ucpg_harness_create(120000);
+    char want[64];
+    int passed = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
+    INTEG_CHECK(ucpg_harness_fork(h, 3, child_two_groups, (void*)&c) == 0, "fork");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
+    snprintf(want, sizeof(want), "COUNT %d %d errors 0", 3 * 300, 3 * 300);
+    INTEG_CHECK(ucpg_harness_expect_all(h, want, STEP_MS) == 0, "counts");
+    INTEG_CHECK(ucpg_harness_send_all(h, "LEAVE") == 0, "LEAVE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(3) == 0, "properties");
+    passed = 1;
+fail:
+    traces_remove(3);
+    return integ_end(h, passed);
+}
+
 static const integ_test_t tests[] = {
     INTEG_TEST(test_three_senders_agreed_and_safe),
     INTEG_TEST(test_sizes),
     INTEG_TEST(test_join_storm_8),
+    INTEG_TEST(test_two_groups_per_process),
     INTEG_TEST(test_kill_sender_midstream),
     INTEG_TEST(test_kill_sequencer_midstream),
     INTEG_TEST(test_slow_reader_flow_control),
