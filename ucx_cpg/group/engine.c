@@ -534,11 +534,12 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
 /* Timer: stalled members, delayed acknowledgements. */
 static void ucpg_group_timer(void *arg)
 {
-    uint64_t now = ucpg_time_ns();
     ucpg_group_t *g;
+    uint64_t now;
 
     (void)arg;
     ucpg_group_engine_lock();
+    now = ucpg_time_ns();      /* under the lock: no stamp taken below can be later */
     for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
         if (g->recovering) {
             ucpg_group_recovery_check(g, now);

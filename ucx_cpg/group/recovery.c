@@ -421,9 +421,15 @@ static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
     free(list);
 }
 
+/* now - since, never negative (a stamp taken after now counts as no wait). */
+static uint64_t ucpg_group_elapsed(uint64_t now, uint64_t since)
+{
+    return (now > since) ? now - since : 0;
+}
+
 void ucpg_group_recovery_check(ucpg_group_t *g, uint64_t now)
 {
-    uint64_t waited = now - g->recovery_since;
+    uint64_t waited = ucpg_group_elapsed(now, g->recovery_since);
     int successor   = (g->seq_slot == ucpg_group_engine.self) && (g->sync_waiting != NULL);
 
     if (successor && (waited >= (uint64_t)UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
@@ -448,7 +454,7 @@ void ucpg_group_recovery_check_deaf(ucpg_group_t *g, uint64_t now)
     if (ucpg_group_engine.config->group_stall_timeout_ms == 0) {
         limit_ms = 60000;                       /* no removal: be patient */
     }
-    if (now - g->last_heard >= limit_ms * 1000000ull) {
+    if (ucpg_group_elapsed(now, g->last_heard) >= limit_ms * 1000000ull) {
         ucpg_warn("group: %zu request(s) of ours unanswered and nothing heard from the "
                   "sequencer for %llu ms", g->pending_count, (unsigned long long)limit_ms);
         ucpg_group_recovery_cut_off(g);

@@ -465,7 +465,7 @@ void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now)
         }
         if (m->stall_since == 0) {
             m->stall_since = now;
-        } else if (now - m->stall_since >= timeout_ns) {
+        } else if ((now > m->stall_since) && (now - m->stall_since >= timeout_ns)) {
             ucpg_warn("removing member pid %u of a group: it read nothing for %u ms",
                       m->pid, ucpg_group_engine.config->group_stall_timeout_ms);
             m->dead    = 1;
