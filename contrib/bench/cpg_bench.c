@@ -85,6 +85,8 @@
 #include <corosync/corotypes.h>
 #include <corosync/cpg.h>
 
+#include "../cpg/cs_error_name.h"
+
 enum {
     BENCH_EXIT_OK      = 0,
     BENCH_EXIT_CPG     = 1,
@@ -189,50 +191,6 @@ static pthread_mutex_t g_fail_lock = PTHREAD_MUTEX_INITIALIZER;   /* m->res.msg/
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static const char *bench_cs_error_name(cs_error_t err)
-{
-    static const char *const names[] = {
-        [CS_OK]                      = "CS_OK",
-        [CS_ERR_LIBRARY]             = "CS_ERR_LIBRARY",
-        [CS_ERR_VERSION]             = "CS_ERR_VERSION",
-        [CS_ERR_INIT]                = "CS_ERR_INIT",
-        [CS_ERR_TIMEOUT]             = "CS_ERR_TIMEOUT",
-        [CS_ERR_TRY_AGAIN]           = "CS_ERR_TRY_AGAIN",
-        [CS_ERR_INVALID_PARAM]       = "CS_ERR_INVALID_PARAM",
-        [CS_ERR_NO_MEMORY]           = "CS_ERR_NO_MEMORY",
-        [CS_ERR_BAD_HANDLE]          = "CS_ERR_BAD_HANDLE",
-        [CS_ERR_BUSY]                = "CS_ERR_BUSY",
-        [CS_ERR_ACCESS]              = "CS_ERR_ACCESS",
-        [CS_ERR_NOT_EXIST]           = "CS_ERR_NOT_EXIST",
-        [CS_ERR_NAME_TOO_LONG]       = "CS_ERR_NAME_TOO_LONG",
-        [CS_ERR_EXIST]               = "CS_ERR_EXIST",
-        [CS_ERR_NO_SPACE]            = "CS_ERR_NO_SPACE",
-        [CS_ERR_INTERRUPT]           = "CS_ERR_INTERRUPT",
-        [CS_ERR_NAME_NOT_FOUND]      = "CS_ERR_NAME_NOT_FOUND",
-        [CS_ERR_NO_RESOURCES]        = "CS_ERR_NO_RESOURCES",
-        [CS_ERR_NOT_SUPPORTED]       = "CS_ERR_NOT_SUPPORTED",
-        [CS_ERR_BAD_OPERATION]       = "CS_ERR_BAD_OPERATION",
-        [CS_ERR_FAILED_OPERATION]    = "CS_ERR_FAILED_OPERATION",
-        [CS_ERR_MESSAGE_ERROR]       = "CS_ERR_MESSAGE_ERROR",
-        [CS_ERR_QUEUE_FULL]          = "CS_ERR_QUEUE_FULL",
-        [CS_ERR_QUEUE_NOT_AVAILABLE] = "CS_ERR_QUEUE_NOT_AVAILABLE",
-        [CS_ERR_BAD_FLAGS]           = "CS_ERR_BAD_FLAGS",
-        [CS_ERR_TOO_BIG]             = "CS_ERR_TOO_BIG",
-        [CS_ERR_NO_SECTIONS]         = "CS_ERR_NO_SECTIONS",
-        [CS_ERR_CONTEXT_NOT_FOUND]   = "CS_ERR_CONTEXT_NOT_FOUND",
-        [CS_ERR_TOO_MANY_GROUPS]     = "CS_ERR_TOO_MANY_GROUPS",
-    };
-
-    if (err == CS_ERR_SECURITY) {
-        return "CS_ERR_SECURITY";
-    }
-    if (((int)err >= 0) && ((size_t)err < sizeof(names) / sizeof(names[0])) &&
-        (names[err] != NULL)) {
-        return names[err];
-    }
-    return "unknown cs_error_t";
-}
-
 static int64_t bench_now_ns(void)
 {
     struct timespec ts;
@@ -273,7 +231,7 @@ static void bench_fail(bench_member_t *m, int status, const char *fmt, ...)
 
 static void bench_cs_fail(bench_member_t *m, const char *what, cs_error_t err)
 {
-    bench_fail(m, BENCH_EXIT_CPG, "%s: %s (%d)%s", what, bench_cs_error_name(err), (int)err,
+    bench_fail(m, BENCH_EXIT_CPG, "%s: %s (%d)%s", what, cpg_cs_error_name(err), (int)err,
                (err == CS_ERR_LIBRARY) ? " - is the CPG service running?" : "");
 }
 
