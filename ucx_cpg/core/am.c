@@ -12,6 +12,8 @@
 #endif
 #include "domain_int.h"
 
+#include <sched.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,15 +61,20 @@ ucpg_status_t ucpg_am_status_from_ucs(ucs_status_t status)
 static void ucpg_am_deliver(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *hdr,
                             size_t hdr_len, void *data, size_t len)
 {
-    ucpg_am_handler_t handler = __atomic_load_n(&e->handler, __ATOMIC_ACQUIRE);
+    ucpg_am_handler_t handler;
 
+    /* Counted before the handler is read: an unregister that cleared it
+     * either made us see NULL or waits for us to finish. */
+    __atomic_add_fetch(&e->running, 1, __ATOMIC_SEQ_CST);
+    handler = __atomic_load_n(&e->handler, __ATOMIC_SEQ_CST);
     if (handler == NULL) {
         /* Expected after a layer shut down (a late reply); logged, not hidden. */
         ucpg_info("dropping message on AM id %u from peer %u: no handler registered",
                   e->id, src);
-        return;
+    } else {
+        handler(e->arg, src, hdr, hdr_len, data, len);
     }
-    handler(e->arg, src, hdr, hdr_len, data, len);
+    __atomic_sub_fetch(&e->running, 1, __ATOMIC_SEQ_CST);
 }
 
 static void ucpg_am_rndv_done(void *request, ucs_status_t status, size_t length,
@@ -209,9 +216,14 @@ void ucpg_am_unregister(ucpg_domain_t *d, unsigned am_id)
         return;
     }
     pthread_mutex_lock(&d->lock);
-    __atomic_store_n(&d->am[am_id].handler, NULL, __ATOMIC_RELEASE);
-    d->am[am_id].arg = NULL;
+    __atomic_store_n(&d->am[am_id].handler, NULL, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&d->lock);
+    /* A handler running in the progress thread finishes before we return
+     * (unless we are that thread: then it is the caller's own frame). */
+    while (!ucpg_progress_is_current(d) &&
+           (__atomic_load_n(&d->am[am_id].running, __ATOMIC_SEQ_CST) > 0)) {
+        sched_yield();
+    }
 }
 
 /* --- send ------------------------------------------------------------------ */

@@ -36,6 +36,9 @@ typedef void (*ucpg_am_send_cb_t)(void *arg, ucpg_status_t status);
 /* UCPG_ERR_EXISTS if a handler is already set for id. */
 ucpg_status_t ucpg_am_register(ucpg_domain_t *d, unsigned am_id, ucpg_am_handler_t handler,
                                void *arg);
+/* After return the handler is not running and will not be called again
+ * (called from a handler itself, only the latter holds). Never call it
+ * holding a lock the handler takes. */
 void          ucpg_am_unregister(ucpg_domain_t *d, unsigned am_id);
 
 /*

@@ -83,6 +83,7 @@ typedef struct ucpg_am_entry {
     unsigned          id;
     void             *arg;
     ucpg_am_handler_t handler;
+    int               running;   /* atomic: handler calls in progress (unregister waits) */
 } ucpg_am_entry_t;
 
 struct ucpg_domain {

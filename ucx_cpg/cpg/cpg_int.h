@@ -46,7 +46,6 @@ typedef struct ucpg_cpg_handle {
     ucpg_cpg_item_t    *head, **tail;
     size_t              queued;
     ucpg_cpg_zcb_t     *zcbs;
-    uint64_t            totem_seq;
 } ucpg_cpg_handle_t;
 
 /* --- handle.c --- */

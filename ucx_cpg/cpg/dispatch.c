@@ -102,24 +102,12 @@ void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
     }
 }
 
-/* The nodes of the domain, for the totem confchg: one per distinct nodeid. */
-static size_t ucpg_cpg_totem_nodes(uint32_t *nodes, size_t max)
-{
-    uint32_t self = 0;
-    size_t n = 0;
-
-    if (ucpg_group_local_nodeid(&self) == UCPG_OK) {
-        nodes[n++] = self;
-    }
-    (void)max;
-    return n;
-}
-
 static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
 {
+    /* One node (this one) until groups span hosts: see docs/cpg.md. */
     struct cpg_ring_id ring;
     uint32_t nodes[1];
-    size_t n = ucpg_cpg_totem_nodes(nodes, 1);
+    size_t n = (ucpg_group_local_nodeid(&nodes[0]) == UCPG_OK) ? 1 : 0;
 
     if (model->cpg_totem_confchg_fn == NULL) {
         return;

@@ -115,7 +115,7 @@ struct ucpg_group {
     /* view */
     uint64_t               view_id;
     ucpg_group_member_t   *members;       /* age order; [0] is the sequencer */
-    size_t                 nmembers, members_cap;
+    size_t                 nmembers;
     uint32_t               seq_slot;      /* whom we send requests to */
     uint64_t               seq_uuid;
 

@@ -332,7 +332,6 @@ static ucpg_status_t ucpg_group_view_install(ucpg_group_t *g, const ucpg_group_v
     free(g->members);
     g->members     = members;
     g->nmembers    = v->nmembers;
-    g->members_cap = v->nmembers;
     g->view_id     = v->view_id;
     return UCPG_OK;
 }
