@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "rsmapi.h"
+#include "ucx_cpg_rsm.h"
 #include "core/config.h"
 #include "core/proc.h"
 #include "harness.h"
@@ -67,6 +68,27 @@ static int check_importer_writes(const uint8_t *mem)
     return (*(uint64_t*)(mem + 16384) == 0x0102030405060708ull) &&
            (*(uint32_t*)(mem + 16392) == 0xa1b2c3d4u) &&
            (*(uint16_t*)(mem + 16396) == 0xbeefu) && (mem[16398] == 0x5a);
+}
+
+/* The atomics test (below) works on the first ATOMIC_AREA bytes: three
+ * shared counters, then one word per importer for the operation checks. */
+#define ATOMIC_AREA     256u
+#define ATOMIC_ADDS     1000
+#define ATOMIC_CAS_INCS 300
+#define ATOMIC_OWN(r)   (64u + 8u * (unsigned)(r))
+
+/* Counters after n importers and the exporter's own ATOMIC_ADDS increments;
+ * every importer's own word ends at 0x1f1 (see child_atomic_importer). */
+static int check_atomic_area(const uint8_t *mem, int n)
+{
+    int r, ok = (*(const uint64_t*)mem == (uint64_t)(n + 1) * ATOMIC_ADDS) &&
+                (*(const uint32_t*)(mem + 8) == (uint32_t)n * ATOMIC_ADDS) &&
+                (*(const uint64_t*)(mem + 16) == (uint64_t)n * ATOMIC_CAS_INCS);
+
+    for (r = 1; r <= n; ++r) {
+        ok &= (*(const uint64_t*)(mem + ATOMIC_OWN(r)) == 0x1f1u);
+    }
+    return ok;
 }
 
 static int child_exporter(int rank, int nprocs, void *arg)
@@ -140,6 +162,21 @@ static int child_exporter(int rank, int nprocs, void *arg)
                 ret = rsm_intr_signal_post(seg, 0);
             }
             ucpg_test_say("POSTED %d", ret);
+        } else if (strcmp(line, "ZEROATOMIC") == 0) {
+            memset(mem, 0, ATOMIC_AREA);
+            ucpg_test_say("ZEROED");
+        } else if (strncmp(line, "SELFADD ", 8) == 0) {
+            int n = atoi(line + 8);
+
+            while (n-- > 0) {            /* races with the importers' atomics */
+                __atomic_fetch_add((uint64_t*)mem, 1, __ATOMIC_SEQ_CST);
+            }
+            ucpg_test_say("SELFADDED");
+        } else if (strncmp(line, "CHECKATOMIC ", 12) == 0) {
+            ucpg_test_say("ATOMICS %s", check_atomic_area(mem, atoi(line + 12)) ? "ok" : "bad");
+            for (i = 0; i < ATOMIC_AREA; ++i) {
+                mem[i] = pattern(i, seed);         /* as the final check expects */
+            }
         } else if (strcmp(line, "DONE") == 0) {
             break;
         }
@@ -386,6 +423,157 @@ static int test_concurrent_importers_write_disjoint_ranges(void)
     ucpg_harness_send(h, 0, "CHECKSTRIPES");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "STRIPES ", line, sizeof(line), STEP_MS) == 0 &&
                 strcmp(line, "STRIPES ok") == 0, "exporter memory: %s", line);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+/* --- atomics (<ucx_cpg_rsm.h>) ------------------------------------------------ */
+
+/* Whether this run uses the same-host data path (test_rsm_rma.sh turns it off). */
+static int rsm_direct_enabled(void)
+{
+    const char *v = getenv("UCX_CPG_RSM_DIRECT");
+
+    return (v == NULL) || (strcmp(v, "0") != 0);
+}
+
+/* Increments the 64-bit word at offset with a compare-and-swap loop. */
+static int cas_increment(rsm_memseg_import_handle_t im, off_t offset)
+{
+    uint64_t seen = 0, old;
+    int ret;
+
+    for (;;) {
+        ret = ucx_cpg_rsm_atomic64(im, offset, UCX_CPG_RSM_ATOMIC_CSWAP, seen + 1, seen, &old);
+        if ((ret != RSM_SUCCESS) || (old == seen)) {
+            return ret;
+        }
+        seen = old;
+    }
+}
+
+/* Each operation's old value and effect on the importer's own word. */
+static int check_atomic_ops(rsm_memseg_import_handle_t im, int rank)
+{
+    static const struct { ucx_cpg_rsm_atomic_op_t op; uint64_t value, before; } steps[] = {
+        { UCX_CPG_RSM_ATOMIC_SWAP, 0xf0f0, 0 },   { UCX_CPG_RSM_ATOMIC_AND, 0xff, 0xf0f0 },
+        { UCX_CPG_RSM_ATOMIC_OR, 0x100, 0xf0 },   { UCX_CPG_RSM_ATOMIC_XOR, 0x1, 0x1f0 },
+        { UCX_CPG_RSM_ATOMIC_ADD, 0, 0x1f1 },
+    };
+    uint64_t old;
+    size_t i;
+
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); ++i) {
+        EXPECT_RSM(ucx_cpg_rsm_atomic64(im, ATOMIC_OWN(rank), steps[i].op, steps[i].value, 0,
+                                        &old), RSM_SUCCESS);
+        if (old != steps[i].before) {
+            ucpg_test_say("ERR op %d: old %#lx, want %#lx", (int)steps[i].op,
+                          (unsigned long)old, (unsigned long)steps[i].before);
+            return 1;
+        }
+    }
+    /* a failing compare-and-swap leaves the word and reports what is there */
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(im, ATOMIC_OWN(rank), UCX_CPG_RSM_ATOMIC_CSWAP, 7, 8, &old),
+               RSM_SUCCESS);
+    EXPECT_RSM(old == 0x1f1u, 1);
+    return 0;
+}
+
+static int check_atomic_errors(rsm_memseg_import_handle_t im)
+{
+    uint64_t old;
+    uint32_t old32;
+
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(NULL, 0, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, &old),
+               RSMERR_BAD_SEG_HNDL);
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(im, 4, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, &old),
+               RSMERR_BAD_MEM_ALIGNMENT);
+    EXPECT_RSM(ucx_cpg_rsm_atomic32(im, 2, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, &old32),
+               RSMERR_BAD_MEM_ALIGNMENT);
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(im, SEG_SIZE, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, &old),
+               RSMERR_BAD_LENGTH);
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(im, SEG_SIZE + 8, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, &old),
+               RSMERR_BAD_OFFSET);
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(im, 0, (ucx_cpg_rsm_atomic_op_t)6, 1, 0, &old),
+               RSMERR_BAD_ARGS_ERRORS);
+    return 0;
+}
+
+/* Importer: counters shared with the others and the exporter, its own word
+ * through every operation, the error codes; a read-only import is refused. */
+static int child_atomic_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im, ro;
+    rsm_node_id_t node;
+    char line[64];
+    unsigned segid;
+    void *direct;
+    int i;
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    ucpg_test_say("CONNECTED");
+    if ((ucpg_test_wait_line("GO ", line, sizeof(line), STEP_MS) != 0) ||
+        (sscanf(line, "GO %u", &segid) != 1)) {
+        return 1;
+    }
+    for (i = 0; i < ATOMIC_ADDS; ++i) {
+        EXPECT_RSM(ucx_cpg_rsm_atomic64(im, 0, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, NULL), RSM_SUCCESS);
+        EXPECT_RSM(ucx_cpg_rsm_atomic32(im, 8, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, NULL), RSM_SUCCESS);
+    }
+    for (i = 0; i < ATOMIC_CAS_INCS; ++i) {
+        EXPECT_RSM(cas_increment(im, 16), RSM_SUCCESS);
+    }
+    if ((check_atomic_ops(im, rank) != 0) || (check_atomic_errors(im) != 0)) {
+        return 1;
+    }
+    /* the direct view exists exactly when the same-host path is on */
+    EXPECT_RSM(ucx_cpg_rsm_import_direct(im, NULL), RSMERR_BAD_ADDR);
+    EXPECT_RSM(ucx_cpg_rsm_import_direct(im, &direct),
+               rsm_direct_enabled() ? RSM_SUCCESS : RSMERR_MAP_FAILED);
+    if (rsm_direct_enabled() && (*(volatile uint64_t*)((char*)direct + ATOMIC_OWN(rank)) !=
+                                   0x1f1u)) {
+        ucpg_test_say("ERR the direct view does not show the segment");
+        return 1;
+    }
+    EXPECT_RSM(rsm_memseg_import_connect(ctlr, node, segid, RSM_PERM_READ, &ro), RSM_SUCCESS);
+    EXPECT_RSM(ucx_cpg_rsm_atomic64(ro, 0, UCX_CPG_RSM_ATOMIC_ADD, 1, 0, NULL),
+               RSMERR_PERM_DENIED);
+    EXPECT_RSM(rsm_memseg_import_disconnect(ro), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_say("ATOMICDONE");
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_atomics_are_exact_under_contention_with_the_exporter(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64];
+    int r;
+
+    INTEG_CHECK(start_pair(h, NULL, 3, child_atomic_importer, NULL) == 0, "no segment");
+    for (r = 1; r <= 3; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "CONNECTED", NULL, 0, STEP_MS) == 0,
+                    "importer %d did not connect", r);
+    }
+    ucpg_harness_send(h, 0, "ZEROATOMIC");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "ZEROED", NULL, 0, STEP_MS) == 0, "zero");
+    for (r = 1; r <= 3; ++r) {
+        ucpg_harness_send(h, r, "GO %u", SEGID);
+    }
+    ucpg_harness_send(h, 0, "SELFADD %d", ATOMIC_ADDS);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SELFADDED", NULL, 0, STEP_MS) == 0, "self add");
+    for (r = 1; r <= 3; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "ATOMICDONE", NULL, 0, STEP_MS) == 0,
+                    "importer %d failed", r);
+    }
+    ucpg_harness_send(h, 0, "CHECKATOMIC 3");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "ATOMICS ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "ATOMICS ok") == 0, "exporter memory: %s", line);
     INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
     return integ_end(h, 1);
 fail:
@@ -974,6 +1162,7 @@ int main(int argc, char **argv)
     static const integ_test_t tests[] = {
         INTEG_TEST(test_put_get_and_typed_forms_reach_exporter_memory),
         INTEG_TEST(test_concurrent_importers_write_disjoint_ranges),
+        INTEG_TEST(test_atomics_are_exact_under_contention_with_the_exporter),
         INTEG_TEST(test_export_and_publish_argument_errors),
         INTEG_TEST(test_read_only_acl_allows_get_and_refuses_put_and_rdwr),
         INTEG_TEST(test_acl_without_our_node_refuses_connect),

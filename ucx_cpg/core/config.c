@@ -166,6 +166,15 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "rsm_get_segmentid_range"
     },
     {
+        .key = "rsm_direct", .env = "UCX_CPG_RSM_DIRECT",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(rsm_direct),
+        .min = 0, .max = 1,
+        .def = "1",
+        .valid = "0 or 1",
+        .doc = "1: RSM put/get/atomics to an exporter on this host copy "
+               "through a shared mapping of its memory; 0: always UCP RMA"
+    },
+    {
         .key = "group_max_msg", .env = "UCX_CPG_GROUP_MAX_MSG",
         .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_max_msg),
         .min = 0, .max = 1073741824,

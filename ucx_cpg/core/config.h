@@ -65,6 +65,9 @@ typedef struct ucpg_config {
     /* Absolute path of the RSMAPI segment-id reservation file read by
      * rsm_get_segmentid_range. */
     char             rsm_segmentid_file[UCPG_CONFIG_PATH_MAX];
+    /* 1: transfers to an exporter on this host copy through a shared mapping
+     * of its memory; 0: always UCP RMA (for measurement and testing). */
+    unsigned         rsm_direct;
     /* CPG groups (group/): the largest message, 0..1 GiB. */
     unsigned         group_max_msg;
     /* Messages a group may have in flight between the sequencer and its

@@ -222,11 +222,6 @@ static int ucpg_rsm_connect_ask(ucpg_domain_t *d, ucpg_peer_id_t owner, rsm_mems
     return p->rep.err;
 }
 
-typedef struct ucpg_rsm_wait {
-    int          done;
-    ucs_status_t status;
-} ucpg_rsm_wait_t;
-
 static void ucpg_rsm_req_done(void *request, ucs_status_t status, void *user_data)
 {
     ucpg_rsm_wait_t *w = user_data;
@@ -237,7 +232,7 @@ static void ucpg_rsm_req_done(void *request, ucs_status_t status, void *user_dat
 }
 
 /* Waits for a UCP request started with ucpg_rsm_req_done / w. */
-static ucs_status_t ucpg_rsm_wait_req(ucpg_domain_t *d, void *req, ucpg_rsm_wait_t *w)
+ucs_status_t ucpg_rsm_wait_req(ucpg_domain_t *d, void *req, ucpg_rsm_wait_t *w)
 {
     if (req == NULL) {
         return UCS_OK;
@@ -249,7 +244,7 @@ static ucs_status_t ucpg_rsm_wait_req(ucpg_domain_t *d, void *req, ucpg_rsm_wait
     return w->status;
 }
 
-static void ucpg_rsm_req_param(ucp_request_param_t *param, ucpg_rsm_wait_t *w)
+void ucpg_rsm_req_param(ucp_request_param_t *param, ucpg_rsm_wait_t *w)
 {
     memset(param, 0, sizeof(*param));
     memset(w, 0, sizeof(*w));
@@ -378,6 +373,7 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
         goto err;
     }
     free(pending.rkey);
+    ucpg_rsm_direct_open(h);
     ucpg_rsm_engine_lock();
     h->next          = ucpg_rsm_imports;
     ucpg_rsm_imports = h;
@@ -408,7 +404,7 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
         ucpg_rsm_engine_unlock();
         return RSMERR_POLLFD_IN_USE;
     }
-    if (im_memseg->map_addr != NULL) {
+    if (im_memseg->map.addr != NULL) {
         ucpg_rsm_engine_unlock();
         return RSMERR_SEG_STILL_MAPPED;
     }
@@ -420,6 +416,7 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
     if (!__atomic_load_n(&im_memseg->aborted, __ATOMIC_ACQUIRE)) {
         ucpg_rsm_send_disconnect(im_memseg);
     }
+    ucpg_rsm_direct_close(im_memseg);
     ucp_rkey_destroy(im_memseg->rkey);
     while (im_memseg->nold_rkeys > 0) {
         ucp_rkey_destroy(im_memseg->old_rkeys[--im_memseg->nold_rkeys]);
@@ -437,8 +434,8 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
  * Checks a transfer in the order of the reference implementation: handle,
  * buffer, alignment, permission, bounds, connection state.
  */
-static int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const void *buf,
-                               size_t len, size_t align, rsm_permission_t need)
+int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const void *buf,
+                        size_t len, size_t align, rsm_permission_t need)
 {
     int valid;
 
@@ -467,9 +464,55 @@ static int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const
     return RSM_SUCCESS;
 }
 
+/* Moves len bytes in accesses of width bytes, so that each element of a
+ * typed transfer (put16, get64, ...) is written and read whole. */
+static void ucpg_rsm_copy_elements(void *dst, const void *src, size_t len, size_t width)
+{
+    size_t i, n = len / width;
+
+    switch (width) {
+    case 2:
+        for (i = 0; i < n; i++) {
+            ((volatile uint16_t*)dst)[i] = ((const volatile uint16_t*)src)[i];
+        }
+        break;
+    case 4:
+        for (i = 0; i < n; i++) {
+            ((volatile uint32_t*)dst)[i] = ((const volatile uint32_t*)src)[i];
+        }
+        break;
+    case 8:
+        for (i = 0; i < n; i++) {
+            ((volatile uint64_t*)dst)[i] = ((const volatile uint64_t*)src)[i];
+        }
+        break;
+    default:
+        memcpy(dst, src, len);
+    }
+}
+
+/* A transfer through the direct view (exporter on this host): a copy. The
+ * fence makes a put visible to the exporter before the call returns and
+ * orders the abort check after the copy: a copy that raced with a forced
+ * disconnect touched the zero pages that replaced the view (map.c) and is
+ * reported as CONN_ABORTED. */
+static int ucpg_rsm_xfer_direct(rsm_memseg_import_handle_t h, off_t offset, void *buf,
+                                size_t len, size_t align, int is_put)
+{
+    char *seg = (char*)h->direct.addr + offset;
+
+    if (is_put) {
+        ucpg_rsm_copy_elements(seg, buf, len, align);
+    } else {
+        ucpg_rsm_copy_elements(buf, seg, len, align);
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return __atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE) ? RSMERR_CONN_ABORTED : RSM_SUCCESS;
+}
+
 /* Maps the outcome of a transfer: a gone exporter is CONN_ABORTED; other
  * failures count for the barrier and, in implicit mode, are reported now. */
-static int ucpg_rsm_xfer_result(rsm_memseg_import_handle_t h, ucs_status_t status)
+int ucpg_rsm_xfer_result(rsm_memseg_import_handle_t h, ucs_status_t status)
 {
     ucpg_peer_info_t info;
 
@@ -489,7 +532,8 @@ static int ucpg_rsm_xfer_result(rsm_memseg_import_handle_t h, ucs_status_t statu
     return RSM_SUCCESS;
 }
 
-/* One put or get. In implicit mode it is synchronous (a put is flushed to the
+/* One put or get: a copy through the direct view where the exporter is on
+ * this host, UCP RMA otherwise. In implicit mode it is synchronous (a put is flushed to the
  * exporter's memory before return); in explicit mode a put only waits for
  * local completion and transfer errors are reported by the barrier close. */
 int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
@@ -509,6 +553,9 @@ int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t 
                               is_put ? RSM_PERM_WRITE : RSM_PERM_READ);
     if ((ret != RSM_SUCCESS) || (len == 0)) {
         return ret;
+    }
+    if (h->direct.addr != NULL) {
+        return ucpg_rsm_xfer_direct(h, offset, buf, len, align, is_put);
     }
     if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) != UCPG_OK) {
         return RSMERR_CONN_ABORTED;          /* the exporting process is gone */

@@ -77,7 +77,15 @@ int ucpg_rsm_export_valid(rsm_memseg_export_handle_t h);      /* engine lock hel
 
 #define UCPG_RSM_IMPORT_MAGIC 0x52534d49u   /* "RSMI" */
 
-/* An import: fields below "guarded" are written once at connect. */
+/* A mapping of (part of) an exporter's shared memory into this process:
+ * a second mapping of the pages UCX attached for the rkey (see map.c). */
+typedef struct ucpg_rsm_view {
+    void     *addr;       /* NULL: none */
+    size_t    len;
+    uint64_t  offset;     /* into the segment */
+    int       prot;
+} ucpg_rsm_view_t;
+
 
 /* Guarded by the engine lock, except the fields written once at connect. */
 struct __rsm_memseg_import_handle {
@@ -100,10 +108,9 @@ struct __rsm_memseg_import_handle {
     struct ucpg_rsm_barrier   *barrier;    /* the implicit-mode barrier, if any */
     int                        pollfd_refs; /* engine lock */
     int                        eventfd;    /* signals from the exporter (semaphore) */
-    void                      *map_addr;   /* engine lock: our view of the segment */
-    size_t                     map_len;
-    uint64_t                   map_offset;
-    int                        map_prot;
+    ucpg_rsm_view_t            map;        /* engine lock: rsm_memseg_import_map's view */
+    ucpg_rsm_view_t            direct;     /* the library's view of the whole segment
+                                            * (exporter on this host), set at connect */
     ucp_rkey_h                *old_rkeys;  /* engine lock: replaced by rebind, freed at
                                             * disconnect (a transfer may still use one) */
     unsigned                   nold_rkeys;
@@ -116,13 +123,34 @@ int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h);   /* engine lock held *
 int ucpg_rsm_import_held(rsm_memseg_import_handle_t h);    /* takes the engine lock */
 int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
                   size_t align, int is_put);
-/* map.c: after a forced disconnect, points the mapping at private memory so
- * stray stores no longer reach the exporter (engine lock held). */
+/* The argument and state checks of a transfer, in the reference's order:
+ * handle, buffer, alignment, permission, bounds, connection. */
+int ucpg_rsm_xfer_check(rsm_memseg_import_handle_t h, off_t offset, const void *buf,
+                        size_t len, size_t align, rsm_permission_t need);
+/* The RSM result of a UCP transfer (counts failures, notices a gone exporter). */
+int ucpg_rsm_xfer_result(rsm_memseg_import_handle_t h, ucs_status_t status);
+
+/* A blocking UCP operation: ucpg_rsm_req_param fills param to complete into
+ * w, ucpg_rsm_wait_req waits for the request the operation returned. */
+typedef struct ucpg_rsm_wait {
+    int          done;
+    ucs_status_t status;
+} ucpg_rsm_wait_t;
+void         ucpg_rsm_req_param(ucp_request_param_t *param, ucpg_rsm_wait_t *w);
+ucs_status_t ucpg_rsm_wait_req(ucpg_domain_t *d, void *req, ucpg_rsm_wait_t *w);
+/* map.c: after a forced disconnect, points the import's views at private
+ * memory so stray stores no longer reach the exporter (engine lock held). */
 void ucpg_rsm_map_revoke(rsm_memseg_import_handle_t h);
 
-/* map.c: points the mapping at the segment's new memory after a rebind
+/* map.c: points the views at the segment's new memory after a rebind
  * (engine lock held). */
 void ucpg_rsm_map_repoint(rsm_memseg_import_handle_t h);
+
+/* map.c: at connect, the library's own view of the whole segment when the
+ * exporter is on this host (h->direct stays empty otherwise); at
+ * disconnect, its removal. */
+void ucpg_rsm_direct_open(rsm_memseg_import_handle_t h);
+void ucpg_rsm_direct_close(rsm_memseg_import_handle_t h);
 
 /* Remote completion of everything put so far: RSM_SUCCESS or CONN_ABORTED
  * (transfer failures are counted in h->errors). */
