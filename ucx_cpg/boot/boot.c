@@ -7,6 +7,7 @@
 #endif
 #include "boot.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,39 @@ static ucpg_status_t ucpg_boot_select(const ucpg_config_t *config,
     return UCPG_ERR_UNSUPPORTED;
 }
 
+/*
+ * Under a PMIx launcher (mpirun, prterun and srun export PMIX_NAMESPACE) a
+ * domain left at its default name becomes the job's, "job.<namespace>": the
+ * ranks of one job meet with no configuration, and two jobs, or a job and
+ * other programs of the user, never meet. An explicit UCX_CPG_DOMAIN, or
+ * boot = local, keeps the name as it is.
+ */
+static void ucpg_boot_scope_to_job(ucpg_config_t *config)
+{
+    const char *nspace = getenv("PMIX_NAMESPACE");
+    char name[sizeof(config->domain)];
+    size_t i, len;
+
+    if ((nspace == NULL) || (nspace[0] == '\0') || (strcmp(config->boot, "auto") != 0) ||
+        (strcmp(ucpg_config_origin(config, "domain"), "default") != 0)) {
+        return;
+    }
+    len = (size_t)snprintf(name, sizeof(name), "job.%s", nspace);
+    if (len >= sizeof(name)) {
+        /* too long for a domain name: keep its tail, the unique part */
+        len = (size_t)snprintf(name, sizeof(name), "job.%s",
+                               nspace + strlen(nspace) - (sizeof(name) - 5));
+    }
+    for (i = 4; i < len; ++i) {
+        if (!isalnum((unsigned char)name[i]) && (strchr("._-", name[i]) == NULL)) {
+            name[i] = '_';                /* e.g. the '@' of prterun namespaces */
+        }
+    }
+    if (ucpg_config_set(config, "domain", name, "PMIX_NAMESPACE") == UCPG_OK) {
+        ucpg_debug("PMIx job %s: domain '%s'", nspace, name);
+    }
+}
+
 static ucpg_status_t ucpg_boot_create_locked(void)
 {
     const ucpg_boot_method_t *method;
@@ -77,6 +111,7 @@ static ucpg_status_t ucpg_boot_create_locked(void)
     if (status != UCPG_OK) {
         return status;            /* ucpg_config_load named the key and range */
     }
+    ucpg_boot_scope_to_job(&config);
     status = ucpg_log_configure(config.log_level, config.log_file);
     if (status == UCPG_OK) {
         status = ucpg_boot_select(&config, &method);

@@ -107,9 +107,11 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .def = "auto",
         .valid = "auto, local, pmix",
         .doc = "How processes find each other: local = registry in "
-               "registry_dir (processes of one host), pmix = PMIx of the "
-               "launcher (not in this release: init fails with "
-               "UCPG_ERR_UNSUPPORTED), auto = local"
+               "registry_dir (processes of one host), auto = local, and under "
+               "a PMIx launcher (mpirun) a domain left at its default name "
+               "becomes the job's (job.<namespace>), pmix = PMIx key-value "
+               "exchange (not in this release: init fails with "
+               "UCPG_ERR_UNSUPPORTED)"
     },
     {
         .key = "registry_dir", .env = "UCX_CPG_REGISTRY_DIR",
@@ -761,6 +763,13 @@ ucpg_status_t ucpg_config_load(ucpg_config_t *cfg)
     }
     free(work);
     return status;
+}
+
+const char *ucpg_config_origin(const ucpg_config_t *cfg, const char *key)
+{
+    const ucpg_config_key_t *k = ucpg_config_find(key, strlen(key));
+
+    return (k == NULL) ? NULL : cfg->origin[ucpg_config_index(k)];
 }
 
 void ucpg_config_print(const ucpg_config_t *cfg, FILE *stream)

@@ -105,6 +105,10 @@ void ucpg_config_defaults(ucpg_config_t *cfg);
 ucpg_status_t ucpg_config_set(ucpg_config_t *cfg, const char *key,
                               const char *value, const char *origin);
 
+/* Where key's value came from ("default", "environment", "file:line"), or
+ * NULL for an unknown key. */
+const char *ucpg_config_origin(const ucpg_config_t *cfg, const char *key);
+
 /*
  * Read a configuration file: one "key = value" per line; '#' starts a comment
  * (whole line or trailing, but not inside a quoted value); blank lines are
