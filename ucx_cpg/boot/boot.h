@@ -3,7 +3,8 @@
  *
  * ucpg_boot_domain_get() is the single entry point of every upper layer: the
  * first call loads the configuration, creates the domain, lets the boot
- * method (local registry today; PMIx under a launcher) find the peers, and
+ * method (the local registry; under a PMIx launcher in a domain named after
+ * the job) find the peers, and
  * waits until every peer found has answered or timed out. Later calls only
  * take a reference. The last ucpg_boot_domain_put() tears it down; so does
  * process exit, so that peers see a clean departure.
