@@ -168,6 +168,13 @@ void ucpg_domain_set_flush_hook(ucpg_domain_t *d, ucpg_domain_flush_hook_t hook,
 void ucpg_domain_kick(ucpg_domain_t *d);
 /* Is the calling thread the domain's progress thread? */
 int  ucpg_domain_in_progress_thread(ucpg_domain_t *d);
+/* Non-zero while the progress thread is inside ucp_worker_progress, where it
+ * holds UCX's worker lock (our active-message handlers run there too): a
+ * send from another thread would spin on that lock, for a whole time slice
+ * when the holder is preempted. The flush hook runs as soon as the round
+ * ends, so a message queued (sequentially consistent store) before this
+ * returned non-zero leaves then without a kick. Queue first, then ask. */
+int  ucpg_domain_progress_busy(ucpg_domain_t *d);
 
 /* --- timers ------------------------------------------------------------------ */
 

@@ -130,6 +130,8 @@ struct ucpg_domain {
     pthread_t             thread;
     int                   thread_running;
     int                   thread_stop;  /* atomic */
+    int                   thread_in_ucp; /* atomic: inside ucp_worker_progress, holding
+                                          * UCX's worker lock (see progress_busy) */
     int                   epfd;         /* epoll: UCP efd, wakefd, pidfds */
     int                   ucp_efd;
     int                   wakefd;       /* eventfd to interrupt epoll_wait */

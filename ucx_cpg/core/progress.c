@@ -203,6 +203,11 @@ int ucpg_domain_in_progress_thread(ucpg_domain_t *d)
     return ucpg_progress_is_current(d);
 }
 
+int ucpg_domain_progress_busy(ucpg_domain_t *d)
+{
+    return __atomic_load_n(&d->thread_in_ucp, __ATOMIC_SEQ_CST);
+}
+
 static void *ucpg_progress_thread(void *arg)
 {
     ucpg_domain_t *d    = arg;
@@ -212,7 +217,9 @@ static void *ucpg_progress_thread(void *arg)
     unsigned count;
 
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&d->thread_in_ucp, 1, __ATOMIC_SEQ_CST);
         count = ucp_worker_progress(d->worker);
+        __atomic_store_n(&d->thread_in_ucp, 0, __ATOMIC_SEQ_CST);
         ucpg_progress_run_flush_hook(d);
         if (__atomic_exchange_n(&d->control_pending, 0, __ATOMIC_ACQ_REL)) {
             ucpg_peer_run_control(d);

@@ -113,7 +113,7 @@ void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg
     pthread_mutex_lock(&ucpg_group_out_lock);
     *ucpg_group_out_tail = out;
     ucpg_group_out_tail  = &out->next;
-    __atomic_store_n(&ucpg_group_out_queued, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ucpg_group_out_queued, 1, __ATOMIC_SEQ_CST);  /* see progress_busy */
     pthread_mutex_unlock(&ucpg_group_out_lock);
 }
 
@@ -271,7 +271,7 @@ static void ucpg_group_out_flush(void)
 static void ucpg_group_out_hook(void *arg)
 {
     (void)arg;
-    if (__atomic_load_n(&ucpg_group_out_queued, __ATOMIC_ACQUIRE)) {
+    if (__atomic_load_n(&ucpg_group_out_queued, __ATOMIC_SEQ_CST)) {
         ucpg_group_out_flush();
     }
 }
@@ -291,7 +291,7 @@ static void ucpg_group_out_release(void)
     if (!__atomic_load_n(&ucpg_group_out_queued, __ATOMIC_ACQUIRE)) {
         return;
     }
-    if ((d != NULL) && ucpg_domain_in_progress_thread(d)) {
+    if ((d != NULL) && (ucpg_domain_in_progress_thread(d) || ucpg_domain_progress_busy(d))) {
         return;                                   /* the hook runs after this round */
     }
     now  = ucpg_time_ns();

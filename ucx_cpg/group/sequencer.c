@@ -266,25 +266,30 @@ void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
 
 /* --- requests ---------------------------------------------------------------------- */
 
+/* Appends r to the held requests in O(1): with the window full there can be
+ * thousands. Duplicates (resends) are not searched for here: the first copy
+ * ordered advances the sender's next_lseq and the others are dropped then. */
+static void ucpg_group_seq_held_push(ucpg_group_t *g, ucpg_group_req_t *r)
+{
+    if (g->held == NULL) {
+        g->held_tail = &g->held;          /* others empty the list by popping */
+    }
+    r->next       = NULL;
+    *g->held_tail = r;
+    g->held_tail  = &r->next;
+}
+
 static void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
 {
-    ucpg_group_req_t **pp, *r;
+    ucpg_group_req_t *r = malloc(sizeof(*r));
 
-    for (pp = &g->held; *pp != NULL; pp = &(*pp)->next) {
-        r = *pp;
-        if ((r->slot == req->slot) && (r->uuid == req->uuid) && (r->lseq == req->lseq)) {
-            return;                              /* resent: have it already */
-        }
-    }
-    r = malloc(sizeof(*r));
     if (r == NULL) {
         ucpg_error("out of memory holding a group request");
         return;
     }
-    *r      = *req;
-    r->next = NULL;
-    r->buf  = ucpg_group_buf_ref(req->buf);
-    *pp     = r;
+    *r     = *req;
+    r->buf = ucpg_group_buf_ref(req->buf);
+    ucpg_group_seq_held_push(g, r);
 }
 
 /* 1: ordered or dropped; 0: must wait. */
@@ -330,29 +335,51 @@ void ucpg_group_seq_recv_req(ucpg_group_t *g, const ucpg_group_req_t *req)
     }
 }
 
+/* Whether the sequencer may order anything now. */
+static int ucpg_group_seq_can_order(ucpg_group_t *g)
+{
+    return g->is_seq && !g->recovering && !ucpg_group_seq_window_full(g, 0);
+}
+
+/*
+ * Orders what the held requests allow. Each pass takes the whole list, so
+ * that ordering (which may recurse and hold new requests) never walks a list
+ * that changes under it; what still waits goes back behind anything held
+ * meanwhile. A pass stops at the first sign that the window is full and puts
+ * the rest back in one splice: the drain after every acknowledgement costs
+ * what it orders, not what waits.
+ */
 void ucpg_group_seq_drain(ucpg_group_t *g)
 {
-    ucpg_group_req_t **pp, *r;
+    ucpg_group_req_t *list, **list_tail, *r;
     int progress = 1;
 
     if (g->draining) {
-        return;            /* the outer loop rescans after every success */
+        return;            /* the outer loop passes again after every success */
     }
     g->draining = 1;
-    while (progress && g->is_seq && !g->recovering) {
-        progress = 0;
-        for (pp = &g->held; *pp != NULL;) {
-            r = *pp;
-            *pp = r->next;                       /* unlink first: ordering may recurse */
+    while (progress && (g->held != NULL) && ucpg_group_seq_can_order(g)) {
+        progress  = 0;
+        list      = g->held;
+        list_tail = g->held_tail;
+        g->held   = NULL;
+        while ((r = list) != NULL) {
+            if (!ucpg_group_seq_can_order(g)) {
+                if (g->held == NULL) {
+                    g->held_tail = &g->held;
+                }
+                *g->held_tail = list;            /* the rest waits, in order */
+                g->held_tail  = list_tail;
+                break;
+            }
+            list = r->next;
             if (ucpg_group_seq_try(g, r)) {
                 ucpg_group_buf_put(r->buf);
                 free(r);
                 progress = 1;
-                break;                           /* the list may have changed */
+            } else {
+                ucpg_group_seq_held_push(g, r);
             }
-            r->next = *pp;                       /* still waiting: put it back */
-            *pp     = r;
-            pp      = &r->next;
         }
     }
     g->draining = 0;
