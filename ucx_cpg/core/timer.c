@@ -34,8 +34,9 @@ ucpg_status_t ucpg_domain_timer_arm(ucpg_domain_t *d, ucpg_domain_timer_cb_t cb,
 {
     uint64_t deadline = ucpg_time_ns() + (uint64_t)delay_ms * 1000000ull;
     ucpg_domain_timer_t *t = NULL, *free_t = NULL;
-    uint64_t one = 1;
+    uint64_t one = 1, before;
     unsigned i;
+    int wake;
 
     pthread_mutex_lock(&d->timer_lock);
     for (i = 0; i < UCPG_DOMAIN_MAX_TIMERS; ++i) {
@@ -57,9 +58,14 @@ ucpg_status_t ucpg_domain_timer_arm(ucpg_domain_t *d, ucpg_domain_timer_cb_t cb,
     if ((t->deadline_ns == 0) || (deadline < t->deadline_ns)) {
         t->deadline_ns = deadline;
     }
+    before = d->timer_next;
     ucpg_timer_update_next(d);
+    /* Only an earlier first deadline can shorten the progress thread's sleep,
+     * and the thread itself reads timer_next before it sleeps: a kick costs
+     * a system call, and timers are re-armed for nearly every event. */
+    wake = (d->timer_next != before) && !ucpg_progress_is_current(d);
     pthread_mutex_unlock(&d->timer_lock);
-    if (write(d->wakefd, &one, sizeof(one)) < 0) {
+    if (wake && (write(d->wakefd, &one, sizeof(one)) < 0)) {
         /* EAGAIN: already signalled; the loop re-reads timer_next */
     }
     return UCPG_OK;
