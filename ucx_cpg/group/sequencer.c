@@ -345,9 +345,9 @@ static int ucpg_group_seq_can_order(ucpg_group_t *g)
  * Orders what the held requests allow. Each pass takes the whole list, so
  * that ordering (which may recurse and hold new requests) never walks a list
  * that changes under it; what still waits goes back behind anything held
- * meanwhile. A pass stops at the first sign that the window is full and puts
- * the rest back in one splice: the drain after every acknowledgement costs
- * what it orders, not what waits.
+ * meanwhile. When a request must wait because the window is full, the pass
+ * puts the rest back in one splice: the drain after every acknowledgement
+ * costs what it orders, not what waits.
  */
 void ucpg_group_seq_drain(ucpg_group_t *g)
 {
@@ -364,21 +364,18 @@ void ucpg_group_seq_drain(ucpg_group_t *g)
         list_tail = g->held_tail;
         g->held   = NULL;
         while ((r = list) != NULL) {
-            if (!ucpg_group_seq_can_order(g)) {
-                if (g->held == NULL) {
-                    g->held_tail = &g->held;
-                }
-                *g->held_tail = list;            /* the rest waits, in order */
-                g->held_tail  = list_tail;
-                break;
-            }
             list = r->next;
             if (ucpg_group_seq_try(g, r)) {
                 ucpg_group_buf_put(r->buf);
                 free(r);
                 progress = 1;
-            } else {
-                ucpg_group_seq_held_push(g, r);
+                continue;
+            }
+            ucpg_group_seq_held_push(g, r);
+            if ((list != NULL) && !ucpg_group_seq_can_order(g)) {
+                *g->held_tail = list;            /* the rest waits, in order */
+                g->held_tail  = list_tail;
+                break;
             }
         }
     }
