@@ -37,7 +37,10 @@ typedef struct ucpg_cpg_handle {
     pthread_mutex_t     lock;          /* everything below */
     cpg_model_v1_data_t model;
     void               *context;
-    int                 efd;           /* readable iff the queue is non-empty or finalized */
+    int                 efd;           /* readable while the queue is non-empty or the
+                                        * handle is finalized; exact again whenever no
+                                        * cpg_dispatch runs (see dispatch.c) */
+    int                 efd_armed;     /* efd holds a count: its last write is unread */
     ucpg_group_t       *group;         /* NULL if never joined */
     struct cpg_name     group_name;
     int                 joined;        /* joined, and the view removing us not dispatched */

@@ -4,9 +4,11 @@
  * The group engine hands over events (messages, views) in stream order from
  * whatever thread produced them; they wait here until the application
  * dispatches, and the application's callbacks always run in its own thread.
- * The handle's eventfd is readable exactly while something is queued (or
- * the handle was finalized, which also wakes a blocked dispatcher: corosync
- * leaves it blocked forever). Releasing an event after its callback is what
+ * The handle's eventfd is readable while something is queued (or the
+ * handle was finalized, which also wakes a blocked dispatcher: corosync
+ * leaves it blocked forever); during a cpg_dispatch call it may stay
+ * readable after the queue emptied, and is made exact before the call
+ * blocks or returns. Releasing an event after its callback is what
  * tells the group this member consumed it (flow control).
  */
 #ifndef _GNU_SOURCE
@@ -22,27 +24,37 @@
 
 #include "core/domain.h"
 
+/* Makes efd readable (h->lock held): one write per quiet period, not per
+ * event, because a system call costs about a microsecond on a VM. */
 static void ucpg_cpg_efd_set(ucpg_cpg_handle_t *h)
 {
     uint64_t one = 1;
 
-    if (write(h->efd, &one, sizeof(one)) < 0) {
-        /* EAGAIN: the counter is already non-zero */
+    if (!h->efd_armed && (write(h->efd, &one, sizeof(one)) == (ssize_t)sizeof(one))) {
+        h->efd_armed = 1;
     }
 }
 
-static void ucpg_cpg_efd_clear(ucpg_cpg_handle_t *h)
+/* Makes efd exact again when nothing is queued. Called when a dispatcher is
+ * about to block or returns, not after every callback: a consumer that keeps
+ * up with a burst then pays one read for the burst. */
+static void ucpg_cpg_efd_settle(ucpg_cpg_handle_t *h)
 {
     uint64_t value;
 
-    if (read(h->efd, &value, sizeof(value)) < 0) {
-        /* EAGAIN: already clear */
+    pthread_mutex_lock(&h->lock);
+    if (h->efd_armed && (h->queued == 0) && !__atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE) &&
+        (read(h->efd, &value, sizeof(value)) == (ssize_t)sizeof(value))) {
+        h->efd_armed = 0;
     }
+    pthread_mutex_unlock(&h->lock);
 }
 
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
 {
+    pthread_mutex_lock(&h->lock);
     ucpg_cpg_efd_set(h);
+    pthread_mutex_unlock(&h->lock);
 }
 
 void ucpg_cpg_queue_push(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item)
@@ -51,9 +63,8 @@ void ucpg_cpg_queue_push(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item)
     pthread_mutex_lock(&h->lock);
     *h->tail = item;
     h->tail  = &item->next;
-    if (h->queued++ == 0) {
-        ucpg_cpg_efd_set(h);
-    }
+    h->queued++;
+    ucpg_cpg_efd_set(h);
     pthread_mutex_unlock(&h->lock);
 }
 
@@ -82,9 +93,7 @@ static ucpg_cpg_item_t *ucpg_cpg_queue_pop(ucpg_cpg_handle_t *h)
         if (h->head == NULL) {
             h->tail = &h->head;
         }
-        if (--h->queued == 0) {
-            ucpg_cpg_efd_clear(h);
-        }
+        --h->queued;
     }
     pthread_mutex_unlock(&h->lock);
     return item;
@@ -186,6 +195,7 @@ static void ucpg_cpg_dispatch_wait(ucpg_cpg_handle_t *h)
 {
     struct pollfd pfd = {h->efd, POLLIN, 0};
 
+    ucpg_cpg_efd_settle(h);
     while ((poll(&pfd, 1, -1) < 0) && (errno == EINTR)) {
     }
 }
@@ -232,6 +242,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     if ((err == CS_OK) && ucpg_cpg_finalized(h) && (dispatch_types != CS_DISPATCH_ALL)) {
         err = CS_ERR_BAD_HANDLE;
     }
+    ucpg_cpg_efd_settle(h);
     ucpg_cpg_handle_put(h);
     return err;
 }
