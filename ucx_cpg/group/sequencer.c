@@ -76,11 +76,23 @@ static void ucpg_group_seq_track_len(ucpg_group_t *g, uint64_t seq, uint64_t len
     }
 }
 
-/* Sends ev to every live member but us (and to extra, a joiner). */
+static int ucpg_group_seq_fanout_to(const ucpg_group_member_t *m, const ucpg_group_event_t *ev,
+                                    int origin_pass)
+{
+    int is_origin = (m->slot == ev->origin.slot) && (m->uuid == ev->origin.uuid);
+
+    return (!m->dead || m->evicted) && (is_origin == origin_pass) &&
+           !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid));
+}
+
+/* Sends ev to every live member but us (and to extra, a joiner). The sender
+ * of the message comes first: its send completes when it sees its own
+ * message, and the outbox sends in queue order. */
 static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
                                   const ucpg_group_req_t *extra, int retrans)
 {
     ucpg_group_msg_t msg;
+    int origin_pass;
     size_t i;
 
     ucpg_group_msg_init(g, UCPG_GROUP_MSG_EVT, &msg);
@@ -90,11 +102,11 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
     msg.a         = ev->seq;
     msg.b         = (g->stable < ev->seq) ? g->stable : ev->seq - 1;
     msg.origin    = ev->origin;
-    for (i = 0; i < g->nmembers; ++i) {
-        const ucpg_group_member_t *m = &g->members[i];
-        if ((!m->dead || m->evicted) && !((m->slot == ucpg_group_engine.self) &&
-                                          (m->uuid == ucpg_group_engine.self_uuid))) {
-            ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
+    for (origin_pass = 1; origin_pass >= 0; --origin_pass) {
+        for (i = 0; i < g->nmembers; ++i) {
+            if (ucpg_group_seq_fanout_to(&g->members[i], ev, origin_pass)) {
+                ucpg_group_send(g->members[i].slot, g->members[i].uuid, &msg, ev->buf);
+            }
         }
     }
     if (extra != NULL) {
