@@ -45,6 +45,24 @@ static struct __rsmapi_controller_handle *ucpg_rsm_ctlr_held;
 static struct __rsmapi_controller_handle *ucpg_rsm_ctlr_retired;
 
 
+/* When the library is unloaded (Open MPI dlcloses osc/rsm, and this library
+ * with it, at MPI_Finalize) or the process exits, the retired handles go, so
+ * that leak checkers see no loss. A handle still held is the application's
+ * and stays. trylock: a thread still inside the library at exit keeps them. */
+__attribute__((destructor)) static void ucpg_rsm_ctlr_unload(void)
+{
+    struct __rsmapi_controller_handle *c;
+
+    if (!ucpg_rsm_engine_trylock()) {
+        return;
+    }
+    while ((c = ucpg_rsm_ctlr_retired) != NULL) {
+        ucpg_rsm_ctlr_retired = c->next;
+        free(c);
+    }
+    ucpg_rsm_engine_unlock();
+}
+
 /* --- attributes ------------------------------------------------------------ */
 
 static pthread_once_t ucpg_rsm_physmem_once = PTHREAD_ONCE_INIT;

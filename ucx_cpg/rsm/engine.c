@@ -93,6 +93,7 @@ ucpg_status_t ucpg_rsm_send(ucpg_domain_t *d, ucpg_peer_id_t dst, const ucpg_rsm
 
 void ucpg_rsm_engine_lock(void)   { pthread_mutex_lock(&ucpg_rsm_lock); }
 void ucpg_rsm_engine_unlock(void) { pthread_mutex_unlock(&ucpg_rsm_lock); }
+int  ucpg_rsm_engine_trylock(void) { return pthread_mutex_trylock(&ucpg_rsm_lock) == 0; }
 
 ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
 {

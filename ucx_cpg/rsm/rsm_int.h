@@ -166,6 +166,8 @@ void          ucpg_rsm_engine_release(void);
 /* The engine lock, for the lists owned by the other files. */
 void          ucpg_rsm_engine_lock(void);
 void          ucpg_rsm_engine_unlock(void);
+/* Non-zero if the engine lock was free and is now taken (exit paths only). */
+int           ucpg_rsm_engine_trylock(void);
 
 /* --- protocol dispatch (engine.c calls these in the progress thread) --------- */
 
