@@ -90,10 +90,13 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid
                        void *msg, size_t len)
 {
     const char *m = msg;
+    char number[16];
     int from;
 
     if ((len > 6) && (strncmp(m, "HELLO ", 6) == 0)) {
-        from = atoi(m + 6);
+        /* the message is not NUL-terminated (strlen bytes were sent) */
+        snprintf(number, sizeof(number), "%.*s", (int)(len - 6), m + 6);
+        from = atoi(number);
         if ((from < 0) || (from >= nranks) || (cs.norder >= nranks)) {
             fail("unexpected hello '%.*s'", (int)len, m);
         }

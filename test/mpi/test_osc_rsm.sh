@@ -44,11 +44,23 @@ mkdir "$WORK/comp"
 ln -s "$SO" "$WORK/comp/mca_osc_rsm.so"
 CPATH_="$WORK/comp:$SYSDIR"
 
+# In a sanitizer build the component needs the ASan/UBSan runtimes, which an
+# uninstrumented ompi_info does not carry: load them first (the MPI test
+# programs are instrumented themselves).
+SAN_PRELOAD=
+case "${UCPG_SAN_FLAGS:-}" in
+*sanitize=address*)
+    SAN_PRELOAD="$(${CC:-cc} -print-file-name=libasan.so) $(${CC:-cc} -print-file-name=libubsan.so)"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}" ;;
+esac
+
 # --- 1. ompi_info ------------------------------------------------------------------
-OMPI_MCA_mca_base_component_path=$CPATH_ ompi_info > "$WORK/info" 2>&1 || fail "ompi_info failed"
+OMPI_MCA_mca_base_component_path=$CPATH_ LD_PRELOAD="$SAN_PRELOAD" ompi_info > "$WORK/info" 2>&1 ||
+    { cat "$WORK/info"; fail "ompi_info failed"; }
 grep -q "MCA osc: rsm " "$WORK/info" ||
     { cat "$WORK/info"; fail "ompi_info does not list osc rsm"; }
-OMPI_MCA_mca_base_component_path=$CPATH_ ompi_info --param osc rsm --level 9 > "$WORK/param" 2>&1
+OMPI_MCA_mca_base_component_path=$CPATH_ LD_PRELOAD="$SAN_PRELOAD" ompi_info --param osc rsm --level 9 \
+    > "$WORK/param" 2>&1
 grep -q 'osc_rsm_priority" (current value: "5"' "$WORK/param" ||
     { cat "$WORK/param"; fail "osc_rsm_priority is not listed with its default 5"; }
 echo "ok: ompi_info lists osc rsm with osc_rsm_priority 5"
