@@ -586,6 +586,13 @@ static void ucpg_harness__kill_and_reap(ucpg_harness_t *h, int rank, const char 
     }
     pthread_mutex_unlock(&h->lock);
     ucpg_harness__reap_killed(h, rank);
+    pthread_mutex_lock(&h->lock);
+    if (r->reaped && !r->status_lost && WIFEXITED(r->status) && (r->harness_killed == reason)) {
+        /* It had exited by itself, only not been reaped yet (a loaded
+         * machine): its own status stands, the kill came too late. */
+        r->harness_killed = NULL;
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 
