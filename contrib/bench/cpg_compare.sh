@@ -94,9 +94,11 @@ if [ "$T" -lt 2 ] || [ "$SECS" -lt 1 ] || [ "$SECS" -ge "$T" ] || [ "$REPS" -lt 
     usage
 fi
 
-say() { printf 'cpg_compare: %s\n' "$*" >&2; }
+BENCH_NAME=cpg_compare
+# shellcheck source=contrib/bench/bench_lib.sh
+. "$TOP/contrib/bench/bench_lib.sh"
 MY_UID=$(id -u)
-die() { say "$*"; exit 3; }
+COROSYNC_INSTALL=1          # this script installs the corosync package if it is missing
 
 for tool in gcc timeout ldd awk; do
     command -v $tool >/dev/null || die "$tool not found"
@@ -174,162 +176,13 @@ if has_lib ucx_cpg; then
     fi
 fi
 
-# --- corosync: package, configuration, daemon --------------------------------------------
-COROSYNC_HOW=
-COROSYNC_READY_S=
-
-# pids of corosync processes running now
-corosync_pids() {
-    if command -v pgrep >/dev/null; then
-        pgrep -x corosync
-    else
-        ps -eo pid=,comm= | awk '$2 == "corosync" { print $1 }'
-    fi
-}
-
-free_udp_port() {
-    local port=$((15405 + ($$ % 400) * 10)) used
-    command -v ss >/dev/null || { echo "$port"; return; }
-    used=$(ss -Huan "sport = :$port" 2>/dev/null)
-    while [ -n "$used" ]; do
-        port=$((port + 10))
-        used=$(ss -Huan "sport = :$port" 2>/dev/null)
-    done
-    echo "$port"
-}
-
-corosync_config() {
-    local dir=$1 port=$2
-    cat <<EOF
-# written by cpg_compare.sh: a private single-node corosync for benchmarks
-totem {
-    version: 2
-    cluster_name: cpg_compare
-    transport: knet
-    crypto_cipher: none
-    crypto_hash: none
-    interface {
-        linknumber: 0
-        mcastport: $port
-    }
-}
-nodelist {
-    node {
-        ring0_addr: 127.0.0.1
-        nodeid: 1
-        name: node1
-    }
-}
-quorum {
-    provider: corosync_votequorum
-}
-logging {
-    to_logfile: yes
-    logfile: $dir/corosync.log
-    to_syslog: no
-    to_stderr: no
-    timestamp: on
-}
-system {
-    state_dir: $dir/state
-}
-EOF
-}
-
+# --- corosync: package, configuration, daemon (bench_lib.sh) ------------------------
 # A CPG round trip through the daemon: the bench itself, one member, ten pings.
 cpg_works() {
     timeout 15 "$BENCH" -m lat -p 1 -n 10 -w 0 -T 10 >"$W/cpgcheck.out" 2>&1
 }
 
-# shellcheck disable=SC2317  # called by cleanup
-corosync_stop() {
-    local pid=$COROSYNC_PID owner
-    [ -n "$pid" ] || return 0
-    COROSYNC_PID=
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 200); do                   # 20 s
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        say "corosync (pid $pid) did not stop on SIGTERM: SIGKILL"
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    wait "$pid" 2>/dev/null
-    # what a killed corosync leaves behind, if it is ours
-    owner=$(cat /var/run/corosync.pid 2>/dev/null)
-    if [ "$owner" = "$pid" ]; then
-        rm -f /var/run/corosync.pid
-    fi
-    rm -f /dev/shm/qb-corosync-"$pid"-blackbox-* 2>/dev/null
-    say "stopped corosync (pid $pid)"
-}
-
-corosync_start() {
-    local running dir port t0 t1 version
-    running=$(corosync_pids | tr '\n' ' ')
-    if [ "$USE_EXISTING" -eq 1 ]; then
-        [ -n "$running" ] || { skip corosync "-E given but no corosync is running"; return; }
-        cpg_works || { skip corosync "-E: the running corosync (pid $running) does not answer CPG"; return; }
-        COROSYNC_HOW="the already running corosync (pid ${running% }, -E; not started or stopped here)"
-        return
-    fi
-    if [ -n "$running" ]; then
-        skip corosync "a corosync is already running (pid ${running% }) that this script did not start; not touching it (stop it, or use -E to benchmark against it)"
-        return
-    fi
-    if ! command -v corosync >/dev/null; then
-        [ "$MY_UID" -eq 0 ] || { skip corosync "corosync is not installed and installing it needs root"; return; }
-        say "installing the corosync package (apt-get install -y corosync)"
-        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y corosync >"$W/apt.log" 2>&1; then
-            tail -5 "$W/apt.log" >&2
-            skip corosync "apt-get install -y corosync failed"
-            return
-        fi
-        running=$(corosync_pids | tr '\n' ' ')
-        if [ -n "$running" ]; then
-            skip corosync "installing the package started the system's corosync service (pid ${running% }); not touching it (stop and disable that service, or use -E)"
-            return
-        fi
-    fi
-    [ "$MY_UID" -eq 0 ] || { skip corosync "starting a private corosync needs root (it writes /var/run/corosync.pid)"; return; }
-    command -v corosync-cfgtool >/dev/null || { skip corosync "corosync-cfgtool not found"; return; }
-    dir=$W/corosync
-    mkdir -p "$dir/state"
-    port=$(free_udp_port)
-    corosync_config "$dir" "$port" >"$dir/corosync.conf"
-    if ! corosync -t -c "$dir/corosync.conf" >"$dir/check.out" 2>&1; then
-        sed 's/^/    /' "$dir/check.out" >&2
-        skip corosync "corosync -t rejected the generated configuration"
-        return
-    fi
-    t0=$(date +%s.%N)
-    set -m                                     # its own process group: no terminal ^C
-    corosync -f -c "$dir/corosync.conf" >"$dir/stdout" 2>&1 &
-    COROSYNC_PID=$!
-    set +m
-    for _ in $(seq 300); do                    # 30 s
-        if ! kill -0 "$COROSYNC_PID" 2>/dev/null; then
-            wait "$COROSYNC_PID" 2>/dev/null
-            COROSYNC_PID=
-            tail -5 "$dir/corosync.log" "$dir/stdout" 2>/dev/null | sed 's/^/    /' >&2
-            skip corosync "corosync exited during start-up"
-            return
-        fi
-        if corosync-cfgtool -s >/dev/null 2>&1 && cpg_works; then
-            t1=$(date +%s.%N)
-            COROSYNC_READY_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-            version=$(corosync -v | awk -F"'" '/version/ { print $2; exit }')
-            COROSYNC_HOW="a private corosync $version started by this script (pid $COROSYNC_PID, knet on 127.0.0.1:$port, ready for CPG after ${COROSYNC_READY_S} s)"
-            say "corosync ready (pid $COROSYNC_PID) after ${COROSYNC_READY_S} s"
-            return
-        fi
-        sleep 0.1
-    done
-    tail -5 "$dir/corosync.log" "$W/cpgcheck.out" 2>/dev/null | sed 's/^/    /' >&2
-    corosync_stop
-    skip corosync "corosync did not answer CPG within 30 s"
-}
+corosync_skip() { skip corosync "$@"; }
 
 if has_lib corosync; then
     corosync_start
@@ -392,33 +245,6 @@ run_bench() {
     fi
 }
 
-# field NAME RESULT-LINE
-field() {
-    echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "nan" }'
-}
-fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN { if (x == "nan" || x == "") print "—"; else printf "%.*f\n", d, x }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || a == "" || b == "" || b + 0 == 0) print "—"; else printf "%.2f\n", a / b }'; }
-# stat median|min|max VALUES... (nan ignored; nan if none)
-stat() {
-    local what=$1
-    shift
-    printf '%s\n' "$@" | grep -v '^nan$' | grep -v '^$' | sort -g | awk -v w="$what" '{ a[NR] = $1 }
-        END { if (NR == 0) { print "nan"; exit }
-              if (w == "min") print a[1]; else if (w == "max") print a[NR];
-              else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-# med_range DIGITS VALUES...: "median [min–max]" (the value alone for one repetition)
-med_range() {
-    local d=$1
-    shift
-    if [ "$(stat median "$@")" = nan ]; then
-        echo "—"
-    elif [ "$REPS" -eq 1 ]; then
-        fmt "$(stat median "$@")" "$d"
-    else
-        echo "$(fmt "$(stat median "$@")" "$d") [$(fmt "$(stat min "$@")" "$d")–$(fmt "$(stat max "$@")" "$d")]"
-    fi
-}
 # cell LIB DIGITS VALUES...: a table cell, "skipped" or "not run" (not asked for)
 cell() {
     local lib=$1

@@ -65,8 +65,9 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || usage
 if [ "$T" -lt 1 ] || [ "$REPS" -lt 1 ] || [ "$REPS" -gt 99 ]; then usage; fi
 
-say() { printf 'rsm_compare: %s\n' "$*" >&2; }
-die() { say "$*"; exit 3; }
+BENCH_NAME=rsm_compare
+# shellcheck source=contrib/bench/bench_lib.sh
+. "$TOP/contrib/bench/bench_lib.sh"
 
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || die "no build directory (-b or UCPG_BUILD_DIR)"
 if [ ! -f "$BUILD/config.h" ] || [ ! -f "$BUILD/.libs/libucpg.a" ]; then
@@ -107,45 +108,7 @@ fi
 
 # --- runners ----------------------------------------------------------------------
 PORT=$((17000 + ($$ % 500) * 20))
-next_port() {
-    PORT=$((PORT + 1))
-    while command -v ss >/dev/null && [ -n "$(ss -Htan "sport = :$PORT" 2>/dev/null)" ]; do
-        PORT=$((PORT + 1))
-    done
-}
-
 FAILED=0
-
-# ucx_perftest TEST SIZE ITERS WARMUP: sets U_P50, U_LAT (us) and U_BW (MiB/s)
-# from the client's final line. (Called directly, not in $(...), so that PORT
-# and FAILED persist.)
-ucx_pair() {
-    local test=$1 size=$2 iters=$3 warmup=$4 try spid line
-    for try in 1 2; do
-        next_port
-        timeout "$T" taskset -c 0 ucx_perftest -t "$test" -s "$size" -n "$iters" -w "$warmup" \
-            -c 0 -p "$PORT" -f >"$W/srv.$PORT" 2>&1 &
-        spid=$!
-        sleep $((try == 1 ? 0 : 1)).4
-        if ! timeout "$T" taskset -c 1 ucx_perftest localhost -t "$test" -s "$size" -n "$iters" \
-            -w "$warmup" -c 1 -p "$PORT" -f >"$W/cli.$PORT" 2>&1; then
-            sleep 0.5
-            kill "$spid" 2>/dev/null       # a server that never saw its client
-        fi
-        wait "$spid" 2>/dev/null
-        # final line: iterations, lat 50%ile, lat average, lat overall,
-        # bw average, bw overall, rate average, rate overall
-        line=$(awk 'NF == 8 && $1 ~ /^[0-9]+$/ { l = $0 } END { print l }' "$W/cli.$PORT")
-        if [ -n "$line" ]; then
-            read -r _ U_P50 U_LAT _ _ U_BW _ _ <<<"$line"
-            return 0
-        fi
-        say "ucx_perftest $test $size (port $PORT) failed, try $try:"
-        sed 's/^/    /' "$W/cli.$PORT" | tail -5 >&2
-    done
-    FAILED=1
-    U_P50=nan U_LAT=nan U_BW=nan
-}
 
 NPAIR=0
 # rsm_bench TEST SIZE ITERS WARMUP [ARGS]: sets R to its RESULT line.
@@ -187,13 +150,6 @@ rsm_pair() {
     R=$(grep '^RESULT ' "$W/imp.$n")
 }
 
-# field NAME RESULT-LINE
-field() {
-    echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2; f = 1 } END { if (!f) print "nan" }'
-}
-
-fmt() { awk -v x="$1" -v d="${2:-2}" 'BEGIN { if (x == "nan" || x == "") print "—"; else printf "%.*f\n", d, x }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b + 0 == 0) print "—"; else printf "%.2f\n", a / b }'; }
 # verdict RATIO OP LIMIT
 verdict() {
     awk -v r="$1" -v op="$2" -v l="$3" 'BEGIN {
@@ -201,26 +157,6 @@ verdict() {
         ok = (op == "le") ? (r <= l) : (r >= l)
         printf "%s (%s %s)\n", ok ? "**met**" : "**missed**", op == "le" ? "≤" : "≥", l }'
 }
-# stat median|min|max VALUES... (nan ignored; nan if none)
-stat() {
-    local what=$1
-    shift
-    printf '%s\n' "$@" | grep -v '^nan$' | sort -g | awk -v w="$what" '{ a[NR] = $1 }
-        END { if (NR == 0) { print "nan"; exit }
-              if (w == "min") print a[1]; else if (w == "max") print a[NR];
-              else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-# med_range DIGITS VALUES...: "median [min–max]" (just the value for one run)
-med_range() {
-    local d=$1
-    shift
-    if [ "$REPS" -eq 1 ]; then
-        fmt "$(stat median "$@")" "$d"
-    else
-        echo "$(fmt "$(stat median "$@")" "$d") [$(fmt "$(stat min "$@")" "$d")–$(fmt "$(stat max "$@")" "$d")]"
-    fi
-}
-
 SIZES="8 4096 65536 1048576"
 iters_of() {
     local n w
