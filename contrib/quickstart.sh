@@ -17,8 +17,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${UCPG_BUILD_DIR:-$TOP/build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 # libcpg-dev: corosync's own headers, to check our <corosync/cpg.h> ABI against.
+# gdb: a failing integration test prints the stacks of its ranks still running.
 PKGS="build-essential autoconf automake libtool pkg-config libucx-dev ucx-utils
-      libhwloc-dev libcmocka-dev libopenmpi-dev openmpi-bin libpmix-dev libcpg-dev"
+      libhwloc-dev libcmocka-dev libopenmpi-dev openmpi-bin libpmix-dev libcpg-dev gdb"
 
 say() { printf '\n==> %s\n' "$*"; }
 

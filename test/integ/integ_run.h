@@ -7,7 +7,9 @@
 #ifndef UCPG_TEST_INTEG_RUN_H
 #define UCPG_TEST_INTEG_RUN_H
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -36,12 +38,41 @@ static const char *integ_skip_reason = "";
         } \
     } while (0)
 
+/* On failure, the threads' stacks of every rank still running, if gdb is
+ * installed: a rank that missed its deadline is usually stuck somewhere, and
+ * a rare hang is only ever seen in CI (a killed process is gone, a running
+ * one can still tell). Bounded by timeout(1). */
+static inline void integ_dump_stacks(ucpg_harness_t *h)
+{
+    char cmd[256];
+    int r;
+
+    if (system("command -v gdb >/dev/null 2>&1") != 0) {
+        return;
+    }
+    for (r = 0; r < ucpg_harness_nprocs(h); ++r) {
+        pid_t pid = ucpg_harness_pid(h, r);
+        if ((pid <= 0) || (kill(pid, 0) != 0)) {
+            continue;
+        }
+        fprintf(stderr, "  stacks of rank %d (pid %d):\n", r, (int)pid);
+        snprintf(cmd, sizeof(cmd),
+                 "timeout 30 gdb -batch -nx -p %d -ex 'thread apply all bt' 2>/dev/null "
+                 "| grep -E '^(Thread|#)' >&2", (int)pid);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "  (gdb could not attach)\n");
+        }
+    }
+}
+
 /* Ends a test that used harness h: on failure first prints what every rank
- * said. Returns the test's result (0 = passed). */
+ * said, and the stacks of the ranks still running. Returns the test's result
+ * (0 = passed). */
 static inline int integ_end(ucpg_harness_t *h, int passed)
 {
     if (!passed) {
         ucpg_harness_dump(h);
+        integ_dump_stacks(h);
     }
     ucpg_harness_destroy(h);
     return passed ? 0 : 1;
