@@ -284,6 +284,20 @@ static int start_pair(ucpg_harness_t *h, exporter_args_t *ea, int n,
     return 0;
 }
 
+/* Waits for a line starting with prefix from importers 1..n; returns 0, or
+ * the first importer that did not say it. */
+static int expect_importers(ucpg_harness_t *h, int n, const char *prefix)
+{
+    int r;
+
+    for (r = 1; r <= n; ++r) {
+        if (ucpg_harness_expect(h, r, prefix, NULL, 0, STEP_MS) != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
 static int test_put_get_and_typed_forms_reach_exporter_memory(void)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
@@ -409,17 +423,11 @@ static int test_concurrent_importers_write_disjoint_ranges(void)
     int r;
 
     INTEG_CHECK(start_pair(h, NULL, 4, child_stripe_writer, NULL) == 0, "no segment");
-    for (r = 1; r <= 4; ++r) {
-        INTEG_CHECK(ucpg_harness_expect(h, r, "CONNECTED", NULL, 0, STEP_MS) == 0,
-                    "importer %d did not connect", r);
-    }
+    INTEG_CHECK((r = expect_importers(h, 4, "CONNECTED")) == 0, "importer %d did not connect", r);
     for (r = 1; r <= 4; ++r) {
         ucpg_harness_send(h, r, "GO");
     }
-    for (r = 1; r <= 4; ++r) {
-        INTEG_CHECK(ucpg_harness_expect(h, r, "STRIPED", NULL, 0, STEP_MS) == 0,
-                    "importer %d failed", r);
-    }
+    INTEG_CHECK((r = expect_importers(h, 4, "STRIPED")) == 0, "importer %d failed", r);
     ucpg_harness_send(h, 0, "CHECKSTRIPES");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "STRIPES ", line, sizeof(line), STEP_MS) == 0 &&
                 strcmp(line, "STRIPES ok") == 0, "exporter memory: %s", line);
@@ -561,10 +569,7 @@ static int test_atomics_are_exact_under_contention_with_the_exporter(void)
     int r;
 
     INTEG_CHECK(start_pair(h, NULL, 3, child_atomic_importer, NULL) == 0, "no segment");
-    for (r = 1; r <= 3; ++r) {
-        INTEG_CHECK(ucpg_harness_expect(h, r, "CONNECTED", NULL, 0, STEP_MS) == 0,
-                    "importer %d did not connect", r);
-    }
+    INTEG_CHECK((r = expect_importers(h, 3, "CONNECTED")) == 0, "importer %d did not connect", r);
     ucpg_harness_send(h, 0, "ZEROATOMIC");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "ZEROED", NULL, 0, STEP_MS) == 0, "zero");
     for (r = 1; r <= 3; ++r) {
@@ -572,10 +577,7 @@ static int test_atomics_are_exact_under_contention_with_the_exporter(void)
     }
     ucpg_harness_send(h, 0, "SELFADD %d", ATOMIC_ADDS);
     INTEG_CHECK(ucpg_harness_expect(h, 0, "SELFADDED", NULL, 0, STEP_MS) == 0, "self add");
-    for (r = 1; r <= 3; ++r) {
-        INTEG_CHECK(ucpg_harness_expect(h, r, "ATOMICDONE", NULL, 0, STEP_MS) == 0,
-                    "importer %d failed", r);
-    }
+    INTEG_CHECK((r = expect_importers(h, 3, "ATOMICDONE")) == 0, "importer %d failed", r);
     ucpg_harness_send(h, 0, "CHECKATOMIC 3");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "ATOMICS ", line, sizeof(line), STEP_MS) == 0 &&
                 strcmp(line, "ATOMICS ok") == 0, "exporter memory: %s", line);
