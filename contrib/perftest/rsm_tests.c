@@ -346,6 +346,27 @@ static int pt_rsm_signal_wait(pt_rsm_side_t *x, void *seg)
     }
 }
 
+/* Waits for the peer's half of ping-pong iteration i: its signal (and then
+ * its put must be visible: the signal follows the put), or the last byte of
+ * its put to turn to sn. */
+static int pt_rsm_await_peer(pt_rsm_side_t *x, const volatile uint8_t *tail, uint8_t sn,
+                             int signal, uint64_t i)
+{
+    if (!signal) {
+        return pt_rsm_spin(x, tail, sn);
+    }
+    if (pt_rsm_signal_wait(x, x->exp) != 0) {
+        return -1;
+    }
+    if ((tail != NULL) && (*tail != sn)) {
+        pt_error_set(x->e, PT_EXIT_FAIL, "iteration %llu: the signal arrived but the put "
+                     "before it is not visible (last byte %u, expected %u)",
+                     (unsigned long long)i, *tail, sn);
+        return -1;
+    }
+    return 0;
+}
+
 /* --- the server ----------------------------------------------------------------------- */
 
 /* The server's half of one ping-pong phase: wait, answer, iters times. */
@@ -358,17 +379,7 @@ static int pt_rsm_server_pingpong(pt_rsm_side_t *x, size_t size)
     for (i = 1; i <= total; ++i) {
         uint8_t sn = (uint8_t)i;
 
-        if (signal) {
-            if (pt_rsm_signal_wait(x, x->exp) != 0) {
-                return -1;
-            }
-            if ((tail != NULL) && (*tail != sn)) {
-                pt_error_set(x->e, PT_EXIT_FAIL, "iteration %llu: the signal arrived but the "
-                             "put before it is not visible (last byte %u, expected %u)",
-                             (unsigned long long)i, *tail, sn);
-                return -1;
-            }
-        } else if (pt_rsm_spin(x, tail, sn) != 0) {
+        if (pt_rsm_await_peer(x, tail, sn, signal, i) != 0) {
             return -1;
         }
         if (size > 0) {
@@ -633,16 +644,8 @@ static int pt_rsm_run_pingpong(pt_rsm_side_t *x, size_t size, pt_meter_t *m, pt_
             if ((ret = rsm_intr_signal_post(x->imp, 0)) != RSM_SUCCESS) {
                 return pt_rsm_fail(x, "rsm_intr_signal_post", ret);
             }
-            if (pt_rsm_signal_wait(x, x->exp) != 0) {
-                return -1;
-            }
-            if ((tail != NULL) && (*tail != sn)) {
-                pt_error_set(x->e, PT_EXIT_FAIL, "iteration %llu: the signal arrived but the "
-                             "put before it is not visible (last byte %u, expected %u)",
-                             (unsigned long long)i, *tail, sn);
-                return -1;
-            }
-        } else if (pt_rsm_spin(x, tail, sn) != 0) {
+        }
+        if (pt_rsm_await_peer(x, tail, sn, signal, i) != 0) {
             return -1;
         }
         now = pt_clock_now();
