@@ -264,3 +264,28 @@ corosync_start() {
     corosync_stop
     corosync_skip "corosync did not answer CPG within 30 s"
 }
+
+# build_cpg_program OUT "CFLAGS" "SOURCES" "LIBS" COMPAT_DIR WHAT: compiles a
+# CPG program against corosync's <corosync/cpg.h> and -lcpg when installed,
+# else against the project's header and ucx_cpg's libcpg.so.4 (same soname
+# and ABI). Sets CC_CMD and INC_HOW for the report; dies on failure. Needs
+# TOP and W.
+build_cpg_program() {
+    _out=$1 _cflags=$2 _srcs=$3 _libs=$4 _compat=$5 _what=$6
+    if [ -f /usr/include/corosync/cpg.h ]; then
+        INC_HOW="the system <corosync/cpg.h>"
+        _inc=
+    else
+        INC_HOW="the project's include/corosync/cpg.h"
+        _inc=-I$TOP/include
+    fi
+    CC_CMD="gcc -std=gnu11 -O2${_cflags:+ $_cflags}${_inc:+ $_inc} -o $_out $_srcs -lcpg $_libs"
+    if ! $CC_CMD 2>"$W/cc.err"; then
+        # no system libcpg.so to link with: link with ucx_cpg's (same soname)
+        CC_CMD="gcc -std=gnu11 -O2${_cflags:+ $_cflags} -I$TOP/include -o $_out $_srcs -L$_compat -lcpg $_libs"
+        INC_HOW="the project's include/corosync/cpg.h"
+        $CC_CMD 2>>"$W/cc.err" || { cat "$W/cc.err" >&2; die "cannot build $_what"; }
+    fi
+    say "built $_what: $CC_CMD"
+}
+

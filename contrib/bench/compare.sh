@@ -127,21 +127,8 @@ PCPG=$W/ucx_cpg_perftest_cpg
 PSRC="options measure report proto control cpg_tests local main"
 SRCS=
 for f in $PSRC; do SRCS="$SRCS $TOP/contrib/perftest/$f.c"; done
-if [ -f /usr/include/corosync/cpg.h ]; then
-    INC_HOW="the system <corosync/cpg.h>"
-    INC=
-else
-    INC_HOW="the project's include/corosync/cpg.h"
-    INC=-I$TOP/include
-fi
-CC_CMD="gcc -std=gnu11 -O2 -DPT_CPG_ONLY -I$TOP/contrib/perftest${INC:+ $INC} -o $PCPG$SRCS -lcpg -lm"
-if ! $CC_CMD 2>"$W/cc.err"; then
-    # no system libcpg.so to link with: link with ucx_cpg's (same soname)
-    CC_CMD="gcc -std=gnu11 -O2 -DPT_CPG_ONLY -I$TOP/contrib/perftest -I$TOP/include -o $PCPG$SRCS -L$COMPAT -lcpg -lm"
-    INC_HOW="the project's include/corosync/cpg.h"
-    $CC_CMD 2>>"$W/cc.err" || { cat "$W/cc.err" >&2; die "cannot build the CPG-only ucx_cpg_perftest"; }
-fi
-say "built the CPG benchmark: $CC_CMD"
+build_cpg_program "$PCPG" "-DPT_CPG_ONLY -I$TOP/contrib/perftest" "${SRCS# }" -lm "$COMPAT" \
+    "the CPG benchmark"
 UCX_LDPATH=$COMPAT:$BUILD/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 UCX_LIB=$(env LD_LIBRARY_PATH="$UCX_LDPATH" ldd "$PCPG" | awk '$1 == "libcpg.so.4" { print $3 }')
 case $UCX_LIB in

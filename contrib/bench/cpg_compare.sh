@@ -139,21 +139,7 @@ SRC=$TOP/contrib/bench/cpg_bench.c
 BENCH=$W/cpg_bench
 BUILD_ABS=$(cd "$BUILD" 2>/dev/null && pwd) || BUILD_ABS=
 UCPG_COMPAT_DIR=${UCPG_COMPAT_DIR:-${BUILD_ABS:-$BUILD}/compat/.libs}
-if [ -f /usr/include/corosync/cpg.h ]; then
-    INC_HOW="the system <corosync/cpg.h>"
-    INC=
-else
-    INC_HOW="the project's include/corosync/cpg.h"
-    INC=-I$TOP/include
-fi
-CC_CMD="gcc -std=gnu11 -O2${INC:+ $INC} -o $BENCH $SRC -lcpg -lpthread"
-if ! $CC_CMD 2>"$W/cc.err"; then
-    # no system libcpg.so to link with: link with ucx_cpg's (same soname)
-    CC_CMD="gcc -std=gnu11 -O2 -I$TOP/include -o $BENCH $SRC -L$UCPG_COMPAT_DIR -lcpg -lpthread"
-    INC_HOW="the project's include/corosync/cpg.h"
-    $CC_CMD 2>>"$W/cc.err" || { cat "$W/cc.err" >&2; die "cannot build cpg_bench"; }
-fi
-say "built cpg_bench: $CC_CMD"
+build_cpg_program "$BENCH" "" "$SRC" -lpthread "$UCPG_COMPAT_DIR" cpg_bench
 
 # resolved LIB [ENV...]: the file libcpg.so.4 resolves to for cpg_bench
 resolved() {
