@@ -198,7 +198,7 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .key = "group_window_mb", .env = "UCX_CPG_GROUP_WINDOW_MB",
         .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_window_mb),
         .min = 1, .max = 4095,
-        .def = "256",
+        .def = "16",
         .valid = "1..4095",
         .doc = "MiB of CPG messages a group may have ordered but not yet read "
                "by its slowest member (a single larger message still passes)"

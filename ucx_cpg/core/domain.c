@@ -16,6 +16,7 @@
 
 #include <ucs/config/global_opts.h>
 
+#include "buf.h"
 #include "log.h"
 #include "proc.h"
 
@@ -208,6 +209,7 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);
     free(d);
+    ucpg_buf_cache_trim();     /* buffers still referenced come back later */
 }
 
 const ucpg_config_t *ucpg_domain_config(ucpg_domain_t *d) { return &d->config; }

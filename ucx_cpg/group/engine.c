@@ -30,35 +30,6 @@ ucpg_group_engine_t ucpg_group_engine = {
  * event, which may be waiting for the engine lock. */
 static pthread_mutex_t ucpg_group_life_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* --- buffers ---------------------------------------------------------------- */
-
-ucpg_group_buf_t *ucpg_group_buf_new(size_t len)
-{
-    ucpg_group_buf_t *buf = malloc(sizeof(*buf) + len);
-
-    if (buf != NULL) {
-        buf->refs = 1;
-        buf->user = 0;
-        buf->len  = len;
-        buf->cap  = len;
-    }
-    return buf;
-}
-
-ucpg_group_buf_t *ucpg_group_buf_ref(ucpg_group_buf_t *buf)
-{
-    if (buf != NULL) {
-        __atomic_add_fetch(&buf->refs, 1, __ATOMIC_RELAXED);
-    }
-    return buf;
-}
-
-void ucpg_group_buf_put(ucpg_group_buf_t *buf)
-{
-    if ((buf != NULL) && (__atomic_sub_fetch(&buf->refs, 1, __ATOMIC_ACQ_REL) == 0)) {
-        free(buf);
-    }
-}
 
 /* --- the outbox ------------------------------------------------------------- */
 
@@ -71,7 +42,7 @@ typedef struct ucpg_group_out {
     struct ucpg_group_out *next;
     ucpg_peer_id_t         dst;
     uint8_t                hdr[UCPG_GROUP_MSG_LEN];
-    ucpg_group_buf_t      *buf;
+    ucpg_buf_t      *buf;
 } ucpg_group_out_t;
 
 static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -95,7 +66,7 @@ void ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *
 }
 
 void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
-                     ucpg_group_buf_t *buf)
+                     ucpg_buf_t *buf)
 {
     ucpg_group_out_t *out = malloc(sizeof(*out));
 
@@ -108,7 +79,7 @@ void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg
     }
     out->next = NULL;
     out->dst  = dst;
-    out->buf  = ucpg_group_buf_ref(buf);
+    out->buf  = ucpg_buf_ref(buf);
     ucpg_group_msg_encode(msg, out->hdr);
     pthread_mutex_lock(&ucpg_group_out_lock);
     *ucpg_group_out_tail = out;
@@ -126,7 +97,7 @@ static void ucpg_group_out_done(void *arg, ucpg_status_t status)
     } else if (status != UCPG_OK) {
         ucpg_debug("group message to peer %u: %s", out->dst, ucpg_status_string(status));
     }
-    ucpg_group_buf_put(out->buf);
+    ucpg_buf_put(out->buf);
     free(out);
 }
 
@@ -152,8 +123,8 @@ static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_group_out_t *out)
     }
 }
 
-/* A large message is fetched by its receiver from our memory (rendezvous):
- * before the domain goes, let what is in flight arrive (bounded). */
+/* A large message leaves in fragments while the receiver makes room: before
+ * the domain goes, let what is in flight arrive (bounded). */
 static void ucpg_group_out_wait_inflight(unsigned timeout_ms)
 {
     uint64_t deadline = ucpg_time_ns() + (uint64_t)timeout_ms * 1000000ull;
@@ -213,7 +184,7 @@ static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
     if (out != NULL) {
         out->next = NULL;
         out->dst  = dst;
-        out->buf  = ucpg_group_buf_new(total);
+        out->buf  = ucpg_buf_new(total);
         ucpg_group_msg_encode(&msg, out->hdr);
     }
     while ((out != NULL) && (out->buf != NULL) && (batch != NULL)) {
@@ -365,6 +336,16 @@ static void ucpg_group_refuse(ucpg_peer_id_t src, const ucpg_group_msg_t *req)
     ucpg_group_send(src, 0, &msg, NULL);
 }
 
+ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len)
+{
+    ucpg_buf_t *buf = ucpg_am_data_buf(data, len);   /* a rendezvous body: keep it */
+
+    if ((buf == NULL) && ((buf = ucpg_buf_new(len)) != NULL)) {
+        memcpy(buf->data, data, len);
+    }
+    return buf;
+}
+
 static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
                                 const ucpg_group_msg_t *msg, const void *data, size_t len)
 {
@@ -385,15 +366,14 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
     req.kind      = msg->kind;
     req.guarantee = msg->guarantee;
     if (len > 0) {
-        req.buf = ucpg_group_buf_new(len);
+        req.buf = ucpg_group_body_keep(data, len);
         if (req.buf == NULL) {
             ucpg_error("out of memory receiving a group request");
             return;
         }
-        memcpy(req.buf->data, data, len);
     }
     ucpg_group_seq_recv_req(g, &req);
-    ucpg_group_buf_put(req.buf);
+    ucpg_buf_put(req.buf);
 }
 
 /* One message from peer src, with the engine locked. */
@@ -573,12 +553,12 @@ void ucpg_group_free(ucpg_group_t *g)
     }
     while ((r = g->pending) != NULL) {
         g->pending = r->next;
-        ucpg_group_buf_put(r->buf);
+        ucpg_buf_put(r->buf);
         free(r);
     }
     while ((r = g->held) != NULL) {
         g->held = r->next;
-        ucpg_group_buf_put(r->buf);
+        ucpg_buf_put(r->buf);
         free(r);
     }
     ucpg_group_evbuf_clear(&g->evbuf);

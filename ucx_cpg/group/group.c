@@ -284,7 +284,7 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
         return UCPG_ERR_TOO_BIG;
     }
     req = calloc(1, sizeof(*req));
-    if ((req == NULL) || ((req->buf = ucpg_group_buf_new(total)) == NULL)) {
+    if ((req == NULL) || ((req->buf = ucpg_buf_new(total)) == NULL)) {
         free(req);
         return UCPG_ERR_NO_MEMORY;
     }
@@ -298,7 +298,7 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
     } else if (ucpg_group_flow_control(g)) {
         status = UCPG_ERR_TRY_AGAIN;
     } else {
-        ucpg_group_buf_t *buf = req->buf;
+        ucpg_buf_t *buf = req->buf;
         ucpg_group_self_req(req, UCPG_GROUP_KIND_DATA, g->next_lseq++);
         req->guarantee = (uint8_t)guarantee;
         req->buf       = buf;
@@ -307,7 +307,7 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
     }
     ucpg_group_engine_unlock();
     if (req != NULL) {
-        ucpg_group_buf_put(req->buf);
+        ucpg_buf_put(req->buf);
         free(req);
     }
     return status;
@@ -315,14 +315,9 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
 
 /* --- zero copy ------------------------------------------------------------------------ */
 
-static ucpg_group_buf_t *ucpg_group_zbuf_of(void *p)
-{
-    return (ucpg_group_buf_t*)((char*)p - offsetof(ucpg_group_buf_t, data));
-}
-
 void *ucpg_group_zbuf_alloc(size_t len)
 {
-    ucpg_group_buf_t *buf = ucpg_group_buf_new(len);
+    ucpg_buf_t *buf = ucpg_buf_new(len);
 
     if (buf == NULL) {
         return NULL;
@@ -335,7 +330,7 @@ void *ucpg_group_zbuf_alloc(size_t len)
 void ucpg_group_zbuf_free(void *p)
 {
     if (p != NULL) {
-        ucpg_group_buf_put(ucpg_group_zbuf_of(p));   /* sends in flight keep it */
+        ucpg_buf_put(ucpg_buf_of(p));   /* sends in flight keep it */
     }
 }
 
@@ -343,7 +338,7 @@ ucpg_status_t ucpg_group_mcast_zbuf(ucpg_group_t *g, int guarantee, void *p, siz
 {
     uint64_t deadline = ucpg_time_ns() +
                         (uint64_t)ucpg_group_engine.config->group_join_timeout_ms * 1000000ull;
-    ucpg_group_buf_t *buf = ucpg_group_zbuf_of(p);
+    ucpg_buf_t *buf = ucpg_buf_of(p);
     ucpg_group_req_t *req;
     ucpg_status_t status = UCPG_OK;
 
@@ -369,7 +364,7 @@ ucpg_status_t ucpg_group_mcast_zbuf(ucpg_group_t *g, int guarantee, void *p, siz
         buf->len = len;
         ucpg_group_self_req(req, UCPG_GROUP_KIND_DATA, g->next_lseq++);
         req->guarantee = (uint8_t)guarantee;
-        req->buf       = ucpg_group_buf_ref(buf);
+        req->buf       = ucpg_buf_ref(buf);
         ucpg_group_member_enqueue(g, req);
         req = NULL;
     }

@@ -17,25 +17,18 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/domain.h"
 #include "group.h"
 #include "protocol.h"
 
 struct ucpg_registry;
 
-/* A refcounted byte buffer: payloads and encoded bodies, shared by the
- * retention buffer, the delivery queue and sends in flight. */
-typedef struct ucpg_group_buf {
-    int    refs;          /* atomic */
-    int    user;          /* a zero-copy buffer the application owns and reuses */
-    size_t len;           /* bytes of the message */
-    size_t cap;           /* bytes allocated */
-    char   data[];
-} ucpg_group_buf_t;
 
-ucpg_group_buf_t *ucpg_group_buf_new(size_t len);
-ucpg_group_buf_t *ucpg_group_buf_ref(ucpg_group_buf_t *buf);
-void              ucpg_group_buf_put(ucpg_group_buf_t *buf);
+/* The body of a received message (len bytes at data, valid during the
+ * handler) as a buffer of our own: the rendezvous buffer itself if that is
+ * where it is, else a copy. NULL if out of memory. */
+ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len);
 
 /* One numbered event of a group's stream. */
 struct ucpg_group_event {
@@ -44,7 +37,7 @@ struct ucpg_group_event {
     uint8_t              kind;      /* DATA or VIEW */
     uint8_t              guarantee;
     ucpg_group_origin_t  origin;
-    ucpg_group_buf_t    *buf;       /* payload, or encoded view body */
+    ucpg_buf_t    *buf;       /* payload, or encoded view body */
     struct ucpg_group   *group;     /* for consumption accounting (NULL once detached) */
     int                  delivered; /* handed to the façade */
     /* VIEW, decoded when delivered: */
@@ -79,7 +72,7 @@ typedef struct ucpg_group_req {
     uint64_t               lseq;
     uint8_t                kind;
     uint8_t                guarantee;
-    ucpg_group_buf_t      *buf;      /* may be NULL (empty) */
+    ucpg_buf_t      *buf;      /* may be NULL (empty) */
 } ucpg_group_req_t;
 
 typedef enum ucpg_group_state {
@@ -129,6 +122,7 @@ struct ucpg_group {
     uint64_t               stable;
     uint64_t               gc_through;    /* events up to here left evbuf */
     uint64_t               acked_received, acked_consumed;
+    uint64_t               unacked_bytes;  /* payload consumed since the last ACK */
     uint64_t               next_lseq;     /* our next request number */
     ucpg_group_req_t      *pending;       /* ours, not yet delivered back (lseq order) */
     ucpg_group_req_t     **pending_tail;
@@ -187,7 +181,7 @@ void          ucpg_group_engine_unlock(void);     /* also flushes the outbox */
 ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen);
 /* Queues a message; sent when the lock is released (buf may be NULL). */
 void          ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
-                              ucpg_group_buf_t *buf);
+                              ucpg_buf_t *buf);
 void          ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg);
 void          ucpg_group_free(ucpg_group_t *g);
 void          ucpg_group_timer_arm(unsigned delay_ms);
@@ -211,7 +205,7 @@ void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req);
 
 ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t guarantee,
                                          const ucpg_group_origin_t *origin,
-                                         ucpg_group_buf_t *buf);
+                                         ucpg_buf_t *buf);
 void ucpg_group_event_put(ucpg_group_event_t *ev);
 
 /* --- evbuf (member.c) -------------------------------------------------------- */

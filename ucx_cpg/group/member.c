@@ -111,7 +111,7 @@ void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
 
 ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t guarantee,
                                          const ucpg_group_origin_t *origin,
-                                         ucpg_group_buf_t *buf)
+                                         ucpg_buf_t *buf)
 {
     ucpg_group_event_t *ev = calloc(1, sizeof(*ev));
 
@@ -123,14 +123,14 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
     ev->kind      = kind;
     ev->guarantee = guarantee;
     ev->origin    = *origin;
-    ev->buf       = ucpg_group_buf_ref(buf);
+    ev->buf       = ucpg_buf_ref(buf);
     return ev;
 }
 
 void ucpg_group_event_put(ucpg_group_event_t *ev)
 {
     if ((ev != NULL) && (--ev->refs == 0)) {
-        ucpg_group_buf_put(ev->buf);
+        ucpg_buf_put(ev->buf);
         free(ev->addrs);
         free(ev);
     }
@@ -246,7 +246,7 @@ static void ucpg_group_member_pending_done(ucpg_group_t *g, uint64_t lseq)
         }
         g->pending_count--;
         g->pending_bytes -= (r->buf != NULL) ? r->buf->len : 0;
-        ucpg_group_buf_put(r->buf);
+        ucpg_buf_put(r->buf);
         free(r);
     }
 }
@@ -494,7 +494,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
                                 const void *data, size_t len)
 {
     ucpg_group_event_t *ev;
-    ucpg_group_buf_t *buf;
+    ucpg_buf_t *buf;
 
     if ((g->state == UCPG_GROUP_GONE) || (g->recovering && (src != g->seq_slot)) ||
         ((g->state != UCPG_GROUP_JOINING) && (g->state != UCPG_GROUP_ABANDONED) &&
@@ -502,15 +502,14 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         ((g->first_seq != 0) && (msg->a <= g->received))) {
         return;                    /* fenced, stranger, or already have it */
     }
-    buf = ucpg_group_buf_new(len);
+    buf = ucpg_group_body_keep(data, len);
     ev  = (buf == NULL) ? NULL :
           ucpg_group_event_new(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
-    ucpg_group_buf_put(buf);
+    ucpg_buf_put(buf);
     if (ev == NULL) {
         ucpg_error("out of memory receiving group event %" PRIu64, msg->a);
         return;
     }
-    memcpy(buf->data, data, len);
     g->last_heard = ucpg_time_ns();
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
@@ -554,7 +553,10 @@ static void ucpg_group_member_drop_below(ucpg_group_t *g, uint64_t seq)
 
 void ucpg_group_member_ack(ucpg_group_t *g, int force)
 {
-    uint64_t thr = ucpg_group_engine.config->group_window / 4;
+    /* A quarter of either window: the sequencer must hear of consumption
+     * long before a window fills, or a fast sender stalls until the timer. */
+    uint64_t thr       = ucpg_group_engine.config->group_window / 4;
+    uint64_t thr_bytes = ((uint64_t)ucpg_group_engine.config->group_window_mb << 20) / 4;
     ucpg_group_member_t *self;
     ucpg_group_msg_t msg;
     int blocked_safe;
@@ -575,7 +577,7 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
     }
     blocked_safe = (g->delivered < g->received) && (g->received != g->acked_received);
     if (!force && !blocked_safe && (g->received - g->acked_received < thr) &&
-        (g->consumed - g->acked_consumed < thr)) {
+        (g->consumed - g->acked_consumed < thr) && (g->unacked_bytes < thr_bytes)) {
         ucpg_group_timer_arm(1);     /* acknowledge within a millisecond anyway */
         return;
     }
@@ -585,6 +587,7 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
     ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
     g->acked_received = g->received;
     g->acked_consumed = g->consumed;
+    g->unacked_bytes  = 0;
 }
 
 /* --- the façade lets go of an event ---------------------------------------------- */
@@ -600,6 +603,9 @@ void ucpg_group_event_release(ucpg_group_event_t *ev)
         g->released++;
         g->consumed = g->first_seq - 1 + g->released;
         g->outstanding--;
+        if ((ev->kind == UCPG_GROUP_KIND_DATA) && (ev->buf != NULL)) {
+            g->unacked_bytes += ev->buf->len;
+        }
         if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
             ucpg_group_member_ack(g, 0);
         }

@@ -56,7 +56,7 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
     ucpg_group_srec_t rec;
     ucpg_group_event_t *ev;
     ucpg_group_msg_t msg;
-    ucpg_group_buf_t *buf;
+    ucpg_buf_t *buf;
     size_t len = 0, pos = 0;
     uint64_t i;
 
@@ -74,7 +74,7 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
             len += UCPG_GROUP_SREC_HDR_LEN + ev->buf->len;
         }
     }
-    buf = ucpg_group_buf_new(len);
+    buf = ucpg_buf_new(len);
     if (buf == NULL) {
         ucpg_error("out of memory answering a group sync");
         return;
@@ -94,7 +94,7 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
     msg.a = g->sync_from_attempt;
     msg.b = g->received;
     ucpg_group_send(g->sync_from_slot, g->sync_from_uuid, &msg, buf);
-    ucpg_group_buf_put(buf);
+    ucpg_buf_put(buf);
     ucpg_group_member_drop_above(g, g->received);   /* above a gap: nobody delivered it */
 }
 
@@ -263,7 +263,7 @@ void ucpg_group_recovery_recv_rep(ucpg_group_t *g, uint32_t src, uint64_t uuid,
 {
     int k = ucpg_group_member_index(g, src, uuid);
     ucpg_group_event_t *ev;
-    ucpg_group_buf_t *buf;
+    ucpg_buf_t *buf;
     ucpg_group_srec_t rec;
     size_t pos = 0;
     ucpg_status_t status;
@@ -277,16 +277,16 @@ void ucpg_group_recovery_recv_rep(ucpg_group_t *g, uint32_t src, uint64_t uuid,
     ucpg_info("group recovery: peer %u holds %zu bytes of events, received through %" PRIu64,
               src, len, msg->b);
     while ((status = ucpg_group_srec_next(data, len, &pos, &rec)) == UCPG_OK) {
-        buf = ucpg_group_buf_new(rec.len);
+        buf = ucpg_buf_new(rec.len);
         ev  = (buf == NULL) ? NULL :
               ucpg_group_event_new(rec.seq, rec.kind, rec.guarantee, &rec.origin, buf);
         if (ev == NULL) {
-            ucpg_group_buf_put(buf);
+            ucpg_buf_put(buf);
             ucpg_error("out of memory collecting group events");
             return;
         }
         memcpy(buf->data, rec.data, rec.len);
-        ucpg_group_buf_put(buf);
+        ucpg_buf_put(buf);
         ucpg_group_recovery_union_add(g, ev);
         ucpg_group_event_put(ev);
     }
@@ -380,7 +380,7 @@ static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
     ucpg_group_origin_t origin;
     ucpg_group_event_t *ev;
     ucpg_group_vbody_t v;
-    ucpg_group_buf_t *buf;
+    ucpg_buf_t *buf;
     size_t k, n = 0;
 
     ucpg_warn("group recovery: no word from the new sequencer within %u ms: this process "
@@ -404,7 +404,7 @@ static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
     v.nleft    = 1;
     v.njoined  = 0;
     v.members  = list;
-    buf = ucpg_group_buf_new(ucpg_group_vbody_len(&v));
+    buf = ucpg_buf_new(ucpg_group_vbody_len(&v));
     memset(&origin, 0, sizeof(origin));
     origin.slot = ucpg_group_engine.self;
     origin.uuid = ucpg_group_engine.self_uuid;
@@ -417,7 +417,7 @@ static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
         ucpg_group_member_receive(g, ev);     /* the view removing us: state GONE */
         ucpg_group_event_put(ev);
     }
-    ucpg_group_buf_put(buf);
+    ucpg_buf_put(buf);
     free(list);
 }
 

@@ -116,7 +116,7 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
 
 /* Numbers ev, sends it, and receives it ourselves. */
 static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
-                                const ucpg_group_origin_t *origin, ucpg_group_buf_t *buf,
+                                const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
                                 const ucpg_group_req_t *extra)
 {
     ucpg_group_event_t *ev = ucpg_group_event_new(g->seq_last + 1, kind, guarantee, origin, buf);
@@ -134,8 +134,8 @@ static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee
     if ((buf != NULL) && buf->user) {
         /* A zero-copy send: the wire reads the application's buffer, but
          * what we keep and deliver must not change under us. */
-        ucpg_group_buf_t *copy = ucpg_group_buf_new(buf->len);
-        ucpg_group_buf_put(ev->buf);
+        ucpg_buf_t *copy = ucpg_buf_new(buf->len);
+        ucpg_buf_put(ev->buf);
         ev->buf = copy;
         if (copy == NULL) {
             ucpg_error("out of memory ordering a group event");
@@ -215,7 +215,7 @@ void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
     ucpg_group_vmember_t *members, *left;
     ucpg_group_origin_t origin;
     ucpg_group_vbody_t v;
-    ucpg_group_buf_t *buf;
+    ucpg_buf_t *buf;
     int is_leaver;
 
     members = calloc(2 * cap, sizeof(*members));
@@ -255,7 +255,7 @@ void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
     v.nleft    = (uint32_t)nl;
     v.njoined  = (join != NULL);
     v.members  = members;
-    buf = ucpg_group_buf_new(ucpg_group_vbody_len(&v));
+    buf = ucpg_buf_new(ucpg_group_vbody_len(&v));
     if (buf == NULL) {
         free(members);
         ucpg_error("out of memory ordering a view");
@@ -269,7 +269,7 @@ void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
     origin.pid  = ucpg_group_engine.pid;
     ucpg_group_seq_publish(g, &v);
     ucpg_group_seq_emit(g, UCPG_GROUP_KIND_VIEW, 0, &origin, buf, join);
-    ucpg_group_buf_put(buf);
+    ucpg_buf_put(buf);
     free(members);
     if (g->is_seq) {
         ucpg_group_seq_update(g);        /* the removed may have held the window */
@@ -300,7 +300,7 @@ static void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
         return;
     }
     *r     = *req;
-    r->buf = ucpg_group_buf_ref(req->buf);
+    r->buf = ucpg_buf_ref(req->buf);
     ucpg_group_seq_held_push(g, r);
 }
 
@@ -378,7 +378,7 @@ void ucpg_group_seq_drain(ucpg_group_t *g)
         while ((r = list) != NULL) {
             list = r->next;
             if (ucpg_group_seq_try(g, r)) {
-                ucpg_group_buf_put(r->buf);
+                ucpg_buf_put(r->buf);
                 free(r);
                 progress = 1;
                 continue;
@@ -408,7 +408,7 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
             msg.a = r->lseq;
             ucpg_group_send(r->slot, r->uuid, &msg, NULL);
         }
-        ucpg_group_buf_put(r->buf);
+        ucpg_buf_put(r->buf);
         free(r);
     }
 }

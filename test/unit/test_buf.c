@@ -1,0 +1,193 @@
+/*
+ * test_buf.c - unit tests of core/buf: reference counting, and the cache
+ * that gives large message buffers back instead of returning them to the
+ * kernel (the reason a CPG stream of large messages does not page-fault on
+ * every message).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/buf.h"
+
+static int setup_empty_cache(void **state)
+{
+    (void)state;
+    ucpg_buf_cache_trim();
+    return 0;
+}
+
+static void test_new_sets_length_and_one_reference(void **state)
+{
+    size_t sizes[] = {0, 1, 100, UCPG_BUF_CACHE_MIN - 1, UCPG_BUF_CACHE_MIN, 1u << 20};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); ++i) {
+        ucpg_buf_t *buf = ucpg_buf_new(sizes[i]);
+        assert_non_null(buf);
+        assert_int_equal(buf->refs, 1);
+        assert_int_equal(buf->user, 0);
+        assert_int_equal(buf->len, sizes[i]);
+        assert_int_equal(buf->cap, sizes[i]);
+        memset(buf->data, 0xa5, sizes[i]);          /* all of it is ours (ASan) */
+        assert_ptr_equal(ucpg_buf_of(buf->data), buf);
+        ucpg_buf_put(buf);
+    }
+}
+
+static void test_impossible_size_is_refused(void **state)
+{
+    (void)state;
+    assert_null(ucpg_buf_new(SIZE_MAX));
+    assert_null(ucpg_buf_new(SIZE_MAX - sizeof(ucpg_buf_t) + 1));
+}
+
+static void test_last_reference_releases(void **state)
+{
+    ucpg_buf_t *buf = ucpg_buf_new(1u << 20);
+
+    (void)state;
+    assert_ptr_equal(ucpg_buf_ref(buf), buf);
+    assert_int_equal(buf->refs, 2);
+    ucpg_buf_put(buf);
+    assert_int_equal(ucpg_buf_cache_bytes(), 0);    /* still referenced */
+    buf->data[(1u << 20) - 1] = 1;                  /* and still valid */
+    ucpg_buf_put(buf);
+    assert_true(ucpg_buf_cache_bytes() > 0);
+    ucpg_buf_put(NULL);                             /* ignored */
+    assert_null(ucpg_buf_ref(NULL));
+}
+
+static void test_large_buffer_is_reused(void **state)
+{
+    ucpg_buf_t *a, *b;
+
+    (void)state;
+    a = ucpg_buf_new(64u * 1024u);
+    ucpg_buf_put(a);
+    b = ucpg_buf_new(100u * 1024u);                 /* same power-of-two class */
+    assert_ptr_equal(a, b);
+    assert_int_equal(b->len, 100u * 1024u);
+    assert_int_equal(b->refs, 1);
+    assert_int_equal(ucpg_buf_cache_bytes(), 0);
+    ucpg_buf_put(b);
+}
+
+static void test_other_class_is_not_reused(void **state)
+{
+    ucpg_buf_t *a, *b;
+
+    (void)state;
+    a = ucpg_buf_new(64u * 1024u);
+    ucpg_buf_put(a);
+    b = ucpg_buf_new(1u << 20);
+    assert_ptr_not_equal(a, b);
+    assert_true(ucpg_buf_cache_bytes() > 0);        /* a is still cached */
+    ucpg_buf_put(b);
+}
+
+static void test_small_buffers_bypass_the_cache(void **state)
+{
+    ucpg_buf_t *buf = ucpg_buf_new(UCPG_BUF_CACHE_MIN / 2);
+
+    (void)state;
+    ucpg_buf_put(buf);
+    assert_int_equal(ucpg_buf_cache_bytes(), 0);
+}
+
+static void test_huge_buffers_bypass_the_cache(void **state)
+{
+    ucpg_buf_t *buf = ucpg_buf_new(UCPG_BUF_CACHE_MAX);   /* + header: too big */
+
+    (void)state;
+    assert_non_null(buf);
+    ucpg_buf_put(buf);
+    assert_int_equal(ucpg_buf_cache_bytes(), 0);
+}
+
+static void test_cache_is_bounded(void **state)
+{
+    enum { N = 200 };
+    static ucpg_buf_t *bufs[N];   /* 200 x 1 MiB buffers = 400 MiB of classes */
+    int i;
+
+    (void)state;
+    for (i = 0; i < N; ++i) {
+        bufs[i] = ucpg_buf_new(1u << 20);
+        assert_non_null(bufs[i]);
+    }
+    for (i = 0; i < N; ++i) {
+        ucpg_buf_put(bufs[i]);
+        assert_true(ucpg_buf_cache_bytes() <= UCPG_BUF_CACHE_BYTES);
+    }
+    assert_true(ucpg_buf_cache_bytes() > UCPG_BUF_CACHE_BYTES / 2);
+    ucpg_buf_cache_trim();
+    assert_int_equal(ucpg_buf_cache_bytes(), 0);
+}
+
+/* Two threads create, fill, check and release buffers of mixed classes;
+ * a buffer handed out twice would show as a wrong byte. */
+static void *churn(void *arg)
+{
+    uint8_t tag = (uint8_t)(uintptr_t)arg;
+    unsigned i;
+
+    for (i = 0; i < 2000; ++i) {
+        size_t len = (size_t)(16u * 1024u) << (i % 5);
+        ucpg_buf_t *buf = ucpg_buf_new(len);
+        size_t j;
+        if (buf == NULL) {
+            return (void*)1;
+        }
+        memset(buf->data, tag, len);
+        for (j = 0; j < len; j += 4096) {
+            if ((uint8_t)buf->data[j] != tag) {
+                return (void*)1;
+            }
+        }
+        ucpg_buf_put(ucpg_buf_ref(buf));
+        ucpg_buf_put(buf);
+    }
+    return NULL;
+}
+
+static void test_threads_never_share_a_buffer(void **state)
+{
+    pthread_t t1, t2;
+    void *r1, *r2;
+
+    (void)state;
+    assert_int_equal(pthread_create(&t1, NULL, churn, (void*)(uintptr_t)0x11), 0);
+    assert_int_equal(pthread_create(&t2, NULL, churn, (void*)(uintptr_t)0x22), 0);
+    pthread_join(t1, &r1);
+    pthread_join(t2, &r2);
+    assert_null(r1);
+    assert_null(r2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_new_sets_length_and_one_reference, setup_empty_cache),
+        cmocka_unit_test_setup(test_impossible_size_is_refused, setup_empty_cache),
+        cmocka_unit_test_setup(test_last_reference_releases, setup_empty_cache),
+        cmocka_unit_test_setup(test_large_buffer_is_reused, setup_empty_cache),
+        cmocka_unit_test_setup(test_other_class_is_not_reused, setup_empty_cache),
+        cmocka_unit_test_setup(test_small_buffers_bypass_the_cache, setup_empty_cache),
+        cmocka_unit_test_setup(test_huge_buffers_bypass_the_cache, setup_empty_cache),
+        cmocka_unit_test_setup(test_cache_is_bounded, setup_empty_cache),
+        cmocka_unit_test_setup(test_threads_never_share_a_buffer, setup_empty_cache),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, setup_empty_cache);
+}

@@ -1,0 +1,156 @@
+/*
+ * buf.c - reference-counted message buffers and the cache of large ones
+ * (see buf.h for why the cache exists).
+ *
+ * The cache is one free list per power-of-two size class, under one mutex:
+ * buffers are taken by the progress thread (receive) or a sender and given
+ * back by whichever thread drops the last reference, and a lock taken once
+ * per large message costs nothing next to the message itself.
+ */
+#include "buf.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define UCPG_BUF_CLASS_MIN  15u                      /* 2^15 = UCPG_BUF_CACHE_MIN */
+#define UCPG_BUF_CLASSES    12u                      /* 32 KiB .. 64 MiB */
+
+typedef struct ucpg_buf_free {
+    struct ucpg_buf_free *next;
+} ucpg_buf_free_t;
+
+static pthread_mutex_t  ucpg_buf_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static ucpg_buf_free_t *ucpg_buf_cache[UCPG_BUF_CLASSES];
+static size_t           ucpg_buf_cached_bytes;
+
+/* Size class of an allocation of total bytes, or -1 if it is not cached. */
+static int ucpg_buf_class(size_t total)
+{
+    unsigned c;
+
+    if ((total < UCPG_BUF_CACHE_MIN) || (total > UCPG_BUF_CACHE_MAX)) {
+        return -1;
+    }
+    for (c = 0; ((size_t)1 << (UCPG_BUF_CLASS_MIN + c)) < total; ++c) {
+    }
+    return (int)c;
+}
+
+static size_t ucpg_buf_class_size(int c)
+{
+    return (size_t)1 << (UCPG_BUF_CLASS_MIN + (unsigned)c);
+}
+
+static ucpg_buf_t *ucpg_buf_cache_get(int c)
+{
+    ucpg_buf_free_t *f;
+
+    pthread_mutex_lock(&ucpg_buf_cache_lock);
+    f = ucpg_buf_cache[c];
+    if (f != NULL) {
+        ucpg_buf_cache[c]      = f->next;
+        ucpg_buf_cached_bytes -= ucpg_buf_class_size(c);
+    }
+    pthread_mutex_unlock(&ucpg_buf_cache_lock);
+    return (ucpg_buf_t*)f;
+}
+
+/* Keeps buf for reuse if the cache has room; returns 0 if it did not. */
+static int ucpg_buf_cache_keep(ucpg_buf_t *buf, int c)
+{
+    ucpg_buf_free_t *f = (ucpg_buf_free_t*)buf;
+    int kept = 0;
+
+    pthread_mutex_lock(&ucpg_buf_cache_lock);
+    if (ucpg_buf_cached_bytes + ucpg_buf_class_size(c) <= UCPG_BUF_CACHE_BYTES) {
+        f->next                = ucpg_buf_cache[c];
+        ucpg_buf_cache[c]      = f;
+        ucpg_buf_cached_bytes += ucpg_buf_class_size(c);
+        kept                   = 1;
+    }
+    pthread_mutex_unlock(&ucpg_buf_cache_lock);
+    return kept;
+}
+
+ucpg_buf_t *ucpg_buf_new(size_t len)
+{
+    size_t total = sizeof(ucpg_buf_t) + len;
+    int c;
+    ucpg_buf_t *buf;
+
+    if (len > SIZE_MAX - sizeof(ucpg_buf_t)) {
+        return NULL;
+    }
+    c = ucpg_buf_class(total);
+    if (c >= 0) {
+        total = ucpg_buf_class_size(c);
+        buf   = ucpg_buf_cache_get(c);
+        if (buf == NULL) {
+            buf = malloc(total);
+        }
+    } else {
+        buf = malloc(total);
+    }
+    if (buf != NULL) {
+        buf->refs       = 1;
+        buf->user       = 0;
+        buf->len        = len;
+        buf->cap        = len;
+        buf->alloc_size = total;
+    }
+    return buf;
+}
+
+ucpg_buf_t *ucpg_buf_ref(ucpg_buf_t *buf)
+{
+    if (buf != NULL) {
+        __atomic_add_fetch(&buf->refs, 1, __ATOMIC_RELAXED);
+    }
+    return buf;
+}
+
+void ucpg_buf_put(ucpg_buf_t *buf)
+{
+    int c;
+
+    if ((buf == NULL) || (__atomic_sub_fetch(&buf->refs, 1, __ATOMIC_ACQ_REL) != 0)) {
+        return;
+    }
+    c = ucpg_buf_class(buf->alloc_size);
+    if ((c < 0) || (buf->alloc_size != ucpg_buf_class_size(c)) ||
+        !ucpg_buf_cache_keep(buf, c)) {
+        free(buf);
+    }
+}
+
+ucpg_buf_t *ucpg_buf_of(void *data)
+{
+    return (ucpg_buf_t*)((char*)data - offsetof(ucpg_buf_t, data));
+}
+
+size_t ucpg_buf_cache_bytes(void)
+{
+    size_t bytes;
+
+    pthread_mutex_lock(&ucpg_buf_cache_lock);
+    bytes = ucpg_buf_cached_bytes;
+    pthread_mutex_unlock(&ucpg_buf_cache_lock);
+    return bytes;
+}
+
+void ucpg_buf_cache_trim(void)
+{
+    ucpg_buf_free_t *f;
+    unsigned c;
+
+    pthread_mutex_lock(&ucpg_buf_cache_lock);
+    for (c = 0; c < UCPG_BUF_CLASSES; ++c) {
+        while ((f = ucpg_buf_cache[c]) != NULL) {
+            ucpg_buf_cache[c] = f->next;
+            free(f);
+        }
+    }
+    ucpg_buf_cached_bytes = 0;
+    pthread_mutex_unlock(&ucpg_buf_cache_lock);
+}
