@@ -245,6 +245,12 @@ static void *ucpg_progress_thread(void *arg)
         ucpg_progress_run_flush_hook(d);
         status = ucp_worker_arm(d->worker);
         if (status == UCS_ERR_BUSY) {
+            /* Nothing came in, yet UCX will not sleep: a send of ours waits
+             * for room in a peer's shared-memory FIFO (there is no event for
+             * that). Only the peer's reading makes room, so give it the CPU
+             * instead of spinning here (measured: 850,000 arm calls a second
+             * in an 8-member flood on 2 CPUs, half of all CPU time). */
+            sched_yield();
             continue;
         }
         if (status != UCS_OK) {

@@ -304,8 +304,14 @@ static void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
     ucpg_group_seq_held_push(g, r);
 }
 
-/* 1: ordered or dropped; 0: must wait. */
-static int ucpg_group_seq_try(ucpg_group_t *g, const ucpg_group_req_t *req)
+/* What became of a request the sequencer tried to order. */
+typedef enum {
+    UCPG_GROUP_SEQ_DONE,     /* ordered, or dropped (duplicate, stranger) */
+    UCPG_GROUP_SEQ_WAIT,     /* an earlier request of its sender is missing */
+    UCPG_GROUP_SEQ_FULL      /* the window (or recovery) stops everything behind it */
+} ucpg_group_seq_try_t;
+
+static ucpg_group_seq_try_t ucpg_group_seq_try(ucpg_group_t *g, const ucpg_group_req_t *req)
 {
     ucpg_group_member_t *m = ucpg_group_member_find(g, req->slot, req->uuid);
     ucpg_group_origin_t origin;
@@ -313,34 +319,37 @@ static int ucpg_group_seq_try(ucpg_group_t *g, const ucpg_group_req_t *req)
 
     if (req->kind == UCPG_GROUP_KIND_JOIN) {
         if (m != NULL) {
-            return 1;                            /* a resent join: already in */
+            return UCPG_GROUP_SEQ_DONE;          /* a resent join: already in */
         }
         if (g->recovering || ucpg_group_seq_window_full(g, 0)) {
-            return 0;
+            return UCPG_GROUP_SEQ_FULL;
         }
         ucpg_group_seq_view(g, NULL, req);
-        return 1;
+        return UCPG_GROUP_SEQ_DONE;
     }
     if ((m == NULL) || m->dead || (req->lseq < m->next_lseq)) {
-        return 1;                                /* stranger, gone, or a duplicate */
+        return UCPG_GROUP_SEQ_DONE;              /* stranger, gone, or a duplicate */
     }
-    if ((req->lseq > m->next_lseq) || g->recovering ||
+    if (req->lseq > m->next_lseq) {
+        return UCPG_GROUP_SEQ_WAIT;
+    }
+    if (g->recovering ||
         ((req->kind == UCPG_GROUP_KIND_DATA) && ucpg_group_seq_window_full(g, len))) {
-        return 0;
+        return UCPG_GROUP_SEQ_FULL;
     }
     if (req->kind == UCPG_GROUP_KIND_LEAVE) {
         m->next_lseq = req->lseq + 1;
         ucpg_group_seq_view(g, req, NULL);
-        return 1;
+        return UCPG_GROUP_SEQ_DONE;
     }
     ucpg_group_origin_of(req, &origin);
     ucpg_group_seq_emit(g, UCPG_GROUP_KIND_DATA, req->guarantee, &origin, req->buf, NULL);
-    return 1;
+    return UCPG_GROUP_SEQ_DONE;
 }
 
 void ucpg_group_seq_recv_req(ucpg_group_t *g, const ucpg_group_req_t *req)
 {
-    if (!ucpg_group_seq_try(g, req)) {
+    if (ucpg_group_seq_try(g, req) != UCPG_GROUP_SEQ_DONE) {
         ucpg_group_seq_hold(g, req);
     } else if (g->held != NULL) {
         ucpg_group_seq_drain(g);
@@ -357,9 +366,9 @@ static int ucpg_group_seq_can_order(ucpg_group_t *g)
  * Orders what the held requests allow. Each pass takes the whole list, so
  * that ordering (which may recurse and hold new requests) never walks a list
  * that changes under it; what still waits goes back behind anything held
- * meanwhile. When a request must wait because the window is full, the pass
- * puts the rest back in one splice: the drain after every acknowledgement
- * costs what it orders, not what waits.
+ * meanwhile. When a request must wait because the window is full (by
+ * events or by bytes), the pass puts the rest back in one splice: the drain
+ * after every acknowledgement costs what it orders, not what waits.
  */
 void ucpg_group_seq_drain(ucpg_group_t *g)
 {
@@ -376,17 +385,20 @@ void ucpg_group_seq_drain(ucpg_group_t *g)
         list_tail = g->held_tail;
         g->held   = NULL;
         while ((r = list) != NULL) {
-            list = r->next;
-            if (ucpg_group_seq_try(g, r)) {
+            ucpg_group_seq_try_t result;
+            list   = r->next;
+            result = ucpg_group_seq_try(g, r);
+            if (result == UCPG_GROUP_SEQ_DONE) {
                 ucpg_buf_put(r->buf);
                 free(r);
                 progress = 1;
                 continue;
             }
             ucpg_group_seq_held_push(g, r);
-            if ((list != NULL) && !ucpg_group_seq_can_order(g)) {
+            if ((list != NULL) && (result == UCPG_GROUP_SEQ_FULL)) {
                 *g->held_tail = list;            /* the rest waits, in order */
                 g->held_tail  = list_tail;
+                progress      = 0;
                 break;
             }
         }
