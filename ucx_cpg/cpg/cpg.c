@@ -17,6 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/proc.h"
+
 static const ucpg_group_callbacks_t ucpg_cpg_group_callbacks = {ucpg_cpg_queue_event};
 
 static int ucpg_cpg_name_bad(const struct cpg_name *name)
@@ -82,7 +84,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_finalize(cpg_handle_t handle)
     if (err != CS_OK) {
         return err;
     }
-    h_owner_is_self = (h->owner_pid == getpid());
+    h_owner_is_self = (h->owner_pid == ucpg_proc_self());
     ucpg_cpg_iteration_drop_all(handle);
     pthread_mutex_lock(&h->lock);
     group    = h->group;

@@ -159,8 +159,39 @@ static void ucpg_cpg_call_event(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t 
     }
 }
 
+/*
+ * Events whose callbacks ran, released to the group engine in batches: one
+ * engine lock per batch instead of one per callback (the lock is shared with
+ * the progress thread, and a CS_DISPATCH_ALL over a full queue took it
+ * hundreds of thousands of times a second). A batch is released before the
+ * dispatcher waits and when cpg_dispatch returns, so consumption is never
+ * held back while the application is away.
+ */
+#define UCPG_CPG_RELEASE_BATCH 32
+
+typedef struct ucpg_cpg_release {
+    ucpg_group_event_t *events[UCPG_CPG_RELEASE_BATCH];
+    size_t              n;
+} ucpg_cpg_release_t;
+
+static void ucpg_cpg_release_flush(ucpg_cpg_release_t *r)
+{
+    if (r->n > 0) {
+        ucpg_group_events_release(r->events, r->n);
+        r->n = 0;
+    }
+}
+
+static void ucpg_cpg_release_add(ucpg_cpg_release_t *r, ucpg_group_event_t *event)
+{
+    r->events[r->n++] = event;
+    if (r->n == UCPG_CPG_RELEASE_BATCH) {
+        ucpg_cpg_release_flush(r);
+    }
+}
+
 /* Runs one queued callback; 0 if none was queued. */
-static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
+static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h, ucpg_cpg_release_t *r)
 {
     ucpg_cpg_item_t *item = ucpg_cpg_queue_pop(h);
     cpg_model_v1_data_t model;
@@ -181,7 +212,7 @@ static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
         ucpg_cpg_call_totem(h, &model);
     } else {
         ucpg_cpg_call_event(h, &model, item->event);
-        ucpg_group_event_release(item->event);
+        ucpg_cpg_release_add(r, item->event);
     }
     free(item);
     if (totem_after) {
@@ -191,10 +222,11 @@ static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h)
 }
 
 /* Waits until something is queued or the handle is finalized. */
-static void ucpg_cpg_dispatch_wait(ucpg_cpg_handle_t *h)
+static void ucpg_cpg_dispatch_wait(ucpg_cpg_handle_t *h, ucpg_cpg_release_t *r)
 {
     struct pollfd pfd = {h->efd, POLLIN, 0};
 
+    ucpg_cpg_release_flush(r);
     ucpg_cpg_efd_settle(h);
     while ((poll(&pfd, 1, -1) < 0) && (errno == EINTR)) {
     }
@@ -208,6 +240,7 @@ static int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
 UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
                                              cs_dispatch_flags_t dispatch_types)
 {
+    ucpg_cpg_release_t released = {.n = 0};
     ucpg_cpg_handle_t *h;
     cs_error_t err;
 
@@ -220,21 +253,21 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     }
     switch (dispatch_types) {
     case CS_DISPATCH_ONE_NONBLOCKING:
-        err = ucpg_cpg_dispatch_one(h) ? CS_OK : CS_ERR_TRY_AGAIN;
+        err = ucpg_cpg_dispatch_one(h, &released) ? CS_OK : CS_ERR_TRY_AGAIN;
         break;
     case CS_DISPATCH_ALL:
-        while (!ucpg_cpg_finalized(h) && ucpg_cpg_dispatch_one(h)) {
+        while (!ucpg_cpg_finalized(h) && ucpg_cpg_dispatch_one(h, &released)) {
         }
         break;
     case CS_DISPATCH_ONE:
-        while (!ucpg_cpg_finalized(h) && !ucpg_cpg_dispatch_one(h)) {
-            ucpg_cpg_dispatch_wait(h);
+        while (!ucpg_cpg_finalized(h) && !ucpg_cpg_dispatch_one(h, &released)) {
+            ucpg_cpg_dispatch_wait(h, &released);
         }
         break;
     default: /* CS_DISPATCH_BLOCKING: until finalized */
         while (!ucpg_cpg_finalized(h)) {
-            if (!ucpg_cpg_dispatch_one(h)) {
-                ucpg_cpg_dispatch_wait(h);
+            if (!ucpg_cpg_dispatch_one(h, &released)) {
+                ucpg_cpg_dispatch_wait(h, &released);
             }
         }
         break;
@@ -242,6 +275,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     if ((err == CS_OK) && ucpg_cpg_finalized(h) && (dispatch_types != CS_DISPATCH_ALL)) {
         err = CS_ERR_BAD_HANDLE;
     }
+    ucpg_cpg_release_flush(&released);
     ucpg_cpg_efd_settle(h);
     ucpg_cpg_handle_put(h);
     return err;

@@ -91,7 +91,7 @@ cs_error_t ucpg_cpg_handle_create(ucpg_cpg_handle_t **h_p)
     pthread_mutex_init(&h->lock, NULL);
     h->tail      = &h->head;
     h->refs      = 1;                 /* the table's */
-    h->owner_pid = getpid();
+    h->owner_pid = ucpg_proc_self();
     pthread_mutex_lock(&ucpg_cpg_table_lock);
     slot = ucpg_cpg_table_slot();
     if (slot >= 0) {
@@ -135,7 +135,7 @@ cs_error_t ucpg_cpg_handle_get(cpg_handle_t id, ucpg_cpg_handle_t **h_p)
     if (h == NULL) {
         return CS_ERR_BAD_HANDLE;
     }
-    if (h->owner_pid != getpid()) {
+    if (h->owner_pid != ucpg_proc_self()) {
         /* Inherited over fork(): the connection belongs to the parent. */
         ucpg_cpg_handle_put(h);
         return CS_ERR_BAD_HANDLE;
@@ -172,7 +172,7 @@ cs_error_t ucpg_cpg_handle_retire(cpg_handle_t id, ucpg_cpg_handle_t **h_p)
 
     pthread_mutex_lock(&ucpg_cpg_table_lock);
     h = ucpg_cpg_table_find(id);
-    if ((h != NULL) && (h->owner_pid != getpid())) {
+    if ((h != NULL) && (h->owner_pid != ucpg_proc_self())) {
         h = NULL;                    /* inherited over fork(): not ours to finalize */
     }
     if (h != NULL) {

@@ -592,29 +592,57 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
 
 /* --- the façade lets go of an event ---------------------------------------------- */
 
-void ucpg_group_event_release(ucpg_group_event_t *ev)
+/* One released event's accounting. Returns 1 if its group should now
+ * check whether to acknowledge, 0 if not (or if the group is gone). */
+static int ucpg_group_event_consume(ucpg_group_event_t *ev)
 {
-    ucpg_group_t *g;
+    ucpg_group_t *g = ev->group;
+
+    if (g == NULL) {
+        return 0;
+    }
+    ev->group = NULL;
+    g->released++;
+    g->consumed = g->first_seq - 1 + g->released;
+    g->outstanding--;
+    if ((ev->kind == UCPG_GROUP_KIND_DATA) && (ev->buf != NULL)) {
+        g->unacked_bytes += ev->buf->len;
+    }
+    if (g->orphan && (g->outstanding == 0)) {
+        ucpg_group_free(g);
+        return 0;
+    }
+    return (g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING);
+}
+
+void ucpg_group_events_release(ucpg_group_event_t *const *events, size_t n)
+{
+    ucpg_group_t *ack = NULL, *g;
+    size_t i;
 
     ucpg_group_engine_lock();
-    g = ev->group;
-    if (g != NULL) {
-        ev->group = NULL;
-        g->released++;
-        g->consumed = g->first_seq - 1 + g->released;
-        g->outstanding--;
-        if ((ev->kind == UCPG_GROUP_KIND_DATA) && (ev->buf != NULL)) {
-            g->unacked_bytes += ev->buf->len;
+    for (i = 0; i < n; ++i) {
+        g = events[i]->group;
+        if ((ack != NULL) && (g != ack)) {
+            ucpg_group_member_ack(ack, 0);    /* one acknowledgement check per run */
+            ack = NULL;
         }
-        if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
-            ucpg_group_member_ack(g, 0);
+        if (ucpg_group_event_consume(events[i])) {
+            ack = g;
+        } else if (g == ack) {
+            ack = NULL;                       /* freed, or no longer acknowledging */
         }
-        if (g->orphan && (g->outstanding == 0)) {
-            ucpg_group_free(g);
-        }
+        ucpg_group_event_put(events[i]);
     }
-    ucpg_group_event_put(ev);
+    if (ack != NULL) {
+        ucpg_group_member_ack(ack, 0);
+    }
     ucpg_group_engine_unlock();
+}
+
+void ucpg_group_event_release(ucpg_group_event_t *ev)
+{
+    ucpg_group_events_release(&ev, 1);
 }
 
 int ucpg_group_event_is_view(const ucpg_group_event_t *ev)

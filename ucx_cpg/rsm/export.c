@@ -168,7 +168,7 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
     e->magic   = UCPG_RSM_EXPORT_MAGIC;
     e->ctlr    = controller;
     e->domain  = d;
-    e->creator = getpid();
+    e->creator = ucpg_proc_self();
     e->vaddr   = vaddr;
     e->size    = size;
     e->flags   = flags;
@@ -332,7 +332,7 @@ static int ucpg_rsm_rebind_checks(rsm_memseg_export_handle_t memseg, void *vaddr
         ret = RSMERR_BAD_SEG_HNDL;
     } else if (!(memseg->flags & RSM_ALLOW_REBIND)) {
         ret = RSMERR_REBIND_NOT_ALLOWED;
-    } else if (memseg->creator != getpid()) {
+    } else if (memseg->creator != ucpg_proc_self()) {
         ret = RSMERR_NOT_CREATOR;
     } else if ((vaddr == NULL) || (((uintptr_t)vaddr % (uintptr_t)page) != 0)) {
         ret = RSMERR_BAD_ADDR;
@@ -451,7 +451,7 @@ int rsm_memseg_export_publish(rsm_memseg_export_handle_t memseg, rsm_memseg_id_t
         ret = RSMERR_BAD_SEG_HNDL;
     } else if (memseg->published) {
         ret = RSMERR_SEG_ALREADY_PUBLISHED;
-    } else if (memseg->creator != getpid()) {
+    } else if (memseg->creator != ucpg_proc_self()) {
         ret = RSMERR_NOT_CREATOR;
     } else if (((*segment_id > 0) && (*segment_id <= UCPG_RSM_RESERVED_TOP)) ||
                (*segment_id >= UCPG_RSM_AUTO_BASE)) {
@@ -493,7 +493,7 @@ int rsm_memseg_export_republish(rsm_memseg_export_handle_t memseg,
         ret = RSMERR_BAD_SEG_HNDL;
     } else if (!memseg->published) {
         ret = RSMERR_SEG_NOT_PUBLISHED;
-    } else if (memseg->creator != getpid()) {
+    } else if (memseg->creator != ucpg_proc_self()) {
         ret = RSMERR_NOT_CREATOR;
     } else {
         ret = ucpg_rsm_acl_check(memseg, access_list, access_list_length);
@@ -514,7 +514,7 @@ int rsm_memseg_export_unpublish(rsm_memseg_export_handle_t memseg)
     ucpg_rsm_engine_lock();
     if ((memseg == NULL) || !ucpg_rsm_export_valid(memseg)) {
         ret = RSMERR_BAD_SEG_HNDL;
-    } else if (memseg->creator != getpid()) {
+    } else if (memseg->creator != ucpg_proc_self()) {
         ret = memseg->published ? RSMERR_NOT_CREATOR : RSMERR_SEG_NOT_PUBLISHED;
     } else {
         ret = ucpg_rsm_export_unpublish_locked(memseg, &aborts);
