@@ -671,6 +671,63 @@ fail:
     return integ_end(h, passed);
 }
 
+/* --- zero copy from a member that is not the sequencer ------------------------- */
+
+/*
+ * Rank 0 joins first and so orders the group; rank 1 sends from a zero-copy
+ * buffer and refills it as soon as the call returns. Its own copy of the
+ * message comes back from the sequencer without a body (it is taken from
+ * what the sender still holds), so both members must see the first fill.
+ */
+static int child_zcb_member(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("zcb2");
+    const size_t len = 65536;
+    cpg_handle_t h;
+    void *buf = NULL;
+
+    (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    if (rank == 1) {
+        EXPECT_TRUE(ucpg_test_wait_for("JOIN", STEP_MS) == 0);
+    }
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);           /* our own join */
+    if (rank == 0) {
+        ucpg_test_say("JOINED");
+    } else {
+        EXPECT_CS(cpg_zcb_alloc(h, len, &buf), CS_OK);
+        memset(buf, 0x5a, len);
+        EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, buf, len), CS_OK);
+        memset(buf, 0x11, len);                              /* must not change it */
+    }
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
+    EXPECT_TRUE((seen.last_len == len) && (seen.last_first == 0x5a) &&
+                (seen.last_end == 0x5a));
+    ucpg_test_say("GOT");
+    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static int test_zcb_from_a_member_that_is_not_the_sequencer(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    int passed = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_fork(h, 2, child_zcb_member, NULL) == 0, "fork");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "JOINED", NULL, 0, STEP_MS) == 0, "first join");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "JOIN") == 0, "JOIN");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "GOT", STEP_MS) == 0, "deliveries");
+    INTEG_CHECK(ucpg_harness_send(h, 0, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    return integ_end(h, passed);
+}
+
 static const integ_test_t tests[] = {
     INTEG_TEST(test_handles_and_names),
     INTEG_TEST(test_messages),
@@ -680,6 +737,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_fork),
     INTEG_TEST(test_reasons_seen_by_a_member),
     INTEG_TEST(test_stopped_member_removed),
+    INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
 };
 
 int main(int argc, char **argv)

@@ -490,6 +490,37 @@ void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev)
     ucpg_group_member_ack(g, 0);
 }
 
+/*
+ * The body of an event of our own message, which the sequencer sent without
+ * it (FLAG_OWN): our pending copy. A zero-copy buffer is copied, since the
+ * application may write it again once the send is done. Returns 0 (logged)
+ * if the event is not ours or the message is not pending, which a correct
+ * sequencer never causes; *buf_p is NULL if out of memory.
+ */
+static int ucpg_group_member_own_body(ucpg_group_t *g, const ucpg_group_msg_t *msg,
+                                      size_t len, ucpg_buf_t **buf_p)
+{
+    ucpg_group_req_t *r;
+
+    if ((len != 0) || !ucpg_group_is_self(msg->origin.slot, msg->origin.uuid)) {
+        ucpg_warn("group event %" PRIu64 " marked as ours is not", msg->a);
+        return 0;
+    }
+    for (r = g->pending; (r != NULL) && (r->lseq != msg->origin.lseq); r = r->next) {
+    }
+    if (r == NULL) {
+        ucpg_error("group event %" PRIu64 ": our message %" PRIu64 " is not pending", msg->a,
+                   msg->origin.lseq);
+        return 0;
+    }
+    if ((r->buf != NULL) && !r->buf->user) {
+        *buf_p = ucpg_buf_ref(r->buf);
+    } else if ((*buf_p = ucpg_buf_new((r->buf != NULL) ? r->buf->len : 0)) != NULL) {
+        memcpy((*buf_p)->data, (r->buf != NULL) ? r->buf->data : "", (*buf_p)->len);
+    }
+    return 1;
+}
+
 void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_msg_t *msg,
                                 const void *data, size_t len)
 {
@@ -502,7 +533,13 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         ((g->first_seq != 0) && (msg->a <= g->received))) {
         return;                    /* fenced, stranger, or already have it */
     }
-    buf = ucpg_group_body_keep(data, len);
+    if (msg->flags & UCPG_GROUP_FLAG_OWN) {
+        if (!ucpg_group_member_own_body(g, msg, len, &buf)) {
+            return;                /* logged */
+        }
+    } else {
+        buf = ucpg_group_body_keep(data, len);
+    }
     ev  = (buf == NULL) ? NULL :
           ucpg_group_event_new(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
     ucpg_buf_put(buf);

@@ -36,6 +36,8 @@ typedef enum ucpg_group_kind {
 } ucpg_group_kind_t;
 
 #define UCPG_GROUP_FLAG_RETRANS 0x01u   /* EVT resent during recovery */
+#define UCPG_GROUP_FLAG_OWN     0x02u   /* EVT of DATA to its own sender: no payload
+                                         * (the sender still holds it as pending) */
 
 /* Who an event came from. */
 typedef struct ucpg_group_origin {

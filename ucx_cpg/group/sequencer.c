@@ -98,14 +98,19 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
     ucpg_group_msg_init(g, UCPG_GROUP_MSG_EVT, &msg);
     msg.kind      = ev->kind;
     msg.guarantee = ev->guarantee;
-    msg.flags     = retrans ? UCPG_GROUP_FLAG_RETRANS : 0;
     msg.a         = ev->seq;
     msg.b         = (g->stable < ev->seq) ? g->stable : ev->seq - 1;
     msg.origin    = ev->origin;
     for (origin_pass = 1; origin_pass >= 0; --origin_pass) {
+        /* The sender of a message has it already (pending): it gets the
+         * number only, which halves what a 2-member group moves. */
+        int own   = origin_pass && !retrans && (ev->kind == UCPG_GROUP_KIND_DATA);
+        msg.flags = (uint8_t)((retrans ? UCPG_GROUP_FLAG_RETRANS : 0) |
+                              (own ? UCPG_GROUP_FLAG_OWN : 0));
         for (i = 0; i < g->nmembers; ++i) {
             if (ucpg_group_seq_fanout_to(&g->members[i], ev, origin_pass)) {
-                ucpg_group_send(g->members[i].slot, g->members[i].uuid, &msg, ev->buf);
+                ucpg_group_send(g->members[i].slot, g->members[i].uuid, &msg,
+                                own ? NULL : ev->buf);
             }
         }
     }
