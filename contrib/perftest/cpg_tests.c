@@ -599,7 +599,7 @@ static int pt_cpg_phase_lat(pt_cpg_member_t *m, unsigned phase, pt_sink_t *sink)
                 return -1;
             }
             while (m->rx.pongs < i) {
-                if (pt_cpg_pump(m, 0) != 0) {
+                if (pt_cpg_pump(m, 1) != 0) {
                     return -1;
                 }
             }
@@ -623,7 +623,7 @@ static int pt_cpg_phase_lat(pt_cpg_member_t *m, unsigned phase, pt_sink_t *sink)
                     return -1;
                 }
             }
-            if (pt_cpg_pump(m, 0) != 0) {
+            if (pt_cpg_pump(m, 1) != 0) {
                 return -1;
             }
         }

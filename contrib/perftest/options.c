@@ -108,7 +108,7 @@ void pt_usage(FILE *stream)
         "  -S SENDERS   CPG bw/rate: ranks 0..SENDERS-1 send (bw: 1, rate: every member)\n"
         "  -g GUARANTEE CPG tests: agreed (default) or safe\n"
         "  -E MODE      wait mode of the CPG tests: poll (busy) or sleep (poll(2) on the\n"
-        "               CPG fd); default poll if every process has a CPU of its own\n"
+        "               CPG fd); default poll if every process has two CPUs of its own\n"
         "  -o FORMAT    table (default), csv or json\n"
         "  -v           the same as -o csv (ucx_perftest's CSV option)\n"
         "  -f           print only the final numbers\n"
@@ -290,12 +290,15 @@ unsigned pt_opts_senders(const pt_opts_t *o)
     return (o->test == PT_TEST_CPG_MCAST_RATE) ? pt_opts_members(o) : 1u;
 }
 
+/* Busy waiting only pays when nothing else needs the CPU: every member has
+ * its own thread and ucx_cpg's progress thread, so two CPUs per member. */
 int pt_opts_busy_wait(const pt_opts_t *o)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
     return (o->wait == PT_WAIT_POLL) ||
-           ((o->wait == PT_WAIT_AUTO) && (cpus > 0) && (pt_opts_members(o) <= (unsigned)cpus));
+           ((o->wait == PT_WAIT_AUTO) && (cpus > 0) &&
+            (2u * pt_opts_members(o) <= (unsigned)cpus));
 }
 
 static void pt_opts_defaults(pt_opts_t *o)

@@ -360,7 +360,7 @@ static void test_latency_needs_two_members(void **state)
     assert_int_equal(PARSE("-N", "1", "-t", "cpg_mcast_bw")->st, PT_PARSE_OK);
 }
 
-static void test_wait_mode_defaults_to_busy_only_with_a_cpu_per_member(void **state)
+static void test_wait_mode_defaults_to_busy_only_with_two_cpus_per_member(void **state)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -369,8 +369,9 @@ static void test_wait_mode_defaults_to_busy_only_with_a_cpu_per_member(void **st
                                               "poll")->o), 1);
     assert_int_equal(pt_opts_busy_wait(&PARSE("-N", "1", "-t", "cpg_mcast_bw", "-E",
                                               "sleep")->o), 0);
-    assert_int_equal(pt_opts_busy_wait(&PARSE("-N", "1", "-t", "cpg_mcast_bw")->o), 1);
-    assert_int_equal(pt_opts_busy_wait(&PARSE("-N", "64", "-t", "cpg_mcast_bw")->o), cpus >= 64);
+    assert_int_equal(pt_opts_busy_wait(&PARSE("-N", "1", "-t", "cpg_mcast_bw")->o), cpus >= 2);
+    assert_int_equal(pt_opts_busy_wait(&PARSE("-N", "64", "-t", "cpg_mcast_bw")->o),
+                     cpus >= 128);
 }
 
 static void test_output_formats(void **state)
@@ -455,7 +456,7 @@ int main(void)
         cmocka_unit_test(test_guarantee_and_wait_mode_values),
         cmocka_unit_test(test_senders_apply_to_bw_and_rate_within_the_group),
         cmocka_unit_test(test_latency_needs_two_members),
-        cmocka_unit_test(test_wait_mode_defaults_to_busy_only_with_a_cpu_per_member),
+        cmocka_unit_test(test_wait_mode_defaults_to_busy_only_with_two_cpus_per_member),
         cmocka_unit_test(test_output_formats),
         cmocka_unit_test(test_every_test_is_found_by_its_name),
         cmocka_unit_test(test_usage_lists_every_test_and_option),

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -232,6 +233,19 @@ static void ucpg_cpg_dispatch_wait(ucpg_cpg_handle_t *h, ucpg_cpg_release_t *r)
     }
 }
 
+/*
+ * A non-blocking dispatch found nothing. A caller that polls in a tight loop
+ * would otherwise keep the CPU from the library's progress thread, which is
+ * what brings its messages in: on a machine with no CPU to spare, a
+ * ping-pong took 2 ms (a scheduler time slice) instead of tens of µs. So give
+ * the CPU away once; if nothing else wants it this returns at once, at the
+ * cost of a system call (corosync's dispatch makes one on every call).
+ */
+static void ucpg_cpg_dispatch_idle(void)
+{
+    sched_yield();
+}
+
 static int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
 {
     return __atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE);
@@ -241,6 +255,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
                                              cs_dispatch_flags_t dispatch_types)
 {
     ucpg_cpg_release_t released = {.n = 0};
+    unsigned ndispatched;
     ucpg_cpg_handle_t *h;
     cs_error_t err;
 
@@ -253,10 +268,20 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     }
     switch (dispatch_types) {
     case CS_DISPATCH_ONE_NONBLOCKING:
-        err = ucpg_cpg_dispatch_one(h, &released) ? CS_OK : CS_ERR_TRY_AGAIN;
+        if (ucpg_cpg_dispatch_one(h, &released)) {
+            err = CS_OK;
+        } else {
+            err = CS_ERR_TRY_AGAIN;
+            ucpg_cpg_dispatch_idle();
+        }
         break;
     case CS_DISPATCH_ALL:
+        ndispatched = 0;
         while (!ucpg_cpg_finalized(h) && ucpg_cpg_dispatch_one(h, &released)) {
+            ++ndispatched;
+        }
+        if (ndispatched == 0) {
+            ucpg_cpg_dispatch_idle();
         }
         break;
     case CS_DISPATCH_ONE:
