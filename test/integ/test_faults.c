@@ -276,6 +276,111 @@ fail:
     return integ_end(h, 0);
 }
 
+/* --- a peer dies while our sends wait for room in its FIFO ----------------------- */
+
+typedef struct nb_sends {
+    int completed;                           /* atomic */
+    int failed;                              /* atomic: completed with an error */
+} nb_sends_t;
+
+static void nb_send_done(void *arg, ucpg_status_t status)
+{
+    nb_sends_t *c = arg;
+
+    __atomic_add_fetch(&c->failed, status != UCPG_OK, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&c->completed, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Queues NB_SENDS non-blocking sends to a peer that does not read (it is
+ * stopped), so they wait in UCX for room in its shared-memory FIFO and no
+ * thread of ours waits for them; then reports when the peer's death was
+ * seen and whether every send completed.
+ */
+#define NB_SENDS 2000
+static int child_nb_flooder(int rank, int nprocs, void *arg)
+{
+    static uint8_t body[16384];
+    static nb_sends_t c;
+    ucpg_peer_info_t peers[4];
+    uint64_t hdr[2] = {0, sizeof(body)};             /* never read: the peer is stopped */
+    size_t count = 0, i;
+    ucpg_peer_id_t target = UCPG_PEER_ID_NONE;
+    unsigned queued = 0;
+    integ_event_t ev;
+    integ_node_t n;
+    uint64_t deadline;
+
+    (void)rank; (void)nprocs; (void)arg;
+    if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
+        return 1;
+    }
+    ucpg_domain_peers(n.d, peers, 4, &count, NULL);
+    for (i = 0; i < count; ++i) {
+        if (!peers[i].is_self) {
+            target = peers[i].id;
+        }
+    }
+    ucpg_test_say("READY");
+    ucpg_test_wait_for("FLOOD", STEP_MS);
+    for (i = 0; i < NB_SENDS; ++i) {
+        ucpg_status_t st = ucpg_am_send_nb(n.d, target, UCPG_AM_ID_TEST, &hdr, sizeof(hdr),
+                                           body, sizeof(body), nb_send_done, &c);
+        if (st == UCPG_INPROGRESS) {
+            ++queued;
+        } else if (st != UCPG_OK) {
+            break;
+        }
+    }
+    ucpg_test_say("QUEUED %u", queued);
+    if (integ_wait_down(&n, target, &ev, 10000) != 0) {
+        ucpg_test_say("NODOWN");
+        return 1;
+    }
+    deadline = ucpg_test_now_ms() + 10000;
+    while ((__atomic_load_n(&c.completed, __ATOMIC_ACQUIRE) < (int)queued) &&
+           (ucpg_test_now_ms() < deadline)) {
+        usleep(1000);
+    }
+    ucpg_test_say("DOWN at %llu completed %d of %u", (unsigned long long)ev.time_ms,
+                  __atomic_load_n(&c.completed, __ATOMIC_ACQUIRE), queued);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_peer_killed_while_sends_wait_for_its_fifo_is_seen_within_2s(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    unsigned one      = 1, queued = 0, total = 0;
+    unsigned long long at;
+    uint64_t t_kill;
+    char line[128];
+    int completed;
+
+    ucpg_harness_fork(h, 1, child_nb_flooder, NULL);
+    ucpg_harness_fork(h, 1, child_plain_member, &one);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
+    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGSTOP) == 0, "SIGSTOP");
+    ucpg_harness_send(h, 0, "FLOOD");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "QUEUED ", line, sizeof(line), STEP_MS) == 0,
+                "sends not queued");
+    INTEG_CHECK(sscanf(line, "QUEUED %u", &queued) == 1, "%s", line);
+    INTEG_CHECK(queued > 0, "every send completed at once: the FIFO never filled");
+    usleep(300000);                      /* the flooder's progress thread keeps retrying */
+    t_kill = ucpg_test_now_ms();
+    ucpg_harness_kill(h, 1, SIGKILL);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "DOWN ", line, sizeof(line), 15000) == 0,
+                "the death was not seen");
+    INTEG_CHECK(sscanf(line, "DOWN at %llu completed %d of %u", &at, &completed, &total) == 3,
+                "%s", line);
+    INTEG_CHECK(at - t_kill < 2000, "death seen %llu ms after the kill", at - t_kill);
+    INTEG_CHECK((unsigned)completed == total, "%d of %u sends completed", completed, total);
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- churn: processes arrive and leave at any time ----------------------------- */
 
 /* A stable member: keeps sending to whoever is UP until told to stop, then
@@ -560,6 +665,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_sigkill_seen_by_all_within_1s_and_restart_joins),
         INTEG_TEST(test_clean_release_is_reported_as_left),
         INTEG_TEST(test_send_to_peer_killed_mid_transfer_fails_within_2s),
+        INTEG_TEST(test_peer_killed_while_sends_wait_for_its_fifo_is_seen_within_2s),
         INTEG_TEST(test_churn_of_joining_and_leaving_processes),
         INTEG_TEST(test_stale_registry_of_dead_processes_never_blocks),
         INTEG_TEST(test_corrupt_registry_is_rebuilt),

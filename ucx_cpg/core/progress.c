@@ -156,6 +156,18 @@ static void ucpg_progress_poll(ucpg_domain_t *d, int timeout_ms)
     }
 }
 
+/* While the thread does not sleep it still looks at the pidfds every
+ * millisecond, so a peer that dies while we stream to it, or while a send
+ * waits for room in its FIFO, is noticed: its requests then fail instead of
+ * waiting forever. */
+static void ucpg_progress_poll_awake(ucpg_domain_t *d, uint64_t now, uint64_t *last_poll_p)
+{
+    if ((now - *last_poll_p) > 1000000ull) {
+        ucpg_progress_poll(d, 0);
+        *last_poll_p = now;
+    }
+}
+
 /* Sleeps until an fd is ready or the next handshake deadline. */
 static void ucpg_progress_sleep(ucpg_domain_t *d)
 {
@@ -229,13 +241,7 @@ static void *ucpg_progress_thread(void *arg)
         now = ucpg_time_ns();
         ucpg_timer_run_due(d, now);
         if ((count != 0) || __atomic_load_n(&d->waiters, __ATOMIC_ACQUIRE)) {
-            /* Busy: still look at the pidfds every millisecond, so a peer
-             * that dies while we stream to it is noticed (its requests
-             * then fail instead of waiting forever). */
-            if ((now - last_poll) > 1000000ull) {
-                ucpg_progress_poll(d, 0);
-                last_poll = now;
-            }
+            ucpg_progress_poll_awake(d, now, &last_poll);
             last_event = now;
             continue;
         }
@@ -249,8 +255,10 @@ static void *ucpg_progress_thread(void *arg)
              * for room in a peer's shared-memory FIFO (there is no event for
              * that). Only the peer's reading makes room, so give it the CPU
              * instead of spinning here (measured: 850,000 arm calls a second
-             * in an 8-member flood on 2 CPUs, half of all CPU time). */
+             * in an 8-member flood on 2 CPUs, half of all CPU time). If the
+             * peer is dead, its pidfd says so: the send then fails. */
             sched_yield();
+            ucpg_progress_poll_awake(d, now, &last_poll);
             continue;
         }
         if (status != UCS_OK) {
