@@ -297,7 +297,8 @@ static void nb_send_done(void *arg, ucpg_status_t status)
  * thread of ours waits for them; then reports when the peer's death was
  * seen and whether every send completed.
  */
-#define NB_SENDS 2000
+#define NB_SENDS   2000
+#define NB_WAIT_MS 1000u
 static int child_nb_flooder(int rank, int nprocs, void *arg)
 {
     static uint8_t body[16384];
@@ -309,7 +310,7 @@ static int child_nb_flooder(int rank, int nprocs, void *arg)
     unsigned queued = 0;
     integ_event_t ev;
     integ_node_t n;
-    uint64_t deadline;
+    uint64_t deadline, cpu;
 
     (void)rank; (void)nprocs; (void)arg;
     if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
@@ -333,6 +334,9 @@ static int child_nb_flooder(int rank, int nprocs, void *arg)
         }
     }
     ucpg_test_say("QUEUED %u", queued);
+    cpu = integ_cpu_ms();                 /* the sends wait: does the process spin? */
+    usleep(NB_WAIT_MS * 1000);
+    ucpg_test_say("CPU %llu", (unsigned long long)(integ_cpu_ms() - cpu));
     if (integ_wait_down(&n, target, &ev, 10000) != 0) {
         ucpg_test_say("NODOWN");
         return 1;
@@ -353,6 +357,7 @@ static int test_peer_killed_while_sends_wait_for_its_fifo_is_seen_within_2s(void
     ucpg_harness_t *h = ucpg_harness_create(60000);
     unsigned one      = 1, queued = 0, total = 0;
     unsigned long long at;
+    unsigned long cpu;
     uint64_t t_kill;
     char line[128];
     int completed;
@@ -366,7 +371,11 @@ static int test_peer_killed_while_sends_wait_for_its_fifo_is_seen_within_2s(void
                 "sends not queued");
     INTEG_CHECK(sscanf(line, "QUEUED %u", &queued) == 1, "%s", line);
     INTEG_CHECK(queued > 0, "every send completed at once: the FIFO never filled");
-    usleep(300000);                      /* the flooder's progress thread keeps retrying */
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "CPU ", line, sizeof(line), STEP_MS) == 0,
+                "no CPU report");
+    cpu = strtoul(line + 4, NULL, 10);
+    /* Waiting for a reader that does not read must not burn a core. */
+    INTEG_CHECK(cpu <= NB_WAIT_MS / 5, "used %lu ms CPU in %u ms of waiting", cpu, NB_WAIT_MS);
     t_kill = ucpg_test_now_ms();
     ucpg_harness_kill(h, 1, SIGKILL);
     INTEG_CHECK(ucpg_harness_expect(h, 0, "DOWN ", line, sizeof(line), 15000) == 0,
