@@ -168,6 +168,35 @@ static void ucpg_progress_poll_awake(ucpg_domain_t *d, uint64_t now, uint64_t *l
     }
 }
 
+/*
+ * ucp_worker_arm() answered BUSY although progress found nothing: UCX has
+ * sends it cannot make yet, waiting for peers to drain their shared-memory
+ * FIFOs, and no event tells when there is room. In a flood that lasts
+ * microseconds and only the readers running helps, so give them the CPU
+ * (re-arming in a tight loop instead: 850,000 arm calls a second in an
+ * 8-member flood on 2 CPUs, half of all CPU time). A reader that stays away
+ * (stopped, or slow) is waited for in naps of UCPG_PROGRESS_BUSY_NAP_MS on
+ * our epoll set, so a wake-up from an application thread or a pidfd still
+ * ends the nap at once, and a dead peer's sends fail.
+ */
+#define UCPG_PROGRESS_BUSY_YIELD_NS 10000000ull  /* yield for this long, then nap */
+#define UCPG_PROGRESS_BUSY_NAP_MS   1
+
+static void ucpg_progress_wait_busy(ucpg_domain_t *d, uint64_t now, uint64_t *busy_since_p,
+                                    uint64_t *last_poll_p)
+{
+    if (*busy_since_p == 0) {
+        *busy_since_p = now;
+    }
+    if ((now - *busy_since_p) < UCPG_PROGRESS_BUSY_YIELD_NS) {
+        sched_yield();
+        ucpg_progress_poll_awake(d, now, last_poll_p);
+        return;
+    }
+    ucpg_progress_poll(d, UCPG_PROGRESS_BUSY_NAP_MS);
+    *last_poll_p = now;
+}
+
 /* Sleeps until an fd is ready or the next handshake deadline. */
 static void ucpg_progress_sleep(ucpg_domain_t *d)
 {
@@ -224,7 +253,7 @@ static void *ucpg_progress_thread(void *arg)
 {
     ucpg_domain_t *d    = arg;
     uint64_t spin_ns    = (uint64_t)d->config.progress_spin_us * 1000ull;
-    uint64_t last_event = ucpg_time_ns(), last_poll = last_event, now;
+    uint64_t last_event = ucpg_time_ns(), last_poll = last_event, busy_since = 0, now;
     ucs_status_t status;
     unsigned count;
 
@@ -243,6 +272,7 @@ static void *ucpg_progress_thread(void *arg)
         if ((count != 0) || __atomic_load_n(&d->waiters, __ATOMIC_ACQUIRE)) {
             ucpg_progress_poll_awake(d, now, &last_poll);
             last_event = now;
+            busy_since = 0;
             continue;
         }
         if ((now - last_event) < spin_ns) {
@@ -251,22 +281,14 @@ static void *ucpg_progress_thread(void *arg)
         ucpg_progress_run_flush_hook(d);
         status = ucp_worker_arm(d->worker);
         if (status == UCS_ERR_BUSY) {
-            /* Nothing came in, yet UCX will not sleep: it has work it cannot
-             * do yet, most likely sends that wait for peers to drain their
-             * shared-memory FIFOs during a flood (a reader that is merely
-             * stopped does not cause it: test_faults). Only those peers
-             * running helps, so give them the CPU instead of spinning here
-             * (measured: 850,000 arm calls a second in an 8-member flood on
-             * 2 CPUs, half of all CPU time). A dead peer's pidfd still gets
-             * looked at, so its sends fail. */
-            sched_yield();
-            ucpg_progress_poll_awake(d, now, &last_poll);
+            ucpg_progress_wait_busy(d, now, &busy_since, &last_poll);
             continue;
         }
         if (status != UCS_OK) {
             ucpg_error("ucp_worker_arm failed: %s", ucs_status_string(status));
         }
         ucpg_progress_sleep(d);
+        busy_since = 0;
         last_event = ucpg_time_ns();
         ucpg_timer_run_due(d, last_event);
     }
