@@ -220,25 +220,37 @@ fail:
 
 /* --- a peer dies in the middle of a transfer -------------------------------- */
 
-static int child_flooder(int rank, int nprocs, void *arg)
+/* A sender of the two-process tests below: joins, finds the other process,
+ * says READY and waits for FLOOD. */
+static int start_and_wait_for_flood(integ_node_t *n, ucpg_peer_id_t *target_p)
 {
     ucpg_peer_info_t peers[4];
     size_t count = 0, i;
-    integ_node_t n;
-    ucpg_peer_id_t target = UCPG_PEER_ID_NONE;
-    int status = UCPG_OK;
 
-    if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
-        return 1;
+    if ((integ_node_start(n) != 0) || (ucpg_domain_wait_peers(n->d, 1, STEP_MS) != UCPG_OK)) {
+        return -1;
     }
-    ucpg_domain_peers(n.d, peers, 4, &count, NULL);
+    *target_p = UCPG_PEER_ID_NONE;
+    ucpg_domain_peers(n->d, peers, 4, &count, NULL);
     for (i = 0; i < count; ++i) {
         if (!peers[i].is_self) {
-            target = peers[i].id;
+            *target_p = peers[i].id;
         }
     }
     ucpg_test_say("READY");
     ucpg_test_wait_for("FLOOD", STEP_MS);
+    return 0;
+}
+
+static int child_flooder(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_id_t target;
+    integ_node_t n;
+    int status = UCPG_OK;
+
+    if (start_and_wait_for_flood(&n, &target) != 0) {
+        return 1;
+    }
     ucpg_test_say("SENDING");
     while (status == UCPG_OK) {
         status = integ_send_pattern(&n, target, 4u << 20, 1);
@@ -303,27 +315,17 @@ static int child_nb_flooder(int rank, int nprocs, void *arg)
 {
     static uint8_t body[16384];
     static nb_sends_t c;
-    ucpg_peer_info_t peers[4];
     uint64_t hdr[2] = {0, sizeof(body)};             /* never read: the peer is stopped */
-    size_t count = 0, i;
-    ucpg_peer_id_t target = UCPG_PEER_ID_NONE;
-    unsigned queued = 0;
+    ucpg_peer_id_t target;
+    unsigned queued = 0, i;
     integ_event_t ev;
     integ_node_t n;
     uint64_t deadline, cpu;
 
     (void)rank; (void)nprocs; (void)arg;
-    if ((integ_node_start(&n) != 0) || (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK)) {
+    if (start_and_wait_for_flood(&n, &target) != 0) {
         return 1;
     }
-    ucpg_domain_peers(n.d, peers, 4, &count, NULL);
-    for (i = 0; i < count; ++i) {
-        if (!peers[i].is_self) {
-            target = peers[i].id;
-        }
-    }
-    ucpg_test_say("READY");
-    ucpg_test_wait_for("FLOOD", STEP_MS);
     for (i = 0; i < NB_SENDS; ++i) {
         ucpg_status_t st = ucpg_am_send_nb(n.d, target, UCPG_AM_ID_TEST, &hdr, sizeof(hdr),
                                            body, sizeof(body), nb_send_done, &c);
