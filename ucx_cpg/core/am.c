@@ -26,7 +26,8 @@ typedef struct ucpg_am_send_ctx {
     uint8_t           hdr[];
 } ucpg_am_send_ctx_t;
 
-/* Rendezvous data being received into a buffer a handler may keep. */
+/* Rendezvous data being received into a buffer of our own (ucx_cpg sends
+ * eagerly, see ucpg_am_send_ep, but UCX lets any sender choose). */
 typedef struct ucpg_am_rx_ctx {
     ucpg_am_entry_t *entry;
     ucpg_peer_id_t   src;
@@ -35,10 +36,6 @@ typedef struct ucpg_am_rx_ctx {
     ucpg_buf_t      *buf;
     uint8_t          hdr[];
 } ucpg_am_rx_ctx_t;
-
-/* The buffer of the rendezvous message whose handler runs on this thread
- * (see ucpg_am_data_buf). */
-static __thread ucpg_buf_t *ucpg_am_rx_current;
 
 ucpg_status_t ucpg_am_status_from_ucs(ucs_status_t status)
 {
@@ -88,9 +85,7 @@ static void ucpg_am_rndv_done(void *request, ucs_status_t status, size_t length,
     ucpg_am_rx_ctx_t *rx = user_data;
 
     if ((status == UCS_OK) && (length == rx->len)) {
-        ucpg_am_rx_current = rx->buf;
         ucpg_am_deliver(rx->entry, rx->src, rx->hdr, rx->hdr_len, rx->buf->data, rx->len);
-        ucpg_am_rx_current = NULL;
     } else {
         ucpg_warn("rendezvous message from peer %u lost: %s (%zu of %zu bytes)", rx->src,
                   ucs_status_string(status), length, rx->len);
@@ -171,16 +166,6 @@ static ucs_status_t ucpg_am_recv(void *arg, const void *header, size_t header_le
         ucpg_am_deliver(e, hdr.src_peer, uhdr, uhdr_len, data, length);
     }
     return UCS_OK;
-}
-
-ucpg_buf_t *ucpg_am_data_buf(const void *data, size_t len)
-{
-    ucpg_buf_t *buf = ucpg_am_rx_current;
-
-    if ((buf == NULL) || (data != buf->data) || (len != buf->len)) {
-        return NULL;
-    }
-    return ucpg_buf_ref(buf);
 }
 
 ucpg_status_t ucpg_am_init(ucpg_domain_t *d)

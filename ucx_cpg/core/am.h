@@ -15,7 +15,6 @@
 #ifndef UCPG_CORE_AM_H
 #define UCPG_CORE_AM_H
 
-#include "buf.h"
 #include "domain.h"
 
 /* AM ids, one range per layer. */
@@ -52,14 +51,6 @@ void          ucpg_am_unregister(ucpg_domain_t *d, unsigned am_id);
 ucpg_status_t ucpg_am_send_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
                               const void *hdr, size_t hdr_len, const void *data,
                               size_t len, ucpg_am_send_cb_t cb, void *arg);
-
-/*
- * Inside a handler: if data (len bytes) is the whole body of a message that
- * came by rendezvous, a new reference to the buffer holding it, so that the
- * handler can keep the body without copying it; otherwise NULL (an eager
- * body lives in UCX's memory only during the call: copy it).
- */
-ucpg_buf_t   *ucpg_am_data_buf(const void *data, size_t len);
 
 /* Sends and waits for local completion (the calling thread progresses). */
 ucpg_status_t ucpg_am_send(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,

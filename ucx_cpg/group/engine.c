@@ -338,9 +338,9 @@ static void ucpg_group_refuse(ucpg_peer_id_t src, const ucpg_group_msg_t *req)
 
 ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len)
 {
-    ucpg_buf_t *buf = ucpg_am_data_buf(data, len);   /* a rendezvous body: keep it */
+    ucpg_buf_t *buf = ucpg_buf_new(len);
 
-    if ((buf == NULL) && ((buf = ucpg_buf_new(len)) != NULL)) {
+    if (buf != NULL) {
         memcpy(buf->data, data, len);
     }
     return buf;

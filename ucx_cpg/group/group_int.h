@@ -25,9 +25,8 @@
 struct ucpg_registry;
 
 
-/* The body of a received message (len bytes at data, valid during the
- * handler) as a buffer of our own: the rendezvous buffer itself if that is
- * where it is, else a copy. NULL if out of memory. */
+/* A copy of the body of a received message (len bytes at data, valid only
+ * during the handler) in a buffer of our own; NULL if out of memory. */
 ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len);
 
 /* One numbered event of a group's stream. */
