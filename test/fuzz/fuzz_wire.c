@@ -14,6 +14,12 @@
  *              the message. Decode succeeds exactly when the model says so,
  *              leaves its output alone otherwise, and a success re-encodes
  *              to the same 33 bytes.
+ *   - card:    bits of the first byte stamp a valid magic and version on a
+ *              copy of the rest, and set its address length to what is left
+ *              (or one more), so the fields behind them get explored.
+ *              Decode succeeds exactly when the model says so, leaves its
+ *              output alone otherwise, points the address into the input,
+ *              and a success re-encodes to the same bytes.
  *   - reader:  the first byte chooses how many of the following bytes are
  *              operations; the rest is the buffer read. After each get_* the
  *              position, the short-read flag and the value match the model,
@@ -132,6 +138,73 @@ static void fuzz_ctl(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(ucpg_wire_ctl_encode(&ctl, again) == UCPG_WIRE_CTL_LEN);
     FUZZ_CHECK(memcmp(again, msg, UCPG_WIRE_CTL_LEN) == 0);
+}
+
+
+/* --- peer card ------------------------------------------------------------- */
+
+static void fuzz_put_le(uint8_t *p, size_t n, uint64_t v)
+{
+    size_t i;
+
+    for (i = 0; i < n; ++i) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static int fuzz_card_model_ok(const uint8_t *msg, size_t len)
+{
+    uint64_t pid, nodeid, addr_len;
+
+    if (len < UCPG_WIRE_CARD_FIXED_LEN) {
+        return 0;
+    }
+    pid      = fuzz_le(msg + 21, 4);
+    nodeid   = fuzz_le(msg + 25, 4);
+    addr_len = fuzz_le(msg + 29, 4);
+    return (fuzz_le(msg, 4) == UCPG_WIRE_CARD_MAGIC) && (msg[4] == UCPG_WIRE_VERSION) &&
+           (fuzz_le(msg + 5, 8) != 0) && (pid != 0) && (pid <= INT32_MAX) && (nodeid != 0) &&
+           (nodeid <= INT32_MAX) && (addr_len != 0) && (addr_len <= UCPG_WIRE_ADDR_MAX) &&
+           (len == UCPG_WIRE_CARD_FIXED_LEN + addr_len);
+}
+
+static void fuzz_card(const uint8_t *data, size_t size)
+{
+    ucpg_wire_card_t card, sentinel;
+    uint8_t *msg, *again;
+    ucpg_status_t status;
+    size_t len;
+
+    if (size == 0) {
+        return;
+    }
+    len   = size - 1;
+    msg   = malloc(len + 1);
+    again = malloc(len + 1);
+    FUZZ_CHECK((msg != NULL) && (again != NULL));
+    memcpy(msg, data + 1, len);
+    if ((data[0] & 1) && (len >= 5)) {
+        msg[0] = 0x43; msg[1] = 0x41; msg[2] = 0x52; msg[3] = 0x44;     /* "CARD" */
+        msg[4] = UCPG_WIRE_VERSION;
+    }
+    if ((data[0] & 2) && (len >= UCPG_WIRE_CARD_FIXED_LEN)) {
+        fuzz_put_le(msg + 29, 4, len - UCPG_WIRE_CARD_FIXED_LEN + !!(data[0] & 4));
+    }
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    memcpy(&card, &sentinel, sizeof(card));
+    status = ucpg_wire_card_decode(msg, len, &card);
+    FUZZ_CHECK((status == UCPG_OK) || (status == UCPG_ERR_MESSAGE));
+    FUZZ_CHECK((status == UCPG_OK) == fuzz_card_model_ok(msg, len));
+    if (status != UCPG_OK) {
+        FUZZ_CHECK(memcmp(&card, &sentinel, sizeof(card)) == 0);
+    } else {
+        FUZZ_CHECK((const uint8_t*)card.address == msg + UCPG_WIRE_CARD_FIXED_LEN);
+        FUZZ_CHECK(ucpg_wire_card_encode(&card, again, len) == len);
+        FUZZ_CHECK(memcmp(again, msg, len) == 0);
+        FUZZ_CHECK(ucpg_wire_card_encode(&card, again, len - 1) == 0);   /* does not fit */
+    }
+    free(again);
+    free(msg);
 }
 
 
@@ -268,6 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_input_size = size;
     fuzz_hdr(data, size);
     fuzz_ctl(data, size);
+    fuzz_card(data, size);
     fuzz_reader(data, size);
     return 0;
 }

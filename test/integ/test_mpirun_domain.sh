@@ -1,8 +1,10 @@
 #!/bin/sh
 # test_mpirun_domain.sh - under mpirun (a PMIx launcher) the domain is the
 # job's with no configuration: the 3 ranks of one job meet in domain
-# "job.<PMIx namespace>", and two jobs running at the same time do not meet
-# (each rank of a 2-rank job sees exactly one other process).
+# "job.<PMIx namespace>" (built with PMIx: through the pmix boot, with peer
+# id = rank), and two jobs running at the same time do not meet (each rank
+# of a 2-rank job sees exactly one other process). Jobs on two hosts:
+# test_mpirun_hosts.sh.
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -16,6 +18,14 @@ $RUN -np 3 "$B/ucx_cpg_info" -w 2 -t 30 >"$T/three.log" 2>&1 || fail "3 ranks di
 [ "$(grep -c "^domain 'job\.[^']*'.*: 3 process(es)" "$T/three.log")" -eq 3 ] ||
     fail "3 ranks did not report one job domain of 3"
 [ "$(grep "^domain '" "$T/three.log" | sort -u | wc -l)" -eq 1 ] || fail "ranks disagree on the domain"
+if "$B/ucx_cpg_info" -c 2>/dev/null | grep -q "pmix=yes"; then
+    # the PMIx boot: peer ids are the ranks 0-2, all on one node id
+    grep -q "^domain 'job\.[^']*' (boot: pmix" "$T/three.log" || fail "boot method is not pmix"
+    [ "$(awk '$4 == "up" { print $1 }' "$T/three.log" | sort -u | tr '\n' ' ')" = "0 1 2 " ] ||
+        fail "peer ids are not the ranks 0-2"
+    [ "$(awk '$4 == "up" { print $2 }' "$T/three.log" | sort -u | wc -l)" -eq 1 ] ||
+        fail "ranks of one host have different node ids"
+fi
 
 # Two jobs at once: -w 1 succeeds for each rank, and -l keeps both jobs alive
 # together; a rank seeing 3 or 4 processes would mean the jobs met.

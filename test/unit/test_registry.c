@@ -821,6 +821,78 @@ static void test_join_when_full_returns_no_resource(void **state)
     ucpg_registry_close(reg);
 }
 
+/* join_at (PMIx boot: slot = rank) takes exactly the slot asked for, reports
+ * the others, refuses a slot held by a live process or past the end, and
+ * takes over the slot of a dead one. */
+static void test_join_at_takes_the_slot_asked_for(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(201), *b = entry_new(202);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    unsigned npeers = UINT_MAX;
+
+    assert_int_equal(ucpg_registry_join_at(reg, NSLOTS - 1, a, peers, &npeers), UCPG_OK);
+    assert_int_equal(a->slot, NSLOTS - 1);
+    assert_int_equal(npeers, 0);
+    assert_int_equal(ucpg_registry_join_at(reg, 2, b, peers, &npeers), UCPG_OK);
+    assert_int_equal(b->slot, 2);
+    assert_int_equal(npeers, 1);
+    assert_entry_equal(&peers[0], a);
+    /* a plain join still fills from the lowest free slot */
+    free(a);
+    a = entry_new(203);
+    assert_int_equal(join_ok(reg, a), 0);
+    free(peers);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+static void test_join_at_refuses_a_live_holder_and_a_slot_past_the_end(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(211), *b = entry_new(212);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    unsigned npeers;
+
+    assert_int_equal(ucpg_registry_join_at(reg, 1, a, peers, &npeers), UCPG_OK);
+    assert_int_equal(ucpg_registry_join_at(reg, 1, b, peers, &npeers), UCPG_ERR_EXISTS);
+    assert_int_equal(b->slot, UINT32_MAX);
+    assert_int_equal(ucpg_registry_join_at(reg, NSLOTS, b, peers, &npeers),
+                     UCPG_ERR_NO_RESOURCE);
+    assert_int_equal(ucpg_registry_join_at(reg, UINT32_MAX, b, peers, &npeers),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(snapshot_count(reg, NULL), 1);
+    assert_true(snapshot_has_uuid(reg, 211));
+    free(peers);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+static void test_join_at_takes_over_the_slot_of_a_dead_process(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *dead = entry_new(221), *next = entry_new(222);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    unsigned npeers = UINT_MAX;
+
+    dead_process(&dead->pid, &dead->starttime);
+    assert_int_equal(ucpg_registry_join_at(reg, 3, dead, peers, &npeers), UCPG_OK);
+    assert_int_equal(ucpg_registry_join_at(reg, 3, next, peers, &npeers), UCPG_OK);
+    assert_int_equal(next->slot, 3);
+    assert_int_equal(npeers, 0);
+    assert_int_equal(snapshot_count(reg, NULL), 1);
+    assert_true(snapshot_has_uuid(reg, 222));
+    free(peers);
+    free(dead);
+    free(next);
+    ucpg_registry_close(reg);
+}
+
 static void test_leave_frees_slot_for_next_join(void **state)
 {
     test_ctx_t *ctx = *state;
@@ -1823,6 +1895,9 @@ int main(void)
         T(test_snapshot_includes_own_entry),
         T(test_join_is_visible_through_another_handle),
         T(test_join_when_full_returns_no_resource),
+        T(test_join_at_takes_the_slot_asked_for),
+        T(test_join_at_refuses_a_live_holder_and_a_slot_past_the_end),
+        T(test_join_at_takes_over_the_slot_of_a_dead_process),
         T(test_leave_frees_slot_for_next_join),
         T(test_leave_with_wrong_uuid_keeps_slot),
         T(test_leave_of_slot_out_of_range_is_invalid),

@@ -55,16 +55,60 @@ static void ucpg_boot_atexit(void)
     pthread_mutex_unlock(&ucpg_boot_lock);
 }
 
+/* Set by mpirun, prterun and srun in every process they start. */
+static int ucpg_boot_under_pmix(void)
+{
+    const char *nspace = getenv("PMIX_NAMESPACE");
+
+    return (nspace != NULL) && (nspace[0] != '\0') && (getenv("PMIX_RANK") != NULL);
+}
+
 static ucpg_status_t ucpg_boot_select(const ucpg_config_t *config,
                                       const ucpg_boot_method_t **method_p)
 {
-    if ((strcmp(config->boot, "auto") == 0) || (strcmp(config->boot, "local") == 0)) {
+    int is_auto = (strcmp(config->boot, "auto") == 0);
+
+#ifdef UCPG_HAVE_PMIX
+    if ((strcmp(config->boot, "pmix") == 0) || (is_auto && ucpg_boot_under_pmix())) {
+        if (!ucpg_boot_under_pmix()) {
+            ucpg_error("UCX_CPG_BOOT=pmix, but this process was not started by a PMIx "
+                       "launcher (PMIX_NAMESPACE and PMIX_RANK are not set)");
+            return UCPG_ERR_UNSUPPORTED;
+        }
+        *method_p = &ucpg_boot_pmix;
+        return UCPG_OK;
+    }
+#endif
+    if (is_auto || (strcmp(config->boot, "local") == 0)) {
         *method_p = &ucpg_boot_local;
         return UCPG_OK;
     }
-    ucpg_error("UCX_CPG_BOOT=%s is not available in this build (available: auto, local)",
-               config->boot);
+    ucpg_error("UCX_CPG_BOOT=%s is not available in this build (available: auto, local%s)",
+               config->boot,
+#ifdef UCPG_HAVE_PMIX
+               ", pmix"
+#else
+               ""
+#endif
+               );
     return UCPG_ERR_UNSUPPORTED;
+}
+
+/* The method's init; under auto, a PMIx server that cannot be reached is
+ * not fatal: the processes of this host still meet through the registry. */
+static ucpg_status_t ucpg_boot_init_method(ucpg_config_t *config,
+                                           const ucpg_boot_method_t **method_p, void **ctx_p)
+{
+    ucpg_status_t status = (*method_p)->init(config, ctx_p);
+
+    if ((status != UCPG_OK) && (*method_p != &ucpg_boot_local) &&
+        (strcmp(config->boot, "auto") == 0)) {
+        ucpg_warn("boot method %s failed (%s); using the local registry only",
+                  (*method_p)->name, ucpg_status_string(status));
+        *method_p = &ucpg_boot_local;
+        status    = (*method_p)->init(config, ctx_p);
+    }
+    return status;
 }
 
 /*
@@ -80,7 +124,7 @@ static void ucpg_boot_scope_to_job(ucpg_config_t *config)
     char name[sizeof(config->domain)];
     size_t i, len;
 
-    if ((nspace == NULL) || (nspace[0] == '\0') || (strcmp(config->boot, "auto") != 0) ||
+    if (!ucpg_boot_under_pmix() || (strcmp(config->boot, "auto") != 0) ||
         (strcmp(ucpg_config_origin(config, "domain"), "default") != 0)) {
         return;
     }
@@ -106,6 +150,7 @@ static ucpg_status_t ucpg_boot_create_locked(void)
     ucpg_config_t config;
     ucpg_domain_t *d;
     ucpg_status_t status;
+    void *ctx = NULL;
 
     status = ucpg_config_load(&config);
     if (status != UCPG_OK) {
@@ -119,15 +164,23 @@ static ucpg_status_t ucpg_boot_create_locked(void)
     if (status != UCPG_OK) {
         return status;
     }
-    status = ucpg_domain_create(&config, &d);
+    status = ucpg_boot_init_method(&config, &method, &ctx);
     if (status != UCPG_OK) {
         return status;
     }
-    status = method->join(d, &config, &ucpg_boot_ctx);
+    status = ucpg_domain_create(&config, &d);
     if (status != UCPG_OK) {
+        method->cleanup(ctx);
+        return status;
+    }
+    status = method->join(ctx, d, &config);
+    if (status != UCPG_OK) {
+        ucpg_domain_stop(d);              /* if join started it */
+        method->cleanup(ctx);
         ucpg_domain_destroy(d);
         return status;
     }
+    ucpg_boot_ctx = ctx;
     /* Bounded: each unanswered HELLO gives up after connect_timeout_ms. */
     if (ucpg_domain_wait_settled(d, config.connect_timeout_ms + 1000) != UCPG_OK) {
         ucpg_warn("some peers of domain '%s' did not answer yet", config.domain);

@@ -3,8 +3,8 @@
  *
  * ucpg_boot_domain_get() is the single entry point of every upper layer: the
  * first call loads the configuration, creates the domain, lets the boot
- * method (the local registry; under a PMIx launcher in a domain named after
- * the job) find the peers, and
+ * method (the local registry; under a PMIx launcher the job, in a domain
+ * named after it) find the peers, and
  * waits until every peer found has answered or timed out. Later calls only
  * take a reference. The last ucpg_boot_domain_put() tears it down; so does
  * process exit, so that peers see a clean departure.
@@ -28,24 +28,30 @@ void          ucpg_boot_domain_put(ucpg_domain_t *domain);
 /* A boot method: one file each in boot/. */
 typedef struct ucpg_boot_method {
     const char *name;
+    /* Before the domain exists: allocates the method's context, and may
+     * adjust the configuration (the PMIx method sets the node id). */
+    ucpg_status_t (*init)(ucpg_config_t *config, void **ctx_p);
     /* Registers the domain, starts it (ucpg_domain_start) and connects to
-     * the peers already there. */
-    ucpg_status_t (*join)(ucpg_domain_t *d, const ucpg_config_t *config, void **ctx_p);
+     * the peers already there. On failure cleanup still follows. */
+    ucpg_status_t (*join)(void *ctx, ucpg_domain_t *d, const ucpg_config_t *config);
     /* Unregisters, so no newcomer connects any more (domain still running). */
     void          (*leave)(void *ctx);
-    /* Frees what join allocated (domain stopped). */
+    /* Frees what init and join allocated (domain stopped or never started). */
     void          (*cleanup)(void *ctx);
     /* The host registry of this domain (segment ids live there), or NULL. */
     struct ucpg_registry *(*registry)(void *ctx);
 } ucpg_boot_method_t;
 
 extern const ucpg_boot_method_t ucpg_boot_local;
+#ifdef UCPG_HAVE_PMIX
+extern const ucpg_boot_method_t ucpg_boot_pmix;
+#endif
 
 /* The host registry of the process-wide domain d, or NULL if its boot method
  * keeps none. Valid while d is held. */
 struct ucpg_registry *ucpg_boot_registry(ucpg_domain_t *d);
 
-/* Name of the boot method the domain uses ("local"), or NULL. */
+/* Name of the boot method the domain uses ("local", "pmix"), or NULL. */
 const char *ucpg_boot_method_name(void);
 
 #endif

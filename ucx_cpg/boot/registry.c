@@ -401,11 +401,43 @@ static ucpg_status_t ucpg_registry_scan(ucpg_registry_t *reg, uint64_t skip_uuid
     return UCPG_OK;
 }
 
-ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *self,
-                                 ucpg_registry_entry_t *peers, unsigned *npeers_p)
+/* Picks the slot for a joiner after a scan: want (or any free one if want < 0). */
+static ucpg_status_t ucpg_registry_pick_slot(ucpg_registry_t *reg, int want, int free_slot,
+                                             uint32_t *slot_p)
 {
     ucpg_registry_slot_t slot;
     ucpg_status_t status;
+
+    if (want < 0) {
+        if (free_slot < 0) {
+            ucpg_error("registry %s is full (%u processes); raise UCX_CPG_MAX_PROCS and "
+                       "restart the domain", reg->path, reg->nslots);
+            return UCPG_ERR_NO_RESOURCE;
+        }
+        *slot_p = (uint32_t)free_slot;
+        return UCPG_OK;
+    }
+    if ((unsigned)want >= reg->nslots) {
+        ucpg_error("registry %s has %u slots, slot %d was asked for; raise "
+                   "UCX_CPG_MAX_PROCS", reg->path, reg->nslots, want);
+        return UCPG_ERR_NO_RESOURCE;
+    }
+    status = ucpg_registry_read_slot(reg, (uint32_t)want, &slot);
+    if ((status == UCPG_OK) && (slot.state != UCPG_REGISTRY_SLOT_FREE)) {
+        ucpg_error("slot %d of %s is held by live pid %d", want, reg->path, (int)slot.pid);
+        return UCPG_ERR_EXISTS;           /* the scan already freed dead holders */
+    }
+    *slot_p = (uint32_t)want;
+    return status;
+}
+
+static ucpg_status_t ucpg_registry_take(ucpg_registry_t *reg, int want,
+                                        ucpg_registry_entry_t *self,
+                                        ucpg_registry_entry_t *peers, unsigned *npeers_p)
+{
+    ucpg_registry_slot_t slot;
+    ucpg_status_t status;
+    uint32_t index = 0;
     int free_slot;
 
     if ((self->addr_len == 0) || (self->addr_len > UCPG_REGISTRY_ADDR_MAX) ||
@@ -417,13 +449,10 @@ ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *se
         return status;
     }
     status = ucpg_registry_scan(reg, self->uuid, peers, npeers_p, &free_slot);
-    if (status != UCPG_OK) {
-        goto out;
+    if (status == UCPG_OK) {
+        status = ucpg_registry_pick_slot(reg, want, free_slot, &index);
     }
-    if (free_slot < 0) {
-        ucpg_error("registry %s is full (%u processes); raise UCX_CPG_MAX_PROCS and "
-                   "restart the domain", reg->path, reg->nslots);
-        status = UCPG_ERR_NO_RESOURCE;
+    if (status != UCPG_OK) {
         goto out;
     }
     memset(&slot, 0, sizeof(slot));
@@ -434,15 +463,31 @@ ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *se
     slot.nodeid    = self->nodeid;
     slot.addr_len  = self->addr_len;
     memcpy(slot.addr, self->addr, self->addr_len);
-    status = ucpg_registry_write_slot(reg, (uint32_t)free_slot, &slot);
+    status = ucpg_registry_write_slot(reg, index, &slot);
     if (status == UCPG_OK) {
-        self->slot = (uint32_t)free_slot;
+        self->slot = index;
     } else {
-        ucpg_error("cannot write slot %d of %s: %m", free_slot, reg->path);
+        ucpg_error("cannot write slot %u of %s: %m", index, reg->path);
     }
 out:
     ucpg_registry_unlock(reg);
     return status;
+}
+
+ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *self,
+                                 ucpg_registry_entry_t *peers, unsigned *npeers_p)
+{
+    return ucpg_registry_take(reg, -1, self, peers, npeers_p);
+}
+
+ucpg_status_t ucpg_registry_join_at(ucpg_registry_t *reg, uint32_t slot,
+                                    ucpg_registry_entry_t *self,
+                                    ucpg_registry_entry_t *peers, unsigned *npeers_p)
+{
+    if (slot > (uint32_t)INT32_MAX) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    return ucpg_registry_take(reg, (int)slot, self, peers, npeers_p);
 }
 
 /* Clears slot if it holds uuid and, when only_dead, its process is gone. */

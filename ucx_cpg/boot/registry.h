@@ -63,6 +63,13 @@ unsigned    ucpg_registry_nslots(const ucpg_registry_t *reg);
 ucpg_status_t ucpg_registry_join(ucpg_registry_t *reg, ucpg_registry_entry_t *self,
                                  ucpg_registry_entry_t *peers, unsigned *npeers_p);
 
+/* As ucpg_registry_join, but takes slot `slot` (a launcher-given rank, so that
+ * slot = peer id holds on every host). UCPG_ERR_EXISTS if a live process
+ * holds it, UCPG_ERR_NO_RESOURCE if the registry has no such slot. */
+ucpg_status_t ucpg_registry_join_at(ucpg_registry_t *reg, uint32_t slot,
+                                    ucpg_registry_entry_t *self,
+                                    ucpg_registry_entry_t *peers, unsigned *npeers_p);
+
 /* Frees slot if it still belongs to incarnation uuid. */
 ucpg_status_t ucpg_registry_leave(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid);
 

@@ -107,11 +107,12 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .def = "auto",
         .valid = "auto, local, pmix",
         .doc = "How processes find each other: local = registry in "
-               "registry_dir (processes of one host), auto = local, and under "
-               "a PMIx launcher (mpirun) a domain left at its default name "
-               "becomes the job's (job.<namespace>), pmix = PMIx key-value "
-               "exchange (not in this release: init fails with "
-               "UCPG_ERR_UNSUPPORTED)"
+               "registry_dir (processes of one host); pmix = the job of a PMIx "
+               "launcher (mpirun): peer id = rank, node id = the launcher's, "
+               "hosts joined through the PMIx key-value store; auto = pmix "
+               "under a PMIx launcher (if built with PMIx), else local. Under "
+               "a launcher a domain left at its default name becomes the "
+               "job's (job.<namespace>)"
     },
     {
         .key = "registry_dir", .env = "UCX_CPG_REGISTRY_DIR",

@@ -68,10 +68,19 @@ typedef struct ucpg_peer_info {
 typedef void (*ucpg_peer_event_cb_t)(void *arg, const ucpg_peer_info_t *peer,
                                      ucpg_peer_event_t event, ucpg_peer_reason_t reason);
 
+struct ucpg_peer_desc;
+
 /* What the domain needs from the boot method that created it. */
 typedef struct ucpg_boot_ops {
     /* A peer's process ended without BYE: forget its registration. */
     void (*peer_gone)(void *boot_arg, ucpg_peer_id_t id, uint64_t uuid);
+    /* Optional. A HELLO came from a process on another node: it shows its
+     * own host's secret, not ours, so the boot method must vouch for it
+     * (id, uuid, node id) from a store only members can write, such as the
+     * launcher's key-value store. Nonzero admits it. NULL: only processes
+     * that show our secret are ever admitted. Called in the progress thread
+     * outside UCP callbacks; may block briefly. */
+    int  (*admit)(void *boot_arg, const struct ucpg_peer_desc *peer);
 } ucpg_boot_ops_t;
 
 /* How to reach a peer: what a boot method learned about it. */

@@ -71,6 +71,7 @@ typedef struct ucpg_peer_ctl_item {
     ucpg_wire_hdr_t            hdr;
     ucpg_wire_ctl_t            ctl;
     size_t                     addr_len;
+    int                        foreign;  /* another node's secret: see admit */
     struct ucpg_peer_ctl_item *next;
     uint8_t                    addr[];
 } ucpg_peer_ctl_item_t;

@@ -4,8 +4,16 @@
  * Handshake. A process that joins sends HELLO (its identity, the domain
  * secret and its worker address) to every peer it found at boot and marks
  * them CONNECTING; a peer that receives HELLO connects back, marks the sender
- * UP and answers HELLO_ACK; the ACK marks it UP at the joiner. Because a
- * registry join is serialized, exactly one side of each pair initiates.
+ * UP and answers HELLO_ACK; the ACK marks it UP at the joiner. Within a host
+ * a registry join is serialized, so exactly one side of each pair initiates;
+ * across hosts (boot methods with an admit op) two HELLOs may cross, and
+ * each side then takes the other's HELLO as its answer.
+ *
+ * Membership proof. A control message must show the domain secret (from the
+ * host registry, so only processes able to read it join). A process on
+ * another node has its own host's secret: its HELLO is admitted only if the
+ * boot method vouches for it (ucpg_boot_ops_t.admit), and its later control
+ * messages only if they come from the incarnation admitted.
  *
  * Departure. BYE on a clean stop; a pidfd that turns readable when a local
  * process dies; UCX's endpoint error callback for anything else; a deadline
@@ -466,12 +474,15 @@ void ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr, const void
 {
     ucpg_peer_ctl_item_t *item;
     ucpg_wire_ctl_t ctl;
+    int foreign;
 
     if (ucpg_wire_ctl_decode(ctl_buf, ctl_len, len, &ctl) != UCPG_OK) {
         ucpg_warn("dropping malformed control message from peer %u", hdr->src_peer);
         return;
     }
-    if ((ctl.secret != d->secret) || (hdr->src_peer >= d->npeers) ||
+    foreign = (ctl.secret != d->secret) && (d->boot_ops->admit != NULL) &&
+              (ctl.nodeid != d->config.nodeid);
+    if (((ctl.secret != d->secret) && !foreign) || (hdr->src_peer >= d->npeers) ||
         (hdr->src_peer == d->self)) {
         ucpg_warn("dropping control message from pid %u: not a member of this domain",
                   ctl.pid);
@@ -485,6 +496,7 @@ void ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr, const void
     item->hdr      = *hdr;
     item->ctl      = ctl;
     item->addr_len = len;
+    item->foreign  = foreign;
     item->next     = NULL;
     if (len > 0) {
         memcpy(item->addr, data, len);
@@ -496,7 +508,8 @@ void ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr, const void
     ucpg_progress_wake(d);
 }
 
-static void ucpg_peer_desc_from_ctl(const ucpg_peer_ctl_item_t *item, ucpg_peer_desc_t *desc)
+static void ucpg_peer_desc_from_ctl(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item,
+                                    ucpg_peer_desc_t *desc)
 {
     desc->id          = item->hdr.src_peer;
     desc->uuid        = item->hdr.src_uuid;
@@ -505,7 +518,26 @@ static void ucpg_peer_desc_from_ctl(const ucpg_peer_ctl_item_t *item, ucpg_peer_
     desc->starttime   = item->ctl.starttime;
     desc->address     = item->addr;
     desc->address_len = item->addr_len;
-    desc->same_host   = 1;  /* HELLO only comes from processes that read our registry */
+    /* only a process of this host has a pid we can watch */
+    desc->same_host   = (item->ctl.nodeid == d->config.nodeid);
+}
+
+/* Our HELLO and the peer's crossed (two hosts found each other at once):
+ * its HELLO answers ours, and ours answers it over the endpoint we have. */
+static void ucpg_peer_answer_crossed_hello(ucpg_domain_t *d, const ucpg_peer_desc_t *desc)
+{
+    ucpg_ep_ref_t *ref;
+    ucp_ep_h ep;
+
+    if (!ucpg_peer_accept_from(d, desc->id, desc->uuid)) {
+        return;                           /* went down meanwhile */
+    }
+    if (ucpg_domain_ep_get(d, desc->id, desc->uuid, &ep, &ref) == UCPG_OK) {
+        ucpg_peer_send_ctl(d, ep, UCPG_WIRE_CTL_HELLO_ACK, 1);
+        ucpg_domain_ep_put(d, ref);
+    }
+    ucpg_info("peer %u (node %u pid %d) joined (crossing HELLOs)", desc->id, desc->nodeid,
+              (int)desc->pid);
 }
 
 /* HELLO: connect back, mark UP, answer. While stopping, answer BYE instead so
@@ -514,15 +546,20 @@ static void ucpg_peer_handle_hello(ucpg_domain_t *d, const ucpg_peer_ctl_item_t 
 {
     ucpg_peer_desc_t desc;
     ucpg_ep_ref_t *ref;
-    int stopping, known;
+    int stopping, known, crossed;
     ucp_ep_h ep;
 
-    ucpg_peer_desc_from_ctl(item, &desc);
+    ucpg_peer_desc_from_ctl(d, item, &desc);
     pthread_mutex_lock(&d->lock);
     stopping = d->stopping;
-    known    = (d->peers[desc.id].state == UCPG_PEER_STATE_UP) &&
+    known    = (d->peers[desc.id].state != UCPG_PEER_STATE_FREE) &&
                (d->peers[desc.id].uuid == desc.uuid);
+    crossed  = known && (d->peers[desc.id].state == UCPG_PEER_STATE_CONNECTING);
     pthread_mutex_unlock(&d->lock);
+    if (crossed && !stopping) {
+        ucpg_peer_answer_crossed_hello(d, &desc);
+        return;
+    }
     if (known) {
         return;                           /* duplicate HELLO */
     }
@@ -558,8 +595,36 @@ static void ucpg_peer_handle_ack(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *i
     }
 }
 
+/* A control message from another node (see the top of this file): a HELLO
+ * needs the boot method's word, anything else must come from the
+ * incarnation already admitted. */
+static int ucpg_peer_foreign_ok(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
+{
+    ucpg_peer_desc_t desc;
+    int ok;
+
+    if (item->ctl.type == UCPG_WIRE_CTL_HELLO) {
+        ucpg_peer_desc_from_ctl(d, item, &desc);
+        ok = d->boot_ops->admit(d->boot_arg, &desc);
+    } else {
+        pthread_mutex_lock(&d->lock);
+        ok = (d->peers[item->hdr.src_peer].state != UCPG_PEER_STATE_FREE) &&
+             (d->peers[item->hdr.src_peer].uuid == item->hdr.src_uuid);
+        pthread_mutex_unlock(&d->lock);
+    }
+    if (!ok) {
+        ucpg_warn("dropping control message %u from peer %u (node %u pid %u): not vouched "
+                  "for by the boot method", item->ctl.type, item->hdr.src_peer,
+                  item->ctl.nodeid, item->ctl.pid);
+    }
+    return ok;
+}
+
 static void ucpg_peer_handle_ctl(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
 {
+    if (item->foreign && !ucpg_peer_foreign_ok(d, item)) {
+        return;
+    }
     switch (item->ctl.type) {
     case UCPG_WIRE_CTL_HELLO:
         ucpg_peer_handle_hello(d, item);

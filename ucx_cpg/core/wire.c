@@ -181,3 +181,56 @@ ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
     *ctl_p = ctl;
     return UCPG_OK;
 }
+
+static int ucpg_wire_card_valid(const ucpg_wire_card_t *card)
+{
+    return (card->uuid != 0) && (card->pid != 0) && (card->pid <= INT32_MAX) &&
+           (card->nodeid != 0) && (card->nodeid <= INT32_MAX) &&
+           (card->address_len != 0) && (card->address_len <= UCPG_WIRE_ADDR_MAX);
+}
+
+size_t ucpg_wire_card_encode(const ucpg_wire_card_t *card, void *buf, size_t cap)
+{
+    ucpg_wire_writer_t w;
+
+    if (!ucpg_wire_card_valid(card) || (card->address == NULL)) {
+        return 0;
+    }
+    ucpg_wire_writer_init(&w, buf, cap);
+    ucpg_wire_put_u32(&w, UCPG_WIRE_CARD_MAGIC);
+    ucpg_wire_put_u8(&w, UCPG_WIRE_VERSION);
+    ucpg_wire_put_u64(&w, card->uuid);
+    ucpg_wire_put_u64(&w, card->starttime);
+    ucpg_wire_put_u32(&w, card->pid);
+    ucpg_wire_put_u32(&w, card->nodeid);
+    ucpg_wire_put_u32(&w, (uint32_t)card->address_len);
+    ucpg_wire_put_bytes(&w, card->address, card->address_len);
+    return w.overflow ? 0 : w.len;
+}
+
+ucpg_status_t ucpg_wire_card_decode(const void *buf, size_t len, ucpg_wire_card_t *card_p)
+{
+    ucpg_wire_reader_t r;
+    ucpg_wire_card_t card;
+    uint32_t magic;
+    uint8_t version;
+
+    ucpg_wire_reader_init(&r, buf, len);
+    magic            = ucpg_wire_get_u32(&r);
+    version          = ucpg_wire_get_u8(&r);
+    card.uuid        = ucpg_wire_get_u64(&r);
+    card.starttime   = ucpg_wire_get_u64(&r);
+    card.pid         = ucpg_wire_get_u32(&r);
+    card.nodeid      = ucpg_wire_get_u32(&r);
+    card.address_len = ucpg_wire_get_u32(&r);
+    if (r.short_read || (magic != UCPG_WIRE_CARD_MAGIC) || (version != UCPG_WIRE_VERSION) ||
+        !ucpg_wire_card_valid(&card)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    card.address = ucpg_wire_get_bytes(&r, card.address_len);
+    if (ucpg_wire_reader_finish(&r) != UCPG_OK) {
+        return UCPG_ERR_MESSAGE;
+    }
+    *card_p = card;
+    return UCPG_OK;
+}

@@ -94,4 +94,30 @@ size_t        ucpg_wire_ctl_encode(const ucpg_wire_ctl_t *ctl, uint8_t out[UCPG_
 ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
                                    ucpg_wire_ctl_t *ctl_p);
 
+/* --- a peer's card ---------------------------------------------------------
+ *
+ * What a boot method publishes about a process in a store that the processes
+ * of other hosts read (the PMIx key-value store): enough to connect to it and
+ * to recognize its HELLO. Layout, little-endian: magic u32 "CARD", version
+ * u8, uuid u64, starttime u64, pid u32, nodeid u32, address length u32, the
+ * worker address. */
+
+#define UCPG_WIRE_CARD_MAGIC      0x44524143u   /* "CARD" */
+#define UCPG_WIRE_CARD_FIXED_LEN  (4 + 1 + 8 + 8 + 4 + 4 + 4)
+
+typedef struct ucpg_wire_card {
+    uint64_t    uuid;         /* never 0 */
+    uint64_t    starttime;
+    uint32_t    pid;          /* 1 .. INT32_MAX */
+    uint32_t    nodeid;       /* 1 .. INT32_MAX */
+    const void *address;      /* decode: points into the buffer decoded */
+    size_t      address_len;  /* 1 .. UCPG_WIRE_ADDR_MAX */
+} ucpg_wire_card_t;
+
+/* Writes the card into buf (cap bytes) and returns its length, or 0 if it
+ * does not fit or the card is invalid (the decoder would reject it). */
+size_t        ucpg_wire_card_encode(const ucpg_wire_card_t *card, void *buf, size_t cap);
+/* UCPG_ERR_MESSAGE unless buf holds exactly one valid card. */
+ucpg_status_t ucpg_wire_card_decode(const void *buf, size_t len, ucpg_wire_card_t *card_p);
+
 #endif

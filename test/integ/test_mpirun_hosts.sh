@@ -1,0 +1,70 @@
+#!/bin/sh
+# test_mpirun_hosts.sh - a job spanning two hosts forms one domain through
+# the PMIx boot method (boot/pmix.c).
+#
+# Two "hosts" on this machine: mpirun runs ranks 0-1 itself ("localhost")
+# and starts an orted for host "hostb" through an rsh agent (this script
+# writes it) that runs the command here, with its own registry directory.
+# Open MPI then treats hostb as another node: its own PMIx server, its own
+# PMIX_NODEID, its ranks not local to ours. So the ranks of the two hosts
+# find each other only through the PMIx key-value store (cards, admission
+# of HELLOs from another node, crossing HELLOs), exactly as on two machines.
+#
+#   1. 4 ranks, 2 per host: every rank sees a domain of 4; peer id = rank;
+#      ranks 0-1 have one node id, ranks 2-3 another.
+#   2. Both hosts forced to the same UCX_CPG_NODEID (cloned machines): the
+#      ranks refuse to merge across hosts (the error names the setting) and
+#      each host forms its own domain of 2.
+set -u
+B=${UCPG_TEST_BUILDDIR:-.}
+command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
+"$B/ucx_cpg_info" -c 2>/dev/null | grep -q "pmix=yes" ||
+    { echo "SKIP: built without PMIx (libpmix-dev)"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+unset UCX_CPG_DOMAIN UCX_CPG_BOOT UCX_CPG_NODEID
+fail() { echo "FAIL: $*"; cat "$T"/*.log; exit 1; }
+
+cat >"$T/agent.sh" <<EOF
+#!/bin/sh
+# rsh agent: "agent.sh HOST COMMAND..." runs COMMAND here as host HOST
+host=\$1; shift
+mkdir -p "$T/\$host"
+export UCX_CPG_REGISTRY_DIR="$T/\$host"
+exec sh -c "\$*"
+EOF
+chmod +x "$T/agent.sh"
+RUN="timeout -k 5 90 mpirun --allow-run-as-root --oversubscribe --tag-output
+     --host localhost:2,hostb:2 --mca plm_rsh_agent $T/agent.sh -np 4"
+
+# 1. one domain of 4 across the two hosts
+$RUN "$B/ucx_cpg_info" -w 3 -t 30 >"$T/four.log" 2>&1 || fail "4 ranks on 2 hosts did not meet"
+for r in 0 1 2 3; do
+    grep "^\[[0-9]*,$r\]<stdout>:" "$T/four.log" | sed 's/^[^:]*://' >"$T/rank$r.out"
+    grep -q "^domain 'job\.[^']*' (boot: pmix.*: 4 process(es)" "$T/rank$r.out" ||
+        fail "rank $r did not see a pmix domain of 4"
+    # table rows: "  <peer> <node> <pid> up ..."; peer ids are the ranks
+    awk '$4 == "up" { print $1, $2 }' "$T/rank$r.out" >"$T/rank$r.peers"
+    [ "$(cut -d' ' -f1 "$T/rank$r.peers" | tr '\n' ' ')" = "0 1 2 3 " ] ||
+        fail "rank $r: peer ids are not the ranks 0-3: $(cat "$T/rank$r.peers")"
+    [ "$(awk '/\(this process\)/ { print $1 }' "$T/rank$r.out")" = "$r" ] ||
+        fail "rank $r is not peer $r"
+done
+na=$(awk '$1 == 0 { print $2 }' "$T/rank0.peers")
+nb=$(awk '$1 == 2 { print $2 }' "$T/rank0.peers")
+for r in 0 1 2 3; do
+    [ "$(awk '$1 < 2 { print $2 }' "$T/rank$r.peers" | sort -u)" = "$na" ] &&
+    [ "$(awk '$1 >= 2 { print $2 }' "$T/rank$r.peers" | sort -u)" = "$nb" ] ||
+        fail "rank $r: node ids are not one per host: $(cat "$T/rank$r.peers")"
+done
+[ "$na" != "$nb" ] || fail "both hosts got node id $na"
+
+# 2. the same node id on both hosts: no merge, one domain of 2 per host
+UCX_CPG_NODEID=7 $RUN -x UCX_CPG_NODEID "$B/ucx_cpg_info" -w 1 -t 30 >"$T/same.log" 2>&1 ||
+    fail "hosts with one node id: each host should still form its domain"
+[ "$(grep -c "<stdout>:domain 'job\.[^']*' (boot: pmix.*: 2 process(es)" "$T/same.log")" -eq 4 ] ||
+    fail "hosts with one node id: ranks did not see exactly their own host"
+grep -q "give each host its own UCX_CPG_NODEID" "$T/same.log" ||
+    fail "hosts with one node id: no error naming UCX_CPG_NODEID"
+
+echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused"
