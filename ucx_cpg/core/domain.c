@@ -112,6 +112,7 @@ ucpg_status_t ucpg_domain_create(const ucpg_config_t *config, ucpg_domain_t **do
     d->uuid      = ucpg_proc_random64();
     d->self      = UCPG_PEER_ID_NONE;
     d->epfd = d->ucp_efd = d->wakefd = -1;
+    pthread_mutex_init(&d->connect_lock, NULL);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->changed, NULL);
     pthread_mutexattr_init(&attr);
@@ -208,6 +209,7 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     pthread_mutex_destroy(&d->timer_lock);
     pthread_cond_destroy(&d->changed);
     pthread_mutex_destroy(&d->lock);
+    pthread_mutex_destroy(&d->connect_lock);
     free(d);
     ucpg_buf_cache_trim();     /* buffers still referenced come back later */
 }

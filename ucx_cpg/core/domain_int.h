@@ -103,6 +103,11 @@ struct ucpg_domain {
     const ucpg_boot_ops_t *boot_ops;
     void                 *boot_arg;
 
+    /* Held from "is this peer known?" to installing its endpoint, by
+     * ucpg_domain_connect and by the HELLO handler, so a peer never gets two
+     * endpoints (UCX pairs endpoints: closing a spare one can break the
+     * peer's). Taken before lock; may be held across ucp_ep_create. */
+    pthread_mutex_t       connect_lock;
     /* Guards everything below that is not marked otherwise. Never held
      * across a UCP call or a user callback. */
     pthread_mutex_t       lock;

@@ -428,6 +428,17 @@ static int ucpg_peer_desc_valid(ucpg_domain_t *d, const ucpg_peer_desc_t *desc)
            (desc->address_len > 0) && (desc->address_len <= UCPG_WIRE_ADDR_MAX);
 }
 
+/* Is incarnation uuid of peer id in the table (connecting or up)? */
+static int ucpg_peer_is_known(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid)
+{
+    int known;
+
+    pthread_mutex_lock(&d->lock);
+    known = (d->peers[id].state != UCPG_PEER_STATE_FREE) && (d->peers[id].uuid == uuid);
+    pthread_mutex_unlock(&d->lock);
+    return known;
+}
+
 ucpg_status_t ucpg_domain_connect(ucpg_domain_t *d, const ucpg_peer_desc_t *desc)
 {
     ucpg_ep_ref_t *ref;
@@ -437,16 +448,14 @@ ucpg_status_t ucpg_domain_connect(ucpg_domain_t *d, const ucpg_peer_desc_t *desc
     if ((d->peers == NULL) || !ucpg_peer_desc_valid(d, desc)) {
         return UCPG_ERR_INVALID_PARAM;
     }
-    pthread_mutex_lock(&d->lock);
-    if ((d->peers[desc->id].state != UCPG_PEER_STATE_FREE) &&
-        (d->peers[desc->id].uuid == desc->uuid)) {
-        pthread_mutex_unlock(&d->lock);
-        return UCPG_OK;                   /* already known */
+    pthread_mutex_lock(&d->connect_lock);
+    if (ucpg_peer_is_known(d, desc->id, desc->uuid)) {
+        pthread_mutex_unlock(&d->connect_lock);
+        return UCPG_OK;                   /* already known, e.g. its HELLO came first */
     }
-    pthread_mutex_unlock(&d->lock);
-
     status = ucpg_peer_ep_create(d, desc->id, desc->uuid, desc->address, &ref);
     if (status != UCPG_OK) {
+        pthread_mutex_unlock(&d->connect_lock);
         return status;
     }
     ep = ref->ep;
@@ -454,6 +463,7 @@ ucpg_status_t ucpg_domain_connect(ucpg_domain_t *d, const ucpg_peer_desc_t *desc
     pthread_mutex_lock(&d->lock);
     ucpg_peer_install(d, desc->id, desc, ref, UCPG_PEER_STATE_CONNECTING);
     pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->connect_lock);
     ucpg_progress_wake(d);                /* a new deadline to sleep until */
 
     status = ucpg_peer_send_ctl(d, ep, UCPG_WIRE_CTL_HELLO, 1);
@@ -522,9 +532,11 @@ static void ucpg_peer_desc_from_ctl(ucpg_domain_t *d, const ucpg_peer_ctl_item_t
     desc->same_host   = (item->ctl.nodeid == d->config.nodeid);
 }
 
-/* Our HELLO and the peer's crossed (two hosts found each other at once):
- * its HELLO answers ours, and ours answers it over the endpoint we have. */
-static void ucpg_peer_answer_crossed_hello(ucpg_domain_t *d, const ucpg_peer_desc_t *desc)
+/* A HELLO from a peer we know: either our HELLOs crossed (two hosts found
+ * each other at once; its HELLO answers ours, and ours is answered over the
+ * endpoint we have), or a duplicate, answered again. */
+static void ucpg_peer_answer_known_hello(ucpg_domain_t *d, const ucpg_peer_desc_t *desc,
+                                         int crossed)
 {
     ucpg_ep_ref_t *ref;
     ucp_ep_h ep;
@@ -536,8 +548,10 @@ static void ucpg_peer_answer_crossed_hello(ucpg_domain_t *d, const ucpg_peer_des
         ucpg_peer_send_ctl(d, ep, UCPG_WIRE_CTL_HELLO_ACK, 1);
         ucpg_domain_ep_put(d, ref);
     }
-    ucpg_info("peer %u (node %u pid %d) joined (crossing HELLOs)", desc->id, desc->nodeid,
-              (int)desc->pid);
+    if (crossed) {
+        ucpg_info("peer %u (node %u pid %d) joined (crossing HELLOs)", desc->id,
+                  desc->nodeid, (int)desc->pid);
+    }
 }
 
 /* HELLO: connect back, mark UP, answer. While stopping, answer BYE instead so
@@ -550,20 +564,24 @@ static void ucpg_peer_handle_hello(ucpg_domain_t *d, const ucpg_peer_ctl_item_t 
     ucp_ep_h ep;
 
     ucpg_peer_desc_from_ctl(d, item, &desc);
+    pthread_mutex_lock(&d->connect_lock);
     pthread_mutex_lock(&d->lock);
     stopping = d->stopping;
     known    = (d->peers[desc.id].state != UCPG_PEER_STATE_FREE) &&
                (d->peers[desc.id].uuid == desc.uuid);
     crossed  = known && (d->peers[desc.id].state == UCPG_PEER_STATE_CONNECTING);
     pthread_mutex_unlock(&d->lock);
-    if (crossed && !stopping) {
-        ucpg_peer_answer_crossed_hello(d, &desc);
+    if (known) {
+        pthread_mutex_unlock(&d->connect_lock);
+        if (!stopping) {
+            /* Crossing HELLOs, or a duplicate: answer again (harmless), so
+             * the sender never waits for an ACK it will not get. */
+            ucpg_peer_answer_known_hello(d, &desc, crossed);
+        }
         return;
     }
-    if (known) {
-        return;                           /* duplicate HELLO */
-    }
     if (ucpg_peer_ep_create(d, desc.id, desc.uuid, desc.address, &ref) != UCPG_OK) {
+        pthread_mutex_unlock(&d->connect_lock);
         return;
     }
     ep = ref->ep;
@@ -575,6 +593,7 @@ static void ucpg_peer_handle_hello(ucpg_domain_t *d, const ucpg_peer_ctl_item_t 
         ucpg_peer_install(d, desc.id, &desc, ref, UCPG_PEER_STATE_UP);
     }
     pthread_mutex_unlock(&d->lock);
+    pthread_mutex_unlock(&d->connect_lock);
     ucpg_peer_send_ctl(d, ep, stopping ? UCPG_WIRE_CTL_BYE : UCPG_WIRE_CTL_HELLO_ACK,
                        !stopping);
     if (stopping) {
