@@ -20,6 +20,10 @@
  *              Decode succeeds exactly when the model says so, leaves its
  *              output alone otherwise, points the address into the input,
  *              and a success re-encodes to the same bytes.
+ *   - boot:    the registry queries of boot/remote.h; the first byte, if
+ *              odd, stamps a valid type (query or answer by its second bit)
+ *              on a copy of the rest. Decode succeeds exactly when the
+ *              model says so and a success re-encodes to the same bytes.
  *   - reader:  the first byte chooses how many of the following bytes are
  *              operations; the rest is the buffer read. After each get_* the
  *              position, the short-read flag and the value match the model,
@@ -35,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/remote.h"
 #include "core/wire.h"
 #include "fuzz_util.h"
 
@@ -208,6 +213,60 @@ static void fuzz_card(const uint8_t *data, size_t size)
 }
 
 
+/* --- boot registry queries ------------------------------------------------- */
+
+static int fuzz_boot_model_ok(const uint8_t *msg, size_t len)
+{
+    int64_t status;
+    uint64_t owner, uuid;
+
+    if ((len == 17) && (msg[0] == 1)) {
+        return fuzz_le(msg + 9, 4) != 0;                     /* node */
+    }
+    if ((len != 25) || (msg[0] != 2)) {
+        return 0;
+    }
+    status = (int32_t)(uint32_t)fuzz_le(msg + 9, 4);
+    owner  = fuzz_le(msg + 13, 4);
+    uuid   = fuzz_le(msg + 17, 8);
+    if (status == 0) {
+        return uuid != 0;
+    }
+    return (status == UCPG_ERR_NOT_FOUND) && (owner == 0) && (uuid == 0);
+}
+
+static void fuzz_boot(const uint8_t *data, size_t size)
+{
+    uint8_t again[UCPG_BOOT_ANSWER_LEN], *msg;
+    ucpg_boot_msg_t m, sentinel;
+    ucpg_status_t status;
+    size_t len;
+
+    if (size == 0) {
+        return;
+    }
+    len = size - 1;
+    msg = malloc(len + 1);
+    FUZZ_CHECK(msg != NULL);
+    memcpy(msg, data + 1, len);
+    if ((data[0] & 1) && (len > 0)) {
+        msg[0] = (data[0] & 2) ? 2 : 1;
+    }
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    memcpy(&m, &sentinel, sizeof(m));
+    status = ucpg_boot_msg_decode(msg, len, &m);
+    FUZZ_CHECK((status == UCPG_OK) || (status == UCPG_ERR_MESSAGE));
+    FUZZ_CHECK((status == UCPG_OK) == fuzz_boot_model_ok(msg, len));
+    if (status != UCPG_OK) {
+        FUZZ_CHECK(memcmp(&m, &sentinel, sizeof(m)) == 0);
+    } else {
+        FUZZ_CHECK(ucpg_boot_msg_encode(&m, again) == len);
+        FUZZ_CHECK(memcmp(again, msg, len) == 0);
+    }
+    free(msg);
+}
+
+
 /* --- reader and writer ---------------------------------------------------- */
 
 enum {
@@ -342,6 +401,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_hdr(data, size);
     fuzz_ctl(data, size);
     fuzz_card(data, size);
+    fuzz_boot(data, size);
     fuzz_reader(data, size);
     return 0;
 }

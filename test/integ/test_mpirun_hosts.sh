@@ -15,6 +15,11 @@
 #   2. Both hosts forced to the same UCX_CPG_NODEID (cloned machines): the
 #      ranks refuse to merge across hosts (the error names the setting) and
 #      each host forms its own domain of 2.
+#   3. RSM across hosts: mpirun_cpg_rsm -r, a ring of 4 segments in which
+#      ranks 1 and 3 import from the other host (the exporter is found by
+#      asking a process of its node, boot/remote.c), pass a token with put
+#      and signal; an import from a node with no process fails with
+#      RSMERR_REMOTE_NODE_UNREACHABLE.
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -67,4 +72,10 @@ UCX_CPG_NODEID=7 $RUN -x UCX_CPG_NODEID "$B/ucx_cpg_info" -w 1 -t 30 >"$T/same.l
 grep -q "give each host its own UCX_CPG_NODEID" "$T/same.log" ||
     fail "hosts with one node id: no error naming UCX_CPG_NODEID"
 
-echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused"
+# 3. an RSM segment ring across the two hosts
+$RUN "$B/test/mpi/mpirun_cpg_rsm" -r >"$T/ring.log" 2>&1 || fail "RSM ring across hosts"
+[ "$(grep -c "<stdout>:rank [0-3]: ok$" "$T/ring.log")" -eq 4 ] || fail "not every rank of the ring said ok"
+grep -q "<stdout>:rank 0: rsm ring token 1003 ok" "$T/ring.log" || fail "the token did not go round"
+
+echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
+echo "      RSM ring across the hosts"

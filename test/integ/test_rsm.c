@@ -1164,6 +1164,93 @@ fail:
     return integ_end(h, 0);
 }
 
+/*
+ * Exit with live objects: a program that exits (exit(), not _exit()) without
+ * destroying its export or disconnecting its import. The library tears the
+ * domain down at exit; UCX aborts if memory is still registered then, so
+ * the RSM layer must give it back first. The exported range comes from the
+ * heap (posix_memalign), where UCX cannot place shared memory, so it is
+ * registered in UCX's registration cache: exactly what aborts. The
+ * exporter's own atexit handler, registered before the library's and so run
+ * after it, checks that the range still holds its contents and is writable.
+ */
+static uint8_t *exit_mem;
+
+static void exit_check_memory(void)
+{
+    size_t i;
+
+    for (i = 0; i < SEG_SIZE; ++i) {
+        if (exit_mem[i] != pattern(i, (i == 8) ? 9 : 1)) {
+            _exit(3);                     /* lost its contents */
+        }
+    }
+    exit_mem[0] = 1;                      /* still writable: no fault */
+}
+
+static int child_exit_with_live_export(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_export_handle_t seg;
+    rsm_memseg_id_t segid = SEGID;
+    size_t i;
+
+    if (posix_memalign((void **)&exit_mem, (size_t)sysconf(_SC_PAGESIZE), SEG_SIZE) != 0) {
+        return 1;
+    }
+    for (i = 0; i < SEG_SIZE; ++i) {
+        exit_mem[i] = pattern(i, 1);
+    }
+    atexit(exit_check_memory);
+    EXPECT_RSM(rsm_get_controller("ucx0", &ctlr), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, exit_mem, SEG_SIZE, 0), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_publish(seg, &segid, NULL, 0), RSM_SUCCESS);
+    ucpg_test_say("PUBLISHED %u", segid);
+    ucpg_test_wait_for("EXIT", STEP_MS);
+    fflush(stdout);
+    exit(0);                              /* export still published */
+}
+
+static int child_exit_with_live_import(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    rsm_node_id_t node;
+    uint8_t b = pattern(8, 9);
+
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_import_put(im, 8, &b, 1), RSM_SUCCESS);
+    ucpg_test_say("PUT");
+    ucpg_test_wait_for("EXIT", STEP_MS);
+    fflush(stdout);
+    exit(0);                              /* still connected */
+}
+
+static int test_exit_with_live_export_and_import_is_clean(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64];
+    int status = -1;
+
+    ucpg_harness_fork(h, 1, child_exit_with_live_export, NULL);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "PUBLISHED ", line, sizeof(line), STEP_MS) == 0,
+                "no segment published");
+    ucpg_harness_fork(h, 1, child_exit_with_live_import, NULL);
+    ucpg_harness_send(h, 1, "SEG %s", line + 10);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "PUT", NULL, 0, STEP_MS) == 0, "importer failed");
+    ucpg_harness_send(h, 1, "EXIT");
+    INTEG_CHECK((ucpg_harness_wait_rank(h, 1, STEP_MS, &status) == 0) && WIFEXITED(status) &&
+                (WEXITSTATUS(status) == 0), "exit with a live import: wait status %#x", status);
+    ucpg_harness_send(h, 0, "EXIT");
+    INTEG_CHECK((ucpg_harness_wait_rank(h, 0, STEP_MS, &status) == 0) && WIFEXITED(status) &&
+                (WEXITSTATUS(status) == 0),
+                "exit with a live export: wait status %#x (exit 3: the range lost its "
+                "contents)", status);
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 int main(int argc, char **argv)
 {
     static const integ_test_t tests[] = {
@@ -1181,6 +1268,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_signals_are_counted_both_ways_and_mix_with_fds),
         INTEG_TEST(test_map_gives_load_store_access_and_read_only_faults),
         INTEG_TEST(test_rebind_is_transparent_to_importers),
+        INTEG_TEST(test_exit_with_live_export_and_import_is_clean),
     };
 
     return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

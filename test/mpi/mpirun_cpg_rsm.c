@@ -20,6 +20,10 @@
  * signals it; rank i waits for the signal, checks the token is 1000 + i - 1
  * and passes 1000 + i on; rank 0 finally checks 1000 + N - 1.
  *
+ * The right neighbour may run on another host: its segment is looked for on
+ * every node of rsm_get_interconnect_topology (ours first). With -r only
+ * the RSM ring runs (CPG groups do not span hosts yet).
+ *
  * Exit status 0 and one "ok" line per rank, or 1 and a FAIL line.
  */
 #define _GNU_SOURCE
@@ -206,6 +210,20 @@ static void check_cpg(const char *group)
 
 /* --- RSM ------------------------------------------------------------------------------ */
 
+/* Our node, then every remote node of the topology (at most MAX_RANKS). */
+static int ring_nodes(const rsm_topology_t *topo, rsm_node_id_t *nodes)
+{
+    const rsm_connections_t *c = topo->connections[0];
+    int n = 0, i;
+
+    nodes[n++] = topo->topology_hdr.local_nodeid;
+    for (i = 0; (topo->topology_hdr.local_cntlr_count > 0) &&
+                (i < c->hdr.remote_cntlr_count) && (n <= MAX_RANKS); ++i) {
+        nodes[n++] = c->remote_cntlr[i].remote_nodeid;
+    }
+    return n;
+}
+
 static void check_rsm_ring(void)
 {
     long page = sysconf(_SC_PAGESIZE), deadline;
@@ -214,20 +232,15 @@ static void check_rsm_ring(void)
     rsm_memseg_export_handle_t ex;
     rsm_memseg_import_handle_t im;
     rsm_memseg_id_t segid = SEGID_BASE + (rsm_memseg_id_t)rank;
+    rsm_node_id_t nodes[MAX_RANKS + 1];
     rsm_topology_t *topo;
-    rsm_node_id_t node;
     volatile uint64_t *mem;
     uint64_t token;
+    int nnodes, i;
 
     if ((ret = rsm_get_controller("ucx0", &ctlr)) != RSM_SUCCESS) {
         fail("rsm_get_controller: %d", ret);
     }
-    if ((ret = rsm_get_interconnect_topology(&topo)) != RSM_SUCCESS) {
-        fail("rsm_get_interconnect_topology: %d", ret);
-    }
-    node = topo->topology_hdr.local_nodeid;
-    rsm_free_interconnect_topology(topo);
-
     if (posix_memalign((void **)&mem, (size_t)page, (size_t)page) != 0) {
         fail("out of memory");
     }
@@ -239,14 +252,31 @@ static void check_rsm_ring(void)
         fail("rsm_memseg_export_publish(%#x): %d", (unsigned)segid, ret);
     }
 
-    /* the neighbour publishes when it gets here: retry until it has */
+    /* A node with no process of the domain: a bounded, documented error. */
+    if ((rank == 0) && ((ret = rsm_memseg_import_connect(ctlr, 0x7ffffff0u, segid,
+                                                         RSM_PERM_RDWR, &im)) !=
+                        RSMERR_REMOTE_NODE_UNREACHABLE)) {
+        fail("import from a node with no process: %d, expected %d", ret,
+             RSMERR_REMOTE_NODE_UNREACHABLE);
+    }
+
+    /* The neighbour publishes when it gets here, on a node we do not know:
+     * try every node of the topology until one has its segment. */
     deadline = now_ms() + TIMEOUT_MS;
-    while ((ret = rsm_memseg_import_connect(ctlr, node, SEGID_BASE + (rsm_memseg_id_t)right,
-                                            RSM_PERM_RDWR, &im)) == RSMERR_SEG_NOT_PUBLISHED) {
-        if (now_ms() > deadline) {
+    for (ret = RSMERR_SEG_NOT_PUBLISHED; ret == RSMERR_SEG_NOT_PUBLISHED; usleep(10000)) {
+        if ((ret = rsm_get_interconnect_topology(&topo)) != RSM_SUCCESS) {
+            fail("rsm_get_interconnect_topology: %d", ret);
+        }
+        nnodes = ring_nodes(topo, nodes);          /* again: hosts may still arrive */
+        rsm_free_interconnect_topology(topo);
+        ret = RSMERR_SEG_NOT_PUBLISHED;
+        for (i = 0; (i < nnodes) && (ret == RSMERR_SEG_NOT_PUBLISHED); ++i) {
+            ret = rsm_memseg_import_connect(ctlr, nodes[i], SEGID_BASE + (rsm_memseg_id_t)right,
+                                            RSM_PERM_RDWR, &im);
+        }
+        if ((ret == RSMERR_SEG_NOT_PUBLISHED) && (now_ms() > deadline)) {
             fail("rank %d never published segment %#x", right, SEGID_BASE + right);
         }
-        usleep(10000);
     }
     if (ret != RSM_SUCCESS) {
         fail("rsm_memseg_import_connect to rank %d: %d", right, ret);
@@ -293,6 +323,7 @@ int main(int argc, char **argv)
 {
     char group[CPG_MAX_NAME_LENGTH];
     const char *domain = getenv("UCX_CPG_DOMAIN");
+    int rsm_only;
 
     rank   = env_int("OMPI_COMM_WORLD_RANK");
     nranks = env_int("OMPI_COMM_WORLD_SIZE");
@@ -300,10 +331,16 @@ int main(int argc, char **argv)
         fail("bad rank %d of %d", rank, nranks);
     }
     alarm(60);                    /* never hang a test run */
+    /* -r: the RSM ring only (CPG groups do not span hosts yet) */
+    rsm_only = (argc > 1) && (strcmp(argv[1], "-r") == 0);
     snprintf(group, sizeof(group), "mpirun_ring.%s", (domain != NULL) ? domain : "default");
-    check_cpg(group);
+    if (!rsm_only) {
+        check_cpg(group);
+    }
     check_rsm_ring();
-    cpg_finalize(cpg);
+    if (!rsm_only) {
+        cpg_finalize(cpg);
+    }
     printf("rank %d: ok\n", rank);
     return 0;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "remote.h"
 
 /* Guards everything below. Re-initialized in a forked child, where another
  * thread of the parent may have held it at the time of fork(). */
@@ -25,6 +26,14 @@ static unsigned                  ucpg_boot_refs;
 static pid_t                     ucpg_boot_owner;
 static int                       ucpg_boot_hooks_installed;
 
+typedef struct ucpg_boot_teardown_hook {
+    void (*fn)(void *arg);
+    void  *arg;
+} ucpg_boot_teardown_hook_t;
+
+#define UCPG_BOOT_TEARDOWN_HOOKS 4
+static ucpg_boot_teardown_hook_t ucpg_boot_teardown_hooks[UCPG_BOOT_TEARDOWN_HOOKS];
+
 static void ucpg_boot_atfork_child(void)
 {
     pthread_mutex_init(&ucpg_boot_lock, NULL);
@@ -33,11 +42,18 @@ static void ucpg_boot_atfork_child(void)
 static void ucpg_boot_teardown_locked(void)
 {
     ucpg_domain_t *d = ucpg_boot_domain;
+    unsigned i;
 
     ucpg_boot_domain = NULL;
     ucpg_boot_refs   = 0;
+    ucpg_boot_remote_stop();
     ucpg_boot_method->leave(ucpg_boot_ctx);
     ucpg_domain_stop(d);
+    for (i = 0; i < UCPG_BOOT_TEARDOWN_HOOKS; ++i) {
+        if (ucpg_boot_teardown_hooks[i].fn != NULL) {
+            ucpg_boot_teardown_hooks[i].fn(ucpg_boot_teardown_hooks[i].arg);
+        }
+    }
     ucpg_boot_method->cleanup(ucpg_boot_ctx);
     ucpg_domain_destroy(d);
     ucpg_boot_ctx    = NULL;
@@ -175,7 +191,8 @@ static ucpg_status_t ucpg_boot_create_locked(void)
     }
     status = method->join(ctx, d, &config);
     if (status != UCPG_OK) {
-        ucpg_domain_stop(d);              /* if join started it */
+        ucpg_boot_remote_stop();          /* if join started it */
+        ucpg_domain_stop(d);
         method->cleanup(ctx);
         ucpg_domain_destroy(d);
         return status;
@@ -233,6 +250,31 @@ void ucpg_boot_domain_put(ucpg_domain_t *domain)
     if ((domain != NULL) && (domain == ucpg_boot_domain) && (ucpg_boot_refs > 0) &&
         (ucpg_boot_owner == getpid()) && (--ucpg_boot_refs == 0)) {
         ucpg_boot_teardown_locked();
+    }
+    pthread_mutex_unlock(&ucpg_boot_lock);
+}
+
+void ucpg_boot_on_teardown(void (*fn)(void *arg), void *arg)
+{
+    unsigned i, free_i = UCPG_BOOT_TEARDOWN_HOOKS;
+
+    pthread_mutex_lock(&ucpg_boot_lock);
+    for (i = 0; i < UCPG_BOOT_TEARDOWN_HOOKS; ++i) {
+        if (ucpg_boot_teardown_hooks[i].fn == fn) {
+            break;
+        }
+        if ((ucpg_boot_teardown_hooks[i].fn == NULL) && (free_i == UCPG_BOOT_TEARDOWN_HOOKS)) {
+            free_i = i;
+        }
+    }
+    if (i == UCPG_BOOT_TEARDOWN_HOOKS) {
+        i = free_i;
+    }
+    if (i < UCPG_BOOT_TEARDOWN_HOOKS) {
+        ucpg_boot_teardown_hooks[i].fn  = fn;
+        ucpg_boot_teardown_hooks[i].arg = arg;
+    } else {
+        ucpg_error("no room for another teardown hook");
     }
     pthread_mutex_unlock(&ucpg_boot_lock);
 }

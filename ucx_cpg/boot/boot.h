@@ -31,8 +31,9 @@ typedef struct ucpg_boot_method {
     /* Before the domain exists: allocates the method's context, and may
      * adjust the configuration (the PMIx method sets the node id). */
     ucpg_status_t (*init)(ucpg_config_t *config, void **ctx_p);
-    /* Registers the domain, starts it (ucpg_domain_start) and connects to
-     * the peers already there. On failure cleanup still follows. */
+    /* Registers the domain, starts it (ucpg_domain_start) and the registry
+     * query service (ucpg_boot_remote_start), then connects to the peers
+     * already there. On failure cleanup still follows. */
     ucpg_status_t (*join)(void *ctx, ucpg_domain_t *d, const ucpg_config_t *config);
     /* Unregisters, so no newcomer connects any more (domain still running). */
     void          (*leave)(void *ctx);
@@ -46,6 +47,13 @@ extern const ucpg_boot_method_t ucpg_boot_local;
 #ifdef UCPG_HAVE_PMIX
 extern const ucpg_boot_method_t ucpg_boot_pmix;
 #endif
+
+/* fn(arg) runs when the process-wide domain is torn down while an upper
+ * layer still has objects in it (the application exits without freeing
+ * them): after the peers were told, before UCX is cleaned up, so the layer
+ * can release its UCX resources (UCX aborts on memory still registered).
+ * Registering the same fn again only updates arg; at most 4 layers. */
+void ucpg_boot_on_teardown(void (*fn)(void *arg), void *arg);
 
 /* The host registry of the process-wide domain d, or NULL if its boot method
  * keeps none. Valid while d is held. */

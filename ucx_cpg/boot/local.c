@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "host.h"
+#include "remote.h"
 
 /* A peer died without BYE: free its slot so the registry never fills up
  * with the dead (the registry re-checks that the process is really gone). */
@@ -43,6 +44,10 @@ static ucpg_status_t ucpg_boot_local_join(void *arg, ucpg_domain_t *d,
     status = ucpg_domain_start(d, host->slot, ucpg_registry_nslots(host->registry),
                                ucpg_registry_secret(host->registry), &ucpg_boot_local_ops,
                                host);
+    if (status == UCPG_OK) {
+        /* before anyone hears of us: an UP peer always answers queries */
+        status = ucpg_boot_remote_start(d, host->registry);
+    }
     if (status == UCPG_OK) {
         ucpg_info("joined domain '%s' as peer %u (node %u), %u other process(es) found",
                   config->domain, host->slot, config->nodeid, npeers);

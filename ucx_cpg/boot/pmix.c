@@ -47,6 +47,7 @@
 #include "core/proc.h"
 #include "core/wire.h"
 #include "host.h"
+#include "remote.h"
 
 #define UCPG_BOOT_PMIX_CARD_KEY     "ucx_cpg.card"
 #define UCPG_BOOT_PMIX_FETCH_SEC    1    /* wait for a card of another host */
@@ -340,6 +341,10 @@ static ucpg_status_t ucpg_boot_pmix_join(void *arg, ucpg_domain_t *d,
         status = ucpg_domain_start(d, ctx->self.rank, ucpg_registry_nslots(ctx->host.registry),
                                    ucpg_registry_secret(ctx->host.registry),
                                    &ucpg_boot_pmix_ops, ctx);
+    }
+    if (status == UCPG_OK) {
+        /* before anyone hears of us: an UP peer always answers queries */
+        status = ucpg_boot_remote_start(d, ctx->host.registry);
     }
     if (status == UCPG_OK) {
         ucpg_info("joined domain '%s' as rank %u of %u (node %u), %u other process(es) of "

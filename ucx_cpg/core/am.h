@@ -23,6 +23,7 @@ typedef enum ucpg_am_id {
     UCPG_AM_ID_TEST  = 1,   /* tests, the demo and tools */
     UCPG_AM_ID_GROUP = 2,   /* group layer (first of its ids) */
     UCPG_AM_ID_RSM   = 6,   /* rsm layer (first of its ids) */
+    UCPG_AM_ID_BOOT  = 10,  /* boot layer: queries of another host's registry */
     UCPG_AM_ID_MAX   = 16
 } ucpg_am_id_t;
 

@@ -91,6 +91,16 @@ ucpg_status_t ucpg_rsm_send(ucpg_domain_t *d, ucpg_peer_id_t dst, const ucpg_rsm
     return (status == UCPG_INPROGRESS) ? UCPG_OK : status;
 }
 
+/* The process exits with RSM objects alive: see ucpg_boot_on_teardown. */
+static void ucpg_rsm_teardown(void *arg)
+{
+    (void)arg;
+    ucpg_rsm_engine_lock();
+    ucpg_rsm_import_teardown_all();
+    ucpg_rsm_export_teardown_all();
+    ucpg_rsm_engine_unlock();
+}
+
 void ucpg_rsm_engine_lock(void)   { pthread_mutex_lock(&ucpg_rsm_lock); }
 void ucpg_rsm_engine_unlock(void) { pthread_mutex_unlock(&ucpg_rsm_lock); }
 int  ucpg_rsm_engine_trylock(void) { return pthread_mutex_trylock(&ucpg_rsm_lock) == 0; }
@@ -103,6 +113,7 @@ ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
     if (ucpg_rsm_users == 0) {
         status = ucpg_boot_domain_get(&ucpg_rsm_domain);
         if (status == UCPG_OK) {
+            ucpg_boot_on_teardown(ucpg_rsm_teardown, NULL);
             status = ucpg_am_register(ucpg_rsm_domain, UCPG_AM_ID_RSM, ucpg_rsm_am_recv,
                                       ucpg_rsm_domain);
             if (status == UCPG_OK) {

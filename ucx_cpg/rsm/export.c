@@ -700,3 +700,20 @@ void ucpg_rsm_export_peer_down(ucpg_peer_id_t peer, uint64_t uuid)
     }
     ucpg_rsm_engine_unlock();
 }
+
+/* The domain goes away under live exports (exit without destroying them):
+ * give every exporter its memory back as private memory and release the
+ * registrations. The handles become invalid. Engine lock held. */
+void ucpg_rsm_export_teardown_all(void)
+{
+    struct __rsm_memseg_export_handle *e;
+
+    for (e = ucpg_rsm_exports; e != NULL; e = e->next) {
+        if (e->memh != NULL) {
+            ucpg_rsm_unmap_memory(e);
+            e->memh = NULL;
+        }
+        e->magic = 0;
+    }
+    ucpg_rsm_exports = NULL;
+}

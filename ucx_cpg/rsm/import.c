@@ -28,6 +28,7 @@
 
 #include "boot/boot.h"
 #include "boot/registry.h"
+#include "boot/remote.h"
 #include "core/log.h"
 #include "core/proc.h"
 #include "protocol.h"
@@ -222,6 +223,23 @@ static int ucpg_rsm_connect_ask(ucpg_domain_t *d, ucpg_peer_id_t owner, rsm_mems
     return p->rep.err;
 }
 
+/* Finds the exporter of {node, segid}: in our registry for our node, else by
+ * asking a process of that node (boot/remote.h). */
+static int ucpg_rsm_find_owner(ucpg_domain_t *d, struct ucpg_registry *reg, rsm_node_id_t node,
+                               rsm_memseg_id_t segid, uint32_t *owner_p, uint64_t *uuid_p)
+{
+    ucpg_status_t status;
+
+    if (node == ucpg_domain_nodeid(d)) {
+        status = (reg == NULL) ? UCPG_ERR_NOT_FOUND
+                               : ucpg_registry_seg_lookup(reg, node, segid, owner_p, uuid_p);
+        return ucpg_rsm_err_from_lookup(status);
+    }
+    status = ucpg_boot_remote_seg_lookup(d, node, segid, owner_p, uuid_p);
+    return (status == UCPG_ERR_PEER_DOWN) ? RSMERR_REMOTE_NODE_UNREACHABLE
+                                          : ucpg_rsm_err_from_lookup(status);
+}
+
 static void ucpg_rsm_req_done(void *request, ucs_status_t status, void *user_data)
 {
     ucpg_rsm_wait_t *w = user_data;
@@ -303,6 +321,29 @@ static int ucpg_rsm_connect_checks(rsmapi_controller_handle_t controller,
     return RSM_SUCCESS;
 }
 
+/* Is the exporter UP? A process that just arrived (most often on another
+ * host) may still be finishing its handshake with us: wait for it, bounded
+ * by connect_timeout_ms. */
+static int ucpg_rsm_owner_up(ucpg_domain_t *d, ucpg_peer_id_t owner, uint64_t uuid)
+{
+    uint64_t deadline = ucpg_time_ms() + ucpg_domain_config(d)->connect_timeout_ms;
+    ucpg_peer_info_t info;
+
+    for (;;) {
+        if (ucpg_domain_peer_info(d, owner, &info) != UCPG_OK) {
+            return 0;
+        }
+        if ((info.uuid == uuid) && (info.state == UCPG_PEER_STATE_UP)) {
+            return 1;
+        }
+        if (((info.uuid != uuid) && (info.state == UCPG_PEER_STATE_UP)) ||
+            (ucpg_time_ms() > deadline)) {
+            return 0;                     /* another incarnation, or never came */
+        }
+        usleep(1000);
+    }
+}
+
 int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id_t node_id,
                               rsm_memseg_id_t segment_id, rsm_permission_t perm,
                               rsm_memseg_import_handle_t *im_memseg)
@@ -310,7 +351,6 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
     struct __rsm_memseg_import_handle *h;
     ucpg_rsm_pending_t pending;
     struct ucpg_registry *reg;
-    ucpg_peer_info_t info;
     ucpg_status_t status;
     ucpg_domain_t *d;
     int ret;
@@ -346,15 +386,11 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
         ret = RSMERR_INSUFFICIENT_RESOURCES;
         goto err;
     }
-    status = (reg == NULL) ? UCPG_ERR_NOT_FOUND
-                           : ucpg_registry_seg_lookup(reg, node_id, segment_id, &h->owner,
-                                                      &h->owner_uuid);
-    if (status != UCPG_OK) {
-        ret = ucpg_rsm_err_from_lookup(status);
+    ret = ucpg_rsm_find_owner(d, reg, node_id, segment_id, &h->owner, &h->owner_uuid);
+    if (ret != RSM_SUCCESS) {
         goto err;
     }
-    if ((ucpg_domain_peer_info(d, h->owner, &info) != UCPG_OK) ||
-        (info.uuid != h->owner_uuid) || (info.state != UCPG_PEER_STATE_UP)) {
+    if (!ucpg_rsm_owner_up(d, h->owner, h->owner_uuid)) {
         ret = RSMERR_REMOTE_NODE_UNREACHABLE;
         goto err;
     }
@@ -669,4 +705,23 @@ int rsm_memseg_import_set_mode(rsm_memseg_import_handle_t im_memseg, rsm_barrier
     }
     im_memseg->barrier_mode = mode;
     return RSM_SUCCESS;
+}
+
+/* The domain goes away under live imports (exit without disconnecting):
+ * drop their views and rkeys while UCX still exists. The handles become
+ * invalid. Engine lock held. */
+void ucpg_rsm_import_teardown_all(void)
+{
+    struct __rsm_memseg_import_handle *i;
+
+    for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
+        ucpg_rsm_map_revoke(i);
+        ucpg_rsm_direct_close(i);
+        ucp_rkey_destroy(i->rkey);
+        while (i->nold_rkeys > 0) {
+            ucp_rkey_destroy(i->old_rkeys[--i->nold_rkeys]);
+        }
+        i->magic = 0;
+    }
+    ucpg_rsm_imports = NULL;
 }

@@ -179,6 +179,9 @@ void ucpg_rsm_export_peer_down(ucpg_peer_id_t peer, uint64_t uuid);
 /* import.c: a CONNECT_REP (with the rkey) or an ABORT. */
 void ucpg_rsm_import_recv(ucpg_peer_id_t src, const struct ucpg_rsm_msg *msg,
                           const void *rkey, size_t rkey_len);
+/* export.c, import.c: the domain is torn down under live objects (exit). */
+void ucpg_rsm_export_teardown_all(void);
+void ucpg_rsm_import_teardown_all(void);
 /* import.c: a peer went down: its exports are gone for our imports. */
 void ucpg_rsm_import_peer_down(ucpg_peer_id_t peer, uint64_t uuid);
 
