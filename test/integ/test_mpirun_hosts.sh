@@ -20,6 +20,10 @@
 #      asking a process of its node, boot/remote.c), pass a token with put
 #      and signal; an import from a node with no process fails with
 #      RSMERR_REMOTE_NODE_UNREACHABLE.
+#   4. A rank killed (SIGKILL) on hostb: the rank of its own host sees it
+#      down through its pidfd ("exited"), the ranks of the other host
+#      through UCX ("unreachable"), before mpirun, which notices the death
+#      too, ends the job (so within about 2 s).
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -77,5 +81,23 @@ $RUN "$B/test/mpi/mpirun_cpg_rsm" -r >"$T/ring.log" 2>&1 || fail "RSM ring acros
 [ "$(grep -c "<stdout>:rank [0-3]: ok$" "$T/ring.log")" -eq 4 ] || fail "not every rank of the ring said ok"
 grep -q "<stdout>:rank 0: rsm ring token 1003 ok" "$T/ring.log" || fail "the token did not go round"
 
+# 4. a death on the other host is seen (mpirun then ends the job: not 0)
+cat >"$T/kill3.sh" <<EOF
+#!/bin/sh
+if [ "\$OMPI_COMM_WORLD_RANK" = 3 ]; then
+    "$B/ucx_cpg_info" -w 3 -t 30 -l 30000 >/dev/null 2>&1 & p=\$!
+    sleep 3; kill -9 \$p; wait \$p; exit 0
+fi
+exec "$B/ucx_cpg_info" -w 3 -t 30 -l 15000
+EOF
+chmod +x "$T/kill3.sh"
+$RUN -x UCX_CPG_LOG_LEVEL=info "$T/kill3.sh" >"$T/kill.log" 2>&1
+for r in 0 1; do
+    grep -q "^\[[0-9]*,$r\]<stderr>:.*peer 3 (node $nb pid [0-9]*) is down: unreachable" "$T/kill.log" ||
+        fail "rank $r (other host) did not see the killed rank 3 go down"
+done
+grep -q "^\[[0-9]*,2\]<stderr>:.*peer 3 (node $nb pid [0-9]*) is down: exited" "$T/kill.log" ||
+    fail "rank 2 (same host) did not see the killed rank 3 exit"
+
 echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
-echo "      RSM ring across the hosts"
+echo "      RSM ring across the hosts; a death on the other host seen"
