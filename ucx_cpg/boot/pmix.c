@@ -212,40 +212,204 @@ static ucpg_status_t ucpg_boot_pmix_get_card(ucpg_boot_pmix_t *ctx, uint32_t ran
     return status;
 }
 
-/* Connects to the ranks of other hosts that have put their card. */
-static void ucpg_boot_pmix_connect_remote(ucpg_boot_pmix_t *ctx, ucpg_domain_t *d)
+/*
+ * Fetching the cards of the ranks of other hosts, all at once, for at most
+ * UCPG_BOOT_PMIX_FETCH_SEC. Open MPI's runtime holds a request for a rank
+ * that has not committed yet until it does (it ignores PMIX_TIMEOUT), so
+ * the answers for ranks that arrive later come after we stopped waiting:
+ * the fetch state is reference counted (one reference per request still
+ * out, one for the waiter) and freed by whoever drops the last one. Those
+ * late ranks say HELLO to us themselves.
+ */
+typedef struct ucpg_boot_pmix_fetch {
+    pthread_mutex_t lock;
+    pthread_cond_t  cond;
+    unsigned        refs;         /* requests out + the waiter */
+    int             abandoned;    /* the waiter is gone: drop late cards */
+    uint32_t        n;
+    uint8_t       **cards;        /* [n]: card bytes, or NULL */
+    size_t         *lens;         /* [n] */
+    struct ucpg_boot_pmix_fetch_req {
+        struct ucpg_boot_pmix_fetch *fetch;
+        uint32_t                     rank;
+    } *reqs;                      /* [n]: callback arguments */
+} ucpg_boot_pmix_fetch_t;
+
+static void ucpg_boot_pmix_fetch_free(ucpg_boot_pmix_fetch_t *f)
 {
-    uint8_t buf[UCPG_WIRE_CARD_FIXED_LEN + UCPG_WIRE_ADDR_MAX];
-    ucpg_wire_card_t card;
-    ucpg_peer_desc_t desc;
-    unsigned found = 0;
     uint32_t r;
 
+    for (r = 0; (f->cards != NULL) && (r < f->n); ++r) {
+        free(f->cards[r]);
+    }
+    free(f->cards);
+    free(f->lens);
+    free(f->reqs);
+    pthread_cond_destroy(&f->cond);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+}
+
+/* Drops one reference (lock held on entry, released here). */
+static void ucpg_boot_pmix_fetch_put(ucpg_boot_pmix_fetch_t *f)
+{
+    int last = (--f->refs == 0);
+
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    if (last) {
+        ucpg_boot_pmix_fetch_free(f);
+    }
+}
+
+/* PMIx's thread: keep a copy of the card (kv is PMIx's). */
+static void ucpg_boot_pmix_fetched(pmix_status_t rc, pmix_value_t *kv, void *arg)
+{
+    struct ucpg_boot_pmix_fetch_req *req = arg;
+    ucpg_boot_pmix_fetch_t *f            = req->fetch;
+    uint8_t *copy                        = NULL;
+
+    if ((rc == PMIX_SUCCESS) && (kv != NULL) && (kv->type == PMIX_BYTE_OBJECT) &&
+        (kv->data.bo.size <= UCPG_WIRE_CARD_FIXED_LEN + UCPG_WIRE_ADDR_MAX) &&
+        ((copy = malloc(kv->data.bo.size + 1)) != NULL)) {
+        memcpy(copy, kv->data.bo.bytes, kv->data.bo.size);
+    }
+    pthread_mutex_lock(&f->lock);
+    if ((copy != NULL) && !f->abandoned) {
+        f->cards[req->rank] = copy;
+        f->lens[req->rank]  = kv->data.bo.size;
+        copy                = NULL;
+    }
+    free(copy);
+    ucpg_boot_pmix_fetch_put(f);
+}
+
+static ucpg_boot_pmix_fetch_t *ucpg_boot_pmix_fetch_new(uint32_t n)
+{
+    ucpg_boot_pmix_fetch_t *f = calloc(1, sizeof(*f));
+
+    if (f == NULL) {
+        return NULL;
+    }
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    f->refs  = 1;                         /* the waiter's */
+    f->n     = n;
+    f->cards = calloc(n, sizeof(*f->cards));
+    f->lens  = calloc(n, sizeof(*f->lens));
+    f->reqs  = calloc(n, sizeof(*f->reqs));
+    if ((f->cards == NULL) || (f->lens == NULL) || (f->reqs == NULL)) {
+        ucpg_boot_pmix_fetch_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* Asks for every remote rank's card and waits (bounded) for the answers;
+ * the cards that came are moved to cards[] (free() each). */
+static void ucpg_boot_pmix_fetch_cards(ucpg_boot_pmix_t *ctx, uint8_t **cards, size_t *lens)
+{
+    static pmix_info_t info;              /* PMIx may read it after we return */
+    static int wait_sec = UCPG_BOOT_PMIX_FETCH_SEC;
+    ucpg_boot_pmix_fetch_t *f = ucpg_boot_pmix_fetch_new(ctx->job_size);
+    struct timespec deadline;
+    pmix_proc_t proc;
+    uint32_t r;
+
+    if (f == NULL) {
+        return;
+    }
+    PMIX_INFO_LOAD(&info, PMIX_TIMEOUT, &wait_sec, PMIX_INT);
     for (r = 0; r < ctx->job_size; ++r) {
-        if (ctx->local[r] ||
-            (ucpg_boot_pmix_get_card(ctx, r, UCPG_BOOT_PMIX_FETCH_SEC, buf, sizeof(buf),
-                                     &card) != UCPG_OK)) {
-            continue;                     /* not there: it will say HELLO itself */
-        }
-        if (card.nodeid == ctx->nodeid) {
-            ucpg_error("rank %u runs on another host but has this host's node id %u; "
-                       "give each host its own UCX_CPG_NODEID", r, card.nodeid);
+        if (ctx->local[r]) {
             continue;
         }
-        desc.id          = r;
-        desc.uuid        = card.uuid;
-        desc.nodeid      = card.nodeid;
-        desc.pid         = (pid_t)card.pid;
-        desc.starttime   = card.starttime;
-        desc.address     = card.address;
-        desc.address_len = card.address_len;
-        desc.same_host   = 0;
-        if (ucpg_domain_connect(d, &desc) == UCPG_OK) {
-            ++found;
-        } else {
-            ucpg_warn("cannot reach rank %u (node %u); continuing without it", r, card.nodeid);
+        f->reqs[r].fetch = f;
+        f->reqs[r].rank  = r;
+        PMIX_LOAD_PROCID(&proc, ctx->self.nspace, r);
+        pthread_mutex_lock(&f->lock);
+        ++f->refs;
+        pthread_mutex_unlock(&f->lock);
+        if (PMIx_Get_nb(&proc, UCPG_BOOT_PMIX_CARD_KEY, &info, 1, ucpg_boot_pmix_fetched,
+                        &f->reqs[r]) != PMIX_SUCCESS) {
+            pthread_mutex_lock(&f->lock);
+            ucpg_boot_pmix_fetch_put(f);  /* no callback will come */
         }
     }
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += UCPG_BOOT_PMIX_FETCH_SEC;
+    pthread_mutex_lock(&f->lock);
+    while ((f->refs > 1) &&
+           (pthread_cond_timedwait(&f->cond, &f->lock, &deadline) == 0)) {
+    }
+    for (r = 0; r < ctx->job_size; ++r) {
+        cards[r]    = f->cards[r];
+        lens[r]     = f->lens[r];
+        f->cards[r] = NULL;
+    }
+    if (f->refs > 1) {
+        ucpg_debug("%u rank(s) of other hosts have no card yet; they will say HELLO",
+                   f->refs - 1);
+    }
+    f->abandoned = 1;
+    ucpg_boot_pmix_fetch_put(f);
+}
+
+/* Connects to rank r of another host from its card. */
+static int ucpg_boot_pmix_connect_card(ucpg_boot_pmix_t *ctx, ucpg_domain_t *d, uint32_t r,
+                                       const uint8_t *bytes, size_t len)
+{
+    ucpg_wire_card_t card;
+    ucpg_peer_desc_t desc;
+
+    if (ucpg_wire_card_decode(bytes, len, &card) != UCPG_OK) {
+        return 0;                         /* withdrawn: it left */
+    }
+    if (card.nodeid == ctx->nodeid) {
+        ucpg_error("rank %u runs on another host but has this host's node id %u; "
+                   "give each host its own UCX_CPG_NODEID", r, card.nodeid);
+        return 0;
+    }
+    desc.id          = r;
+    desc.uuid        = card.uuid;
+    desc.nodeid      = card.nodeid;
+    desc.pid         = (pid_t)card.pid;
+    desc.starttime   = card.starttime;
+    desc.address     = card.address;
+    desc.address_len = card.address_len;
+    desc.same_host   = 0;
+    if (ucpg_domain_connect(d, &desc) != UCPG_OK) {
+        ucpg_warn("cannot reach rank %u (node %u); continuing without it", r, card.nodeid);
+        return 0;
+    }
+    return 1;
+}
+
+/* Connects to the ranks of other hosts that have put their card; those not
+ * there yet say HELLO themselves when they arrive. */
+static void ucpg_boot_pmix_connect_remote(ucpg_boot_pmix_t *ctx, ucpg_domain_t *d)
+{
+    unsigned found = 0;
+    uint8_t **cards;
+    size_t *lens;
+    uint32_t r;
+
+    if (memchr(ctx->local, 0, ctx->job_size) == NULL) {
+        return;                           /* the whole job is on this host */
+    }
+    cards = calloc(ctx->job_size, sizeof(*cards));
+    lens  = calloc(ctx->job_size, sizeof(*lens));
+    if ((cards != NULL) && (lens != NULL)) {
+        ucpg_boot_pmix_fetch_cards(ctx, cards, lens);
+        for (r = 0; r < ctx->job_size; ++r) {
+            if (cards[r] != NULL) {
+                found += ucpg_boot_pmix_connect_card(ctx, d, r, cards[r], lens[r]);
+                free(cards[r]);
+            }
+        }
+    }
+    free(cards);
+    free(lens);
     if (found > 0) {
         ucpg_info("%u process(es) of other hosts found through PMIx", found);
     }
