@@ -184,9 +184,10 @@ static void info_print_domain(ucpg_domain_t *d)
         return;
     }
     ucpg_domain_peers(d, peers, 1024, &count, &total);
-    printf("\ndomain '%s' (boot: %s, registry: %s/ucx_cpg-%u-%s): %zu process(es)\n",
-           config->domain, ucpg_boot_method_name(), config->registry_dir,
-           (unsigned)geteuid(), config->domain, total);
+    /* the node id in use: the PMIx boot may have replaced the configured one */
+    printf("\ndomain '%s' (boot: %s, node %u, registry: %s/ucx_cpg-%u-%s): %zu process(es)\n",
+           config->domain, ucpg_boot_method_name(), ucpg_domain_nodeid(d),
+           config->registry_dir, (unsigned)geteuid(), config->domain, total);
     printf("  %-6s %-10s %-8s %-6s %s\n", "peer", "node", "pid", "state", "transports");
     for (i = 0; i < count; ++i) {
         transports[0] = '\0';

@@ -173,6 +173,18 @@ static int fuzz_card_model_ok(const uint8_t *msg, size_t len)
            (len == UCPG_WIRE_CARD_FIXED_LEN + addr_len);
 }
 
+/* A copy of the input after its first (control) byte, which the caller may
+ * edit; *len_p is its length. size must be > 0. */
+static uint8_t *fuzz_copy_tail(const uint8_t *data, size_t size, size_t *len_p)
+{
+    uint8_t *msg = malloc(size);
+
+    FUZZ_CHECK(msg != NULL);
+    memcpy(msg, data + 1, size - 1);
+    *len_p = size - 1;
+    return msg;
+}
+
 static void fuzz_card(const uint8_t *data, size_t size)
 {
     ucpg_wire_card_t card, sentinel;
@@ -183,11 +195,9 @@ static void fuzz_card(const uint8_t *data, size_t size)
     if (size == 0) {
         return;
     }
-    len   = size - 1;
-    msg   = malloc(len + 1);
+    msg   = fuzz_copy_tail(data, size, &len);
     again = malloc(len + 1);
-    FUZZ_CHECK((msg != NULL) && (again != NULL));
-    memcpy(msg, data + 1, len);
+    FUZZ_CHECK(again != NULL);
     if ((data[0] & 1) && (len >= 5)) {
         msg[0] = 0x43; msg[1] = 0x41; msg[2] = 0x52; msg[3] = 0x44;     /* "CARD" */
         msg[4] = UCPG_WIRE_VERSION;
@@ -245,10 +255,7 @@ static void fuzz_boot(const uint8_t *data, size_t size)
     if (size == 0) {
         return;
     }
-    len = size - 1;
-    msg = malloc(len + 1);
-    FUZZ_CHECK(msg != NULL);
-    memcpy(msg, data + 1, len);
+    msg = fuzz_copy_tail(data, size, &len);
     if ((data[0] & 1) && (len > 0)) {
         msg[0] = (data[0] & 2) ? 2 : 1;
     }

@@ -53,7 +53,7 @@
 #define UCPG_BOOT_PMIX_FETCH_SEC    1    /* wait for a card of another host */
 
 typedef struct ucpg_boot_pmix {
-    ucpg_boot_host_t host;            /* first: the registry accessor uses it */
+    ucpg_boot_host_t host;            /* our slot in the host registry */
     pmix_proc_t      self;            /* our namespace and rank */
     uint32_t         job_size;
     uint8_t         *local;           /* [job_size]: rank runs on this host */
@@ -188,8 +188,10 @@ static void ucpg_boot_pmix_withdraw_card(void)
     }
 }
 
-/* Fetches and decodes the card of rank; waits at most wait_sec for a rank
- * that has not put one yet. buf must hold a card. */
+/* Fetches and decodes the card of rank. For admission only: that rank put
+ * its card before its first HELLO, so the answer does not wait (Open MPI
+ * would hold a request for a card not yet committed, whatever wait_sec
+ * says). buf must hold a card. */
 static ucpg_status_t ucpg_boot_pmix_get_card(ucpg_boot_pmix_t *ctx, uint32_t rank, int wait_sec,
                                              uint8_t *buf, size_t cap, ucpg_wire_card_t *card)
 {
