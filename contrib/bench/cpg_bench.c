@@ -48,6 +48,11 @@
  * Output: one line per result for humans; with -M also a machine line
  *   RESULT mode=thr size=64 members=2 senders=1 secs=5 msgs_per_s=... MB_per_s=...
  *          own_msgs_per_s=... own_MB_per_s=... sent=... retries=... errors=0
+ *          deliveries=... cpu_us=...
+ * (thr also reports the CPU time of all member processes, every thread and
+ * user + system, from their join to the last END, and divides it by the
+ * messages delivered in all: the CPU cost per delivered message; a daemon's
+ * CPU, corosync's, is not seen here: cpg_compare.sh adds it)
  *   RESULT mode=lat size=64 members=2 iters=10000 min_us=... p50_us=... p90_us=...
  *          p99_us=... max_us=... mean_us=... errors=0
  * (each on one line). Diagnostics go to stderr, prefixed "cpg_bench[rank]".
@@ -150,6 +155,8 @@ typedef struct bench_result {
     uint64_t own_delivered;
     uint64_t sent, retries, data_errors;
     int64_t  first_ns, last_ns, own_first_ns, own_last_ns;
+    int64_t  cpu_ns;          /* thr: CPU of the whole process (all threads,
+                               * the library's too) from joined to the END */
     char     msg[BENCH_ERRMSG];
 } bench_result_t;
 
@@ -777,9 +784,19 @@ static int bench_flood(bench_member_t *m)
 
 /* ---- the two modes ------------------------------------------------------------------ */
 
+/* CPU time of this process: every thread, user and system. */
+static int64_t bench_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static int bench_run_thr(bench_member_t *m)
 {
     int is_sender = (m->rank < m->senders), rc = 0;
+    int64_t cpu0 = bench_cpu_ns();
     pthread_t tid;
 
     if (bench_dispatch_start(m, &tid) != 0) {
@@ -796,6 +813,7 @@ static int bench_run_thr(bench_member_t *m)
         rc = bench_wait(m, bench_pred_ends, "the END of every sender");
     }
     bench_dispatch_stop(m, tid);
+    m->res.cpu_ns = bench_cpu_ns() - cpu0;
     return rc;
 }
 
@@ -1083,8 +1101,8 @@ static int bench_status(const bench_opts_t *o, const bench_result_t *res)
 static int bench_report_thr(const bench_opts_t *o, const bench_result_t *res)
 {
     unsigned r, senders = o->all_send ? o->members : 1;
-    uint64_t sent = 0, retries = 0, errors = 0, min_delivered = UINT64_MAX;
-    double slow = -1.0, own;
+    uint64_t sent = 0, retries = 0, errors = 0, min_delivered = UINT64_MAX, deliveries = 0;
+    double slow = -1.0, own, cpu_us = 0;
     int status = BENCH_EXIT_OK;
 
     for (r = 0; r < senders; r++) {
@@ -1095,6 +1113,8 @@ static int bench_report_thr(const bench_opts_t *o, const bench_result_t *res)
         double rate = bench_rate(res[r].delivered, res[r].first_ns, res[r].last_ns);
 
         errors += res[r].data_errors;
+        deliveries += res[r].delivered;
+        cpu_us += (double)res[r].cpu_ns / 1e3;
         if (res[r].delivered != sent) {
             fprintf(stderr, "cpg_bench: rank %u delivered %" PRIu64 " of %" PRIu64 "\n", r,
                     res[r].delivered, sent);
@@ -1113,12 +1133,17 @@ static int bench_report_thr(const bench_opts_t *o, const bench_result_t *res)
            " (%.0f msgs/s offered), %" PRIu64 " TRY_AGAIN retries, %" PRIu64 " errors\n",
            o->members, senders, o->size, o->secs, slow, slow * (double)o->size / 1e6, own,
            own * (double)o->size / 1e6, sent, (double)sent / o->secs, retries, errors);
+    printf("cpg_bench thr: CPU of the members %.0f ms for %" PRIu64 " deliveries: %.2f us"
+           " per delivered message (a daemon's CPU not included)\n", cpu_us / 1e3, deliveries,
+           (deliveries > 0) ? cpu_us / (double)deliveries : 0.0);
     if (o->machine) {
         printf("RESULT mode=thr size=%zu members=%u senders=%u secs=%u msgs_per_s=%.0f"
                " MB_per_s=%.3f own_msgs_per_s=%.0f own_MB_per_s=%.3f sent=%" PRIu64
-               " delivered_min=%" PRIu64 " retries=%" PRIu64 " errors=%" PRIu64 "\n",
+               " delivered_min=%" PRIu64 " retries=%" PRIu64 " errors=%" PRIu64
+               " deliveries=%" PRIu64 " cpu_us=%.0f\n",
                o->size, o->members, senders, o->secs, slow, slow * (double)o->size / 1e6, own,
-               own * (double)o->size / 1e6, sent, min_delivered, retries, errors);
+               own * (double)o->size / 1e6, sent, min_delivered, retries, errors, deliveries,
+               cpu_us);
     }
     fflush(stdout);
     return status;

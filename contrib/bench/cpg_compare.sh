@@ -24,7 +24,10 @@
 # For 2, 4 and 8 members it runs cpg_bench -m thr at 64 and 8000 bytes and
 # cpg_bench -m lat at 64 bytes with each library, the libraries interleaved
 # within every repetition. Ratios: ucx_cpg / corosync for msgs/s and MB/s,
-# corosync / ucx_cpg for latency: above 1 means ucx_cpg is better.
+# corosync / ucx_cpg for latency and for the CPU cost per delivered message
+# (the CPU time of all member processes, plus the corosync daemon's read
+# from /proc for corosync, over the messages delivered in all): above 1
+# means ucx_cpg is better.
 #
 # corosync: the daemon is needed. If the corosync package is missing it is
 # installed (apt-get install -y corosync; root only, otherwise corosync is
@@ -208,10 +211,25 @@ command_of() {
     fi
 }
 
-# run_bench LIB MODE SIZE MEMBERS: sets R to cpg_bench's RESULT line
+# daemon_cpu_us: CPU time (user + system) corosync has used so far, in µs;
+# 0 when no daemon runs (ucx_cpg has none)
+daemon_cpu_us() {
+    if [ -n "$COROSYNC_PID" ] && [ -r "/proc/$COROSYNC_PID/stat" ]; then
+        # fields 14 and 15 after the ")" that ends the command name
+        sed 's/.*) //' "/proc/$COROSYNC_PID/stat" |
+            awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e6 / hz }'
+    else
+        echo 0
+    fi
+}
+
+# run_bench LIB MODE SIZE MEMBERS: sets R to cpg_bench's RESULT line, with
+# cpu_us_per_delivery (members' and, for corosync, the daemon's CPU per
+# delivered message) added for thr
 run_bench() {
-    local lib=$1 args out rc
+    local lib=$1 args out rc d0 d1
     args=$(bench_args "$2" "$3" "$4")
+    d0=$(daemon_cpu_us)
     NRUN=$((NRUN + 1))
     out=$W/run.$NRUN
     # shellcheck disable=SC2086  # args are words
@@ -223,6 +241,11 @@ run_bench() {
     fi
     rc=$?
     R=$(grep '^RESULT ' "$out" | tail -1)
+    if [ "$lib" = corosync ]; then d1=$(daemon_cpu_us); else d0=0; d1=0; fi
+    if [ "$2" = thr ] && [ -n "$R" ]; then
+        R="$R cpu_us_per_delivery=$(awk -v c="$(field cpu_us "$R")" -v d=$((d1 - d0)) \
+            -v n="$(field deliveries "$R")" 'BEGIN { if (n + 0 > 0) printf "%.3f", (c + d) / n; else print "nan" }')"
+    fi
     if [ "$rc" -ne 0 ] || [ -z "$R" ]; then
         say "$lib: cpg_bench $args failed (exit status $rc):"
         tail -6 "$out" | sed 's/^/    /' >&2
@@ -260,7 +283,7 @@ measure() {
             say "$mode $size B, $p members, $lib, repetition $rep of $REPS"
             run_bench "$lib" "$mode" "$size" "$p"
             if [ "$mode" = thr ]; then
-                for key in msgs_per_s MB_per_s retries; do
+                for key in msgs_per_s MB_per_s retries cpu_us_per_delivery; do
                     v[$lib.$key]+=" $(field $key "$R")"
                 done
             else
@@ -272,14 +295,20 @@ measure() {
     done
     # shellcheck disable=SC2086  # word splitting of the value lists is meant
     if [ "$mode" = thr ]; then
-        for key in msgs_per_s MB_per_s retries; do
+        for key in msgs_per_s MB_per_s retries cpu_us_per_delivery; do
             local name d q=—
             case $key in
             msgs_per_s) name="msgs/s (slowest receiver)"; d=0 ;;
             MB_per_s) name="MB/s (slowest receiver)"; d=2 ;;
             retries) name="TRY_AGAIN retries (sender)"; d=0 ;;
+            cpu_us_per_delivery) name="CPU µs per delivered message (members + daemon)"; d=2 ;;
             esac
-            [ "$key" = retries ] || q=$(ratio "$(stat median ${v[ucx_cpg.$key]:-})" "$(stat median ${v[corosync.$key]:-})")
+            case $key in
+            retries) ;;
+            cpu_us_per_delivery)        # lower is better: corosync / ucx_cpg
+                q=$(ratio "$(stat median ${v[corosync.$key]:-})" "$(stat median ${v[ucx_cpg.$key]:-})") ;;
+            *) q=$(ratio "$(stat median ${v[ucx_cpg.$key]:-})" "$(stat median ${v[corosync.$key]:-})") ;;
+            esac
             echo "| thr | $p | $size | $name | $(cell corosync $d ${v[corosync.$key]:-}) | $(cell ucx_cpg $d ${v[ucx_cpg.$key]:-}) | $q |" >>"$TABLE"
         done
     else
