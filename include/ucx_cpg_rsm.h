@@ -69,6 +69,16 @@ UCX_CPG_API int ucx_cpg_rsm_atomic32(rsm_memseg_import_handle_t im_memseg, off_t
 UCX_CPG_API int ucx_cpg_rsm_import_direct(rsm_memseg_import_handle_t im_memseg,
                                           void **address);
 
+/*
+ * Non-zero if this process' domain reaches processes of other hosts, so that
+ * rsm_memseg_import_connect may name a segment exported on another node: the
+ * domain was formed by a launcher's PMIx boot (UCX_CPG_BOOT=auto or pmix
+ * under mpirun). 0 for a domain of this host only (UCX_CPG_BOOT=local), and
+ * when the library cannot be opened. Opens the library's domain if this
+ * process has none yet, like rsm_get_controller.
+ */
+UCX_CPG_API int ucx_cpg_rsm_reaches_other_hosts(void);
+
 #ifdef __cplusplus
 }
 #endif

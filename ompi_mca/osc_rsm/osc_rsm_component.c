@@ -9,8 +9,9 @@
  * window this component cannot serve, and do so identically on every rank
  * of the communicator, or ranks would pick different components:
  *   - MPI_WIN_FLAVOR_DYNAMIC and MPI_WIN_FLAVOR_SHARED (not implemented);
- *   - a communicator with a rank on another host (the library's domain forms
- *     through its local boot: it reaches processes on this host only);
+ *   - a communicator with a rank on another host when the library's domain
+ *     reaches this host only (UCX_CPG_BOOT=local; under mpirun the PMIx boot
+ *     reaches every host of the job, ucx_cpg_rsm_reaches_other_hosts);
  *   - a process where the RSM library cannot be opened (no controller).
  * The first two are the same answer on every rank by construction; the last
  * can differ only when the library is broken on some ranks, and then window
@@ -164,11 +165,11 @@ static int component_query(struct ompi_win_t *win, void **base, size_t size, int
     if (mca_osc_rsm_component.priority < 0) {
         return -1;        /* switched off: do not even open the library */
     }
-    if (!component_comm_is_local(comm)) {
-        OSC_RSM_VERBOSE(10, "communicator spans hosts: not ours");
+    if (!component_library_usable()) {
         return -1;
     }
-    if (!component_library_usable()) {
+    if (!component_comm_is_local(comm) && !ucx_cpg_rsm_reaches_other_hosts()) {
+        OSC_RSM_VERBOSE(10, "communicator spans hosts, the library's domain does not: not ours");
         return -1;
     }
     return mca_osc_rsm_component.priority;

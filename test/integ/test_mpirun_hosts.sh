@@ -3,8 +3,9 @@
 # the PMIx boot method (boot/pmix.c).
 #
 # Two "hosts" on this machine: mpirun runs ranks 0-1 itself ("localhost")
-# and starts an orted for host "hostb" through an rsh agent (this script
-# writes it) that runs the command here, with its own registry directory.
+# and starts an orted for host "hostb" through an rsh agent
+# (hosts_agent.sh) that runs the command here, with its own registry
+# directory.
 # Open MPI then treats hostb as another node: its own PMIx server, its own
 # PMIX_NODEID, its ranks not local to ours. So the ranks of the two hosts
 # find each other only through the PMIx key-value store (cards, admission
@@ -34,17 +35,11 @@ trap 'rm -rf "$T"' EXIT
 unset UCX_CPG_DOMAIN UCX_CPG_BOOT UCX_CPG_NODEID
 fail() { echo "FAIL: $*"; cat "$T"/*.log; exit 1; }
 
-cat >"$T/agent.sh" <<EOF
-#!/bin/sh
-# rsh agent: "agent.sh HOST COMMAND..." runs COMMAND here as host HOST
-host=\$1; shift
-mkdir -p "$T/\$host"
-export UCX_CPG_REGISTRY_DIR="$T/\$host"
-exec sh -c "\$*"
-EOF
-chmod +x "$T/agent.sh"
+UCPG_HOSTS_DIR=$T
+export UCPG_HOSTS_DIR
+AGENT=${UCPG_TEST_SRCDIR:-$(dirname "$0")/../..}/test/integ/hosts_agent.sh
 RUN="timeout -k 5 90 mpirun --allow-run-as-root --oversubscribe --tag-output
-     --host localhost:2,hostb:2 --mca plm_rsh_agent $T/agent.sh -np 4"
+     --host localhost:2,hostb:2 --mca plm_rsh_agent $AGENT -np 4"
 
 # 1. one domain of 4 across the two hosts
 $RUN "$B/ucx_cpg_info" -w 3 -t 30 >"$T/four.log" 2>&1 || fail "4 ranks on 2 hosts did not meet"

@@ -12,7 +12,10 @@
 #      options no window is rsm's; where the library cannot start (an invalid
 #      UCX_CPG_DOMAIN) rsm refuses and another component serves;
 #   4. mpirun_cpg_rsm (no MPI) with 2, 3 and 4 ranks: a CPG group with
-#      agreed order and an RSM segment ring.
+#      agreed order and an RSM segment ring;
+#   5. built with PMIx: test_osc_rsm with 4 ranks on two Open MPI nodes of
+#      this machine (rsm serves windows across hosts), and with boot = local
+#      there (rsm declines: its domain would not span the hosts).
 # Every mpirun runs under a timeout and in its own UCX_CPG_DOMAIN, so
 # concurrent test runs never meet. Any failure prints the run's output and
 # exits 1; nothing is skipped (this test is in TESTS only when configure
@@ -108,6 +111,28 @@ for np in 2 3 4; do
     [ "$n" -eq "$np" ] ||
         { cat "$WORK/run$RUN.log"; fail "only $n of $np ranks of mpirun_cpg_rsm said ok"; }
 done
+
+# --- 5. across two Open MPI nodes ------------------------------------------------------------
+# The rig of test_mpirun_hosts.sh (hosts_agent.sh: hostb's daemon runs here
+# with its own registry directory and PMIx server). The PMIx boot's domain
+# spans both hosts, so rsm serves a communicator with ranks on both; with
+# the domain of one host only (boot = local) rsm declines and another
+# component serves. pml ob1 with the tcp BTL: Open MPI's vader BTL crashed
+# in this rig (in its own code, ompi_comm_dup).
+if "$B/ucx_cpg_info" -c 2>/dev/null | grep -q "pmix=yes"; then
+    UCPG_HOSTS_DIR=$WORK/hosts
+    export UCPG_HOSTS_DIR
+    HOSTS="--host localhost:2,hostb:2 --mca plm_rsh_agent
+           ${UCPG_TEST_SRCDIR:-$(dirname "$0")/../..}/test/integ/hosts_agent.sh
+           --mca pml ob1 --mca btl self,tcp"
+    # shellcheck disable=SC2086  # HOSTS is words
+    mpi_run 4 "test_osc_rsm all: OK (4 ranks)" $HOSTS --mca osc rsm "$B/test/mpi/test_osc_rsm" all
+    # shellcheck disable=SC2086
+    mpi_run 4 "test_osc_rsm not-rsm: OK" $HOSTS -x UCX_CPG_BOOT=local --mca osc rsm,pt2pt \
+        --mca osc_rsm_priority 200 "$B/test/mpi/test_osc_rsm" not-rsm
+else
+    echo "ok: built without PMIx: no windows across hosts to test (section 5 not run)"
+fi
 
 echo "PASS test_osc_rsm.sh ($RUN mpirun runs)"
 exit 0

@@ -30,6 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ucx_cpg_rsm.h"
+#include "boot/boot.h"
 #include "boot/registry.h"
 #include "core/log.h"
 
@@ -460,4 +462,20 @@ out_release:
 void rsm_free_interconnect_topology(rsm_topology_t *topology_data)
 {
     free(topology_data);
+}
+
+int ucx_cpg_rsm_reaches_other_hosts(void)
+{
+    const char *method;
+    ucpg_domain_t *d;
+    int reaches;
+
+    if (ucpg_rsm_engine_acquire(&d) != UCPG_OK) {
+        return 0;
+    }
+    /* only the PMIx boot connects to processes of other hosts */
+    method  = ucpg_boot_method_name();
+    reaches = (method != NULL) && (strcmp(method, "pmix") == 0);
+    ucpg_rsm_engine_release();
+    return reaches;
 }
