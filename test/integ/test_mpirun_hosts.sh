@@ -23,8 +23,9 @@
 #      RSMERR_REMOTE_NODE_UNREACHABLE.
 #   4. A rank killed (SIGKILL) on hostb: the rank of its own host sees it
 #      down through its pidfd ("exited"), the ranks of the other host
-#      through UCX ("unreachable"), before mpirun, which notices the death
-#      too, ends the job (so within about 2 s).
+#      through UCX's keepalive ("unreachable", keepalive_ms 200 here),
+#      before mpirun, which notices the death too, ends the job (so within
+#      about 1 s).
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -86,7 +87,10 @@ fi
 exec "$B/ucx_cpg_info" -w 3 -t 30 -l 15000
 EOF
 chmod +x "$T/kill3.sh"
-$RUN -x UCX_CPG_LOG_LEVEL=info "$T/kill3.sh" >"$T/kill.log" 2>&1
+# keepalive 200 ms: the ranks of the other host, which send nothing to rank 3,
+# notice within a few intervals, well before mpirun (which sees a rank that
+# initialized PMIx exit without finalizing) ends the job, 1-2 s after.
+$RUN -x UCX_CPG_LOG_LEVEL=info -x UCX_CPG_KEEPALIVE_MS=200 "$T/kill3.sh" >"$T/kill.log" 2>&1
 for r in 0 1; do
     grep -q "^\[[0-9]*,$r\]<stderr>:.*peer 3 (node $nb pid [0-9]*) is down: unreachable" "$T/kill.log" ||
         fail "rank $r (other host) did not see the killed rank 3 go down"
