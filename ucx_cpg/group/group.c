@@ -118,6 +118,25 @@ static void ucpg_group_unlink(ucpg_group_t *g)
     }
 }
 
+/* Does the domain reach processes of other nodes (a job on several hosts)?
+ * Called with the engine lock held: only the domain's own lock is taken. */
+static int ucpg_group_domain_spans_nodes(void)
+{
+    ucpg_peer_info_t *peers = calloc(UCPG_REGISTRY_MAX_SLOTS, sizeof(*peers));
+    size_t count = 0, i;
+    int spans = 0;
+
+    if (peers == NULL) {
+        return 0;
+    }
+    ucpg_domain_peers(ucpg_group_engine.domain, peers, UCPG_REGISTRY_MAX_SLOTS, &count, NULL);
+    for (i = 0; (i < count) && !spans; ++i) {
+        spans = (peers[i].nodeid != ucpg_group_engine.nodeid);
+    }
+    free(peers);
+    return spans;
+}
+
 /* One attempt: ask the sequencer named by the directory. Called locked;
  * returns with the lock held. UCPG_INPROGRESS: try again. */
 static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_ns)
@@ -139,6 +158,12 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     g->gindex = entry.index;
     g->ggen   = entry.gen;
     if (created) {
+        if (ucpg_group_domain_spans_nodes()) {
+            /* not silent: the ranks of other hosts will form their own */
+            ucpg_warn("group '%.*s' is created for this host only: CPG groups do not reach "
+                      "processes of other hosts yet (docs/multihost.md)", (int)g->name_len,
+                      (const char*)g->name);
+        }
         ucpg_group_link(g);
         ucpg_group_found(g);
         return UCPG_OK;
