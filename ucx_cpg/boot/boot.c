@@ -79,13 +79,39 @@ static int ucpg_boot_under_pmix(void)
     return (nspace != NULL) && (nspace[0] != '\0') && (getenv("PMIX_RANK") != NULL);
 }
 
+#ifdef UCPG_HAVE_PMIX
+/*
+ * auto under a launcher: the PMIx boot where it is needed or costs nothing.
+ * Once a process has initialized PMIx, Open MPI's mpirun expects every rank
+ * to, and fails the job when one exits without: a non-MPI program in which
+ * only some ranks use the library would fail. So a process that has not
+ * initialized PMIx yet (not an MPI process) uses the PMIx boot only when
+ * its job spans hosts, which the local registry cannot serve. Open MPI says
+ * so in OMPI_COMM_WORLD_LOCAL_SIZE < OMPI_COMM_WORLD_SIZE; without those
+ * (another launcher) the job may span hosts.
+ */
+static int ucpg_boot_auto_wants_pmix(void)
+{
+    const char *size  = getenv("OMPI_COMM_WORLD_SIZE");
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+
+    if (!ucpg_boot_under_pmix()) {
+        return 0;
+    }
+    if (ucpg_boot_pmix_initialized() || (size == NULL) || (local == NULL)) {
+        return 1;
+    }
+    return strtoul(local, NULL, 10) < strtoul(size, NULL, 10);
+}
+#endif
+
 static ucpg_status_t ucpg_boot_select(const ucpg_config_t *config,
                                       const ucpg_boot_method_t **method_p)
 {
     int is_auto = (strcmp(config->boot, "auto") == 0);
 
 #ifdef UCPG_HAVE_PMIX
-    if ((strcmp(config->boot, "pmix") == 0) || (is_auto && ucpg_boot_under_pmix())) {
+    if ((strcmp(config->boot, "pmix") == 0) || (is_auto && ucpg_boot_auto_wants_pmix())) {
         if (!ucpg_boot_under_pmix()) {
             ucpg_error("UCX_CPG_BOOT=pmix, but this process was not started by a PMIx "
                        "launcher (PMIX_NAMESPACE and PMIX_RANK are not set)");
@@ -131,7 +157,9 @@ static ucpg_status_t ucpg_boot_init_method(ucpg_config_t *config,
  * Under a PMIx launcher (mpirun, prterun and srun export PMIX_NAMESPACE) a
  * domain left at its default name becomes the job's, "job.<namespace>": the
  * ranks of one job meet with no configuration, and two jobs, or a job and
- * other programs of the user, never meet. An explicit UCX_CPG_DOMAIN, or
+ * other programs of the user, never meet (boot = auto or pmix; with pmix a
+ * shared name would also make ranks compete with other processes for the
+ * registry slots of their ranks). An explicit UCX_CPG_DOMAIN, or
  * boot = local, keeps the name as it is.
  */
 static void ucpg_boot_scope_to_job(ucpg_config_t *config)
@@ -140,7 +168,7 @@ static void ucpg_boot_scope_to_job(ucpg_config_t *config)
     char name[sizeof(config->domain)];
     size_t i, len;
 
-    if (!ucpg_boot_under_pmix() || (strcmp(config->boot, "auto") != 0) ||
+    if (!ucpg_boot_under_pmix() || (strcmp(config->boot, "local") == 0) ||
         (strcmp(ucpg_config_origin(config, "domain"), "default") != 0)) {
         return;
     }

@@ -46,6 +46,8 @@ typedef struct ucpg_boot_method {
 extern const ucpg_boot_method_t ucpg_boot_local;
 #ifdef UCPG_HAVE_PMIX
 extern const ucpg_boot_method_t ucpg_boot_pmix;
+/* Has this process initialized PMIx already (an MPI process)? */
+int ucpg_boot_pmix_initialized(void);
 #endif
 
 /* fn(arg) runs when the process-wide domain is torn down while an upper

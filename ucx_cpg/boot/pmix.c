@@ -26,10 +26,11 @@
  * their first HELLO). Two processes of two hosts that arrive together may
  * both find each other; the core takes crossing HELLOs as answers.
  *
- * A consequence of Open MPI's runtime, documented in docs/configuration.md:
- * once one rank of an mpirun job has initialized PMIx, mpirun expects every
- * rank to, so a non-MPI program in which only some ranks use ucx_cpg should
- * set UCX_CPG_BOOT=local.
+ * A consequence of Open MPI's runtime: once one rank of an mpirun job has
+ * initialized PMIx, mpirun expects every rank to. So boot = auto chooses this
+ * method only for MPI processes (PMIx is up already) and for jobs that span
+ * hosts (boot.c); a non-MPI program on several hosts in which only some
+ * ranks use ucx_cpg must still set UCX_CPG_BOOT=local (docs/configuration.md).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -534,6 +535,11 @@ static void ucpg_boot_pmix_leave(void *arg)
 static struct ucpg_registry *ucpg_boot_pmix_registry(void *arg)
 {
     return ((ucpg_boot_pmix_t*)arg)->host.registry;
+}
+
+int ucpg_boot_pmix_initialized(void)
+{
+    return PMIx_Initialized();
 }
 
 const ucpg_boot_method_t ucpg_boot_pmix = {

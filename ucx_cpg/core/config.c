@@ -110,9 +110,10 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "registry_dir (processes of one host); pmix = the job of a PMIx "
                "launcher (mpirun): peer id = rank, node id = the launcher's, "
                "hosts joined through the PMIx key-value store; auto = pmix "
-               "under a PMIx launcher (if built with PMIx), else local. Under "
-               "a launcher a domain left at its default name becomes the "
-               "job's (job.<namespace>)"
+               "under a launcher for MPI processes and for jobs on several "
+               "hosts (if built with PMIx), else local. Under a launcher a "
+               "domain left at its default name becomes the job's "
+               "(job.<namespace>)"
     },
     {
         .key = "registry_dir", .env = "UCX_CPG_REGISTRY_DIR",
