@@ -26,6 +26,10 @@
 #      through UCX's keepalive ("unreachable", keepalive_ms 200 here),
 #      before mpirun, which notices the death too, ends the job (so within
 #      about 1 s).
+#   5. hostb's ranks start 3 s late: the ranks already there stop waiting
+#      for their cards after 1 s, and the late ranks, which find theirs,
+#      say HELLO and are admitted by a PMIx lookup of their cards: a domain
+#      of 4 everywhere.
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -98,5 +102,16 @@ done
 grep -q "^\[[0-9]*,2\]<stderr>:.*peer 3 (node $nb pid [0-9]*) is down: exited" "$T/kill.log" ||
     fail "rank 2 (same host) did not see the killed rank 3 exit"
 
+# 5. one host late
+cat >"$T/late.sh" <<EOF
+#!/bin/sh
+[ "\$OMPI_COMM_WORLD_RANK" -ge 2 ] && sleep 3
+exec "$B/ucx_cpg_info" -w 3 -t 30
+EOF
+chmod +x "$T/late.sh"
+$RUN "$T/late.sh" >"$T/late.log" 2>&1 || fail "4 ranks with one host late did not meet"
+[ "$(grep -c "<stdout>:domain 'job\.[^']*' (boot: pmix.*: 4 process(es)" "$T/late.log")" -eq 4 ] ||
+    fail "with one host late, not every rank saw a domain of 4"
+
 echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
-echo "      RSM ring across the hosts; a death on the other host seen"
+echo "      RSM ring across the hosts; a death on the other host seen; a late host admitted"

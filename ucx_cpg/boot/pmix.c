@@ -53,13 +53,24 @@
 #define UCPG_BOOT_PMIX_CARD_KEY     "ucx_cpg.card"
 #define UCPG_BOOT_PMIX_FETCH_SEC    1    /* wait for a card of another host */
 
+/* Who a rank of another host is, as its card said (uuid 0: not known). */
+typedef struct ucpg_boot_pmix_known {
+    uint64_t uuid;
+    uint32_t pid;
+    uint32_t nodeid;
+} ucpg_boot_pmix_known_t;
+
 typedef struct ucpg_boot_pmix {
-    ucpg_boot_host_t host;            /* our slot in the host registry */
-    pmix_proc_t      self;            /* our namespace and rank */
-    uint32_t         job_size;
-    uint8_t         *local;           /* [job_size]: rank runs on this host */
-    uint32_t         nodeid;
-    int              pmix_up;
+    ucpg_boot_host_t        host;      /* our slot in the host registry */
+    pmix_proc_t             self;      /* our namespace and rank */
+    uint32_t                job_size;
+    uint8_t                *local;     /* [job_size]: rank runs on this host */
+    uint32_t                nodeid;
+    int                     pmix_up;
+    /* Cards fetched at join, so that admitting their HELLOs (the progress
+     * thread) needs no PMIx round trip; known_lock guards known[]. */
+    pthread_mutex_t         known_lock;
+    ucpg_boot_pmix_known_t *known;     /* [job_size] */
 } ucpg_boot_pmix_t;
 
 /* --- PMIx queries ---------------------------------------------------------- */
@@ -118,7 +129,8 @@ static ucpg_status_t ucpg_boot_pmix_job_info(ucpg_boot_pmix_t *ctx)
         return UCPG_ERR_UNSUPPORTED;
     }
     ctx->local = calloc(ctx->job_size, 1);
-    if (ctx->local == NULL) {
+    ctx->known = calloc(ctx->job_size, sizeof(*ctx->known));
+    if ((ctx->local == NULL) || (ctx->known == NULL)) {
         return UCPG_ERR_NO_MEMORY;
     }
     ucpg_boot_pmix_local_peers(ctx);
@@ -373,6 +385,11 @@ static int ucpg_boot_pmix_connect_card(ucpg_boot_pmix_t *ctx, ucpg_domain_t *d, 
                    "give each host its own UCX_CPG_NODEID", r, card.nodeid);
         return 0;
     }
+    pthread_mutex_lock(&ctx->known_lock);
+    ctx->known[r].uuid   = card.uuid;
+    ctx->known[r].pid    = card.pid;
+    ctx->known[r].nodeid = card.nodeid;
+    pthread_mutex_unlock(&ctx->known_lock);
     desc.id          = r;
     desc.uuid        = card.uuid;
     desc.nodeid      = card.nodeid;
@@ -429,18 +446,32 @@ static void ucpg_boot_pmix_peer_gone(void *arg, ucpg_peer_id_t id, uint64_t uuid
     }
 }
 
-/* A HELLO from another host: the job's store must hold that very process. */
+/* A HELLO from another host: the job's store must hold that very process
+ * (a card fetched at join, or else fetched now). */
 static int ucpg_boot_pmix_admit(void *arg, const ucpg_peer_desc_t *peer)
 {
     uint8_t buf[UCPG_WIRE_CARD_FIXED_LEN + UCPG_WIRE_ADDR_MAX];
     ucpg_boot_pmix_t *ctx = arg;
+    ucpg_boot_pmix_known_t k;
     ucpg_wire_card_t card;
 
-    return (peer->id < ctx->job_size) && !ctx->local[peer->id] &&
-           (ucpg_boot_pmix_get_card(ctx, peer->id, UCPG_BOOT_PMIX_FETCH_SEC, buf, sizeof(buf),
-                                    &card) == UCPG_OK) &&
-           (card.uuid == peer->uuid) && (card.nodeid == peer->nodeid) &&
-           (card.pid == (uint32_t)peer->pid);
+    if ((peer->id >= ctx->job_size) || ctx->local[peer->id]) {
+        return 0;
+    }
+    pthread_mutex_lock(&ctx->known_lock);
+    k = ctx->known[peer->id];
+    pthread_mutex_unlock(&ctx->known_lock);
+    if (k.uuid != peer->uuid) {
+        if (ucpg_boot_pmix_get_card(ctx, peer->id, UCPG_BOOT_PMIX_FETCH_SEC, buf, sizeof(buf),
+                                    &card) != UCPG_OK) {
+            return 0;
+        }
+        k.uuid   = card.uuid;
+        k.pid    = card.pid;
+        k.nodeid = card.nodeid;
+    }
+    return (k.uuid == peer->uuid) && (k.nodeid == peer->nodeid) &&
+           (k.pid == (uint32_t)peer->pid);
 }
 
 static const ucpg_boot_ops_t ucpg_boot_pmix_ops = {
@@ -456,6 +487,8 @@ static void ucpg_boot_pmix_cleanup(void *arg)
     if (ctx->pmix_up) {
         PMIx_Finalize(NULL, 0);
     }
+    pthread_mutex_destroy(&ctx->known_lock);
+    free(ctx->known);
     free(ctx->local);
     free(ctx);
 }
@@ -470,10 +503,12 @@ static ucpg_status_t ucpg_boot_pmix_init(ucpg_config_t *config, void **ctx_p)
     if (ctx == NULL) {
         return UCPG_ERR_NO_MEMORY;
     }
+    pthread_mutex_init(&ctx->known_lock, NULL);
     /* Reference counted by PMIx: fine inside an MPI process. */
     rc = PMIx_Init(&ctx->self, NULL, 0);
     if (rc != PMIX_SUCCESS) {
         ucpg_error("PMIx_Init failed: %s", PMIx_Error_string(rc));
+        pthread_mutex_destroy(&ctx->known_lock);
         free(ctx);
         return UCPG_ERR_TRANSPORT;     /* no launcher to talk to */
     }
