@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -139,21 +140,24 @@ static void ucpg_progress_dispatch(ucpg_domain_t *d, const struct epoll_event *e
     }
 }
 
-/* Handles ready fds, waiting at most timeout_ms (-1: until one is ready). */
-static void ucpg_progress_poll(ucpg_domain_t *d, int timeout_ms)
+/* Handles ready fds, waiting at most timeout_ms (-1: until one is ready).
+ * Returns how many of them were not the UCP worker's. */
+static int ucpg_progress_poll(ucpg_domain_t *d, int timeout_ms)
 {
     struct epoll_event events[16];
-    int n, i;
+    int n, i, others = 0;
 
     n = epoll_wait(d->epfd, events, 16, timeout_ms);
     if ((n < 0) && (errno != EINTR)) {
         ucpg_error("epoll_wait failed: %m");
         usleep(1000);   /* never spin hot on a persistent error */
-        return;
+        return 0;
     }
     for (i = 0; i < n; ++i) {
+        others += (events[i].data.u64 != UCPG_EPOLL_TAG_UCP);
         ucpg_progress_dispatch(d, &events[i]);
     }
+    return others;
 }
 
 /* While the thread does not sleep it still looks at the pidfds every
@@ -182,6 +186,19 @@ static void ucpg_progress_poll_awake(ucpg_domain_t *d, uint64_t now, uint64_t *l
 #define UCPG_PROGRESS_BUSY_YIELD_NS 10000000ull  /* yield for this long, then nap */
 #define UCPG_PROGRESS_BUSY_NAP_MS   1
 
+/* Sleeps until nap_ms after start_ns (no-op if that has passed). */
+static void ucpg_progress_nap_rest(uint64_t start_ns, unsigned nap_ms)
+{
+    uint64_t end = start_ns + (uint64_t)nap_ms * 1000000ull, now = ucpg_time_ns();
+    struct timespec ts;
+
+    if (now < end) {
+        ts.tv_sec  = (time_t)((end - now) / 1000000000ull);
+        ts.tv_nsec = (long)((end - now) % 1000000000ull);
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void ucpg_progress_wait_busy(ucpg_domain_t *d, uint64_t now, uint64_t *busy_since_p,
                                     uint64_t *last_poll_p)
 {
@@ -193,7 +210,12 @@ static void ucpg_progress_wait_busy(ucpg_domain_t *d, uint64_t now, uint64_t *bu
         ucpg_progress_poll_awake(d, now, last_poll_p);
         return;
     }
-    ucpg_progress_poll(d, UCPG_PROGRESS_BUSY_NAP_MS);
+    /* The worker's fd may stay readable while arm answers BUSY (seen under
+     * load: 200,000 "naps" a second, a core burnt waiting for a stopped
+     * reader), so only another fd may end the nap early. */
+    if (ucpg_progress_poll(d, UCPG_PROGRESS_BUSY_NAP_MS) == 0) {
+        ucpg_progress_nap_rest(now, UCPG_PROGRESS_BUSY_NAP_MS);
+    }
     *last_poll_p = now;
 }
 
