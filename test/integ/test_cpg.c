@@ -335,18 +335,42 @@ static void traces_remove(int nprocs)
     }
 }
 
-static ucpg_harness_t *start(int nprocs, const child_cfg_t *c, const char *window)
+/* Settings of the delivery-tree variants of the tests (NULL: default). */
+static struct {
+    const char *fanout;    /* UCX_CPG_GROUP_TREE_FANOUT */
+    const char *tls;       /* UCX_TLS */
+    const char *stall_ms;  /* UCX_CPG_GROUP_STALL_TIMEOUT_MS */
+} tree_env;
+
+static void setenv_if(ucpg_harness_t *h, const char *name, const char *value)
+{
+    if (value != NULL) {
+        ucpg_harness_setenv(h, name, value);
+    }
+}
+
+static ucpg_harness_t *harness_new(void)
 {
     ucpg_harness_t *h = ucpg_harness_create(120000);
+
+    if (h != NULL) {
+        ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
+        setenv_if(h, "UCX_CPG_GROUP_TREE_FANOUT", tree_env.fanout);
+        setenv_if(h, "UCX_TLS", tree_env.tls);
+        setenv_if(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", tree_env.stall_ms);
+    }
+    return h;
+}
+
+static ucpg_harness_t *start(int nprocs, const child_cfg_t *c, const char *window)
+{
+    ucpg_harness_t *h = harness_new();
     int i;
 
     if (h == NULL) {
         return NULL;
     }
-    ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
-    if (window != NULL) {
-        ucpg_harness_setenv(h, "UCX_CPG_GROUP_WINDOW", window);
-    }
+    setenv_if(h, "UCX_CPG_GROUP_WINDOW", window);
     for (i = 0; i < nprocs; ++i) {
         if (ucpg_harness_fork(h, 1, child_main, (void*)c) < 0) {
             ucpg_harness_destroy(h);
@@ -361,11 +385,31 @@ static ucpg_harness_t *start(int nprocs, const child_cfg_t *c, const char *windo
     return h;
 }
 
-/* All ranks send, everyone must see everything; optionally kill one rank
- * after GO. */
-static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsigned kill_after_ms)
+/* A rank SIGSTOPped before GO (stop_rank) sends nothing until it is
+ * continued once the others have sent: by then it must have been removed
+ * (it says "SENT cut-off"), and everything the others sent is delivered. */
+static int run_stopped(ucpg_harness_t *h, int stop_rank, unsigned *cut_mask)
 {
-    ucpg_harness_t *h = start(nprocs, c, NULL);
+    char line[128];
+    int passed = 0;
+
+    INTEG_CHECK(kill(ucpg_harness_pid(h, stop_rank), SIGCONT) == 0, "SIGCONT");
+    INTEG_CHECK(ucpg_harness_expect(h, stop_rank, "SENT", line, sizeof(line), STEP_MS) == 0,
+                "stopped rank %d", stop_rank);
+    INTEG_CHECK(strcmp(line, "SENT cut-off") == 0, "stopped rank %d was not removed: %s",
+                stop_rank, line);
+    *cut_mask |= 1u << stop_rank;
+    passed = 1;
+fail:
+    return passed ? 0 : -1;
+}
+
+/* All ranks send, everyone must see everything; optionally kill one rank
+ * after GO, or stop one before GO (stop_rank). */
+static int run_all_deliver_ex(int nprocs, const child_cfg_t *c, int kill_rank,
+                              unsigned kill_after_ms, int stop_rank, const char *window)
+{
+    ucpg_harness_t *h = start(nprocs, c, window);
     unsigned long long expect = (unsigned long long)nprocs * (unsigned long long)c->nsend;
     char line[128];
     int passed = 0, r, survivors = nprocs;
@@ -373,6 +417,10 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
 
     INTEG_CHECK(h != NULL, "harness");
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    if (stop_rank >= 0) {
+        INTEG_CHECK(kill(ucpg_harness_pid(h, stop_rank), SIGSTOP) == 0, "SIGSTOP");
+        expect -= (unsigned long long)c->nsend;      /* it sends nothing while in */
+    }
     INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
     if (kill_rank >= 0) {
         usleep(kill_after_ms * 1000u);
@@ -381,7 +429,7 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
         expect = 0;                    /* the dead one's count is unknown */
     }
     for (r = 0; r < nprocs; ++r) {
-        if (r == kill_rank) {
+        if ((r == kill_rank) || (r == stop_rank)) {
             continue;
         }
         INTEG_CHECK(ucpg_harness_expect(h, r, "SENT", line, sizeof(line), STEP_MS) == 0,
@@ -401,6 +449,7 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
      * application and progress threads both send); the successor itself is
      * never cut off, so somebody always carries the group on. */
     INTEG_CHECK(__builtin_popcount(cut_mask) < survivors, "every survivor cut off");
+    INTEG_CHECK((stop_rank < 0) || (run_stopped(h, stop_rank, &cut_mask) == 0), "stopped");
     INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %llu", expect) == 0, "FINISH");
     for (r = 0; r < nprocs; ++r) {
         unsigned long long got = 0;
@@ -423,6 +472,11 @@ fail:
     return integ_end(h, passed);
 }
 
+static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsigned kill_after_ms)
+{
+    return run_all_deliver_ex(nprocs, c, kill_rank, kill_after_ms, -1, NULL);
+}
+
 static int test_three_senders_agreed_and_safe(void)
 {
     static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0};
@@ -432,12 +486,11 @@ static int test_three_senders_agreed_and_safe(void)
 static int test_join_storm_8(void)
 {
     static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0};
-    ucpg_harness_t *h = ucpg_harness_create(120000);
+    ucpg_harness_t *h = harness_new();
     int passed = 0;
 
     /* all eight join at once (no stagger, no ordering among them) */
     INTEG_CHECK(h != NULL, "harness");
-    ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
     INTEG_CHECK(ucpg_harness_fork(h, 8, child_main, (void*)&c) == 0, "fork");
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
     INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
@@ -660,6 +713,77 @@ fail:
     return integ_end(h, passed);
 }
 
+/* --- the delivery tree ---------------------------------------------------------
+ *
+ * The same properties with every member forwarding: fan-out 1 makes the tree
+ * a chain (the deepest it can be), fan-out 2 a binary tree. Kills run over
+ * TCP: UCX 1.13's shared-memory transport gives each process one receive
+ * ring shared by its senders, and a sender killed halfway through writing a
+ * slot blocks that ring for good (docs/protocol.md, known limits). With a
+ * tree every forwarder writes to its children's rings, so a killed forwarder
+ * would test that UCX limit rather than the repair of the tree.
+ */
+
+static int with_tree(const char *fanout, const char *tls, int (*test)(void))
+{
+    int ret;
+
+    tree_env.fanout = fanout;
+    tree_env.tls    = tls;
+    ret             = test();
+    memset(&tree_env, 0, sizeof(tree_env));
+    return ret;
+}
+
+static int four_senders_agreed_and_safe(void)
+{
+    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0};
+    return run_all_deliver(4, &c, -1, 0);
+}
+
+static int kill_forwarder(void)
+{
+    /* rank 1 is the first member after the sequencer: in a chain it
+     * forwards the messages of ranks 0, 2 and 3 */
+    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0};
+    return run_all_deliver(4, &c, 1, 30);
+}
+
+/* Rank 1 forwards rank 0's and rank 2's messages and is stopped: the
+ * sequencer sends them to rank 2 itself (lag check) until the stall
+ * timeout removes rank 1. */
+static int stopped_forwarder(void)
+{
+    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0};
+    tree_env.stall_ms = "1000";
+    return run_all_deliver_ex(3, &c, -1, 0, 1, "64");
+}
+
+static int test_tree_chain_agreed_and_safe(void)
+{
+    return with_tree("1", NULL, four_senders_agreed_and_safe);
+}
+
+static int test_tree_binary_join_storm_8(void)
+{
+    return with_tree("2", NULL, test_join_storm_8);
+}
+
+static int test_tree_chain_kill_forwarder_midstream(void)
+{
+    return with_tree("1", "tcp,self", kill_forwarder);
+}
+
+static int test_tree_chain_kill_sequencer_midstream(void)
+{
+    return with_tree("1", "tcp,self", test_kill_sequencer_midstream);
+}
+
+static int test_tree_chain_stopped_forwarder_is_routed_around(void)
+{
+    return with_tree("1", NULL, stopped_forwarder);
+}
+
 static const integ_test_t tests[] = {
     INTEG_TEST(test_three_senders_agreed_and_safe),
     INTEG_TEST(test_sizes),
@@ -668,6 +792,11 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_kill_sender_midstream),
     INTEG_TEST(test_kill_sequencer_midstream),
     INTEG_TEST(test_slow_reader_flow_control),
+    INTEG_TEST(test_tree_chain_agreed_and_safe),
+    INTEG_TEST(test_tree_binary_join_storm_8),
+    INTEG_TEST(test_tree_chain_kill_forwarder_midstream),
+    INTEG_TEST(test_tree_chain_kill_sequencer_midstream),
+    INTEG_TEST(test_tree_chain_stopped_forwarder_is_routed_around),
 };
 
 int main(int argc, char **argv)

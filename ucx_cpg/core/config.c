@@ -223,6 +223,15 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .doc = "Milliseconds cpg_join waits for the group to order the join "
                "before it returns CS_ERR_TRY_AGAIN"
     },
+    {
+        .key = "group_tree_fanout", .env = "UCX_CPG_GROUP_TREE_FANOUT",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_tree_fanout),
+        .min = 0, .max = 64,
+        .def = "8",
+        .valid = "0..64",
+        .doc = "Members each member forwards a CPG message to (the delivery "
+               "tree's fan-out); 0 = the sequencer sends to every member itself"
+    },
 };
 
 #define UCPG_CONFIG_NUM_KEYS \

@@ -80,6 +80,9 @@ typedef struct ucpg_config {
     unsigned         group_stall_timeout_ms;
     /* Milliseconds cpg_join waits for its join to be ordered, 100..600000. */
     unsigned         group_join_timeout_ms;
+    /* Members each member forwards a message to (the delivery tree's
+     * fan-out), 0..64; 0 = the sequencer sends to every member. */
+    unsigned         group_tree_fanout;
 
     /* The configuration file that was read, "" if none. Not a key. */
     char             config_file[UCPG_CONFIG_PATH_MAX];

@@ -399,7 +399,8 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
         break;
     case UCPG_GROUP_MSG_ACK:
         if ((g != NULL) && g->is_seq) {
-            ucpg_group_seq_recv_ack(g, src, info->uuid, msg->a, msg->b);
+            ucpg_group_seq_recv_ack(g, src, info->uuid, msg->a, msg->b,
+                                    (msg->flags & UCPG_GROUP_FLAG_REPAIR) != 0);
         }
         break;
     case UCPG_GROUP_MSG_STABLE:
@@ -511,7 +512,7 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
     ucpg_group_engine_unlock();
 }
 
-/* Timer: stalled members, delayed acknowledgements. */
+/* Timer: stalled or lagging members, repairs, delayed acknowledgements. */
 static void ucpg_group_timer(void *arg)
 {
     ucpg_group_t *g;
@@ -525,7 +526,9 @@ static void ucpg_group_timer(void *arg)
             ucpg_group_recovery_check(g, now);
         } else if (g->is_seq) {
             ucpg_group_seq_check_stall(g, now);
+            ucpg_group_seq_check_lag(g, now);
         } else if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+            ucpg_group_member_check_repair(g, now);
             ucpg_group_member_ack(g, 1);
             ucpg_group_recovery_check_deaf(g, now);
         }

@@ -4,6 +4,7 @@
  *   member.c     the member side: receive, reorder, deliver, acknowledge, resend
  *   sequencer.c  the sequencer side: order requests, views, stability, flow control
  *   recovery.c   taking over from a dead sequencer (sync, cut, retransmit)
+ *   tree.c       the delivery tree: who forwards a message to whom
  *   group.c      the API of group.h on top of them
  *
  * One engine lock guards everything here. Application threads never call
@@ -39,6 +40,7 @@ struct ucpg_group_event {
     ucpg_buf_t    *buf;       /* payload, or encoded view body */
     struct ucpg_group   *group;     /* for consumption accounting (NULL once detached) */
     int                  delivered; /* handed to the façade */
+    int                  forward;   /* came down the tree: pass it on when it takes effect */
     /* VIEW, decoded when delivered: */
     ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
     ucpg_group_view_t    view;
@@ -58,6 +60,7 @@ typedef struct ucpg_group_member {
     uint64_t consumed;    /* acknowledged consumed-through */
     uint64_t stall_since; /* ns since it holds the window full; 0 = not */
     uint64_t joined_seq;  /* number of the view that added it, if we saw it */
+    int      repaired;    /* was sent what it lacked; again only once it advanced */
 } ucpg_group_member_t;
 
 /* A request to the sequencer: ours (pending until delivered back) or, at
@@ -139,9 +142,16 @@ struct ucpg_group {
     uint64_t               win_base;      /* min consumed the byte count refers to */
     int                    stall_armed;   /* a stall check is scheduled */
     int                    draining;      /* in ucpg_group_seq_drain (no recursion) */
+    uint64_t               lag_seq;       /* lag check: every member should have this ... */
+    uint64_t               lag_at;        /* ... by this time (ns); 0 = no check armed */
+
+    /* member side: a view came straight from the sequencer past a gap */
+    uint64_t               repair_upto;   /* we lack events below this view's number */
+    uint64_t               repair_at;     /* ns: ask the sequencer if still so by then */
 
     /* recovery */
     int                    recovering;
+    int                    fenced;        /* recovering, and answered (or are) the successor */
     uint64_t               sync_attempt;  /* ours, as the recovering sequencer */
     uint32_t               sync_from_slot; /* a SYNC_REQ we hold: sender and attempt */
     uint64_t               sync_from_uuid;
@@ -213,17 +223,42 @@ ucpg_group_event_t *ucpg_group_evbuf_get(ucpg_group_evbuf_t *b, uint64_t seq);
 void                ucpg_group_evbuf_remove(ucpg_group_evbuf_t *b, uint64_t seq);
 void                ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b);
 
+/* A view arrived past a gap: ask the sequencer for what is missing if the
+ * tree does not fill the gap soon (its forwarders may be slower than the
+ * sequencer's direct send, or dead). */
+void ucpg_group_member_note_gap(ucpg_group_t *g, uint64_t view_seq);
+/* Recovering, and past the point where events from others may count. */
+int  ucpg_group_fenced(const ucpg_group_t *g);
+void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now);
+
+/* --- tree.c ------------------------------------------------------------------ */
+/* Positions [*first_p, *end_p) of the children of member index self among
+ * nmembers, the member at index skip (the message's sender) left out. */
+void   ucpg_group_tree_children(size_t nmembers, int skip, size_t self, unsigned fanout,
+                                size_t *first_p, size_t *end_p);
+/* Member index at a position of that layout. */
+size_t ucpg_group_tree_index(size_t pos, int skip);
+/* The EVT header of ev (b: what we know to be stable). */
+void   ucpg_group_evt_msg(const ucpg_group_t *g, const ucpg_group_event_t *ev, uint8_t flags,
+                          ucpg_group_msg_t *msg);
+/* Sends ev to the tree children of member index self. */
+void   ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self);
+/* Passes on an event that came down the tree and just took effect here. */
+void   ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev);
+
 /* --- sequencer.c ----------------------------------------------------------- */
 void ucpg_group_seq_become(ucpg_group_t *g);
 void ucpg_group_seq_recv_req(ucpg_group_t *g, const ucpg_group_req_t *req);
 void ucpg_group_seq_recv_ack(ucpg_group_t *g, uint32_t src, uint64_t uuid, uint64_t received,
-                             uint64_t consumed);
+                             uint64_t consumed, int repair);
 /* Orders a view removing every dead member (and the given leaver). */
 void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
                          const ucpg_group_req_t *join);
 void ucpg_group_seq_drain(ucpg_group_t *g);
 int  ucpg_group_seq_window_full(ucpg_group_t *g, size_t extra_bytes);
 void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now);
+/* Resends to members that still lack events numbered a while ago. */
+void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now);
 void ucpg_group_seq_refuse_held(ucpg_group_t *g);
 /* Recomputes stability and the window after acks or a view; drains. */
 void ucpg_group_seq_update(ucpg_group_t *g);

@@ -157,6 +157,18 @@ ucpg_group_member_t *ucpg_group_member_find(ucpg_group_t *g, uint32_t slot, uint
     return (i < 0) ? NULL : &g->members[i];
 }
 
+/*
+ * Recovery fences a member once it has answered the successor (or is the
+ * successor): from then on only the successor's events count, because what
+ * it reported is all the cut may build on. Until then, while it merely
+ * waits for a successor to ask, events passed on by other members are still
+ * taken: they will be in its answer.
+ */
+int ucpg_group_fenced(const ucpg_group_t *g)
+{
+    return g->recovering && g->fenced;
+}
+
 static int ucpg_group_is_self(uint32_t slot, uint64_t uuid)
 {
     return (slot == ucpg_group_engine.self) && (uuid == ucpg_group_engine.self_uuid);
@@ -342,11 +354,19 @@ static void ucpg_group_follow_sequencer(ucpg_group_t *g)
     const ucpg_group_member_t *first = &g->members[0];
     int same = (g->nmembers > 0) && (first->slot == g->seq_slot) && (first->uuid == g->seq_uuid);
 
+    if (g->recovering && !g->fenced && (g->nmembers > 0) && !same && !first->dead) {
+        /* We took the sequencer's exit for a death, but it was a leave and
+         * its hand-over view has now reached us (through the tree, behind
+         * the exit): nobody is recovering, follow the new one. */
+        g->recovering      = 0;
+        g->sync_from_valid = 0;
+    }
     if (g->recovering) {
         /* The successor's own view ends recovery at a member; views inside
          * the retransmitted stream still name the dead one first. */
         if (same && !g->is_seq && (g->seq_slot != ucpg_group_engine.self)) {
             g->recovering = 0;
+            g->fenced     = 0;
             ucpg_group_member_ack(g, 1);
             ucpg_group_member_resend(g);
         }
@@ -411,6 +431,7 @@ static void ucpg_group_process(ucpg_group_t *g, ucpg_group_event_t *ev)
         ucpg_group_process_view(g, ev);
         return;
     }
+    ucpg_group_tree_forward(g, ev);
     m = ucpg_group_member_find(g, ev->origin.slot, ev->origin.uuid);
     if ((m != NULL) && (ev->origin.lseq >= m->next_lseq)) {
         m->next_lseq = ev->origin.lseq + 1;
@@ -527,11 +548,12 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
     ucpg_group_event_t *ev;
     ucpg_buf_t *buf;
 
-    if ((g->state == UCPG_GROUP_GONE) || (g->recovering && (src != g->seq_slot)) ||
-        ((g->state != UCPG_GROUP_JOINING) && (g->state != UCPG_GROUP_ABANDONED) &&
-         (ucpg_group_member_find(g, src, 0) == NULL)) ||
+    /* Any member may pass an event on (the tree), including one that joined
+     * in a view we have not reached yet; events are the sequencer's and are
+     * taken by number, so only the fence of recovery looks at who sent. */
+    if ((g->state == UCPG_GROUP_GONE) || (ucpg_group_fenced(g) && (src != g->seq_slot)) ||
         ((g->first_seq != 0) && (msg->a <= g->received))) {
-        return;                    /* fenced, stranger, or already have it */
+        return;                    /* fenced, or already have it */
     }
     if (msg->flags & UCPG_GROUP_FLAG_OWN) {
         if (!ucpg_group_member_own_body(g, msg, len, &buf)) {
@@ -547,9 +569,13 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         ucpg_error("out of memory receiving group event %" PRIu64, msg->a);
         return;
     }
+    ev->forward   = !(msg->flags & (UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN));
     g->last_heard = ucpg_time_ns();
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
+    if ((msg->kind == UCPG_GROUP_KIND_VIEW) && !(msg->flags & UCPG_GROUP_FLAG_RETRANS)) {
+        ucpg_group_member_note_gap(g, msg->a);
+    }
     if (!g->recovering && (g->state != UCPG_GROUP_GONE)) {
         ucpg_group_member_stable(g, msg->b);
     }
@@ -621,6 +647,53 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
     ucpg_group_msg_init(g, UCPG_GROUP_MSG_ACK, &msg);
     msg.a = g->received;
     msg.b = g->consumed;
+    ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
+    g->acked_received = g->received;
+    g->acked_consumed = g->consumed;
+    g->unacked_bytes  = 0;
+}
+
+/* --- repair: the tree did not bring us everything ----------------------------- */
+
+/* How long a gap below a view may last before we ask the sequencer: the
+ * events in it travel through forwarders and may simply be behind the
+ * view, which the sequencer sends directly. */
+#define UCPG_GROUP_REPAIR_WAIT_MS 2u
+
+void ucpg_group_member_note_gap(ucpg_group_t *g, uint64_t view_seq)
+{
+    if (g->is_seq || g->recovering || (g->first_seq == 0) || (g->received >= view_seq) ||
+        ((g->state != UCPG_GROUP_JOINED) && (g->state != UCPG_GROUP_LEAVING))) {
+        return;
+    }
+    if (g->repair_upto < view_seq) {
+        g->repair_upto = view_seq;
+    }
+    if (g->repair_at == 0) {
+        g->repair_at = ucpg_time_ns() + UCPG_GROUP_REPAIR_WAIT_MS * 1000000ull;
+        ucpg_group_timer_arm(UCPG_GROUP_REPAIR_WAIT_MS);
+    }
+}
+
+void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now)
+{
+    ucpg_group_msg_t msg;
+
+    if (g->repair_at == 0) {
+        return;
+    }
+    if (now < g->repair_at) {
+        ucpg_group_timer_arm((unsigned)((g->repair_at - now) / 1000000ull) + 1);
+        return;
+    }
+    g->repair_at = 0;
+    if (g->is_seq || g->recovering || (g->received >= g->repair_upto)) {
+        return;                          /* the tree caught up */
+    }
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_ACK, &msg);
+    msg.flags = UCPG_GROUP_FLAG_REPAIR;
+    msg.a     = g->received;
+    msg.b     = g->consumed;
     ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
     g->acked_received = g->received;
     g->acked_consumed = g->consumed;

@@ -45,8 +45,12 @@ size_t ucpg_group_msg_encode(const ucpg_group_msg_t *msg, uint8_t out[UCPG_GROUP
 static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
 {
     if ((m->type == 0) || (m->type > UCPG_GROUP_MSG_LAST) || (m->kind > UCPG_GROUP_KIND_LAST) ||
-        ((m->flags & ~(UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN)) != 0) ||
+        ((m->flags & ~(UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN |
+                       UCPG_GROUP_FLAG_REPAIR)) != 0) ||
         (m->ggen == 0)) {
+        return 0;
+    }
+    if ((m->flags & UCPG_GROUP_FLAG_REPAIR) && (m->type != UCPG_GROUP_MSG_ACK)) {
         return 0;
     }
     if ((m->flags & UCPG_GROUP_FLAG_OWN) &&

@@ -38,6 +38,8 @@ typedef enum ucpg_group_kind {
 #define UCPG_GROUP_FLAG_RETRANS 0x01u   /* EVT resent during recovery */
 #define UCPG_GROUP_FLAG_OWN     0x02u   /* EVT of DATA to its own sender: no payload
                                          * (the sender still holds it as pending) */
+#define UCPG_GROUP_FLAG_REPAIR  0x04u   /* ACK: send me every event after a again
+                                         * (the delivery tree failed me) */
 
 /* Who an event came from. */
 typedef struct ucpg_group_origin {

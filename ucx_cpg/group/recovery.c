@@ -65,6 +65,7 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
               g->received);
     g->sync_from_valid = 0;
     g->recovering      = 1;
+    g->fenced          = 1;
     g->recovery_since  = ucpg_time_ns();   /* the successor is alive: wait for it anew */
     ucpg_group_timer_arm(2 * UCPG_GROUP_SYNC_TIMEOUT_MS);
     g->seq_slot        = g->sync_from_slot;   /* fence everyone else */
@@ -148,6 +149,7 @@ static void ucpg_group_recovery_start(ucpg_group_t *g)
         return;
     }
     g->recovering     = 1;
+    g->fenced         = 1;
     g->recovery_since = ucpg_time_ns();
     ucpg_group_timer_arm(UCPG_GROUP_SYNC_TIMEOUT_MS);
     g->sync_attempt = ((uint64_t)ucpg_group_engine.self << 32) | (uint32_t)(g->sync_attempt + 1);
@@ -252,6 +254,7 @@ static void ucpg_group_recovery_complete(ucpg_group_t *g)
         }
     }
     g->recovering = 0;
+    g->fenced     = 0;
     ucpg_group_seq_become(g);
     ucpg_group_seq_view(g, NULL, NULL);     /* the cut: removes every dead member */
     ucpg_group_member_resend(g);            /* then what we sent that did not make it */
@@ -414,6 +417,7 @@ static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
         ucpg_group_vbody_encode(&v, buf->data);
         ucpg_group_member_drop_above(g, g->received);
         g->recovering = 0;
+        g->fenced     = 0;
         ucpg_group_member_receive(g, ev);     /* the view removing us: state GONE */
         ucpg_group_event_put(ev);
     }

@@ -25,6 +25,10 @@
 #include "core/log.h"
 #include "core/proc.h"
 
+/* How long after an event is numbered every member should have it (see
+ * ucpg_group_seq_check_lag); acknowledgements take about a millisecond. */
+#define UCPG_GROUP_LAG_MS 200u
+
 static uint64_t ucpg_group_seq_min_consumed(ucpg_group_t *g)
 {
     uint64_t min = g->seq_last;
@@ -85,28 +89,41 @@ static int ucpg_group_seq_fanout_to(const ucpg_group_member_t *m, const ucpg_gro
            !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid));
 }
 
-/* Sends ev to every live member but us (and to extra, a joiner). The sender
- * of the message comes first: its send completes when it sees its own
- * message, and the outbox sends in queue order. */
+/* Sends ev to its sender (number only: it holds the message, pending) and
+ * down the delivery tree. The sender comes first: its send completes when
+ * it sees its own message, and the outbox sends in queue order. */
+static void ucpg_group_seq_fanout_data(ucpg_group_t *g, const ucpg_group_event_t *ev)
+{
+    ucpg_group_member_t *origin = ucpg_group_member_find(g, ev->origin.slot, ev->origin.uuid);
+    ucpg_group_msg_t msg;
+
+    if ((origin != NULL) && ucpg_group_seq_fanout_to(origin, ev, 1)) {
+        ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_OWN, &msg);
+        ucpg_group_send(origin->slot, origin->uuid, &msg, NULL);
+    }
+    ucpg_group_tree_send(g, ev, 0);
+}
+
+/* Sends ev to every live member but us (and to extra, a joiner): views,
+ * and everything while we are not the tree's root (index 0). */
 static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
-                                  const ucpg_group_req_t *extra, int retrans)
+                                  const ucpg_group_req_t *extra)
 {
     ucpg_group_msg_t msg;
     int origin_pass;
     size_t i;
 
-    ucpg_group_msg_init(g, UCPG_GROUP_MSG_EVT, &msg);
-    msg.kind      = ev->kind;
-    msg.guarantee = ev->guarantee;
-    msg.a         = ev->seq;
-    msg.b         = (g->stable < ev->seq) ? g->stable : ev->seq - 1;
-    msg.origin    = ev->origin;
+    if ((ev->kind == UCPG_GROUP_KIND_DATA) && (g->nmembers > 0) &&
+        (g->members[0].slot == ucpg_group_engine.self) &&
+        (g->members[0].uuid == ucpg_group_engine.self_uuid)) {
+        ucpg_group_seq_fanout_data(g, ev);
+        return;
+    }
     for (origin_pass = 1; origin_pass >= 0; --origin_pass) {
         /* The sender of a message has it already (pending): it gets the
          * number only, which halves what a 2-member group moves. */
-        int own   = origin_pass && !retrans && (ev->kind == UCPG_GROUP_KIND_DATA);
-        msg.flags = (uint8_t)((retrans ? UCPG_GROUP_FLAG_RETRANS : 0) |
-                              (own ? UCPG_GROUP_FLAG_OWN : 0));
+        int own = origin_pass && (ev->kind == UCPG_GROUP_KIND_DATA);
+        ucpg_group_evt_msg(g, ev, own ? UCPG_GROUP_FLAG_OWN : 0, &msg);
         for (i = 0; i < g->nmembers; ++i) {
             if (ucpg_group_seq_fanout_to(&g->members[i], ev, origin_pass)) {
                 ucpg_group_send(g->members[i].slot, g->members[i].uuid, &msg,
@@ -135,7 +152,13 @@ static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee
     if ((kind == UCPG_GROUP_KIND_DATA) && (guarantee == UCPG_GROUP_SAFE)) {
         g->safe_pending = ev->seq;
     }
-    ucpg_group_seq_fanout(g, ev, extra, 0);
+    ucpg_group_seq_fanout(g, ev, extra);
+    if ((kind == UCPG_GROUP_KIND_DATA) && (g->lag_at == 0) &&
+        (ucpg_group_engine.config->group_tree_fanout != 0)) {
+        g->lag_seq = ev->seq;            /* see ucpg_group_seq_check_lag */
+        g->lag_at  = ucpg_time_ns() + UCPG_GROUP_LAG_MS * 1000000ull;
+        ucpg_group_timer_arm(UCPG_GROUP_LAG_MS);
+    }
     if ((buf != NULL) && buf->user) {
         /* A zero-copy send: the wire reads the application's buffer, but
          * what we keep and deliver must not change under us. */
@@ -432,8 +455,25 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
 
 /* --- acknowledgements, stability ------------------------------------------------- */
 
+/* Sends m again every event after from that we still hold (all of them:
+ * m has not received them, so they are not stable), with payload. */
+static void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint64_t from)
+{
+    ucpg_group_event_t *ev;
+    ucpg_group_msg_t msg;
+    uint64_t s;
+
+    for (s = from + 1; s <= g->seq_last; ++s) {
+        if ((ev = ucpg_group_evbuf_get(&g->evbuf, s)) != NULL) {
+            ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_RETRANS, &msg);
+            ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
+        }
+    }
+    m->repaired = 1;
+}
+
 void ucpg_group_seq_recv_ack(ucpg_group_t *g, uint32_t src, uint64_t uuid, uint64_t received,
-                             uint64_t consumed)
+                             uint64_t consumed, int repair)
 {
     ucpg_group_member_t *m = ucpg_group_member_find(g, src, uuid);
 
@@ -442,6 +482,10 @@ void ucpg_group_seq_recv_ack(ucpg_group_t *g, uint32_t src, uint64_t uuid, uint6
     }
     if (received > m->received) {
         m->received = received;
+        m->repaired = 0;
+    }
+    if (repair && !m->dead) {
+        ucpg_group_seq_resend(g, m, received);
     }
     if (consumed > m->consumed) {
         m->consumed    = consumed;
@@ -534,6 +578,41 @@ void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now)
     }
 }
 
+/* --- members the tree failed -------------------------------------------------------- */
+
+/*
+ * Every member acknowledges what it received within a millisecond or so; a
+ * member that still lacks an event UCPG_GROUP_LAG_MS after it was numbered
+ * sits below a forwarder that stopped (SIGSTOP, or too slow to matter) or
+ * died unnoticed, and may never ask. Send it everything again, once until
+ * it advances. (A stopped member itself gets the copies too, queued like
+ * the tree's; the stall timeout removes it as before.)
+ */
+void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now)
+{
+    size_t i;
+
+    if ((g->lag_at == 0) || (now < g->lag_at)) {
+        if (g->lag_at != 0) {
+            ucpg_group_timer_arm((unsigned)((g->lag_at - now) / 1000000ull) + 1);
+        }
+        return;
+    }
+    for (i = 0; i < g->nmembers; ++i) {
+        ucpg_group_member_t *m = &g->members[i];
+        if (!m->dead && !m->repaired && (m->received < g->lag_seq) &&
+            !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid))) {
+            ucpg_group_seq_resend(g, m, m->received);
+        }
+    }
+    g->lag_at = 0;
+    if (g->seq_last > g->lag_seq) {      /* more was numbered since: check it too */
+        g->lag_seq = g->seq_last;
+        g->lag_at  = now + UCPG_GROUP_LAG_MS * 1000000ull;
+        ucpg_group_timer_arm(UCPG_GROUP_LAG_MS);
+    }
+}
+
 /* --- becoming the sequencer ------------------------------------------------------------ */
 
 void ucpg_group_seq_become(ucpg_group_t *g)
@@ -553,6 +632,7 @@ void ucpg_group_seq_become(ucpg_group_t *g)
     g->seq_slot     = ucpg_group_engine.self;
     g->seq_uuid     = ucpg_group_engine.self_uuid;
     g->safe_pending = 0;
+    g->lag_at       = 0;
     /* What others received we learn from their next acks; until then assume
      * only what is known stable (never more: SAFE depends on it). */
     for (i = 0; i < g->nmembers; ++i) {

@@ -1,0 +1,115 @@
+/*
+ * tree.c - the delivery tree of a group's messages.
+ *
+ * A sequencer that sent every message to every member itself would move
+ * n - 1 copies through one process: the whole group's bandwidth through one
+ * CPU (and, between hosts, one NIC). Instead the view's members, in age
+ * order with the sequencer first, are laid out as a heap of fan-out k
+ * (group_tree_fanout): the sequencer sends a message to its k children, and
+ * every member forwards it to its own children when the message takes
+ * effect there. The message's sender is left out of the layout: it already
+ * holds the payload and gets the number alone, straight from the sequencer
+ * (FLAG_OWN), so its latency does not grow with the depth of the tree.
+ * Views and retransmissions always go directly to every member.
+ *
+ * Every member computes the same tree, because a message takes effect in
+ * the view in which it was numbered. A child known to be dead is skipped
+ * and its own children are sent to instead; a member that learns of a death
+ * too late to be adopted, or whose parent stopped, misses messages and gets
+ * them again from the sequencer (REPAIR, and the sequencer's lag check).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "group_int.h"
+
+/* Position in the layout of member index i, the member at index skip left
+ * out (skip <= 0: nobody; the root, index 0, is never left out). */
+static size_t ucpg_group_tree_pos(size_t i, int skip)
+{
+    return ((skip > 0) && (i > (size_t)skip)) ? i - 1 : i;
+}
+
+size_t ucpg_group_tree_index(size_t pos, int skip)
+{
+    return ((skip > 0) && (pos >= (size_t)skip)) ? pos + 1 : pos;
+}
+
+void ucpg_group_tree_children(size_t nmembers, int skip, size_t self, unsigned fanout,
+                              size_t *first_p, size_t *end_p)
+{
+    size_t npos = nmembers - (((skip > 0) && ((size_t)skip < nmembers)) ? 1 : 0);
+    size_t pos  = ucpg_group_tree_pos(self, skip), first, end;
+
+    if (((skip > 0) && (self == (size_t)skip)) || (self >= nmembers)) {
+        first = end = 0;                 /* the sender is not in the tree */
+    } else if (fanout == 0) {
+        first = (pos == 0) ? 1 : 0;      /* flat: the root sends to everyone */
+        end   = (pos == 0) ? npos : 0;
+    } else {
+        first = pos * fanout + 1;
+        end   = first + fanout;
+    }
+    *first_p = (first < npos) ? first : npos;
+    *end_p   = (end < npos) ? end : npos;
+}
+
+void ucpg_group_evt_msg(const ucpg_group_t *g, const ucpg_group_event_t *ev, uint8_t flags,
+                        ucpg_group_msg_t *msg)
+{
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_EVT, msg);
+    msg->kind      = ev->kind;
+    msg->guarantee = ev->guarantee;
+    msg->flags     = flags;
+    msg->a         = ev->seq;
+    msg->b         = (g->stable < ev->seq) ? g->stable : ev->seq - 1;
+    msg->origin    = ev->origin;
+}
+
+/* Sends msg to the children of member index self; a dead child's children
+ * get it instead (recursively), so one death does not orphan a subtree. */
+static void ucpg_group_tree_send_from(ucpg_group_t *g, const ucpg_group_msg_t *msg,
+                                      ucpg_buf_t *buf, size_t self, int skip, unsigned depth)
+{
+    unsigned fanout = ucpg_group_engine.config->group_tree_fanout;
+    size_t first, end, pos, i;
+    const ucpg_group_member_t *m;
+
+    ucpg_group_tree_children(g->nmembers, skip, self, fanout, &first, &end);
+    for (pos = first; pos < end; ++pos) {
+        i = ucpg_group_tree_index(pos, skip);
+        m = &g->members[i];
+        if (!m->dead) {
+            ucpg_group_send(m->slot, m->uuid, msg, buf);
+        } else if (depth < UCPG_GROUP_VIEW_MAX) {
+            ucpg_group_tree_send_from(g, msg, buf, i, skip, depth + 1);
+        }
+    }
+}
+
+void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self)
+{
+    int skip = ucpg_group_member_index(g, ev->origin.slot, ev->origin.uuid);
+    ucpg_group_msg_t msg;
+
+    ucpg_group_evt_msg(g, ev, 0, &msg);
+    ucpg_group_tree_send_from(g, &msg, ev->buf, self, skip, 0);
+}
+
+void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
+{
+    int self;
+
+    /* While we only wait for a successor (not fenced) the stream we pass on
+     * is still the old sequencer's, which our children need as much as we
+     * do: a sequencer that left looks dead until its hand-over view, which
+     * comes after these events, takes effect. */
+    if (!ev->forward || g->is_seq || ucpg_group_fenced(g) ||
+        (ucpg_group_engine.config->group_tree_fanout == 0)) {
+        return;
+    }
+    self = ucpg_group_member_index(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid);
+    if (self > 0) {                /* index 0 is the root: it sent when it ordered */
+        ucpg_group_tree_send(g, ev, (size_t)self);
+    }
+}
