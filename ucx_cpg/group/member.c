@@ -614,6 +614,22 @@ static void ucpg_group_member_drop_below(ucpg_group_t *g, uint64_t seq)
 
 /* --- acknowledgements ---------------------------------------------------------- */
 
+/* Tells the sequencer what we received and consumed (flags: REPAIR asks it
+ * to send everything after our received point again). */
+static void ucpg_group_member_send_ack(ucpg_group_t *g, uint8_t flags)
+{
+    ucpg_group_msg_t msg;
+
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_ACK, &msg);
+    msg.flags = flags;
+    msg.a     = g->received;
+    msg.b     = g->consumed;
+    ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
+    g->acked_received = g->received;
+    g->acked_consumed = g->consumed;
+    g->unacked_bytes  = 0;
+}
+
 void ucpg_group_member_ack(ucpg_group_t *g, int force)
 {
     /* A quarter of either window: the sequencer must hear of consumption
@@ -621,7 +637,6 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
     uint64_t thr       = ucpg_group_engine.config->group_window / 4;
     uint64_t thr_bytes = ((uint64_t)ucpg_group_engine.config->group_window_mb << 20) / 4;
     ucpg_group_member_t *self;
-    ucpg_group_msg_t msg;
     int blocked_safe;
 
     if (g->is_seq) {
@@ -644,13 +659,7 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
         ucpg_group_timer_arm(1);     /* acknowledge within a millisecond anyway */
         return;
     }
-    ucpg_group_msg_init(g, UCPG_GROUP_MSG_ACK, &msg);
-    msg.a = g->received;
-    msg.b = g->consumed;
-    ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
-    g->acked_received = g->received;
-    g->acked_consumed = g->consumed;
-    g->unacked_bytes  = 0;
+    ucpg_group_member_send_ack(g, 0);
 }
 
 /* --- repair: the tree did not bring us everything ----------------------------- */
@@ -677,8 +686,6 @@ void ucpg_group_member_note_gap(ucpg_group_t *g, uint64_t view_seq)
 
 void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now)
 {
-    ucpg_group_msg_t msg;
-
     if (g->repair_at == 0) {
         return;
     }
@@ -690,14 +697,7 @@ void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now)
     if (g->is_seq || g->recovering || (g->received >= g->repair_upto)) {
         return;                          /* the tree caught up */
     }
-    ucpg_group_msg_init(g, UCPG_GROUP_MSG_ACK, &msg);
-    msg.flags = UCPG_GROUP_FLAG_REPAIR;
-    msg.a     = g->received;
-    msg.b     = g->consumed;
-    ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, NULL);
-    g->acked_received = g->received;
-    g->acked_consumed = g->consumed;
-    g->unacked_bytes  = 0;
+    ucpg_group_member_send_ack(g, UCPG_GROUP_FLAG_REPAIR);
 }
 
 /* --- the façade lets go of an event ---------------------------------------------- */
