@@ -27,7 +27,7 @@
 
 /* How long after an event is numbered every member should have it (see
  * ucpg_group_seq_check_lag); acknowledgements take about a millisecond. */
-#define UCPG_GROUP_LAG_MS 200u
+#define UCPG_GROUP_LAG_MS 500u
 
 static uint64_t ucpg_group_seq_min_consumed(ucpg_group_t *g)
 {
@@ -136,6 +136,16 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
     }
 }
 
+/* Whether some member gets messages through another member: in a flat
+ * group everybody is our child, and a resend could only duplicate what UCX
+ * already holds for a slow reader. */
+static int ucpg_group_seq_tree_deep(const ucpg_group_t *g)
+{
+    unsigned fanout = ucpg_group_engine.config->group_tree_fanout;
+
+    return (fanout != 0) && (g->nmembers > (size_t)fanout + 1);
+}
+
 /* Numbers ev, sends it, and receives it ourselves. */
 static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
                                 const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
@@ -153,8 +163,7 @@ static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee
         g->safe_pending = ev->seq;
     }
     ucpg_group_seq_fanout(g, ev, extra);
-    if ((kind == UCPG_GROUP_KIND_DATA) && (g->lag_at == 0) &&
-        (ucpg_group_engine.config->group_tree_fanout != 0)) {
+    if ((kind == UCPG_GROUP_KIND_DATA) && (g->lag_at == 0) && ucpg_group_seq_tree_deep(g)) {
         g->lag_seq = ev->seq;            /* see ucpg_group_seq_check_lag */
         g->lag_at  = ucpg_time_ns() + UCPG_GROUP_LAG_MS * 1000000ull;
         ucpg_group_timer_arm(UCPG_GROUP_LAG_MS);
@@ -598,7 +607,8 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now)
         }
         return;
     }
-    for (i = 0; i < g->nmembers; ++i) {
+    /* Indexes 1..fanout are children of ours in every layout. */
+    for (i = ucpg_group_engine.config->group_tree_fanout + 1; i < g->nmembers; ++i) {
         ucpg_group_member_t *m = &g->members[i];
         if (!m->dead && !m->repaired && (m->received < g->lag_seq) &&
             !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid))) {
