@@ -472,7 +472,9 @@ static void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint6
     ucpg_group_msg_t msg;
     uint64_t s;
 
-    for (s = from + 1; s <= g->seq_last; ++s) {
+    /* from comes off the wire: everything up to stable is at every member
+     * already, so the walk never exceeds the window whatever it says. */
+    for (s = ((from > g->stable) ? from : g->stable) + 1; s <= g->seq_last; ++s) {
         if ((ev = ucpg_group_evbuf_get(&g->evbuf, s)) != NULL) {
             ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_RETRANS, &msg);
             ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
