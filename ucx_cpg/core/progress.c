@@ -112,6 +112,28 @@ void ucpg_progress_close_endpoints(ucpg_domain_t *d)
     }
 }
 
+/*
+ * A local process that exited may have left its last messages (a leaving
+ * sequencer's final VIEW, say) in our shared-memory FIFOs: they were sent
+ * while it was alive, so take them before it is declared gone, or they would
+ * be dropped as coming from a dead peer. Bounded, so that a flood from other
+ * peers cannot hold the death back.
+ */
+#define UCPG_PROGRESS_DRAIN_ROUNDS 4096
+
+static void ucpg_progress_drain(ucpg_domain_t *d)
+{
+    unsigned round;
+
+    __atomic_store_n(&d->thread_in_ucp, 1, __ATOMIC_SEQ_CST);
+    for (round = 0; round < UCPG_PROGRESS_DRAIN_ROUNDS; ++round) {
+        if (ucp_worker_progress(d->worker) == 0) {
+            break;
+        }
+    }
+    __atomic_store_n(&d->thread_in_ucp, 0, __ATOMIC_SEQ_CST);
+}
+
 /* Reads one pidfd event: the process of peer id died. */
 static void ucpg_progress_pidfd_event(ucpg_domain_t *d, ucpg_peer_id_t id)
 {
@@ -123,6 +145,7 @@ static void ucpg_progress_pidfd_event(ucpg_domain_t *d, ucpg_peer_id_t id)
     }
     pthread_mutex_unlock(&d->lock);
     if (uuid != 0) {
+        ucpg_progress_drain(d);
         ucpg_peer_down(d, id, uuid, UCPG_PEER_REASON_EXITED);
     }
 }
