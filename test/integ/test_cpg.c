@@ -23,6 +23,7 @@
 
 #include "corosync/cpg.h"
 #include "cpg_trace.h"
+#include "group/group.h"
 #include "harness.h"
 #include "integ_run.h"
 
@@ -39,6 +40,7 @@ typedef struct child_cfg {
     const size_t *sizes;      /* if set: message i has sizes[i] bytes */
     int         safe_every;   /* every n-th message is SAFE (0: none) */
     int         no_dispatch;  /* rank 1 does not read until told to (flow control) */
+    int         sole_sender;  /* 0: every rank sends; r + 1: only rank r does */
 } child_cfg_t;
 
 /* --- per-process state (each child is its own process) --------------------- */
@@ -216,6 +218,15 @@ static cs_error_t send_one(cpg_handle_t h, uint64_t counter, int *try_again)
 
 static char trace_path[512];
 
+/* The pid of the member that orders our group, from the directory (the
+ * library's internal API: CPG has no call for it). */
+static uint32_t orderer_pid(void)
+{
+    ucpg_group_addr_t addr;
+
+    return (ucpg_group_orderer(gname.value, gname.length, &addr) == UCPG_OK) ? addr.pid : 0;
+}
+
 static int child_main(int rank, int nprocs, void *arg)
 {
     uint64_t want_own, expect;
@@ -248,6 +259,9 @@ static int child_main(int rank, int nprocs, void *arg)
         return 1;
     }
     want_own = (cfg->no_dispatch && (rank == 1)) ? 0 : (uint64_t)cfg->nsend;
+    if (cfg->sole_sender && (rank != cfg->sole_sender - 1)) {
+        want_own = 0;
+    }
     for (i = 0; (i < (int)want_own) && !fails && !cut_off(); ++i) {
         fails = (send_one(h, (uint64_t)i, &try_again) != CS_OK);
         cpg_dispatch(h, CS_DISPATCH_ALL);
@@ -268,7 +282,8 @@ static int child_main(int rank, int nprocs, void *arg)
         cpg_trace_close(&trace);
         return 0;
     }
-    ucpg_test_say("SENT try_again=%d fc=%d", try_again, fc_enabled_seen);
+    ucpg_test_say("SENT try_again=%d fc=%d first=%u", try_again, fc_enabled_seen,
+                  (unsigned)orderer_pid());
     /* keep reading while the others finish: a member that stops reading
      * holds everyone's window */
     line[0] = '\0';
@@ -324,11 +339,16 @@ static int traces_check(int nprocs)
     return traces_check_some(nprocs, 0);
 }
 
+/* UCPG_TEST_KEEP_TRACES=1 keeps them (and the directory) for a post-mortem. */
 static void traces_remove(int nprocs)
 {
     char path[300];
     int i;
 
+    if (getenv("UCPG_TEST_KEEP_TRACES") != NULL) {
+        fprintf(stderr, "  traces kept in %s\n", trace_dir);
+        return;
+    }
     for (i = 0; i < nprocs; ++i) {
         snprintf(path, sizeof(path), "%s/rank%d.trace", trace_dir, i);
         unlink(path);
@@ -340,6 +360,7 @@ static struct {
     const char *fanout;    /* UCX_CPG_GROUP_TREE_FANOUT */
     const char *tls;       /* UCX_TLS */
     const char *stall_ms;  /* UCX_CPG_GROUP_STALL_TIMEOUT_MS */
+    const char *handover;  /* UCX_CPG_GROUP_HANDOVER_EVENTS */
 } variant_env;
 
 static void setenv_if(ucpg_harness_t *h, const char *name, const char *value)
@@ -358,6 +379,7 @@ static ucpg_harness_t *harness_new(void)
         setenv_if(h, "UCX_CPG_GROUP_TREE_FANOUT", variant_env.fanout);
         setenv_if(h, "UCX_TLS", variant_env.tls);
         setenv_if(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", variant_env.stall_ms);
+        setenv_if(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", variant_env.handover);
     }
     return h;
 }
@@ -410,7 +432,8 @@ static int run_all_deliver_ex(int nprocs, const child_cfg_t *c, int kill_rank,
                               unsigned kill_after_ms, int stop_rank, const char *window)
 {
     ucpg_harness_t *h = start(nprocs, c, window);
-    unsigned long long expect = (unsigned long long)nprocs * (unsigned long long)c->nsend;
+    unsigned long long expect = (unsigned long long)(c->sole_sender ? 1 : nprocs) *
+                                (unsigned long long)c->nsend;
     char line[128];
     int passed = 0, r, survivors = nprocs;
     unsigned cut_mask = 0;
@@ -443,6 +466,13 @@ static int run_all_deliver_ex(int nprocs, const child_cfg_t *c, int kill_rank,
             cut_mask |= 1u << r;
             fprintf(stderr, "  note: rank %d was cut off by the killed sender (see "
                     "docs/protocol.md, known limits)\n", r);
+        } else if ((c->sole_sender == r + 1) && (kill_rank < 0)) {
+            unsigned first = 0;
+            const char *f  = strstr(line, "first=");
+            INTEG_CHECK((f != NULL) && (sscanf(f, "first=%u", &first) == 1), "%s", line);
+            INTEG_CHECK(first == (unsigned)ucpg_harness_pid(h, r),
+                        "the sole sender (rank %d, pid %d) does not order the group (pid %u "
+                        "does): no hand-over", r, (int)ucpg_harness_pid(h, r), first);
         }
     }
     /* The killed process can have been writing to two rings at once (its
@@ -479,13 +509,13 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
 
 static int test_three_senders_agreed_and_safe(void)
 {
-    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0};
+    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0, 0};
     return run_all_deliver(3, &c, -1, 0);
 }
 
 static int test_join_storm_8(void)
 {
-    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0};
+    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0, 0};
     ucpg_harness_t *h = harness_new();
     int passed = 0;
 
@@ -511,7 +541,7 @@ static int test_sizes(void)
     static const size_t sizes[] = {0, 1, HDR_LEN, 8191, 8192, 8193, 65535, 65536, 65537,
                                    1048575, 1048576, 1048577, 16u << 20};
     static const child_cfg_t c = {"sizes", (int)(sizeof(sizes) / sizeof(sizes[0])), 2, 0,
-                                  sizes, 3, 0};
+                                  sizes, 3, 0, 0};
     return run_all_deliver(2, &c, -1, 0);
 }
 
@@ -537,7 +567,7 @@ static int with_env(const char *fanout, const char *tls, int (*test)(void))
 
 static int kill_sequencer(void)
 {
-    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0};
+    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0, 0};
     return run_all_deliver(4, &c, 0, 30);     /* rank 0 joined first: the sequencer */
 }
 
@@ -548,7 +578,7 @@ static int test_kill_sequencer_midstream(void)
 
 static int kill_sender(void)
 {
-    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0};
+    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0, 0};
     return run_all_deliver(4, &c, 2, 30);
 }
 
@@ -559,7 +589,7 @@ static int test_kill_sender_midstream(void)
 
 static int test_slow_reader_flow_control(void)
 {
-    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1};
+    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1, 0};
     ucpg_harness_t *h = start(2, &c, "256");
     char line[128];
     int passed = 0, try_again = 0, fc = 0;
@@ -722,7 +752,7 @@ static int child_two_groups(int rank, int nprocs, void *arg)
 
 static int test_two_groups_per_process(void)
 {
-    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0};
+    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0, 0};
     ucpg_harness_t *h = ucpg_harness_create(120000);
     char want[64];
     int passed = 0;
@@ -751,7 +781,7 @@ fail:
 
 static int four_senders_agreed_and_safe(void)
 {
-    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0};
+    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0, 0};
     return run_all_deliver(4, &c, -1, 0);
 }
 
@@ -759,7 +789,7 @@ static int kill_forwarder(void)
 {
     /* rank 1 is the first member after the sequencer: in a chain it
      * forwards the messages of ranks 0, 2 and 3 */
-    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0};
+    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0, 0};
     return run_all_deliver(4, &c, 1, 30);
 }
 
@@ -768,7 +798,7 @@ static int kill_forwarder(void)
  * timeout removes rank 1. */
 static int stopped_forwarder(void)
 {
-    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0};
+    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0, 0};
     variant_env.stall_ms = "1000";
     return run_all_deliver_ex(3, &c, -1, 0, 1, "64");
 }
@@ -798,6 +828,85 @@ static int test_tree_chain_stopped_forwarder_is_routed_around(void)
     return with_env("1", NULL, stopped_forwarder);
 }
 
+/* --- hand-over of the sequencer role ---------------------------------------------
+ *
+ * Rank 0 joins first and orders the group; when one other member sends
+ * nearly everything, the role moves to it (docs/protocol.md, "Hand-over").
+ */
+
+static int sole_sender(void)
+{
+    /* rank 2 sends everything (every 25th SAFE); ranks 0, 1 and 3 only read */
+    static const child_cfg_t c = {"hosole", 2000, 4, 0, NULL, 25, 0, 3};
+    return run_all_deliver(4, &c, -1, 0);
+}
+
+static int test_handover_to_sole_sender(void)
+{
+    return sole_sender();         /* the default: hand over after 256 messages */
+}
+
+static int kill_new_sequencer(void)
+{
+    static const child_cfg_t c = {"hokill", 20000, 4, 100, NULL, 25, 0, 3};
+    return run_all_deliver(4, &c, 2, 60);
+}
+
+static int test_handover_then_kill_new_sequencer(void)
+{
+    int ret;
+
+    /* after 16 messages: rank 2 orders the group well before it is killed */
+    variant_env.handover = "16";
+    ret = with_env(NULL, "tcp,self", kill_new_sequencer);
+    return ret;
+}
+
+static int four_senders_handover_storm(void)
+{
+    /* every burst of 7 of 8 messages from one sender moves the role: under
+     * 4 senders on 2 CPUs it moves back and forth all the time */
+    static const child_cfg_t c = {"hostorm", 1500, 4, 0, NULL, 7, 0, 0};
+    variant_env.handover = "8";
+    return run_all_deliver(4, &c, -1, 0);
+}
+
+static int test_handover_storm_four_senders(void)
+{
+    return with_env(NULL, NULL, four_senders_handover_storm);
+}
+
+static int test_handover_off_keeps_the_oldest(void)
+{
+    static const child_cfg_t c = {"hooff", 600, 3, 0, NULL, 0, 0, 2};
+    ucpg_harness_t *h;
+    char line[128];
+    unsigned first = 0;
+    int passed = 0;
+
+    variant_env.handover = "0";
+    h = start(3, &c, NULL);
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "SENT", line, sizeof(line), STEP_MS) == 0, "rank 1");
+    INTEG_CHECK((strstr(line, "first=") != NULL) &&
+                (sscanf(strstr(line, "first="), "first=%u", &first) == 1), "%s", line);
+    INTEG_CHECK(first == (unsigned)ucpg_harness_pid(h, 0),
+                "group_handover_events=0, yet pid %u orders the group, not rank 0", first);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "SENT", NULL, 0, STEP_MS) == 0, "rank 0");
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "SENT", NULL, 0, STEP_MS) == 0, "rank 2");
+    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %d", 600) == 0, "FINISH");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "COUNT 600 errors 0", STEP_MS) == 0, "counts");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(3) == 0, "properties");
+    passed = 1;
+fail:
+    memset(&variant_env, 0, sizeof(variant_env));
+    traces_remove(3);
+    return integ_end(h, passed);
+}
+
 static const integ_test_t tests[] = {
     INTEG_TEST(test_three_senders_agreed_and_safe),
     INTEG_TEST(test_sizes),
@@ -811,6 +920,10 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_tree_chain_kill_forwarder_midstream),
     INTEG_TEST(test_tree_chain_kill_sequencer_midstream),
     INTEG_TEST(test_tree_chain_stopped_forwarder_is_routed_around),
+    INTEG_TEST(test_handover_to_sole_sender),
+    INTEG_TEST(test_handover_then_kill_new_sequencer),
+    INTEG_TEST(test_handover_storm_four_senders),
+    INTEG_TEST(test_handover_off_keeps_the_oldest),
 };
 
 int main(int argc, char **argv)

@@ -232,6 +232,16 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .doc = "Members each member forwards a CPG message to (the delivery "
                "tree's fan-out); 0 = the sequencer sends to every member itself"
     },
+    {
+        .key = "group_handover_events", .env = "UCX_CPG_GROUP_HANDOVER_EVENTS",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_handover_events),
+        .min = 0, .max = 1048576,
+        .def = "256",
+        .valid = "0..1048576",
+        .doc = "The sequencer hands its role to a member that sent at least 7/8 "
+               "of the last this-many CPG messages it ordered, so that member's "
+               "messages come back to it without a round trip; 0 = never"
+    },
 };
 
 #define UCPG_CONFIG_NUM_KEYS \

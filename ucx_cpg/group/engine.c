@@ -350,8 +350,10 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
                                 const ucpg_group_msg_t *msg, const void *data, size_t len)
 {
     ucpg_group_req_t req;
+    int ours = (g != NULL) && (g->is_seq || g->recovering);
 
-    if ((g == NULL) || (!g->is_seq && !g->recovering)) {
+    if (!ours && ((g == NULL) || (msg->kind == UCPG_GROUP_KIND_JOIN) ||
+                  (msg->b <= g->view_id))) {
         if (msg->kind == UCPG_GROUP_KIND_JOIN) {
             ucpg_group_refuse(src->id, msg);   /* look the group up again */
         }
@@ -372,7 +374,11 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
             return;
         }
     }
-    ucpg_group_seq_recv_req(g, &req);
+    if (ours) {
+        ucpg_group_seq_recv_req(g, &req);
+    } else {
+        ucpg_group_handover_hold_early(g, &req, msg->b);   /* from a later view */
+    }
     ucpg_buf_put(req.buf);
 }
 
@@ -405,7 +411,7 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
         break;
     case UCPG_GROUP_MSG_STABLE:
         if ((g != NULL) && !g->recovering && (src == g->seq_slot)) {
-            ucpg_group_member_stable(g, msg->a);
+            ucpg_group_member_recv_stable(g, msg->a);
         }
         break;
     case UCPG_GROUP_MSG_SYNC_REQ:
@@ -566,8 +572,10 @@ void ucpg_group_free(ucpg_group_t *g)
     }
     ucpg_group_evbuf_clear(&g->evbuf);
     ucpg_group_evbuf_clear(&g->sync_union);
+    ucpg_group_evbuf_clear(&g->fence_stash);
     free(g->evbuf.ring);
     free(g->sync_union.ring);
+    free(g->fence_stash.ring);
     free(g->sync_waiting);
     free(g->sync_received);
     free(g->win_len);

@@ -501,3 +501,38 @@ ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list
     ucpg_group_engine_release();
     return status;
 }
+
+/* The directory lists a group's members in the order of its latest view,
+ * whose first member orders the group. */
+static void ucpg_group_orderer_one(void *arg, const ucpg_registry_group_t *group,
+                                   const ucpg_registry_gmember_t *members, uint32_t nmembers)
+{
+    ucpg_group_addr_t *addr = arg;
+
+    (void)group;
+    if ((nmembers > 0) && (addr->pid == 0)) {
+        addr->nodeid = members[0].nodeid;
+        addr->pid    = members[0].pid;
+    }
+}
+
+ucpg_status_t ucpg_group_orderer(const void *name, size_t name_len, ucpg_group_addr_t *addr)
+{
+    ucpg_status_t status;
+
+    if ((name == NULL) || (addr == NULL) || (name_len > UCPG_GROUP_NAME_MAX)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    memset(addr, 0, sizeof(*addr));
+    status = ucpg_group_engine_acquire();
+    if (status != UCPG_OK) {
+        return status;
+    }
+    status = ucpg_registry_group_foreach(ucpg_group_engine.registry, name, name_len,
+                                         ucpg_group_orderer_one, addr);
+    ucpg_group_engine_release();
+    if ((status == UCPG_OK) && (addr->pid == 0)) {
+        status = UCPG_ERR_NOT_FOUND;
+    }
+    return status;
+}

@@ -168,4 +168,8 @@ typedef void (*ucpg_group_list_cb_t)(void *arg, const uint8_t *name, size_t name
 ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list_cb_t cb,
                               void *arg);
 
+/* The member that orders group `name` (its sequencer) as the directory
+ * lists it: UCPG_ERR_NOT_FOUND if no such group exists. */
+ucpg_status_t ucpg_group_orderer(const void *name, size_t name_len, ucpg_group_addr_t *addr);
+
 #endif

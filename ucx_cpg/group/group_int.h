@@ -5,6 +5,7 @@
  *   sequencer.c  the sequencer side: order requests, views, stability, flow control
  *   recovery.c   taking over from a dead sequencer (sync, cut, retransmit)
  *   tree.c       the delivery tree: who forwards a message to whom
+ *   handover.c   the sequencer role moves to a member that sends nearly everything
  *   group.c      the API of group.h on top of them
  *
  * One engine lock guards everything here. Application threads never call
@@ -41,6 +42,7 @@ struct ucpg_group_event {
     struct ucpg_group   *group;     /* for consumption accounting (NULL once detached) */
     int                  delivered; /* handed to the façade */
     int                  forward;   /* came down the tree: pass it on when it takes effect */
+    int                  handover;  /* VIEW that only moves the sequencer: not shown */
     /* VIEW, decoded when delivered: */
     ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
     ucpg_group_view_t    view;
@@ -124,6 +126,8 @@ struct ucpg_group {
     uint64_t               stable;
     uint64_t               gc_through;    /* events up to here left evbuf */
     uint64_t               acked_received, acked_consumed;
+    int                    ack_renew;     /* acknowledge again on the new sequencer's STABLE */
+    int                    seq_died_early; /* a view named a sequencer already seen dead */
     uint64_t               unacked_bytes;  /* payload consumed since the last ACK */
     uint64_t               next_lseq;     /* our next request number */
     ucpg_group_req_t      *pending;       /* ours, not yet delivered back (lseq order) */
@@ -144,6 +148,16 @@ struct ucpg_group {
     int                    draining;      /* in ucpg_group_seq_drain (no recursion) */
     uint64_t               lag_seq;       /* lag check: every member should have this ... */
     uint64_t               lag_at;        /* ... by this time (ns); 0 = no check armed */
+    uint32_t               ho_slot;       /* hand-over: the first sender of this round ... */
+    uint64_t               ho_uuid;
+    uint32_t               ho_lead;       /* ... how many of the round are its */
+    uint32_t               ho_total;      /* messages ordered in this round */
+    int                    ho_due;        /* it sent enough: hand over when we may */
+
+    /* member side: requests from members already in a later view, which may
+     * name us the sequencer (in held; see handover.c) */
+    uint64_t               early_view;    /* the latest view they were sent in */
+    size_t                 early_count;
 
     /* member side: a view came straight from the sequencer past a gap */
     uint64_t               repair_upto;   /* we lack events below this view's number */
@@ -159,6 +173,7 @@ struct ucpg_group {
     int                    sync_from_valid;
     uint8_t               *sync_waiting;  /* per member index: reply still due */
     ucpg_group_evbuf_t     sync_union;
+    ucpg_group_evbuf_t     fence_stash;   /* events from others while fenced (member.c) */
     uint64_t              *sync_received; /* per member index */
     uint64_t               recovery_since; /* ns: when this group started recovering */
     uint64_t               last_heard;     /* ns: last event from the sequencer */
@@ -203,6 +218,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
 /* Takes a reference on ev; runs every consequence of receiving it. */
 void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev);
 void ucpg_group_member_stable(ucpg_group_t *g, uint64_t stable);
+void ucpg_group_member_recv_stable(ucpg_group_t *g, uint64_t stable);
 void ucpg_group_member_ack(ucpg_group_t *g, int force);
 /* Sends (or, as the sequencer, orders) every pending request of ours. */
 void ucpg_group_member_resend(ucpg_group_t *g);
@@ -230,6 +246,9 @@ void ucpg_group_member_note_gap(ucpg_group_t *g, uint64_t view_seq);
 /* Recovering, and past the point where events from others may count. */
 int  ucpg_group_fenced(const ucpg_group_t *g);
 void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now);
+/* Recovery ended with the successor's view: what others sent meanwhile
+ * (a sequencer after it) joins the stream; or, as the successor, is void. */
+void ucpg_group_member_unstash(ucpg_group_t *g);
 
 /* --- tree.c ------------------------------------------------------------------ */
 /* Positions [*first_p, *end_p) of the children of member index self among
@@ -262,6 +281,28 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now);
 void ucpg_group_seq_refuse_held(ucpg_group_t *g);
 /* Recomputes stability and the window after acks or a view; drains. */
 void ucpg_group_seq_update(ucpg_group_t *g);
+/* We numbered a view naming another sequencer and applied it ourselves. */
+void ucpg_group_seq_step_down(ucpg_group_t *g);
+void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
+                         const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
+                         const ucpg_group_req_t *extra);
+void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v);
+void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req);
+void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint64_t uuid,
+                            uint32_t nodeid, uint32_t pid, uint32_t reason, uint64_t next_lseq);
+
+/* --- handover.c ------------------------------------------------------------ */
+void ucpg_group_handover_reset(ucpg_group_t *g);
+/* The sequencer ordered a message of origin's. */
+void ucpg_group_handover_note(ucpg_group_t *g, const ucpg_group_origin_t *origin);
+/* Hands the role over if a member earned it and the group allows it now. */
+void ucpg_group_handover_run(ucpg_group_t *g);
+/* A request reached us, not the sequencer, from a member in view view_id:
+ * keeps it if that view is later than ours (it may name us). 1 if kept. */
+int  ucpg_group_handover_hold_early(ucpg_group_t *g, const ucpg_group_req_t *req,
+                                    uint64_t view_id);
+/* After applying a view: drops what was kept early if it did not name us. */
+void ucpg_group_handover_drop_early(ucpg_group_t *g);
 
 /* --- recovery.c ------------------------------------------------------------ */
 void ucpg_group_recovery_peer_down(ucpg_group_t *g);

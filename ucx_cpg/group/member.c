@@ -184,6 +184,7 @@ void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req)
     msg.kind      = req->kind;
     msg.guarantee = req->guarantee;
     msg.a         = req->lseq;
+    msg.b         = g->view_id;      /* a sequencer to be may get it first: handover.c */
     ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, req->buf);
 }
 
@@ -348,6 +349,13 @@ static ucpg_status_t ucpg_group_view_install(ucpg_group_t *g, const ucpg_group_v
     return UCPG_OK;
 }
 
+/* Fenced for a successor that the view just applied no longer lists. */
+static int ucpg_group_successor_left(ucpg_group_t *g)
+{
+    return g->fenced && (g->seq_slot != ucpg_group_engine.self) &&
+           (ucpg_group_member_find(g, g->seq_slot, g->seq_uuid) == NULL);
+}
+
 /* The first member orders the group; follow it when it changes. */
 static void ucpg_group_follow_sequencer(ucpg_group_t *g)
 {
@@ -361,12 +369,21 @@ static void ucpg_group_follow_sequencer(ucpg_group_t *g)
         g->recovering      = 0;
         g->sync_from_valid = 0;
     }
+    if (g->recovering && ucpg_group_successor_left(g) && (g->nmembers > 0) && !first->dead) {
+        /* The successor was removed inside the cut (the dead sequencer had
+         * ordered its leave) and has ordered its last view anyway, naming
+         * the next one: follow that one. */
+        g->recovering = 0;
+        g->fenced     = 0;
+        ucpg_group_member_unstash(g);
+    }
     if (g->recovering) {
         /* The successor's own view ends recovery at a member; views inside
          * the retransmitted stream still name the dead one first. */
         if (same && !g->is_seq && (g->seq_slot != ucpg_group_engine.self)) {
             g->recovering = 0;
             g->fenced     = 0;
+            ucpg_group_member_unstash(g);
             ucpg_group_member_ack(g, 1);
             ucpg_group_member_resend(g);
         }
@@ -379,13 +396,21 @@ static void ucpg_group_follow_sequencer(ucpg_group_t *g)
     g->seq_uuid = first->uuid;
     if (ucpg_group_is_self(first->slot, first->uuid)) {
         if (!g->is_seq) {
-            ucpg_group_seq_become(g);      /* hand-off: the old one left */
+            ucpg_group_seq_become(g);      /* hand-off: the old one left, or handed over */
             ucpg_group_member_resend(g);
+            ucpg_group_seq_drain(g);       /* and what others sent us early */
         }
-    } else {
-        ucpg_group_member_ack(g, 1);       /* the new one knows nothing of us */
-        ucpg_group_member_resend(g);
+        return;
     }
+    if (g->is_seq) {
+        ucpg_group_seq_step_down(g);       /* our own hand-over view */
+    }
+    ucpg_group_member_ack(g, 1);           /* the new one knows nothing of us */
+    g->ack_renew = 1;                      /* ... and may not be one yet: say it again */
+    ucpg_group_member_resend(g);
+    /* It died before its view reached us: recover, but only once every event
+     * we hold in order has taken effect (the next may be its own hand-over). */
+    g->seq_died_early = first->dead;
 }
 
 static void ucpg_group_process_view(ucpg_group_t *g, ucpg_group_event_t *ev)
@@ -402,8 +427,13 @@ static void ucpg_group_process_view(ucpg_group_t *g, ucpg_group_event_t *ev)
     }
     left   = ucpg_group_vlist_has_self(v.members + v.nmembers, v.nleft);
     joined = ucpg_group_vlist_has_self(v.members + v.nmembers + v.nleft, v.njoined);
+    ev->handover = (v.nleft == 0) && (v.njoined == 0);     /* see handover.c */
     free(v.members);
     if (left) {
+        /* Our stream ends here, so nothing before it may wait for a
+         * stability we will never hear of: every member was sent it (and
+         * after a failure the cut gives it to every survivor). */
+        g->stable          = ev->seq;
         ev->view.self_left = 1;
         g->state           = UCPG_GROUP_GONE;
         g->is_seq          = 0;
@@ -420,6 +450,7 @@ static void ucpg_group_process_view(ucpg_group_t *g, ucpg_group_event_t *ev)
         ucpg_group_member_leave(g, UCPG_GROUP_REASON_PROCDOWN);
     }
     ucpg_group_follow_sequencer(g);
+    ucpg_group_handover_drop_early(g);
 }
 
 /* Event seq takes effect: membership, sender numbering, our pending list. */
@@ -464,8 +495,8 @@ static void ucpg_group_member_deliver(ucpg_group_t *g)
             break;                           /* SAFE waits for stability */
         }
         g->delivered++;
-        if (g->destroyed || (g->cb.event == NULL)) {
-            g->released++;                   /* nobody to hand it to */
+        if (g->destroyed || (g->cb.event == NULL) || ev->handover) {
+            g->released++;                   /* nobody to hand it to, or nothing to tell */
         } else {
             ++ev->refs;
             ev->group     = g;
@@ -502,6 +533,10 @@ void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev)
            ((next = ucpg_group_evbuf_get(&g->evbuf, g->received + 1)) != NULL)) {
         g->received++;
         ucpg_group_process(g, next);
+    }
+    if (g->seq_died_early) {
+        g->seq_died_early = 0;
+        ucpg_group_recovery_peer_down(g);
     }
     ucpg_group_member_deliver(g);
     if (g->state == UCPG_GROUP_GONE) {
@@ -542,6 +577,36 @@ static int ucpg_group_member_own_body(ucpg_group_t *g, const ucpg_group_msg_t *m
     return 1;
 }
 
+/*
+ * Fenced, we take only the successor's events, but we keep the others'. An
+ * event numbered above the cut cannot come from the dead sequencer's
+ * stream through a live member (a member passes an event on only once it
+ * holds it, and then it is in its answer, so in the cut); it is a later
+ * sequencer's: the successor's view may name another member first, and
+ * that one may order (and leave) before the view reaches us.
+ */
+static void ucpg_group_member_stash(ucpg_group_t *g, ucpg_group_event_t *ev)
+{
+    if (ucpg_group_evbuf_put(&g->fence_stash, ev) == UCPG_ERR_NO_MEMORY) {
+        ucpg_error("out of memory keeping group event %" PRIu64 " during recovery", ev->seq);
+    }
+    ucpg_group_event_put(ev);
+}
+
+void ucpg_group_member_unstash(ucpg_group_t *g)
+{
+    uint64_t i;
+
+    for (i = 0; (g->fence_stash.ring != NULL) && (i <= g->fence_stash.mask); ++i) {
+        ucpg_group_event_t *ev = g->fence_stash.ring[i];
+        if ((ev != NULL) && !g->is_seq && (ev->seq > g->received) &&
+            (ucpg_group_evbuf_put(&g->evbuf, ev) == UCPG_ERR_NO_MEMORY)) {
+            ucpg_error("out of memory receiving group event %" PRIu64, ev->seq);
+        }
+    }
+    ucpg_group_evbuf_clear(&g->fence_stash);
+}
+
 void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_msg_t *msg,
                                 const void *data, size_t len)
 {
@@ -551,9 +616,11 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
     /* Any member may pass an event on (the tree), including one that joined
      * in a view we have not reached yet; events are the sequencer's and are
      * taken by number, so only the fence of recovery looks at who sent. */
-    if ((g->state == UCPG_GROUP_GONE) || (ucpg_group_fenced(g) && (src != g->seq_slot)) ||
-        ((g->first_seq != 0) && (msg->a <= g->received))) {
-        return;                    /* fenced, or already have it */
+    int stash = ucpg_group_fenced(g) && (src != g->seq_slot);
+
+    if ((g->state == UCPG_GROUP_GONE) || ((g->first_seq != 0) && (msg->a <= g->received)) ||
+        (stash && (msg->a - g->received > 2ull * ucpg_group_engine.config->group_window))) {
+        return;                    /* already have it, or far beyond any cut */
     }
     if (msg->flags & UCPG_GROUP_FLAG_OWN) {
         if (!ucpg_group_member_own_body(g, msg, len, &buf)) {
@@ -570,6 +637,10 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         return;
     }
     ev->forward   = !(msg->flags & (UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN));
+    if (stash) {
+        ucpg_group_member_stash(g, ev);
+        return;
+    }
     g->last_heard = ucpg_time_ns();
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
@@ -660,6 +731,19 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
         return;
     }
     ucpg_group_member_send_ack(g, 0);
+}
+
+/* STABLE from the sequencer. A new one announces itself with one: if our
+ * acknowledgement of the view that named it reached it before it applied
+ * that view itself, it was dropped, so say again where we are. */
+void ucpg_group_member_recv_stable(ucpg_group_t *g, uint64_t stable)
+{
+    if (g->ack_renew &&
+        ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING))) {
+        g->ack_renew = 0;
+        ucpg_group_member_send_ack(g, 0);
+    }
+    ucpg_group_member_stable(g, stable);
 }
 
 /* --- repair: the tree did not bring us everything ----------------------------- */

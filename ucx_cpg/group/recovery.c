@@ -255,6 +255,7 @@ static void ucpg_group_recovery_complete(ucpg_group_t *g)
     }
     g->recovering = 0;
     g->fenced     = 0;
+    ucpg_group_evbuf_clear(&g->fence_stash);   /* we order from the cut on */
     ucpg_group_seq_become(g);
     ucpg_group_seq_view(g, NULL, NULL);     /* the cut: removes every dead member */
     ucpg_group_member_resend(g);            /* then what we sent that did not make it */

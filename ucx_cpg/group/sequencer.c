@@ -147,9 +147,9 @@ static int ucpg_group_seq_tree_deep(const ucpg_group_t *g)
 }
 
 /* Numbers ev, sends it, and receives it ourselves. */
-static void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
-                                const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
-                                const ucpg_group_req_t *extra)
+void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
+                         const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
+                         const ucpg_group_req_t *extra)
 {
     ucpg_group_event_t *ev = ucpg_group_event_new(g->seq_last + 1, kind, guarantee, origin, buf);
 
@@ -196,9 +196,8 @@ static void ucpg_group_origin_of(const ucpg_group_req_t *req, ucpg_group_origin_
 
 /* --- views ----------------------------------------------------------------------- */
 
-static void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint64_t uuid,
-                                   uint32_t nodeid, uint32_t pid, uint32_t reason,
-                                   uint64_t next_lseq)
+void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint64_t uuid,
+                            uint32_t nodeid, uint32_t pid, uint32_t reason, uint64_t next_lseq)
 {
     e->slot      = slot;
     e->uuid      = uuid;
@@ -209,7 +208,7 @@ static void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint6
 }
 
 /* The directory follows every view we order. */
-static void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v)
+void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v)
 {
     ucpg_registry_gmember_t *dir = calloc(v->nmembers ? v->nmembers : 1, sizeof(*dir));
     uint32_t i, n = v->nmembers;
@@ -328,7 +327,7 @@ static void ucpg_group_seq_held_push(ucpg_group_t *g, ucpg_group_req_t *r)
     g->held_tail  = &r->next;
 }
 
-static void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
+void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
 {
     ucpg_group_req_t *r = malloc(sizeof(*r));
 
@@ -381,6 +380,7 @@ static ucpg_group_seq_try_t ucpg_group_seq_try(ucpg_group_t *g, const ucpg_group
     }
     ucpg_group_origin_of(req, &origin);
     ucpg_group_seq_emit(g, UCPG_GROUP_KIND_DATA, req->guarantee, &origin, req->buf, NULL);
+    ucpg_group_handover_note(g, &origin);
     return UCPG_GROUP_SEQ_DONE;
 }
 
@@ -391,6 +391,7 @@ void ucpg_group_seq_recv_req(ucpg_group_t *g, const ucpg_group_req_t *req)
     } else if (g->held != NULL) {
         ucpg_group_seq_drain(g);
     }
+    ucpg_group_handover_run(g);
 }
 
 /* Whether the sequencer may order anything now. */
@@ -450,6 +451,8 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
     ucpg_group_msg_t msg;
     ucpg_group_req_t *r;
 
+    g->early_count = 0;
+    g->early_view  = 0;
     while ((r = g->held) != NULL) {
         g->held = r->next;
         if (r->kind == UCPG_GROUP_KIND_JOIN) {
@@ -546,6 +549,7 @@ void ucpg_group_seq_update(ucpg_group_t *g)
     if (g->held != NULL) {
         ucpg_group_seq_drain(g);
     }
+    ucpg_group_handover_run(g);
 }
 
 /* --- stalled members ----------------------------------------------------------------- */
@@ -643,8 +647,12 @@ void ucpg_group_seq_become(ucpg_group_t *g)
     g->seq_last     = g->received;
     g->seq_slot     = ucpg_group_engine.self;
     g->seq_uuid     = ucpg_group_engine.self_uuid;
-    g->safe_pending = 0;
+    /* A SAFE message of our predecessor may still wait for stability: tell
+     * everyone once all have what we have. */
+    g->safe_pending = (g->received > g->stable) ? g->received : 0;
     g->lag_at       = 0;
+    g->early_count  = 0;                 /* what came early is ours to order now */
+    ucpg_group_handover_reset(g);
     /* What others received we learn from their next acks; until then assume
      * only what is known stable (never more: SAFE depends on it). */
     for (i = 0; i < g->nmembers; ++i) {
@@ -658,5 +666,19 @@ void ucpg_group_seq_become(ucpg_group_t *g)
     }
     g->win_base = ucpg_group_seq_min_consumed(g);
     ucpg_group_member_ack(g, 1);          /* our own state, as a member */
+    ucpg_group_seq_announce_stable(g);    /* members learn we took over (ucpg_group_member_recv_stable) */
     /* the caller orders our own pending requests (after any view it owes) */
+}
+
+void ucpg_group_seq_step_down(ucpg_group_t *g)
+{
+    g->is_seq       = 0;
+    g->safe_pending = 0;
+    g->lag_at       = 0;
+    g->window_bytes = 0;
+    free(g->win_len);
+    g->win_len = NULL;
+    /* Their senders send them again to the new sequencer when they apply
+     * the view that names it; joiners look the group up again. */
+    ucpg_group_seq_refuse_held(g);
 }
