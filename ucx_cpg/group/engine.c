@@ -407,6 +407,8 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
         if ((g != NULL) && g->is_seq) {
             ucpg_group_seq_recv_ack(g, src, info->uuid, msg->a, msg->b,
                                     (msg->flags & UCPG_GROUP_FLAG_REPAIR) != 0);
+        } else if ((g != NULL) && (msg->flags & UCPG_GROUP_FLAG_REPAIR)) {
+            ucpg_group_handover_serve_repair(g, src, info->uuid, msg->a);
         }
         break;
     case UCPG_GROUP_MSG_STABLE:

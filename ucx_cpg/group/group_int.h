@@ -281,6 +281,8 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now);
 void ucpg_group_seq_refuse_held(ucpg_group_t *g);
 /* Recomputes stability and the window after acks or a view; drains. */
 void ucpg_group_seq_update(ucpg_group_t *g);
+/* Sends m every event after from that we hold, as RETRANS. */
+void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint64_t from);
 /* We numbered a view naming another sequencer and applied it ourselves. */
 void ucpg_group_seq_step_down(ucpg_group_t *g);
 void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
@@ -303,6 +305,9 @@ int  ucpg_group_handover_hold_early(ucpg_group_t *g, const ucpg_group_req_t *req
                                     uint64_t view_id);
 /* After applying a view: drops what was kept early if it did not name us. */
 void ucpg_group_handover_drop_early(ucpg_group_t *g);
+/* ACK|REPAIR reached us, not the sequencer: serve it from what we hold. */
+void ucpg_group_handover_serve_repair(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                      uint64_t from);
 
 /* --- recovery.c ------------------------------------------------------------ */
 void ucpg_group_recovery_peer_down(ucpg_group_t *g);

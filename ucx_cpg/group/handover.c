@@ -176,3 +176,21 @@ void ucpg_group_handover_drop_early(ucpg_group_t *g)
         ucpg_group_seq_refuse_held(g);     /* we were not named: not ours to order */
     }
 }
+
+/*
+ * A member below a gap asks its sequencer to repair it (ACK|REPAIR, see
+ * member.c). When the gap lies before a hand-over view, the one it asks has
+ * already stepped down, and the new one cannot act before that member has
+ * the view: so whoever is asked serves it from the events it still holds
+ * (everything a member has not acknowledged is not stable, so still held).
+ */
+void ucpg_group_handover_serve_repair(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                      uint64_t from)
+{
+    ucpg_group_member_t *m = ucpg_group_member_find(g, src, uuid);
+
+    if ((m != NULL) && !m->dead && (g->first_seq != 0) &&
+        ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING))) {
+        ucpg_group_seq_resend(g, m, from);
+    }
+}

@@ -751,7 +751,8 @@ void ucpg_group_member_recv_stable(ucpg_group_t *g, uint64_t stable)
 /* How long a gap below a view may last before we ask the sequencer: the
  * events in it travel through forwarders and may simply be behind the
  * view, which the sequencer sends directly. */
-#define UCPG_GROUP_REPAIR_WAIT_MS 2u
+#define UCPG_GROUP_REPAIR_WAIT_MS  2u
+#define UCPG_GROUP_REPAIR_AGAIN_MS 100u
 
 void ucpg_group_member_note_gap(ucpg_group_t *g, uint64_t view_seq)
 {
@@ -782,6 +783,10 @@ void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now)
         return;                          /* the tree caught up */
     }
     ucpg_group_member_send_ack(g, UCPG_GROUP_FLAG_REPAIR);
+    /* Ask again while the gap lasts: the one asked may have stepped down
+     * or be busy with a view of its own (handover.c). */
+    g->repair_at = now + UCPG_GROUP_REPAIR_AGAIN_MS * 1000000ull;
+    ucpg_group_timer_arm(UCPG_GROUP_REPAIR_AGAIN_MS);
 }
 
 /* --- the façade lets go of an event ---------------------------------------------- */

@@ -469,15 +469,16 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
 
 /* Sends m again every event after from that we still hold (all of them:
  * m has not received them, so they are not stable), with payload. */
-static void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint64_t from)
+void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint64_t from)
 {
+    uint64_t upto = g->is_seq ? g->seq_last : g->received;   /* see handover.c */
     ucpg_group_event_t *ev;
     ucpg_group_msg_t msg;
     uint64_t s;
 
     /* from comes off the wire: everything up to stable is at every member
      * already, so the walk never exceeds the window whatever it says. */
-    for (s = ((from > g->stable) ? from : g->stable) + 1; s <= g->seq_last; ++s) {
+    for (s = ((from > g->stable) ? from : g->stable) + 1; s <= upto; ++s) {
         if ((ev = ucpg_group_evbuf_get(&g->evbuf, s)) != NULL) {
             ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_RETRANS, &msg);
             ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
