@@ -227,7 +227,7 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .key = "group_tree_fanout", .env = "UCX_CPG_GROUP_TREE_FANOUT",
         .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_tree_fanout),
         .min = 0, .max = 64,
-        .def = "8",
+        .def = "2",
         .valid = "0..64",
         .doc = "Members each member forwards a CPG message to (the delivery "
                "tree's fan-out); 0 = the sequencer sends to every member itself"
@@ -239,8 +239,9 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .def = "256",
         .valid = "0..1048576",
         .doc = "The sequencer hands its role to a member that sent at least 7/8 "
-               "of the last this-many CPG messages it ordered, so that member's "
-               "messages come back to it without a round trip; 0 = never"
+               "of a round of this many CPG messages (and 50 ms) it ordered, so "
+               "that member's messages come back to it without a round trip; "
+               "0 = never"
     },
 };
 

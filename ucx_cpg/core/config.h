@@ -83,8 +83,8 @@ typedef struct ucpg_config {
     /* Members each member forwards a message to (the delivery tree's
      * fan-out), 0..64; 0 = the sequencer sends to every member. */
     unsigned         group_tree_fanout;
-    /* The sequencer hands its role to a member that sent 7/8 of the last
-     * this-many messages it ordered, 0..1048576; 0 = never. */
+    /* The sequencer hands its role to a member that sent 7/8 of a round of
+     * this many messages (and 50 ms) it ordered, 0..1048576; 0 = never. */
     unsigned         group_handover_events;
 
     /* The configuration file that was read, "" if none. Not a key. */

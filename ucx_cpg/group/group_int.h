@@ -152,6 +152,7 @@ struct ucpg_group {
     uint64_t               ho_uuid;
     uint32_t               ho_lead;       /* ... how many of the round are its */
     uint32_t               ho_total;      /* messages ordered in this round */
+    uint64_t               ho_start;      /* ns: when the round began */
     int                    ho_due;        /* it sent enough: hand over when we may */
 
     /* member side: requests from members already in a later view, which may

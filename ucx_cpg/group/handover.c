@@ -7,7 +7,8 @@
  * trip later. When one member sends nearly everything (a leader, a writer of
  * a replicated log, a benchmark's sender), the sequencer therefore hands its
  * role to that member: with group_handover_events = N, once a member other
- * than the sequencer sent at least 7/8 of N consecutive messages ordered.
+ * than the sequencer sent at least 7/8 of a round of consecutive messages
+ * ordered, a round being at least N messages and 50 ms.
  *
  * The hand-over is a view: the same members, the new sequencer first (the
  * first member orders the group), nobody left or joined. It is numbered in
@@ -31,6 +32,13 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/proc.h"
+
+/* A round lasts at least this long, so that the bursts in which the
+ * scheduler runs senders that share a group evenly (a few milliseconds
+ * each on a busy machine) average out: moving the role is cheap, but every
+ * member then sends its pending requests again. */
+#define UCPG_GROUP_HANDOVER_ROUND_NS (50ull * 1000000ull)
 
 void ucpg_group_handover_reset(ucpg_group_t *g)
 {
@@ -51,17 +59,20 @@ void ucpg_group_handover_note(ucpg_group_t *g, const ucpg_group_origin_t *origin
         return;
     }
     if (g->ho_total == 0) {
-        g->ho_slot = origin->slot;
-        g->ho_uuid = origin->uuid;
+        g->ho_slot  = origin->slot;
+        g->ho_uuid  = origin->uuid;
+        g->ho_start = ucpg_time_ns();
     }
     ++g->ho_total;
     if ((origin->slot == g->ho_slot) && (origin->uuid == g->ho_uuid)) {
         ++g->ho_lead;
     }
-    if (g->ho_total < n) {
+    /* The clock only once there are enough messages, and then every 64th. */
+    if ((g->ho_total < n) || ((g->ho_total - n) % 64 != 0) ||
+        (ucpg_time_ns() - g->ho_start < UCPG_GROUP_HANDOVER_ROUND_NS)) {
         return;
     }
-    if (((uint64_t)g->ho_lead * 8 >= (uint64_t)n * 7) &&
+    if (((uint64_t)g->ho_lead * 8 >= (uint64_t)g->ho_total * 7) &&
         !((g->ho_slot == ucpg_group_engine.self) && (g->ho_uuid == ucpg_group_engine.self_uuid))) {
         g->ho_due = 1;              /* ordered once the current request is done */
         return;
