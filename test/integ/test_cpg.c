@@ -41,6 +41,7 @@ typedef struct child_cfg {
     int         safe_every;   /* every n-th message is SAFE (0: none) */
     int         no_dispatch;  /* rank 1 does not read until told to (flow control) */
     int         sole_sender;  /* 0: every rank sends; r + 1: only rank r does */
+    int         relay;        /* nobody sends after GO; each sends on "SEND n" */
 } child_cfg_t;
 
 /* --- per-process state (each child is its own process) --------------------- */
@@ -227,6 +228,32 @@ static uint32_t orderer_pid(void)
     return (ucpg_group_orderer(gname.value, gname.length, &addr) == UCPG_OK) ? addr.pid : 0;
 }
 
+/* "SEND n" of a relay: n messages, then more until we order the group (the
+ * role follows a sender that sends nearly everything), at most 10 s. */
+static int relay_send(cpg_handle_t h, int n, uint64_t *sent_p)
+{
+    uint64_t deadline = ucpg_test_now_ms() + 10000, first = *sent_p, want;
+    int try_again = 0, i;
+    uint32_t orderer = 0;
+
+    for (i = 0; (i < n) || ((orderer != my_pid) && (ucpg_test_now_ms() < deadline)); ++i) {
+        if (send_one(h, (*sent_p)++, &try_again) != CS_OK) {
+            return -1;
+        }
+        cpg_dispatch(h, CS_DISPATCH_ALL);
+        if ((i >= n) && (i % 256 == 0)) {
+            orderer = orderer_pid();      /* a file lock and a read: not every time */
+        }
+    }
+    want = *sent_p;
+    if (dispatch_until(h, own_done, &want, STEP_MS) != 0) {
+        return -1;
+    }
+    ucpg_test_say("RELAYED %llu first=%u", (unsigned long long)(*sent_p - first),
+                  (unsigned)orderer_pid());
+    return 0;
+}
+
 static int child_main(int rank, int nprocs, void *arg)
 {
     uint64_t want_own, expect;
@@ -259,7 +286,7 @@ static int child_main(int rank, int nprocs, void *arg)
         return 1;
     }
     want_own = (cfg->no_dispatch && (rank == 1)) ? 0 : (uint64_t)cfg->nsend;
-    if (cfg->sole_sender && (rank != cfg->sole_sender - 1)) {
+    if ((cfg->sole_sender && (rank != cfg->sole_sender - 1)) || cfg->relay) {
         want_own = 0;
     }
     for (i = 0; (i < (int)want_own) && !fails && !cut_off(); ++i) {
@@ -288,8 +315,13 @@ static int child_main(int rank, int nprocs, void *arg)
      * holds everyone's window */
     line[0] = '\0';
     while (strncmp(line, "FINISH ", 7) != 0) {
-        if ((ucpg_test_hear(line, sizeof(line), 20) != 0) &&
-            (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK)) {
+        if (ucpg_test_hear(line, sizeof(line), 20) != 0) {
+            if (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK) {
+                return 1;
+            }
+        } else if ((strncmp(line, "SEND ", 5) == 0) &&
+                   (relay_send(h, atoi(line + 5), &want_own) != 0)) {
+            ucpg_test_say("ERR relay");
             return 1;
         }
     }
@@ -509,13 +541,13 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
 
 static int test_three_senders_agreed_and_safe(void)
 {
-    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0, 0};
+    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0, 0, 0};
     return run_all_deliver(3, &c, -1, 0);
 }
 
 static int test_join_storm_8(void)
 {
-    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0, 0};
+    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0, 0, 0};
     ucpg_harness_t *h = harness_new();
     int passed = 0;
 
@@ -541,7 +573,7 @@ static int test_sizes(void)
     static const size_t sizes[] = {0, 1, HDR_LEN, 8191, 8192, 8193, 65535, 65536, 65537,
                                    1048575, 1048576, 1048577, 16u << 20};
     static const child_cfg_t c = {"sizes", (int)(sizeof(sizes) / sizeof(sizes[0])), 2, 0,
-                                  sizes, 3, 0, 0};
+                                  sizes, 3, 0, 0, 0};
     return run_all_deliver(2, &c, -1, 0);
 }
 
@@ -567,7 +599,7 @@ static int with_env(const char *fanout, const char *tls, int (*test)(void))
 
 static int kill_sequencer(void)
 {
-    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0, 0};
+    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0, 0, 0};
     return run_all_deliver(4, &c, 0, 30);     /* rank 0 joined first: the sequencer */
 }
 
@@ -578,7 +610,7 @@ static int test_kill_sequencer_midstream(void)
 
 static int kill_sender(void)
 {
-    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0, 0};
+    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0, 0, 0};
     return run_all_deliver(4, &c, 2, 30);
 }
 
@@ -589,7 +621,7 @@ static int test_kill_sender_midstream(void)
 
 static int test_slow_reader_flow_control(void)
 {
-    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1, 0};
+    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1, 0, 0};
     ucpg_harness_t *h = start(2, &c, "256");
     char line[128];
     int passed = 0, try_again = 0, fc = 0;
@@ -752,7 +784,7 @@ static int child_two_groups(int rank, int nprocs, void *arg)
 
 static int test_two_groups_per_process(void)
 {
-    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0, 0};
+    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0, 0, 0};
     ucpg_harness_t *h = ucpg_harness_create(120000);
     char want[64];
     int passed = 0;
@@ -781,7 +813,7 @@ fail:
 
 static int four_senders_agreed_and_safe(void)
 {
-    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0, 0};
+    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0, 0, 0};
     return run_all_deliver(4, &c, -1, 0);
 }
 
@@ -789,7 +821,7 @@ static int kill_forwarder(void)
 {
     /* rank 1 is the first member after the sequencer: in a chain it
      * forwards the messages of ranks 0, 2 and 3 */
-    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0, 0};
+    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0, 0, 0};
     return run_all_deliver(4, &c, 1, 30);
 }
 
@@ -798,7 +830,7 @@ static int kill_forwarder(void)
  * timeout removes rank 1. */
 static int stopped_forwarder(void)
 {
-    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0, 0};
+    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0, 0, 0};
     variant_env.stall_ms = "1000";
     return run_all_deliver_ex(3, &c, -1, 0, 1, "64");
 }
@@ -837,7 +869,7 @@ static int test_tree_chain_stopped_forwarder_is_routed_around(void)
 static int sole_sender(void)
 {
     /* rank 2 sends everything (every 25th SAFE); ranks 0, 1 and 3 only read */
-    static const child_cfg_t c = {"hosole", 2000, 4, 0, NULL, 25, 0, 3};
+    static const child_cfg_t c = {"hosole", 2000, 4, 0, NULL, 25, 0, 3, 0};
     return run_all_deliver(4, &c, -1, 0);
 }
 
@@ -848,7 +880,7 @@ static int test_handover_to_sole_sender(void)
 
 static int kill_new_sequencer(void)
 {
-    static const child_cfg_t c = {"hokill", 20000, 4, 100, NULL, 25, 0, 3};
+    static const child_cfg_t c = {"hokill", 20000, 4, 100, NULL, 25, 0, 3, 0};
     return run_all_deliver(4, &c, 2, 60);
 }
 
@@ -864,9 +896,9 @@ static int test_handover_then_kill_new_sequencer(void)
 
 static int four_senders_handover_storm(void)
 {
-    /* every burst of 7 of 8 messages from one sender moves the role: under
-     * 4 senders on 2 CPUs it moves back and forth all the time */
-    static const child_cfg_t c = {"hostorm", 1500, 4, 0, NULL, 7, 0, 0};
+    /* rounds of 8 messages (and 50 ms): whenever the scheduler lets one
+     * sender dominate a round the role moves, mid-stream, under 3 others */
+    static const child_cfg_t c = {"hostorm", 3000, 4, 0, NULL, 7, 0, 0, 0};
     variant_env.handover = "8";
     return run_all_deliver(4, &c, -1, 0);
 }
@@ -876,9 +908,48 @@ static int test_handover_storm_four_senders(void)
     return with_env(NULL, NULL, four_senders_handover_storm);
 }
 
+/* Ranks 1, 2 and 3 send in turn while the others read: the role follows
+ * each of them (rank 0 joined first and ordered the group at the start). */
+static int test_handover_follows_the_sender(void)
+{
+    static const child_cfg_t c = {"horelay", 0, 4, 64, NULL, 50, 0, 0, 1};
+    ucpg_harness_t *h = start(4, &c, NULL);
+    unsigned long long total = 0, count;
+    unsigned first = 0;
+    char line[128];
+    int passed = 0, r;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
+    INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");
+    INTEG_CHECK(ucpg_harness_expect_all(h, "SENT", STEP_MS) == 0, "not all past GO");
+    for (r = 1; r < 4; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "SEND 2000") == 0, "SEND");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "RELAYED", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d", r);
+        INTEG_CHECK(sscanf(line, "RELAYED %llu first=%u", &count, &first) == 2, "%s", line);
+        INTEG_CHECK(first == (unsigned)ucpg_harness_pid(h, r),
+                    "rank %d (pid %d) sent %llu messages alone, yet pid %u orders the group",
+                    r, (int)ucpg_harness_pid(h, r), count, first);
+        total += count;
+    }
+    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %llu", total) == 0, "FINISH");
+    for (r = 0; r < 4; ++r) {
+        char want[64];
+        snprintf(want, sizeof(want), "COUNT %llu errors 0", total);
+        INTEG_CHECK(ucpg_harness_expect(h, r, want, NULL, 0, STEP_MS) == 0, "rank %d", r);
+    }
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(4) == 0, "properties");
+    passed = 1;
+fail:
+    traces_remove(4);
+    return integ_end(h, passed);
+}
+
 static int test_handover_off_keeps_the_oldest(void)
 {
-    static const child_cfg_t c = {"hooff", 600, 3, 0, NULL, 0, 0, 2};
+    static const child_cfg_t c = {"hooff", 600, 3, 0, NULL, 0, 0, 2, 0};
     ucpg_harness_t *h;
     char line[128];
     unsigned first = 0;
@@ -923,6 +994,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_handover_to_sole_sender),
     INTEG_TEST(test_handover_then_kill_new_sequencer),
     INTEG_TEST(test_handover_storm_four_senders),
+    INTEG_TEST(test_handover_follows_the_sender),
     INTEG_TEST(test_handover_off_keeps_the_oldest),
 };
 
