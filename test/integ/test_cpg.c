@@ -387,6 +387,23 @@ static void traces_remove(int nprocs)
     }
 }
 
+/* The end of a run in which every rank delivers `total` messages: FINISH,
+ * the counts, the exits, the properties. 0 if all hold. */
+static int finish_all(ucpg_harness_t *h, int nprocs, unsigned long long total)
+{
+    char want[64];
+    int passed = 0;
+
+    snprintf(want, sizeof(want), "COUNT %llu errors 0", total);
+    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %llu", total) == 0, "FINISH");
+    INTEG_CHECK(ucpg_harness_expect_all(h, want, STEP_MS) == 0, "counts");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
+    INTEG_CHECK(traces_check(nprocs) == 0, "properties");
+    passed = 1;
+fail:
+    return passed ? 0 : -1;
+}
+
 /* Settings of the variants of the tests (NULL: default). */
 static struct {
     const char *fanout;    /* UCX_CPG_GROUP_TREE_FANOUT */
@@ -638,10 +655,7 @@ static int test_slow_reader_flow_control(void)
     INTEG_CHECK(try_again > 0, "no CS_ERR_TRY_AGAIN seen");
     INTEG_CHECK(fc > 0, "cpg_flow_control_state_get never said ENABLED while held back");
     INTEG_CHECK(ucpg_harness_expect(h, 1, "SENT", NULL, 0, STEP_MS) == 0, "rank 1");
-    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %d", 3000) == 0, "FINISH");
-    INTEG_CHECK(ucpg_harness_expect_all(h, "COUNT 3000 errors 0", STEP_MS) == 0, "counts");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
-    INTEG_CHECK(traces_check(2) == 0, "properties");
+    INTEG_CHECK(finish_all(h, 2, 3000) == 0, "finish");
     passed = 1;
 fail:
     traces_remove(2);
@@ -807,8 +821,9 @@ fail:
 
 /* --- the delivery tree ---------------------------------------------------------
  *
- * The same properties with every member forwarding: fan-out 1 makes the tree
- * a chain (the deepest it can be), fan-out 2 a binary tree.
+ * The other tests run with the default fan-out (2: a binary tree). Here the
+ * same properties with fan-out 0 (the sequencer sends every copy itself)
+ * and fan-out 1, which makes the tree a chain (the deepest it can be).
  */
 
 static int four_senders_agreed_and_safe(void)
@@ -833,6 +848,11 @@ static int stopped_forwarder(void)
     static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0, 0, 0};
     variant_env.stall_ms = "1000";
     return run_all_deliver_ex(3, &c, -1, 0, 1, "64");
+}
+
+static int test_flat_agreed_and_safe(void)
+{
+    return with_env("0", NULL, four_senders_agreed_and_safe);    /* no forwarding at all */
 }
 
 static int test_tree_chain_agreed_and_safe(void)
@@ -933,14 +953,7 @@ static int test_handover_follows_the_sender(void)
                     r, (int)ucpg_harness_pid(h, r), count, first);
         total += count;
     }
-    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %llu", total) == 0, "FINISH");
-    for (r = 0; r < 4; ++r) {
-        char want[64];
-        snprintf(want, sizeof(want), "COUNT %llu errors 0", total);
-        INTEG_CHECK(ucpg_harness_expect(h, r, want, NULL, 0, STEP_MS) == 0, "rank %d", r);
-    }
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
-    INTEG_CHECK(traces_check(4) == 0, "properties");
+    INTEG_CHECK(finish_all(h, 4, total) == 0, "finish");
     passed = 1;
 fail:
     traces_remove(4);
@@ -967,10 +980,7 @@ static int test_handover_off_keeps_the_oldest(void)
                 "group_handover_events=0, yet pid %u orders the group, not rank 0", first);
     INTEG_CHECK(ucpg_harness_expect(h, 0, "SENT", NULL, 0, STEP_MS) == 0, "rank 0");
     INTEG_CHECK(ucpg_harness_expect(h, 2, "SENT", NULL, 0, STEP_MS) == 0, "rank 2");
-    INTEG_CHECK(ucpg_harness_send_all(h, "FINISH %d", 600) == 0, "FINISH");
-    INTEG_CHECK(ucpg_harness_expect_all(h, "COUNT 600 errors 0", STEP_MS) == 0, "counts");
-    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
-    INTEG_CHECK(traces_check(3) == 0, "properties");
+    INTEG_CHECK(finish_all(h, 3, 600) == 0, "finish");
     passed = 1;
 fail:
     memset(&variant_env, 0, sizeof(variant_env));
@@ -986,6 +996,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_kill_sender_midstream),
     INTEG_TEST(test_kill_sequencer_midstream),
     INTEG_TEST(test_slow_reader_flow_control),
+    INTEG_TEST(test_flat_agreed_and_safe),
     INTEG_TEST(test_tree_chain_agreed_and_safe),
     INTEG_TEST(test_tree_binary_join_storm_8),
     INTEG_TEST(test_tree_chain_kill_forwarder_midstream),
