@@ -300,8 +300,9 @@ static ucpg_peer_state_t ucpg_peer_clear(ucpg_domain_t *d, ucpg_peer_id_t id)
         p->pidfd = -1;
     }
     ucpg_peer_ep_retire(d, p->ep);
-    p->ep    = NULL;
-    p->state = UCPG_PEER_STATE_FREE;
+    p->ep     = NULL;
+    p->state  = UCPG_PEER_STATE_FREE;
+    p->exited = 0;
     pthread_cond_broadcast(&d->changed);
     return old_state;
 }
@@ -320,6 +321,9 @@ void ucpg_peer_down(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
     if ((d->peers[id].state != UCPG_PEER_STATE_FREE) && (d->peers[id].uuid == uuid)) {
         nodeid = d->peers[id].nodeid;
         pid    = d->peers[id].pid;
+        if (d->peers[id].exited && (reason != UCPG_PEER_REASON_LEFT)) {
+            reason = UCPG_PEER_REASON_EXITED;    /* UCX saw it while we drained */
+        }
         if (d->peers[id].state == UCPG_PEER_STATE_UP) {
             ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_DOWN, reason);
         }

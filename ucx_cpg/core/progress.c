@@ -141,7 +141,8 @@ static void ucpg_progress_pidfd_event(ucpg_domain_t *d, ucpg_peer_id_t id)
 
     pthread_mutex_lock(&d->lock);
     if ((id < d->npeers) && (d->peers[id].state != UCPG_PEER_STATE_FREE)) {
-        uuid = d->peers[id].uuid;
+        uuid                 = d->peers[id].uuid;
+        d->peers[id].exited  = 1;     /* UCX may report it first, during the drain */
     }
     pthread_mutex_unlock(&d->lock);
     if (uuid != 0) {

@@ -166,9 +166,12 @@ void ucpg_group_handover_run(ucpg_group_t *g)
 int ucpg_group_handover_hold_early(ucpg_group_t *g, const ucpg_group_req_t *req,
                                    uint64_t view_id)
 {
+    /* Each member has at most a window of requests outstanding. */
+    size_t max = (size_t)ucpg_group_engine.config->group_window * (g->nmembers + 1);
+
     if ((view_id <= g->view_id) ||
         ((g->state != UCPG_GROUP_JOINED) && (g->state != UCPG_GROUP_LEAVING)) ||
-        (g->early_count >= ucpg_group_engine.config->group_window)) {
+        (g->early_count >= max)) {
         return 0;          /* stale (its sender resends when it moves on), or too many */
     }
     ucpg_group_seq_hold(g, req);
