@@ -406,7 +406,7 @@ fail:
 
 /* Settings of the variants of the tests (NULL: default). */
 static struct {
-    const char *fanout;    /* UCX_CPG_GROUP_TREE_FANOUT */
+    const char *fanout;    /* UCX_CPG_GROUP_TREE_FANOUT and _RELAY_FANOUT */
     const char *tls;       /* UCX_TLS */
     const char *stall_ms;  /* UCX_CPG_GROUP_STALL_TIMEOUT_MS */
     const char *handover;  /* UCX_CPG_GROUP_HANDOVER_EVENTS */
@@ -426,6 +426,7 @@ static ucpg_harness_t *harness_new(void)
     if (h != NULL) {
         ucpg_harness_setenv(h, "CPG_TRACE_DIR", trace_dir);
         setenv_if(h, "UCX_CPG_GROUP_TREE_FANOUT", variant_env.fanout);
+        setenv_if(h, "UCX_CPG_GROUP_TREE_RELAY_FANOUT", variant_env.fanout);
         setenv_if(h, "UCX_TLS", variant_env.tls);
         setenv_if(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", variant_env.stall_ms);
         setenv_if(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", variant_env.handover);
@@ -821,9 +822,10 @@ fail:
 
 /* --- the delivery tree ---------------------------------------------------------
  *
- * The other tests run with the default fan-out (2: a binary tree). Here the
- * same properties with fan-out 0 (the sequencer sends every copy itself)
- * and fan-out 1, which makes the tree a chain (the deepest it can be).
+ * The other tests run with the default fan-outs (2 for the sequencer's own
+ * messages, 8 for the others': flat up to 9 receivers). Here the same
+ * properties with both fan-outs 0 (the sequencer sends every copy itself),
+ * 1 (a chain, the deepest tree there is) and 2.
  */
 
 static int four_senders_agreed_and_safe(void)

@@ -229,8 +229,18 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .min = 0, .max = 64,
         .def = "2",
         .valid = "0..64",
-        .doc = "Members each member forwards a CPG message to (the delivery "
-               "tree's fan-out); 0 = the sequencer sends to every member itself"
+        .doc = "Members each member forwards a CPG message of the sequencer's "
+               "own to (the delivery tree's fan-out); 0 = the sequencer sends "
+               "to every member itself"
+    },
+    {
+        .key = "group_tree_relay_fanout", .env = "UCX_CPG_GROUP_TREE_RELAY_FANOUT",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_tree_relay_fanout),
+        .min = 0, .max = 64,
+        .def = "8",
+        .valid = "0..64",
+        .doc = "The delivery tree's fan-out for the CPG messages the sequencer "
+               "orders for other members; 0 = it sends them to every member itself"
     },
     {
         .key = "group_handover_events", .env = "UCX_CPG_GROUP_HANDOVER_EVENTS",

@@ -80,9 +80,11 @@ typedef struct ucpg_config {
     unsigned         group_stall_timeout_ms;
     /* Milliseconds cpg_join waits for its join to be ordered, 100..600000. */
     unsigned         group_join_timeout_ms;
-    /* Members each member forwards a message to (the delivery tree's
-     * fan-out), 0..64; 0 = the sequencer sends to every member. */
+    /* Members each member forwards a message of the sequencer's own to (the
+     * delivery tree's fan-out), 0..64; 0 = the sequencer sends to every member. */
     unsigned         group_tree_fanout;
+    /* The same for messages the sequencer orders for other members, 0..64. */
+    unsigned         group_tree_relay_fanout;
     /* The sequencer hands its role to a member that sent 7/8 of a round of
      * this many messages (and 50 ms) it ordered, 0..1048576; 0 = never. */
     unsigned         group_handover_events;

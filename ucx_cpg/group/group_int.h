@@ -256,6 +256,8 @@ void ucpg_group_member_unstash(ucpg_group_t *g);
  * nmembers, the member at index skip (the message's sender) left out. */
 void   ucpg_group_tree_children(size_t nmembers, int skip, size_t self, unsigned fanout,
                                 size_t *first_p, size_t *end_p);
+/* The fan-out of a message from origin in g's current view. */
+unsigned ucpg_group_tree_fanout(const ucpg_group_t *g, const ucpg_group_origin_t *origin);
 /* Member index at a position of that layout. */
 size_t ucpg_group_tree_index(size_t pos, int skip);
 /* The EVT header of ev (b: what we know to be stable). */

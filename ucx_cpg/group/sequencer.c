@@ -139,9 +139,9 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
 /* Whether some member gets messages through another member: in a flat
  * group everybody is our child, and a resend could only duplicate what UCX
  * already holds for a slow reader. */
-static int ucpg_group_seq_tree_deep(const ucpg_group_t *g)
+static int ucpg_group_seq_tree_deep(const ucpg_group_t *g, const ucpg_group_event_t *ev)
 {
-    unsigned fanout = ucpg_group_engine.config->group_tree_fanout;
+    unsigned fanout = ucpg_group_tree_fanout(g, &ev->origin);
 
     return (fanout != 0) && (g->nmembers > (size_t)fanout + 1);
 }
@@ -163,7 +163,7 @@ void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
         g->safe_pending = ev->seq;
     }
     ucpg_group_seq_fanout(g, ev, extra);
-    if ((kind == UCPG_GROUP_KIND_DATA) && (g->lag_at == 0) && ucpg_group_seq_tree_deep(g)) {
+    if ((kind == UCPG_GROUP_KIND_DATA) && (g->lag_at == 0) && ucpg_group_seq_tree_deep(g, ev)) {
         g->lag_seq = ev->seq;            /* see ucpg_group_seq_check_lag */
         g->lag_at  = ucpg_time_ns() + UCPG_GROUP_LAG_MS * 1000000ull;
         ucpg_group_timer_arm(UCPG_GROUP_LAG_MS);
@@ -596,6 +596,18 @@ void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now)
 
 /* --- members the tree failed -------------------------------------------------------- */
 
+/* The narrower of the two fan-outs of the delivery tree (tree.c). */
+static unsigned ucpg_group_seq_narrow_fanout(void)
+{
+    unsigned own   = ucpg_group_engine.config->group_tree_fanout;
+    unsigned relay = ucpg_group_engine.config->group_tree_relay_fanout;
+
+    if ((own == 0) || (relay == 0)) {
+        return own ? own : relay;        /* 0 and 0: nobody forwards, no check runs */
+    }
+    return (own < relay) ? own : relay;
+}
+
 /*
  * Every member acknowledges what it received within a millisecond or so; a
  * member that still lacks an event UCPG_GROUP_LAG_MS after it was numbered
@@ -614,8 +626,9 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now)
         }
         return;
     }
-    /* Indexes 1..fanout are children of ours in every layout. */
-    for (i = ucpg_group_engine.config->group_tree_fanout + 1; i < g->nmembers; ++i) {
+    /* Indexes 1..k are children of ours in every layout, k the narrower
+     * fan-out (0 is flat: everybody is a child). */
+    for (i = ucpg_group_seq_narrow_fanout() + 1; i < g->nmembers; ++i) {
         ucpg_group_member_t *m = &g->members[i];
         if (!m->dead && !m->repaired && (m->received < g->lag_seq) &&
             !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid))) {

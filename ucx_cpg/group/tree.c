@@ -13,7 +13,8 @@
  * Views and retransmissions always go directly to every member.
  *
  * Every member computes the same tree, because a message takes effect in
- * the view in which it was numbered. A child known to be dead is skipped
+ * the view in which it was numbered (and the fan-out depends only on the
+ * message's sender and that view: ucpg_group_tree_fanout). A child known to be dead is skipped
  * and its own children are sent to instead; a member that learns of a death
  * too late to be adopted, or whose parent stopped, misses messages and gets
  * them again from the sequencer (REPAIR, and the sequencer's lag check).
@@ -66,12 +67,32 @@ void ucpg_group_evt_msg(const ucpg_group_t *g, const ucpg_group_event_t *ev, uin
     msg->origin    = ev->origin;
 }
 
+/*
+ * The fan-out of one message: group_tree_fanout (default 2) for the
+ * sequencer's own messages, group_tree_relay_fanout (default 8) for those
+ * it orders for others. When the member that sends nearly everything orders
+ * its group (handover.c), sending every copy itself would make it the
+ * bottleneck; when it only relays, every hop more costs the senders a
+ * wake-up and their window an acknowledgement later (with every member
+ * sending at 8 members, fan-out 2 for all messages cost a quarter of the
+ * rate). Both depend only on the message's sender and the view it takes
+ * effect in, so every member lays out the same tree.
+ */
+unsigned ucpg_group_tree_fanout(const ucpg_group_t *g, const ucpg_group_origin_t *origin)
+{
+    const ucpg_config_t *cfg = ucpg_group_engine.config;
+    int own = (g->nmembers > 0) && (origin->slot == g->members[0].slot) &&
+              (origin->uuid == g->members[0].uuid);
+
+    return own ? cfg->group_tree_fanout : cfg->group_tree_relay_fanout;
+}
+
 /* Sends msg to the children of member index self; a dead child's children
  * get it instead (recursively), so one death does not orphan a subtree. */
 static void ucpg_group_tree_send_from(ucpg_group_t *g, const ucpg_group_msg_t *msg,
                                       ucpg_buf_t *buf, size_t self, int skip, unsigned depth)
 {
-    unsigned fanout = ucpg_group_engine.config->group_tree_fanout;
+    unsigned fanout = ucpg_group_tree_fanout(g, &msg->origin);
     size_t first, end, pos, i;
     const ucpg_group_member_t *m;
 
@@ -105,7 +126,7 @@ void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
      * do: a sequencer that left looks dead until its hand-over view, which
      * comes after these events, takes effect. */
     if (!ev->forward || g->is_seq || ucpg_group_fenced(g) ||
-        (ucpg_group_engine.config->group_tree_fanout == 0)) {
+        (ucpg_group_tree_fanout(g, &ev->origin) == 0)) {
         return;
     }
     self = ucpg_group_member_index(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid);
