@@ -121,17 +121,27 @@ void ucpg_progress_close_endpoints(ucpg_domain_t *d)
  */
 #define UCPG_PROGRESS_DRAIN_ROUNDS 4096
 
+/* One round of UCX progress, flagged for application threads that leave
+ * their sends to us meanwhile (ucpg_domain_progress_busy). */
+static unsigned ucpg_progress_worker(ucpg_domain_t *d)
+{
+    unsigned count;
+
+    __atomic_store_n(&d->thread_in_ucp, 1, __ATOMIC_SEQ_CST);
+    count = ucp_worker_progress(d->worker);
+    __atomic_store_n(&d->thread_in_ucp, 0, __ATOMIC_SEQ_CST);
+    return count;
+}
+
 static void ucpg_progress_drain(ucpg_domain_t *d)
 {
     unsigned round;
 
-    __atomic_store_n(&d->thread_in_ucp, 1, __ATOMIC_SEQ_CST);
     for (round = 0; round < UCPG_PROGRESS_DRAIN_ROUNDS; ++round) {
-        if (ucp_worker_progress(d->worker) == 0) {
+        if (ucpg_progress_worker(d) == 0) {
             break;
         }
     }
-    __atomic_store_n(&d->thread_in_ucp, 0, __ATOMIC_SEQ_CST);
 }
 
 /* Reads one pidfd event: the process of peer id died. */
@@ -304,9 +314,7 @@ static void *ucpg_progress_thread(void *arg)
     unsigned count;
 
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
-        __atomic_store_n(&d->thread_in_ucp, 1, __ATOMIC_SEQ_CST);
-        count = ucp_worker_progress(d->worker);
-        __atomic_store_n(&d->thread_in_ucp, 0, __ATOMIC_SEQ_CST);
+        count = ucpg_progress_worker(d);
         ucpg_progress_run_flush_hook(d);
         if (__atomic_exchange_n(&d->control_pending, 0, __ATOMIC_ACQ_REL)) {
             ucpg_peer_run_control(d);

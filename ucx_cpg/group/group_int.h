@@ -258,6 +258,9 @@ void   ucpg_group_tree_children(size_t nmembers, int skip, size_t self, unsigned
                                 size_t *first_p, size_t *end_p);
 /* The fan-out of a message from origin in g's current view. */
 unsigned ucpg_group_tree_fanout(const ucpg_group_t *g, const ucpg_group_origin_t *origin);
+/* The narrower of the two (0 only if both are flat): indexes 1..it are the
+ * sequencer's children in every layout. */
+unsigned ucpg_group_tree_fanout_min(void);
 /* Member index at a position of that layout. */
 size_t ucpg_group_tree_index(size_t pos, int skip);
 /* The EVT header of ev (b: what we know to be stable). */

@@ -471,14 +471,13 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
  * m has not received them, so they are not stable), with payload. */
 void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint64_t from)
 {
-    uint64_t upto = g->is_seq ? g->seq_last : g->received;   /* see handover.c */
     ucpg_group_event_t *ev;
     ucpg_group_msg_t msg;
     uint64_t s;
 
     /* from comes off the wire: everything up to stable is at every member
      * already, so the walk never exceeds the window whatever it says. */
-    for (s = ((from > g->stable) ? from : g->stable) + 1; s <= upto; ++s) {
+    for (s = ((from > g->stable) ? from : g->stable) + 1; s <= g->received; ++s) {
         if ((ev = ucpg_group_evbuf_get(&g->evbuf, s)) != NULL) {
             ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_RETRANS, &msg);
             ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
@@ -596,18 +595,6 @@ void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now)
 
 /* --- members the tree failed -------------------------------------------------------- */
 
-/* The narrower of the two fan-outs of the delivery tree (tree.c). */
-static unsigned ucpg_group_seq_narrow_fanout(void)
-{
-    unsigned own   = ucpg_group_engine.config->group_tree_fanout;
-    unsigned relay = ucpg_group_engine.config->group_tree_relay_fanout;
-
-    if ((own == 0) || (relay == 0)) {
-        return own ? own : relay;        /* 0 and 0: nobody forwards, no check runs */
-    }
-    return (own < relay) ? own : relay;
-}
-
 /*
  * Every member acknowledges what it received within a millisecond or so; a
  * member that still lacks an event UCPG_GROUP_LAG_MS after it was numbered
@@ -628,7 +615,7 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now)
     }
     /* Indexes 1..k are children of ours in every layout, k the narrower
      * fan-out (0 is flat: everybody is a child). */
-    for (i = ucpg_group_seq_narrow_fanout() + 1; i < g->nmembers; ++i) {
+    for (i = ucpg_group_tree_fanout_min() + 1; i < g->nmembers; ++i) {
         ucpg_group_member_t *m = &g->members[i];
         if (!m->dead && !m->repaired && (m->received < g->lag_seq) &&
             !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid))) {

@@ -87,6 +87,17 @@ unsigned ucpg_group_tree_fanout(const ucpg_group_t *g, const ucpg_group_origin_t
     return own ? cfg->group_tree_fanout : cfg->group_tree_relay_fanout;
 }
 
+unsigned ucpg_group_tree_fanout_min(void)
+{
+    unsigned own   = ucpg_group_engine.config->group_tree_fanout;
+    unsigned relay = ucpg_group_engine.config->group_tree_relay_fanout;
+
+    if ((own == 0) || (relay == 0)) {
+        return own ? own : relay;        /* 0 is flat: it bounds nothing */
+    }
+    return (own < relay) ? own : relay;
+}
+
 /* Sends msg to the children of member index self; a dead child's children
  * get it instead (recursively), so one death does not orphan a subtree. */
 static void ucpg_group_tree_send_from(ucpg_group_t *g, const ucpg_group_msg_t *msg,
