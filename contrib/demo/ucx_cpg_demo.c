@@ -89,13 +89,14 @@ static void demo_reply(demo_state_t *s, ucpg_peer_id_t src, uint32_t type, uint3
 }
 
 static void demo_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
-                      void *data, size_t len)
+                      void *data, size_t len, ucpg_buf_t *buf)
 {
     demo_state_t *s = arg;
     const uint8_t *p = data;
     demo_hdr_t h;
     int ok;
 
+    (void)buf;   /* the body is used in place */
     if ((hdr_len != sizeof(h)) || (src >= 1024)) {
         return;
     }

@@ -141,10 +141,11 @@ static void ucpg_boot_remote_answered(ucpg_peer_id_t src, const ucpg_boot_msg_t 
 }
 
 static void ucpg_boot_remote_recv(void *arg, ucpg_peer_id_t src, const void *hdr,
-                                  size_t hdr_len, void *data, size_t len)
+                                  size_t hdr_len, void *data, size_t len, ucpg_buf_t *buf)
 {
     ucpg_boot_msg_t msg;
 
+    (void)buf;   /* the body is used in place */
     if ((len != 0) || (ucpg_boot_msg_decode(hdr, hdr_len, &msg) != UCPG_OK)) {
         ucpg_warn("dropping malformed registry query from peer %u", src);
         return;

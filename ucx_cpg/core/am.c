@@ -60,8 +60,8 @@ ucpg_status_t ucpg_am_status_from_ucs(ucs_status_t status)
 
 /* --- receive -------------------------------------------------------------- */
 
-static void ucpg_am_deliver(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *hdr,
-                            size_t hdr_len, void *data, size_t len)
+void ucpg_am_deliver(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
+                     void *data, size_t len, ucpg_buf_t *buf)
 {
     ucpg_am_handler_t handler;
 
@@ -74,7 +74,7 @@ static void ucpg_am_deliver(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *
         ucpg_info("dropping message on AM id %u from peer %u: no handler registered",
                   e->id, src);
     } else {
-        handler(e->arg, src, hdr, hdr_len, data, len);
+        handler(e->arg, src, hdr, hdr_len, data, len, buf);
     }
     __atomic_sub_fetch(&e->running, 1, __ATOMIC_SEQ_CST);
 }
@@ -85,7 +85,8 @@ static void ucpg_am_rndv_done(void *request, ucs_status_t status, size_t length,
     ucpg_am_rx_ctx_t *rx = user_data;
 
     if ((status == UCS_OK) && (length == rx->len)) {
-        ucpg_am_deliver(rx->entry, rx->src, rx->hdr, rx->hdr_len, rx->buf->data, rx->len);
+        ucpg_am_deliver(rx->entry, rx->src, rx->hdr, rx->hdr_len, rx->buf->data, rx->len,
+                        rx->buf);
     } else {
         ucpg_warn("rendezvous message from peer %u lost: %s (%zu of %zu bytes)", rx->src,
                   ucs_status_string(status), length, rx->len);
@@ -160,10 +161,12 @@ static ucs_status_t ucpg_am_recv(void *arg, const void *header, size_t header_le
         ucpg_debug("dropping message on AM id %u from stale peer %u", e->id, hdr.src_peer);
         return UCS_OK;
     }
-    if (rndv) {
+    if (e->id == UCPG_AM_ID_SHM) {
+        ucpg_am_shm_recv(d, &hdr, uhdr, uhdr_len);
+    } else if (rndv) {
         ucpg_am_recv_rndv(e, hdr.src_peer, uhdr, uhdr_len, data, length);
     } else {
-        ucpg_am_deliver(e, hdr.src_peer, uhdr, uhdr_len, data, length);
+        ucpg_am_deliver(e, hdr.src_peer, uhdr, uhdr_len, data, length, NULL);
     }
     return UCS_OK;
 }
@@ -198,7 +201,8 @@ ucpg_status_t ucpg_am_register(ucpg_domain_t *d, unsigned am_id, ucpg_am_handler
 {
     ucpg_status_t status = UCPG_OK;
 
-    if ((am_id == UCPG_AM_ID_CORE) || (am_id >= UCPG_AM_ID_MAX) || (handler == NULL)) {
+    if ((am_id == UCPG_AM_ID_CORE) || (am_id == UCPG_AM_ID_SHM) || (am_id >= UCPG_AM_ID_MAX) ||
+        (handler == NULL)) {
         return UCPG_ERR_INVALID_PARAM;
     }
     pthread_mutex_lock(&d->lock);
@@ -214,7 +218,7 @@ ucpg_status_t ucpg_am_register(ucpg_domain_t *d, unsigned am_id, ucpg_am_handler
 
 void ucpg_am_unregister(ucpg_domain_t *d, unsigned am_id)
 {
-    if ((am_id == UCPG_AM_ID_CORE) || (am_id >= UCPG_AM_ID_MAX)) {
+    if ((am_id == UCPG_AM_ID_CORE) || (am_id == UCPG_AM_ID_SHM) || (am_id >= UCPG_AM_ID_MAX)) {
         return;
     }
     pthread_mutex_lock(&d->lock);
@@ -294,7 +298,7 @@ ucpg_status_t ucpg_am_send_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_
     ucpg_status_t status;
     ucp_ep_h ep;
 
-    if ((am_id == UCPG_AM_ID_CORE) || (am_id >= UCPG_AM_ID_MAX) ||
+    if ((am_id == UCPG_AM_ID_CORE) || (am_id == UCPG_AM_ID_SHM) || (am_id >= UCPG_AM_ID_MAX) ||
         (hdr_len > UCPG_AM_HDR_MAX) || ((hdr == NULL) && (hdr_len > 0)) ||
         ((data == NULL) && (len > 0))) {
         return UCPG_ERR_INVALID_PARAM;

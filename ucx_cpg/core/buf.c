@@ -95,6 +95,9 @@ ucpg_buf_t *ucpg_buf_new(size_t len)
     if (buf != NULL) {
         buf->refs       = 1;
         buf->user       = 0;
+        buf->release    = NULL;
+        buf->owner      = NULL;
+        buf->gen        = 0;
         buf->len        = len;
         buf->cap        = len;
         buf->alloc_size = total;
@@ -115,6 +118,10 @@ void ucpg_buf_put(ucpg_buf_t *buf)
     int c;
 
     if ((buf == NULL) || (__atomic_sub_fetch(&buf->refs, 1, __ATOMIC_ACQ_REL) != 0)) {
+        return;
+    }
+    if (buf->release != NULL) {
+        buf->release(buf);
         return;
     }
     c = ucpg_buf_class(buf->alloc_size);

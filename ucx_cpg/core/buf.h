@@ -20,6 +20,7 @@
 #define UCPG_CORE_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define UCPG_BUF_CACHE_MIN   (32u * 1024u)            /* smaller: plain malloc */
 #define UCPG_BUF_CACHE_MAX   (64u * 1024u * 1024u)    /* larger: never cached */
@@ -31,6 +32,11 @@ typedef struct ucpg_buf {
     size_t len;           /* bytes of the message */
     size_t cap;           /* bytes asked for at creation (len may shrink) */
     size_t alloc_size;    /* bytes allocated, header included (for the cache) */
+    /* A buffer that lives elsewhere than the heap (a shared-memory pool,
+     * shm_pool.c) is handed back by release() at its last reference. */
+    void (*release)(struct ucpg_buf *buf);
+    void  *owner;         /* release()'s: the pool */
+    uint64_t gen;         /* pool buffers: changes at every reuse (readers check) */
     char   data[];
 } ucpg_buf_t;
 

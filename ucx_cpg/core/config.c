@@ -160,6 +160,17 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "(e.g. on another host)"
     },
     {
+        .key = "shm_pool_mb", .env = "UCX_CPG_SHM_POOL_MB",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(shm_pool_mb),
+        .min = 0, .max = 65536,
+        .def = "256",
+        .valid = "0..65536",
+        .doc = "MiB of address space (rounded down to a power of two) for the "
+               "shared memory through which message bodies of 32 KiB and more "
+               "reach processes on this host: one copy instead of three. Pages "
+               "are used only as messages fill them; 0 = send them through UCX"
+    },
+    {
         .key = "rsm_segmentid_file", .env = "UCX_CPG_RSM_SEGMENTID_FILE",
         .type = UCPG_CONFIG_TYPE_PATH, UCPG_CONFIG_FIELD(rsm_segmentid_file),
         .min = 1, .max = UCPG_CONFIG_PATH_MAX - 1, .flags = UCPG_CONFIG_F_ABSOLUTE,

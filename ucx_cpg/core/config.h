@@ -62,6 +62,10 @@ typedef struct ucpg_config {
     /* UCX keepalive interval, 100..60000 ms: bounds how long a dead peer that
      * the local boot's pidfd cannot see (another host) goes unnoticed. */
     unsigned         keepalive_ms;
+    /* MiB of address space for this process's pool of shared memory through
+     * which large message bodies reach peers on this host (shm_pool.c),
+     * 0..65536 (rounded down to a power of two); 0 = no pool. */
+    unsigned         shm_pool_mb;
     /* Absolute path of the RSMAPI segment-id reservation file read by
      * rsm_get_segmentid_range. */
     char             rsm_segmentid_file[UCPG_CONFIG_PATH_MAX];

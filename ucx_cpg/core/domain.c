@@ -128,6 +128,9 @@ ucpg_status_t ucpg_domain_create(const ucpg_config_t *config, ucpg_domain_t **do
     if (status == UCPG_OK) {
         status = ucpg_progress_init(d);
     }
+    if (status == UCPG_OK) {
+        ucpg_am_shm_init(d);
+    }
     if (status != UCPG_OK) {
         ucpg_domain_destroy(d);
         return status;
@@ -204,6 +207,7 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     if (d->context != NULL) {
         ucp_cleanup(d->context);
     }
+    ucpg_am_shm_cleanup(d);
     free(d->peers);
     pthread_mutex_destroy(&d->event_lock);
     pthread_mutex_destroy(&d->timer_lock);

@@ -10,6 +10,7 @@
 
 #include "am.h"
 #include "domain.h"
+#include "shm_pool.h"
 #include "wire.h"
 
 #define UCPG_DOMAIN_MAX_LISTENERS 16
@@ -20,6 +21,20 @@
  * closes the endpoint once refs reaches zero, so no thread ever holds a lock
  * across a UCP call. Guarded by domain->lock.
  */
+/* Large bodies through shared memory on one endpoint (am_shm.c); guarded by
+ * domain->lock. */
+typedef struct ucpg_am_shm_ep {
+    int                      out;        /* our pool at the peer: offered, accepted... */
+    char                     sending;    /* atomic flag: a body is being recorded and sent */
+    struct ucpg_am_shm_sent *sent;       /* bodies it did not confirm, oldest first */
+    struct ucpg_am_shm_sent **sent_tail;
+    ucpg_shm_view_t          view;       /* its pool here (base NULL: none) */
+    unsigned                 owe;        /* replies we owe it (bits) */
+    uint64_t                 done_offset, done_gen;   /* the last body we copied */
+    unsigned                 done_count;  /* bodies copied since the last DONE */
+    struct ucpg_ep_ref      *owe_next;   /* in domain->shm_owed while owe != 0 */
+} ucpg_am_shm_ep_t;
+
 struct ucpg_ep_ref {
     ucp_ep_h            ep;
     ucpg_domain_t      *domain;
@@ -28,6 +43,7 @@ struct ucpg_ep_ref {
     int                 refs;      /* pins held by senders; the table holds one */
     int                 dead;      /* dropped by the table: close when refs == 0 */
     struct ucpg_ep_ref *next;      /* in domain->closing */
+    ucpg_am_shm_ep_t    shm;
 };
 
 /* One slot of the peer table; guarded by domain->lock. */
@@ -150,6 +166,15 @@ struct ucpg_domain {
     ucpg_domain_timer_t   timers[UCPG_DOMAIN_MAX_TIMERS];
     uint64_t              timer_next;   /* atomic: earliest deadline (ns), 0 = none */
 
+    /* Large bodies through shared memory (am_shm.c). shm_pool is immutable
+     * after create; shm_owed (endpoints owed a reply, pinned) is guarded by
+     * lock. */
+    ucpg_shm_pool_t      *shm_pool;
+    ucpg_ep_ref_t        *shm_owed;
+    int                   shm_owed_pending;   /* atomic */
+    int                   shm_owed_urgent;    /* atomic: send them now, not when idle */
+    ucpg_am_shm_stats_t   shm_stats;          /* counters: atomic */
+
     /* Flush hook (ucpg_domain_set_flush_hook), run under event_lock. */
     ucpg_domain_flush_hook_t flush_hook;
     void                    *flush_arg;
@@ -204,5 +229,23 @@ ucpg_status_t ucpg_am_send_ep(ucpg_domain_t *d, ucp_ep_h ep, unsigned am_id,
                               const void *hdr, size_t hdr_len, const void *data,
                               size_t len, ucpg_am_send_cb_t cb, void *arg);
 ucpg_status_t ucpg_am_status_from_ucs(ucs_status_t status);
+/* Runs the handler of entry e (it may be unregistered: then logged). */
+void          ucpg_am_deliver(ucpg_am_entry_t *e, ucpg_peer_id_t src, const void *hdr,
+                              size_t hdr_len, void *data, size_t len, ucpg_buf_t *buf);
+
+/* am_shm.c */
+void          ucpg_am_shm_init(ucpg_domain_t *d);     /* no pool if it fails */
+void          ucpg_am_shm_cleanup(ucpg_domain_t *d);
+/* A message on UCPG_AM_ID_SHM (its header after the common one). */
+void          ucpg_am_shm_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *whdr,
+                               const void *hdr, size_t hdr_len);
+/* Sends the replies owed (progress thread, after a round): answers at once,
+ * confirmations in batches, all of them if idle (about to sleep). */
+void          ucpg_am_shm_send_owed(ucpg_domain_t *d, int idle);
+/* Teardown: forgets the owed list (endpoints are closed regardless of pins).
+ * Called with lock held. */
+void          ucpg_am_shm_forget_owed(ucpg_domain_t *d);
+/* The endpoint closes: releases unconfirmed bodies, detaches the peer's pool. */
+void          ucpg_am_shm_ep_cleanup(ucpg_ep_ref_t *ref);
 
 #endif

@@ -271,6 +271,7 @@ void ucpg_peer_table_cleanup(ucpg_domain_t *d)
         p->state = UCPG_PEER_STATE_FREE;
     }
     d->nup = d->nconnecting = 0;
+    ucpg_am_shm_forget_owed(d);
     for (ucpg_ep_ref_t *ref = d->closing; ref != NULL; ref = ref->next) {
         ref->refs = 0;        /* the domain is going away: nobody may send */
     }

@@ -108,6 +108,7 @@ void ucpg_progress_close_endpoints(ucpg_domain_t *d)
              * finish it in the background. */
             ucp_request_free(req);
         }
+        ucpg_am_shm_ep_cleanup(ref);
         free(ref);
     }
 }
@@ -315,6 +316,7 @@ static void *ucpg_progress_thread(void *arg)
 
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         count = ucpg_progress_worker(d);
+        ucpg_am_shm_send_owed(d, 0);
         ucpg_progress_run_flush_hook(d);
         if (__atomic_exchange_n(&d->control_pending, 0, __ATOMIC_ACQ_REL)) {
             ucpg_peer_run_control(d);
@@ -333,6 +335,7 @@ static void *ucpg_progress_thread(void *arg)
             continue;
         }
         ucpg_progress_run_flush_hook(d);
+        ucpg_am_shm_send_owed(d, 1);
         status = ucp_worker_arm(d->worker);
         if (status == UCS_ERR_BUSY) {
             ucpg_progress_wait_busy(d, now, &busy_since, &last_poll);

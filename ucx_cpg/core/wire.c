@@ -182,6 +182,52 @@ ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
     return UCPG_OK;
 }
 
+void ucpg_wire_shm_encode(const ucpg_wire_shm_t *msg, uint8_t out[UCPG_WIRE_SHM_LEN])
+{
+    ucpg_wire_writer_t w;
+
+    ucpg_wire_writer_init(&w, out, UCPG_WIRE_SHM_LEN);
+    ucpg_wire_put_u8(&w, msg->type);
+    ucpg_wire_put_u8(&w, msg->am_id);
+    ucpg_wire_put_u32(&w, (uint32_t)msg->shmid);
+    ucpg_wire_put_u64(&w, msg->size);
+    ucpg_wire_put_u64(&w, msg->cookie);
+    ucpg_wire_put_u64(&w, msg->offset);
+    ucpg_wire_put_u64(&w, msg->gen);
+    ucpg_wire_put_u64(&w, msg->len);
+}
+
+ucpg_status_t ucpg_wire_shm_decode(const void *buf, size_t len, ucpg_wire_shm_t *msg_p)
+{
+    ucpg_wire_reader_t r;
+    ucpg_wire_shm_t msg;
+    uint32_t shmid;
+
+    ucpg_wire_reader_init(&r, buf, (len < UCPG_WIRE_SHM_LEN) ? len : UCPG_WIRE_SHM_LEN);
+    msg.type   = ucpg_wire_get_u8(&r);
+    msg.am_id  = ucpg_wire_get_u8(&r);
+    shmid      = ucpg_wire_get_u32(&r);
+    msg.size   = ucpg_wire_get_u64(&r);
+    msg.cookie = ucpg_wire_get_u64(&r);
+    msg.offset = ucpg_wire_get_u64(&r);
+    msg.gen    = ucpg_wire_get_u64(&r);
+    msg.len    = ucpg_wire_get_u64(&r);
+    if ((ucpg_wire_reader_finish(&r) != UCPG_OK) || (msg.type < UCPG_WIRE_SHM_OFFER) ||
+        (msg.type > UCPG_WIRE_SHM_DONE) || (shmid > INT32_MAX)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    msg.shmid = (int32_t)shmid;
+    if (((msg.type == UCPG_WIRE_SHM_BODY) || (msg.type == UCPG_WIRE_SHM_DONE)) &&
+        (msg.gen == 0)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    if ((msg.type != UCPG_WIRE_SHM_BODY) && (len != UCPG_WIRE_SHM_LEN)) {
+        return UCPG_ERR_MESSAGE;   /* only a BODY has more (its message's header) */
+    }
+    *msg_p = msg;
+    return UCPG_OK;
+}
+
 static int ucpg_wire_card_valid(const ucpg_wire_card_t *card)
 {
     return (card->uuid != 0) && (card->pid != 0) && (card->pid <= INT32_MAX) &&

@@ -94,6 +94,40 @@ size_t        ucpg_wire_ctl_encode(const ucpg_wire_ctl_t *ctl, uint8_t out[UCPG_
 ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
                                    ucpg_wire_ctl_t *ctl_p);
 
+/* --- large bodies through shared memory (AM id UCPG_AM_ID_SHM, am_shm.c) ----
+ *
+ * OFFER: "attach my pool" (shmid, size, cookie); the reader answers ACCEPT
+ * or REFUSE. BODY: "the body of a message for AM id am_id is the len bytes of
+ * the pool buffer at offset, generation gen"; the message's own header
+ * follows this one. DONE: "I am through with every body you sent me up to
+ * and including (offset, gen)". */
+
+typedef enum ucpg_wire_shm_type {
+    UCPG_WIRE_SHM_OFFER  = 1,
+    UCPG_WIRE_SHM_ACCEPT = 2,
+    UCPG_WIRE_SHM_REFUSE = 3,
+    UCPG_WIRE_SHM_BODY   = 4,
+    UCPG_WIRE_SHM_DONE   = 5
+} ucpg_wire_shm_type_t;
+
+typedef struct ucpg_wire_shm {
+    uint8_t  type;     /* ucpg_wire_shm_type_t */
+    uint8_t  am_id;    /* BODY */
+    int32_t  shmid;    /* OFFER: 0 .. INT32_MAX */
+    uint64_t size;     /* OFFER: bytes of the segment */
+    uint64_t cookie;   /* OFFER */
+    uint64_t offset;   /* BODY, DONE */
+    uint64_t gen;      /* BODY, DONE: never 0 */
+    uint64_t len;      /* BODY: bytes of the body */
+} ucpg_wire_shm_t;
+
+#define UCPG_WIRE_SHM_LEN  (1 + 1 + 4 + 8 + 8 + 8 + 8 + 8)
+
+void          ucpg_wire_shm_encode(const ucpg_wire_shm_t *msg, uint8_t out[UCPG_WIRE_SHM_LEN]);
+/* Reads the UCPG_WIRE_SHM_LEN-byte prefix of buf (len bytes: for BODY the
+ * message's header follows). UCPG_ERR_MESSAGE if short or inconsistent. */
+ucpg_status_t ucpg_wire_shm_decode(const void *buf, size_t len, ucpg_wire_shm_t *msg_p);
+
 /* --- a peer's card ---------------------------------------------------------
  *
  * What a boot method publishes about a process in a store that the processes

@@ -114,10 +114,8 @@ static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_group_out_t *out)
 
     __atomic_add_fetch(&ucpg_group_out_inflight, 1, __ATOMIC_ACQ_REL);
     status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
-             ucpg_am_send_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
-                             (out->buf != NULL) ? out->buf->data : NULL,
-                             (out->buf != NULL) ? out->buf->len : 0,
-                             ucpg_group_out_inflight_done, out);
+             ucpg_am_send_buf_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
+                                 out->buf, ucpg_group_out_inflight_done, out);
     if (status != UCPG_INPROGRESS) {
         ucpg_group_out_inflight_done(out, status);
     }
@@ -336,10 +334,14 @@ static void ucpg_group_refuse(ucpg_peer_id_t src, const ucpg_group_msg_t *req)
     ucpg_group_send(src, 0, &msg, NULL);
 }
 
-ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len)
+ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len)
 {
-    ucpg_buf_t *buf = ucpg_buf_new(len);
+    ucpg_buf_t *buf;
 
+    if (body != NULL) {
+        return ucpg_buf_ref(body);       /* the receive path made it ours already */
+    }
+    buf = ucpg_am_buf_new(ucpg_group_engine.domain, len);
     if (buf != NULL) {
         memcpy(buf->data, data, len);
     }
@@ -347,7 +349,8 @@ ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len)
 }
 
 static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
-                                const ucpg_group_msg_t *msg, const void *data, size_t len)
+                                const ucpg_group_msg_t *msg, const void *data, size_t len,
+                                ucpg_buf_t *body)
 {
     ucpg_group_req_t req;
     int ours = (g != NULL) && (g->is_seq || g->recovering);
@@ -368,7 +371,7 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
     req.kind      = msg->kind;
     req.guarantee = msg->guarantee;
     if (len > 0) {
-        req.buf = ucpg_group_body_keep(data, len);
+        req.buf = ucpg_group_body_keep(body, data, len);
         if (req.buf == NULL) {
             ucpg_error("out of memory receiving a group request");
             return;
@@ -384,7 +387,7 @@ static void ucpg_group_recv_req(ucpg_group_t *g, const ucpg_peer_info_t *src,
 
 /* One message from peer src, with the engine locked. */
 static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_msg_t *msg,
-                                void *data, size_t len)
+                                void *data, size_t len, ucpg_buf_t *body)
 {
     ucpg_group_t *g = ucpg_group_find(msg->gindex, msg->ggen);
     ucpg_peer_id_t src = info->id;
@@ -396,11 +399,11 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
 
     switch (msg->type) {
     case UCPG_GROUP_MSG_REQ:
-        ucpg_group_recv_req(g, info, msg, data, len);
+        ucpg_group_recv_req(g, info, msg, data, len, body);
         break;
     case UCPG_GROUP_MSG_EVT:
         if (g != NULL) {
-            ucpg_group_member_recv_evt(g, src, msg, data, len);
+            ucpg_group_member_recv_evt(g, src, msg, data, len, body);
         }
         break;
     case UCPG_GROUP_MSG_ACK:
@@ -446,7 +449,7 @@ static void ucpg_group_recv_batch(const ucpg_peer_info_t *info, void *data, size
 
     while ((status = ucpg_group_batch_next(data, len, &pos, &msg, &item, &item_len)) ==
            UCPG_OK) {
-        ucpg_group_recv_one(info, &msg, (void*)item, item_len);
+        ucpg_group_recv_one(info, &msg, (void*)item, item_len, NULL);
     }
     if (status != UCPG_ERR_NOT_FOUND) {
         ucpg_warn("malformed group batch from peer %u", info->id);
@@ -457,7 +460,7 @@ static void ucpg_group_recv_batch(const ucpg_peer_info_t *info, void *data, size
  * domain (unregistering does not wait for a running handler): everything
  * is checked under the engine lock. */
 static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
-                               void *data, size_t len)
+                               void *data, size_t len, ucpg_buf_t *buf)
 {
     ucpg_peer_info_t info;
     ucpg_group_msg_t msg;
@@ -478,7 +481,7 @@ static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, s
     if (msg.type == UCPG_GROUP_MSG_BATCH) {
         ucpg_group_recv_batch(&info, data, len);
     } else {
-        ucpg_group_recv_one(&info, &msg, data, len);
+        ucpg_group_recv_one(&info, &msg, data, len, buf);
     }
     ucpg_group_engine_unlock();
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "boot/registry.h"
+#include "core/am.h"
 #include "core/log.h"
 #include "core/proc.h"
 
@@ -309,7 +310,8 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
         return UCPG_ERR_TOO_BIG;
     }
     req = calloc(1, sizeof(*req));
-    if ((req == NULL) || ((req->buf = ucpg_buf_new(total)) == NULL)) {
+    if ((req == NULL) ||
+        ((req->buf = ucpg_am_buf_new(ucpg_group_engine.domain, total)) == NULL)) {
         free(req);
         return UCPG_ERR_NO_MEMORY;
     }

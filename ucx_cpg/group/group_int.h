@@ -29,7 +29,9 @@ struct ucpg_registry;
 
 /* A copy of the body of a received message (len bytes at data, valid only
  * during the handler) in a buffer of our own; NULL if out of memory. */
-ucpg_buf_t *ucpg_group_body_keep(const void *data, size_t len);
+/* The body of a received message as a buffer of ours: body itself when the
+ * receive path gave one (a reference), else a copy of data. */
+ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len);
 
 /* One numbered event of a group's stream. */
 struct ucpg_group_event {
@@ -215,7 +217,7 @@ void          ucpg_group_timer_arm(unsigned delay_ms);
 ucpg_group_member_t *ucpg_group_member_find(ucpg_group_t *g, uint32_t slot, uint64_t uuid);
 int                  ucpg_group_member_index(ucpg_group_t *g, uint32_t slot, uint64_t uuid);
 void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_msg_t *msg,
-                                const void *data, size_t len);
+                                const void *data, size_t len, ucpg_buf_t *body);
 /* Takes a reference on ev; runs every consequence of receiving it. */
 void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev);
 void ucpg_group_member_stable(ucpg_group_t *g, uint64_t stable);

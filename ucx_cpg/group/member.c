@@ -608,7 +608,7 @@ void ucpg_group_member_unstash(ucpg_group_t *g)
 }
 
 void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_msg_t *msg,
-                                const void *data, size_t len)
+                                const void *data, size_t len, ucpg_buf_t *body)
 {
     ucpg_group_event_t *ev;
     ucpg_buf_t *buf;
@@ -627,7 +627,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
             return;                /* logged */
         }
     } else {
-        buf = ucpg_group_body_keep(data, len);
+        buf = ucpg_group_body_keep(body, data, len);
     }
     ev  = (buf == NULL) ? NULL :
           ucpg_group_event_new(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);

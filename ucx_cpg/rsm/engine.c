@@ -31,11 +31,12 @@ static int             ucpg_rsm_listener;
 
 /* Runs in the progress thread. */
 static void ucpg_rsm_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
-                             void *data, size_t len)
+                             void *data, size_t len, ucpg_buf_t *buf)
 {
     ucpg_domain_t *d = arg;
     ucpg_rsm_msg_t msg;
 
+    (void)buf;   /* the body is used in place */
     if (ucpg_rsm_msg_decode(hdr, hdr_len, len, &msg) != UCPG_OK) {
         ucpg_warn("dropping malformed RSM message from peer %u", src);
         return;
