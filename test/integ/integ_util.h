@@ -29,6 +29,7 @@ typedef struct integ_node {
     uint64_t        received;              /* test messages received and checked */
     uint64_t        bytes;
     uint64_t        bad;                   /* payload or header mismatches */
+    uint64_t        with_buf;              /* bodies handed over as a buffer */
     uint64_t        from[INTEG_MAX_PEERS]; /* messages per sender */
     integ_event_t   events[INTEG_MAX_EVENTS];
     unsigned        nevents;
@@ -41,6 +42,9 @@ void integ_node_stop(integ_node_t *n);
 
 /* Sends len bytes of a pattern derived from seed; blocking. */
 int  integ_send_pattern(integ_node_t *n, ucpg_peer_id_t dst, size_t len, uint32_t seed);
+/* The same from a buffer of ucpg_am_buf_new (the shared-memory pool when
+ * len is large) through ucpg_am_send_buf_nb; waits for local completion. */
+int  integ_send_pattern_buf(integ_node_t *n, ucpg_peer_id_t dst, size_t len, uint32_t seed);
 /* Waits until at least count messages were received. 0 or -1 on timeout. */
 int  integ_wait_received(integ_node_t *n, uint64_t count, unsigned timeout_ms);
 /* Waits for a DOWN event of peer; fills *ev. 0 or -1 on timeout. */
