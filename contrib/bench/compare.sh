@@ -159,12 +159,14 @@ cpg_lat_iters_of() {
     *) echo "$(scale 500) $(scale 20)" ;;
     esac
 }
+# Large CPG bodies warm up as long as ucx_perftest's (iters_of): the first
+# messages fault in the shared-memory pool's pages (docs/protocol.md).
 cpg_bw_iters_of() {
     case $1 in
     8) echo "$(scale 50000) $(scale 1000)" ;;
     4096) echo "$(scale 20000) $(scale 500)" ;;
-    65536) echo "$(scale 5000) $(scale 100)" ;;
-    *) echo "$(scale 1000) $(scale 20)" ;;
+    65536) echo "$(scale 5000) $(scale 500)" ;;
+    *) echo "$(scale 2000) $(scale 200)" ;;
     esac
 }
 RATE_ITERS=$(scale 20000)            # per sender
