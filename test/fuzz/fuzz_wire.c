@@ -1,6 +1,7 @@
 /*
  * fuzz_wire.c - fuzz target for core/wire: the decoders of the common AM
- * header and the core control messages, and the reader they are built on.
+ * header, the core control messages and the shared-memory messages, and the
+ * reader they are built on.
  *
  * Everything a decoder sees comes from another process, so each of the three
  * parts below checks more than "does not crash" (which AddressSanitizer
@@ -24,6 +25,13 @@
  *              odd, stamps a valid type (query or answer by its second bit)
  *              on a copy of the rest. Decode succeeds exactly when the
  *              model says so and a success re-encodes to the same bytes.
+ *   - shm:     the shared-memory messages; bits of the first byte stamp a
+ *              type (0 .. 6, so one past each end), clear the top bit of the
+ *              shmid, zero the generation and cut a copy of the rest to
+ *              exactly 46 bytes, so that every rule of the decoder is
+ *              reached from any input. Decode succeeds exactly when the
+ *              model says so, leaves its output alone otherwise, and a
+ *              success re-encodes to the first 46 bytes.
  *   - reader:  the first byte chooses how many of the following bytes are
  *              operations; the rest is the buffer read. After each get_* the
  *              position, the short-read flag and the value match the model,
@@ -274,6 +282,76 @@ static void fuzz_boot(const uint8_t *data, size_t size)
 }
 
 
+/* --- shared-memory messages ------------------------------------------------ */
+
+static int fuzz_shm_model_ok(const uint8_t *msg, size_t len)
+{
+    uint8_t type;
+
+    if (len < UCPG_WIRE_SHM_LEN) {
+        return 0;
+    }
+    type = msg[0];
+    if ((type < UCPG_WIRE_SHM_OFFER) || (type > UCPG_WIRE_SHM_DONE) ||
+        (fuzz_le(msg + 2, 4) > INT32_MAX)) {
+        return 0;
+    }
+    if (((type == UCPG_WIRE_SHM_BODY) || (type == UCPG_WIRE_SHM_DONE)) &&
+        (fuzz_le(msg + 30, 8) == 0)) {
+        return 0;                                   /* gen 0 names no buffer */
+    }
+    return (type == UCPG_WIRE_SHM_BODY) || (len == UCPG_WIRE_SHM_LEN);
+}
+
+static void fuzz_shm(const uint8_t *data, size_t size)
+{
+    uint8_t again[UCPG_WIRE_SHM_LEN], *msg;
+    ucpg_wire_shm_t m, sentinel;
+    ucpg_status_t status;
+    size_t len;
+
+    if (size == 0) {
+        return;
+    }
+    msg = fuzz_copy_tail(data, size, &len);
+    /* Random bytes almost never have a type of 1..5, a shmid of 31 bits and
+     * exactly the right length; the first byte's bits make them so, and the
+     * gen rule needs eight zero bytes. */
+    if ((data[0] & 1) && (len >= 1)) {
+        msg[0] = (uint8_t)((data[0] >> 4) % 7);     /* 0 .. 6 */
+    }
+    if ((data[0] & 2) && (len >= 6)) {
+        msg[5] &= 0x7f;
+    }
+    if ((data[0] & 4) && (len >= 38)) {
+        memset(msg + 30, 0, 8);
+    }
+    if ((data[0] & 8) && (len > UCPG_WIRE_SHM_LEN)) {
+        len = UCPG_WIRE_SHM_LEN;
+    }
+    memset(&sentinel, 0x5a, sizeof(sentinel));
+    memcpy(&m, &sentinel, sizeof(m));
+    status = ucpg_wire_shm_decode(msg, len, &m);
+    FUZZ_CHECK((status == UCPG_OK) || (status == UCPG_ERR_MESSAGE));
+    FUZZ_CHECK((status == UCPG_OK) == fuzz_shm_model_ok(msg, len));
+    if (status != UCPG_OK) {
+        FUZZ_CHECK(memcmp(&m, &sentinel, sizeof(m)) == 0);
+    } else {
+        FUZZ_CHECK(m.type == msg[0]);
+        FUZZ_CHECK(m.am_id == msg[1]);
+        FUZZ_CHECK((uint64_t)m.shmid == fuzz_le(msg + 2, 4));
+        FUZZ_CHECK(m.size == fuzz_le(msg + 6, 8));
+        FUZZ_CHECK(m.cookie == fuzz_le(msg + 14, 8));
+        FUZZ_CHECK(m.offset == fuzz_le(msg + 22, 8));
+        FUZZ_CHECK(m.gen == fuzz_le(msg + 30, 8));
+        FUZZ_CHECK(m.len == fuzz_le(msg + 38, 8));
+        ucpg_wire_shm_encode(&m, again);
+        FUZZ_CHECK(memcmp(again, msg, UCPG_WIRE_SHM_LEN) == 0);
+    }
+    free(msg);
+}
+
+
 /* --- reader and writer ---------------------------------------------------- */
 
 enum {
@@ -409,6 +487,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_ctl(data, size);
     fuzz_card(data, size);
     fuzz_boot(data, size);
+    fuzz_shm(data, size);
     fuzz_reader(data, size);
     return 0;
 }

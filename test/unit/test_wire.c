@@ -1,6 +1,7 @@
 /*
  * test_wire.c - unit tests of core/wire: the little-endian writer and reader,
- * the common 16-byte AM header and the core control messages.
+ * the common 16-byte AM header, the core control messages and the
+ * shared-memory messages (OFFER, ACCEPT, REFUSE, BODY, DONE).
  *
  * Everything here is what a peer on the other side of the wire relies on, so
  * the tests pin down the exact bytes (not only encode/decode symmetry, which a
@@ -90,6 +91,54 @@ static void assert_ctl_accepted(const ucpg_wire_ctl_t *ctl, size_t data_len)
 
     ucpg_wire_ctl_encode(ctl, buf);
     assert_int_equal(ucpg_wire_ctl_decode(buf, sizeof(buf), data_len, &out), UCPG_OK);
+}
+
+
+/* A shared-memory message of this type that passes every check of the
+ * decoder: every field distinct and non-zero in every byte. */
+static ucpg_wire_shm_t sample_shm(uint8_t type)
+{
+    ucpg_wire_shm_t msg;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.type   = type;
+    msg.am_id  = 0x5a;
+    msg.shmid  = 0x14131211;
+    msg.size   = 0x2827262524232221ull;
+    msg.cookie = 0x3837363534333231ull;
+    msg.offset = 0x4847464544434241ull;
+    msg.gen    = 0x5857565554535251ull;
+    msg.len    = 0x6867666564636261ull;
+    return msg;
+}
+
+/* Decodes the len bytes of buf and checks that it fails and leaves the
+ * output untouched (callers may not look at it then). */
+static void assert_shm_bytes_rejected(const uint8_t *buf, size_t len)
+{
+    ucpg_wire_shm_t out, before;
+
+    memset(&out, 0xa5, sizeof(out));
+    memcpy(&before, &out, sizeof(out));
+    assert_int_equal(ucpg_wire_shm_decode(buf, len, &out), UCPG_ERR_MESSAGE);
+    assert_memory_equal(&out, &before, sizeof(out));
+}
+
+static void assert_shm_rejected(const ucpg_wire_shm_t *msg)
+{
+    uint8_t buf[UCPG_WIRE_SHM_LEN];
+
+    ucpg_wire_shm_encode(msg, buf);
+    assert_shm_bytes_rejected(buf, sizeof(buf));
+}
+
+static void assert_shm_accepted(const ucpg_wire_shm_t *msg)
+{
+    uint8_t buf[UCPG_WIRE_SHM_LEN];
+    ucpg_wire_shm_t out;
+
+    ucpg_wire_shm_encode(msg, buf);
+    assert_int_equal(ucpg_wire_shm_decode(buf, sizeof(buf), &out), UCPG_OK);
 }
 
 
@@ -808,6 +857,234 @@ static void test_ctl_decode_rejects_null_buffer(void **state)
 }
 
 
+/* --- shared-memory messages (OFFER, ACCEPT, REFUSE, BODY, DONE) ----------- */
+
+static void test_shm_encode_writes_exactly_shm_len_bytes(void **state)
+{
+    ucpg_wire_shm_t msg = sample_shm(UCPG_WIRE_SHM_BODY);
+    uint8_t buf[UCPG_WIRE_SHM_LEN + 1];
+
+    (void)state;
+    assert_int_equal(UCPG_WIRE_SHM_LEN, 46);
+    buf[UCPG_WIRE_SHM_LEN] = 0x99;
+    ucpg_wire_shm_encode(&msg, buf);
+    assert_int_equal(buf[UCPG_WIRE_SHM_LEN], 0x99);
+}
+
+/* Every field survives for every type, including the ones a type does not
+ * use: the decoder does not second-guess them. */
+static void test_shm_round_trips_every_type(void **state)
+{
+    uint8_t buf[UCPG_WIRE_SHM_LEN];
+    ucpg_wire_shm_t in, out;
+    uint8_t type;
+
+    (void)state;
+    for (type = UCPG_WIRE_SHM_OFFER; type <= UCPG_WIRE_SHM_DONE; ++type) {
+        in = sample_shm(type);
+        ucpg_wire_shm_encode(&in, buf);
+        memset(&out, 0, sizeof(out));
+        assert_int_equal(ucpg_wire_shm_decode(buf, sizeof(buf), &out), UCPG_OK);
+        assert_int_equal(out.type, type);
+        assert_int_equal(out.am_id, in.am_id);
+        assert_int_equal(out.shmid, in.shmid);
+        assert_int_equal(out.size, in.size);
+        assert_int_equal(out.cookie, in.cookie);
+        assert_int_equal(out.offset, in.offset);
+        assert_int_equal(out.gen, in.gen);
+        assert_int_equal(out.len, in.len);
+    }
+}
+
+static void test_shm_round_trips_extreme_values(void **state)
+{
+    uint8_t buf[UCPG_WIRE_SHM_LEN];
+    ucpg_wire_shm_t in, out;
+
+    (void)state;
+    in.type   = UCPG_WIRE_SHM_BODY;
+    in.am_id  = 0xff;
+    in.shmid  = INT32_MAX;
+    in.size   = UINT64_MAX;
+    in.cookie = UINT64_MAX;
+    in.offset = UINT64_MAX;
+    in.gen    = UINT64_MAX;
+    in.len    = UINT64_MAX;
+    ucpg_wire_shm_encode(&in, buf);
+    assert_int_equal(ucpg_wire_shm_decode(buf, sizeof(buf), &out), UCPG_OK);
+    assert_int_equal(out.am_id, 0xff);
+    assert_int_equal(out.shmid, INT32_MAX);
+    assert_int_equal(out.size, UINT64_MAX);
+    assert_int_equal(out.cookie, UINT64_MAX);
+    assert_int_equal(out.offset, UINT64_MAX);
+    assert_int_equal(out.gen, UINT64_MAX);
+    assert_int_equal(out.len, UINT64_MAX);
+}
+
+static void test_shm_encoding_is_byte_exact_little_endian(void **state)
+{
+    static const uint8_t expected[UCPG_WIRE_SHM_LEN] = {
+        0x04,                                           /* type BODY */
+        0x5a,                                           /* am_id */
+        0x11, 0x12, 0x13, 0x14,                         /* shmid */
+        0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, /* size */
+        0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, /* cookie */
+        0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, /* offset */
+        0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, /* gen */
+        0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68  /* len */
+    };
+    ucpg_wire_shm_t msg = sample_shm(UCPG_WIRE_SHM_BODY);
+    uint8_t buf[UCPG_WIRE_SHM_LEN];
+
+    (void)state;
+    ucpg_wire_shm_encode(&msg, buf);
+    assert_memory_equal(buf, expected, sizeof(expected));
+}
+
+static void test_shm_decode_rejects_every_short_length(void **state)
+{
+    uint8_t buf[UCPG_WIRE_SHM_LEN];
+    ucpg_wire_shm_t msg;
+    uint8_t type;
+    size_t len;
+
+    (void)state;
+    for (type = UCPG_WIRE_SHM_OFFER; type <= UCPG_WIRE_SHM_DONE; ++type) {
+        msg = sample_shm(type);
+        ucpg_wire_shm_encode(&msg, buf);
+        for (len = 0; len < UCPG_WIRE_SHM_LEN; ++len) {
+            assert_shm_bytes_rejected(buf, len);
+        }
+    }
+}
+
+static void test_shm_decode_rejects_null_buffer(void **state)
+{
+    ucpg_wire_shm_t out;
+
+    (void)state;
+    assert_int_equal(ucpg_wire_shm_decode(NULL, UCPG_WIRE_SHM_LEN, &out), UCPG_ERR_MESSAGE);
+}
+
+static void test_shm_decode_rejects_type_zero(void **state)
+{
+    ucpg_wire_shm_t msg = sample_shm(0);
+
+    (void)state;
+    assert_shm_rejected(&msg);
+}
+
+static void test_shm_decode_rejects_type_above_done(void **state)
+{
+    ucpg_wire_shm_t msg;
+    unsigned type;
+
+    (void)state;
+    for (type = UCPG_WIRE_SHM_DONE + 1; type <= 0xff; ++type) {
+        msg = sample_shm((uint8_t)type);
+        assert_shm_rejected(&msg);
+    }
+}
+
+/* Generation 0 is "no buffer": a BODY or DONE naming it names nothing. */
+static void test_shm_decode_rejects_body_and_done_with_gen_zero(void **state)
+{
+    ucpg_wire_shm_t body = sample_shm(UCPG_WIRE_SHM_BODY);
+    ucpg_wire_shm_t done = sample_shm(UCPG_WIRE_SHM_DONE);
+
+    (void)state;
+    body.gen = 0;
+    done.gen = 0;
+    assert_shm_rejected(&body);
+    assert_shm_rejected(&done);
+}
+
+/* The other types carry no generation: a sender leaves it 0. */
+static void test_shm_decode_accepts_offer_accept_refuse_with_gen_zero(void **state)
+{
+    ucpg_wire_shm_t msg;
+    uint8_t type;
+
+    (void)state;
+    for (type = UCPG_WIRE_SHM_OFFER; type <= UCPG_WIRE_SHM_REFUSE; ++type) {
+        msg     = sample_shm(type);
+        msg.gen = 0;
+        assert_shm_accepted(&msg);
+    }
+}
+
+/* An OFFER's shmid is an int on the reader's side: a value above INT32_MAX
+ * (a negative id, once cast) is bogus. */
+static void test_shm_decode_rejects_shmid_above_int32_max(void **state)
+{
+    ucpg_wire_shm_t msg;
+    uint8_t type;
+
+    (void)state;
+    for (type = UCPG_WIRE_SHM_OFFER; type <= UCPG_WIRE_SHM_DONE; ++type) {
+        msg       = sample_shm(type);
+        msg.shmid = -1;                             /* 0xffffffff on the wire */
+        assert_shm_rejected(&msg);
+        msg.shmid = INT32_MIN;                      /* 0x80000000 = INT32_MAX + 1 */
+        assert_shm_rejected(&msg);
+    }
+}
+
+static void test_shm_decode_accepts_shmid_0_and_int32_max(void **state)
+{
+    ucpg_wire_shm_t msg = sample_shm(UCPG_WIRE_SHM_OFFER);
+
+    (void)state;
+    msg.shmid = 0;
+    assert_shm_accepted(&msg);
+    msg.shmid = INT32_MAX;
+    assert_shm_accepted(&msg);
+}
+
+/* Only a BODY is followed by something (its message's header); any other
+ * type with extra bytes is a format we do not speak. */
+static void test_shm_decode_rejects_trailing_bytes_except_on_body(void **state)
+{
+    static const size_t extra[] = { 1, 2, 8, 100 };
+    uint8_t buf[UCPG_WIRE_SHM_LEN + 100];
+    ucpg_wire_shm_t msg;
+    uint8_t type;
+    size_t i;
+
+    (void)state;
+    memset(buf, 0, sizeof(buf));
+    for (type = UCPG_WIRE_SHM_OFFER; type <= UCPG_WIRE_SHM_DONE; ++type) {
+        if (type == UCPG_WIRE_SHM_BODY) {
+            continue;
+        }
+        msg = sample_shm(type);
+        ucpg_wire_shm_encode(&msg, buf);
+        for (i = 0; i < sizeof(extra) / sizeof(extra[0]); ++i) {
+            assert_shm_bytes_rejected(buf, UCPG_WIRE_SHM_LEN + extra[i]);
+        }
+    }
+}
+
+/* A BODY is a prefix: decoding reads its 46 bytes and ignores what follows. */
+static void test_shm_decode_accepts_body_followed_by_its_message_header(void **state)
+{
+    ucpg_wire_shm_t in = sample_shm(UCPG_WIRE_SHM_BODY), out;
+    ucpg_wire_hdr_t hdr = sample_hdr();
+    uint8_t buf[UCPG_WIRE_SHM_LEN + UCPG_WIRE_HDR_LEN];
+
+    (void)state;
+    ucpg_wire_shm_encode(&in, buf);
+    ucpg_wire_hdr_encode(&hdr, buf + UCPG_WIRE_SHM_LEN);
+    memset(&out, 0, sizeof(out));
+    assert_int_equal(ucpg_wire_shm_decode(buf, sizeof(buf), &out), UCPG_OK);
+    assert_int_equal(out.type, UCPG_WIRE_SHM_BODY);
+    assert_int_equal(out.offset, in.offset);
+    assert_int_equal(out.gen, in.gen);
+    assert_int_equal(out.len, in.len);
+    assert_int_equal(out.am_id, in.am_id);
+}
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -858,6 +1135,20 @@ int main(void)
         cmocka_unit_test(test_ctl_decode_rejects_bye_with_data),
         cmocka_unit_test(test_ctl_decode_rejects_ping_and_pong_with_data),
         cmocka_unit_test(test_ctl_decode_rejects_null_buffer),
+        cmocka_unit_test(test_shm_encode_writes_exactly_shm_len_bytes),
+        cmocka_unit_test(test_shm_round_trips_every_type),
+        cmocka_unit_test(test_shm_round_trips_extreme_values),
+        cmocka_unit_test(test_shm_encoding_is_byte_exact_little_endian),
+        cmocka_unit_test(test_shm_decode_rejects_every_short_length),
+        cmocka_unit_test(test_shm_decode_rejects_null_buffer),
+        cmocka_unit_test(test_shm_decode_rejects_type_zero),
+        cmocka_unit_test(test_shm_decode_rejects_type_above_done),
+        cmocka_unit_test(test_shm_decode_rejects_body_and_done_with_gen_zero),
+        cmocka_unit_test(test_shm_decode_accepts_offer_accept_refuse_with_gen_zero),
+        cmocka_unit_test(test_shm_decode_rejects_shmid_above_int32_max),
+        cmocka_unit_test(test_shm_decode_accepts_shmid_0_and_int32_max),
+        cmocka_unit_test(test_shm_decode_rejects_trailing_bytes_except_on_body),
+        cmocka_unit_test(test_shm_decode_accepts_body_followed_by_its_message_header),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

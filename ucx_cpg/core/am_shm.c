@@ -390,10 +390,12 @@ static ucpg_buf_t *ucpg_am_shm_copy_body(ucpg_domain_t *d, ucpg_ep_ref_t *ref,
     }
     if (status != UCPG_OK) {
         UCPG_AM_SHM_COUNT(d, bodies_lost);
-        ucpg_warn("message body of %llu bytes from peer %u lost: %s",
-                  (unsigned long long)msg->len, ref->peer,
-                  (status == UCPG_ERR_NOT_FOUND) ? "no longer in its shared memory" :
-                                                   ucpg_status_string(status));
+        ucpg_warn("message body of %llu bytes from peer %u lost: %s (offset %llu, "
+                  "generation %llx)", (unsigned long long)msg->len, ref->peer,
+                  (view.base == NULL) ? "its shared memory is not attached here" :
+                  (status == UCPG_ERR_NOT_FOUND) ? "its block was reused" :
+                                                   ucpg_status_string(status),
+                  (unsigned long long)msg->offset, (unsigned long long)msg->gen);
         ucpg_buf_put(buf);
         return NULL;
     }

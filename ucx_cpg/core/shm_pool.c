@@ -30,6 +30,7 @@ struct ucpg_shm_pool {
     uint64_t        gen_salt;
     uint64_t        gen_count;
     ucpg_buddy_t    buddy;     /* over the blocks, after the cookie page */
+    uint8_t        *header_at; /* [smallest block]: a buffer header was written there */
 };
 
 static void ucpg_shm_put_le64(uint8_t *p, uint64_t v)
@@ -107,9 +108,14 @@ ucpg_status_t ucpg_shm_pool_create(size_t size, ucpg_shm_pool_t **pool_p)
     pool->gen_salt  = ucpg_proc_random64();
     status = ucpg_buddy_init(&pool->buddy, UCPG_SHM_POOL_MIN_ORDER, order);
     if (status == UCPG_OK) {
+        pool->header_at = calloc(pool->buddy.nblocks, 1);
+        status          = (pool->header_at == NULL) ? UCPG_ERR_NO_MEMORY : UCPG_OK;
+    }
+    if (status == UCPG_OK) {
         status = ucpg_shm_pool_segment(pool);
     }
     if (status != UCPG_OK) {
+        free(pool->header_at);
         ucpg_buddy_cleanup(&pool->buddy);
         pthread_mutex_destroy(&pool->lock);
         free(pool);
@@ -128,6 +134,7 @@ static void ucpg_shm_pool_unref(ucpg_shm_pool_t *pool)
     pthread_mutex_unlock(&pool->lock);
     if (last) {
         shmdt(pool->base);
+        free(pool->header_at);
         ucpg_buddy_cleanup(&pool->buddy);
         pthread_mutex_destroy(&pool->lock);
         free(pool);
@@ -166,6 +173,33 @@ static void ucpg_shm_pool_buf_release(ucpg_buf_t *buf)
     ucpg_shm_pool_unref(pool);
 }
 
+/*
+ * A block merged from smaller ones may hold the headers of buffers that
+ * lived there, generation included, and the new body overwrites them in
+ * whatever order its writer chooses: a late reader of an old buffer could
+ * then find its generation intact over a body that is already half new.
+ * So the old generations inside the block become 0 (never valid) before
+ * the block is handed out. Only places where a header was written are
+ * touched: the pages of a block that nothing wrote stay uncommitted.
+ * Called with the lock held.
+ */
+static void ucpg_shm_pool_void_headers(ucpg_shm_pool_t *pool, uint64_t block, size_t size)
+{
+    uint32_t first = (uint32_t)(block >> UCPG_SHM_POOL_MIN_ORDER);
+    uint32_t n     = (uint32_t)(size >> UCPG_SHM_POOL_MIN_ORDER), i;
+    ucpg_buf_t *old;
+
+    for (i = first + 1; i < first + n; ++i) {
+        if (pool->header_at[i]) {
+            old = (ucpg_buf_t*)(pool->base + UCPG_SHM_POOL_HDR +
+                                ((uint64_t)i << UCPG_SHM_POOL_MIN_ORDER));
+            __atomic_store_n(&old->gen, 0, __ATOMIC_RELEASE);
+            pool->header_at[i] = 0;
+        }
+    }
+    pool->header_at[first] = 1;
+}
+
 ucpg_buf_t *ucpg_shm_pool_buf_new(ucpg_shm_pool_t *pool, size_t len)
 {
     uint64_t block = UCPG_BUDDY_NONE, gen = 0;
@@ -182,6 +216,7 @@ ucpg_buf_t *ucpg_shm_pool_buf_new(ucpg_shm_pool_t *pool, size_t len)
         /* A multiplier that is odd makes every count give another value. */
         gen        = pool->gen_salt + (++pool->gen_count * 0x9e3779b97f4a7c15ull);
         block_size = ucpg_buddy_block_size(&pool->buddy, block);
+        ucpg_shm_pool_void_headers(pool, block, block_size);
     }
     pthread_mutex_unlock(&pool->lock);
     if (block == UCPG_BUDDY_NONE) {

@@ -50,8 +50,8 @@ typedef struct ucpg_shm_view {
     int32_t        shmid;
 } ucpg_shm_view_t;
 
-/* A pool of about size bytes (rounded down to a power of two, at least
- * 64 KiB). UCPG_ERR_IO if the system refuses the segment (logged). */
+/* A pool of size bytes rounded down to a power of two. UCPG_ERR_INVALID_PARAM
+ * below 64 KiB; UCPG_ERR_IO if the system refuses the segment (logged). */
 ucpg_status_t ucpg_shm_pool_create(size_t size, ucpg_shm_pool_t **pool_p);
 /* Drops the creator's reference. */
 void          ucpg_shm_pool_release(ucpg_shm_pool_t *pool);
