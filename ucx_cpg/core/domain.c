@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mutex.h"
 #include "proc.h"
 
 /*
@@ -113,7 +114,7 @@ ucpg_status_t ucpg_domain_create(const ucpg_config_t *config, ucpg_domain_t **do
     d->self      = UCPG_PEER_ID_NONE;
     d->epfd = d->ucp_efd = d->wakefd = -1;
     pthread_mutex_init(&d->connect_lock, NULL);
-    pthread_mutex_init(&d->lock, NULL);
+    ucpg_mutex_init_adaptive(&d->lock);
     pthread_cond_init(&d->changed, NULL);
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);

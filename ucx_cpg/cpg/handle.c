@@ -17,6 +17,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "core/mutex.h"
 #include "core/proc.h"
 
 static pthread_mutex_t     ucpg_cpg_table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -88,7 +89,7 @@ cs_error_t ucpg_cpg_handle_create(ucpg_cpg_handle_t **h_p)
         free(h);
         return CS_ERR_NO_RESOURCES;
     }
-    pthread_mutex_init(&h->lock, NULL);
+    ucpg_mutex_init_adaptive(&h->lock);
     h->tail      = &h->head;
     h->refs      = 1;                 /* the table's */
     h->owner_pid = ucpg_proc_self();

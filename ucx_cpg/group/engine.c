@@ -45,7 +45,8 @@ typedef struct ucpg_group_out {
     ucpg_buf_t      *buf;
 } ucpg_group_out_t;
 
-static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Adaptive: see core/mutex.h. */
+static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 static ucpg_group_out_t  *ucpg_group_out_head;
 static ucpg_group_out_t **ucpg_group_out_tail = &ucpg_group_out_head;
 static int                ucpg_group_out_queued;  /* atomic: the list is not empty */

@@ -1,0 +1,33 @@
+/*
+ * mutex.h - initialization of the short-held locks shared by the progress
+ * thread and application threads.
+ *
+ * Such a lock guards a few loads and stores, and on a busy host its holder
+ * is often running on the other CPU: sleeping in the kernel on a contended
+ * acquisition and being woken costs far more than the wait itself (a futex
+ * wait and wake pair per message in a CPG flood). glibc's adaptive mutex
+ * spins a little before it sleeps. Measured on the 2-vCPU test VM, one
+ * sender, 64 B, interleaved runs (medians of 5): 267k -> 301k msgs/s at 2
+ * members, 322k -> 341k at 4.
+ */
+#ifndef UCPG_CORE_MUTEX_H
+#define UCPG_CORE_MUTEX_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+
+static inline void ucpg_mutex_init_adaptive(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t attr;
+
+    pthread_mutexattr_init(&attr);
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+}
+
+#endif
