@@ -23,6 +23,8 @@
 
 #include "corosync/cpg.h"
 #include "cpg_trace.h"
+#include "boot/boot.h"
+#include "core/am.h"
 #include "group/group.h"
 #include "harness.h"
 #include "integ_run.h"
@@ -42,6 +44,7 @@ typedef struct child_cfg {
     int         no_dispatch;  /* rank 1 does not read until told to (flow control) */
     int         sole_sender;  /* 0: every rank sends; r + 1: only rank r does */
     int         relay;        /* nobody sends after GO; each sends on "SEND n" */
+    int         expect_shm;   /* every rank must get bodies through shared memory */
 } child_cfg_t;
 
 /* --- per-process state (each child is its own process) --------------------- */
@@ -254,6 +257,23 @@ static int relay_send(cpg_handle_t h, int n, uint64_t *sent_p)
     return 0;
 }
 
+
+/* What the shared-memory path of large bodies did in this process (core/am_shm.c). */
+static void say_shm_stats(void)
+{
+    ucpg_am_shm_stats_t st;
+    ucpg_domain_t *d;
+
+    if (ucpg_boot_domain_get(&d) != UCPG_OK) {
+        ucpg_test_say("SHM none");
+        return;
+    }
+    ucpg_am_shm_stats(d, &st);
+    ucpg_boot_domain_put(d);
+    ucpg_test_say("SHM received=%llu lost=%llu sent=%llu", (unsigned long long)st.bodies_received,
+                  (unsigned long long)st.bodies_lost, (unsigned long long)st.bodies_sent);
+}
+
 static int child_main(int rank, int nprocs, void *arg)
 {
     uint64_t want_own, expect;
@@ -328,6 +348,7 @@ static int child_main(int rank, int nprocs, void *arg)
     expect = strtoull(line + 7, NULL, 10);
     dispatch_until(h, total_done, &expect, STEP_MS);
     ucpg_test_say("COUNT %llu errors %d", (unsigned long long)ndelivered, content_errors);
+    say_shm_stats();
     leaving = 1;
     if ((cpg_leave(h, &gname) != CS_OK) || (dispatch_until(h, left_done, NULL, STEP_MS) != 0)) {
         ucpg_test_say("ERR leave");
@@ -478,6 +499,24 @@ fail:
 
 /* All ranks send, everyone must see everything; optionally kill one rank
  * after GO, or stop one before GO (stop_rank). */
+/* Rank r received bodies through shared memory and lost none. */
+static int shm_check(ucpg_harness_t *h, int r)
+{
+    unsigned long long received = 0, lost = 1, sent = 0;
+    char line[128];
+
+    if ((ucpg_harness_expect(h, r, "SHM ", line, sizeof(line), STEP_MS) != 0) ||
+        (sscanf(line, "SHM received=%llu lost=%llu sent=%llu", &received, &lost, &sent) != 3)) {
+        fprintf(stderr, "  rank %d said no shared-memory counts\n", r);
+        return -1;
+    }
+    if ((received == 0) || (lost != 0)) {
+        fprintf(stderr, "  rank %d: %s\n", r, line);
+        return -1;
+    }
+    return 0;
+}
+
 static int run_all_deliver_ex(int nprocs, const child_cfg_t *c, int kill_rank,
                               unsigned kill_after_ms, int stop_rank, const char *window)
 {
@@ -536,6 +575,7 @@ static int run_all_deliver_ex(int nprocs, const child_cfg_t *c, int kill_rank,
         INTEG_CHECK(errors == 0, "rank %d: %d corrupt deliveries", r, errors);
         INTEG_CHECK((expect == 0) || (got == expect), "rank %d got %llu of %llu", r, got,
                     expect);
+        INTEG_CHECK(!c->expect_shm || (shm_check(h, r) == 0), "rank %d: shared memory", r);
     }
     INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a rank failed");
     INTEG_CHECK(traces_check_some(nprocs, cut_mask) == 0, "properties");
@@ -552,13 +592,13 @@ static int run_all_deliver(int nprocs, const child_cfg_t *c, int kill_rank, unsi
 
 static int test_three_senders_agreed_and_safe(void)
 {
-    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0, 0, 0};
+    static const child_cfg_t c = {"order", 400, 3, 0, NULL, 4, 0, 0, 0, 0};
     return run_all_deliver(3, &c, -1, 0);
 }
 
 static int test_join_storm_8(void)
 {
-    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0, 0, 0};
+    static const child_cfg_t c = {"storm", 50, 8, 64, NULL, 0, 0, 0, 0, 0};
     ucpg_harness_t *h = harness_new();
     int passed = 0;
 
@@ -584,7 +624,7 @@ static int test_sizes(void)
     static const size_t sizes[] = {0, 1, HDR_LEN, 8191, 8192, 8193, 65535, 65536, 65537,
                                    1048575, 1048576, 1048577, 16u << 20};
     static const child_cfg_t c = {"sizes", (int)(sizeof(sizes) / sizeof(sizes[0])), 2, 0,
-                                  sizes, 3, 0, 0, 0};
+                                  sizes, 3, 0, 0, 0, 0};
     return run_all_deliver(2, &c, -1, 0);
 }
 
@@ -610,7 +650,7 @@ static int with_env(const char *fanout, const char *tls, int (*test)(void))
 
 static int kill_sequencer(void)
 {
-    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0, 0, 0};
+    static const child_cfg_t c = {"killseq", 3000, 4, 100, NULL, 0, 0, 0, 0, 0};
     return run_all_deliver(4, &c, 0, 30);     /* rank 0 joined first: the sequencer */
 }
 
@@ -621,7 +661,7 @@ static int test_kill_sequencer_midstream(void)
 
 static int kill_sender(void)
 {
-    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0, 0, 0};
+    static const child_cfg_t c = {"killsnd", 3000, 4, 100, NULL, 5, 0, 0, 0, 0};
     return run_all_deliver(4, &c, 2, 30);
 }
 
@@ -632,7 +672,7 @@ static int test_kill_sender_midstream(void)
 
 static int test_slow_reader_flow_control(void)
 {
-    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1, 0, 0};
+    static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1, 0, 0, 0};
     ucpg_harness_t *h = start(2, &c, "256");
     char line[128];
     int passed = 0, try_again = 0, fc = 0;
@@ -792,7 +832,7 @@ static int child_two_groups(int rank, int nprocs, void *arg)
 
 static int test_two_groups_per_process(void)
 {
-    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0, 0, 0};
+    static const child_cfg_t c = {"two", 300, 3, 64, NULL, 6, 0, 0, 0, 0};
     ucpg_harness_t *h = ucpg_harness_create(120000);
     char want[64];
     int passed = 0;
@@ -823,7 +863,7 @@ fail:
 
 static int four_senders_agreed_and_safe(void)
 {
-    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0, 0, 0};
+    static const child_cfg_t c = {"tree", 400, 4, 0, NULL, 4, 0, 0, 0, 0};
     return run_all_deliver(4, &c, -1, 0);
 }
 
@@ -831,7 +871,7 @@ static int kill_forwarder(void)
 {
     /* rank 1 is the first member after the sequencer: in a chain it
      * forwards the messages of ranks 0, 2 and 3 */
-    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0, 0, 0};
+    static const child_cfg_t c = {"treekill", 3000, 4, 100, NULL, 0, 0, 0, 0, 0};
     return run_all_deliver(4, &c, 1, 30);
 }
 
@@ -840,9 +880,27 @@ static int kill_forwarder(void)
  * timeout removes rank 1. */
 static int stopped_forwarder(void)
 {
-    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0, 0, 0};
+    static const child_cfg_t c = {"treestop", 1500, 3, 64, NULL, 0, 0, 0, 0, 0};
     variant_env.stall_ms = "1000";
     return run_all_deliver_ex(3, &c, -1, 0, 1, "64");
+}
+
+/*
+ * 256 KiB messages from every member of four, some SAFE: the bodies travel
+ * through the members' shared-memory pools (core/am_shm.c), including the
+ * sequencer's own messages relayed down the tree (fan-out 2), and every
+ * rank must have received bodies that way and lost none, besides the usual
+ * properties of the traces.
+ */
+static int large_bodies(void)
+{
+    static const child_cfg_t c = {"shmbody", 60, 4, 256u << 10, NULL, 5, 0, 0, 0, 1};
+    return run_all_deliver(4, &c, -1, 0);
+}
+
+static int test_large_bodies_through_shared_memory(void)
+{
+    return with_env("2", NULL, large_bodies);
 }
 
 static int test_flat_agreed_and_safe(void)
@@ -887,7 +945,7 @@ static int test_tree_chain_stopped_forwarder_is_routed_around(void)
  * then order it. Rank 0 joined first and ordered the group at the start. */
 static int relay(const char *group, const int *senders, int n)
 {
-    child_cfg_t c = {group, 0, 4, 64, NULL, 25, 0, 0, 1};
+    child_cfg_t c = {group, 0, 4, 64, NULL, 25, 0, 0, 1, 0};
     ucpg_harness_t *h = start(4, &c, NULL);
     unsigned long long total = 0, count;
     unsigned first = 0;
@@ -926,7 +984,7 @@ static int kill_new_sequencer(void)
 {
     /* a round lasts at least 50 ms: killed at 150 ms, rank 2 has normally
      * been ordering for about 100 ms (and flooding on for longer) */
-    static const child_cfg_t c = {"hokill", 100000, 4, 100, NULL, 25, 0, 3, 0};
+    static const child_cfg_t c = {"hokill", 100000, 4, 100, NULL, 25, 0, 3, 0, 0};
     return run_all_deliver(4, &c, 2, 150);
 }
 
@@ -944,7 +1002,7 @@ static int four_senders_handover_storm(void)
 {
     /* rounds of 8 messages (and 50 ms): whenever the scheduler lets one
      * sender dominate a round the role moves, mid-stream, under 3 others */
-    static const child_cfg_t c = {"hostorm", 3000, 4, 0, NULL, 7, 0, 0, 0};
+    static const child_cfg_t c = {"hostorm", 3000, 4, 0, NULL, 7, 0, 0, 0, 0};
     variant_env.handover = "8";
     return run_all_deliver(4, &c, -1, 0);
 }
@@ -962,7 +1020,7 @@ static int test_handover_follows_the_sender(void)
 
 static int test_handover_off_keeps_the_oldest(void)
 {
-    static const child_cfg_t c = {"hooff", 600, 3, 0, NULL, 0, 0, 2, 0};
+    static const child_cfg_t c = {"hooff", 600, 3, 0, NULL, 0, 0, 2, 0, 0};
     ucpg_harness_t *h;
     char line[128];
     unsigned first = 0;
@@ -996,6 +1054,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_kill_sender_midstream),
     INTEG_TEST(test_kill_sequencer_midstream),
     INTEG_TEST(test_slow_reader_flow_control),
+    INTEG_TEST(test_large_bodies_through_shared_memory),
     INTEG_TEST(test_flat_agreed_and_safe),
     INTEG_TEST(test_tree_chain_agreed_and_safe),
     INTEG_TEST(test_tree_binary_join_storm_8),
