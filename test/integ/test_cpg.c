@@ -670,6 +670,34 @@ static int test_kill_sender_midstream(void)
     return with_env(NULL, "tcp,self", kill_sender);
 }
 
+/*
+ * The same two kills with 128 KiB bodies, which travel through the
+ * shared-memory pools: ordered bodies of the dead process are still
+ * delivered by every survivor (its segment stays readable while attached),
+ * and no survivor loses one.
+ */
+static int kill_sequencer_large(void)
+{
+    static const child_cfg_t c = {"killseqbig", 400, 4, 128u << 10, NULL, 0, 0, 0, 0, 1};
+    return run_all_deliver(4, &c, 0, 60);
+}
+
+static int test_kill_sequencer_midstream_large_bodies(void)
+{
+    return with_env(NULL, "tcp,self", kill_sequencer_large);
+}
+
+static int kill_sender_large(void)
+{
+    static const child_cfg_t c = {"killsndbig", 400, 4, 128u << 10, NULL, 5, 0, 0, 0, 1};
+    return run_all_deliver(4, &c, 2, 60);
+}
+
+static int test_kill_sender_midstream_large_bodies(void)
+{
+    return with_env(NULL, "tcp,self", kill_sender_large);
+}
+
 static int test_slow_reader_flow_control(void)
 {
     static const child_cfg_t c = {"slow", 3000, 2, 1000, NULL, 0, 1, 0, 0, 0};
@@ -1055,6 +1083,8 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_kill_sequencer_midstream),
     INTEG_TEST(test_slow_reader_flow_control),
     INTEG_TEST(test_large_bodies_through_shared_memory),
+    INTEG_TEST(test_kill_sequencer_midstream_large_bodies),
+    INTEG_TEST(test_kill_sender_midstream_large_bodies),
     INTEG_TEST(test_flat_agreed_and_safe),
     INTEG_TEST(test_tree_chain_agreed_and_safe),
     INTEG_TEST(test_tree_binary_join_storm_8),
