@@ -112,23 +112,9 @@ int integ_send_pattern(integ_node_t *n, ucpg_peer_id_t dst, size_t len, uint32_t
     return status;
 }
 
-typedef struct integ_send_wait {
-    int           done;
-    ucpg_status_t status;
-} integ_send_wait_t;
-
-static void integ_send_done(void *arg, ucpg_status_t status)
-{
-    integ_send_wait_t *w = arg;
-
-    w->status = status;
-    __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-}
-
 int integ_send_pattern_buf(integ_node_t *n, ucpg_peer_id_t dst, size_t len, uint32_t seed)
 {
     integ_msg_hdr_t h    = {seed, len};
-    integ_send_wait_t w  = {0, UCPG_OK};
     ucpg_buf_t *buf      = ucpg_am_buf_new(n->d, len);
     ucpg_status_t status;
     size_t i;
@@ -139,12 +125,7 @@ int integ_send_pattern_buf(integ_node_t *n, ucpg_peer_id_t dst, size_t len, uint
     for (i = 0; i < len; ++i) {
         buf->data[i] = (char)integ_pattern_byte(seed, i);
     }
-    status = ucpg_am_send_buf_nb(n->d, dst, UCPG_AM_ID_TEST, &h, sizeof(h), buf,
-                                 integ_send_done, &w);
-    if (status == UCPG_INPROGRESS) {
-        status = ucpg_domain_wait_flag(n->d, &w.done, 20000);
-        status = (status == UCPG_OK) ? w.status : status;
-    }
+    status = ucpg_am_send_buf(n->d, dst, UCPG_AM_ID_TEST, &h, sizeof(h), buf);
     ucpg_buf_put(buf);
     return status;
 }

@@ -325,22 +325,48 @@ static void ucpg_am_wait_done(void *arg, ucpg_status_t status)
     __atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 }
 
+/* Waits for a send started with ucpg_am_wait_done (status: what starting it
+ * answered). Completion is bounded: a dead peer's endpoint is force-closed,
+ * which fails every request still queued on it. */
+static ucpg_status_t ucpg_am_wait_send(ucpg_domain_t *d, ucpg_status_t status,
+                                       ucpg_am_wait_t *w)
+{
+    if (status != UCPG_INPROGRESS) {
+        return status;
+    }
+    ucpg_progress_wait_flag(d, &w->done, 0);
+    return w->status;
+}
+
+static int ucpg_am_blocking_allowed(ucpg_domain_t *d)
+{
+    if (ucpg_progress_is_current(d)) {
+        ucpg_error("blocking send from a progress callback; use the _nb form");
+        return 0;
+    }
+    return 1;
+}
+
 ucpg_status_t ucpg_am_send(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
                            const void *hdr, size_t hdr_len, const void *data, size_t len)
 {
     ucpg_am_wait_t w = {0, UCPG_OK};
-    ucpg_status_t status;
 
-    if (ucpg_progress_is_current(d)) {
-        ucpg_error("blocking send from a progress callback; use ucpg_am_send_nb");
+    if (!ucpg_am_blocking_allowed(d)) {
         return UCPG_ERR_BUSY;
     }
-    status = ucpg_am_send_nb(d, dst, am_id, hdr, hdr_len, data, len, ucpg_am_wait_done, &w);
-    if (status != UCPG_INPROGRESS) {
-        return status;
+    return ucpg_am_wait_send(d, ucpg_am_send_nb(d, dst, am_id, hdr, hdr_len, data, len,
+                                                ucpg_am_wait_done, &w), &w);
+}
+
+ucpg_status_t ucpg_am_send_buf(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
+                               const void *hdr, size_t hdr_len, ucpg_buf_t *buf)
+{
+    ucpg_am_wait_t w = {0, UCPG_OK};
+
+    if (!ucpg_am_blocking_allowed(d)) {
+        return UCPG_ERR_BUSY;
     }
-    /* Completion is bounded: a dead peer's endpoint is force-closed, which
-     * fails every request still queued on it. */
-    ucpg_progress_wait_flag(d, &w.done, 0);
-    return w.status;
+    return ucpg_am_wait_send(d, ucpg_am_send_buf_nb(d, dst, am_id, hdr, hdr_len, buf,
+                                                    ucpg_am_wait_done, &w), &w);
 }

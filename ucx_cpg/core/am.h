@@ -68,6 +68,10 @@ ucpg_status_t ucpg_am_send_buf_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned
                                   const void *hdr, size_t hdr_len, ucpg_buf_t *buf,
                                   ucpg_am_send_cb_t cb, void *arg);
 
+/* ucpg_am_send_buf_nb, waiting for local completion like ucpg_am_send. */
+ucpg_status_t ucpg_am_send_buf(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am_id,
+                               const void *hdr, size_t hdr_len, ucpg_buf_t *buf);
+
 /* A buffer for a message body of len bytes, with one reference: in the
  * shared-memory pool if the body is large and the pool has room, else on
  * the heap. NULL if out of memory. */

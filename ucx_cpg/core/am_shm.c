@@ -140,35 +140,32 @@ static int ucpg_am_shm_local(ucpg_domain_t *d, ucpg_peer_id_t id)
 static int ucpg_am_shm_route(ucpg_domain_t *d, ucpg_ep_ref_t *ref, ucpg_buf_t *buf,
                              uint64_t offset, int *offer_p)
 {
-    struct ucpg_am_shm_sent *sent = NULL;
-    int out;
+    /* Allocated before the lock: a pool body is large, a malloc is nothing. */
+    struct ucpg_am_shm_sent *sent = malloc(sizeof(*sent));
+    int as_body;
 
     pthread_mutex_lock(&d->lock);
-    out = ref->shm.out;
-    if ((out == UCPG_AM_SHM_OUT_NONE) && ucpg_am_shm_local(d, ref->peer)) {
+    as_body = (ref->shm.out == UCPG_AM_SHM_OUT_ACCEPTED) && (sent != NULL);
+    if ((ref->shm.out == UCPG_AM_SHM_OUT_NONE) && ucpg_am_shm_local(d, ref->peer)) {
         ref->shm.out = UCPG_AM_SHM_OUT_OFFERED;
         *offer_p     = 1;
     }
+    if (as_body) {
+        sent->buf    = ucpg_buf_ref(buf);
+        sent->offset = offset;
+        sent->gen    = __atomic_load_n(&buf->gen, __ATOMIC_ACQUIRE);
+        sent->next   = NULL;
+        if (ref->shm.sent == NULL) {
+            ref->shm.sent_tail = &ref->shm.sent;
+        }
+        *ref->shm.sent_tail = sent;
+        ref->shm.sent_tail  = &sent->next;
+    }
     pthread_mutex_unlock(&d->lock);
-    if (out != UCPG_AM_SHM_OUT_ACCEPTED) {
-        return 0;
+    if (!as_body) {
+        free(sent);
     }
-    sent = malloc(sizeof(*sent));
-    if (sent == NULL) {
-        return 0;
-    }
-    sent->buf    = ucpg_buf_ref(buf);
-    sent->offset = offset;
-    sent->gen    = __atomic_load_n(&buf->gen, __ATOMIC_ACQUIRE);
-    sent->next   = NULL;
-    pthread_mutex_lock(&d->lock);
-    if (ref->shm.sent == NULL) {
-        ref->shm.sent_tail = &ref->shm.sent;
-    }
-    *ref->shm.sent_tail = sent;
-    ref->shm.sent_tail  = &sent->next;
-    pthread_mutex_unlock(&d->lock);
-    return 1;
+    return as_body;
 }
 
 static ucpg_status_t ucpg_am_shm_send_body(ucpg_domain_t *d, ucp_ep_h ep, unsigned am_id,
