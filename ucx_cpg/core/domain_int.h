@@ -155,6 +155,8 @@ struct ucpg_domain {
     int                   thread_stop;  /* atomic */
     int                   thread_in_ucp; /* atomic: inside ucp_worker_progress, holding
                                           * UCX's worker lock (see progress_busy) */
+    int                   thread_awake; /* atomic: in its loop, and will run the flush
+                                          * hook before it sleeps (see progress_awake) */
     int                   epfd;         /* epoll: UCP efd, wakefd, pidfds */
     int                   ucp_efd;
     int                   wakefd;       /* eventfd to interrupt epoll_wait */

@@ -306,6 +306,11 @@ int ucpg_domain_progress_busy(ucpg_domain_t *d)
     return __atomic_load_n(&d->thread_in_ucp, __ATOMIC_SEQ_CST);
 }
 
+int ucpg_domain_progress_awake(ucpg_domain_t *d)
+{
+    return __atomic_load_n(&d->thread_awake, __ATOMIC_SEQ_CST);
+}
+
 static void *ucpg_progress_thread(void *arg)
 {
     ucpg_domain_t *d    = arg;
@@ -315,6 +320,7 @@ static void *ucpg_progress_thread(void *arg)
     unsigned count;
 
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&d->thread_awake, 1, __ATOMIC_RELAXED);
         count = ucpg_progress_worker(d);
         ucpg_am_shm_send_owed(d, 0);
         ucpg_progress_run_flush_hook(d);
@@ -334,6 +340,9 @@ static void *ucpg_progress_thread(void *arg)
         if ((now - last_event) < spin_ns) {
             continue;
         }
+        /* Not awake from here: what is queued after this store is seen by
+         * the hook below or kicked (ucpg_domain_progress_awake). */
+        __atomic_store_n(&d->thread_awake, 0, __ATOMIC_SEQ_CST);
         ucpg_progress_run_flush_hook(d);
         ucpg_am_shm_send_owed(d, 1);
         status = ucp_worker_arm(d->worker);

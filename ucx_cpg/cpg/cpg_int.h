@@ -19,7 +19,7 @@
 /* One queued callback. */
 typedef struct ucpg_cpg_item {
     struct ucpg_cpg_item *next;
-    ucpg_group_event_t   *event;     /* a message or a view; NULL = totem confchg */
+    ucpg_group_event_t   *event;     /* a message or a view; NULL in a spare */
 } ucpg_cpg_item_t;
 
 typedef struct ucpg_cpg_zcb {
@@ -48,6 +48,7 @@ typedef struct ucpg_cpg_handle {
     int                 totem_initial; /* deliver a totem confchg after the next confchg */
     ucpg_cpg_item_t    *head, **tail;
     size_t              queued;
+    ucpg_cpg_item_t    *spare;         /* dispatched items, reused by the producer */
     ucpg_cpg_zcb_t     *zcbs;
 } ucpg_cpg_handle_t;
 
@@ -63,7 +64,6 @@ cs_error_t ucpg_cpg_error(ucpg_status_t status);
 
 /* --- dispatch.c --- */
 void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event);
-void ucpg_cpg_queue_push(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item);
 void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h);
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h);
 

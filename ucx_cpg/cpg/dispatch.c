@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/domain.h"
+#include "core/proc.h"
 
 /* Makes efd readable (h->lock held): one write per quiet period, not per
  * event, because a system call costs about a microsecond on a VM. */
@@ -36,21 +37,6 @@ static void ucpg_cpg_efd_set(ucpg_cpg_handle_t *h)
     }
 }
 
-/* Makes efd exact again when nothing is queued. Called when a dispatcher is
- * about to block or returns, not after every callback: a consumer that keeps
- * up with a burst then pays one read for the burst. */
-static void ucpg_cpg_efd_settle(ucpg_cpg_handle_t *h)
-{
-    uint64_t value;
-
-    pthread_mutex_lock(&h->lock);
-    if (h->efd_armed && (h->queued == 0) && !__atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE) &&
-        (read(h->efd, &value, sizeof(value)) == (ssize_t)sizeof(value))) {
-        h->efd_armed = 0;
-    }
-    pthread_mutex_unlock(&h->lock);
-}
-
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
 {
     pthread_mutex_lock(&h->lock);
@@ -58,58 +44,75 @@ void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
     pthread_mutex_unlock(&h->lock);
 }
 
-void ucpg_cpg_queue_push(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item)
+/* Appends (h->lock held). */
+static void ucpg_cpg_queue_append(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item,
+                                  ucpg_group_event_t *event)
 {
-    item->next = NULL;
-    pthread_mutex_lock(&h->lock);
-    *h->tail = item;
-    h->tail  = &item->next;
+    item->event = event;
+    item->next  = NULL;
+    *h->tail    = item;
+    h->tail     = &item->next;
     h->queued++;
     ucpg_cpg_efd_set(h);
-    pthread_mutex_unlock(&h->lock);
 }
 
-/* Called by the group engine (it holds its lock): only queue. */
+/*
+ * Called by the group engine (it holds its lock): only queue. Items come
+ * from the handle's spares, which the dispatcher gives back in batches: the
+ * producer is another thread (the progress thread), so a malloc here and a
+ * free there never met in glibc's per-thread cache and cost a lock each.
+ */
 void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event)
 {
-    ucpg_cpg_handle_t *h  = arg;
-    ucpg_cpg_item_t *item = malloc(sizeof(*item));
+    ucpg_cpg_handle_t *h = arg;
+    ucpg_cpg_item_t *item;
 
+    pthread_mutex_lock(&h->lock);
+    item = h->spare;
+    if (item != NULL) {
+        h->spare = item->next;
+        ucpg_cpg_queue_append(h, item, event);
+        pthread_mutex_unlock(&h->lock);
+        return;
+    }
+    pthread_mutex_unlock(&h->lock);
+    item = malloc(sizeof(*item));
     if (item == NULL) {
         ucpg_group_event_release(event);   /* cannot happen quietly: counted as read */
         return;
     }
-    item->event = event;
-    ucpg_cpg_queue_push(h, item);
-}
-
-static ucpg_cpg_item_t *ucpg_cpg_queue_pop(ucpg_cpg_handle_t *h)
-{
-    ucpg_cpg_item_t *item;
-
     pthread_mutex_lock(&h->lock);
-    item = h->head;
-    if (item != NULL) {
-        h->head = item->next;
-        if (h->head == NULL) {
-            h->tail = &h->head;
-        }
-        --h->queued;
-    }
+    ucpg_cpg_queue_append(h, item, event);
     pthread_mutex_unlock(&h->lock);
-    return item;
 }
 
-void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
+static void ucpg_cpg_items_free(ucpg_cpg_item_t *item)
 {
-    ucpg_cpg_item_t *item;
+    ucpg_cpg_item_t *next;
 
-    while ((item = ucpg_cpg_queue_pop(h)) != NULL) {
+    for (; item != NULL; item = next) {
+        next = item->next;
         if (item->event != NULL) {
             ucpg_group_event_release(item->event);
         }
         free(item);
     }
+}
+
+void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
+{
+    ucpg_cpg_item_t *queued, *spare;
+
+    pthread_mutex_lock(&h->lock);
+    queued   = h->head;
+    spare    = h->spare;
+    h->head  = NULL;
+    h->tail  = &h->head;
+    h->queued = 0;
+    h->spare = NULL;
+    pthread_mutex_unlock(&h->lock);
+    ucpg_cpg_items_free(queued);
+    ucpg_cpg_items_free(spare);            /* spares hold no event */
 }
 
 static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
@@ -128,45 +131,12 @@ static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t 
     model->cpg_totem_confchg_fn(h->id, ring, (uint32_t)n, nodes);
 }
 
-static void ucpg_cpg_call_event(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model,
-                                ucpg_group_event_t *ev)
-{
-    ucpg_group_event_info_t info;
-    struct cpg_name name;
-
-    ucpg_group_event_info(ev, &info);
-    memset(&name, 0, sizeof(name));
-    name.length = (uint32_t)info.name_len;
-    memcpy(name.value, info.name, info.name_len);  /* the event's group: a rejoin may have
-                                                     * moved the handle on already */
-    if (!info.is_view) {
-        if (model->cpg_deliver_fn != NULL) {
-            model->cpg_deliver_fn(h->id, &name, info.sender.nodeid, info.sender.pid, info.data,
-                                  info.len);
-        }
-        return;
-    }
-    pthread_mutex_lock(&h->lock);
-    if (info.view.self_left && (info.group == h->group)) {
-        h->joined  = 0;
-        h->leaving = 0;
-    }
-    pthread_mutex_unlock(&h->lock);
-    if (model->cpg_confchg_fn != NULL) {
-        model->cpg_confchg_fn(h->id, &name,
-                              (const struct cpg_address*)info.view.members, info.view.nmembers,
-                              (const struct cpg_address*)info.view.left, info.view.nleft,
-                              (const struct cpg_address*)info.view.joined, info.view.njoined);
-    }
-}
-
 /*
- * Events whose callbacks ran, released to the group engine in batches: one
- * engine lock per batch instead of one per callback (the lock is shared with
- * the progress thread, and a CS_DISPATCH_ALL over a full queue took it
- * hundreds of thousands of times a second). A batch is released before the
- * dispatcher waits and when cpg_dispatch returns, so consumption is never
- * held back while the application is away.
+ * Events whose callbacks ran, released to the group engine in batches (one
+ * call per batch instead of one per callback; the engine takes them without
+ * making the dispatcher wait for its lock, see ucpg_group_events_release).
+ * A batch is released before the dispatcher waits and when cpg_dispatch
+ * returns, so consumption is never held back while the application is away.
  */
 #define UCPG_CPG_RELEASE_BATCH 32
 
@@ -191,44 +161,191 @@ static void ucpg_cpg_release_add(ucpg_cpg_release_t *r, ucpg_group_event_t *even
     }
 }
 
-/* Runs one queued callback; 0 if none was queued. */
-static int ucpg_cpg_dispatch_one(ucpg_cpg_handle_t *h, ucpg_cpg_release_t *r)
-{
-    ucpg_cpg_item_t *item = ucpg_cpg_queue_pop(h);
+/*
+ * The state of one cpg_dispatch call. Queued items are taken in batches
+ * (one lock for everything queued rather than two per callback: the
+ * producer and the dispatcher met on that lock at every message), and the
+ * items whose callbacks ran go back to the handle's spares at the next take.
+ * The model never changes after cpg_model_initialize, so a copy per batch
+ * is current.
+ */
+typedef struct ucpg_cpg_dispatcher {
+    ucpg_cpg_handle_t  *h;
+    ucpg_cpg_item_t    *batch;         /* taken, callbacks not run yet */
+    ucpg_cpg_item_t    *spent;         /* callbacks ran: spares to give back */
+    ucpg_cpg_item_t   **spent_tail;
     cpg_model_v1_data_t model;
-    int totem_after;
+    ucpg_cpg_release_t  released;
+    struct cpg_name     name;          /* the last event's group name */
+} ucpg_cpg_dispatcher_t;
 
-    if (item == NULL) {
+static void ucpg_cpg_dispatcher_init(ucpg_cpg_dispatcher_t *dsp, ucpg_cpg_handle_t *h)
+{
+    dsp->h           = h;
+    dsp->batch       = NULL;
+    dsp->spent       = NULL;
+    dsp->spent_tail  = &dsp->spent;
+    dsp->released.n  = 0;
+    dsp->name.length = 0;
+}
+
+/* Hands the spent items back to the handle (h->lock held). */
+static void ucpg_cpg_dispatcher_give_back(ucpg_cpg_dispatcher_t *dsp)
+{
+    if (dsp->spent != NULL) {
+        *dsp->spent_tail = dsp->h->spare;
+        dsp->h->spare    = dsp->spent;
+        dsp->spent       = NULL;
+        dsp->spent_tail  = &dsp->spent;
+    }
+}
+
+/* Takes everything queued (all) or the first item; 0 if nothing was. */
+static int ucpg_cpg_dispatcher_take(ucpg_cpg_dispatcher_t *dsp, int all)
+{
+    ucpg_cpg_handle_t *h = dsp->h;
+
+    pthread_mutex_lock(&h->lock);
+    ucpg_cpg_dispatcher_give_back(dsp);
+    dsp->batch = h->head;
+    if (h->head != NULL) {
+        h->head = all ? NULL : h->head->next;
+        if (h->head == NULL) {
+            h->tail = &h->head;
+        } else {
+            dsp->batch->next = NULL;
+        }
+        h->queued = all ? 0 : h->queued - 1;
+    }
+    dsp->model = h->model;
+    pthread_mutex_unlock(&h->lock);
+    return dsp->batch != NULL;
+}
+
+/* The name of the event's group: a rejoin may have moved the handle on
+ * already. Rebuilt only when it changes (it is a 132-byte structure). */
+static const struct cpg_name *ucpg_cpg_dispatcher_name(ucpg_cpg_dispatcher_t *dsp,
+                                                       const ucpg_group_event_info_t *info)
+{
+    if ((dsp->name.length != info->name_len) ||
+        (memcmp(dsp->name.value, info->name, info->name_len) != 0)) {
+        memset(&dsp->name, 0, sizeof(dsp->name));
+        dsp->name.length = (uint32_t)info->name_len;
+        memcpy(dsp->name.value, info->name, info->name_len);
+    }
+    return &dsp->name;
+}
+
+static void ucpg_cpg_call_event(ucpg_cpg_dispatcher_t *dsp, ucpg_group_event_t *ev)
+{
+    const cpg_model_v1_data_t *model = &dsp->model;
+    ucpg_cpg_handle_t *h             = dsp->h;
+    const struct cpg_name *name;
+    ucpg_group_event_info_t info;
+
+    ucpg_group_event_info(ev, &info);
+    name = ucpg_cpg_dispatcher_name(dsp, &info);
+    if (!info.is_view) {
+        if (model->cpg_deliver_fn != NULL) {
+            model->cpg_deliver_fn(h->id, name, info.sender.nodeid, info.sender.pid, info.data,
+                                  info.len);
+        }
+        return;
+    }
+    pthread_mutex_lock(&h->lock);
+    if (info.view.self_left && (info.group == h->group)) {
+        h->joined  = 0;
+        h->leaving = 0;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (model->cpg_confchg_fn != NULL) {
+        model->cpg_confchg_fn(h->id, name,
+                              (const struct cpg_address*)info.view.members, info.view.nmembers,
+                              (const struct cpg_address*)info.view.left, info.view.nleft,
+                              (const struct cpg_address*)info.view.joined, info.view.njoined);
+    }
+}
+
+/* Does this view owe the application the initial totem confchg after it
+ * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF)? Asked once: the flag clears. */
+static int ucpg_cpg_totem_after(ucpg_cpg_handle_t *h, ucpg_group_event_t *ev)
+{
+    int after;
+
+    if (!ucpg_group_event_is_view(ev)) {
         return 0;
     }
     pthread_mutex_lock(&h->lock);
-    model = h->model;                  /* callbacks may change the handle */
-    totem_after = h->totem_initial && (item->event != NULL) &&
-                  ucpg_group_event_is_view(item->event);
-    if (totem_after) {
-        h->totem_initial = 0;
+    after            = h->totem_initial;
+    h->totem_initial = 0;
+    pthread_mutex_unlock(&h->lock);
+    return after;
+}
+
+static int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
+{
+    return __atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Runs the callbacks of the batch taken; returns how many ran. Once the
+ * handle is finalized (possibly by one of these callbacks) the rest are
+ * released unseen, as a dispatch after cpg_finalize would not run them.
+ */
+static unsigned ucpg_cpg_dispatcher_run(ucpg_cpg_dispatcher_t *dsp)
+{
+    ucpg_cpg_item_t *item;
+    ucpg_group_event_t *ev;
+    unsigned count = 0;
+
+    while ((item = dsp->batch) != NULL) {
+        dsp->batch       = item->next;
+        ev               = item->event;
+        item->event      = NULL;
+        item->next       = NULL;
+        *dsp->spent_tail = item;
+        dsp->spent_tail  = &item->next;
+        if (!ucpg_cpg_finalized(dsp->h)) {
+            int totem_after = ucpg_cpg_totem_after(dsp->h, ev);
+
+            ucpg_cpg_call_event(dsp, ev);
+            if (totem_after) {
+                ucpg_cpg_call_totem(dsp->h, &dsp->model);
+            }
+            ++count;
+        }
+        ucpg_cpg_release_add(&dsp->released, ev);
+    }
+    return count;
+}
+
+/*
+ * Gives everything back before the dispatcher blocks or returns: releases,
+ * spare items, and the eventfd made exact again when nothing is queued. A
+ * consumer that keeps up with a burst then pays one read for the burst, not
+ * one per callback.
+ */
+static void ucpg_cpg_dispatcher_settle(ucpg_cpg_dispatcher_t *dsp)
+{
+    ucpg_cpg_handle_t *h = dsp->h;
+    uint64_t value;
+
+    ucpg_cpg_release_flush(&dsp->released);
+    pthread_mutex_lock(&h->lock);
+    ucpg_cpg_dispatcher_give_back(dsp);
+    if (h->efd_armed && (h->queued == 0) && !ucpg_cpg_finalized(h) &&
+        (read(h->efd, &value, sizeof(value)) == (ssize_t)sizeof(value))) {
+        h->efd_armed = 0;
     }
     pthread_mutex_unlock(&h->lock);
-    if (item->event == NULL) {
-        ucpg_cpg_call_totem(h, &model);
-    } else {
-        ucpg_cpg_call_event(h, &model, item->event);
-        ucpg_cpg_release_add(r, item->event);
-    }
-    free(item);
-    if (totem_after) {
-        ucpg_cpg_call_totem(h, &model);   /* CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF */
-    }
-    return 1;
 }
 
 /* Waits until something is queued or the handle is finalized. */
-static void ucpg_cpg_dispatch_wait(ucpg_cpg_handle_t *h, ucpg_cpg_release_t *r)
+static void ucpg_cpg_dispatcher_wait(ucpg_cpg_dispatcher_t *dsp)
 {
-    struct pollfd pfd = {h->efd, POLLIN, 0};
+    struct pollfd pfd = {dsp->h->efd, POLLIN, 0};
 
-    ucpg_cpg_release_flush(r);
-    ucpg_cpg_efd_settle(h);
+    ucpg_cpg_dispatcher_settle(dsp);
     while ((poll(&pfd, 1, -1) < 0) && (errno == EINTR)) {
     }
 }
@@ -246,17 +363,52 @@ static void ucpg_cpg_dispatch_idle(void)
     sched_yield();
 }
 
-static int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
+/*
+ * In a flood the dispatcher empties the queue faster than it fills, and
+ * each time it then sleeps the next event costs its producer a wake-up: an
+ * eventfd write that took 10-15 µs of the producer's time on a VM (a
+ * quarter of a sending thread's time) and two context switches. So a call
+ * that found a burst (UCPG_CPG_LINGER_MIN callbacks since it last waited)
+ * waits up to UCPG_CPG_LINGER_NS for the next event before it returns,
+ * giving its CPU away meanwhile; the eventfd stays set, so producers skip
+ * the wake-up. A call lingers for at most UCPG_CPG_LINGER_CALL_NS in all, so
+ * an application that also sends from the dispatching thread gets it back.
+ */
+#define UCPG_CPG_LINGER_MIN      8
+#define UCPG_CPG_LINGER_NS       30000ull
+#define UCPG_CPG_LINGER_CALL_NS  1000000ull
+
+static int ucpg_cpg_dispatcher_linger(ucpg_cpg_dispatcher_t *dsp, unsigned burst,
+                                      uint64_t call_start)
 {
-    return __atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE);
+    uint64_t now = ucpg_time_ns(), until = now + UCPG_CPG_LINGER_NS;
+
+    if ((burst < UCPG_CPG_LINGER_MIN) || (now - call_start > UCPG_CPG_LINGER_CALL_NS)) {
+        return 0;
+    }
+    ucpg_cpg_release_flush(&dsp->released);   /* the senders' window needs them now */
+    do {
+        sched_yield();
+        if (__atomic_load_n(&dsp->h->queued, __ATOMIC_ACQUIRE) > 0) {
+            return 1;
+        }
+    } while (!ucpg_cpg_finalized(dsp->h) && (ucpg_time_ns() < until));
+    return 0;
+}
+
+/* Takes and runs one callback (all = 0) or everything queued; how many ran. */
+static unsigned ucpg_cpg_dispatcher_step(ucpg_cpg_dispatcher_t *dsp, int all)
+{
+    return ucpg_cpg_dispatcher_take(dsp, all) ? ucpg_cpg_dispatcher_run(dsp) : 0;
 }
 
 UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
                                              cs_dispatch_flags_t dispatch_types)
 {
-    ucpg_cpg_release_t released = {.n = 0};
-    unsigned ndispatched;
+    ucpg_cpg_dispatcher_t dsp;
+    unsigned ndispatched = 0, burst, n;
     ucpg_cpg_handle_t *h;
+    uint64_t start;
     cs_error_t err;
 
     if ((dispatch_types < CS_DISPATCH_ONE) || (dispatch_types > CS_DISPATCH_ONE_NONBLOCKING)) {
@@ -266,33 +418,36 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     if (err != CS_OK) {
         return err;
     }
+    ucpg_cpg_dispatcher_init(&dsp, h);
     switch (dispatch_types) {
     case CS_DISPATCH_ONE_NONBLOCKING:
-        if (ucpg_cpg_dispatch_one(h, &released)) {
-            err = CS_OK;
-        } else {
+        if (ucpg_cpg_dispatcher_step(&dsp, 0) == 0) {
             err = CS_ERR_TRY_AGAIN;
             ucpg_cpg_dispatch_idle();
         }
         break;
     case CS_DISPATCH_ALL:
-        ndispatched = 0;
-        while (!ucpg_cpg_finalized(h) && ucpg_cpg_dispatch_one(h, &released)) {
-            ++ndispatched;
-        }
+        start = ucpg_time_ns();
+        do {
+            burst = 0;
+            while (!ucpg_cpg_finalized(h) && ((n = ucpg_cpg_dispatcher_step(&dsp, 1)) > 0)) {
+                burst += n;
+            }
+            ndispatched += burst;
+        } while (ucpg_cpg_dispatcher_linger(&dsp, burst, start));
         if (ndispatched == 0) {
             ucpg_cpg_dispatch_idle();
         }
         break;
     case CS_DISPATCH_ONE:
-        while (!ucpg_cpg_finalized(h) && !ucpg_cpg_dispatch_one(h, &released)) {
-            ucpg_cpg_dispatch_wait(h, &released);
+        while (!ucpg_cpg_finalized(h) && (ucpg_cpg_dispatcher_step(&dsp, 0) == 0)) {
+            ucpg_cpg_dispatcher_wait(&dsp);
         }
         break;
     default: /* CS_DISPATCH_BLOCKING: until finalized */
         while (!ucpg_cpg_finalized(h)) {
-            if (!ucpg_cpg_dispatch_one(h, &released)) {
-                ucpg_cpg_dispatch_wait(h, &released);
+            if (ucpg_cpg_dispatcher_step(&dsp, 1) == 0) {
+                ucpg_cpg_dispatcher_wait(&dsp);
             }
         }
         break;
@@ -300,8 +455,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     if ((err == CS_OK) && ucpg_cpg_finalized(h) && (dispatch_types != CS_DISPATCH_ALL)) {
         err = CS_ERR_BAD_HANDLE;
     }
-    ucpg_cpg_release_flush(&released);
-    ucpg_cpg_efd_settle(h);
+    ucpg_cpg_dispatcher_settle(&dsp);
     ucpg_cpg_handle_put(h);
     return err;
 }

@@ -237,10 +237,13 @@ static void ucpg_group_out_flush(void)
     }
 }
 
+static void ucpg_group_release_try(void);
+
 /* The progress thread's hook: whatever its round queued leaves together. */
 static void ucpg_group_out_hook(void *arg)
 {
     (void)arg;
+    ucpg_group_release_try();        /* releases that found the lock taken */
     if (__atomic_load_n(&ucpg_group_out_queued, __ATOMIC_SEQ_CST)) {
         ucpg_group_out_flush();
     }
@@ -268,8 +271,9 @@ static void ucpg_group_out_release(void)
     prev = __atomic_exchange_n(&last_ns, now, __ATOMIC_ACQ_REL);
     if ((d == NULL) || (now - prev > UCPG_GROUP_DEFER_NS)) {
         ucpg_group_out_flush();
-    } else if (!__atomic_exchange_n(&ucpg_group_out_kicked, 1, __ATOMIC_ACQ_REL)) {
-        ucpg_domain_kick(d);
+    } else if (!ucpg_domain_progress_awake(d) &&
+               !__atomic_exchange_n(&ucpg_group_out_kicked, 1, __ATOMIC_ACQ_REL)) {
+        ucpg_domain_kick(d);                      /* asleep: the hook would not run */
     }
 }
 
@@ -295,17 +299,112 @@ static void ucpg_group_sweep(void)
     }
 }
 
+/* --- events released by the façade ------------------------------------------ */
+
+/*
+ * A dispatcher that ran a batch of callbacks gives the events back without
+ * waiting for the engine lock: it pushes them on a lock-free stack and
+ * takes the lock only if it is free. Whoever holds the lock takes the stack
+ * before unlocking, and looks once more after unlocking (a push that found
+ * the lock taken while the holder was already past its look). Waiting for
+ * the lock here was the most contended wait of the library: every batch of
+ * callbacks met the progress thread or the sender holding it.
+ */
+static void ucpg_group_release_drain(void)
+{
+    ucpg_group_event_t *list, *ev, *ordered = NULL;
+
+    list = __atomic_exchange_n(&ucpg_group_engine.released, NULL, __ATOMIC_ACQ_REL);
+    while ((ev = list) != NULL) {            /* a stack: back to release order */
+        list             = ev->release_next;
+        ev->release_next = ordered;
+        ordered          = ev;
+    }
+    ucpg_group_events_consume(ordered);
+}
+
+/* Under the lock, before the outermost unlock. */
+static void ucpg_group_engine_settle(void)
+{
+    ucpg_group_release_drain();
+    ucpg_group_sweep();
+}
+
+static int ucpg_group_release_waiting(void)
+{
+    return __atomic_load_n(&ucpg_group_engine.released, __ATOMIC_SEQ_CST) != NULL;
+}
+
+/* Takes the lock if it is free and something waits to be taken; settles. */
+static void ucpg_group_release_try(void)
+{
+    while (ucpg_group_release_waiting() &&
+           (pthread_mutex_trylock(&ucpg_group_engine.lock) == 0)) {
+        ++ucpg_group_lock_depth;
+        ucpg_group_engine_settle();
+        --ucpg_group_lock_depth;
+        pthread_mutex_unlock(&ucpg_group_engine.lock);
+        ucpg_group_out_release();            /* acknowledgements it queued */
+    }
+}
+
+void ucpg_group_events_release(ucpg_group_event_t *const *events, size_t n)
+{
+    ucpg_group_event_t *first, *last, *head;
+    size_t i;
+
+    if (n == 0) {
+        return;
+    }
+    first = events[n - 1];                   /* the stack is taken in reverse */
+    last  = events[0];
+    for (i = n - 1; i > 0; --i) {
+        events[i]->release_next = events[i - 1];
+    }
+    head = __atomic_load_n(&ucpg_group_engine.released, __ATOMIC_RELAXED);
+    do {
+        last->release_next = head;
+    } while (!__atomic_compare_exchange_n(&ucpg_group_engine.released, &head, first, 1,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    if (ucpg_group_lock_depth == 0) {
+        ucpg_group_release_try();            /* else our own unlock takes them */
+    }
+}
+
+int ucpg_group_engine_wait(pthread_cond_t *cond, uint64_t deadline_ns)
+{
+    uint64_t now, until;
+    struct timespec ts;
+    int ret;
+
+    for (;;) {
+        ucpg_group_release_drain();
+        now = ucpg_time_ns();
+        if (now >= deadline_ns) {
+            return ETIMEDOUT;
+        }
+        until      = (deadline_ns - now > 10000000ull) ? now + 10000000ull : deadline_ns;
+        ts.tv_sec  = (time_t)(until / 1000000000ull);
+        ts.tv_nsec = (long)(until % 1000000000ull);
+        ret        = pthread_cond_timedwait(cond, &ucpg_group_engine.lock, &ts);
+        if ((ret != ETIMEDOUT) || (until == deadline_ns)) {
+            return ret;
+        }
+    }
+}
+
 void ucpg_group_engine_unlock(void)
 {
     int outermost = (ucpg_group_lock_depth == 1);
 
     if (outermost) {
-        ucpg_group_sweep();
+        ucpg_group_engine_settle();
     }
     --ucpg_group_lock_depth;
     pthread_mutex_unlock(&ucpg_group_engine.lock);
     if (outermost) {
         ucpg_group_out_release();
+        ucpg_group_release_try();
     }
 }
 
@@ -655,7 +754,6 @@ ucpg_status_t ucpg_group_engine_acquire(void)
 static void ucpg_group_engine_drain_leaves(void)
 {
     uint64_t deadline = ucpg_time_ns() + 1000000000ull;
-    struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
     ucpg_group_t *g;
     int again = 1;
 
@@ -665,8 +763,7 @@ static void ucpg_group_engine_drain_leaves(void)
         again = 0;
         for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
             if (g->state == UCPG_GROUP_LEAVING) {
-                again = (pthread_cond_timedwait(&g->cond, &ucpg_group_engine.lock, &ts) !=
-                         ETIMEDOUT);
+                again = (ucpg_group_engine_wait(&g->cond, deadline) != ETIMEDOUT);
                 break;            /* the list may have changed meanwhile */
             }
         }
@@ -704,6 +801,7 @@ void ucpg_group_engine_release(void)
     ucpg_group_out_flush();                    /* what is queued still leaves */
     ucpg_group_out_wait_inflight(2000);
     ucpg_group_engine_lock();
+    ucpg_group_release_drain();                /* the façade's last releases count */
     while ((g = e->groups) != NULL) {
         if (g->outstanding == 0) {
             ucpg_group_free(g);
@@ -721,6 +819,9 @@ void ucpg_group_engine_release(void)
     e->domain    = NULL;
     e->releasing = 0;
     ucpg_group_engine_unlock();   /* drops whatever is still queued */
+    ucpg_group_engine_lock();
+    ucpg_group_event_spares_free();
+    ucpg_group_engine_unlock();
     ucpg_boot_domain_put(d);
     pthread_mutex_unlock(&ucpg_group_life_lock);
 }

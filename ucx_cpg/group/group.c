@@ -147,7 +147,6 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     ucpg_registry_group_t entry;
     ucpg_peer_info_t seq;
     ucpg_group_req_t join;
-    struct timespec ts;
     ucpg_status_t status;
     int created = 0;
 
@@ -185,10 +184,8 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     ucpg_group_member_send_req(g, &join);
     ucpg_group_engine_unlock();                /* sends it */
     ucpg_group_engine_lock();
-    ts.tv_sec  = (time_t)(deadline_ns / 1000000000ull);
-    ts.tv_nsec = (long)(deadline_ns % 1000000000ull);
     while ((g->state == UCPG_GROUP_JOINING) && !g->join_retry &&
-           (pthread_cond_timedwait(&g->cond, &ucpg_group_engine.lock, &ts) != ETIMEDOUT)) {
+           (ucpg_group_engine_wait(&g->cond, deadline_ns) != ETIMEDOUT)) {
     }
     if (g->state == UCPG_GROUP_JOINED) {
         g->next_lseq++;
@@ -411,12 +408,11 @@ ucpg_status_t ucpg_group_mcast_zbuf(ucpg_group_t *g, int guarantee, void *p, siz
 ucpg_status_t ucpg_group_wait_gone(ucpg_group_t *g, unsigned timeout_ms)
 {
     uint64_t deadline = ucpg_time_ns() + (uint64_t)timeout_ms * 1000000ull;
-    struct timespec ts = {(time_t)(deadline / 1000000000ull), (long)(deadline % 1000000000ull)};
     ucpg_status_t status = UCPG_OK;
 
     ucpg_group_engine_lock();
     while ((g->state == UCPG_GROUP_LEAVING) && (status == UCPG_OK)) {
-        if (pthread_cond_timedwait(&g->cond, &ucpg_group_engine.lock, &ts) == ETIMEDOUT) {
+        if (ucpg_group_engine_wait(&g->cond, deadline) == ETIMEDOUT) {
             status = UCPG_ERR_TIMEOUT;
         }
     }

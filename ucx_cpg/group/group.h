@@ -90,7 +90,7 @@ typedef struct ucpg_group_event_info {
     int               guarantee;
     void             *data;
     size_t            len;
-    /* view */
+    /* view: set only when is_view */
     ucpg_group_view_t view;
 } ucpg_group_event_info_t;
 

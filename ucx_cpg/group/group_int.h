@@ -48,6 +48,7 @@ struct ucpg_group_event {
     /* VIEW, decoded when delivered: */
     ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
     ucpg_group_view_t    view;
+    struct ucpg_group_event *release_next; /* in the engine's released stack */
 };
 
 /* A process in our current view, in age order. */
@@ -196,6 +197,8 @@ typedef struct ucpg_group_engine {
     unsigned               users;
     int                    listener;
     int                    releasing;     /* the last user is leaving */
+    ucpg_group_event_t    *released;      /* atomic: released by the façade, not yet
+                                           * taken (see ucpg_group_events_release) */
 } ucpg_group_engine_t;
 
 extern ucpg_group_engine_t ucpg_group_engine;
@@ -205,6 +208,11 @@ ucpg_status_t ucpg_group_engine_acquire(void);
 void          ucpg_group_engine_release(void);
 void          ucpg_group_engine_lock(void);
 void          ucpg_group_engine_unlock(void);     /* also flushes the outbox */
+/* pthread_cond_timedwait on the engine lock until deadline_ns (CLOCK_MONOTONIC,
+ * ucpg_time_ns), in slices that first take what
+ * the façade released meanwhile (a releaser that found the lock taken left
+ * it to the holder, and a holder waiting here does not unlock). */
+int           ucpg_group_engine_wait(pthread_cond_t *cond, uint64_t deadline_ns);
 ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen);
 /* Queues a message; sent when the lock is released (buf may be NULL). */
 void          ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
@@ -226,6 +234,9 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force);
 /* Sends (or, as the sequencer, orders) every pending request of ours. */
 void ucpg_group_member_resend(ucpg_group_t *g);
 void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req);
+/* The wait for answers to our pending requests starts now: a member that
+ * then hears nothing for too long is cut off (ucpg_group_recovery_check_deaf). */
+void ucpg_group_member_await(ucpg_group_t *g);
 void ucpg_group_member_drop_above(ucpg_group_t *g, uint64_t seq);
 /* Queues a LEAVE of ours with reason LEAVE or PROCDOWN. */
 ucpg_status_t ucpg_group_member_leave(ucpg_group_t *g, uint32_t reason);
@@ -235,6 +246,11 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
                                          const ucpg_group_origin_t *origin,
                                          ucpg_buf_t *buf);
 void ucpg_group_event_put(ucpg_group_event_t *ev);
+/* Frees the events kept for reuse (the engine is going away). */
+void ucpg_group_event_spares_free(void);
+/* Accounts a chain of released events (linked by release_next, in release
+ * order) as consumed and drops the façade's references; engine lock held. */
+void ucpg_group_events_consume(ucpg_group_event_t *list);
 
 /* --- evbuf (member.c) -------------------------------------------------------- */
 ucpg_status_t       ucpg_group_evbuf_put(ucpg_group_evbuf_t *b, ucpg_group_event_t *ev);

@@ -109,13 +109,28 @@ void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
 
 /* --- events ------------------------------------------------------------------- */
 
+/*
+ * Freed events kept for reuse (engine lock). One is made per message and
+ * freed in another thread than the one that made it (the dispatcher's
+ * release, the progress thread's gc), which glibc's per-thread caches do
+ * not serve: each pair cost a trip to the shared arena.
+ */
+#define UCPG_GROUP_EVENT_SPARES 1024u
+
+static ucpg_group_event_t *ucpg_group_event_spares;
+static unsigned            ucpg_group_event_nspares;
+
 ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t guarantee,
                                          const ucpg_group_origin_t *origin,
                                          ucpg_buf_t *buf)
 {
-    ucpg_group_event_t *ev = calloc(1, sizeof(*ev));
+    ucpg_group_event_t *ev = ucpg_group_event_spares;
 
-    if (ev == NULL) {
+    if (ev != NULL) {
+        ucpg_group_event_spares = ev->release_next;
+        --ucpg_group_event_nspares;
+        memset(ev, 0, sizeof(*ev));
+    } else if ((ev = calloc(1, sizeof(*ev))) == NULL) {
         return NULL;
     }
     ev->refs      = 1;
@@ -129,11 +144,29 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
 
 void ucpg_group_event_put(ucpg_group_event_t *ev)
 {
-    if ((ev != NULL) && (--ev->refs == 0)) {
-        ucpg_buf_put(ev->buf);
-        free(ev->addrs);
+    if ((ev == NULL) || (--ev->refs != 0)) {
+        return;
+    }
+    ucpg_buf_put(ev->buf);
+    free(ev->addrs);
+    if (ucpg_group_event_nspares < UCPG_GROUP_EVENT_SPARES) {
+        ev->release_next        = ucpg_group_event_spares;
+        ucpg_group_event_spares = ev;
+        ++ucpg_group_event_nspares;
+    } else {
         free(ev);
     }
+}
+
+void ucpg_group_event_spares_free(void)
+{
+    ucpg_group_event_t *ev;
+
+    while ((ev = ucpg_group_event_spares) != NULL) {
+        ucpg_group_event_spares = ev->release_next;
+        free(ev);
+    }
+    ucpg_group_event_nspares = 0;
 }
 
 /* --- membership lookups ------------------------------------------------------ */
@@ -188,14 +221,19 @@ void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req)
     ucpg_group_send(g->seq_slot, g->seq_uuid, &msg, req->buf);
 }
 
+void ucpg_group_member_await(ucpg_group_t *g)
+{
+    g->last_heard = ucpg_time_ns();
+    ucpg_group_timer_arm(1000);           /* ucpg_group_recovery_check_deaf */
+}
+
 void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req)
 {
     req->next       = NULL;
     *g->pending_tail = req;
     g->pending_tail  = &req->next;
-    if (g->pending_count++ == 0) {
-        g->last_heard = ucpg_time_ns();     /* the wait for an answer starts now */
-        ucpg_group_timer_arm(1000);
+    if ((g->pending_count++ == 0) && (!g->is_seq || g->recovering)) {
+        ucpg_group_member_await(g);      /* a sequencer answers itself at once */
     }
     g->pending_bytes += (req->buf != NULL) ? req->buf->len : 0;
     if (g->recovering) {
@@ -814,29 +852,28 @@ static int ucpg_group_event_consume(ucpg_group_event_t *ev)
     return (g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING);
 }
 
-void ucpg_group_events_release(ucpg_group_event_t *const *events, size_t n)
+void ucpg_group_events_consume(ucpg_group_event_t *list)
 {
     ucpg_group_t *ack = NULL, *g;
-    size_t i;
+    ucpg_group_event_t *ev;
 
-    ucpg_group_engine_lock();
-    for (i = 0; i < n; ++i) {
-        g = events[i]->group;
+    while ((ev = list) != NULL) {
+        list = ev->release_next;
+        g    = ev->group;
         if ((ack != NULL) && (g != ack)) {
             ucpg_group_member_ack(ack, 0);    /* one acknowledgement check per run */
             ack = NULL;
         }
-        if (ucpg_group_event_consume(events[i])) {
+        if (ucpg_group_event_consume(ev)) {
             ack = g;
         } else if (g == ack) {
             ack = NULL;                       /* freed, or no longer acknowledging */
         }
-        ucpg_group_event_put(events[i]);
+        ucpg_group_event_put(ev);
     }
     if (ack != NULL) {
         ucpg_group_member_ack(ack, 0);
     }
-    ucpg_group_engine_unlock();
 }
 
 void ucpg_group_event_release(ucpg_group_event_t *ev)
@@ -851,11 +888,16 @@ int ucpg_group_event_is_view(const ucpg_group_event_t *ev)
 
 void ucpg_group_event_info(const ucpg_group_event_t *ev, ucpg_group_event_info_t *info)
 {
-    memset(info, 0, sizeof(*info));
+    /* Field by field, not a memset of the whole: this runs per message, and
+     * a message leaves the view part unset (group.h). */
     info->group    = ev->group;
     info->name     = (ev->group != NULL) ? ev->group->name : NULL;
     info->name_len = (ev->group != NULL) ? ev->group->name_len : 0;
     info->is_view  = (ev->kind == UCPG_GROUP_KIND_VIEW);
+    memset(&info->sender, 0, sizeof(info->sender));
+    info->guarantee = 0;
+    info->data      = NULL;
+    info->len       = 0;
     if (info->is_view) {
         info->view = ev->view;
         return;

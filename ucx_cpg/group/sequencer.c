@@ -682,4 +682,7 @@ void ucpg_group_seq_step_down(ucpg_group_t *g)
     /* Their senders send them again to the new sequencer when they apply
      * the view that names it; joiners look the group up again. */
     ucpg_group_seq_refuse_held(g);
+    if (g->pending_count > 0) {
+        ucpg_group_member_await(g);       /* ours now wait for the new one */
+    }
 }
