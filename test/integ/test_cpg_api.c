@@ -728,11 +728,140 @@ fail:
     return integ_end(h, passed);
 }
 
+/* --- dispatch takes queued callbacks in batches ---------------------------------- */
+
+static cpg_handle_t batch_handle;
+static int          batch_finalize_at;   /* finalize inside this delivery (0: never) */
+
+static void on_deliver_batch(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid,
+                             uint32_t pid, void *msg, size_t len)
+{
+    on_deliver(h, g, nodeid, pid, msg, len);
+    if (seen.delivered == batch_finalize_at) {
+        cpg_finalize(batch_handle);
+    }
+}
+
+/*
+ * The dispatcher takes everything queued under one lock and runs the
+ * callbacks afterwards, so check that the modes still mean what they say:
+ * ONE and ONE_NONBLOCKING run exactly one callback with many queued, and a
+ * callback that finalizes the handle ends the batch: no callback runs after
+ * it, although the rest was taken already.
+ */
+static int child_dispatch_batches(int rank, int nprocs, void *arg)
+{
+    static cpg_callbacks_t cbs = {on_deliver_batch, on_confchg};
+    struct cpg_name g = name_of("batches");
+    struct iovec iov = {"b", 1};
+    int i;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&batch_handle, &cbs), CS_OK);
+    EXPECT_CS(cpg_join(batch_handle, &g), CS_OK);
+    for (i = 0; i < 40; ++i) {       /* we order the group: all are queued on return */
+        EXPECT_CS(cpg_mcast_joined(batch_handle, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    }
+    EXPECT_CS(cpg_dispatch(batch_handle, CS_DISPATCH_ONE), CS_OK);
+    EXPECT_TRUE((seen.confchgs == 1) && (seen.delivered == 0));
+    for (i = 1; i <= 5; ++i) {
+        EXPECT_CS(cpg_dispatch(batch_handle, CS_DISPATCH_ONE_NONBLOCKING), CS_OK);
+        EXPECT_TRUE(seen.delivered == i);
+    }
+    EXPECT_CS(cpg_dispatch(batch_handle, CS_DISPATCH_ONE), CS_OK);
+    EXPECT_TRUE(seen.delivered == 6);
+    batch_finalize_at = 15;
+    EXPECT_CS(cpg_dispatch(batch_handle, CS_DISPATCH_ALL), CS_OK);
+    EXPECT_TRUE(seen.delivered == 15);
+    EXPECT_CS(cpg_dispatch(batch_handle, CS_DISPATCH_ALL), CS_ERR_BAD_HANDLE);
+    return 0;
+}
+
+static int test_dispatch_batches(void) { return run_one(child_dispatch_batches, NULL); }
+
+/*
+ * In a flood a CS_DISPATCH_ALL call lingers for the next message instead of
+ * returning the moment the queue is empty (it saves the sender a wake-up
+ * per burst), but only briefly: an application that also has other work in
+ * the dispatching thread must get it back while the flood goes on. Rank 1
+ * floods; rank 0 times every cpg_dispatch call until the last message.
+ */
+#define FLOOD_MESSAGES 100000
+#define FLOOD_CALL_MAX_MS 100
+
+static int child_flood_dispatch_returns(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("linger");
+    uint64_t deadline, t0, longest = 0;
+    struct pollfd pfd;
+    int sent = 0, calls = 0;
+    char byte = 'l';
+    struct iovec iov = {&byte, 1};
+    cs_error_t err;
+
+    (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&batch_handle, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(batch_handle, &g), CS_OK);
+    EXPECT_TRUE(ucpg_test_wait_for("GO", STEP_MS) == 0);
+    if (rank == 1) {
+        while (sent < FLOOD_MESSAGES) {
+            err = cpg_mcast_joined(batch_handle, CPG_TYPE_AGREED, &iov, 1);
+            if (err == CS_OK) {
+                ++sent;
+            } else if (err != CS_ERR_TRY_AGAIN) {
+                EXPECT_CS(err, CS_OK);
+            }
+            cpg_dispatch(batch_handle, CS_DISPATCH_ALL);      /* our own copies */
+        }
+        EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+        EXPECT_CS(cpg_finalize(batch_handle), CS_OK);
+        return 0;
+    }
+    EXPECT_CS(cpg_fd_get(batch_handle, &pfd.fd), CS_OK);
+    deadline = ucpg_test_now_ms() + 4 * STEP_MS;
+    while ((seen.delivered < FLOOD_MESSAGES) && (ucpg_test_now_ms() < deadline)) {
+        pfd.events = POLLIN;
+        if (poll(&pfd, 1, 50) <= 0) {
+            continue;
+        }
+        t0 = ucpg_test_now_ms();
+        EXPECT_CS(cpg_dispatch(batch_handle, CS_DISPATCH_ALL), CS_OK);
+        longest = (ucpg_test_now_ms() - t0 > longest) ? ucpg_test_now_ms() - t0 : longest;
+        ++calls;
+    }
+    ucpg_test_say("FLOOD delivered=%d calls=%d longest_ms=%llu", seen.delivered, calls,
+                  (unsigned long long)longest);
+    EXPECT_TRUE(seen.delivered == FLOOD_MESSAGES);
+    EXPECT_TRUE(longest < FLOOD_CALL_MAX_MS);
+    EXPECT_CS(cpg_finalize(batch_handle), CS_OK);
+    return 0;
+}
+
+static int test_flood_dispatch_returns(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(4 * STEP_MS + 30000);
+    int passed = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_fork(h, 2, child_flood_dispatch_returns, NULL) == 0, "fork");
+    usleep(300000);                   /* both joined (a join waits for its view) */
+    INTEG_CHECK(ucpg_harness_send(h, 0, "GO") == 0, "GO");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "GO") == 0, "GO");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "FLOOD", NULL, 0, 4 * STEP_MS) == 0, "flood");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    return integ_end(h, passed);
+}
+
 static const integ_test_t tests[] = {
     INTEG_TEST(test_handles_and_names),
     INTEG_TEST(test_messages),
     INTEG_TEST(test_leave_rejoin),
     INTEG_TEST(test_dispatch_modes),
+    INTEG_TEST(test_dispatch_batches),
+    INTEG_TEST(test_flood_dispatch_returns),
     INTEG_TEST(test_iteration_and_zcb),
     INTEG_TEST(test_fork),
     INTEG_TEST(test_reasons_seen_by_a_member),
