@@ -52,7 +52,7 @@ static void ucpg_cpg_queue_append(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item,
     item->next  = NULL;
     *h->tail    = item;
     h->tail     = &item->next;
-    h->queued++;
+    __atomic_store_n(&h->queued, h->queued + 1, __ATOMIC_RELEASE);  /* read unlocked: linger */
     ucpg_cpg_efd_set(h);
 }
 
@@ -108,7 +108,7 @@ void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
     spare    = h->spare;
     h->head  = NULL;
     h->tail  = &h->head;
-    h->queued = 0;
+    __atomic_store_n(&h->queued, 0, __ATOMIC_RELEASE);
     h->spare = NULL;
     pthread_mutex_unlock(&h->lock);
     ucpg_cpg_items_free(queued);
@@ -215,7 +215,7 @@ static int ucpg_cpg_dispatcher_take(ucpg_cpg_dispatcher_t *dsp, int all)
         } else {
             dsp->batch->next = NULL;
         }
-        h->queued = all ? 0 : h->queued - 1;
+        __atomic_store_n(&h->queued, all ? 0 : h->queued - 1, __ATOMIC_RELEASE);
     }
     dsp->model = h->model;
     pthread_mutex_unlock(&h->lock);
