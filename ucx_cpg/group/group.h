@@ -98,8 +98,9 @@ void ucpg_group_event_info(const ucpg_group_event_t *event, ucpg_group_event_inf
 int  ucpg_group_event_is_view(const ucpg_group_event_t *event);
 /* The application is done with it: counts as consumed for flow control. */
 void ucpg_group_event_release(ucpg_group_event_t *event);
-/* The same for n events at once, under one engine lock (a dispatcher that
- * runs many callbacks in a row releases them in batches). */
+/* The same for n events at once (a dispatcher that runs many callbacks in
+ * a row releases them in batches). Never waits for the engine lock: the
+ * events are taken by whoever holds it next (engine.c). */
 void ucpg_group_events_release(ucpg_group_event_t *const *events, size_t n);
 
 /* Keeps the engine (and the domain under it) alive between calls, e.g. for
