@@ -11,7 +11,8 @@
  *      (offset, generation, length); the peer copies it out in its receive
  *      callback and delivers it like any other message.
  *   4. The peer owes us a DONE naming the last BODY it copied, sent after
- *      16 of them or when it goes idle (so a burst is confirmed once). Until then we hold
+ *      16 of them or 2 MiB of them, or when it goes idle (so a burst is
+ *      confirmed once). Until then we hold
  *      a reference to each body sent, oldest first per endpoint; a DONE
  *      releases every body up to the one it names (UCX delivers the
  *      messages of one endpoint in order, so the earlier ones are done too).
@@ -235,12 +236,19 @@ ucpg_status_t ucpg_am_send_buf_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned
 
 /*
  * DONE is owed after every body but sent only after UCPG_AM_SHM_DONE_BATCH
- * of them, or when the progress thread is about to sleep: a DONE per body
- * woke the sender once per message, which made 32-64 KiB floods slower
- * than through UCX. The sender's pool holds the unconfirmed bodies meanwhile
- * (its flow-control window bounds how many there are).
+ * of them, after UCPG_AM_SHM_DONE_BYTES of them, or when the progress thread
+ * is about to sleep: a DONE per body woke the sender once per message, which
+ * made 32-64 KiB floods slower than through UCX. The sender's pool holds the
+ * unconfirmed bodies meanwhile (its flow-control window bounds how many
+ * there are).
+ *
+ * The byte bound is for large bodies: the sender reuses a block only once it
+ * is confirmed, so 16 bodies of 1 MiB made its copies cycle through 16 MiB
+ * that the reader's CPU had read last, and both copies missed the caches. A
+ * DONE every 2 MiB keeps the blocks in use few and warm.
  */
 #define UCPG_AM_SHM_DONE_BATCH 16u
+#define UCPG_AM_SHM_DONE_BYTES (2u * 1024u * 1024u)
 
 /* Called with lock held: the progress thread sends them after its round. */
 static void ucpg_am_shm_owe(ucpg_domain_t *d, ucpg_ep_ref_t *ref, unsigned what)
@@ -274,6 +282,7 @@ static ucpg_ep_ref_t *ucpg_am_shm_owed_pop(ucpg_domain_t *d, ucpg_wire_shm_t *do
         done_p->gen    = ref->shm.done_gen;
         ref->shm.owe   = 0;
         ref->shm.done_count = 0;
+        ref->shm.done_bytes = 0;
     }
     pthread_mutex_unlock(&d->lock);
     return ref;
@@ -373,7 +382,9 @@ static ucpg_buf_t *ucpg_am_shm_copy_body(ucpg_domain_t *d, ucpg_ep_ref_t *ref,
     ref->shm.done_offset = msg->offset;
     ref->shm.done_gen    = msg->gen;
     ref->shm.done_count++;
-    if (ref->shm.done_count >= UCPG_AM_SHM_DONE_BATCH) {
+    ref->shm.done_bytes += msg->len;
+    if ((ref->shm.done_count >= UCPG_AM_SHM_DONE_BATCH) ||
+        (ref->shm.done_bytes >= UCPG_AM_SHM_DONE_BYTES)) {
         __atomic_store_n(&d->shm_owed_urgent, 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&d->lock);

@@ -32,6 +32,7 @@ typedef struct ucpg_am_shm_ep {
     unsigned                 owe;        /* replies we owe it (bits) */
     uint64_t                 done_offset, done_gen;   /* the last body we copied */
     unsigned                 done_count;  /* bodies copied since the last DONE */
+    uint64_t                 done_bytes;  /* and their bytes */
     struct ucpg_ep_ref      *owe_next;   /* in domain->shm_owed while owe != 0 */
 } ucpg_am_shm_ep_t;
 
