@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,32 @@ int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime)
 
 static pid_t          ucpg_proc_pid;       /* 0 until first use; atomic */
 static pthread_once_t ucpg_proc_once = PTHREAD_ONCE_INIT;
+
+unsigned ucpg_proc_cpus(void)
+{
+    cpu_set_t set;
+    int n;
+
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+        return 1;
+    }
+    n = CPU_COUNT(&set);
+    return (n > 0) ? (unsigned)n : 1;
+}
+
+static pid_t          ucpg_proc_identity_pid;   /* 0: ourselves; atomic */
+
+void ucpg_proc_identity_set(pid_t pid)
+{
+    __atomic_store_n(&ucpg_proc_identity_pid, pid, __ATOMIC_RELEASE);
+}
+
+pid_t ucpg_proc_identity(void)
+{
+    pid_t pid = __atomic_load_n(&ucpg_proc_identity_pid, __ATOMIC_ACQUIRE);
+
+    return (pid > 0) ? pid : ucpg_proc_self();
+}
 
 static void ucpg_proc_atfork_child(void)
 {

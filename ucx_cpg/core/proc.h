@@ -26,6 +26,19 @@ int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime);
  * atfork handler. */
 pid_t ucpg_proc_self(void);
 
+/*
+ * The process that peers see this one as: its own pid, unless a relay
+ * (cpg/relay_main.c) stands in for a forked process that cannot run UCX
+ * itself. The domain then announces that process's pid and start time, so
+ * peers watch its life, not the relay's. Set before the domain is created.
+ */
+void  ucpg_proc_identity_set(pid_t pid);
+pid_t ucpg_proc_identity(void);
+
+/* How many CPUs the calling thread may run on (its affinity mask), at
+ * least 1. */
+unsigned ucpg_proc_cpus(void);
+
 /* A random non-zero 64-bit value from the kernel (getrandom). */
 uint64_t ucpg_proc_random64(void);
 

@@ -373,6 +373,10 @@ static void ucpg_cpg_dispatch_idle(void)
  * giving its CPU away meanwhile; the eventfd stays set, so producers skip
  * the wake-up. A call lingers for at most UCPG_CPG_LINGER_CALL_NS in all, so
  * an application that also sends from the dispatching thread gets it back.
+ * A thread bound to one CPU does not linger: its yield goes to the progress
+ * thread, which then spins in its turn, so lingering delayed the very
+ * thread that makes the events (an 8 B flood between two processes pinned
+ * to one CPU each ran at a third of its rate).
  */
 #define UCPG_CPG_LINGER_MIN      8
 #define UCPG_CPG_LINGER_NS       30000ull
@@ -383,7 +387,8 @@ static int ucpg_cpg_dispatcher_linger(ucpg_cpg_dispatcher_t *dsp, unsigned burst
 {
     uint64_t now = ucpg_time_ns(), until = now + UCPG_CPG_LINGER_NS;
 
-    if ((burst < UCPG_CPG_LINGER_MIN) || (now - call_start > UCPG_CPG_LINGER_CALL_NS)) {
+    if ((burst < UCPG_CPG_LINGER_MIN) || (now - call_start > UCPG_CPG_LINGER_CALL_NS) ||
+        (ucpg_proc_cpus() < 2)) {
         return 0;
     }
     ucpg_cpg_release_flush(&dsp->released);   /* the senders' window needs them now */
