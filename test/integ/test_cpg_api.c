@@ -392,19 +392,114 @@ static int wait_child(pid_t pid)
 }
 
 /* In a child forked while we hold a handle: the inherited handle is not
- * usable, and a new one is refused (UCX is not fork-safe). */
-static int forked_with_live_handle(cpg_handle_t inherited)
+ * usable (it is the parent's), but a handle of its own is, served by a
+ * relay (UCX cannot run in this process): every call, every callback, and
+ * the parent sees it as a member with the child's pid. */
+static int fork_relayed_calls(cpg_handle_t h, unsigned parent_nodeid, const void *want_ctx)
 {
-    struct iovec iov = {"f", 1};
-    void *ctx = NULL;
-    cpg_handle_t h2;
+    struct cpg_name g = name_of("forkg");
+    struct cpg_iteration_description_t desc;
+    cpg_flow_control_state_t flow = CPG_FLOW_CONTROL_ENABLED;
+    cpg_iteration_handle_t it;
+    struct cpg_address list[4];
+    struct iovec iov = {"c", 1};
+    unsigned nodeid = 0;
+    uint32_t max = 0;
+    int n = 4, found_self = 0, found_parent = 0, fd = -1, i;
+    void *ctx = NULL, *z = NULL;
 
-    if ((cpg_context_get(inherited, &ctx) != CS_ERR_BAD_HANDLE) ||
-        (cpg_mcast_joined(inherited, CPG_TYPE_AGREED, &iov, 1) != CS_ERR_BAD_HANDLE) ||
-        (cpg_finalize(inherited) != CS_ERR_BAD_HANDLE) ||
-        (cpg_initialize(&h2, &callbacks) != CS_ERR_LIBRARY)) {
+    EXPECT_CS(cpg_context_get(h, &ctx), CS_OK);
+    EXPECT_TRUE(ctx == want_ctx);
+    EXPECT_CS(cpg_context_set(h, &n), CS_OK);
+    EXPECT_CS(cpg_context_get(h, &ctx), CS_OK);
+    EXPECT_TRUE(ctx == &n);
+    EXPECT_CS(cpg_fd_get(h, &fd), CS_OK);
+    EXPECT_TRUE(fd >= 0);
+    EXPECT_CS(cpg_max_atomic_msgsize_get(h, &max), CS_OK);
+    EXPECT_TRUE(max >= 64u * 1024 * 1024);
+    EXPECT_CS(cpg_local_get(h, &nodeid), CS_OK);
+    EXPECT_TRUE(nodeid == parent_nodeid);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING), CS_ERR_TRY_AGAIN);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_ERR_EXIST);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_TRUE((seen.members == 2) && (seen.joined_pid == (uint32_t)getpid()) &&
+                (seen.joined_reason == CPG_REASON_JOIN));
+    EXPECT_TRUE(wait_count(h, &seen.totems, 1) == 0);      /* asked for the INITIAL one */
+    EXPECT_CS(cpg_membership_get(h, &g, list, &n), CS_OK);
+    for (i = 0; i < n; ++i) {
+        found_self   += (list[i].pid == (uint32_t)getpid());
+        found_parent += (list[i].pid == (uint32_t)getppid());
+    }
+    EXPECT_TRUE((n == 2) && (found_self == 1) && (found_parent == 1));
+    n = 1;
+    EXPECT_CS(cpg_membership_get(h, &g, list, &n), CS_ERR_NO_SPACE);
+    EXPECT_TRUE(n == 2);
+    EXPECT_CS(cpg_flow_control_state_get(h, &flow), CS_OK);
+    EXPECT_TRUE(flow == CPG_FLOW_CONTROL_DISABLED);
+    /* our message, then the parent's answer to it */
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 2) == 0);
+    EXPECT_TRUE((seen.last_pid == (uint32_t)getppid()) && (seen.last_first == 'p'));
+    /* iteration */
+    EXPECT_CS(cpg_iteration_initialize(h, CPG_ITERATION_ONE_GROUP, &g, &it), CS_OK);
+    for (i = 0; cpg_iteration_next(it, &desc) == CS_OK; ++i) {
+        EXPECT_TRUE((desc.group.length == g.length) &&
+                    (memcmp(desc.group.value, g.value, g.length) == 0));
+    }
+    EXPECT_TRUE(i == 2);
+    EXPECT_CS(cpg_iteration_next(it, &desc), CS_ERR_NO_SECTIONS);
+    EXPECT_CS(cpg_iteration_finalize(it), CS_OK);
+    EXPECT_CS(cpg_iteration_finalize(it), CS_ERR_BAD_HANDLE);
+    /* a zero-copy buffer (copied once to the relay) */
+    EXPECT_CS(cpg_zcb_alloc(h, 100, &z), CS_OK);
+    memset(z, 'z', 100);
+    EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, z, 101), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_SAFE, z, 100), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 3) == 0);
+    EXPECT_TRUE((seen.last_len == 100) && (seen.last_first == 'z') &&
+                (seen.last_pid == (uint32_t)getpid()));
+    EXPECT_CS(cpg_zcb_free(h, z), CS_OK);
+    EXPECT_CS(cpg_zcb_free(h, z), CS_ERR_INVALID_PARAM);
+    EXPECT_CS(cpg_leave(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);
+    EXPECT_TRUE((seen.left_pid == (uint32_t)getpid()) && (seen.left_reason == CPG_REASON_LEAVE));
+    return 0;
+}
+
+static int forked_with_live_handle(cpg_handle_t inherited, unsigned parent_nodeid)
+{
+    struct cpg_name g = name_of("forkg");
+    struct iovec iov = {"f", 1};
+    cpg_model_v1_data_t model;
+    void *ctx = NULL;
+    int marker = 0;
+    cpg_handle_t h2, h3;
+
+    memset(&seen, 0, sizeof(seen));
+    EXPECT_CS(cpg_context_get(inherited, &ctx), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_mcast_joined(inherited, CPG_TYPE_AGREED, &iov, 1), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_finalize(inherited), CS_ERR_BAD_HANDLE);
+    memset(&model, 0, sizeof(model));
+    model.model                = CPG_MODEL_V1;
+    model.cpg_deliver_fn       = on_deliver;
+    model.cpg_confchg_fn       = on_confchg;
+    model.cpg_totem_confchg_fn = on_totem;
+    model.flags                = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+    EXPECT_CS(cpg_model_initialize(&h2, CPG_MODEL_V1, (cpg_model_data_t*)&model, &marker),
+              CS_OK);
+    if (fork_relayed_calls(h2, parent_nodeid, &marker) != 0) {
         return 1;
     }
+    EXPECT_CS(cpg_finalize(h2), CS_OK);
+    EXPECT_CS(cpg_finalize(h2), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_dispatch(h2, CS_DISPATCH_ALL), CS_ERR_BAD_HANDLE);
+    EXPECT_CS(cpg_join(h2, &g), CS_ERR_BAD_HANDLE);
+    /* a second handle that we never finalize: our exit is PROCDOWN */
+    EXPECT_CS(cpg_initialize(&h3, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h3, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h3, &seen.confchgs, 3) == 0);
     return 0;
 }
 
@@ -425,24 +520,52 @@ static int forked_after_release(void)
     return 0;
 }
 
+static const char *builddir(void)
+{
+    const char *dir = getenv("UCPG_TEST_BUILDDIR");
+
+    return dir ? dir : UCPG_TEST_BUILDDIR;
+}
+
+/* The parent's side: the forked child joins, sends, leaves, joins with a
+ * second handle and exits; each step as any member's would look. */
 static int child_fork(int rank, int nprocs, void *arg)
 {
     struct cpg_name g = name_of("forkg");
     struct iovec iov = {"p", 1};
+    char relay[4096];
+    unsigned nodeid = 0;
     cpg_handle_t h;
     pid_t pid;
 
     (void)rank; (void)nprocs; (void)arg;
+    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
+    setenv("UCX_CPG_RELAY", relay, 1);
     EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
     EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_CS(cpg_local_get(h, &nodeid), CS_OK);
+    memset(&seen, 0, sizeof(seen));
     pid = fork();
     if (pid == 0) {
-        _exit(forked_with_live_handle(h));
+        _exit(forked_with_live_handle(h, nodeid));
     }
-    EXPECT_TRUE((pid > 0) && (wait_child(pid) == 0));
-    /* the parent is unaffected */
+    EXPECT_TRUE(pid > 0);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);          /* it joined */
+    EXPECT_TRUE((seen.joined_pid == (uint32_t)pid) && (seen.members == 2));
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);          /* its message */
+    EXPECT_TRUE((seen.last_pid == (uint32_t)pid) && (seen.last_first == 'c'));
     EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
-    EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 3) == 0);          /* ours, its zcb */
+    EXPECT_TRUE((seen.last_pid == (uint32_t)pid) && (seen.last_len == 100));
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);          /* it left */
+    EXPECT_TRUE((seen.left_pid == (uint32_t)pid) && (seen.left_reason == CPG_REASON_LEAVE));
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 3) == 0);          /* joined again */
+    EXPECT_TRUE(seen.joined_pid == (uint32_t)pid);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 4) == 0);          /* and exited */
+    EXPECT_TRUE((seen.left_pid == (uint32_t)pid) && (seen.left_reason == CPG_REASON_PROCDOWN) &&
+                (seen.members == 1));
+    EXPECT_TRUE(wait_child(pid) == 0);
     EXPECT_CS(cpg_finalize(h), CS_OK);
     pid = fork();
     if (pid == 0) {

@@ -338,6 +338,23 @@ static void test_empty_log_file_means_stderr_and_is_accepted(void **state)
     assert_string_equal(cfg.log_file, "");
 }
 
+/* The relay path: absolute or empty (empty refuses forked processes' handles);
+ * the default is where the build installs it. */
+static void test_relay_is_absolute_or_empty(void **state)
+{
+    ucpg_config_t cfg;
+
+    (void)state;
+    ucpg_config_defaults(&cfg);
+    assert_string_equal(cfg.relay, UCPG_RELAY_PATH);
+    assert_true(cfg.relay[0] == '/');
+    assert_accepted("relay", "");
+    assert_accepted("relay", "/opt/ucx_cpg/libexec/ucx_cpg_relay");
+    assert_rejected("relay", "ucx_cpg_relay");
+    assert_rejected("relay", "./ucx_cpg_relay");
+    assert_rejected("rsm_segmentid_file", "");          /* others stay non-empty */
+}
+
 
 /* --- rejected values: each class leaves the configuration unchanged ------- */
 
@@ -895,7 +912,7 @@ static void test_key_info_iterates_all_keys(void **state)
     size_t i, j;
 
     (void)state;
-    assert_int_equal(ucpg_config_num_keys(), 21);
+    assert_int_equal(ucpg_config_num_keys(), 22);
 
     for (i = 0; i < ucpg_config_num_keys(); ++i) {
         assert_int_equal(ucpg_config_key_info(i, &key, &env, &def, &doc), UCPG_OK);
@@ -1222,6 +1239,7 @@ int main(void)
         T(test_log_level_key_is_case_insensitive),
         T(test_longest_domain_is_accepted),
         T(test_empty_log_file_means_stderr_and_is_accepted),
+        T(test_relay_is_absolute_or_empty),
         T(test_non_number_is_rejected),
         T(test_negative_number_is_rejected),
         T(test_signed_positive_number_is_rejected),

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -317,6 +318,20 @@ struct ucpg_registry *ucpg_boot_registry(ucpg_domain_t *d)
     }
     pthread_mutex_unlock(&ucpg_boot_lock);
     return reg;
+}
+
+ucpg_status_t ucpg_boot_inherited(char *domain, size_t len, const char **method_p)
+{
+    ucpg_status_t status = UCPG_ERR_NOT_FOUND;
+
+    pthread_mutex_lock(&ucpg_boot_lock);
+    if ((ucpg_boot_domain != NULL) && (ucpg_boot_owner != getpid())) {
+        snprintf(domain, len, "%s", ucpg_domain_config(ucpg_boot_domain)->domain);
+        *method_p = ucpg_boot_method->name;
+        status    = UCPG_OK;
+    }
+    pthread_mutex_unlock(&ucpg_boot_lock);
+    return status;
 }
 
 const char *ucpg_boot_method_name(void)

@@ -61,6 +61,15 @@ void ucpg_boot_on_teardown(void (*fn)(void *arg), void *arg);
  * keeps none. Valid while d is held. */
 struct ucpg_registry *ucpg_boot_registry(ucpg_domain_t *d);
 
+/*
+ * In a process forked while its parent's domain was alive (where
+ * ucpg_boot_domain_get answers UCPG_ERR_FORKED): UCPG_OK, and the name and
+ * boot method of that domain, so the process can ask a relay to join it in
+ * its place (cpg/relay_client.c). UCPG_ERR_NOT_FOUND in any other process.
+ * Touches nothing of UCX.
+ */
+ucpg_status_t ucpg_boot_inherited(char *domain, size_t len, const char **method_p);
+
 /* Name of the boot method the domain uses ("local", "pmix"), or NULL. */
 const char *ucpg_boot_method_name(void);
 

@@ -25,7 +25,7 @@ static ucpg_status_t ucpg_boot_host_self(ucpg_domain_t *d, const ucpg_config_t *
                    addr_len, UCPG_REGISTRY_ADDR_MAX);
         return UCPG_ERR_UNSUPPORTED;
     }
-    self->pid       = getpid();
+    self->pid       = ucpg_proc_identity();
     self->starttime = ucpg_proc_starttime(self->pid);
     self->uuid      = ucpg_domain_uuid(d);
     self->nodeid    = config->nodeid;

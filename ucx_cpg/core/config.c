@@ -38,7 +38,7 @@ typedef enum ucpg_config_type {
     UCPG_CONFIG_TYPE_PATH       /* min..max bytes, absolute if UCPG_CONFIG_F_ABSOLUTE */
 } ucpg_config_type_t;
 
-#define UCPG_CONFIG_F_ABSOLUTE  0x1u   /* PATH: must start with '/' */
+#define UCPG_CONFIG_F_ABSOLUTE  0x1u   /* PATH: must start with '/' (unless empty) */
 
 typedef struct ucpg_config_key {
     const char         *key;      /* name in the configuration file */
@@ -169,6 +169,16 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "shared memory through which message bodies of 32 KiB and more "
                "reach processes on this host: one copy instead of three. Pages "
                "are used only as messages fill them; 0 = send them through UCX"
+    },
+    {
+        .key = "relay", .env = "UCX_CPG_RELAY",
+        .type = UCPG_CONFIG_TYPE_PATH, UCPG_CONFIG_FIELD(relay),
+        .min = 0, .max = UCPG_CONFIG_PATH_MAX - 1, .flags = UCPG_CONFIG_F_ABSOLUTE,
+        .def = UCPG_RELAY_PATH,
+        .valid = "an absolute path, or empty",
+        .doc = "The relay program that serves the CPG handles of a process "
+               "forked while its parent had a domain (UCX cannot run in such "
+               "a process); empty: such handles fail with CS_ERR_LIBRARY"
     },
     {
         .key = "rsm_segmentid_file", .env = "UCX_CPG_RSM_SEGMENTID_FILE",
@@ -391,7 +401,7 @@ static const char *ucpg_config_parse(const ucpg_config_key_t *k, const char *tex
         if (len > k->max) {
             return "too long";
         }
-        if ((k->flags & UCPG_CONFIG_F_ABSOLUTE) && (text[0] != '/')) {
+        if ((k->flags & UCPG_CONFIG_F_ABSOLUTE) && (text[0] != '\0') && (text[0] != '/')) {
             return "not an absolute path";
         }
         value_p->s = text;

@@ -93,6 +93,11 @@ typedef struct ucpg_config {
      * this many messages (and 50 ms) it ordered, 0..1048576; 0 = never. */
     unsigned         group_handover_events;
 
+    /* Absolute path of ucx_cpg_relay, which serves the CPG handles of a
+     * process forked while its parent had a domain; "" = such a process
+     * cannot open handles (CS_ERR_LIBRARY). */
+    char             relay[UCPG_CONFIG_PATH_MAX];
+
     /* The configuration file that was read, "" if none. Not a key. */
     char             config_file[UCPG_CONFIG_PATH_MAX];
 

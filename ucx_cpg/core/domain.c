@@ -109,7 +109,8 @@ ucpg_status_t ucpg_domain_create(const ucpg_config_t *config, ucpg_domain_t **do
     }
     d->config    = *config;
     d->owner_pid = ucpg_proc_self();
-    d->starttime = ucpg_proc_starttime(d->owner_pid);
+    d->pid       = ucpg_proc_identity();
+    d->starttime = ucpg_proc_starttime(d->pid);
     d->uuid      = ucpg_proc_random64();
     d->self      = UCPG_PEER_ID_NONE;
     d->epfd = d->ucp_efd = d->wakefd = -1;

@@ -114,7 +114,8 @@ struct ucpg_domain {
     ucp_address_t        *address;
     size_t                address_len;
     uint64_t              uuid;
-    uint64_t              starttime;
+    pid_t                 pid;          /* who peers see (ucpg_proc_identity) */
+    uint64_t              starttime;    /* of pid */
     ucpg_peer_id_t        self;
     unsigned              npeers;       /* size of the peer id space */
     uint64_t              secret;

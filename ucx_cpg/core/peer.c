@@ -225,7 +225,7 @@ ucpg_status_t ucpg_peer_table_init(ucpg_domain_t *d)
     self            = &d->peers[d->self];
     self->uuid      = d->uuid;
     self->nodeid    = d->config.nodeid;
-    self->pid       = d->owner_pid;
+    self->pid       = d->pid;
     self->starttime = d->starttime;
     /* An endpoint to ourselves lets upper layers treat self like any peer. */
     status = ucpg_peer_ep_create(d, d->self, d->uuid, d->address, &self->ep);
@@ -416,7 +416,7 @@ static ucpg_status_t ucpg_peer_send_ctl(ucpg_domain_t *d, ucp_ep_h ep, uint8_t t
     memset(&ctl, 0, sizeof(ctl));
     ctl.type      = type;
     ctl.nodeid    = d->config.nodeid;
-    ctl.pid       = (uint32_t)d->owner_pid;
+    ctl.pid       = (uint32_t)d->pid;
     ctl.starttime = d->starttime;
     ctl.secret    = d->secret;
     len = ucpg_wire_ctl_encode(&ctl, buf);
@@ -776,7 +776,7 @@ void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
     memset(&ctl, 0, sizeof(ctl));
     ctl.type      = UCPG_WIRE_CTL_BYE;
     ctl.nodeid    = d->config.nodeid;
-    ctl.pid       = (uint32_t)d->owner_pid;
+    ctl.pid       = (uint32_t)d->pid;
     ctl.starttime = d->starttime;
     ctl.secret    = d->secret;
     len = ucpg_wire_ctl_encode(&ctl, buf);

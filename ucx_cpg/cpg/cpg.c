@@ -40,6 +40,13 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_model_initialize(cpg_handle_t *handle, cpg_m
                          ((v1->flags & ~(unsigned)CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) != 0))) {
         return CS_ERR_INVALID_PARAM;        /* checked before anything is allocated */
     }
+    if (ucpg_cpg_relay_wanted()) {
+        cpg_model_v1_data_t m;            /* a forked process: UCX cannot run here */
+
+        memset(&m, 0, sizeof(m));
+        m.model = CPG_MODEL_V1;
+        return ucpg_cpg_relay_initialize(handle, (v1 != NULL) ? v1 : &m, context);
+    }
     /* Like corosync's connection to its daemon: the domain lives as long as
      * the handle. CS_ERR_LIBRARY if it cannot be had (as with no daemon). */
     err = ucpg_cpg_error(ucpg_group_use());
@@ -80,6 +87,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_finalize(cpg_handle_t handle)
     int h_owner_is_self;
     cs_error_t err;
 
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_finalize(handle);
+    }
     err = ucpg_cpg_handle_retire(handle, &h);
     if (err != CS_OK) {
         return err;
@@ -110,6 +120,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_context_get(cpg_handle_t handle, void **cont
     if (context == NULL) {
         return CS_ERR_INVALID_PARAM;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_context(handle, context, NULL);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
         pthread_mutex_lock(&h->lock);
@@ -123,8 +136,12 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_context_get(cpg_handle_t handle, void **cont
 UCX_CPG_COROSYNC_API cs_error_t cpg_context_set(cpg_handle_t handle, void *context)
 {
     ucpg_cpg_handle_t *h;
-    cs_error_t err = ucpg_cpg_handle_get(handle, &h);
+    cs_error_t err;
 
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_context(handle, NULL, context);
+    }
+    err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
         pthread_mutex_lock(&h->lock);
         h->context = context;
@@ -143,6 +160,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_max_atomic_msgsize_get(cpg_handle_t handle, 
     if (size == NULL) {
         return CS_ERR_INVALID_PARAM;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_max_msg(handle, size);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
         max   = ucpg_group_max_msg();
@@ -160,6 +180,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_local_get(cpg_handle_t handle, unsigned int 
 
     if (local_nodeid == NULL) {
         return CS_ERR_INVALID_PARAM;
+    }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_local_get(handle, local_nodeid);
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
@@ -214,6 +237,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_n
     if (ucpg_cpg_name_bad(group)) {
         return CS_ERR_NAME_TOO_LONG;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_join(handle, group);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
         return err;
@@ -257,6 +283,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_leave(cpg_handle_t handle, const struct cpg_
     }
     if (ucpg_cpg_name_bad(group)) {
         return CS_ERR_NAME_TOO_LONG;
+    }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_leave(handle, group);
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
@@ -302,6 +331,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_mcast_joined(cpg_handle_t handle, cpg_guaran
     if ((iovec == NULL) && (iov_len > 0)) {
         return CS_ERR_INVALID_PARAM;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_mcast(handle, guarantee, iovec, iov_len);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
         return err;
@@ -322,6 +354,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_flow_control_state_get(
 
     if (flow_control_enabled == NULL) {
         return CS_ERR_INVALID_PARAM;
+    }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_flow(handle, flow_control_enabled);
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
@@ -372,6 +407,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_membership_get(cpg_handle_t handle, struct c
     }
     if (ucpg_cpg_name_bad(groupName)) {
         return CS_ERR_NAME_TOO_LONG;
+    }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_membership(handle, groupName, member_list, member_list_entries);
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {

@@ -73,4 +73,39 @@ void ucpg_cpg_iteration_drop_all(cpg_handle_t owner);
 /* --- zcb.c --- */
 void ucpg_cpg_zcb_free_all(ucpg_cpg_handle_t *h);
 
+/* --- relay_client.c, relay_dispatch.c: handles of a process forked while its
+ * parent had a domain, served by a relay process. Their ids (handles and
+ * iterators) carry UCPG_CPG_RELAY_TAG, which native ids never do, and every
+ * entry point hands them to these functions, after its own argument checks. */
+#define UCPG_CPG_RELAY_TAG (1ull << 63)
+#define UCPG_CPG_RELAYED(id) (((uint64_t)(id) & UCPG_CPG_RELAY_TAG) != 0)
+
+/* Non-zero in a process forked while its parent's domain was alive. */
+int        ucpg_cpg_relay_wanted(void);
+cs_error_t ucpg_cpg_relay_initialize(cpg_handle_t *handle, const cpg_model_v1_data_t *model,
+                                     void *context);
+cs_error_t ucpg_cpg_relay_finalize(cpg_handle_t handle);
+cs_error_t ucpg_cpg_relay_fd_get(cpg_handle_t handle, int *fd);
+/* get != NULL: reads the context into *get; else sets it to set. */
+cs_error_t ucpg_cpg_relay_context(cpg_handle_t handle, void **get, void *set);
+cs_error_t ucpg_cpg_relay_dispatch(cpg_handle_t handle, cs_dispatch_flags_t type);
+cs_error_t ucpg_cpg_relay_join(cpg_handle_t handle, const struct cpg_name *group);
+cs_error_t ucpg_cpg_relay_leave(cpg_handle_t handle, const struct cpg_name *group);
+cs_error_t ucpg_cpg_relay_mcast(cpg_handle_t handle, cpg_guarantee_t guarantee,
+                                const struct iovec *iovec, unsigned int iov_len);
+cs_error_t ucpg_cpg_relay_membership(cpg_handle_t handle, const struct cpg_name *group,
+                                     struct cpg_address *list, int *entries);
+cs_error_t ucpg_cpg_relay_local_get(cpg_handle_t handle, unsigned int *nodeid);
+cs_error_t ucpg_cpg_relay_max_msg(cpg_handle_t handle, uint32_t *size);
+cs_error_t ucpg_cpg_relay_flow(cpg_handle_t handle, cpg_flow_control_state_t *state);
+cs_error_t ucpg_cpg_relay_iter_init(cpg_handle_t handle, cpg_iteration_type_t type,
+                                    const struct cpg_name *group, cpg_iteration_handle_t *it);
+cs_error_t ucpg_cpg_relay_iter_next(cpg_iteration_handle_t it,
+                                    struct cpg_iteration_description_t *desc);
+cs_error_t ucpg_cpg_relay_iter_finalize(cpg_iteration_handle_t it);
+cs_error_t ucpg_cpg_relay_zcb_alloc(cpg_handle_t handle, size_t size, void **buffer);
+cs_error_t ucpg_cpg_relay_zcb_free(cpg_handle_t handle, void *buffer);
+cs_error_t ucpg_cpg_relay_zcb_mcast(cpg_handle_t handle, cpg_guarantee_t guarantee, void *msg,
+                                    size_t msg_len);
+
 #endif

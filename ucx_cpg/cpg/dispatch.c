@@ -419,6 +419,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     if ((dispatch_types < CS_DISPATCH_ONE) || (dispatch_types > CS_DISPATCH_ONE_NONBLOCKING)) {
         return CS_ERR_INVALID_PARAM;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_dispatch(handle, dispatch_types);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
         return err;
@@ -472,6 +475,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_fd_get(cpg_handle_t handle, int *fd)
 
     if (fd == NULL) {
         return CS_ERR_INVALID_PARAM;
+    }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_fd_get(handle, fd);
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {

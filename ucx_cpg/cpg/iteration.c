@@ -109,6 +109,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_iteration_initialize(
     if ((group != NULL) && (group->length > CPG_MAX_NAME_LENGTH)) {
         return CS_ERR_NAME_TOO_LONG;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_iter_init(handle, iteration_type, group, cpg_iteration_handle);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
         return err;
@@ -154,6 +157,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_iteration_next(cpg_iteration_handle_t handle
     if (description == NULL) {
         return CS_ERR_INVALID_PARAM;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_iter_next(handle, description);
+    }
     pthread_mutex_lock(&ucpg_cpg_iter_lock);
     it = ucpg_cpg_iter_find(handle);
     if (it == NULL) {
@@ -178,6 +184,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_iteration_finalize(cpg_iteration_handle_t ha
 {
     cs_error_t err = CS_ERR_BAD_HANDLE;
 
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_iter_finalize(handle);
+    }
     pthread_mutex_lock(&ucpg_cpg_iter_lock);
     if (ucpg_cpg_iter_find(handle) != NULL) {
         ucpg_cpg_iter_free_at((uint32_t)(handle & 0xffffffffu));

@@ -24,6 +24,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_alloc(cpg_handle_t handle, size_t size, 
     if (buffer == NULL) {
         return CS_ERR_INVALID_PARAM;
     }
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_zcb_alloc(handle, size, buffer);
+    }
     if (size > ucpg_group_max_msg()) {
         return CS_ERR_TOO_BIG;
     }
@@ -83,6 +86,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_free(cpg_handle_t handle, void *buffer)
     ucpg_cpg_zcb_t *z;
     cs_error_t err;
 
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_zcb_free(handle, buffer);
+    }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
         return err;
@@ -105,6 +111,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_mcast_joined(cpg_handle_t handle, cpg_gu
     ucpg_group_t *g;
     cs_error_t err;
 
+    if (UCPG_CPG_RELAYED(handle)) {
+        return ucpg_cpg_relay_zcb_mcast(handle, guarantee, msg, msg_len);
+    }
     if (msg_len > ucpg_group_max_msg()) {
         return CS_ERR_TOO_BIG;
     }
