@@ -10,6 +10,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -577,6 +578,103 @@ static int child_fork(int rank, int nprocs, void *arg)
 
 static int run_one(ucpg_harness_child_func_t fn, const char *max_msg);
 
+/* The relays this process started (children named ucx_cpg_relay). */
+static int relays_of_self(pid_t *pids, int max)
+{
+    char path[300], buf[512], *p;
+    struct dirent *e;
+    int n = 0, ppid;
+    DIR *d = opendir("/proc");
+    FILE *f;
+
+    while ((d != NULL) && ((e = readdir(d)) != NULL) && (n < max)) {
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        if ((e->d_name[0] < '1') || (e->d_name[0] > '9') || ((f = fopen(path, "r")) == NULL)) {
+            continue;
+        }
+        p = fgets(buf, sizeof(buf), f);
+        fclose(f);
+        /* "pid (comm) state ppid ..." */
+        if ((p != NULL) && (strstr(buf, "(ucx_cpg_relay)") != NULL) &&
+            ((p = strrchr(buf, ')')) != NULL) && (sscanf(p + 1, " %*c %d", &ppid) == 1) &&
+            (ppid == getpid())) {
+            pids[n++] = (pid_t)atoi(e->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* A relay that dies: the forked process's calls fail with CS_ERR_LIBRARY
+ * (bounded, never a hang), its finalize still succeeds. */
+static int forked_relay_dies(void)
+{
+    struct cpg_name g = name_of("forkg2");
+    struct iovec iov = {"d", 1};
+    cpg_handle_t h;
+    pid_t relay[4];
+
+    memset(&seen, 0, sizeof(seen));
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_TRUE(relays_of_self(relay, 4) == 1);
+    EXPECT_TRUE(kill(relay[0], SIGKILL) == 0);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_LIBRARY);
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_ERR_LIBRARY);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_ERR_BAD_HANDLE);
+    return 0;
+}
+
+/* Relayed handles under the native tests' checks: every dispatch mode (and
+ * a finalize that wakes a blocked dispatcher) in one forked child, a dead
+ * relay in another; the member of the second is removed for the others. */
+static int child_fork_relay(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("forkg2");
+    char relay[4096];
+    cpg_handle_t h;
+    pid_t pid;
+
+    (void)rank; (void)nprocs; (void)arg;
+    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
+    setenv("UCX_CPG_RELAY", relay, 1);
+    setenv("UCX_CPG_KEEPALIVE_MS", "200", 1);          /* a dead relay is seen by UCX */
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    pid = fork();
+    if (pid == 0) {
+        memset(&seen, 0, sizeof(seen));
+        _exit(child_dispatch_modes(0, 1, NULL));
+    }
+    EXPECT_TRUE((pid > 0) && (wait_child(pid) == 0));
+    memset(&seen, 0, sizeof(seen));
+    pid = fork();
+    if (pid == 0) {
+        _exit(forked_relay_dies());
+    }
+    EXPECT_TRUE(pid > 0);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);          /* joined, then gone */
+    EXPECT_TRUE((seen.joined_pid == (uint32_t)pid) && (seen.left_pid == (uint32_t)pid) &&
+                (seen.left_reason == CPG_REASON_PROCDOWN) && (seen.members == 1));
+    EXPECT_TRUE(wait_child(pid) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static int test_fork_relay(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    integ_skip_reason = "fork() of a threaded process deadlocks ASan's allocator";
+    return INTEG_SKIP;
+#endif
+    return run_one(child_fork_relay, NULL);
+}
+
 static int test_fork(void)
 {
 #if defined(__SANITIZE_ADDRESS__)
@@ -987,6 +1085,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_flood_dispatch_returns),
     INTEG_TEST(test_iteration_and_zcb),
     INTEG_TEST(test_fork),
+    INTEG_TEST(test_fork_relay),
     INTEG_TEST(test_reasons_seen_by_a_member),
     INTEG_TEST(test_stopped_member_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),

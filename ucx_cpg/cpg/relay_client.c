@@ -357,8 +357,10 @@ cs_error_t ucpg_cpg_relay_initialize(cpg_handle_t *handle, const cpg_model_v1_da
     pthread_mutex_init(&r->rpc_lock, NULL);
     pthread_mutex_init(&r->ev_lock, NULL);
     pthread_mutex_init(&r->lock, NULL);
-    r->model   = *model;
-    r->context = context;
+    r->model         = *model;
+    r->context       = context;
+    r->totem_initial = (model->flags & CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF) &&
+                       (model->cpg_totem_confchg_fn != NULL);
     err = ucpg_cpg_relay_spawn(r, config.relay, domain);
     if (err == CS_OK) {
         ucpg_relay_out_init(&body);

@@ -67,12 +67,14 @@ static void ucpg_cpg_relay_run_event(ucpg_cpg_relay_t *r, const ucpg_relay_event
 }
 
 /*
- * Reads one frame (waiting up to wait_ms for its start) and runs it:
+ * Reads one frame (waiting up to wait_ms for its start), runs it and tells
+ * its type:
  * CS_OK, CS_ERR_TRY_AGAIN if none came, CS_ERR_BAD_HANDLE once finalized,
  * CS_ERR_LIBRARY if the relay is gone or sent something that does not
  * decode (the stream cannot be trusted after that).
  */
-static cs_error_t ucpg_cpg_relay_dispatch_one(ucpg_cpg_relay_t *r, int wait_ms)
+static cs_error_t ucpg_cpg_relay_dispatch_frame(ucpg_cpg_relay_t *r, int wait_ms,
+                                                uint32_t *type_p)
 {
     ucpg_relay_event_t ev;
     ucpg_relay_frame_t f;
@@ -91,6 +93,7 @@ static cs_error_t ucpg_cpg_relay_dispatch_one(ucpg_cpg_relay_t *r, int wait_ms)
         return CS_ERR_BAD_HANDLE;
     }
     if ((status == UCPG_OK) && ((status = ucpg_relay_event_decode(&f, &ev)) == UCPG_OK)) {
+        *type_p = ev.type;
         ucpg_cpg_relay_run_event(r, &ev);
         ucpg_relay_event_free(&ev);
     }
@@ -101,6 +104,24 @@ static cs_error_t ucpg_cpg_relay_dispatch_one(ucpg_cpg_relay_t *r, int wait_ms)
         return CS_ERR_LIBRARY;
     }
     return CS_OK;
+}
+
+/*
+ * One callback as a native handle counts them: the handle's first confchg
+ * and the INITIAL totem confchg of the model's flag are one, as in
+ * dispatch.c, where the totem rides on the confchg's queue item. The relay
+ * sends that totem right after the confchg, so waiting for it is short.
+ */
+static cs_error_t ucpg_cpg_relay_dispatch_one(ucpg_cpg_relay_t *r, int wait_ms)
+{
+    uint32_t type = 0;
+    cs_error_t err = ucpg_cpg_relay_dispatch_frame(r, wait_ms, &type);
+
+    if ((err == CS_OK) && (type == UCPG_RELAY_EV_CONFCHG) &&
+        __atomic_exchange_n(&r->totem_initial, 0, __ATOMIC_ACQ_REL)) {
+        err = ucpg_cpg_relay_dispatch_frame(r, -1, &type);
+    }
+    return err;
 }
 
 cs_error_t ucpg_cpg_relay_dispatch(cpg_handle_t handle, cs_dispatch_flags_t type)

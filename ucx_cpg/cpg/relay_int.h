@@ -20,6 +20,7 @@ typedef struct ucpg_cpg_relay {
     cpg_model_v1_data_t model;
     void               *context;
     ucpg_cpg_zcb_t     *zcbs;
+    int                 totem_initial;   /* atomic: the INITIAL totem is still to come */
 } ucpg_cpg_relay_t;
 
 /* A reference to a live (not finalized) relayed handle, or NULL. */
