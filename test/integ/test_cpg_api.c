@@ -408,6 +408,8 @@ static int fork_relayed_calls(cpg_handle_t h, unsigned parent_nodeid, const void
     uint32_t max = 0;
     int n = 4, found_self = 0, found_parent = 0, fd = -1, i;
     void *ctx = NULL, *z = NULL;
+    struct iovec parts[3];
+    char *big = NULL;
 
     EXPECT_CS(cpg_context_get(h, &ctx), CS_OK);
     EXPECT_TRUE(ctx == want_ctx);
@@ -463,6 +465,19 @@ static int fork_relayed_calls(cpg_handle_t h, unsigned parent_nodeid, const void
                 (seen.last_pid == (uint32_t)getpid()));
     EXPECT_CS(cpg_zcb_free(h, z), CS_OK);
     EXPECT_CS(cpg_zcb_free(h, z), CS_ERR_INVALID_PARAM);
+    /* 3 MiB in three pieces: frames far beyond a socket buffer, both ways */
+    EXPECT_TRUE((big = malloc(3u << 20)) != NULL);
+    memset(big, 'b', 3u << 20);
+    big[(3u << 20) - 1] = 'e';
+    for (i = 0; i < 3; ++i) {
+        parts[i].iov_base = big + ((size_t)i << 20);
+        parts[i].iov_len  = 1u << 20;
+    }
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, parts, 3), CS_OK);
+    free(big);
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 4) == 0);
+    EXPECT_TRUE((seen.last_len == (3u << 20)) && (seen.last_first == 'b') &&
+                (seen.last_end == 'e'));
     EXPECT_CS(cpg_leave(h, &g), CS_OK);
     EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);
     EXPECT_TRUE((seen.left_pid == (uint32_t)getpid()) && (seen.left_reason == CPG_REASON_LEAVE));
@@ -559,6 +574,8 @@ static int child_fork(int rank, int nprocs, void *arg)
     EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
     EXPECT_TRUE(wait_count(h, &seen.delivered, 3) == 0);          /* ours, its zcb */
     EXPECT_TRUE((seen.last_pid == (uint32_t)pid) && (seen.last_len == 100));
+    EXPECT_TRUE(wait_count(h, &seen.delivered, 4) == 0);          /* its 3 MiB */
+    EXPECT_TRUE((seen.last_len == (3u << 20)) && (seen.last_end == 'e'));
     EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);          /* it left */
     EXPECT_TRUE((seen.left_pid == (uint32_t)pid) && (seen.left_reason == CPG_REASON_LEAVE));
     EXPECT_TRUE(wait_count(h, &seen.confchgs, 3) == 0);          /* joined again */

@@ -469,7 +469,7 @@ cs_error_t ucpg_cpg_relay_mcast(cpg_handle_t handle, cpg_guarantee_t guarantee,
         iov[i + 1] = iovec[i];
     }
     err = head.failed ? CS_ERR_NO_MEMORY :
-          (total > UINT32_MAX - 64) ? CS_ERR_TOO_BIG :
+          (total > ((uint64_t)1 << 30)) ? CS_ERR_TOO_BIG :     /* above any group_max_msg */
           ucpg_cpg_relay_call(r, UCPG_RELAY_MCAST, iov, (int)iov_len + 1, &reply, &rd);
     free(reply.body);
     ucpg_relay_out_free(&head);

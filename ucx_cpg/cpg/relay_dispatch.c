@@ -86,7 +86,7 @@ static cs_error_t ucpg_cpg_relay_dispatch_frame(ucpg_cpg_relay_t *r, int wait_ms
         return __atomic_load_n(&r->finalized, __ATOMIC_ACQUIRE) ? CS_ERR_BAD_HANDLE :
                                                                   CS_ERR_TRY_AGAIN;
     }
-    status = ucpg_relay_frame_recv(r->efd, (size_t)UINT32_MAX, &f);
+    status = ucpg_relay_frame_recv(r->efd, UCPG_RELAY_FRAME_MAX, &f);
     pthread_mutex_unlock(&r->ev_lock);
     if (__atomic_load_n(&r->finalized, __ATOMIC_ACQUIRE)) {
         free(f.body);

@@ -314,7 +314,7 @@ static void ucpg_relay_serve_one(void)
     size_t start;
     cs_error_t err;
 
-    if (ucpg_relay_frame_recv(ucpg_relay.rfd, (size_t)UINT32_MAX, &f) != UCPG_OK) {
+    if (ucpg_relay_frame_recv(ucpg_relay.rfd, UCPG_RELAY_FRAME_MAX, &f) != UCPG_OK) {
         ucpg_relay.done = 1;
         return;
     }

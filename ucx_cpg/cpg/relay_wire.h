@@ -30,6 +30,8 @@
 #define UCPG_RELAY_FRAME_HDR    8u
 /* Requests, replies and callbacks other than messages are small. */
 #define UCPG_RELAY_SMALL_MAX    (1u << 20)
+/* Any frame: a message of the largest group_max_msg (1 GiB) and its fields. */
+#define UCPG_RELAY_FRAME_MAX    ((size_t)(1u << 30) + UCPG_RELAY_SMALL_MAX)
 /* Members of a confchg list or totem list a decoder accepts. */
 #define UCPG_RELAY_LIST_MAX     65536u
 
