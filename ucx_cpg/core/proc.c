@@ -95,16 +95,26 @@ int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime)
 static pid_t          ucpg_proc_pid;       /* 0 until first use; atomic */
 static pthread_once_t ucpg_proc_once = PTHREAD_ONCE_INIT;
 
+/* Asked on hot paths (per dispatch, per release), so each thread keeps the
+ * answer for UCPG_PROC_CPUS_TTL_NS: sched_getaffinity is a system call
+ * (about a microsecond on a VM), and affinity rarely changes. */
+#define UCPG_PROC_CPUS_TTL_NS 100000000ull
+
 unsigned ucpg_proc_cpus(void)
 {
+    static __thread unsigned cached;
+    static __thread uint64_t cached_at;
+    uint64_t now = ucpg_time_ns();
     cpu_set_t set;
     int n;
 
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
-        return 1;
+    if ((cached != 0) && (now - cached_at < UCPG_PROC_CPUS_TTL_NS)) {
+        return cached;
     }
-    n = CPU_COUNT(&set);
-    return (n > 0) ? (unsigned)n : 1;
+    n         = (sched_getaffinity(0, sizeof(set), &set) == 0) ? CPU_COUNT(&set) : 1;
+    cached    = (n > 0) ? (unsigned)n : 1;
+    cached_at = now;
+    return cached;
 }
 
 static pid_t          ucpg_proc_identity_pid;   /* 0: ourselves; atomic */

@@ -35,8 +35,8 @@ pid_t ucpg_proc_self(void);
 void  ucpg_proc_identity_set(pid_t pid);
 pid_t ucpg_proc_identity(void);
 
-/* How many CPUs the calling thread may run on (its affinity mask), at
- * least 1. */
+/* How many CPUs the calling thread may run on (its affinity mask, read at
+ * most every 100 ms per thread), at least 1. */
 unsigned ucpg_proc_cpus(void);
 
 /* A random non-zero 64-bit value from the kernel (getrandom). */

@@ -366,8 +366,17 @@ void ucpg_group_events_release(ucpg_group_event_t *const *events, size_t n)
         last->release_next = head;
     } while (!__atomic_compare_exchange_n(&ucpg_group_engine.released, &head, first, 1,
                                           __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-    if (ucpg_group_lock_depth == 0) {
-        ucpg_group_release_try();            /* else our own unlock takes them */
+    if (ucpg_group_lock_depth != 0) {
+        return;                              /* our own unlock takes them */
+    }
+    if (ucpg_proc_cpus() < 2) {
+        /* Bound to one CPU, waiting for the lock hands that CPU to its
+         * holder, which is what has to run next: skipping the wait made
+         * a CPG ping-pong between two pinned processes 25% slower. */
+        ucpg_group_engine_lock();
+        ucpg_group_engine_unlock();
+    } else {
+        ucpg_group_release_try();
     }
 }
 
