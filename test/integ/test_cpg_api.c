@@ -126,6 +126,17 @@ static int wait_count(cpg_handle_t h, const int *counter, int want)
 
 static cpg_callbacks_t callbacks = {on_deliver, on_confchg};
 
+/* Model v1 with every callback and the INITIAL totem confchg. */
+static void model_with_initial_totem(cpg_model_v1_data_t *model)
+{
+    memset(model, 0, sizeof(*model));
+    model->model                = CPG_MODEL_V1;
+    model->cpg_deliver_fn       = on_deliver;
+    model->cpg_confchg_fn       = on_confchg;
+    model->cpg_totem_confchg_fn = on_totem;
+    model->flags                = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+}
+
 /* --- single process ---------------------------------------------------------- */
 
 static int child_handles_and_names(int rank, int nprocs, void *arg)
@@ -293,12 +304,7 @@ static int child_dispatch_modes(int rank, int nprocs, void *arg)
     cpg_handle_t h;
 
     (void)rank; (void)nprocs; (void)arg;
-    memset(&model, 0, sizeof(model));
-    model.model                = CPG_MODEL_V1;
-    model.cpg_deliver_fn       = on_deliver;
-    model.cpg_confchg_fn       = on_confchg;
-    model.cpg_totem_confchg_fn = on_totem;
-    model.flags                = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+    model_with_initial_totem(&model);
     EXPECT_CS(cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, &seen), CS_OK);
     EXPECT_CS(cpg_join(h, &g), CS_OK);
     EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
@@ -497,12 +503,7 @@ static int forked_with_live_handle(cpg_handle_t inherited, unsigned parent_nodei
     EXPECT_CS(cpg_context_get(inherited, &ctx), CS_ERR_BAD_HANDLE);
     EXPECT_CS(cpg_mcast_joined(inherited, CPG_TYPE_AGREED, &iov, 1), CS_ERR_BAD_HANDLE);
     EXPECT_CS(cpg_finalize(inherited), CS_ERR_BAD_HANDLE);
-    memset(&model, 0, sizeof(model));
-    model.model                = CPG_MODEL_V1;
-    model.cpg_deliver_fn       = on_deliver;
-    model.cpg_confchg_fn       = on_confchg;
-    model.cpg_totem_confchg_fn = on_totem;
-    model.flags                = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF;
+    model_with_initial_totem(&model);
     EXPECT_CS(cpg_model_initialize(&h2, CPG_MODEL_V1, (cpg_model_data_t*)&model, &marker),
               CS_OK);
     if (fork_relayed_calls(h2, parent_nodeid, &marker) != 0) {
@@ -683,23 +684,27 @@ static int child_fork_relay(int rank, int nprocs, void *arg)
     return 0;
 }
 
-static int test_fork_relay(void)
+/* A child that forks a threaded process again. */
+static int run_forking(ucpg_harness_child_func_t fn)
 {
 #if defined(__SANITIZE_ADDRESS__)
+    /* As in test_domain: ASan's allocator is not fork-safe with threads. */
+    (void)fn;
     integ_skip_reason = "fork() of a threaded process deadlocks ASan's allocator";
     return INTEG_SKIP;
+#else
+    return run_one(fn, NULL);
 #endif
-    return run_one(child_fork_relay, NULL);
+}
+
+static int test_fork_relay(void)
+{
+    return run_forking(child_fork_relay);
 }
 
 static int test_fork(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    /* As in test_domain: ASan's allocator is not fork-safe with threads. */
-    integ_skip_reason = "fork() of a threaded process deadlocks ASan's allocator";
-    return INTEG_SKIP;
-#endif
-    return run_one(child_fork, NULL);
+    return run_forking(child_fork);
 }
 
 static int run_one(ucpg_harness_child_func_t fn, const char *max_msg)

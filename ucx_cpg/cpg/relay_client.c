@@ -648,20 +648,21 @@ cs_error_t ucpg_cpg_relay_iter_init(cpg_handle_t handle, cpg_iteration_type_t ty
     return err;
 }
 
-cs_error_t ucpg_cpg_relay_iter_next(cpg_iteration_handle_t id,
-                                    struct cpg_iteration_description_t *desc)
+/* Next (desc != NULL) or finalize (desc == NULL, the iterator goes). */
+static cs_error_t ucpg_cpg_relay_iter_step(cpg_iteration_handle_t id,
+                                           struct cpg_iteration_description_t *desc)
 {
     ucpg_cpg_relay_iter_t it;
     ucpg_relay_frame_t reply;
     ucpg_wire_reader_t rd;
     cs_error_t err;
 
-    if (!ucpg_cpg_relay_iter_find(id, 0, &it)) {
+    if (!ucpg_cpg_relay_iter_find(id, desc == NULL, &it)) {
         return CS_ERR_BAD_HANDLE;
     }
-    err = ucpg_cpg_relay_iter_call(it.handle, UCPG_RELAY_ITER_NEXT, 0, NULL, it.remote,
-                                   &reply, &rd);
-    if (err == CS_OK) {
+    err = ucpg_cpg_relay_iter_call(it.handle, (desc != NULL) ? UCPG_RELAY_ITER_NEXT :
+                                   UCPG_RELAY_ITER_FINALIZE, 0, NULL, it.remote, &reply, &rd);
+    if ((err == CS_OK) && (desc != NULL)) {
         if (ucpg_relay_get_name(&rd, &desc->group) != UCPG_OK) {
             err = CS_ERR_LIBRARY;
         }
@@ -675,20 +676,15 @@ cs_error_t ucpg_cpg_relay_iter_next(cpg_iteration_handle_t id,
     return err;
 }
 
+cs_error_t ucpg_cpg_relay_iter_next(cpg_iteration_handle_t id,
+                                    struct cpg_iteration_description_t *desc)
+{
+    return ucpg_cpg_relay_iter_step(id, desc);
+}
+
 cs_error_t ucpg_cpg_relay_iter_finalize(cpg_iteration_handle_t id)
 {
-    ucpg_cpg_relay_iter_t it;
-    ucpg_relay_frame_t reply;
-    ucpg_wire_reader_t rd;
-    cs_error_t err;
-
-    if (!ucpg_cpg_relay_iter_find(id, 1, &it)) {
-        return CS_ERR_BAD_HANDLE;
-    }
-    err = ucpg_cpg_relay_iter_call(it.handle, UCPG_RELAY_ITER_FINALIZE, 0, NULL, it.remote,
-                                   &reply, &rd);
-    free(reply.body);
-    return err;
+    return ucpg_cpg_relay_iter_step(id, NULL);
 }
 
 /* A finalized handle takes its iterators along (as natively). */

@@ -173,24 +173,29 @@ static void ucpg_relay_out_raw(ucpg_relay_out_t *o, const void *p, size_t n)
     }
 }
 
-void ucpg_relay_out_u32(ucpg_relay_out_t *o, uint32_t v)
-{
-    uint8_t b[4];
-    ucpg_wire_writer_t w;
-
-    ucpg_wire_writer_init(&w, b, sizeof(b));
-    ucpg_wire_put_u32(&w, v);
-    ucpg_relay_out_raw(o, b, sizeof(b));
-}
-
-void ucpg_relay_out_u64(ucpg_relay_out_t *o, uint64_t v)
+/* An integer of size bytes (4 or 8), little-endian as ucpg_wire writes it. */
+static void ucpg_relay_out_int(ucpg_relay_out_t *o, uint64_t v, size_t size)
 {
     uint8_t b[8];
     ucpg_wire_writer_t w;
 
-    ucpg_wire_writer_init(&w, b, sizeof(b));
-    ucpg_wire_put_u64(&w, v);
-    ucpg_relay_out_raw(o, b, sizeof(b));
+    ucpg_wire_writer_init(&w, b, size);
+    if (size == 4) {
+        ucpg_wire_put_u32(&w, (uint32_t)v);
+    } else {
+        ucpg_wire_put_u64(&w, v);
+    }
+    ucpg_relay_out_raw(o, b, size);
+}
+
+void ucpg_relay_out_u32(ucpg_relay_out_t *o, uint32_t v)
+{
+    ucpg_relay_out_int(o, v, 4);
+}
+
+void ucpg_relay_out_u64(ucpg_relay_out_t *o, uint64_t v)
+{
+    ucpg_relay_out_int(o, v, 8);
 }
 
 void ucpg_relay_out_bytes(ucpg_relay_out_t *o, const void *p, size_t n)
