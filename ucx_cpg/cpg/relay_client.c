@@ -134,18 +134,21 @@ static cs_error_t ucpg_cpg_relay_insert(ucpg_cpg_relay_t *r)
     return (i < UCPG_CPG_RELAYS) ? CS_OK : CS_ERR_NO_RESOURCES;
 }
 
-/* Takes it out of the table: later lookups fail; our reference stays. */
+/* Takes it out of the table: later lookups fail; the caller gets a
+ * reference. NULL if it is not there (or another finalize came first). */
 static ucpg_cpg_relay_t *ucpg_cpg_relay_retire(cpg_handle_t id)
 {
-    ucpg_cpg_relay_t *r = ucpg_cpg_relay_get(id);
+    uint32_t i = (uint32_t)(id & 0xffffffffu);
+    ucpg_cpg_relay_t *r = NULL;
 
-    if (r != NULL) {
-        pthread_mutex_lock(&ucpg_cpg_relay_table_lock);
+    pthread_mutex_lock(&ucpg_cpg_relay_table_lock);
+    if ((i < UCPG_CPG_RELAYS) && (ucpg_cpg_relay_table[i] != NULL) &&
+        (ucpg_cpg_relay_table[i]->id == id)) {
+        r = ucpg_cpg_relay_table[i];      /* the table's reference becomes ours */
+        ucpg_cpg_relay_table[i] = NULL;
         __atomic_store_n(&r->finalized, 1, __ATOMIC_RELEASE);
-        ucpg_cpg_relay_table[(uint32_t)(id & 0xffffffffu)] = NULL;
-        --r->refs;                        /* the table's */
-        pthread_mutex_unlock(&ucpg_cpg_relay_table_lock);
     }
+    pthread_mutex_unlock(&ucpg_cpg_relay_table_lock);
     return r;
 }
 
