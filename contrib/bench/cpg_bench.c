@@ -4,7 +4,7 @@
  *
  *   cpg_bench -m thr [-p MEMBERS] [-s BYTES] [-t SEC] [-a] [common options]
  *   cpg_bench -m lat [-p MEMBERS] [-s BYTES] [-n ITERS] [-w WARMUP] [-b] [common options]
- *   common options: [-g GROUP] [-T SEC] [-V] [-M]
+ *   common options: [-g GROUP] [-T SEC] [-V] [-M] [-c]
  *
  * Built against <corosync/cpg.h> with -lcpg, the same binary runs with
  * corosync's libcpg.so.4 or with ucx_cpg's ABI-compatible one: the library is
@@ -128,6 +128,8 @@ typedef struct bench_opts {
     unsigned      timeout_s;   /* -T */
     int           verify_body; /* !-V */
     int           machine;     /* -M */
+    int           pin;         /* -c */
+    cpu_set_t     cpus;        /* -c: the CPUs the program may use, taken at start */
     char          group[CPG_MAX_NAME_LENGTH + 1];
 } bench_opts_t;
 
@@ -905,11 +907,33 @@ static int bench_run_lat(bench_member_t *m, double **us_p)
 
 /* ---- one member --------------------------------------------------------------------- */
 
+/* -c: member r runs on the r-th CPU the program was given (round robin),
+ * all its threads, the library's included (pinned before cpg_initialize). */
+static void bench_pin(const bench_opts_t *o, unsigned rank)
+{
+    int n = CPU_COUNT(&o->cpus), k = (int)(rank % (unsigned)((n > 0) ? n : 1)), cpu;
+    cpu_set_t one;
+
+    for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &o->cpus) && (k-- == 0)) {
+            break;
+        }
+    }
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if ((cpu == CPU_SETSIZE) || (sched_setaffinity(0, sizeof(one), &one) != 0)) {
+        fprintf(stderr, "cpg_bench[%u]: cannot pin to a CPU: %s\n", rank, strerror(errno));
+    }
+}
+
 static void bench_member_init(bench_member_t *m, const bench_opts_t *o, unsigned rank,
                               int64_t deadline_ns)
 {
     pthread_condattr_t ca;
 
+    if (o->pin) {
+        bench_pin(o, rank);
+    }
     memset(m, 0, sizeof(*m));
     m->o           = o;
     m->rank        = rank;
@@ -1170,6 +1194,8 @@ static void bench_usage(FILE *stream)
             "  -T SEC      time limit of the whole run, longer than -t (default 120;\n"
             "              exit status 3)\n"
             "  -V          do not verify message bodies (headers, lengths and order still)\n"
+            "  -c          pin member r, all its threads, to the r-th CPU of those given\n"
+            "              (round robin), as compare.sh pins ucx_cpg_perftest's members\n"
             "  -M          also print a machine-readable RESULT line\n"
             "  -h          this help\n"
             "MB = 10^6 bytes. Exit status: 0 ok, 1 CPG error, 2 data error, 3 timeout, 4 usage.\n",
@@ -1243,6 +1269,9 @@ static int bench_parse_opt(bench_opts_t *o, int opt, const char *arg, int *have_
     case 'b': o->busy = 1; return 0;
     case 'V': o->verify_body = 0; return 0;
     case 'M': o->machine = 1; return 0;
+    case 'c':
+        o->pin = 1;
+        return (sched_getaffinity(0, sizeof(o->cpus), &o->cpus) == 0) ? 0 : -1;
     case 'g':
         if ((arg[0] == '\0') || (strlen(arg) > CPG_MAX_NAME_LENGTH)) {
             return -1;
@@ -1266,7 +1295,7 @@ static int bench_parse_args(int argc, char **argv, bench_opts_t *o)
     o->timeout_s   = 120;
     o->verify_body = 1;
     snprintf(o->group, sizeof(o->group), "cpg_bench.%d", (int)getpid());
-    while ((opt = getopt(argc, argv, "m:p:s:t:an:w:bg:T:VMh")) != -1) {
+    while ((opt = getopt(argc, argv, "m:p:s:t:an:w:bcg:T:VMh")) != -1) {
         if (opt == 'h') {
             bench_usage(stdout);
             exit(BENCH_EXIT_OK);

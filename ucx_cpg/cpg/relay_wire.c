@@ -290,7 +290,9 @@ ucpg_status_t ucpg_relay_get_name(ucpg_wire_reader_t *r, struct cpg_name *name)
         return UCPG_ERR_MESSAGE;
     }
     name->length = len;
-    memcpy(name->value, p, len);
+    if (len > 0) {
+        memcpy(name->value, p, len);
+    }
     return r->short_read ? UCPG_ERR_MESSAGE : UCPG_OK;
 }
 
