@@ -4,7 +4,7 @@
 # run and one markdown table.
 #
 #   contrib/bench/cpg_compare.sh [-b BUILD_DIR] [-o FILE] [-r REPS] [-l LIB] [-I CPUS]
-#                                [-t SEC] [-T SEC] [-E] [-q]
+#                                [-P] [-t SEC] [-T SEC] [-E] [-q]
 #
 #   -b BUILD_DIR  the ucx_cpg build (default $UCPG_BUILD_DIR, else ./build);
 #                 ucx_cpg's libcpg.so.4 is taken from $UCPG_COMPAT_DIR
@@ -14,6 +14,9 @@
 #   -l LIB        run one library only: corosync or ucx_cpg (default: both)
 #   -I CPUS       run cpg_bench under taskset -c CPUS (default: not pinned;
 #                 corosync itself is never pinned)
+#   -P            pin each member, all its threads, to one CPU, round robin
+#                 (cpg_bench -c), for both libraries, as compare.sh pins
+#                 ucx_cpg_perftest's members
 #   -t SEC        flood duration of the throughput runs (default 5)
 #   -T SEC        time limit of every cpg_bench run (default 120)
 #   -E            use the corosync that is already running (it is neither
@@ -61,6 +64,7 @@ REPS=3
 REPS_SET=0
 LIBS="corosync ucx_cpg"
 ICPUS=
+MEMBER_PIN=
 USE_EXISTING=0
 QUICK=0
 ITERS=10000
@@ -72,13 +76,14 @@ usage() {
     exit 2
 }
 
-while getopts b:o:r:l:I:t:T:Eqh opt; do
+while getopts b:o:r:l:I:Pt:T:Eqh opt; do
     case $opt in
     b) BUILD=$OPTARG ;;
     o) OUT=$OPTARG ;;
     r) case $OPTARG in ''|*[!0-9]*) usage ;; esac; REPS=$OPTARG; REPS_SET=1 ;;
     l) case $OPTARG in corosync|ucx_cpg) LIBS=$OPTARG ;; *) usage ;; esac ;;
     I) case $OPTARG in ''|*[!0-9,-]*) usage ;; esac; ICPUS=$OPTARG ;;
+    P) MEMBER_PIN=" -c" ;;
     t) case $OPTARG in ''|*[!0-9]*) usage ;; esac; SECS=$OPTARG ;;
     T) case $OPTARG in ''|*[!0-9]*) usage ;; esac; T=$OPTARG ;;
     E) USE_EXISTING=1 ;;
@@ -194,9 +199,9 @@ NRUN=0
 # bench_args MODE SIZE MEMBERS: the cpg_bench arguments of one run
 bench_args() {
     if [ "$1" = thr ]; then
-        echo "-m thr -s $2 -p $3 -t $SECS -T $T -M"
+        echo "-m thr -s $2 -p $3 -t $SECS -T $T -M$MEMBER_PIN"
     else
-        echo "-m lat -s $2 -p $3 -n $ITERS -w $WARM -T $T -M"
+        echo "-m lat -s $2 -p $3 -n $ITERS -w $WARM -T $T -M$MEMBER_PIN"
     fi
 }
 
@@ -354,7 +359,10 @@ report() {
     printf '%s' "$SKIPPED"
     echo "- cpg_bench compiled by this script with $INC_HOW: \`$(echo "$CC_CMD" | sed "s|$W/||; s|$TOP/||g")\`."
     echo
-    echo "Commands (every member is a process forked by cpg_bench; ${PIN[*]:-no CPU pinning}):"
+    local pin_desc="no CPU pinning"
+    [ -z "$MEMBER_PIN" ] || pin_desc="each member pinned to one CPU (-c)"
+    [ ${#PIN[@]} -eq 0 ] || pin_desc="${PIN[*]}"
+    echo "Commands (every member is a process forked by cpg_bench; $pin_desc):"
     echo
     for lib in corosync ucx_cpg; do
         has_lib "$lib" || continue
