@@ -57,6 +57,10 @@
  *          p99_us=... max_us=... mean_us=... errors=0
  * (each on one line). Diagnostics go to stderr, prefixed "cpg_bench[rank]".
  *
+ * -c binds member r (every thread it has, the library's too: before
+ * cpg_initialize) to the r-th CPU of those the program may use, round robin,
+ * as mpirun binds ranks; both libraries are measured alike with it.
+ *
  * Bounded: every wait has the deadline of -T (default 120 s, counted from the
  * start); on timeout the program says what was missing and exits 3. Children
  * die with the parent (PR_SET_PDEATHSIG) and are all reaped.
