@@ -647,6 +647,73 @@ static int forked_relay_dies(void)
     return 0;
 }
 
+/* A forked process that joins and never dispatches: its relay buffers a
+ * bounded amount of callbacks, then stops taking them, so the group's flow
+ * control and stall timeout treat it as any slow reader (the senders see
+ * CS_ERR_TRY_AGAIN, the member is removed), never unbounded memory. */
+static int forked_never_dispatches(void)
+{
+    struct cpg_name g = name_of("forkg3");
+    cpg_handle_t h;
+
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    sleep(60);                                  /* killed long before */
+    return 1;
+}
+
+static int child_fork_relay_stalled(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("forkg3");
+    uint8_t msg[512] = {0};
+    struct iovec iov = {msg, sizeof(msg)};
+    int sent = 0, retries = 0, status = 0;
+    uint64_t deadline;
+    char relay[4096];
+    cs_error_t err;
+    cpg_handle_t h;
+    pid_t pid;
+
+    (void)rank; (void)nprocs; (void)arg;
+    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
+    setenv("UCX_CPG_RELAY", relay, 0);
+    setenv("UCX_CPG_GROUP_WINDOW", "64", 1);
+    setenv("UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000", 1);
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    pid = fork();
+    if (pid == 0) {
+        _exit(forked_never_dispatches());
+    }
+    EXPECT_TRUE(pid > 0);
+    EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);          /* it joined */
+    deadline = ucpg_test_now_ms() + STEP_MS;
+    while ((seen.confchgs < 3) && (ucpg_test_now_ms() < deadline)) {
+        err = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1);
+        sent    += (err == CS_OK);
+        retries += (err == CS_ERR_TRY_AGAIN);
+        cpg_dispatch(h, CS_DISPATCH_ALL);
+        if (err == CS_ERR_TRY_AGAIN) {
+            usleep(1000);
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    if ((seen.confchgs != 3) || (seen.left_pid != (uint32_t)pid) ||
+        (seen.left_reason != CPG_REASON_PROCDOWN) || (retries == 0)) {
+        ucpg_test_say("ERR after %d messages, %d retries: %d confchgs, left %u reason %u", sent,
+                      retries, seen.confchgs, seen.left_pid, seen.left_reason);
+        return 1;
+    }
+    /* the relay holds at most its 4 MiB of frames and the socket's buffer */
+    ucpg_test_say("removed after %d messages, %d retries", sent, retries);
+    EXPECT_TRUE(sent < 20000);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);   /* the group goes on */
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
 /* Relayed handles under the native tests' checks: every dispatch mode (and
  * a finalize that wakes a blocked dispatcher) in one forked child, a dead
  * relay in another; the member of the second is removed for the others. */
@@ -705,6 +772,11 @@ static int test_fork_relay(void)
 static int test_fork(void)
 {
     return run_forking(child_fork);
+}
+
+static int test_fork_relay_stalled(void)
+{
+    return run_forking(child_fork_relay_stalled);
 }
 
 static int run_one(ucpg_harness_child_func_t fn, const char *max_msg)
@@ -1108,6 +1180,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_iteration_and_zcb),
     INTEG_TEST(test_fork),
     INTEG_TEST(test_fork_relay),
+    INTEG_TEST(test_fork_relay_stalled),
     INTEG_TEST(test_reasons_seen_by_a_member),
     INTEG_TEST(test_stopped_member_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
