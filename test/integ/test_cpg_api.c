@@ -544,23 +544,32 @@ static const char *builddir(void)
     return dir ? dir : UCPG_TEST_BUILDDIR;
 }
 
+/* The parent of a fork test: the build's relay (unless the environment names
+ * another, e.g. a valgrind wrapper), a handle joined to group, its confchg. */
+static int parent_joins(const char *group, cpg_handle_t *h)
+{
+    struct cpg_name g = name_of(group);
+    char relay[4096];
+
+    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
+    setenv("UCX_CPG_RELAY", relay, 0);
+    EXPECT_CS(cpg_initialize(h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(*h, &g), CS_OK);
+    EXPECT_TRUE(wait_count(*h, &seen.confchgs, 1) == 0);
+    return 0;
+}
+
 /* The parent's side: the forked child joins, sends, leaves, joins with a
  * second handle and exits; each step as any member's would look. */
 static int child_fork(int rank, int nprocs, void *arg)
 {
-    struct cpg_name g = name_of("forkg");
     struct iovec iov = {"p", 1};
-    char relay[4096];
     unsigned nodeid = 0;
     cpg_handle_t h;
     pid_t pid;
 
     (void)rank; (void)nprocs; (void)arg;
-    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
-    setenv("UCX_CPG_RELAY", relay, 0);            /* unless the caller wraps it */
-    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
-    EXPECT_CS(cpg_join(h, &g), CS_OK);
-    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_TRUE(parent_joins("forkg", &h) == 0);
     EXPECT_CS(cpg_local_get(h, &nodeid), CS_OK);
     memset(&seen, 0, sizeof(seen));
     pid = fork();
@@ -664,24 +673,18 @@ static int forked_never_dispatches(void)
 
 static int child_fork_relay_stalled(int rank, int nprocs, void *arg)
 {
-    struct cpg_name g = name_of("forkg3");
     uint8_t msg[512] = {0};
     struct iovec iov = {msg, sizeof(msg)};
     int sent = 0, retries = 0, status = 0;
     uint64_t deadline;
-    char relay[4096];
     cs_error_t err;
     cpg_handle_t h;
     pid_t pid;
 
     (void)rank; (void)nprocs; (void)arg;
-    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
-    setenv("UCX_CPG_RELAY", relay, 0);
     setenv("UCX_CPG_GROUP_WINDOW", "64", 1);
     setenv("UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000", 1);
-    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
-    EXPECT_CS(cpg_join(h, &g), CS_OK);
-    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_TRUE(parent_joins("forkg3", &h) == 0);
     pid = fork();
     if (pid == 0) {
         _exit(forked_never_dispatches());
@@ -719,18 +722,12 @@ static int child_fork_relay_stalled(int rank, int nprocs, void *arg)
  * relay in another; the member of the second is removed for the others. */
 static int child_fork_relay(int rank, int nprocs, void *arg)
 {
-    struct cpg_name g = name_of("forkg2");
-    char relay[4096];
     cpg_handle_t h;
     pid_t pid;
 
     (void)rank; (void)nprocs; (void)arg;
-    snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
-    setenv("UCX_CPG_RELAY", relay, 0);            /* unless the caller wraps it */
     setenv("UCX_CPG_KEEPALIVE_MS", "200", 1);          /* a dead relay is seen by UCX */
-    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
-    EXPECT_CS(cpg_join(h, &g), CS_OK);
-    EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+    EXPECT_TRUE(parent_joins("forkg2", &h) == 0);
     pid = fork();
     if (pid == 0) {
         memset(&seen, 0, sizeof(seen));
