@@ -462,6 +462,7 @@ static int fork_relayed_calls(cpg_handle_t h, unsigned parent_nodeid, const void
     EXPECT_CS(cpg_iteration_finalize(it), CS_OK);
     EXPECT_CS(cpg_iteration_finalize(it), CS_ERR_BAD_HANDLE);
     /* a zero-copy buffer (copied once to the relay) */
+    EXPECT_CS(cpg_zcb_alloc(h, (size_t)max + 1, &z), CS_ERR_TOO_BIG);
     EXPECT_CS(cpg_zcb_alloc(h, 100, &z), CS_OK);
     memset(z, 'z', 100);
     EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, z, 101), CS_ERR_INVALID_PARAM);
@@ -640,9 +641,11 @@ static int forked_relay_dies(void)
 {
     struct cpg_name g = name_of("forkg2");
     struct iovec iov = {"d", 1};
+    uint64_t start;
     cpg_handle_t h;
     pid_t relay[4];
 
+    setenv("UCX_CPG_GROUP_JOIN_TIMEOUT_MS", "1000", 1);      /* the relay's, and its bound */
     memset(&seen, 0, sizeof(seen));
     EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
     EXPECT_CS(cpg_join(h, &g), CS_OK);
@@ -653,6 +656,17 @@ static int forked_relay_dies(void)
     EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_ERR_LIBRARY);
     EXPECT_CS(cpg_finalize(h), CS_OK);
     EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_ERR_BAD_HANDLE);
+    /* a relay stopped (not dead): a call fails within the join timeout plus
+     * the relay's slack (1 + 2 s here), and so do the calls after it */
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_TRUE(relays_of_self(relay, 4) == 1);
+    EXPECT_TRUE(kill(relay[0], SIGSTOP) == 0);
+    start = ucpg_test_now_ms();
+    EXPECT_CS(cpg_join(h, &g), CS_ERR_LIBRARY);
+    EXPECT_TRUE(ucpg_test_now_ms() - start < 10000);
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_LIBRARY);
+    kill(relay[0], SIGKILL);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
     return 0;
 }
 

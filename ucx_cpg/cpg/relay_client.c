@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ extern char **environ;
 #define UCPG_CPG_RELAYS        256u      /* handles per process */
 #define UCPG_CPG_RELAY_ITERS   256u      /* iterations per process */
 #define UCPG_CPG_RELAY_WAIT_MS 2000u     /* for the relay to exit after finalize */
+#define UCPG_CPG_RELAY_SLACK_MS 2000u    /* a call's bound beyond the join timeout */
 
 static pthread_mutex_t   ucpg_cpg_relay_table_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_cpg_relay_t *ucpg_cpg_relay_table[UCPG_CPG_RELAYS];
@@ -173,18 +175,26 @@ static cs_error_t ucpg_cpg_relay_call(ucpg_cpg_relay_t *r, uint32_t type,
     if (status == UCPG_OK) {
         status = ucpg_relay_frame_recv(r->rfd, UCPG_RELAY_SMALL_MAX, reply);
     }
+    if ((status == UCPG_OK) && (reply->type == UCPG_RELAY_REPLY)) {
+        ucpg_wire_reader_init(rd, reply->body, reply->len);
+        err = ucpg_wire_get_u32(rd);
+        status = rd->short_read ? UCPG_ERR_MESSAGE : UCPG_OK;
+    } else if (status == UCPG_OK) {
+        status = UCPG_ERR_MESSAGE;
+    }
+    if (status != UCPG_OK) {
+        /* The stream is out of step (or the relay gone, stopped past the
+         * socket timeouts): later calls fail at once instead of reading a
+         * late answer as theirs. */
+        shutdown(r->rfd, SHUT_RDWR);
+    }
     pthread_mutex_unlock(&r->rpc_lock);
     if (status != UCPG_OK) {
         ucpg_error("CPG relay %d: %s", (int)r->pid, (status == UCPG_ERR_PEER_DOWN) ?
-                   "gone" : ucpg_status_string(status));
-        return CS_ERR_LIBRARY;
-    }
-    ucpg_wire_reader_init(rd, reply->body, reply->len);
-    err = ucpg_wire_get_u32(rd);
-    if ((reply->type != UCPG_RELAY_REPLY) || rd->short_read) {
-        ucpg_error("CPG relay %d sent a malformed reply", (int)r->pid);
+                   "gone, or no answer within the timeout" : "malformed reply");
         free(reply->body);
         reply->body = NULL;
+        ucpg_wire_reader_init(rd, NULL, 0);
         return CS_ERR_LIBRARY;
     }
     return (cs_error_t)err;
@@ -283,6 +293,23 @@ static char **ucpg_cpg_relay_env(const char *domain)
     return env;
 }
 
+/*
+ * A relay that is alive but stopped (SIGSTOP) would leave a call or the
+ * rest of a callback frame waiting for ever; the sockets' timeouts bound
+ * that. The longest call is a join, which the relay gives up after
+ * group_join_timeout_ms itself, so that plus some slack is the bound.
+ */
+static void ucpg_cpg_relay_timeouts(ucpg_cpg_relay_t *r, unsigned ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000u), (suseconds_t)(ms % 1000u) * 1000};
+
+    if ((setsockopt(r->rfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) ||
+        (setsockopt(r->rfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) ||
+        (setsockopt(r->efd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)) {
+        ucpg_warn("CPG relay %d: socket timeouts not set: %m", (int)r->pid);
+    }
+}
+
 static cs_error_t ucpg_cpg_relay_spawn(ucpg_cpg_relay_t *r, const char *path, const char *domain)
 {
     int rs[2] = {-1, -1}, es[2] = {-1, -1}, rc = -1;
@@ -366,6 +393,7 @@ cs_error_t ucpg_cpg_relay_initialize(cpg_handle_t *handle, const cpg_model_v1_da
                        (model->cpg_totem_confchg_fn != NULL);
     err = ucpg_cpg_relay_spawn(r, config.relay, domain);
     if (err == CS_OK) {
+        ucpg_cpg_relay_timeouts(r, config.group_join_timeout_ms + UCPG_CPG_RELAY_SLACK_MS);
         ucpg_relay_out_init(&body);
         ucpg_relay_out_u32(&body, model->flags);
         ucpg_relay_out_u32(&body, model->cpg_totem_confchg_fn != NULL);
@@ -708,10 +736,18 @@ static void ucpg_cpg_relay_iter_drop_all(cpg_handle_t handle)
 
 cs_error_t ucpg_cpg_relay_zcb_alloc(cpg_handle_t handle, size_t size, void **buffer)
 {
-    ucpg_cpg_relay_t *r = ucpg_cpg_relay_get(handle);
+    ucpg_cpg_relay_t *r;
     ucpg_cpg_zcb_t *z;
+    uint32_t max = 0;
+    cs_error_t err = ucpg_cpg_relay_max_msg(handle, &max);   /* as natively: TOO_BIG */
 
-    if (r == NULL) {
+    if (err != CS_OK) {
+        return err;
+    }
+    if (size > max) {
+        return CS_ERR_TOO_BIG;
+    }
+    if ((r = ucpg_cpg_relay_get(handle)) == NULL) {
         return CS_ERR_BAD_HANDLE;
     }
     z = calloc(1, sizeof(*z));

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "core/log.h"
 
@@ -100,7 +101,8 @@ static cs_error_t ucpg_cpg_relay_dispatch_frame(ucpg_cpg_relay_t *r, int wait_ms
     free(f.body);
     if (status != UCPG_OK) {
         ucpg_error("CPG relay %d: %s", (int)r->pid, (status == UCPG_ERR_PEER_DOWN) ?
-                   "gone" : "sent a callback that does not decode");
+                   "gone, or stopped inside a frame" : "sent a callback that does not decode");
+        shutdown(r->efd, SHUT_RDWR);      /* out of step: later dispatches fail at once */
         return CS_ERR_LIBRARY;
     }
     return CS_OK;
