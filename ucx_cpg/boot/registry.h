@@ -125,24 +125,49 @@ typedef struct ucpg_registry_group {
 } ucpg_registry_group_t;
 
 /*
+ * Who vouches for members of other nodes. A member listed with a node id
+ * other than self_node is alive iff alive(arg, slot, uuid) says so (the
+ * domain's view of that peer); members of self_node are checked against
+ * their registry slot as always. alive is called with the registry locked:
+ * it may take the domain's lock, never the registry's.
+ */
+typedef int (*ucpg_registry_alive_fn_t)(void *arg, uint32_t slot, uint64_t uuid);
+void ucpg_registry_set_oracle(ucpg_registry_t *reg, uint32_t self_node,
+                              ucpg_registry_alive_fn_t alive, void *arg);
+
+/*
  * Finds group name. If it has no entry, or no member of the entry is alive,
  * creates one with creator as its only member and sequencer (view_id 1) and
- * sets *created_p. UCPG_ERR_NO_RESOURCE if the directory is full.
+ * sets *created_p, unless may_create is 0: then UCPG_ERR_BUSY (the caller
+ * tries again later; see boot/directory.c). UCPG_ERR_NO_RESOURCE if the
+ * directory is full.
  */
 ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, size_t name_len,
-                                       const ucpg_registry_gmember_t *creator,
+                                       const ucpg_registry_gmember_t *creator, int may_create,
                                        ucpg_registry_group_t *group_p, int *created_p);
 
 /*
- * Records a new view of entry (index, gen): its sequencer and members. Only
- * a view_id at least the recorded one is applied (a late writer never
- * rolls the entry back); nmembers 0 removes the entry. UCPG_ERR_NOT_FOUND if
- * the entry now holds another group.
+ * Records a new view of group (name, gen): its members, the first of which
+ * is its sequencer (the order of ucpg_group views). The
+ * entry is found by name, so a sequencer can register its group with a
+ * directory that never heard of it (a new coordinator node):
+ *   - an entry of that name and gen takes the view if view_id is at least
+ *     the recorded one (a late writer never rolls it back); nmembers 0
+ *     removes it;
+ *   - no entry, or one of another gen whose members all died: the view is
+ *     written as a new entry (nmembers 0: nothing to do);
+ *   - an entry of another gen with live members: UCPG_ERR_EXISTS (two
+ *     groups of one name: the directory keeps the one it has).
+ * UCPG_ERR_NO_RESOURCE if a new entry is needed and the directory is full.
  */
-ucpg_status_t ucpg_registry_group_update(ucpg_registry_t *reg, uint32_t index, uint64_t gen,
-                                         uint64_t view_id, uint32_t seq_slot, uint64_t seq_uuid,
-                                         const ucpg_registry_gmember_t *members,
-                                         uint32_t nmembers);
+ucpg_status_t ucpg_registry_group_publish(ucpg_registry_t *reg, const void *name,
+                                          size_t name_len, uint64_t gen, uint64_t view_id,
+                                          const ucpg_registry_gmember_t *members,
+                                          uint32_t nmembers);
+
+/* Empties the directory (a node that stopped being the domain's directory
+ * coordinator, boot/directory.c). */
+ucpg_status_t ucpg_registry_group_clear(ucpg_registry_t *reg);
 
 /* Called with the registry locked: must not call back into the registry.
  * members holds only live processes. */

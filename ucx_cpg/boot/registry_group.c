@@ -11,7 +11,9 @@
  * Liveness is not trusted from the file: a member is listed only if its
  * registry slot still holds the same live incarnation, so a group whose
  * processes all crashed disappears by itself (no ghost members, and the
- * next joiner simply recreates it).
+ * next joiner simply recreates it). Members of other nodes (a directory
+ * serving a domain that spans hosts) have no slot here; the oracle set by
+ * the boot layer answers for them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -80,6 +82,24 @@ static ucpg_status_t ucpg_registry_group_write_hdr(ucpg_registry_t *reg, uint32_
                              ucpg_registry_group_hdr_offset(reg, i));
 }
 
+void ucpg_registry_set_oracle(ucpg_registry_t *reg, uint32_t self_node,
+                              ucpg_registry_alive_fn_t alive, void *arg)
+{
+    pthread_mutex_lock(&reg->lock);
+    reg->self_node = self_node;
+    reg->alive_fn  = alive;
+    reg->alive_arg = arg;
+    pthread_mutex_unlock(&reg->lock);
+}
+
+static int ucpg_registry_member_alive(ucpg_registry_t *reg, const ucpg_registry_gmember_t *m)
+{
+    if ((reg->alive_fn != NULL) && (m->nodeid != reg->self_node)) {
+        return reg->alive_fn(reg->alive_arg, m->slot, m->uuid);
+    }
+    return ucpg_registry_owner_alive(reg, m->slot, m->uuid);
+}
+
 /* Reads entry i's members and keeps only the live ones; returns how many. */
 static uint32_t ucpg_registry_group_live_members(ucpg_registry_t *reg, uint32_t i,
                                                  const ucpg_registry_group_hdr_t *hdr,
@@ -92,7 +112,7 @@ static uint32_t ucpg_registry_group_live_members(ucpg_registry_t *reg, uint32_t 
         return 0;
     }
     for (k = 0; k < hdr->nmembers; ++k) {
-        if (ucpg_registry_owner_alive(reg, members[k].slot, members[k].uuid)) {
+        if (ucpg_registry_member_alive(reg, &members[k])) {
             members[n++] = members[k];
         }
     }
@@ -105,28 +125,44 @@ static int ucpg_registry_group_name_eq(const ucpg_registry_group_hdr_t *h, const
     return (h->name_len == name_len) && (memcmp(h->name, name, name_len) == 0);
 }
 
-/* Writes a fresh entry i for name with creator as its only member. */
-static ucpg_status_t ucpg_registry_group_create(ucpg_registry_t *reg, uint32_t i,
-                                                const void *name, size_t name_len,
-                                                const ucpg_registry_gmember_t *creator,
-                                                ucpg_registry_group_hdr_t *hdr)
+/* Writes entry i: group name, incarnation gen, and a view of nmembers
+ * (at least one) whose first member is the sequencer. */
+static ucpg_status_t ucpg_registry_group_write(ucpg_registry_t *reg, uint32_t i,
+                                               const void *name, size_t name_len, uint64_t gen,
+                                               uint64_t view_id,
+                                               const ucpg_registry_gmember_t *members,
+                                               uint32_t nmembers, ucpg_registry_group_hdr_t *hdr)
 {
     ucpg_status_t status;
 
     memset(hdr, 0, sizeof(*hdr));
     hdr->state    = UCPG_REGISTRY_SLOT_USED;
     hdr->name_len = (uint32_t)name_len;
-    memcpy(hdr->name, name, name_len);
-    do {
-        hdr->gen = ucpg_proc_random64();
-    } while (hdr->gen == 0);
-    hdr->seq_slot = creator->slot;
-    hdr->seq_uuid = creator->uuid;
-    hdr->view_id  = 1;
-    hdr->nmembers = 1;
-    status = ucpg_registry_pio(1, reg->fd, (void*)creator, sizeof(*creator),
+    if (name_len > 0) {
+        memcpy(hdr->name, name, name_len);
+    }
+    hdr->gen      = gen;
+    hdr->seq_slot = members[0].slot;
+    hdr->seq_uuid = members[0].uuid;
+    hdr->view_id  = view_id;
+    hdr->nmembers = nmembers;
+    status = ucpg_registry_pio(1, reg->fd, (void*)members, nmembers * sizeof(*members),
                                ucpg_registry_group_members_offset(reg, i));
     return (status == UCPG_OK) ? ucpg_registry_group_write_hdr(reg, i, hdr) : status;
+}
+
+/* A fresh incarnation of name at entry i with creator alone in it. */
+static ucpg_status_t ucpg_registry_group_create(ucpg_registry_t *reg, uint32_t i,
+                                                const void *name, size_t name_len,
+                                                const ucpg_registry_gmember_t *creator,
+                                                ucpg_registry_group_hdr_t *hdr)
+{
+    uint64_t gen;
+
+    do {
+        gen = ucpg_proc_random64();
+    } while (gen == 0);
+    return ucpg_registry_group_write(reg, i, name, name_len, gen, 1, creator, 1, hdr);
 }
 
 static void ucpg_registry_group_export(uint32_t i, const ucpg_registry_group_hdr_t *h,
@@ -143,23 +179,49 @@ static void ucpg_registry_group_export(uint32_t i, const ucpg_registry_group_hdr
     g->nmembers = nlive;
 }
 
-ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, size_t name_len,
-                                       const ucpg_registry_gmember_t *creator,
-                                       ucpg_registry_group_t *group_p, int *created_p)
-{
-    ucpg_registry_group_hdr_t *hdrs, hdr;
-    ucpg_registry_gmember_t *members;
-    ucpg_status_t status;
-    int free_index = -1, found = -1;
-    uint32_t i, nlive = 0;
+/* Where name is in the directory (called locked). */
+typedef struct ucpg_registry_group_find {
+    ucpg_registry_group_hdr_t *hdrs;      /* every entry header, read in one go */
+    ucpg_registry_gmember_t   *members;   /* the live members of the entry found */
+    int                        found;     /* entry of name, or -1 */
+    int                        free_index;/* first free entry, or -1 */
+    uint32_t                   nlive;
+} ucpg_registry_group_find_t;
 
-    if ((name_len > UCPG_REGISTRY_GROUP_NAME_MAX) || ((name == NULL) && (name_len > 0)) ||
-        (creator == NULL) || (group_p == NULL) || (created_p == NULL)) {
-        return UCPG_ERR_INVALID_PARAM;
+static ucpg_status_t ucpg_registry_group_find(ucpg_registry_t *reg, const void *name,
+                                              size_t name_len, ucpg_registry_group_find_t *f)
+{
+    ucpg_status_t status = ucpg_registry_group_read_hdrs(reg, f->hdrs);
+    uint32_t i;
+
+    f->found      = -1;
+    f->free_index = -1;
+    f->nlive      = 0;
+    for (i = 0; (status == UCPG_OK) && (i < UCPG_REGISTRY_NGROUPS) && (f->found < 0); ++i) {
+        if (!ucpg_registry_group_hdr_sane(&f->hdrs[i])) {
+            f->free_index = (f->free_index < 0) ? (int)i : f->free_index;
+        } else if (ucpg_registry_group_name_eq(&f->hdrs[i], name, name_len)) {
+            f->nlive = ucpg_registry_group_live_members(reg, i, &f->hdrs[i], f->members);
+            f->found = (int)i;
+        }
     }
-    hdrs    = malloc(UCPG_REGISTRY_GROUP_HDRS_SIZE);
-    members = malloc(UCPG_REGISTRY_GROUP_MEMBERS_SIZE);
-    if ((hdrs == NULL) || (members == NULL)) {
+    return status;
+}
+
+/* Runs op(reg, &find, ctx) with the registry locked and name looked up. */
+typedef ucpg_status_t (*ucpg_registry_group_op_t)(ucpg_registry_t *reg,
+                                                  ucpg_registry_group_find_t *f, void *ctx);
+
+static ucpg_status_t ucpg_registry_group_locked(ucpg_registry_t *reg, const void *name,
+                                                size_t name_len, ucpg_registry_group_op_t op,
+                                                void *ctx)
+{
+    ucpg_registry_group_find_t f;
+    ucpg_status_t status;
+
+    f.hdrs    = malloc(UCPG_REGISTRY_GROUP_HDRS_SIZE);
+    f.members = malloc(UCPG_REGISTRY_GROUP_MEMBERS_SIZE);
+    if ((f.hdrs == NULL) || (f.members == NULL)) {
         status = UCPG_ERR_NO_MEMORY;
         goto out_free;
     }
@@ -167,74 +229,118 @@ ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, s
     if (status != UCPG_OK) {
         goto out_free;
     }
-    status = ucpg_registry_group_read_hdrs(reg, hdrs);
-    for (i = 0; (status == UCPG_OK) && (i < UCPG_REGISTRY_NGROUPS) && (found < 0); ++i) {
-        if (!ucpg_registry_group_hdr_sane(&hdrs[i])) {
-            free_index = (free_index < 0) ? (int)i : free_index;
-        } else if (ucpg_registry_group_name_eq(&hdrs[i], name, name_len)) {
-            nlive = ucpg_registry_group_live_members(reg, i, &hdrs[i], members);
-            found = (int)i;
-        }
-    }
-    *created_p = 0;
-    if ((status == UCPG_OK) && (found >= 0) && (nlive > 0)) {
-        ucpg_registry_group_export((uint32_t)found, &hdrs[found], nlive, group_p);
-    } else if (status == UCPG_OK) {
-        /* Absent, or every member died: (re)create it in place. */
-        i = (found >= 0) ? (uint32_t)found : (uint32_t)free_index;
-        if ((found < 0) && (free_index < 0)) {
-            status = UCPG_ERR_NO_RESOURCE;
-        } else {
-            status = ucpg_registry_group_create(reg, i, name, name_len, creator, &hdr);
-            ucpg_registry_group_export(i, &hdr, 1, group_p);
-            *created_p = (status == UCPG_OK);
-        }
+    status = ucpg_registry_group_find(reg, name, name_len, &f);
+    if (status == UCPG_OK) {
+        status = op(reg, &f, ctx);
     }
     ucpg_registry_unlock(reg);
 out_free:
-    free(members);
-    free(hdrs);
+    free(f.members);
+    free(f.hdrs);
     return status;
 }
 
-ucpg_status_t ucpg_registry_group_update(ucpg_registry_t *reg, uint32_t index, uint64_t gen,
-                                         uint64_t view_id, uint32_t seq_slot, uint64_t seq_uuid,
-                                         const ucpg_registry_gmember_t *members,
-                                         uint32_t nmembers)
+typedef struct ucpg_registry_group_open_ctx {
+    const void                    *name;
+    size_t                         name_len;
+    const ucpg_registry_gmember_t *creator;
+    int                            may_create;
+    ucpg_registry_group_t         *group;
+    int                           *created;
+} ucpg_registry_group_open_ctx_t;
+
+static ucpg_status_t ucpg_registry_group_open_op(ucpg_registry_t *reg,
+                                                 ucpg_registry_group_find_t *f, void *arg)
 {
+    ucpg_registry_group_open_ctx_t *c = arg;
     ucpg_registry_group_hdr_t hdr;
     ucpg_status_t status;
+    uint32_t i;
 
-    if ((index >= UCPG_REGISTRY_NGROUPS) || (nmembers > UCPG_REGISTRY_GROUP_MEMBERS) ||
+    if ((f->found >= 0) && (f->nlive > 0)) {
+        ucpg_registry_group_export((uint32_t)f->found, &f->hdrs[f->found], f->nlive, c->group);
+        return UCPG_OK;
+    }
+    /* Absent, or every member died: (re)create it in place. */
+    if (!c->may_create) {
+        return UCPG_ERR_BUSY;
+    }
+    if ((f->found < 0) && (f->free_index < 0)) {
+        return UCPG_ERR_NO_RESOURCE;
+    }
+    i      = (f->found >= 0) ? (uint32_t)f->found : (uint32_t)f->free_index;
+    status = ucpg_registry_group_create(reg, i, c->name, c->name_len, c->creator, &hdr);
+    ucpg_registry_group_export(i, &hdr, 1, c->group);
+    *c->created = (status == UCPG_OK);
+    return status;
+}
+
+ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, size_t name_len,
+                                       const ucpg_registry_gmember_t *creator, int may_create,
+                                       ucpg_registry_group_t *group_p, int *created_p)
+{
+    ucpg_registry_group_open_ctx_t ctx = {name, name_len, creator, may_create, group_p,
+                                          created_p};
+
+    if ((name_len > UCPG_REGISTRY_GROUP_NAME_MAX) || ((name == NULL) && (name_len > 0)) ||
+        (creator == NULL) || (group_p == NULL) || (created_p == NULL)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    *created_p = 0;
+    return ucpg_registry_group_locked(reg, name, name_len, ucpg_registry_group_open_op, &ctx);
+}
+
+typedef struct ucpg_registry_group_publish_ctx {
+    const void                    *name;
+    size_t                         name_len;
+    uint64_t                       gen;
+    uint64_t                       view_id;
+    const ucpg_registry_gmember_t *members;
+    uint32_t                       nmembers;
+} ucpg_registry_group_publish_ctx_t;
+
+static ucpg_status_t ucpg_registry_group_publish_op(ucpg_registry_t *reg,
+                                                    ucpg_registry_group_find_t *f, void *arg)
+{
+    ucpg_registry_group_publish_ctx_t *c = arg;
+    ucpg_registry_group_hdr_t hdr;
+    uint32_t i;
+
+    if ((f->found >= 0) && (f->hdrs[f->found].gen == c->gen)) {
+        i = (uint32_t)f->found;
+        if (c->view_id < f->hdrs[i].view_id) {
+            return UCPG_OK;                        /* a late writer */
+        }
+        if (c->nmembers == 0) {
+            memset(&hdr, 0, sizeof(hdr));
+            return ucpg_registry_group_write_hdr(reg, i, &hdr);
+        }
+    } else if ((f->found >= 0) && (f->nlive > 0)) {
+        return UCPG_ERR_EXISTS;                    /* another incarnation lives */
+    } else if (c->nmembers == 0) {
+        return UCPG_OK;                            /* nothing to record */
+    } else if ((f->found < 0) && (f->free_index < 0)) {
+        return UCPG_ERR_NO_RESOURCE;
+    } else {
+        i = (f->found >= 0) ? (uint32_t)f->found : (uint32_t)f->free_index;
+    }
+    return ucpg_registry_group_write(reg, i, c->name, c->name_len, c->gen, c->view_id,
+                                     c->members, c->nmembers, &hdr);
+}
+
+ucpg_status_t ucpg_registry_group_publish(ucpg_registry_t *reg, const void *name,
+                                          size_t name_len, uint64_t gen, uint64_t view_id,
+                                          const ucpg_registry_gmember_t *members,
+                                          uint32_t nmembers)
+{
+    ucpg_registry_group_publish_ctx_t ctx = {name, name_len, gen, view_id, members, nmembers};
+
+    if ((name_len > UCPG_REGISTRY_GROUP_NAME_MAX) || ((name == NULL) && (name_len > 0)) ||
+        (gen == 0) || (nmembers > UCPG_REGISTRY_GROUP_MEMBERS) ||
         ((members == NULL) && (nmembers > 0))) {
         return UCPG_ERR_INVALID_PARAM;
     }
-    status = ucpg_registry_lock(reg);
-    if (status != UCPG_OK) {
-        return status;
-    }
-    status = ucpg_registry_pio(0, reg->fd, &hdr, sizeof(hdr),
-                               ucpg_registry_group_hdr_offset(reg, index));
-    if ((status == UCPG_OK) && (!ucpg_registry_group_hdr_sane(&hdr) || (hdr.gen != gen))) {
-        status = UCPG_ERR_NOT_FOUND;
-    }
-    if ((status == UCPG_OK) && (view_id >= hdr.view_id)) {
-        if (nmembers == 0) {
-            memset(&hdr, 0, sizeof(hdr));
-        } else {
-            hdr.view_id  = view_id;
-            hdr.seq_slot = seq_slot;
-            hdr.seq_uuid = seq_uuid;
-            hdr.nmembers = nmembers;
-            status = ucpg_registry_pio(1, reg->fd, (void*)members, nmembers * sizeof(*members),
-                                       ucpg_registry_group_members_offset(reg, index));
-        }
-        if (status == UCPG_OK) {
-            status = ucpg_registry_group_write_hdr(reg, index, &hdr);
-        }
-    }
-    ucpg_registry_unlock(reg);
-    return status;
+    return ucpg_registry_group_locked(reg, name, name_len, ucpg_registry_group_publish_op, &ctx);
 }
 
 ucpg_status_t ucpg_registry_group_foreach(ucpg_registry_t *reg, const void *name,
@@ -275,6 +381,24 @@ ucpg_status_t ucpg_registry_group_foreach(ucpg_registry_t *reg, const void *name
     ucpg_registry_unlock(reg);
 out_free:
     free(members);
+    free(hdrs);
+    return status;
+}
+
+ucpg_status_t ucpg_registry_group_clear(ucpg_registry_t *reg)
+{
+    ucpg_registry_group_hdr_t *hdrs = calloc(1, UCPG_REGISTRY_GROUP_HDRS_SIZE);
+    ucpg_status_t status;
+
+    if (hdrs == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    status = ucpg_registry_lock(reg);
+    if (status == UCPG_OK) {
+        status = ucpg_registry_pio(1, reg->fd, hdrs, UCPG_REGISTRY_GROUP_HDRS_SIZE,
+                                   ucpg_registry_group_hdr_offset(reg, 0));
+        ucpg_registry_unlock(reg);
+    }
     free(hdrs);
     return status;
 }

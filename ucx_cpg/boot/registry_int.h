@@ -61,6 +61,12 @@ struct ucpg_registry {
     unsigned        nslots;
     uint64_t        secret;
     char            path[PATH_MAX];
+    /* Liveness of directory members of other nodes (ucpg_registry_set_oracle):
+     * their slots here belong to this host's processes, so the file cannot
+     * tell. Without an oracle such members count as dead. */
+    uint32_t        self_node;
+    ucpg_registry_alive_fn_t alive_fn;
+    void           *alive_arg;
 };
 
 /* All of these are called with the lock held (except lock itself). */

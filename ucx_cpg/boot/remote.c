@@ -15,12 +15,16 @@
 #include "core/am.h"
 #include "core/log.h"
 #include "core/wire.h"
+#include "dir_wire.h"
+#include "directory.h"
 
 typedef struct ucpg_boot_query {
     uint64_t                req_id;
     ucpg_peer_id_t          asked;
     int                     done;      /* atomic */
     ucpg_boot_msg_t         answer;    /* valid once done, unless asked died */
+    void                   *body;      /* a DIR_ANSWER's body (malloc'ed copy) */
+    size_t                  body_len;
     int                     asked_down;
     struct ucpg_boot_query *next;
 } ucpg_boot_query_t;
@@ -91,6 +95,33 @@ ucpg_status_t ucpg_boot_msg_decode(const void *buf, size_t len, ucpg_boot_msg_t 
     return UCPG_OK;
 }
 
+size_t ucpg_boot_prefix_encode(uint8_t type, uint64_t req_id, uint8_t out[UCPG_BOOT_PREFIX_LEN])
+{
+    ucpg_wire_writer_t w;
+
+    ucpg_wire_writer_init(&w, out, UCPG_BOOT_PREFIX_LEN);
+    ucpg_wire_put_u8(&w, type);
+    ucpg_wire_put_u64(&w, req_id);
+    return w.len;
+}
+
+ucpg_status_t ucpg_boot_prefix_decode(const void *buf, size_t len, ucpg_boot_msg_t *msg_p)
+{
+    ucpg_wire_reader_t r;
+    ucpg_boot_msg_t m;
+
+    memset(&m, 0, sizeof(m));
+    ucpg_wire_reader_init(&r, buf, len);
+    m.type   = ucpg_wire_get_u8(&r);
+    m.req_id = ucpg_wire_get_u64(&r);
+    if ((ucpg_wire_reader_finish(&r) != UCPG_OK) || (m.type < UCPG_BOOT_MSG_DIR_OPEN) ||
+        (m.type > UCPG_BOOT_MSG_DIR_ANSWER)) {
+        return UCPG_ERR_MESSAGE;
+    }
+    *msg_p = m;
+    return UCPG_OK;
+}
+
 /* --- answering (progress thread) -------------------------------------------- */
 
 static void ucpg_boot_remote_answer(ucpg_domain_t *d, ucpg_peer_id_t src,
@@ -122,19 +153,33 @@ static void ucpg_boot_remote_answer(ucpg_domain_t *d, ucpg_peer_id_t src,
                           0, NULL, NULL);
 }
 
-static void ucpg_boot_remote_answered(ucpg_peer_id_t src, const ucpg_boot_msg_t *answer)
+/* Hands an answer (and a copy of its body, if any) to the query waiting. */
+static void ucpg_boot_remote_answered(ucpg_peer_id_t src, const ucpg_boot_msg_t *answer,
+                                      const void *body, size_t body_len)
 {
     ucpg_boot_query_t *q;
+    void *copy = NULL;
 
+    if ((body_len > 0) && ((copy = malloc(body_len)) == NULL)) {
+        ucpg_warn("out of memory taking a registry answer of %zu bytes", body_len);
+        return;                            /* the asker times out and tries another */
+    }
+    if (copy != NULL) {
+        memcpy(copy, body, body_len);
+    }
     pthread_mutex_lock(&ucpg_boot_remote.lock);
     for (q = ucpg_boot_remote.queries; q != NULL; q = q->next) {
         if ((q->req_id == answer->req_id) && (q->asked == src) && !q->done) {
-            q->answer = *answer;
+            q->answer   = *answer;
+            q->body     = copy;
+            q->body_len = body_len;
+            copy        = NULL;
             __atomic_store_n(&q->done, 1, __ATOMIC_RELEASE);
             break;
         }
     }
     pthread_mutex_unlock(&ucpg_boot_remote.lock);
+    free(copy);
     if (q == NULL) {
         ucpg_debug("late or unknown registry answer from peer %u", src);
     }
@@ -146,6 +191,15 @@ static void ucpg_boot_remote_recv(void *arg, ucpg_peer_id_t src, const void *hdr
     ucpg_boot_msg_t msg;
 
     (void)buf;   /* the body is used in place */
+    if ((hdr_len == UCPG_BOOT_PREFIX_LEN) &&
+        (ucpg_boot_prefix_decode(hdr, hdr_len, &msg) == UCPG_OK)) {
+        if (msg.type == UCPG_BOOT_MSG_DIR_ANSWER) {
+            ucpg_boot_remote_answered(src, &msg, data, len);
+        } else {
+            ucpg_boot_dir_serve(arg, src, msg.type, msg.req_id, data, len);
+        }
+        return;
+    }
     if ((len != 0) || (ucpg_boot_msg_decode(hdr, hdr_len, &msg) != UCPG_OK)) {
         ucpg_warn("dropping malformed registry query from peer %u", src);
         return;
@@ -154,7 +208,7 @@ static void ucpg_boot_remote_recv(void *arg, ucpg_peer_id_t src, const void *hdr
     if (msg.type == UCPG_BOOT_MSG_SEG_QUERY) {
         ucpg_boot_remote_answer(arg, src, &msg);
     } else {
-        ucpg_boot_remote_answered(src, &msg);
+        ucpg_boot_remote_answered(src, &msg, NULL, 0);
     }
 }
 
@@ -195,7 +249,10 @@ ucpg_status_t ucpg_boot_remote_start(ucpg_domain_t *d, ucpg_registry_t *reg)
     ucpg_boot_remote.registry = reg;
     ucpg_boot_remote.listener = listener;
     pthread_mutex_unlock(&ucpg_boot_remote.lock);
-    status = ucpg_am_register(d, UCPG_AM_ID_BOOT, ucpg_boot_remote_recv, d);
+    status = ucpg_boot_dir_start(d, reg);     /* before any message can need it */
+    if (status == UCPG_OK) {
+        status = ucpg_am_register(d, UCPG_AM_ID_BOOT, ucpg_boot_remote_recv, d);
+    }
     if (status != UCPG_OK) {
         ucpg_boot_remote_stop();
     }
@@ -217,6 +274,7 @@ void ucpg_boot_remote_stop(void)
     /* outside our lock: both wait for a running handler, which takes it */
     ucpg_am_unregister(d, UCPG_AM_ID_BOOT);
     ucpg_domain_unlisten(d, listener);
+    ucpg_boot_dir_stop();
     pthread_mutex_lock(&ucpg_boot_remote.lock);
     ucpg_boot_remote.domain   = NULL;
     ucpg_boot_remote.registry = NULL;
@@ -226,46 +284,120 @@ void ucpg_boot_remote_stop(void)
 
 /* --- asking -------------------------------------------------------------------- */
 
+/* Makes q findable by its answer; returns its fresh req_id. */
+static uint64_t ucpg_boot_query_track(ucpg_boot_query_t *q, ucpg_peer_id_t asked)
+{
+    memset(q, 0, sizeof(*q));
+    q->asked = asked;
+    pthread_mutex_lock(&ucpg_boot_remote.lock);
+    q->req_id = ucpg_boot_remote.next_req++;
+    q->next   = ucpg_boot_remote.queries;
+    ucpg_boot_remote.queries = q;
+    pthread_mutex_unlock(&ucpg_boot_remote.lock);
+    return q->req_id;
+}
+
+/* Sends the query (hdr, body) and waits for the answer, the asked peer's
+ * death or connect_timeout_ms; q is no longer tracked on return.
+ * UCPG_OK: q->answer (and q->body) hold the answer. */
+static ucpg_status_t ucpg_boot_query_run(ucpg_domain_t *d, ucpg_boot_query_t *q,
+                                         const void *hdr, size_t hdr_len, const void *body,
+                                         size_t len)
+{
+    ucpg_boot_query_t **pp;
+    ucpg_status_t status;
+
+    status = ucpg_am_send(d, q->asked, UCPG_AM_ID_BOOT, hdr, hdr_len, body, len);
+    if (status == UCPG_OK) {
+        status = ucpg_domain_wait_flag(d, &q->done, ucpg_domain_config(d)->connect_timeout_ms);
+    }
+    pthread_mutex_lock(&ucpg_boot_remote.lock);
+    for (pp = &ucpg_boot_remote.queries; *pp != q; pp = &(*pp)->next) {
+    }
+    *pp = q->next;
+    pthread_mutex_unlock(&ucpg_boot_remote.lock);
+    if ((status == UCPG_OK) && q->asked_down) {
+        status = UCPG_ERR_PEER_DOWN;
+    }
+    if (status != UCPG_OK) {
+        free(q->body);               /* an answer may have raced the timeout */
+        q->body = NULL;
+    }
+    return status;
+}
+
 /* Asks peer `asked`. UCPG_OK/NOT_FOUND: its answer; PEER_DOWN/TIMEOUT: none. */
 static ucpg_status_t ucpg_boot_remote_ask(ucpg_domain_t *d, ucpg_peer_id_t asked, uint32_t node,
                                           uint32_t segid, uint32_t *owner_p, uint64_t *uuid_p)
 {
     uint8_t buf[UCPG_BOOT_ANSWER_LEN];
-    ucpg_boot_query_t q, **pp;
+    ucpg_boot_query_t q;
     ucpg_boot_msg_t msg;
     ucpg_status_t status;
 
-    memset(&q, 0, sizeof(q));
     memset(&msg, 0, sizeof(msg));
-    q.asked   = asked;
-    msg.type  = UCPG_BOOT_MSG_SEG_QUERY;
-    msg.node  = node;
-    msg.segid = segid;
-    pthread_mutex_lock(&ucpg_boot_remote.lock);
-    msg.req_id = q.req_id = ucpg_boot_remote.next_req++;
-    q.next     = ucpg_boot_remote.queries;
-    ucpg_boot_remote.queries = &q;
-    pthread_mutex_unlock(&ucpg_boot_remote.lock);
-
-    status = ucpg_am_send(d, asked, UCPG_AM_ID_BOOT, buf, ucpg_boot_msg_encode(&msg, buf), NULL,
-                          0);
-    if (status == UCPG_OK) {
-        status = ucpg_domain_wait_flag(d, &q.done, ucpg_domain_config(d)->connect_timeout_ms);
-    }
-    pthread_mutex_lock(&ucpg_boot_remote.lock);
-    for (pp = &ucpg_boot_remote.queries; *pp != &q; pp = &(*pp)->next) {
-    }
-    *pp = q.next;
-    pthread_mutex_unlock(&ucpg_boot_remote.lock);
+    msg.type   = UCPG_BOOT_MSG_SEG_QUERY;
+    msg.node   = node;
+    msg.segid  = segid;
+    msg.req_id = ucpg_boot_query_track(&q, asked);
+    status = ucpg_boot_query_run(d, &q, buf, ucpg_boot_msg_encode(&msg, buf), NULL, 0);
+    free(q.body);                    /* a peer answering a SEG query with a body */
     if (status != UCPG_OK) {
         return status;
     }
-    if (q.asked_down) {
-        return UCPG_ERR_PEER_DOWN;
+    if (q.answer.type != UCPG_BOOT_MSG_SEG_ANSWER) {
+        return UCPG_ERR_MESSAGE;
     }
     *owner_p = q.answer.owner;
     *uuid_p  = q.answer.uuid;
     return q.answer.status;
+}
+
+ucpg_status_t ucpg_boot_remote_call(ucpg_domain_t *d, ucpg_peer_id_t asked, uint8_t type,
+                                    const void *body, size_t len, void **answer_p,
+                                    size_t *answer_len_p)
+{
+    uint8_t hdr[UCPG_BOOT_PREFIX_LEN];
+    ucpg_boot_query_t q;
+    ucpg_status_t status;
+
+    ucpg_boot_prefix_encode(type, ucpg_boot_query_track(&q, asked), hdr);
+    status = ucpg_boot_query_run(d, &q, hdr, sizeof(hdr), body, len);
+    if ((status == UCPG_OK) && (q.answer.type != UCPG_BOOT_MSG_DIR_ANSWER)) {
+        free(q.body);
+        return UCPG_ERR_MESSAGE;
+    }
+    if (status == UCPG_OK) {
+        *answer_p     = q.body;
+        *answer_len_p = q.body_len;
+    }
+    return status;
+}
+
+static void ucpg_boot_remote_posted(void *arg, ucpg_status_t status)
+{
+    (void)status;                       /* one-way: a loss is repaired by the caller */
+    free(arg);
+}
+
+ucpg_status_t ucpg_boot_remote_post(ucpg_domain_t *d, ucpg_peer_id_t dst, uint8_t type,
+                                    uint64_t req_id, const void *body, size_t len)
+{
+    uint8_t hdr[UCPG_BOOT_PREFIX_LEN];
+    ucpg_status_t status;
+    void *copy = malloc(len ? len : 1);
+
+    if (copy == NULL) {
+        return UCPG_ERR_NO_MEMORY;
+    }
+    memcpy(copy, body, len);
+    ucpg_boot_prefix_encode(type, req_id, hdr);
+    status = ucpg_am_send_nb(d, dst, UCPG_AM_ID_BOOT, hdr, sizeof(hdr), copy, len,
+                             ucpg_boot_remote_posted, copy);
+    if (status != UCPG_INPROGRESS) {
+        free(copy);
+    }
+    return (status == UCPG_INPROGRESS) ? UCPG_OK : status;
 }
 
 ucpg_status_t ucpg_boot_remote_seg_lookup(ucpg_domain_t *d, uint32_t node, uint32_t segid,

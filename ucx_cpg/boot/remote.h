@@ -14,6 +14,10 @@
  *   SEG_ANSWER u8 type = 2, u64 req_id, i32 status, u32 owner, u64 uuid 25 bytes
  * status is UCPG_OK (owner and uuid != 0 name the exporter) or
  * UCPG_ERR_NOT_FOUND (not published there; owner and uuid are 0).
+ *
+ * The CPG group directory (directory.c) uses the same service with a
+ * 9-byte header (u8 type, u64 req_id; types 3-6 of dir_wire.h) and its
+ * body in the message's data.
  */
 #ifndef UCPG_BOOT_REMOTE_H
 #define UCPG_BOOT_REMOTE_H
@@ -21,6 +25,7 @@
 #include "core/domain.h"
 #include "registry.h"
 
+#define UCPG_BOOT_PREFIX_LEN   9u
 #define UCPG_BOOT_QUERY_LEN   17u
 #define UCPG_BOOT_ANSWER_LEN  25u
 
@@ -44,6 +49,12 @@ size_t        ucpg_boot_msg_encode(const ucpg_boot_msg_t *msg, uint8_t out[UCPG_
 /* UCPG_ERR_MESSAGE unless buf holds exactly one valid message. */
 ucpg_status_t ucpg_boot_msg_decode(const void *buf, size_t len, ucpg_boot_msg_t *msg_p);
 
+/* The 9-byte header of directory messages. decode: UCPG_ERR_MESSAGE unless
+ * it is exactly 9 bytes of a directory type. */
+size_t        ucpg_boot_prefix_encode(uint8_t type, uint64_t req_id,
+                                      uint8_t out[UCPG_BOOT_PREFIX_LEN]);
+ucpg_status_t ucpg_boot_prefix_decode(const void *buf, size_t len, ucpg_boot_msg_t *msg_p);
+
 /* Installs the query handler (reg may be NULL: then every query is answered
  * NOT_FOUND) and a peer listener; stop removes both. A boot method starts
  * it right after ucpg_domain_start, before it says HELLO to anyone, so
@@ -61,5 +72,21 @@ void          ucpg_boot_remote_stop(void);
  */
 ucpg_status_t ucpg_boot_remote_seg_lookup(ucpg_domain_t *d, uint32_t node, uint32_t segid,
                                           uint32_t *owner_p, uint64_t *uuid_p);
+
+/*
+ * A directory query to peer `asked`: sends (type, body) and waits for its
+ * DIR_ANSWER (at most connect_timeout_ms). UCPG_OK: *answer_p is a
+ * malloc'ed copy of the answer's body (the caller frees it). Else
+ * UCPG_ERR_PEER_DOWN / UCPG_ERR_TIMEOUT / UCPG_ERR_MESSAGE: no answer.
+ * Never from the progress thread.
+ */
+ucpg_status_t ucpg_boot_remote_call(ucpg_domain_t *d, ucpg_peer_id_t asked, uint8_t type,
+                                    const void *body, size_t len, void **answer_p,
+                                    size_t *answer_len_p);
+
+/* Sends (type, req_id, body) without waiting (body is copied): an answer,
+ * or a one-way message. Any thread. */
+ucpg_status_t ucpg_boot_remote_post(ucpg_domain_t *d, ucpg_peer_id_t dst, uint8_t type,
+                                    uint64_t req_id, const void *body, size_t len);
 
 #endif

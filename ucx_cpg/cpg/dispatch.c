@@ -115,19 +115,26 @@ void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
     ucpg_cpg_items_free(spare);            /* spares hold no event */
 }
 
+/* The totem view: the nodes with a live process of the domain; the ring
+ * is named after the lowest (corosync's representative) and numbered by
+ * the changes of that set. */
 static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
 {
-    /* One node (this one) until groups span hosts: see docs/cpg.md. */
+    uint32_t nodes[CPG_MEMBERS_MAX];
     struct cpg_ring_id ring;
-    uint32_t nodes[1];
-    size_t n = (ucpg_group_local_nodeid(&nodes[0]) == UCPG_OK) ? 1 : 0;
+    uint64_t epoch = 1;
+    size_t n = 0;
 
     if (model->cpg_totem_confchg_fn == NULL) {
         return;
     }
+    if (ucpg_group_nodes(nodes, CPG_MEMBERS_MAX, &n, &epoch) != UCPG_OK) {
+        n = 0;
+    }
+    n = (n < CPG_MEMBERS_MAX) ? n : CPG_MEMBERS_MAX;
     memset(&ring, 0, sizeof(ring));
     ring.nodeid = (n > 0) ? nodes[0] : 0;
-    ring.seq    = 1;
+    ring.seq    = epoch;
     model->cpg_totem_confchg_fn(h->id, ring, (uint32_t)n, nodes);
 }
 

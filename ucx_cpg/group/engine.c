@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "boot/boot.h"
+#include "boot/directory.h"
 #include "core/am.h"
 #include "core/log.h"
 #include "core/proc.h"
@@ -423,8 +424,11 @@ ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen)
 {
     ucpg_group_t *g;
 
+    (void)gindex;
     for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
-        if ((g->gindex == gindex) && (g->ggen == ggen) && (g->state != UCPG_GROUP_GONE)) {
+        /* gen alone names a group: its directory index may differ between
+         * coordinator nodes over the group's life (boot/directory.h) */
+        if ((g->ggen == ggen) && (g->state != UCPG_GROUP_GONE)) {
             return g;
         }
     }
@@ -595,8 +599,25 @@ static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, s
     ucpg_group_engine_unlock();
 }
 
-static void ucpg_group_peer_down(const ucpg_peer_info_t *peer)
+/*
+ * A member of another node that became unreachable may be the first of a
+ * whole node going down: its node's other processes are then seen down
+ * within a keepalive interval or two. The sequencer waits that long (or
+ * until the node has no live process) before removing it, so that the
+ * node's members leave in one view with reason NODEDOWN, as corosync
+ * reports a lost node.
+ */
+static int ucpg_group_node_may_follow(const ucpg_peer_info_t *peer, ucpg_peer_reason_t reason)
 {
+    return (reason == UCPG_PEER_REASON_UNREACHABLE) &&
+           (peer->nodeid != ucpg_group_engine.nodeid) &&
+           ucpg_boot_dir_node_up(ucpg_group_engine.domain, peer->nodeid);
+}
+
+static void ucpg_group_peer_down(const ucpg_peer_info_t *peer, ucpg_peer_reason_t reason)
+{
+    unsigned settle_ms = 2 * ucpg_group_engine.config->keepalive_ms;
+    int settle = ucpg_group_node_may_follow(peer, reason);
     ucpg_group_member_t *m;
     ucpg_group_t *g;
 
@@ -611,10 +632,33 @@ static void ucpg_group_peer_down(const ucpg_peer_info_t *peer)
             continue;
         }
         m->dead = 1;
-        if (g->is_seq) {
+        if (g->is_seq && settle) {
+            if (g->node_settle == 0) {
+                g->node_settle = ucpg_time_ns() + settle_ms * 1000000ull;
+                ucpg_group_timer_arm(settle_ms);
+            }
+        } else if (g->is_seq) {
+            g->node_settle = 0;
             ucpg_group_seq_view(g, NULL, NULL);
         } else {
             ucpg_group_recovery_peer_down(g);
+        }
+    }
+}
+
+/* The directory coordinator changed: our sequencers publish there. */
+static void ucpg_group_dir_follow(void)
+{
+    uint32_t coord = ucpg_boot_dir_coordinator(ucpg_group_engine.domain);
+    ucpg_group_t *g;
+
+    if (coord == ucpg_group_engine.dir_coord) {
+        return;
+    }
+    ucpg_group_engine.dir_coord = coord;
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if (g->is_seq && (g->state == UCPG_GROUP_JOINED)) {
+            ucpg_group_seq_republish(g);
         }
     }
 }
@@ -623,13 +667,26 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
                                   ucpg_peer_event_t event, ucpg_peer_reason_t reason)
 {
     (void)arg;
-    (void)reason;
-    if (event != UCPG_PEER_EVENT_DOWN) {
+    ucpg_group_engine_lock();
+    if (event == UCPG_PEER_EVENT_DOWN) {
+        ucpg_group_peer_down(peer, reason);
+    }
+    ucpg_group_dir_follow();
+    ucpg_group_engine_unlock();
+}
+
+/* A sequencer that waited for a node to settle orders the view now. */
+static void ucpg_group_seq_check_settle(ucpg_group_t *g, uint64_t now)
+{
+    if (g->node_settle == 0) {
         return;
     }
-    ucpg_group_engine_lock();
-    ucpg_group_peer_down(peer);
-    ucpg_group_engine_unlock();
+    if (now < g->node_settle) {
+        ucpg_group_timer_arm((unsigned)((g->node_settle - now) / 1000000ull) + 1);
+        return;
+    }
+    g->node_settle = 0;
+    ucpg_group_seq_view(g, NULL, NULL);
 }
 
 /* Timer: stalled or lagging members, repairs, delayed acknowledgements. */
@@ -645,6 +702,7 @@ static void ucpg_group_timer(void *arg)
         if (g->recovering) {
             ucpg_group_recovery_check(g, now);
         } else if (g->is_seq) {
+            ucpg_group_seq_check_settle(g, now);
             ucpg_group_seq_check_stall(g, now);
             ucpg_group_seq_check_lag(g, now);
         } else if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
@@ -718,6 +776,7 @@ static ucpg_status_t ucpg_group_engine_start(void)
     e->pid      = (uint32_t)ucpg_proc_self();
     status      = ucpg_domain_peer_info(e->domain, e->self, &self);
     e->self_uuid = self.uuid;
+    e->dir_coord = ucpg_boot_dir_coordinator(e->domain);
     if ((status == UCPG_OK) && (e->registry == NULL)) {
         ucpg_error("CPG groups need the local boot method's registry");
         status = UCPG_ERR_UNSUPPORTED;

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "boot/directory.h"
 #include "boot/registry.h"
 #include "core/am.h"
 #include "core/log.h"
@@ -119,27 +120,8 @@ static void ucpg_group_unlink(ucpg_group_t *g)
     }
 }
 
-/* Does the domain reach processes of other nodes (a job on several hosts)?
- * Called with the engine lock held: only the domain's own lock is taken. */
-static int ucpg_group_domain_spans_nodes(void)
-{
-    ucpg_peer_info_t *peers = calloc(UCPG_REGISTRY_MAX_SLOTS, sizeof(*peers));
-    size_t count = 0, i;
-    int spans = 0;
-
-    if (peers == NULL) {
-        return 0;
-    }
-    ucpg_domain_peers(ucpg_group_engine.domain, peers, UCPG_REGISTRY_MAX_SLOTS, &count, NULL);
-    for (i = 0; (i < count) && !spans; ++i) {
-        spans = (peers[i].nodeid != ucpg_group_engine.nodeid);
-    }
-    free(peers);
-    return spans;
-}
-
-/* One attempt: ask the sequencer named by the directory. Called locked;
- * returns with the lock held. UCPG_INPROGRESS: try again. */
+/* One attempt: ask the sequencer named by the directory. Called locked
+ * with g linked; returns with the lock held. UCPG_INPROGRESS: try again. */
 static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_ns)
 {
     ucpg_registry_gmember_t self = {ucpg_group_engine.self, ucpg_group_engine.nodeid,
@@ -150,21 +132,22 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     ucpg_status_t status;
     int created = 0;
 
-    status = ucpg_registry_group_open(ucpg_group_engine.registry, g->name, g->name_len, &self,
-                                      &entry, &created);
+    g->ggen = 0;                        /* no message finds g until it knows its group */
+    /* Unlocked: the directory may be another node's, asked through the
+     * progress thread, which must stay free to run group messages. */
+    ucpg_group_engine_unlock();
+    status = ucpg_boot_dir_open(ucpg_group_engine.domain, g->name, g->name_len, &self, &entry,
+                                &created);
+    if (status == UCPG_ERR_BUSY) {
+        usleep(10000);                  /* a coordinator in its grace period, or changing */
+    }
+    ucpg_group_engine_lock();
     if (status != UCPG_OK) {
-        return status;
+        return (status == UCPG_ERR_BUSY) ? UCPG_INPROGRESS : status;
     }
     g->gindex = entry.index;
     g->ggen   = entry.gen;
     if (created) {
-        if (ucpg_group_domain_spans_nodes()) {
-            /* not silent: the ranks of other hosts will form their own */
-            ucpg_warn("group '%.*s' is created for this host only: CPG groups do not reach "
-                      "processes of other hosts yet (docs/multihost.md)", (int)g->name_len,
-                      (const char*)g->name);
-        }
-        ucpg_group_link(g);
         ucpg_group_found(g);
         return UCPG_OK;
     }
@@ -179,7 +162,6 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     g->seq_slot   = entry.seq_slot;
     g->seq_uuid   = entry.seq_uuid;
     g->join_retry = 0;
-    ucpg_group_link(g);
     ucpg_group_self_req(&join, UCPG_GROUP_KIND_JOIN, g->next_lseq);
     ucpg_group_member_send_req(g, &join);
     ucpg_group_engine_unlock();                /* sends it */
@@ -224,11 +206,11 @@ ucpg_status_t ucpg_group_join(const void *name, size_t name_len,
     }
     g = ucpg_group_alloc(name, name_len, cb, arg);
     status = (g == NULL) ? UCPG_ERR_NO_MEMORY : UCPG_INPROGRESS;
+    if (g != NULL) {
+        ucpg_group_link(g);                    /* the name is taken while we try */
+    }
     while ((status == UCPG_INPROGRESS) && (ucpg_time_ns() < deadline)) {
         status = ucpg_group_join_attempt(g, deadline);
-        if (status == UCPG_INPROGRESS) {
-            ucpg_group_unlink(g);              /* the next attempt may be another group */
-        }
     }
     if (status == UCPG_INPROGRESS) {
         status = UCPG_ERR_TIMEOUT;
@@ -445,6 +427,17 @@ ucpg_status_t ucpg_group_local_nodeid(uint32_t *nodeid_p)
     return status;
 }
 
+ucpg_status_t ucpg_group_nodes(uint32_t *nodes, size_t max, size_t *n_p, uint64_t *epoch_p)
+{
+    ucpg_status_t status = ucpg_group_engine_acquire();
+
+    if (status == UCPG_OK) {
+        *n_p = ucpg_boot_dir_nodes(ucpg_group_engine.domain, nodes, max, epoch_p);
+        ucpg_group_engine_release();
+    }
+    return status;
+}
+
 /* --- listing ---------------------------------------------------------------------- */
 
 typedef struct ucpg_group_list_ctx {
@@ -494,8 +487,8 @@ ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list
     if (status != UCPG_OK) {
         return status;
     }
-    status = ucpg_registry_group_foreach(ucpg_group_engine.registry, name, name_len,
-                                         ucpg_group_list_one, &ctx);
+    status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, name, name_len,
+                                   ucpg_group_list_one, &ctx);
     ucpg_group_engine_release();
     return status;
 }
@@ -526,8 +519,8 @@ ucpg_status_t ucpg_group_orderer(const void *name, size_t name_len, ucpg_group_a
     if (status != UCPG_OK) {
         return status;
     }
-    status = ucpg_registry_group_foreach(ucpg_group_engine.registry, name, name_len,
-                                         ucpg_group_orderer_one, addr);
+    status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, name, name_len,
+                                   ucpg_group_orderer_one, addr);
     ucpg_group_engine_release();
     if ((status == UCPG_OK) && (addr->pid == 0)) {
         status = UCPG_ERR_NOT_FOUND;

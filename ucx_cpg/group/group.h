@@ -162,6 +162,11 @@ size_t ucpg_group_max_msg(void);
 /* Our node id (the domain's), 0 if no domain can be had. */
 ucpg_status_t ucpg_group_local_nodeid(uint32_t *nodeid_p);
 
+/* The nodes with a live process of the domain (ours included), ascending,
+ * into nodes (capacity max); *n_p is how many there are (may exceed max).
+ * *epoch_p counts the changes of that set, from 1: the totem ring's seq. */
+ucpg_status_t ucpg_group_nodes(uint32_t *nodes, size_t max, size_t *n_p, uint64_t *epoch_p);
+
 /* A snapshot of the domain's groups (directory); cb is called with each
  * group that matches name (NULL: all) and its members, sorted. */
 typedef void (*ucpg_group_list_cb_t)(void *arg, const uint8_t *name, size_t name_len,

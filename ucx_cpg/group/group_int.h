@@ -181,6 +181,8 @@ struct ucpg_group {
     uint64_t              *sync_received; /* per member index */
     uint64_t               recovery_since; /* ns: when this group started recovering */
     uint64_t               last_heard;     /* ns: last event from the sequencer */
+    uint64_t               node_settle;    /* ns: order the view removing the dead
+                                            * then, unless their node goes first */
 };
 
 /* The engine (one per process). */
@@ -197,6 +199,8 @@ typedef struct ucpg_group_engine {
     unsigned               users;
     int                    listener;
     int                    releasing;     /* the last user is leaving */
+    uint32_t               dir_coord;     /* directory coordinator node our groups
+                                           * are published to (boot/directory.h) */
     ucpg_group_event_t    *released;      /* atomic: released by the façade, not yet
                                            * taken (see ucpg_group_events_release) */
 } ucpg_group_engine_t;
@@ -313,6 +317,7 @@ void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
                          const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
                          const ucpg_group_req_t *extra);
 void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v);
+void ucpg_group_seq_republish(ucpg_group_t *g);
 void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req);
 void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint64_t uuid,
                             uint32_t nodeid, uint32_t pid, uint32_t reason, uint64_t next_lseq);

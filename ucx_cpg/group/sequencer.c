@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot/directory.h"
 #include "boot/registry.h"
 #include "core/log.h"
 #include "core/proc.h"
@@ -207,12 +208,12 @@ void ucpg_group_vmember_set(ucpg_group_vmember_t *e, uint32_t slot, uint64_t uui
     e->next_lseq = next_lseq;
 }
 
-/* The directory follows every view we order. */
-void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v)
+/* Publishes view view_id of g with members (the sequencer first). */
+static void ucpg_group_seq_publish_list(ucpg_group_t *g, uint64_t view_id,
+                                        const ucpg_group_vmember_t *members, uint32_t n)
 {
-    ucpg_registry_gmember_t *dir = calloc(v->nmembers ? v->nmembers : 1, sizeof(*dir));
-    uint32_t i, n = v->nmembers;
-    ucpg_status_t status;
+    ucpg_registry_gmember_t *dir = calloc(n ? n : 1, sizeof(*dir));
+    uint32_t i;
 
     if (dir == NULL) {
         return;
@@ -223,25 +224,50 @@ void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v)
         n = UCPG_REGISTRY_GROUP_MEMBERS;
     }
     for (i = 0; i < n; ++i) {
-        dir[i].slot   = v->members[i].slot;
-        dir[i].uuid   = v->members[i].uuid;
-        dir[i].nodeid = v->members[i].nodeid;
-        dir[i].pid    = v->members[i].pid;
+        dir[i].slot   = members[i].slot;
+        dir[i].uuid   = members[i].uuid;
+        dir[i].nodeid = members[i].nodeid;
+        dir[i].pid    = members[i].pid;
     }
-    status = ucpg_registry_group_update(ucpg_group_engine.registry, g->gindex, g->ggen,
-                                        v->view_id, (n > 0) ? dir[0].slot : 0,
-                                        (n > 0) ? dir[0].uuid : 0, dir, n);
-    if ((status != UCPG_OK) && (status != UCPG_ERR_NOT_FOUND)) {
-        ucpg_warn("cannot update the group directory: %s", ucpg_status_string(status));
-    }
+    ucpg_boot_dir_publish(ucpg_group_engine.domain, g->name, g->name_len, g->ggen, view_id,
+                          dir, n);
     free(dir);
 }
 
-/* Reason for a member that died: a whole node gone, or one process. */
+/* The directory follows every view we order. */
+void ucpg_group_seq_publish(ucpg_group_t *g, const ucpg_group_vbody_t *v)
+{
+    ucpg_group_seq_publish_list(g, v->view_id, v->members, v->nmembers);
+}
+
+/* The directory coordinator changed: tell the new one our current view. */
+void ucpg_group_seq_republish(ucpg_group_t *g)
+{
+    ucpg_group_vmember_t *list = calloc(g->nmembers ? g->nmembers : 1, sizeof(*list));
+    uint32_t i, n = 0;
+
+    if (list == NULL) {
+        return;
+    }
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        if (!m->dead) {
+            ucpg_group_vmember_set(&list[n++], m->slot, m->uuid, m->nodeid, m->pid, 0,
+                                   m->next_lseq);
+        }
+    }
+    ucpg_group_seq_publish_list(g, g->view_id, list, n);
+    free(list);
+}
+
+/* Reason for a member that died: its whole node gone (no process of it is
+ * left in the domain), or one process. */
 static uint32_t ucpg_group_seq_down_reason(const ucpg_group_member_t *m)
 {
-    return (m->nodeid != ucpg_group_engine.nodeid) ? UCPG_GROUP_REASON_NODEDOWN
-                                                    : UCPG_GROUP_REASON_PROCDOWN;
+    return ((m->nodeid != ucpg_group_engine.nodeid) &&
+            !ucpg_boot_dir_node_up(ucpg_group_engine.domain, m->nodeid))
+               ? UCPG_GROUP_REASON_NODEDOWN
+               : UCPG_GROUP_REASON_PROCDOWN;
 }
 
 void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
