@@ -30,6 +30,17 @@
 #      for their cards after 1 s, and the late ranks, which find theirs,
 #      say HELLO and are admitted by a PMIx lookup of their cards: a domain
 #      of 4 everywhere.
+#   6. One CPG group across the hosts (mpirun_cpg_rsm without -r): every
+#      rank delivers the 4 ranks' messages in one agreed order, and the RSM
+#      ring runs as in 3. Joiners of hostb find the group in the directory
+#      of the coordinator node (boot/directory.c), not in their own registry.
+#   7. mpirun_cpg_nodes: the group spans 2 node ids; cpg_membership_get,
+#      the iteration API and the initial totem confchg agree on it on both
+#      hosts. Then every process of hostb is SIGKILLed at once (a host
+#      lost): the ranks of localhost see one confchg removing all of them
+#      with reason NODEDOWN, and their group goes on. The victims run as
+#      children of their rank's shell, so mpirun ends the job only after
+#      the survivors are done (as in 4).
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -38,7 +49,7 @@ command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 unset UCX_CPG_DOMAIN UCX_CPG_BOOT UCX_CPG_NODEID
-fail() { echo "FAIL: $*"; cat "$T"/*.log; exit 1; }
+fail() { echo "FAIL: $*"; tail -n 60 "$T"/*.log; exit 1; }
 
 UCPG_HOSTS_DIR=$T
 export UCPG_HOSTS_DIR
@@ -113,5 +124,43 @@ $RUN "$T/late.sh" >"$T/late.log" 2>&1 || fail "4 ranks with one host late did no
 [ "$(grep -c "<stdout>:domain 'job\.[^']*' (boot: pmix.*: 4 process(es)" "$T/late.log")" -eq 4 ] ||
     fail "with one host late, not every rank saw a domain of 4"
 
+# 6. a CPG group across the hosts (and the RSM ring)
+$RUN "$B/test/mpi/mpirun_cpg_rsm" >"$T/cpg.log" 2>&1 || fail "CPG group and RSM ring across hosts"
+[ "$(grep -c "<stdout>:rank [0-3]: cpg group of 4, agreed order" "$T/cpg.log")" -eq 4 ] ||
+    fail "not every rank delivered the group's 4 messages"
+[ "$(sed -n 's/.*<stdout>:rank [0-3]: cpg group of 4, agreed order //p' "$T/cpg.log" |
+     sort -u | wc -l)" -eq 1 ] || fail "the ranks of the two hosts delivered different orders"
+[ "$(grep -c "<stdout>:rank [0-3]: ok$" "$T/cpg.log")" -eq 4 ] || fail "not every rank said ok"
+
+# 7. listings and totem across hosts; then hostb lost: NODEDOWN
+$RUN "$B/test/mpi/mpirun_cpg_nodes" -n 2 >"$T/nodes.log" 2>&1 || fail "group listings across hosts"
+[ "$(grep -c "<stdout>:rank [0-3]: group of 4 on 2 nodes ok (node [0-9]*, ring $na\." \
+     "$T/nodes.log")" -eq 4 ] || fail "not every rank saw the group on 2 nodes, ring of node $na"
+cat >"$T/nodes.sh" <<EOF
+#!/bin/sh
+"$B/test/mpi/mpirun_cpg_nodes" "\$@" & p=\$!
+wait \$p; rc=\$?
+[ \$rc -eq 137 ] && exit 0     # a victim the test killed: the rank itself ends cleanly
+exit \$rc
+EOF
+chmod +x "$T/nodes.sh"
+$RUN -x UCX_CPG_KEEPALIVE_MS=200 "$T/nodes.sh" -n 2 -k >"$T/lost.log" 2>&1 &
+run=$!
+i=0
+while [ "$(grep -c "<stdout>:rank [23]: victim (pid" "$T/lost.log")" -lt 2 ] && [ $i -lt 300 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+victims=$(sed -n 's/.*<stdout>:rank [23]: victim (pid \([0-9]*\)).*/\1/p' "$T/lost.log")
+[ "$(echo $victims | wc -w)" -eq 2 ] || { kill $run; fail "the victims of hostb did not show up"; }
+kill -9 $victims
+wait $run    # mpirun reports the killed ranks; the survivors' lines decide
+for r in 0 1; do
+    grep -q "<stdout>:rank $r: node $nb down: 2 member(s) left with NODEDOWN in one confchg, 2 go on" \
+        "$T/lost.log" || fail "rank $r did not see hostb's members leave at once with NODEDOWN"
+    grep -q "<stdout>:rank $r: ok$" "$T/lost.log" || fail "rank $r: the group did not go on"
+done
+
 echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
-echo "      RSM ring across the hosts; a death on the other host seen; a late host admitted"
+echo "      RSM ring across the hosts; a death on the other host seen; a late host admitted;"
+echo "      one CPG group across the hosts (order, listings, totem); a lost host is NODEDOWN"

@@ -22,7 +22,7 @@
  *
  * The right neighbour may run on another host: its segment is looked for on
  * every node of rsm_get_interconnect_topology (ours first). With -r only
- * the RSM ring runs (CPG groups do not span hosts yet).
+ * the RSM ring runs (test_mpirun_hosts.sh runs both, across two hosts).
  *
  * Exit status 0 and one "ok" line per rank, or 1 and a FAIL line.
  */
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
         fail("bad rank %d of %d", rank, nranks);
     }
     alarm(60);                    /* never hang a test run */
-    /* -r: the RSM ring only (CPG groups do not span hosts yet) */
+    /* -r: the RSM ring only */
     rsm_only = (argc > 1) && (strcmp(argv[1], "-r") == 0);
     snprintf(group, sizeof(group), "mpirun_ring.%s", (domain != NULL) ? domain : "default");
     if (!rsm_only) {

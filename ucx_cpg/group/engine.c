@@ -614,6 +614,27 @@ static int ucpg_group_node_may_follow(const ucpg_peer_info_t *peer, ucpg_peer_re
            ucpg_boot_dir_node_up(ucpg_group_engine.domain, peer->nodeid);
 }
 
+/*
+ * The domain's peer table runs ahead of the events we are handed: when a
+ * node goes, its processes may all be gone from the table while we hear of
+ * the first. Marking every such member dead now lets one view remove them
+ * together (and with the right reason).
+ */
+static void ucpg_group_mark_departed(ucpg_group_t *g)
+{
+    ucpg_peer_info_t info;
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        ucpg_group_member_t *m = &g->members[i];
+        if (!m->dead && (m->slot != ucpg_group_engine.self) &&
+            ((ucpg_domain_peer_info(ucpg_group_engine.domain, m->slot, &info) != UCPG_OK) ||
+             (info.uuid != m->uuid) || (info.state == UCPG_PEER_STATE_FREE))) {
+            m->dead = 1;
+        }
+    }
+}
+
 static void ucpg_group_peer_down(const ucpg_peer_info_t *peer, ucpg_peer_reason_t reason)
 {
     unsigned settle_ms = 2 * ucpg_group_engine.config->keepalive_ms;
@@ -632,6 +653,7 @@ static void ucpg_group_peer_down(const ucpg_peer_info_t *peer, ucpg_peer_reason_
             continue;
         }
         m->dead = 1;
+        ucpg_group_mark_departed(g);
         if (g->is_seq && settle) {
             if (g->node_settle == 0) {
                 g->node_settle = ucpg_time_ns() + settle_ms * 1000000ull;

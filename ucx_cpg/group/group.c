@@ -474,6 +474,45 @@ static void ucpg_group_list_one(void *arg, const ucpg_registry_group_t *group,
     free(addrs);
 }
 
+/*
+ * A group this process is in is listed from its own current view: the
+ * directory follows views a message later (at once on one host, one
+ * one-way message away across hosts), and a member must never see fewer
+ * members than its last confchg showed. Returns 0 if we are not in it.
+ */
+static int ucpg_group_list_own(const void *name, size_t name_len, ucpg_group_list_ctx_t *ctx)
+{
+    ucpg_registry_gmember_t *members = NULL;
+    ucpg_registry_group_t entry;
+    const ucpg_group_t *g;
+    uint32_t n = 0, i;
+
+    ucpg_group_engine_lock();
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if ((g->state == UCPG_GROUP_JOINED) && (g->name_len == name_len) &&
+            (memcmp(g->name, name, name_len) == 0)) {
+            break;
+        }
+    }
+    if ((g != NULL) && ((members = calloc(g->nmembers + 1, sizeof(*members))) != NULL)) {
+        memset(&entry, 0, sizeof(entry));
+        entry.name_len = (uint32_t)name_len;
+        memcpy(entry.name, name, name_len);
+        for (i = 0; i < g->nmembers; ++i) {
+            members[n].nodeid = g->members[i].nodeid;
+            members[n].pid    = g->members[i].pid;
+            n++;
+        }
+    }
+    ucpg_group_engine_unlock();
+    if (members == NULL) {
+        return 0;
+    }
+    ucpg_group_list_one(ctx, &entry, members, n);       /* outside the lock: a callback */
+    free(members);
+    return 1;
+}
+
 ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list_cb_t cb,
                               void *arg)
 {
@@ -487,8 +526,10 @@ ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list
     if (status != UCPG_OK) {
         return status;
     }
-    status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, name, name_len,
-                                   ucpg_group_list_one, &ctx);
+    if ((name == NULL) || !ucpg_group_list_own(name, name_len, &ctx)) {
+        status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, name, name_len,
+                                       ucpg_group_list_one, &ctx);
+    }
     ucpg_group_engine_release();
     return status;
 }

@@ -1,0 +1,322 @@
+/*
+ * mpirun_cpg_nodes.c - a CPG group whose members run on several hosts, and
+ * the loss of a whole host (test_mpirun_hosts.sh).
+ *
+ * A plain program that mpirun starts N times (rank and size from
+ * OMPI_COMM_WORLD_RANK / _SIZE). Every rank:
+ *   1. joins group "nodes" through cpg_model_initialize with the INITIAL
+ *      totem flag, and dispatches until its view has all N members;
+ *   2. checks what every host must agree on: the members span -n NODES
+ *      distinct node ids, cpg_membership_get (our view) and the iteration
+ *      API (the directory at the coordinator node) list all N, and the
+ *      initial totem confchg lists NODES nodes, ascending, the ring named
+ *      after the first;
+ *   3. multicasts "ready" and waits for the N "ready" messages, so every
+ *      member has seen the full group.
+ * Then, with -k, the members of the highest node id are the victims: they
+ * print "victim (pid P)" and go on dispatching until the test script
+ * SIGKILLs all of them at once, as a host dying would (after 30 s they
+ * fail). The others wait (at most 15 s) for the confchg that removes
+ * them, and check it removes all of them at once, every one with reason
+ * NODEDOWN (3), and that the group then still orders messages (one more
+ * round of "after" messages among the survivors).
+ *
+ * Prints "rank R: ..." lines and exits 0, or a FAIL line and exits 1.
+ */
+#define _GNU_SOURCE
+#include <corosync/cpg.h>
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_MEMBERS 64
+#define TIMEOUT_MS  20000
+
+static int rank = -1;
+
+static struct {
+    struct cpg_address members[MAX_MEMBERS];
+    size_t             nmembers;
+    int                confchgs;         /* after the full view */
+    int                full;             /* saw all N */
+    size_t             left_n;           /* the first confchg after the full view */
+    struct cpg_address left[MAX_MEMBERS];
+    unsigned           ready, after;     /* messages delivered */
+    uint32_t           totem_nodes[MAX_MEMBERS];
+    size_t             totem_n;
+    struct cpg_ring_id ring;
+    int                totem_seen;
+} st;
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "FAIL mpirun_cpg_nodes rank %d: ", rank);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t pid,
+                       void *msg, size_t len)
+{
+    (void)h; (void)g; (void)nodeid; (void)pid;
+    if ((len == 5) && (memcmp(msg, "ready", 5) == 0)) {
+        st.ready++;
+    } else if ((len == 5) && (memcmp(msg, "after", 5) == 0)) {
+        st.after++;
+    }
+}
+
+static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
+                       const struct cpg_address *members, size_t nmembers,
+                       const struct cpg_address *left, size_t nleft,
+                       const struct cpg_address *joined, size_t njoined)
+{
+    (void)h; (void)g; (void)joined; (void)njoined;
+    if (nmembers > MAX_MEMBERS || nleft > MAX_MEMBERS) {
+        fail("confchg with %zu members, %zu left: too many", nmembers, nleft);
+    }
+    if (st.full && (st.confchgs++ == 0)) {
+        st.left_n = nleft;
+        memcpy(st.left, left, nleft * sizeof(*left));
+    }
+    memcpy(st.members, members, nmembers * sizeof(*members));
+    st.nmembers = nmembers;
+}
+
+static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *nodes)
+{
+    (void)h;
+    st.totem_seen = 1;
+    st.ring       = ring;
+    st.totem_n    = (n < MAX_MEMBERS) ? n : MAX_MEMBERS;
+    memcpy(st.totem_nodes, nodes, st.totem_n * sizeof(*nodes));
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Dispatches until *flag (re-evaluated by done()) holds, or fails. */
+static void dispatch_until(cpg_handle_t h, int (*done)(void *), void *arg, int timeout_ms,
+                           const char *what)
+{
+    long long deadline = now_ms() + timeout_ms;
+    struct pollfd pfd = {.events = POLLIN};
+    int fd;
+
+    if (cpg_fd_get(h, &fd) != CS_OK) {
+        fail("cpg_fd_get");
+    }
+    pfd.fd = fd;
+    while (!done(arg)) {
+        if (now_ms() > deadline) {
+            fail("timed out waiting for %s", what);
+        }
+        (void)poll(&pfd, 1, 100);
+        if (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK) {
+            fail("cpg_dispatch while waiting for %s", what);
+        }
+    }
+}
+
+static int have_members(void *arg) { return st.nmembers == *(size_t*)arg; }
+static int have_ready(void *arg)   { return st.ready >= *(unsigned*)arg; }
+static int have_after(void *arg)   { return st.after >= *(unsigned*)arg; }
+static int have_confchg(void *arg) { (void)arg; return st.confchgs > 0; }
+
+static void mcast(cpg_handle_t h, const char *text)
+{
+    struct iovec iov = {(void*)text, strlen(text)};
+    cs_error_t err;
+    int tries = 0;
+
+    while ((err = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1)) == CS_ERR_TRY_AGAIN &&
+           (++tries < 1000)) {
+        usleep(1000);
+    }
+    if (err != CS_OK) {
+        fail("cpg_mcast_joined: %d", err);
+    }
+}
+
+static size_t distinct_nodes(const struct cpg_address *a, size_t n, uint32_t *max_p)
+{
+    size_t i, j, count = 0;
+
+    *max_p = 0;
+    for (i = 0; i < n; ++i) {
+        for (j = 0; (j < i) && (a[j].nodeid != a[i].nodeid); ++j) {
+        }
+        count += (j == i);
+        *max_p = (a[i].nodeid > *max_p) ? a[i].nodeid : *max_p;
+    }
+    return count;
+}
+
+/* How many members the iteration API lists for name (-1: it failed). */
+static long iterate_members(cpg_handle_t h, const struct cpg_name *name)
+{
+    struct cpg_iteration_description_t d;
+    cpg_iteration_handle_t it;
+    long seen = 0;
+    cs_error_t err;
+
+    if (cpg_iteration_initialize(h, CPG_ITERATION_ONE_GROUP, name, &it) != CS_OK) {
+        return -1;
+    }
+    while ((err = cpg_iteration_next(it, &d)) == CS_OK) {
+        seen++;
+    }
+    cpg_iteration_finalize(it);
+    return (err == CS_ERR_NO_SECTIONS) ? seen : -1;
+}
+
+/*
+ * cpg_membership_get answers from our own view: all N at once. The
+ * iteration API reads the directory at the coordinator node, which a
+ * sequencer on another host updates with a one-way message after each
+ * view: it must show all N within a short while (here 5 s).
+ */
+static void check_listings(cpg_handle_t h, const struct cpg_name *name, size_t n)
+{
+    struct cpg_address list[MAX_MEMBERS];
+    long long deadline = now_ms() + 5000;
+    int count = MAX_MEMBERS;
+    long seen;
+
+    if ((cpg_membership_get(h, (struct cpg_name*)name, list, &count) != CS_OK) ||
+        ((size_t)count != n)) {
+        fail("cpg_membership_get lists %d members, expected %zu", count, n);
+    }
+    while (((seen = iterate_members(h, name)) != (long)n) && (now_ms() < deadline)) {
+        usleep(10000);
+    }
+    if (seen != (long)n) {
+        fail("the iteration API lists %ld members (-1: failed), expected %zu", seen, n);
+    }
+}
+
+static void check_totem(size_t nodes)
+{
+    size_t i;
+
+    if (!st.totem_seen || (st.totem_n != nodes)) {
+        fail("initial totem confchg: %zu node(s), expected %zu", st.totem_n, nodes);
+    }
+    for (i = 1; i < st.totem_n; ++i) {
+        if (st.totem_nodes[i] <= st.totem_nodes[i - 1]) {
+            fail("totem node list not ascending");
+        }
+    }
+    if (st.ring.nodeid != st.totem_nodes[0]) {
+        fail("totem ring %u is not named after the lowest node %u", st.ring.nodeid,
+             st.totem_nodes[0]);
+    }
+}
+
+/* The survivors' check: one confchg removed every victim with NODEDOWN. */
+static void check_nodedown(const struct cpg_address *full, size_t n, uint32_t victim_node)
+{
+    size_t i, victims = 0;
+
+    for (i = 0; i < n; ++i) {
+        victims += (full[i].nodeid == victim_node);
+    }
+    if (st.left_n != victims) {
+        fail("the first confchg after the loss removed %zu member(s), expected all %zu of node "
+             "%u at once", st.left_n, victims, victim_node);
+    }
+    for (i = 0; i < st.left_n; ++i) {
+        if ((st.left[i].nodeid != victim_node) || (st.left[i].reason != CPG_REASON_NODEDOWN)) {
+            fail("left member pid %u of node %u has reason %u, expected NODEDOWN (3) for node %u",
+                 st.left[i].pid, st.left[i].nodeid, st.left[i].reason, victim_node);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    cpg_model_v1_data_t model = {
+        .model = CPG_MODEL_V1, .cpg_deliver_fn = on_deliver, .cpg_confchg_fn = on_confchg,
+        .cpg_totem_confchg_fn = on_totem, .flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF};
+    struct cpg_name name = {.length = 5, .value = "nodes"};
+    struct cpg_address full[MAX_MEMBERS];
+    size_t nranks, nodes = 2, nfull, survivors;
+    unsigned want;
+    uint32_t victim_node, mine;
+    cpg_handle_t h;
+    int kill_mode = 0, opt;
+    const char *r = getenv("OMPI_COMM_WORLD_RANK"), *s = getenv("OMPI_COMM_WORLD_SIZE");
+
+    while ((opt = getopt(argc, argv, "kn:")) != -1) {
+        if (opt == 'k') {
+            kill_mode = 1;
+        } else if (opt == 'n') {
+            nodes = (size_t)atoi(optarg);
+        } else {
+            fprintf(stderr, "usage: mpirun ... mpirun_cpg_nodes [-n NODES] [-k]\n");
+            return 2;
+        }
+    }
+    if ((r == NULL) || (s == NULL) || (atoi(s) < 1) || (atoi(s) > MAX_MEMBERS)) {
+        fprintf(stderr, "mpirun_cpg_nodes: run me under mpirun (at most %d ranks)\n",
+                MAX_MEMBERS);
+        return 2;
+    }
+    rank   = atoi(r);
+    nranks = (size_t)atoi(s);
+    if ((cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, NULL) != CS_OK) ||
+        (cpg_join(h, &name) != CS_OK) || (cpg_local_get(h, &mine) != CS_OK)) {
+        fail("cpg_model_initialize / cpg_join / cpg_local_get");
+    }
+    dispatch_until(h, have_members, &nranks, TIMEOUT_MS, "the full group");
+    st.full = 1;
+    nfull   = st.nmembers;
+    memcpy(full, st.members, nfull * sizeof(*full));
+    if (distinct_nodes(full, nfull, &victim_node) != nodes) {
+        fail("the group spans %zu node(s), expected %zu",
+             distinct_nodes(full, nfull, &victim_node), nodes);
+    }
+    check_listings(h, &name, nranks);
+    check_totem(nodes);
+    printf("rank %d: group of %zu on %zu nodes ok (node %u, ring %u.%llu)\n", rank, nranks,
+           nodes, mine, st.ring.nodeid, (unsigned long long)st.ring.seq);
+    fflush(stdout);
+    mcast(h, "ready");
+    want = (unsigned)nranks;
+    dispatch_until(h, have_ready, &want, TIMEOUT_MS, "every member ready");
+    if (kill_mode && (mine == victim_node)) {
+        printf("rank %d: victim (pid %d)\n", rank, (int)getpid());
+        fflush(stdout);
+        want = ~0u;                /* never: the script kills this host's victims */
+        dispatch_until(h, have_after, &want, 30000, "the test to kill this victim");
+    }
+    if (kill_mode) {
+        dispatch_until(h, have_confchg, NULL, 15000, "the confchg removing the lost node");
+        check_nodedown(full, nfull, victim_node);
+        survivors = st.nmembers;
+        mcast(h, "after");
+        want = (unsigned)survivors;
+        dispatch_until(h, have_after, &want, TIMEOUT_MS, "the survivors' messages");
+        printf("rank %d: node %u down: %zu member(s) left with NODEDOWN in one confchg, %zu go "
+               "on\n", rank, victim_node, st.left_n, survivors);
+    }
+    printf("rank %d: ok\n", rank);
+    fflush(stdout);
+    cpg_finalize(h);
+    return 0;
+}
