@@ -38,9 +38,10 @@
 #      the iteration API and the initial totem confchg agree on it on both
 #      hosts. Then every process of hostb is SIGKILLed at once (a host
 #      lost): the ranks of localhost see one confchg removing all of them
-#      with reason NODEDOWN, and their group goes on. The victims run as
-#      children of their rank's shell, so mpirun ends the job only after
-#      the survivors are done (as in 4).
+#      with reason NODEDOWN, and their group goes on. Then the same with
+#      localhost lost, the directory's coordinator node: hostb's survivors
+#      see NODEDOWN, the directory moves to hostb (the group is listed
+#      there) and a leave and rejoin finds the same group.
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -144,23 +145,47 @@ wait \$p; rc=\$?
 exit \$rc
 EOF
 chmod +x "$T/nodes.sh"
-$RUN -x UCX_CPG_KEEPALIVE_MS=200 "$T/nodes.sh" -n 2 -k >"$T/lost.log" 2>&1 &
-run=$!
-i=0
-while [ "$(grep -c "<stdout>:rank [23]: victim (pid" "$T/lost.log")" -lt 2 ] && [ $i -lt 300 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-victims=$(sed -n 's/.*<stdout>:rank [23]: victim (pid \([0-9]*\)).*/\1/p' "$T/lost.log")
-[ "$(echo $victims | wc -w)" -eq 2 ] || { kill $run; fail "the victims of hostb did not show up"; }
-kill -9 $victims
-wait $run    # mpirun reports the killed ranks; the survivors' lines decide
+# lose_host FLAG LOG: runs the group with FLAG (-k: lose hostb, -K: lose
+# localhost, the directory's coordinator node), SIGKILLs both victims at
+# once when they say so, and waits (at most 40 s) for the survivors' "ok"
+# or a FAIL. --enable-recovery keeps mpirun from ending the job when the
+# victims die, so the survivors do not race mpirun.
+lose_host() {
+    $RUN --enable-recovery -x UCX_CPG_KEEPALIVE_MS=200 "$T/nodes.sh" -n 2 "$1" >"$2" 2>&1 &
+    run=$!
+    i=0
+    while [ "$(grep -c "<stdout>:rank [0-3]: victim (pid" "$2")" -lt 2 ] && [ $i -lt 300 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    victims=$(sed -n 's/.*<stdout>:rank [0-3]: victim (pid \([0-9]*\)).*/\1/p' "$2")
+    [ "$(echo $victims | wc -w)" -eq 2 ] || { kill $run; fail "$1: the victims did not show up"; }
+    kill -9 $victims
+    i=0
+    while [ "$(grep -c "<stdout>:rank [0-3]: ok$" "$2")" -lt 2 ] && ! grep -q FAIL "$2" &&
+          [ $i -lt 400 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill $run 2>/dev/null
+    wait $run
+}
+lose_host -k "$T/lost.log"
 for r in 0 1; do
     grep -q "<stdout>:rank $r: node $nb down: 2 member(s) left with NODEDOWN in one confchg, 2 go on" \
         "$T/lost.log" || fail "rank $r did not see hostb's members leave at once with NODEDOWN"
     grep -q "<stdout>:rank $r: ok$" "$T/lost.log" || fail "rank $r: the group did not go on"
 done
+lose_host -K "$T/lostcoord.log"
+for r in 2 3; do
+    grep -q "<stdout>:rank $r: node $na down: 2 member(s) left with NODEDOWN in one confchg, 2 go on" \
+        "$T/lostcoord.log" || fail "rank $r did not see localhost's members leave with NODEDOWN"
+    grep -q "<stdout>:rank $r: the directory moved to the next node; a rejoin found the group" \
+        "$T/lostcoord.log" || fail "rank $r: the directory did not move to hostb"
+    grep -q "<stdout>:rank $r: ok$" "$T/lostcoord.log" || fail "rank $r: the group did not go on"
+done
 
 echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
 echo "      RSM ring across the hosts; a death on the other host seen; a late host admitted;"
-echo "      one CPG group across the hosts (order, listings, totem); a lost host is NODEDOWN"
+echo "      one CPG group across the hosts (order, listings, totem); a lost host is NODEDOWN;"
+echo "      the directory moves when its node is lost"

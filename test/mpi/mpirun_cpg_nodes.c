@@ -13,13 +13,18 @@
  *      after the first;
  *   3. multicasts "ready" and waits for the N "ready" messages, so every
  *      member has seen the full group.
- * Then, with -k, the members of the highest node id are the victims: they
- * print "victim (pid P)" and go on dispatching until the test script
- * SIGKILLs all of them at once, as a host dying would (after 30 s they
- * fail). The others wait (at most 15 s) for the confchg that removes
- * them, and check it removes all of them at once, every one with reason
- * NODEDOWN (3), and that the group then still orders messages (one more
- * round of "after" messages among the survivors).
+ * Then, with -k, the members of the highest node id are the victims (with
+ * -K those of the lowest: the directory's coordinator node): they print
+ * "victim (pid P)" and go on dispatching until the test script SIGKILLs
+ * all of them at once, as a host dying would (after 30 s they fail). The
+ * others wait (at most 15 s) for the confchg that removes them, and check
+ * it removes all of them at once, every one with reason NODEDOWN (3), and
+ * that the group then still orders messages (one more round of "after"
+ * messages among the survivors). After -K the directory has moved to the
+ * next node: the survivors' sequencer registered the group there, so the
+ * iteration API lists the survivors, and the last survivor's leave and
+ * rejoin finds that group again (a second group of the name would leave it
+ * alone in its view).
  *
  * Prints "rank R: ..." lines and exits 0, or a FAIL line and exits 1.
  */
@@ -46,7 +51,7 @@ static struct {
     int                full;             /* saw all N */
     size_t             left_n;           /* the first confchg after the full view */
     struct cpg_address left[MAX_MEMBERS];
-    unsigned           ready, after;     /* messages delivered */
+    unsigned           ready, after, listed, done;   /* messages delivered */
     uint32_t           totem_nodes[MAX_MEMBERS];
     size_t             totem_n;
     struct cpg_ring_id ring;
@@ -73,6 +78,10 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid
         st.ready++;
     } else if ((len == 5) && (memcmp(msg, "after", 5) == 0)) {
         st.after++;
+    } else if ((len == 6) && (memcmp(msg, "listed", 6) == 0)) {
+        st.listed++;
+    } else if ((len == 4) && (memcmp(msg, "done", 4) == 0)) {
+        st.done++;
     }
 }
 
@@ -91,6 +100,10 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
     }
     memcpy(st.members, members, nmembers * sizeof(*members));
     st.nmembers = nmembers;
+    if (getenv("MPIRUN_CPG_NODES_DEBUG") != NULL) {
+        fprintf(stderr, "rank %d: confchg %zu members, %zu left, %zu joined\n", rank, nmembers,
+                nleft, njoined);
+    }
 }
 
 static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *nodes)
@@ -110,12 +123,14 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Dispatches until *flag (re-evaluated by done()) holds, or fails. */
+/* Dispatches one callback at a time until done(arg) holds, or fails: the
+ * state is checked right at the event that made it hold. */
 static void dispatch_until(cpg_handle_t h, int (*done)(void *), void *arg, int timeout_ms,
                            const char *what)
 {
     long long deadline = now_ms() + timeout_ms;
     struct pollfd pfd = {.events = POLLIN};
+    cs_error_t err;
     int fd;
 
     if (cpg_fd_get(h, &fd) != CS_OK) {
@@ -126,8 +141,9 @@ static void dispatch_until(cpg_handle_t h, int (*done)(void *), void *arg, int t
         if (now_ms() > deadline) {
             fail("timed out waiting for %s", what);
         }
-        (void)poll(&pfd, 1, 100);
-        if (cpg_dispatch(h, CS_DISPATCH_ALL) != CS_OK) {
+        (void)poll(&pfd, 1, 10);
+        err = cpg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING);
+        if ((err != CS_OK) && (err != CS_ERR_TRY_AGAIN)) {      /* TRY_AGAIN: none yet */
             fail("cpg_dispatch while waiting for %s", what);
         }
     }
@@ -136,7 +152,9 @@ static void dispatch_until(cpg_handle_t h, int (*done)(void *), void *arg, int t
 static int have_members(void *arg) { return st.nmembers == *(size_t*)arg; }
 static int have_ready(void *arg)   { return st.ready >= *(unsigned*)arg; }
 static int have_after(void *arg)   { return st.after >= *(unsigned*)arg; }
-static int have_confchg(void *arg) { (void)arg; return st.confchgs > 0; }
+static int have_listed(void *arg)  { return st.listed >= *(unsigned*)arg; }
+static int have_done(void *arg)    { return st.done >= *(unsigned*)arg; }
+static int have_confchg(void *arg) { return st.confchgs >= *(int*)arg; }
 
 static void mcast(cpg_handle_t h, const char *text)
 {
@@ -248,6 +266,51 @@ static void check_nodedown(const struct cpg_address *full, size_t n, uint32_t vi
     }
 }
 
+/*
+ * After the coordinator node was lost: the directory of the next node lists
+ * the group, and the last survivor of the view leaves and joins again, into
+ * the same group.
+ */
+static void check_directory_moved(cpg_handle_t h, const struct cpg_name *name, size_t n)
+{
+    long long deadline = now_ms() + 5000;
+    int last = (st.members[n - 1].pid == (uint32_t)getpid()), want;
+    long seen;
+
+    while (((seen = iterate_members(h, name)) != (long)n) && (now_ms() < deadline)) {
+        usleep(10000);
+    }
+    if (seen != (long)n) {
+        fail("after the coordinator node was lost the directory lists %ld members, expected %zu",
+             seen, n);
+    }
+    mcast(h, "listed");                      /* nobody leaves before all have looked */
+    want = (int)n;
+    dispatch_until(h, have_listed, &want, TIMEOUT_MS, "every survivor's listing");
+    want = st.confchgs + 2;                  /* the leave, then the join */
+    if (last) {
+        if (cpg_leave(h, (struct cpg_name*)name) != CS_OK) {
+            fail("cpg_leave");
+        }
+        want = st.confchgs + 1;              /* our own leave */
+        dispatch_until(h, have_confchg, &want, TIMEOUT_MS, "our leave");
+        if (cpg_join(h, (struct cpg_name*)name) != CS_OK) {
+            fail("cpg_join after the coordinator node was lost");
+        }
+        want = st.confchgs + 1;
+    }
+    dispatch_until(h, have_confchg, &want, TIMEOUT_MS, "the rejoin");
+    if (st.nmembers != n) {
+        fail("after the rejoin our view has %zu members, expected %zu (a second group?)",
+             st.nmembers, n);
+    }
+    mcast(h, "done");                        /* nobody leaves before all have checked */
+    want = (int)n;
+    dispatch_until(h, have_done, &want, TIMEOUT_MS, "every survivor's check");
+    printf("rank %d: the directory moved to the next node; a rejoin found the group (%zu "
+           "members)\n", rank, n);
+}
+
 int main(int argc, char **argv)
 {
     cpg_model_v1_data_t model = {
@@ -255,20 +318,22 @@ int main(int argc, char **argv)
         .cpg_totem_confchg_fn = on_totem, .flags = CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF};
     struct cpg_name name = {.length = 5, .value = "nodes"};
     struct cpg_address full[MAX_MEMBERS];
-    size_t nranks, nodes = 2, nfull, survivors;
+    size_t nranks, nodes = 2, nfull, survivors = 0;
     unsigned want;
     uint32_t victim_node, mine;
     cpg_handle_t h;
-    int kill_mode = 0, opt;
+    int kill_mode = 0, kill_coord = 0, opt, one = 1;
+    cs_error_t err;
     const char *r = getenv("OMPI_COMM_WORLD_RANK"), *s = getenv("OMPI_COMM_WORLD_SIZE");
 
-    while ((opt = getopt(argc, argv, "kn:")) != -1) {
-        if (opt == 'k') {
-            kill_mode = 1;
+    while ((opt = getopt(argc, argv, "kKn:")) != -1) {
+        if ((opt == 'k') || (opt == 'K')) {
+            kill_mode  = 1;
+            kill_coord = (opt == 'K');
         } else if (opt == 'n') {
             nodes = (size_t)atoi(optarg);
         } else {
-            fprintf(stderr, "usage: mpirun ... mpirun_cpg_nodes [-n NODES] [-k]\n");
+            fprintf(stderr, "usage: mpirun ... mpirun_cpg_nodes [-n NODES] [-k|-K]\n");
             return 2;
         }
     }
@@ -279,9 +344,15 @@ int main(int argc, char **argv)
     }
     rank   = atoi(r);
     nranks = (size_t)atoi(s);
-    if ((cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, NULL) != CS_OK) ||
-        (cpg_join(h, &name) != CS_OK) || (cpg_local_get(h, &mine) != CS_OK)) {
-        fail("cpg_model_initialize / cpg_join / cpg_local_get");
+    if ((err = cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, NULL)) !=
+        CS_OK) {
+        fail("cpg_model_initialize: %d", err);
+    }
+    if ((err = cpg_join(h, &name)) != CS_OK) {
+        fail("cpg_join: %d", err);
+    }
+    if ((err = cpg_local_get(h, &mine)) != CS_OK) {
+        fail("cpg_local_get: %d", err);
     }
     dispatch_until(h, have_members, &nranks, TIMEOUT_MS, "the full group");
     st.full = 1;
@@ -290,6 +361,9 @@ int main(int argc, char **argv)
     if (distinct_nodes(full, nfull, &victim_node) != nodes) {
         fail("the group spans %zu node(s), expected %zu",
              distinct_nodes(full, nfull, &victim_node), nodes);
+    }
+    if (kill_coord) {
+        victim_node = st.totem_nodes[0];         /* the lowest: the coordinator */
     }
     check_listings(h, &name, nranks);
     check_totem(nodes);
@@ -306,7 +380,7 @@ int main(int argc, char **argv)
         dispatch_until(h, have_after, &want, 30000, "the test to kill this victim");
     }
     if (kill_mode) {
-        dispatch_until(h, have_confchg, NULL, 15000, "the confchg removing the lost node");
+        dispatch_until(h, have_confchg, &one, 15000, "the confchg removing the lost node");
         check_nodedown(full, nfull, victim_node);
         survivors = st.nmembers;
         mcast(h, "after");
@@ -314,6 +388,10 @@ int main(int argc, char **argv)
         dispatch_until(h, have_after, &want, TIMEOUT_MS, "the survivors' messages");
         printf("rank %d: node %u down: %zu member(s) left with NODEDOWN in one confchg, %zu go "
                "on\n", rank, victim_node, st.left_n, survivors);
+        fflush(stdout);
+    }
+    if (kill_coord) {
+        check_directory_moved(h, &name, survivors);
     }
     printf("rank %d: ok\n", rank);
     fflush(stdout);

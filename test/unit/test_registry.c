@@ -1871,6 +1871,232 @@ static void test_seg_claim_when_table_full_returns_no_resource(void **state)
 }
 
 
+/* --- the CPG group directory ---------------------------------------------- */
+
+/* A directory member for a fake process joined in reg (node 1). */
+static ucpg_registry_gmember_t gmember_of(const ucpg_registry_entry_t *e)
+{
+    ucpg_registry_gmember_t m = {e->slot, e->nodeid, (uint32_t)e->pid, 0, e->uuid};
+
+    return m;
+}
+
+/* The oracle for members of other nodes: alive iff their uuid is odd. */
+static int oracle_odd_alive(void *arg, uint32_t slot, uint64_t uuid)
+{
+    (void)slot;
+    ++*(int*)arg;
+    return (uuid & 1) != 0;
+}
+
+typedef struct {
+    unsigned                groups;
+    ucpg_registry_group_t   last;
+    uint32_t                nmembers;
+    ucpg_registry_gmember_t members[4];
+} dir_list_t;
+
+static void dir_list_one(void *arg, const ucpg_registry_group_t *group,
+                         const ucpg_registry_gmember_t *members, uint32_t nmembers)
+{
+    dir_list_t *l = arg;
+
+    l->groups++;
+    l->last     = *group;
+    l->nmembers = nmembers;
+    memcpy(l->members, members, ((nmembers < 4) ? nmembers : 4) * sizeof(*members));
+}
+
+static dir_list_t dir_list(ucpg_registry_t *reg, const char *name)
+{
+    dir_list_t l;
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(ucpg_registry_group_foreach(reg, name, (name != NULL) ? strlen(name) : 0,
+                                                 dir_list_one, &l), UCPG_OK);
+    return l;
+}
+
+static void test_dir_open_creates_then_finds_the_group(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100), *b = entry_new(101);
+    ucpg_registry_gmember_t ma, mb;
+    ucpg_registry_group_t g1, g2;
+    int created = 0;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    ma = gmember_of(a);
+    mb = gmember_of(b);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g1, &created), UCPG_OK);
+    assert_true(created);
+    assert_int_equal(g1.seq_slot, a->slot);
+    assert_int_equal(g1.seq_uuid, a->uuid);
+    assert_int_equal(g1.view_id, 1);
+    assert_int_not_equal(g1.gen, 0);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &mb, 1, &g2, &created), UCPG_OK);
+    assert_false(created);
+    assert_int_equal(g2.gen, g1.gen);
+    assert_int_equal(g2.seq_uuid, a->uuid);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+/* A coordinator in its grace period finds groups but creates none. */
+static void test_dir_open_without_may_create_is_busy_only_for_absent_groups(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100), *b = entry_new(101);
+    ucpg_registry_gmember_t ma, mb;
+    ucpg_registry_group_t g;
+    int created = 1;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    ma = gmember_of(a);
+    mb = gmember_of(b);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 0, &g, &created), UCPG_ERR_BUSY);
+    assert_false(created);
+    assert_int_equal(dir_list(reg, NULL).groups, 0);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g, &created), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &mb, 0, &g, &created), UCPG_OK);
+    assert_false(created);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+/* The joiner alone in an entry (its creation's answer was lost): a new
+ * incarnation, created for it, never a group it would wait in for ever. */
+static void test_dir_open_by_the_only_live_member_recreates_the_group(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100);
+    ucpg_registry_gmember_t ma;
+    ucpg_registry_group_t g1, g2;
+    int created = 0;
+
+    join_ok(reg, a);
+    ma = gmember_of(a);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g1, &created), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g2, &created), UCPG_OK);
+    assert_true(created);
+    assert_int_not_equal(g2.gen, g1.gen);
+    assert_int_equal(dir_list(reg, NULL).groups, 1);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* publish finds its entry by name: a new coordinator learns groups it never
+ * saw; an older view never overwrites a newer; nmembers 0 removes. */
+static void test_dir_publish_creates_updates_and_removes_by_name(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100), *b = entry_new(101);
+    ucpg_registry_gmember_t m[2];
+    dir_list_t l;
+
+    join_ok(reg, a);
+    join_ok(reg, b);
+    m[0] = gmember_of(b);
+    m[1] = gmember_of(a);
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 5, m, 2), UCPG_OK);
+    l = dir_list(reg, "g");
+    assert_int_equal(l.groups, 1);
+    assert_int_equal(l.last.gen, 77);
+    assert_int_equal(l.last.view_id, 5);
+    assert_int_equal(l.last.seq_uuid, b->uuid);            /* the first member orders */
+    assert_int_equal(l.nmembers, 2);
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 4, m + 1, 1), UCPG_OK);
+    assert_int_equal(dir_list(reg, "g").nmembers, 2);       /* view 4 is older: ignored */
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 6, m + 1, 1), UCPG_OK);
+    l = dir_list(reg, "g");
+    assert_int_equal(l.nmembers, 1);
+    assert_int_equal(l.last.seq_uuid, a->uuid);
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 7, NULL, 0), UCPG_OK);
+    assert_int_equal(dir_list(reg, NULL).groups, 0);
+    free(a);
+    free(b);
+    ucpg_registry_close(reg);
+}
+
+/* Two incarnations of one name: the live one stays, the other is told. */
+static void test_dir_publish_of_another_gen_while_live_returns_exists(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100);
+    ucpg_registry_gmember_t ma, gone = {3, 1, 1, 0, 999};
+    dir_list_t l;
+
+    join_ok(reg, a);
+    ma = gmember_of(a);
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 1, &ma, 1), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 78, 9, &ma, 1), UCPG_ERR_EXISTS);
+    assert_int_equal(dir_list(reg, "g").last.gen, 77);
+    /* an incarnation whose members are all dead is replaced */
+    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 80, 1, &gone, 1), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 81, 1, &ma, 1), UCPG_OK);
+    l = dir_list(reg, "h");
+    assert_int_equal(l.last.gen, 81);
+    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 0, 1, &ma, 1),
+                     UCPG_ERR_INVALID_PARAM);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+/* Members of other nodes have no slot here: the oracle decides, and
+ * without one they count as dead. */
+static void test_dir_members_of_other_nodes_are_judged_by_the_oracle(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100);
+    ucpg_registry_gmember_t m[3];
+    int calls = 0;
+    dir_list_t l;
+
+    join_ok(reg, a);
+    m[0] = gmember_of(a);
+    m[1] = (ucpg_registry_gmember_t){a->slot, 2, 4242, 0, 7};   /* node 2, odd: alive */
+    m[2] = (ucpg_registry_gmember_t){a->slot, 2, 4243, 0, 8};   /* node 2, even: dead */
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 1, m, 3), UCPG_OK);
+    assert_int_equal(dir_list(reg, "g").nmembers, 1);           /* no oracle yet */
+    ucpg_registry_set_oracle(reg, 1, oracle_odd_alive, &calls);
+    l = dir_list(reg, "g");
+    assert_int_equal(l.nmembers, 2);
+    assert_int_equal(l.members[1].pid, 4242);
+    assert_int_equal(calls, 2);                                 /* only node 2's asked */
+    ucpg_registry_set_oracle(reg, 0, NULL, NULL);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+static void test_dir_clear_empties_the_directory(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(100);
+    ucpg_registry_gmember_t ma;
+
+    join_ok(reg, a);
+    ma = gmember_of(a);
+    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 1, &ma, 1), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 78, 1, &ma, 1), UCPG_OK);
+    assert_int_equal(dir_list(reg, NULL).groups, 2);
+    assert_int_equal(ucpg_registry_group_clear(reg), UCPG_OK);
+    assert_int_equal(dir_list(reg, NULL).groups, 0);
+    free(a);
+    ucpg_registry_close(reg);
+}
+
+
 int main(void)
 {
 #define T(_test) cmocka_unit_test_setup_teardown(_test, dir_setup, dir_teardown)
@@ -1942,6 +2168,13 @@ int main(void)
         T(test_seg_claim_rejects_owner_slot_out_of_range),
         T(test_seg_claim_rejects_uuid_zero),
         T(test_seg_claim_when_table_full_returns_no_resource),
+        T(test_dir_open_creates_then_finds_the_group),
+        T(test_dir_open_without_may_create_is_busy_only_for_absent_groups),
+        T(test_dir_open_by_the_only_live_member_recreates_the_group),
+        T(test_dir_publish_creates_updates_and_removes_by_name),
+        T(test_dir_publish_of_another_gen_while_live_returns_exists),
+        T(test_dir_members_of_other_nodes_are_judged_by_the_oracle),
+        T(test_dir_clear_empties_the_directory),
     };
 #undef T
 

@@ -252,6 +252,21 @@ static ucpg_registry_t *ucpg_boot_dir_registry(ucpg_domain_t *d)
 /* --- asking the coordinator ------------------------------------------------------ */
 
 /*
+ * How long one process of the coordinator node is given to answer. A query
+ * can go unanswered by a live process too: one that has not finished its
+ * handshake with us drops our message. Every directory operation may be
+ * asked again (the caller retries on UCPG_ERR_BUSY), so waiting for a
+ * keepalive interval, not for a whole connect timeout, is enough.
+ */
+static unsigned ucpg_boot_dir_ask_ms(ucpg_domain_t *d)
+{
+    const ucpg_config_t *cfg = ucpg_domain_config(d);
+
+    return (cfg->keepalive_ms < cfg->connect_timeout_ms) ? cfg->keepalive_ms
+                                                          : cfg->connect_timeout_ms;
+}
+
+/*
  * Sends (type, body) to the processes of node `coord` in id order until one
  * answers. UCPG_OK: the decoded answer, whose bytes *raw_p holds (free it).
  * UCPG_ERR_BUSY: nobody answered.
@@ -271,7 +286,8 @@ static ucpg_status_t ucpg_boot_dir_ask(ucpg_domain_t *d, uint32_t coord, uint8_t
     ucpg_domain_peers(d, peers, UCPG_REGISTRY_MAX_SLOTS, &count, NULL);
     for (i = 0; (i < count) && (status == UCPG_ERR_BUSY); ++i) {
         if ((peers[i].nodeid != coord) ||
-            (ucpg_boot_remote_call(d, peers[i].id, type, body, len, &raw, &raw_len) != UCPG_OK)) {
+            (ucpg_boot_remote_call(d, peers[i].id, type, body, len, ucpg_boot_dir_ask_ms(d), &raw,
+                                   &raw_len) != UCPG_OK)) {
             continue;                        /* gone or wedged: the next one */
         }
         if (ucpg_boot_dir_msg_decode(UCPG_BOOT_MSG_DIR_ANSWER, raw, raw_len, ans) != UCPG_OK) {

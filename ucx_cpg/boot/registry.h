@@ -136,9 +136,10 @@ void ucpg_registry_set_oracle(ucpg_registry_t *reg, uint32_t self_node,
                               ucpg_registry_alive_fn_t alive, void *arg);
 
 /*
- * Finds group name. If it has no entry, or no member of the entry is alive,
- * creates one with creator as its only member and sequencer (view_id 1) and
- * sets *created_p, unless may_create is 0: then UCPG_ERR_BUSY (the caller
+ * Finds group name. If it has no entry, no member of the entry is alive, or
+ * creator is its only live member (a creation whose answer was lost, a leave
+ * not recorded yet), creates one with creator as its only member and
+ * sequencer (view_id 1, a new gen) and sets *created_p, unless may_create is 0: then UCPG_ERR_BUSY (the caller
  * tries again later; see boot/directory.c). UCPG_ERR_NO_RESOURCE if the
  * directory is full.
  */

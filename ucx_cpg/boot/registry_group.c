@@ -240,6 +240,14 @@ out_free:
     return status;
 }
 
+/* Is m the only live member of the entry found? */
+static int ucpg_registry_group_only(const ucpg_registry_group_find_t *f,
+                                    const ucpg_registry_gmember_t *m)
+{
+    return (f->nlive == 1) && (f->members[0].slot == m->slot) &&
+           (f->members[0].uuid == m->uuid);
+}
+
 typedef struct ucpg_registry_group_open_ctx {
     const void                    *name;
     size_t                         name_len;
@@ -257,11 +265,13 @@ static ucpg_status_t ucpg_registry_group_open_op(ucpg_registry_t *reg,
     ucpg_status_t status;
     uint32_t i;
 
-    if ((f->found >= 0) && (f->nlive > 0)) {
+    if ((f->found >= 0) && (f->nlive > 0) && !ucpg_registry_group_only(f, c->creator)) {
         ucpg_registry_group_export((uint32_t)f->found, &f->hdrs[f->found], f->nlive, c->group);
         return UCPG_OK;
     }
-    /* Absent, or every member died: (re)create it in place. */
+    /* Absent, every member died, or the joiner is all that lives of it: the
+     * answer to its own creation was lost, or its leave is not recorded yet;
+     * nobody else can be in that group. (Re)create it in place. */
     if (!c->may_create) {
         return UCPG_ERR_BUSY;
     }

@@ -298,18 +298,18 @@ static uint64_t ucpg_boot_query_track(ucpg_boot_query_t *q, ucpg_peer_id_t asked
 }
 
 /* Sends the query (hdr, body) and waits for the answer, the asked peer's
- * death or connect_timeout_ms; q is no longer tracked on return.
+ * death or timeout_ms; q is no longer tracked on return.
  * UCPG_OK: q->answer (and q->body) hold the answer. */
 static ucpg_status_t ucpg_boot_query_run(ucpg_domain_t *d, ucpg_boot_query_t *q,
                                          const void *hdr, size_t hdr_len, const void *body,
-                                         size_t len)
+                                         size_t len, unsigned timeout_ms)
 {
     ucpg_boot_query_t **pp;
     ucpg_status_t status;
 
     status = ucpg_am_send(d, q->asked, UCPG_AM_ID_BOOT, hdr, hdr_len, body, len);
     if (status == UCPG_OK) {
-        status = ucpg_domain_wait_flag(d, &q->done, ucpg_domain_config(d)->connect_timeout_ms);
+        status = ucpg_domain_wait_flag(d, &q->done, timeout_ms);
     }
     pthread_mutex_lock(&ucpg_boot_remote.lock);
     for (pp = &ucpg_boot_remote.queries; *pp != q; pp = &(*pp)->next) {
@@ -340,7 +340,8 @@ static ucpg_status_t ucpg_boot_remote_ask(ucpg_domain_t *d, ucpg_peer_id_t asked
     msg.node   = node;
     msg.segid  = segid;
     msg.req_id = ucpg_boot_query_track(&q, asked);
-    status = ucpg_boot_query_run(d, &q, buf, ucpg_boot_msg_encode(&msg, buf), NULL, 0);
+    status = ucpg_boot_query_run(d, &q, buf, ucpg_boot_msg_encode(&msg, buf), NULL, 0,
+                                 ucpg_domain_config(d)->connect_timeout_ms);
     free(q.body);                    /* a peer answering a SEG query with a body */
     if (status != UCPG_OK) {
         return status;
@@ -354,15 +355,15 @@ static ucpg_status_t ucpg_boot_remote_ask(ucpg_domain_t *d, ucpg_peer_id_t asked
 }
 
 ucpg_status_t ucpg_boot_remote_call(ucpg_domain_t *d, ucpg_peer_id_t asked, uint8_t type,
-                                    const void *body, size_t len, void **answer_p,
-                                    size_t *answer_len_p)
+                                    const void *body, size_t len, unsigned timeout_ms,
+                                    void **answer_p, size_t *answer_len_p)
 {
     uint8_t hdr[UCPG_BOOT_PREFIX_LEN];
     ucpg_boot_query_t q;
     ucpg_status_t status;
 
     ucpg_boot_prefix_encode(type, ucpg_boot_query_track(&q, asked), hdr);
-    status = ucpg_boot_query_run(d, &q, hdr, sizeof(hdr), body, len);
+    status = ucpg_boot_query_run(d, &q, hdr, sizeof(hdr), body, len, timeout_ms);
     if ((status == UCPG_OK) && (q.answer.type != UCPG_BOOT_MSG_DIR_ANSWER)) {
         free(q.body);
         return UCPG_ERR_MESSAGE;

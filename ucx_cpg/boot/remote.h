@@ -75,14 +75,14 @@ ucpg_status_t ucpg_boot_remote_seg_lookup(ucpg_domain_t *d, uint32_t node, uint3
 
 /*
  * A directory query to peer `asked`: sends (type, body) and waits for its
- * DIR_ANSWER (at most connect_timeout_ms). UCPG_OK: *answer_p is a
+ * DIR_ANSWER (at most timeout_ms). UCPG_OK: *answer_p is a
  * malloc'ed copy of the answer's body (the caller frees it). Else
  * UCPG_ERR_PEER_DOWN / UCPG_ERR_TIMEOUT / UCPG_ERR_MESSAGE: no answer.
  * Never from the progress thread.
  */
 ucpg_status_t ucpg_boot_remote_call(ucpg_domain_t *d, ucpg_peer_id_t asked, uint8_t type,
-                                    const void *body, size_t len, void **answer_p,
-                                    size_t *answer_len_p);
+                                    const void *body, size_t len, unsigned timeout_ms,
+                                    void **answer_p, size_t *answer_len_p);
 
 /* Sends (type, req_id, body) without waiting (body is copied): an answer,
  * or a one-way message. Any thread. */

@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "core/proc.h"
 
+#define UCPG_GROUP_JOIN_RESEND_MS  250u
+
 size_t ucpg_group_max_msg(void)
 {
     ucpg_config_t cfg;
@@ -120,6 +122,31 @@ static void ucpg_group_unlink(ucpg_group_t *g)
     }
 }
 
+/*
+ * Sends our JOIN to the sequencer and waits for our view, a refusal or the
+ * deadline. The JOIN is sent again every UCPG_GROUP_JOIN_RESEND_MS: a
+ * sequencer on another host that has not finished its handshake with us yet
+ * drops what we send (the handshakes of two hosts cross), and a resent JOIN
+ * of a member already in is ignored. Called locked.
+ */
+static void ucpg_group_join_send_wait(ucpg_group_t *g, const ucpg_group_req_t *join,
+                                      uint64_t deadline_ns)
+{
+    uint64_t slice;
+
+    while ((g->state == UCPG_GROUP_JOINING) && !g->join_retry &&
+           (ucpg_time_ns() < deadline_ns)) {
+        ucpg_group_member_send_req(g, join);
+        ucpg_group_engine_unlock();            /* sends it */
+        ucpg_group_engine_lock();
+        slice = ucpg_time_ns() + UCPG_GROUP_JOIN_RESEND_MS * 1000000ull;
+        while ((g->state == UCPG_GROUP_JOINING) && !g->join_retry &&
+               (ucpg_group_engine_wait(&g->cond, (slice < deadline_ns) ? slice : deadline_ns) !=
+                ETIMEDOUT)) {
+        }
+    }
+}
+
 /* One attempt: ask the sequencer named by the directory. Called locked
  * with g linked; returns with the lock held. UCPG_INPROGRESS: try again. */
 static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_ns)
@@ -163,12 +190,7 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     g->seq_uuid   = entry.seq_uuid;
     g->join_retry = 0;
     ucpg_group_self_req(&join, UCPG_GROUP_KIND_JOIN, g->next_lseq);
-    ucpg_group_member_send_req(g, &join);
-    ucpg_group_engine_unlock();                /* sends it */
-    ucpg_group_engine_lock();
-    while ((g->state == UCPG_GROUP_JOINING) && !g->join_retry &&
-           (ucpg_group_engine_wait(&g->cond, deadline_ns) != ETIMEDOUT)) {
-    }
+    ucpg_group_join_send_wait(g, &join, deadline_ns);
     if (g->state == UCPG_GROUP_JOINED) {
         g->next_lseq++;
         return UCPG_OK;
