@@ -19,8 +19,18 @@
 #include "dir_wire.h"
 #include "remote.h"
 
+/* A DIR_PUBLISH waiting for the progress thread (see ucpg_boot_dir_publish). */
+typedef struct ucpg_boot_dir_post {
+    struct ucpg_boot_dir_post *next;
+    uint32_t                   coord;
+    size_t                     len;
+    uint8_t                    body[];
+} ucpg_boot_dir_post_t;
+
 static struct {
     pthread_mutex_t  lock;         /* guards everything below */
+    ucpg_boot_dir_post_t *posts;   /* publishes to send, oldest first */
+    ucpg_boot_dir_post_t **posts_tail;
     ucpg_domain_t   *domain;
     ucpg_registry_t *registry;
     int              listener;
@@ -29,7 +39,23 @@ static struct {
     size_t           nnodes;
     uint64_t         epoch;
     uint64_t         grace_until;  /* ns: no group creation before */
-} ucpg_boot_dir = { .lock = PTHREAD_MUTEX_INITIALIZER, .listener = -1 };
+} ucpg_boot_dir = { .lock = PTHREAD_MUTEX_INITIALIZER, .posts_tail = &ucpg_boot_dir.posts,
+                    .listener = -1 };
+
+/* Takes the queued publishes (all, or none if d is not ours). */
+static ucpg_boot_dir_post_t *ucpg_boot_dir_posts_take(ucpg_domain_t *d)
+{
+    ucpg_boot_dir_post_t *list = NULL;
+
+    pthread_mutex_lock(&ucpg_boot_dir.lock);
+    if ((ucpg_boot_dir.domain == d) || (d == NULL)) {
+        list                     = ucpg_boot_dir.posts;
+        ucpg_boot_dir.posts      = NULL;
+        ucpg_boot_dir.posts_tail = &ucpg_boot_dir.posts;
+    }
+    pthread_mutex_unlock(&ucpg_boot_dir.lock);
+    return list;
+}
 
 /* --- the set of live nodes ----------------------------------------------------- */
 
@@ -209,6 +235,7 @@ ucpg_status_t ucpg_boot_dir_start(ucpg_domain_t *d, ucpg_registry_t *reg)
 
 void ucpg_boot_dir_stop(void)
 {
+    ucpg_boot_dir_post_t *post, *next;
     ucpg_registry_t *reg;
     ucpg_domain_t *d;
     uint32_t *nodes;
@@ -237,6 +264,10 @@ void ucpg_boot_dir_stop(void)
     ucpg_boot_dir.nnodes   = 0;
     pthread_mutex_unlock(&ucpg_boot_dir.lock);
     free(nodes);
+    for (post = ucpg_boot_dir_posts_take(NULL); post != NULL; post = next) {
+        next = post->next;                 /* never sent: the domain is going */
+        free(post);
+    }
 }
 
 static ucpg_registry_t *ucpg_boot_dir_registry(ucpg_domain_t *d)
@@ -376,6 +407,56 @@ static void ucpg_boot_dir_publish_local(ucpg_registry_t *reg, const void *name, 
     }
 }
 
+/* Progress thread (a timer): sends the queued publishes. One that finds no
+ * process of its coordinator any more is dropped: the coordinator change
+ * makes every sequencer publish again. */
+static void ucpg_boot_dir_posts_flush(void *arg)
+{
+    ucpg_boot_dir_post_t *p = ucpg_boot_dir_posts_take(arg), *next;
+    int dst;
+
+    for (; p != NULL; p = next) {
+        next = p->next;
+        dst  = ucpg_boot_dir_first_of(arg, p->coord);
+        if (dst >= 0) {
+            (void)ucpg_boot_remote_post(arg, (ucpg_peer_id_t)dst, UCPG_BOOT_MSG_DIR_PUBLISH, 0,
+                                        p->body, p->len);
+        }
+        free(p);
+    }
+}
+
+/* Queues a record for coord and has the progress thread send it. */
+static void ucpg_boot_dir_post(ucpg_domain_t *d, uint32_t coord, const ucpg_registry_group_t *g,
+                               const ucpg_registry_gmember_t *members, uint32_t nmembers)
+{
+    size_t len = ucpg_boot_dir_record_len(g->name_len, nmembers);
+    ucpg_boot_dir_post_t *p = malloc(sizeof(*p) + len);
+    ucpg_wire_writer_t w;
+
+    if (p == NULL) {
+        return;                  /* as a lost message: the next view repairs it */
+    }
+    p->next  = NULL;
+    p->coord = coord;
+    ucpg_wire_writer_init(&w, p->body, len);
+    ucpg_boot_dir_put_record(&w, g, members, nmembers);
+    p->len = w.len;
+    pthread_mutex_lock(&ucpg_boot_dir.lock);
+    *ucpg_boot_dir.posts_tail = p;
+    ucpg_boot_dir.posts_tail  = &p->next;
+    pthread_mutex_unlock(&ucpg_boot_dir.lock);
+    if (ucpg_domain_timer_arm(d, ucpg_boot_dir_posts_flush, d, 0) != UCPG_OK) {
+        ucpg_warn("directory: no timer left to send a view to the coordinator");
+    }
+}
+
+/*
+ * The caller may hold locks that a UCX callback in the progress thread
+ * waits for (the group engine's, when a sequencer orders a view from an
+ * application thread), and sending takes UCX's worker lock: so a publish to
+ * another node is queued and sent by the progress thread.
+ */
 void ucpg_boot_dir_publish(ucpg_domain_t *d, const void *name, size_t name_len, uint64_t gen,
                            uint64_t view_id, const ucpg_registry_gmember_t *members,
                            uint32_t nmembers)
@@ -383,10 +464,6 @@ void ucpg_boot_dir_publish(ucpg_domain_t *d, const void *name, size_t name_len, 
     ucpg_registry_t *reg = ucpg_boot_dir_registry(d);
     uint32_t coord       = ucpg_boot_dir_refresh(d);
     ucpg_registry_group_t g;
-    ucpg_wire_writer_t w;
-    size_t len;
-    uint8_t *body;
-    int dst;
 
     if ((reg == NULL) || (coord == 0) || (name_len > UCPG_REGISTRY_GROUP_NAME_MAX) ||
         (nmembers > UCPG_REGISTRY_GROUP_MEMBERS)) {
@@ -403,18 +480,7 @@ void ucpg_boot_dir_publish(ucpg_domain_t *d, const void *name, size_t name_len, 
     memcpy(g.name, name, name_len);
     g.seq_slot = (nmembers > 0) ? members[0].slot : 0;
     g.seq_uuid = (nmembers > 0) ? members[0].uuid : ~0ull;   /* never 0 on the wire */
-    len  = ucpg_boot_dir_record_len((uint32_t)name_len, nmembers);
-    body = malloc(len);
-    dst  = ucpg_boot_dir_first_of(d, coord);
-    if ((body != NULL) && (dst >= 0)) {
-        ucpg_wire_writer_init(&w, body, len);
-        ucpg_boot_dir_put_record(&w, &g, members, nmembers);
-        /* lost (the process dies now): the next view, or the next
-         * coordinator change, publishes again */
-        (void)ucpg_boot_remote_post(d, (ucpg_peer_id_t)dst, UCPG_BOOT_MSG_DIR_PUBLISH, 0, body,
-                                    w.len);
-    }
-    free(body);
+    ucpg_boot_dir_post(d, coord, &g, members, nmembers);
 }
 
 typedef struct ucpg_boot_dir_list_ctx {

@@ -240,6 +240,18 @@ out_free:
     return status;
 }
 
+/* Where a new incarnation of the name goes: its old entry, else the first
+ * free one. 0 if the directory is full. */
+static int ucpg_registry_group_place(const ucpg_registry_group_find_t *f, uint32_t *i_p)
+{
+    if (f->found >= 0) {
+        *i_p = (uint32_t)f->found;
+    } else if (f->free_index >= 0) {
+        *i_p = (uint32_t)f->free_index;
+    }
+    return (f->found >= 0) || (f->free_index >= 0);
+}
+
 /* Is m the only live member of the entry found? */
 static int ucpg_registry_group_only(const ucpg_registry_group_find_t *f,
                                     const ucpg_registry_gmember_t *m)
@@ -263,7 +275,7 @@ static ucpg_status_t ucpg_registry_group_open_op(ucpg_registry_t *reg,
     ucpg_registry_group_open_ctx_t *c = arg;
     ucpg_registry_group_hdr_t hdr;
     ucpg_status_t status;
-    uint32_t i;
+    uint32_t i = 0;
 
     if ((f->found >= 0) && (f->nlive > 0) && !ucpg_registry_group_only(f, c->creator)) {
         ucpg_registry_group_export((uint32_t)f->found, &f->hdrs[f->found], f->nlive, c->group);
@@ -275,10 +287,9 @@ static ucpg_status_t ucpg_registry_group_open_op(ucpg_registry_t *reg,
     if (!c->may_create) {
         return UCPG_ERR_BUSY;
     }
-    if ((f->found < 0) && (f->free_index < 0)) {
+    if (!ucpg_registry_group_place(f, &i)) {
         return UCPG_ERR_NO_RESOURCE;
     }
-    i      = (f->found >= 0) ? (uint32_t)f->found : (uint32_t)f->free_index;
     status = ucpg_registry_group_create(reg, i, c->name, c->name_len, c->creator, &hdr);
     ucpg_registry_group_export(i, &hdr, 1, c->group);
     *c->created = (status == UCPG_OK);
@@ -314,7 +325,7 @@ static ucpg_status_t ucpg_registry_group_publish_op(ucpg_registry_t *reg,
 {
     ucpg_registry_group_publish_ctx_t *c = arg;
     ucpg_registry_group_hdr_t hdr;
-    uint32_t i;
+    uint32_t i = 0;
 
     if ((f->found >= 0) && (f->hdrs[f->found].gen == c->gen)) {
         i = (uint32_t)f->found;
@@ -329,10 +340,8 @@ static ucpg_status_t ucpg_registry_group_publish_op(ucpg_registry_t *reg,
         return UCPG_ERR_EXISTS;                    /* another incarnation lives */
     } else if (c->nmembers == 0) {
         return UCPG_OK;                            /* nothing to record */
-    } else if ((f->found < 0) && (f->free_index < 0)) {
+    } else if (!ucpg_registry_group_place(f, &i)) {
         return UCPG_ERR_NO_RESOURCE;
-    } else {
-        i = (f->found >= 0) ? (uint32_t)f->found : (uint32_t)f->free_index;
     }
     return ucpg_registry_group_write(reg, i, c->name, c->name_len, c->gen, c->view_id,
                                      c->members, c->nmembers, &hdr);

@@ -66,15 +66,22 @@ static int ucpg_boot_answer_valid(const ucpg_boot_msg_t *m)
     return (m->status == UCPG_ERR_NOT_FOUND) && (m->owner == 0) && (m->uuid == 0);
 }
 
+/* Every message starts with u8 type, u64 req_id. */
+static void ucpg_boot_prefix_read(ucpg_wire_reader_t *r, const void *buf, size_t len,
+                                  ucpg_boot_msg_t *m)
+{
+    memset(m, 0, sizeof(*m));
+    ucpg_wire_reader_init(r, buf, len);
+    m->type   = ucpg_wire_get_u8(r);
+    m->req_id = ucpg_wire_get_u64(r);
+}
+
 ucpg_status_t ucpg_boot_msg_decode(const void *buf, size_t len, ucpg_boot_msg_t *msg_p)
 {
     ucpg_wire_reader_t r;
     ucpg_boot_msg_t m;
 
-    memset(&m, 0, sizeof(m));
-    ucpg_wire_reader_init(&r, buf, len);
-    m.type   = ucpg_wire_get_u8(&r);
-    m.req_id = ucpg_wire_get_u64(&r);
+    ucpg_boot_prefix_read(&r, buf, len, &m);
     if (m.type == UCPG_BOOT_MSG_SEG_QUERY) {
         m.node  = ucpg_wire_get_u32(&r);
         m.segid = ucpg_wire_get_u32(&r);
@@ -110,10 +117,7 @@ ucpg_status_t ucpg_boot_prefix_decode(const void *buf, size_t len, ucpg_boot_msg
     ucpg_wire_reader_t r;
     ucpg_boot_msg_t m;
 
-    memset(&m, 0, sizeof(m));
-    ucpg_wire_reader_init(&r, buf, len);
-    m.type   = ucpg_wire_get_u8(&r);
-    m.req_id = ucpg_wire_get_u64(&r);
+    ucpg_boot_prefix_read(&r, buf, len, &m);
     if ((ucpg_wire_reader_finish(&r) != UCPG_OK) || (m.type < UCPG_BOOT_MSG_DIR_OPEN) ||
         (m.type > UCPG_BOOT_MSG_DIR_ANSWER)) {
         return UCPG_ERR_MESSAGE;
