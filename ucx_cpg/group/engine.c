@@ -679,7 +679,8 @@ static void ucpg_group_dir_follow(void)
     }
     ucpg_group_engine.dir_coord = coord;
     for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
-        if (g->is_seq && (g->state == UCPG_GROUP_JOINED)) {
+        /* JOINING too: a creator between its first view and its delivery */
+        if (g->is_seq && (g->state != UCPG_GROUP_GONE) && (g->state != UCPG_GROUP_ABANDONED)) {
             ucpg_group_seq_republish(g);
         }
     }
