@@ -157,7 +157,9 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .valid = "100..60000",
         .doc = "UCX keepalive interval in milliseconds: bounds the time to "
                "notice a dead peer that the local boot's pidfd cannot see "
-               "(e.g. on another host)"
+               "(e.g. on another host); across hosts, twice it is the wait "
+               "for the rest of a host going down (one NODEDOWN confchg) and "
+               "the group directory's grace period"
     },
     {
         .key = "shm_pool_mb", .env = "UCX_CPG_SHM_POOL_MB",
