@@ -42,6 +42,10 @@
 #      localhost lost, the directory's coordinator node: hostb's survivors
 #      see NODEDOWN, the directory moves to hostb (the group is listed
 #      there) and a leave and rejoin finds the same group.
+#   8. localhost (the lower node id) 3 s late: hostb's ranks form the group
+#      in their own directory, the directory then moves to localhost (its
+#      sequencer registers the group there during the grace period) and
+#      the late ranks join that group: one group of 4.
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 command -v mpirun >/dev/null 2>&1 || { echo "SKIP: mpirun not installed (openmpi-bin)"; exit 77; }
@@ -135,7 +139,7 @@ $RUN "$B/test/mpi/mpirun_cpg_rsm" >"$T/cpg.log" 2>&1 || fail "CPG group and RSM 
 
 # 7. listings and totem across hosts; then hostb lost: NODEDOWN
 $RUN "$B/test/mpi/mpirun_cpg_nodes" -n 2 >"$T/nodes.log" 2>&1 || fail "group listings across hosts"
-[ "$(grep -c "<stdout>:rank [0-3]: group of 4 on 2 nodes ok (node [0-9]*, ring $na\." \
+[ "$(grep -c "<stdout>:rank [0-3]: group of 4 on 2 nodes ok (node [0-9]*, ring $na\.[0-9]* of 2 node(s))" \
      "$T/nodes.log")" -eq 4 ] || fail "not every rank saw the group on 2 nodes, ring of node $na"
 cat >"$T/nodes.sh" <<EOF
 #!/bin/sh
@@ -185,7 +189,25 @@ for r in 2 3; do
     grep -q "<stdout>:rank $r: ok$" "$T/lostcoord.log" || fail "rank $r: the group did not go on"
 done
 
+# 8. the lower node arrives late: hostb's ranks form the group in their own
+# directory; localhost (node $na) comes 3 s later and becomes the
+# coordinator, hostb's sequencer registers the group there, and the late
+# ranks join it (no second group: every rank sees the group of 4)
+cat >"$T/latecoord.sh" <<EOF
+#!/bin/sh
+[ "\$OMPI_COMM_WORLD_RANK" -lt 2 ] && sleep 3
+exec "$B/test/mpi/mpirun_cpg_nodes" -n 2
+EOF
+chmod +x "$T/latecoord.sh"
+$RUN "$T/latecoord.sh" >"$T/latecoord.log" 2>&1 || fail "the group with the coordinator's host late"
+[ "$(grep -c "<stdout>:rank [0-3]: group of 4 on 2 nodes ok" "$T/latecoord.log")" -eq 4 ] ||
+    fail "with the coordinator's host late, not every rank is in one group of 4"
+for r in 2 3; do
+    grep -q "<stdout>:rank $r: group of 4 on 2 nodes ok (node $nb, ring $nb\.[0-9]* of 1 node(s))" \
+        "$T/latecoord.log" || fail "rank $r did not form the group before localhost came"
+done
+
 echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
 echo "      RSM ring across the hosts; a death on the other host seen; a late host admitted;"
 echo "      one CPG group across the hosts (order, listings, totem); a lost host is NODEDOWN;"
-echo "      the directory moves when its node is lost"
+echo "      the directory moves when its node is lost and when a lower node arrives"
