@@ -37,8 +37,11 @@
 #   7. mpirun_cpg_nodes: the group spans 2 node ids; cpg_membership_get,
 #      the iteration API and the initial totem confchg agree on it on both
 #      hosts. Then every process of hostb is SIGKILLed at once (a host
-#      lost): the ranks of localhost see one confchg removing all of them
-#      with reason NODEDOWN, and their group goes on. Then the same with
+#      lost) in the middle of a stream of AGREED and SAFE messages from
+#      every member: the ranks of localhost see one confchg removing all of
+#      them with reason NODEDOWN, their group goes on, and the checker of
+#      the group-semantics properties (cpg_trace_check) passes over the
+#      four ranks' traces. Then the same with
 #      localhost lost, the directory's coordinator node: hostb's survivors
 #      see NODEDOWN, the directory moves to hostb (the group is listed
 #      there) and a leave and rejoin finds the same group.
@@ -150,12 +153,17 @@ exit \$rc
 EOF
 chmod +x "$T/nodes.sh"
 # lose_host FLAG LOG: runs the group with FLAG (-k: lose hostb, -K: lose
-# localhost, the directory's coordinator node), SIGKILLs both victims at
-# once when they say so, and waits (at most 40 s) for the survivors' "ok"
-# or a FAIL. --enable-recovery keeps mpirun from ending the job when the
-# victims die, so the survivors do not race mpirun.
+# localhost, the directory's coordinator node), every member multicasting a
+# stream meanwhile, SIGKILLs both victims at once when they say so (in the
+# middle of their stream), and waits (at most 40 s) for the survivors' "ok"
+# or a FAIL. Then the group-semantics checker reads every rank's trace (the
+# victims' cut off). --enable-recovery keeps mpirun from ending the job when
+# the victims die, so the survivors do not race mpirun.
 lose_host() {
-    $RUN --enable-recovery -x UCX_CPG_KEEPALIVE_MS=200 "$T/nodes.sh" -n 2 "$1" >"$2" 2>&1 &
+    rm -rf "$T/traces"
+    mkdir "$T/traces"
+    $RUN --enable-recovery -x UCX_CPG_KEEPALIVE_MS=200 "$T/nodes.sh" -n 2 "$1" -t "$T/traces" \
+        >"$2" 2>&1 &
     run=$!
     i=0
     while [ "$(grep -c "<stdout>:rank [0-3]: victim (pid" "$2")" -lt 2 ] && [ $i -lt 300 ]; do
@@ -173,6 +181,10 @@ lose_host() {
     done
     kill $run 2>/dev/null
     wait $run
+    "$B/test/integ/cpg_trace_check" "$T"/traces/trace.* >>"$2" 2>&1 ||
+        fail "$1: the traces break a group-semantics property (see cpg_trace_check above)"
+    [ "$(grep -c "^X" "$T"/traces/trace.* | grep -c ":1$")" -eq 2 ] ||
+        fail "$1: not exactly the 2 survivors' traces ended cleanly"
 }
 lose_host -k "$T/lost.log"
 for r in 0 1; do
@@ -209,5 +221,6 @@ done
 
 echo "PASS: 4 ranks on 2 hosts formed one domain (node ids $na and $nb); equal node ids refused;"
 echo "      RSM ring across the hosts; a death on the other host seen; a late host admitted;"
-echo "      one CPG group across the hosts (order, listings, totem); a lost host is NODEDOWN;"
+echo "      one CPG group across the hosts (order, listings, totem); a lost host is NODEDOWN"
+echo "      (traces of a stream across the loss pass the group-semantics checker);"
 echo "      the directory moves when its node is lost and when a lower node arrives"

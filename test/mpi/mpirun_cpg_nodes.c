@@ -26,10 +26,19 @@
  * rejoin finds that group again (a second group of the name would leave it
  * alone in its view).
  *
+ * With -t DIR (and -k or -K) every rank writes its callbacks to DIR/trace.R
+ * (test/integ/cpg_trace.h) and, between the "ready" round and the loss,
+ * every member multicasts a stream of AGREED and SAFE messages that goes on
+ * while the victims are killed; test/integ/cpg_trace_check then checks the
+ * group-semantics properties (virtual synchrony, total order, SAFE) over all
+ * traces, the victims' cut-off ones included.
+ *
  * Prints "rank R: ..." lines and exits 0, or a FAIL line and exits 1.
  */
 #define _GNU_SOURCE
 #include <corosync/cpg.h>
+
+#include "cpg_trace.h"
 
 #include <poll.h>
 #include <stdarg.h>
@@ -43,6 +52,8 @@
 #define TIMEOUT_MS  20000
 
 static int rank = -1;
+static cpg_trace_writer_t trace;     /* -t DIR: every callback, for cpg_trace_check */
+static int tracing;
 
 static struct {
     struct cpg_address members[MAX_MEMBERS];
@@ -70,10 +81,33 @@ static void fail(const char *fmt, ...)
     exit(1);
 }
 
+/* A stream message: "s:<pid>:<counter>:<guarantee>". */
+static int parse_stream(const void *msg, size_t len, uint32_t *pid, unsigned long long *counter,
+                        int *guarantee)
+{
+    char text[64];
+
+    if ((len < 2) || (len >= sizeof(text)) || (memcmp(msg, "s:", 2) != 0)) {
+        return 0;
+    }
+    memcpy(text, msg, len);
+    text[len] = '\0';
+    return sscanf(text, "s:%u:%llu:%d", pid, counter, guarantee) == 3;
+}
+
 static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid, uint32_t pid,
                        void *msg, size_t len)
 {
-    (void)h; (void)g; (void)nodeid; (void)pid;
+    unsigned long long counter = 0;
+    int guarantee = CPG_TYPE_AGREED, tagged;
+    uint32_t tag_pid = 0;
+
+    (void)h;
+    if (tracing) {
+        tagged = parse_stream(msg, len, &tag_pid, &counter, &guarantee);
+        cpg_trace_deliver(&trace, g->value, g->length, nodeid, pid, guarantee, len, tagged,
+                          tag_pid, counter);
+    }
     if ((len == 5) && (memcmp(msg, "ready", 5) == 0)) {
         st.ready++;
     } else if ((len == 5) && (memcmp(msg, "after", 5) == 0)) {
@@ -90,7 +124,12 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
                        const struct cpg_address *left, size_t nleft,
                        const struct cpg_address *joined, size_t njoined)
 {
-    (void)h; (void)g; (void)joined; (void)njoined;
+    (void)h;
+    if (tracing) {
+        cpg_trace_confchg(&trace, g->value, g->length, (const struct cpg_trace_addr*)members,
+                          nmembers, (const struct cpg_trace_addr*)left, nleft,
+                          (const struct cpg_trace_addr*)joined, njoined);
+    }
     if (nmembers > MAX_MEMBERS || nleft > MAX_MEMBERS) {
         fail("confchg with %zu members, %zu left: too many", nmembers, nleft);
     }
@@ -318,6 +357,53 @@ static void check_directory_moved(cpg_handle_t h, const struct cpg_name *name, s
            "members)\n", rank, n);
 }
 
+/*
+ * -t: every member multicasts a stream (AGREED and SAFE in turn) while the
+ * victims are killed. A victim says so after STREAM_BEFORE messages and goes
+ * on until it is killed; a survivor stops STREAM_AFTER messages after the
+ * confchg that removed them. The traces then show what crossed the loss.
+ */
+#define STREAM_BEFORE 100u
+#define STREAM_AFTER  100u
+
+static void stream(cpg_handle_t h, int victim)
+{
+    long long deadline = now_ms() + 30000;
+    unsigned long long sent = 0, after = 0;
+    int said = 0;
+    struct iovec iov;
+    char text[64];
+    cs_error_t err;
+    int g;
+
+    while (victim || (st.confchgs == 0) || (after < STREAM_AFTER)) {
+        if (now_ms() > deadline) {
+            fail("the stream did not end (sent %llu, %llu after the loss)", sent, after);
+        }
+        if (victim && (sent == STREAM_BEFORE) && !said++) {
+            printf("rank %d: victim (pid %d)\n", rank, (int)getpid());
+            fflush(stdout);
+        }
+        g            = (sent % 2) ? CPG_TYPE_SAFE : CPG_TYPE_AGREED;
+        iov.iov_base = text;
+        iov.iov_len  = (size_t)snprintf(text, sizeof(text), "s:%d:%llu:%d", (int)getpid(), sent,
+                                        g);
+        err = cpg_mcast_joined(h, (cpg_guarantee_t)g, &iov, 1);
+        if (err == CS_OK) {
+            ++sent;
+            after += (st.confchgs > 0);
+        } else if (err != CS_ERR_TRY_AGAIN) {
+            fail("cpg_mcast_joined in the stream: %d", err);
+        } else {
+            usleep(1000);
+        }
+        err = cpg_dispatch(h, CS_DISPATCH_ALL);
+        if ((err != CS_OK) && (err != CS_ERR_TRY_AGAIN)) {
+            fail("cpg_dispatch in the stream: %d", err);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     cpg_model_v1_data_t model = {
@@ -330,17 +416,21 @@ int main(int argc, char **argv)
     uint32_t victim_node, mine;
     cpg_handle_t h;
     int kill_mode = 0, kill_coord = 0, opt, one = 1;
+    const char *trace_dir = NULL;
+    char path[4096];
     cs_error_t err;
     const char *r = getenv("OMPI_COMM_WORLD_RANK"), *s = getenv("OMPI_COMM_WORLD_SIZE");
 
-    while ((opt = getopt(argc, argv, "kKn:")) != -1) {
-        if ((opt == 'k') || (opt == 'K')) {
+    while ((opt = getopt(argc, argv, "kKn:t:")) != -1) {
+        if (opt == 't') {
+            trace_dir = optarg;
+        } else if ((opt == 'k') || (opt == 'K')) {
             kill_mode  = 1;
             kill_coord = (opt == 'K');
         } else if (opt == 'n') {
             nodes = (size_t)atoi(optarg);
         } else {
-            fprintf(stderr, "usage: mpirun ... mpirun_cpg_nodes [-n NODES] [-k|-K]\n");
+            fprintf(stderr, "usage: mpirun ... mpirun_cpg_nodes [-n NODES] [-k|-K] [-t DIR]\n");
             return 2;
         }
     }
@@ -355,11 +445,18 @@ int main(int argc, char **argv)
         CS_OK) {
         fail("cpg_model_initialize: %d", err);
     }
-    if ((err = cpg_join(h, &name)) != CS_OK) {
-        fail("cpg_join: %d", err);
-    }
     if ((err = cpg_local_get(h, &mine)) != CS_OK) {
         fail("cpg_local_get: %d", err);
+    }
+    if (trace_dir != NULL) {
+        snprintf(path, sizeof(path), "%s/trace.%d", trace_dir, rank);
+        if (cpg_trace_open(&trace, path, mine, (uint32_t)getpid()) != 0) {
+            fail("cannot write the trace %s", path);
+        }
+        tracing = 1;
+    }
+    if ((err = cpg_join(h, &name)) != CS_OK) {
+        fail("cpg_join: %d", err);
     }
     dispatch_until(h, have_members, &nranks, TIMEOUT_MS, "the full group");
     st.full = 1;
@@ -381,7 +478,9 @@ int main(int argc, char **argv)
     mcast(h, "ready");
     want = (unsigned)nranks;
     dispatch_until(h, have_ready, &want, TIMEOUT_MS, "every member ready");
-    if (kill_mode && (mine == victim_node)) {
+    if (kill_mode && tracing) {
+        stream(h, mine == victim_node);
+    } else if (kill_mode && (mine == victim_node)) {
         printf("rank %d: victim (pid %d)\n", rank, (int)getpid());
         fflush(stdout);
         want = ~0u;                /* never: the script kills this host's victims */
@@ -400,6 +499,9 @@ int main(int argc, char **argv)
     }
     if (kill_coord) {
         check_directory_moved(h, &name, survivors);
+    }
+    if (tracing && (cpg_trace_close(&trace) != 0)) {
+        fail("the trace could not be written in full");
     }
     printf("rank %d: ok\n", rank);
     fflush(stdout);
