@@ -297,6 +297,9 @@ static void ucpg_boot_pmix_fetched(pmix_status_t rc, pmix_value_t *kv, void *arg
     }
     free(copy);
     ucpg_boot_pmix_fetch_put(f);
+    if (kv != NULL) {
+        PMIX_VALUE_RELEASE(kv);      /* the callback owns it (valgrind: lost otherwise) */
+    }
 }
 
 static ucpg_boot_pmix_fetch_t *ucpg_boot_pmix_fetch_new(uint32_t n)
