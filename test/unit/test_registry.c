@@ -1881,6 +1881,39 @@ static ucpg_registry_gmember_t gmember_of(const ucpg_registry_entry_t *e)
     return m;
 }
 
+/* A registry with n (1 or 2) joined fake processes and their directory
+ * members; dir_fix_end frees it all. */
+typedef struct {
+    ucpg_registry_t         *reg;
+    ucpg_registry_entry_t   *e[2];
+    ucpg_registry_gmember_t  m[2];
+    unsigned                 n;
+} dir_fix_t;
+
+static void dir_fix_begin(dir_fix_t *f, const test_ctx_t *ctx, unsigned n)
+{
+    unsigned i;
+
+    memset(f, 0, sizeof(*f));
+    f->reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    f->n   = n;
+    for (i = 0; i < n; ++i) {
+        f->e[i] = entry_new(100 + i);
+        join_ok(f->reg, f->e[i]);
+        f->m[i] = gmember_of(f->e[i]);
+    }
+}
+
+static void dir_fix_end(dir_fix_t *f)
+{
+    unsigned i;
+
+    for (i = 0; i < f->n; ++i) {
+        free(f->e[i]);
+    }
+    ucpg_registry_close(f->reg);
+}
+
 /* The oracle for members of other nodes: alive iff their uuid is odd. */
 static int oracle_odd_alive(void *arg, uint32_t slot, uint64_t uuid)
 {
@@ -1919,181 +1952,142 @@ static dir_list_t dir_list(ucpg_registry_t *reg, const char *name)
 
 static void test_dir_open_creates_then_finds_the_group(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100), *b = entry_new(101);
-    ucpg_registry_gmember_t ma, mb;
     ucpg_registry_group_t g1, g2;
     int created = 0;
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    join_ok(reg, b);
-    ma = gmember_of(a);
-    mb = gmember_of(b);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g1, &created), UCPG_OK);
+    dir_fix_begin(&f, *state, 2);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[0], 1, &g1, &created), UCPG_OK);
     assert_true(created);
-    assert_int_equal(g1.seq_slot, a->slot);
-    assert_int_equal(g1.seq_uuid, a->uuid);
+    assert_int_equal(g1.seq_slot, f.e[0]->slot);
+    assert_int_equal(g1.seq_uuid, f.e[0]->uuid);
     assert_int_equal(g1.view_id, 1);
     assert_int_not_equal(g1.gen, 0);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &mb, 1, &g2, &created), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[1], 1, &g2, &created), UCPG_OK);
     assert_false(created);
     assert_int_equal(g2.gen, g1.gen);
-    assert_int_equal(g2.seq_uuid, a->uuid);
-    free(a);
-    free(b);
-    ucpg_registry_close(reg);
+    assert_int_equal(g2.seq_uuid, f.e[0]->uuid);
+    dir_fix_end(&f);
 }
 
 /* A coordinator in its grace period finds groups but creates none. */
 static void test_dir_open_without_may_create_is_busy_only_for_absent_groups(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100), *b = entry_new(101);
-    ucpg_registry_gmember_t ma, mb;
     ucpg_registry_group_t g;
     int created = 1;
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    join_ok(reg, b);
-    ma = gmember_of(a);
-    mb = gmember_of(b);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 0, &g, &created), UCPG_ERR_BUSY);
+    dir_fix_begin(&f, *state, 2);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[0], 0, &g, &created),
+                     UCPG_ERR_BUSY);
     assert_false(created);
-    assert_int_equal(dir_list(reg, NULL).groups, 0);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g, &created), UCPG_OK);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &mb, 0, &g, &created), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, NULL).groups, 0);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[0], 1, &g, &created), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[1], 0, &g, &created), UCPG_OK);
     assert_false(created);
-    free(a);
-    free(b);
-    ucpg_registry_close(reg);
+    dir_fix_end(&f);
 }
 
 /* The joiner alone in an entry (its creation's answer was lost): a new
  * incarnation, created for it, never a group it would wait in for ever. */
 static void test_dir_open_by_the_only_live_member_recreates_the_group(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100);
-    ucpg_registry_gmember_t ma;
     ucpg_registry_group_t g1, g2;
     int created = 0;
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    ma = gmember_of(a);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g1, &created), UCPG_OK);
-    assert_int_equal(ucpg_registry_group_open(reg, "g", 1, &ma, 1, &g2, &created), UCPG_OK);
+    dir_fix_begin(&f, *state, 1);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[0], 1, &g1, &created), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[0], 1, &g2, &created), UCPG_OK);
     assert_true(created);
     assert_int_not_equal(g2.gen, g1.gen);
-    assert_int_equal(dir_list(reg, NULL).groups, 1);
-    free(a);
-    ucpg_registry_close(reg);
+    assert_int_equal(dir_list(f.reg, NULL).groups, 1);
+    dir_fix_end(&f);
 }
 
 /* publish finds its entry by name: a new coordinator learns groups it never
  * saw; an older view never overwrites a newer; nmembers 0 removes. */
 static void test_dir_publish_creates_updates_and_removes_by_name(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100), *b = entry_new(101);
     ucpg_registry_gmember_t m[2];
     dir_list_t l;
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    join_ok(reg, b);
-    m[0] = gmember_of(b);
-    m[1] = gmember_of(a);
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 5, m, 2), UCPG_OK);
-    l = dir_list(reg, "g");
+    dir_fix_begin(&f, *state, 2);
+    m[0] = f.m[1];                                          /* b orders the group */
+    m[1] = f.m[0];
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 5, m, 2), UCPG_OK);
+    l = dir_list(f.reg, "g");
     assert_int_equal(l.groups, 1);
     assert_int_equal(l.last.gen, 77);
     assert_int_equal(l.last.view_id, 5);
-    assert_int_equal(l.last.seq_uuid, b->uuid);            /* the first member orders */
+    assert_int_equal(l.last.seq_uuid, f.e[1]->uuid);       /* the first member orders */
     assert_int_equal(l.nmembers, 2);
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 4, m + 1, 1), UCPG_OK);
-    assert_int_equal(dir_list(reg, "g").nmembers, 2);       /* view 4 is older: ignored */
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 6, m + 1, 1), UCPG_OK);
-    l = dir_list(reg, "g");
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 4, m + 1, 1), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, "g").nmembers, 2);     /* view 4 is older: ignored */
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 6, m + 1, 1), UCPG_OK);
+    l = dir_list(f.reg, "g");
     assert_int_equal(l.nmembers, 1);
-    assert_int_equal(l.last.seq_uuid, a->uuid);
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 7, NULL, 0), UCPG_OK);
-    assert_int_equal(dir_list(reg, NULL).groups, 0);
-    free(a);
-    free(b);
-    ucpg_registry_close(reg);
+    assert_int_equal(l.last.seq_uuid, f.e[0]->uuid);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 7, NULL, 0), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, NULL).groups, 0);
+    dir_fix_end(&f);
 }
 
 /* Two incarnations of one name: the live one stays, the other is told. */
 static void test_dir_publish_of_another_gen_while_live_returns_exists(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100);
-    ucpg_registry_gmember_t ma, gone = {3, 1, 1, 0, 999};
-    dir_list_t l;
+    ucpg_registry_gmember_t gone = {3, 1, 1, 0, 999};
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    ma = gmember_of(a);
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 1, &ma, 1), UCPG_OK);
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 78, 9, &ma, 1), UCPG_ERR_EXISTS);
-    assert_int_equal(dir_list(reg, "g").last.gen, 77);
+    dir_fix_begin(&f, *state, 1);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 1, f.m, 1), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 78, 9, f.m, 1), UCPG_ERR_EXISTS);
+    assert_int_equal(dir_list(f.reg, "g").last.gen, 77);
     /* an incarnation whose members are all dead is replaced */
-    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 80, 1, &gone, 1), UCPG_OK);
-    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 81, 1, &ma, 1), UCPG_OK);
-    l = dir_list(reg, "h");
-    assert_int_equal(l.last.gen, 81);
-    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 0, 1, &ma, 1),
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "h", 1, 80, 1, &gone, 1), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "h", 1, 81, 1, f.m, 1), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, "h").last.gen, 81);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "h", 1, 0, 1, f.m, 1),
                      UCPG_ERR_INVALID_PARAM);
-    free(a);
-    ucpg_registry_close(reg);
+    dir_fix_end(&f);
 }
 
 /* Members of other nodes have no slot here: the oracle decides, and
  * without one they count as dead. */
 static void test_dir_members_of_other_nodes_are_judged_by_the_oracle(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100);
     ucpg_registry_gmember_t m[3];
     int calls = 0;
     dir_list_t l;
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    m[0] = gmember_of(a);
-    m[1] = (ucpg_registry_gmember_t){a->slot, 2, 4242, 0, 7};   /* node 2, odd: alive */
-    m[2] = (ucpg_registry_gmember_t){a->slot, 2, 4243, 0, 8};   /* node 2, even: dead */
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 1, m, 3), UCPG_OK);
-    assert_int_equal(dir_list(reg, "g").nmembers, 1);           /* no oracle yet */
-    ucpg_registry_set_oracle(reg, 1, oracle_odd_alive, &calls);
-    l = dir_list(reg, "g");
+    dir_fix_begin(&f, *state, 1);
+    m[0] = f.m[0];
+    m[1] = (ucpg_registry_gmember_t){f.m[0].slot, 2, 4242, 0, 7};   /* node 2, odd: alive */
+    m[2] = (ucpg_registry_gmember_t){f.m[0].slot, 2, 4243, 0, 8};   /* node 2, even: dead */
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 1, m, 3), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, "g").nmembers, 1);             /* no oracle yet */
+    ucpg_registry_set_oracle(f.reg, 1, oracle_odd_alive, &calls);
+    l = dir_list(f.reg, "g");
     assert_int_equal(l.nmembers, 2);
     assert_int_equal(l.members[1].pid, 4242);
-    assert_int_equal(calls, 2);                                 /* only node 2's asked */
-    ucpg_registry_set_oracle(reg, 0, NULL, NULL);
-    free(a);
-    ucpg_registry_close(reg);
+    assert_int_equal(calls, 2);                                     /* only node 2's asked */
+    ucpg_registry_set_oracle(f.reg, 0, NULL, NULL);
+    dir_fix_end(&f);
 }
 
 static void test_dir_clear_empties_the_directory(void **state)
 {
-    test_ctx_t *ctx = *state;
-    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
-    ucpg_registry_entry_t *a = entry_new(100);
-    ucpg_registry_gmember_t ma;
+    dir_fix_t f;
 
-    join_ok(reg, a);
-    ma = gmember_of(a);
-    assert_int_equal(ucpg_registry_group_publish(reg, "g", 1, 77, 1, &ma, 1), UCPG_OK);
-    assert_int_equal(ucpg_registry_group_publish(reg, "h", 1, 78, 1, &ma, 1), UCPG_OK);
-    assert_int_equal(dir_list(reg, NULL).groups, 2);
-    assert_int_equal(ucpg_registry_group_clear(reg), UCPG_OK);
-    assert_int_equal(dir_list(reg, NULL).groups, 0);
-    free(a);
-    ucpg_registry_close(reg);
+    dir_fix_begin(&f, *state, 1);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, 77, 1, f.m, 1), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "h", 1, 78, 1, f.m, 1), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, NULL).groups, 2);
+    assert_int_equal(ucpg_registry_group_clear(f.reg), UCPG_OK);
+    assert_int_equal(dir_list(f.reg, NULL).groups, 0);
+    dir_fix_end(&f);
 }
 
 
