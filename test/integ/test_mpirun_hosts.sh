@@ -162,6 +162,7 @@ chmod +x "$T/nodes.sh"
 lose_host() {
     rm -rf "$T/traces"
     mkdir "$T/traces"
+    : >"$2"                  # exists before the loops below read it
     $RUN --enable-recovery -x UCX_CPG_KEEPALIVE_MS=200 "$T/nodes.sh" -n 2 "$1" -t "$T/traces" \
         >"$2" 2>&1 &
     run=$!
