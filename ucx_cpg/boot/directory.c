@@ -602,6 +602,17 @@ static void ucpg_boot_dir_answer(ucpg_domain_t *d, ucpg_peer_id_t src, uint64_t 
     free(out);
 }
 
+/* Does m name the sender itself? A joiner may only create a group with
+ * itself as its sequencer. */
+static int ucpg_boot_dir_is_sender(ucpg_domain_t *d, ucpg_peer_id_t src,
+                                   const ucpg_registry_gmember_t *m)
+{
+    ucpg_peer_info_t info;
+
+    return (m->slot == src) && (ucpg_domain_peer_info(d, src, &info) == UCPG_OK) &&
+           (m->uuid == info.uuid) && (m->nodeid == info.nodeid);
+}
+
 void ucpg_boot_dir_serve(ucpg_domain_t *d, ucpg_peer_id_t src, uint8_t type, uint64_t req_id,
                          const void *body, size_t len)
 {
@@ -615,6 +626,10 @@ void ucpg_boot_dir_serve(ucpg_domain_t *d, ucpg_peer_id_t src, uint8_t type, uin
         ucpg_warn("directory: dropping a malformed message from peer %u", src);
         return;
     }
+    if ((type == UCPG_BOOT_MSG_DIR_OPEN) && !ucpg_boot_dir_is_sender(d, src, &msg.creator)) {
+        ucpg_warn("directory: peer %u asked to open a group in another process's name", src);
+        return;                 /* unanswered: the asker times out */
+    }
     if (ucpg_boot_dir_refresh(d) != ucpg_domain_nodeid(d)) {
         reg = NULL;             /* we are not (or no longer) the coordinator */
     }
@@ -624,6 +639,8 @@ void ucpg_boot_dir_serve(ucpg_domain_t *d, ucpg_peer_id_t src, uint8_t type, uin
     }
     members = malloc(UCPG_REGISTRY_GROUP_MEMBERS * sizeof(*members));
     ucpg_boot_dir_records_init(&it, &msg);
+    /* The publisher is not checked against the view: a sequencer that leaves
+     * or hands its role over publishes a view naming its successor first. */
     if ((reg != NULL) && (members != NULL) && ucpg_boot_dir_records_next(&it, &group, members)) {
         ucpg_boot_dir_publish_local(reg, group.name, group.name_len, group.gen, group.view_id,
                                     members, group.nmembers);
