@@ -77,7 +77,14 @@ run_checks() {  # run_checks DIR
     say "make check (in $1)"
     if ! make -C "$1" -j"$JOBS" check; then
         find "$1/test" -name '*.log' -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
-            while read -r log; do echo "---- $log"; tail -n 60 "$log"; done
+            while read -r log; do
+                # the reasons first: stack dumps after them can push them
+                # out of the tail
+                echo "---- $log (failed checks and warnings)"
+                grep -E 'check failed|^FAIL|WARN|ERROR|  rank|  note' "$log" | head -n 40
+                echo "---- $log (end)"
+                tail -n 60 "$log"
+            done
         exit 1
     fi
 }

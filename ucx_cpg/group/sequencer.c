@@ -646,6 +646,9 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now)
         if (!m->dead && !m->repaired && (m->received < g->lag_seq) &&
             !((m->slot == ucpg_group_engine.self) && (m->uuid == ucpg_group_engine.self_uuid))) {
             ucpg_group_seq_resend(g, m, m->received);
+            /* It could not read what never reached it: its stall clock
+             * starts now, not when its forwarder stopped. */
+            m->stall_since = 0;
         }
     }
     g->lag_at = 0;
