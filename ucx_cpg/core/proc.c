@@ -104,7 +104,7 @@ unsigned ucpg_proc_cpus(void)
 {
     static __thread unsigned cached;
     static __thread uint64_t cached_at;
-    uint64_t now = ucpg_time_ns();
+    uint64_t now = ucpg_time_coarse_ns();
     cpu_set_t set;
     int n;
 
@@ -170,6 +170,18 @@ uint64_t ucpg_time_ns(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ucpg_time_coarse_ns(void)
+{
+    struct timespec ts;
+
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 

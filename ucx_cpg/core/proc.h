@@ -46,4 +46,10 @@ uint64_t ucpg_proc_random64(void);
 uint64_t ucpg_time_ns(void);
 uint64_t ucpg_time_ms(void);
 
+/* The same clock read coarsely: it lags ucpg_time_ns() by up to one
+ * scheduler tick (1-4 ms) and costs a fifth of it (6 against 29 ns on a
+ * kvm-clock VM). For stamps compared against limits of 100 ms and more
+ * that are taken once per message. */
+uint64_t ucpg_time_coarse_ns(void);
+
 #endif

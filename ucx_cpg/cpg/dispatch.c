@@ -378,8 +378,9 @@ static void ucpg_cpg_dispatch_idle(void)
  * that found a burst (UCPG_CPG_LINGER_MIN callbacks since it last waited)
  * waits up to UCPG_CPG_LINGER_NS for the next event before it returns,
  * giving its CPU away meanwhile; the eventfd stays set, so producers skip
- * the wake-up. A call lingers for at most UCPG_CPG_LINGER_CALL_NS in all, so
- * an application that also sends from the dispatching thread gets it back.
+ * the wake-up. A call lingers for at most UCPG_CPG_LINGER_CALL_NS after it
+ * first lingered, so an application that also sends from the dispatching
+ * thread gets it back.
  * A thread bound to one CPU does not linger: its yield goes to the progress
  * thread, which then spins in its turn, so lingering delayed the very
  * thread that makes the events (an 8 B flood between two processes pinned
@@ -390,12 +391,19 @@ static void ucpg_cpg_dispatch_idle(void)
 #define UCPG_CPG_LINGER_CALL_NS  1000000ull
 
 static int ucpg_cpg_dispatcher_linger(ucpg_cpg_dispatcher_t *dsp, unsigned burst,
-                                      uint64_t call_start)
+                                      uint64_t *first_p)
 {
-    uint64_t now = ucpg_time_ns(), until = now + UCPG_CPG_LINGER_NS;
+    uint64_t now, until;
 
-    if ((burst < UCPG_CPG_LINGER_MIN) || (now - call_start > UCPG_CPG_LINGER_CALL_NS) ||
-        (ucpg_proc_cpus() < 2)) {
+    if ((burst < UCPG_CPG_LINGER_MIN) || (ucpg_proc_cpus() < 2)) {
+        return 0;
+    }
+    /* The clock is read only here: most calls never linger. */
+    now   = ucpg_time_ns();
+    until = now + UCPG_CPG_LINGER_NS;
+    if (*first_p == 0) {
+        *first_p = now;
+    } else if (now - *first_p > UCPG_CPG_LINGER_CALL_NS) {
         return 0;
     }
     ucpg_cpg_release_flush(&dsp->released);   /* the senders' window needs them now */
@@ -442,14 +450,14 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
         }
         break;
     case CS_DISPATCH_ALL:
-        start = ucpg_time_ns();
+        start = 0;                               /* the first linger's time */
         do {
             burst = 0;
             while (!ucpg_cpg_finalized(h) && ((n = ucpg_cpg_dispatcher_step(&dsp, 1)) > 0)) {
                 burst += n;
             }
             ndispatched += burst;
-        } while (ucpg_cpg_dispatcher_linger(&dsp, burst, start));
+        } while (ucpg_cpg_dispatcher_linger(&dsp, burst, &start));
         if (ndispatched == 0) {
             ucpg_cpg_dispatch_idle();
         }

@@ -56,7 +56,9 @@ static int                ucpg_group_out_inflight; /* atomic: sends not yet comp
 static __thread int       ucpg_group_lock_depth;
 
 #define UCPG_GROUP_BATCH_ITEM_MAX 4096u     /* larger messages travel alone */
-#define UCPG_GROUP_BATCH_MAX      65536u    /* bytes packed into one message */
+/* Bytes packed into one message: its buffer, header included, fits the
+ * 64 KiB class of the buffer cache (core/buf.c). */
+#define UCPG_GROUP_BATCH_MAX      (65536u - sizeof(ucpg_buf_t))
 #define UCPG_GROUP_DEFER_NS       20000u     /* sends closer than this are packed */
 
 void ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg)
@@ -159,11 +161,15 @@ static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
     size_t total = 0, pos = 0;
     unsigned count = 0;
 
-    for (pp = list; (*pp != NULL) && (total < UCPG_GROUP_BATCH_MAX);) {
+    for (pp = list; *pp != NULL;) {
         out = *pp;
         if ((out->dst != dst) || !ucpg_group_out_small(out)) {
             pp = &out->next;
             continue;
+        }
+        if ((count > 0) &&
+            (total + UCPG_GROUP_BATCH_ENTRY_HDR + ucpg_group_out_len(out) > UCPG_GROUP_BATCH_MAX)) {
+            break;
         }
         *pp       = out->next;
         out->next = NULL;

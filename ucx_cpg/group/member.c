@@ -223,7 +223,7 @@ void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req)
 
 void ucpg_group_member_await(ucpg_group_t *g)
 {
-    g->last_heard = ucpg_time_ns();
+    g->last_heard = ucpg_time_coarse_ns();
     ucpg_group_timer_arm(1000);           /* ucpg_group_recovery_check_deaf */
 }
 
@@ -679,7 +679,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         ucpg_group_member_stash(g, ev);
         return;
     }
-    g->last_heard = ucpg_time_ns();
+    g->last_heard = ucpg_time_coarse_ns();   /* per event: the cheap clock */
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
     if ((msg->kind == UCPG_GROUP_KIND_VIEW) && !(msg->flags & UCPG_GROUP_FLAG_RETRANS)) {
