@@ -641,9 +641,50 @@ static void ucpg_group_mark_departed(ucpg_group_t *g)
     }
 }
 
-static void ucpg_group_peer_down(const ucpg_peer_info_t *peer, ucpg_peer_reason_t reason)
+/* As the sequencer: orders the view removing the members marked dead, at
+ * once or, when settle is set, once their node had time to go as a whole
+ * (ucpg_group_seq_check_settle). */
+static void ucpg_group_seq_remove_dead(ucpg_group_t *g, int settle)
 {
     unsigned settle_ms = 2 * ucpg_group_engine.config->keepalive_ms;
+
+    if (!settle) {
+        g->node_settle = 0;
+        ucpg_group_seq_view(g, NULL, NULL);
+    } else if (g->node_settle == 0) {
+        g->node_settle = ucpg_time_ns() + settle_ms * 1000000ull;
+        ucpg_group_timer_arm(settle_ms);
+    }
+}
+
+/*
+ * We just became the sequencer (a hand-over or a leave named us). A member
+ * whose death reached us before that view did was marked dead then, with
+ * the view removing it left to the sequencer of the time, which did not
+ * know of it yet: nobody would ever order that view, and the group would go
+ * on without the dead member and without a confchg. Order it now; a member
+ * of another node that is still up may be the first of its node to go.
+ */
+void ucpg_group_seq_adopt_dead(ucpg_group_t *g)
+{
+    int any = 0, settle = 0;
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        if (m->dead) {
+            any     = 1;
+            settle |= (m->nodeid != ucpg_group_engine.nodeid) &&
+                      ucpg_boot_dir_node_up(ucpg_group_engine.domain, m->nodeid);
+        }
+    }
+    if (any) {
+        ucpg_group_seq_remove_dead(g, settle);
+    }
+}
+
+static void ucpg_group_peer_down(const ucpg_peer_info_t *peer, ucpg_peer_reason_t reason)
+{
     int settle = ucpg_group_node_may_follow(peer, reason);
     ucpg_group_member_t *m;
     ucpg_group_t *g;
@@ -660,14 +701,8 @@ static void ucpg_group_peer_down(const ucpg_peer_info_t *peer, ucpg_peer_reason_
         }
         m->dead = 1;
         ucpg_group_mark_departed(g);
-        if (g->is_seq && settle) {
-            if (g->node_settle == 0) {
-                g->node_settle = ucpg_time_ns() + settle_ms * 1000000ull;
-                ucpg_group_timer_arm(settle_ms);
-            }
-        } else if (g->is_seq) {
-            g->node_settle = 0;
-            ucpg_group_seq_view(g, NULL, NULL);
+        if (g->is_seq) {
+            ucpg_group_seq_remove_dead(g, settle);
         } else {
             ucpg_group_recovery_peer_down(g);
         }

@@ -304,6 +304,7 @@ void ucpg_group_seq_view(ucpg_group_t *g, const ucpg_group_req_t *leave,
 void ucpg_group_seq_drain(ucpg_group_t *g);
 int  ucpg_group_seq_window_full(ucpg_group_t *g, size_t extra_bytes);
 void ucpg_group_seq_check_stall(ucpg_group_t *g, uint64_t now);
+void ucpg_group_seq_adopt_dead(ucpg_group_t *g);
 /* Resends to members that still lack events numbered a while ago. */
 void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now);
 void ucpg_group_seq_refuse_held(ucpg_group_t *g);

@@ -437,6 +437,7 @@ static void ucpg_group_follow_sequencer(ucpg_group_t *g)
             ucpg_group_seq_become(g);      /* hand-off: the old one left, or handed over */
             ucpg_group_member_resend(g);
             ucpg_group_seq_drain(g);       /* and what others sent us early */
+            ucpg_group_seq_adopt_dead(g);  /* deaths we learned of before this view */
         }
         return;
     }
