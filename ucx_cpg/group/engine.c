@@ -742,15 +742,9 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
 /* A sequencer that waited for a node to settle orders the view now. */
 static void ucpg_group_seq_check_settle(ucpg_group_t *g, uint64_t now)
 {
-    if (g->node_settle == 0) {
-        return;
+    if (ucpg_group_timer_due(&g->node_settle, now)) {
+        ucpg_group_seq_view(g, NULL, NULL);
     }
-    if (now < g->node_settle) {
-        ucpg_group_timer_arm((unsigned)((g->node_settle - now) / 1000000ull) + 1);
-        return;
-    }
-    g->node_settle = 0;
-    ucpg_group_seq_view(g, NULL, NULL);
 }
 
 /* Timer: stalled or lagging members, repairs, delayed acknowledgements. */
@@ -776,6 +770,19 @@ static void ucpg_group_timer(void *arg)
         }
     }
     ucpg_group_engine_unlock();
+}
+
+int ucpg_group_timer_due(uint64_t *at_p, uint64_t now)
+{
+    if (*at_p == 0) {
+        return 0;
+    }
+    if (now < *at_p) {
+        ucpg_group_timer_arm((unsigned)((*at_p - now) / 1000000ull) + 1);
+        return 0;
+    }
+    *at_p = 0;
+    return 1;
 }
 
 void ucpg_group_timer_arm(unsigned delay_ms)

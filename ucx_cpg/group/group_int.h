@@ -224,6 +224,9 @@ void          ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_
 void          ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg);
 void          ucpg_group_free(ucpg_group_t *g);
 void          ucpg_group_timer_arm(unsigned delay_ms);
+/* Whether the deadline *at_p (ns, 0 = none) has come: if so it is cleared;
+ * if not, the timer is armed for it. */
+int           ucpg_group_timer_due(uint64_t *at_p, uint64_t now);
 
 /* --- member.c -------------------------------------------------------------- */
 ucpg_group_member_t *ucpg_group_member_find(ucpg_group_t *g, uint32_t slot, uint64_t uuid);

@@ -810,14 +810,9 @@ void ucpg_group_member_note_gap(ucpg_group_t *g, uint64_t view_seq)
 
 void ucpg_group_member_check_repair(ucpg_group_t *g, uint64_t now)
 {
-    if (g->repair_at == 0) {
+    if (!ucpg_group_timer_due(&g->repair_at, now)) {
         return;
     }
-    if (now < g->repair_at) {
-        ucpg_group_timer_arm((unsigned)((g->repair_at - now) / 1000000ull) + 1);
-        return;
-    }
-    g->repair_at = 0;
     if (g->is_seq || g->recovering || (g->received >= g->repair_upto)) {
         return;                          /* the tree caught up */
     }

@@ -633,10 +633,7 @@ void ucpg_group_seq_check_lag(ucpg_group_t *g, uint64_t now)
 {
     size_t i;
 
-    if ((g->lag_at == 0) || (now < g->lag_at)) {
-        if (g->lag_at != 0) {
-            ucpg_group_timer_arm((unsigned)((g->lag_at - now) / 1000000ull) + 1);
-        }
+    if (!ucpg_group_timer_due(&g->lag_at, now)) {
         return;
     }
     /* Indexes 1..k are children of ours in every layout, k the narrower
