@@ -73,18 +73,22 @@ run_demo() {
         { echo "quickstart: the demo failed" >&2; exit 1; }
 }
 
+show_failed_logs() {  # show_failed_logs DIR: every failed test log under DIR
+    find "$1" -path '*/test/*' -name '*.log' -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
+        while read -r log; do
+            # the reasons first: stack dumps after them can push them
+            # out of the tail
+            echo "---- $log (failed checks and warnings)"
+            grep -E 'check failed|^FAIL|WARN|ERROR|  rank|  note' "$log" | head -n 40
+            echo "---- $log (end)"
+            tail -n 60 "$log"
+        done
+}
+
 run_checks() {  # run_checks DIR
     say "make check (in $1)"
     if ! make -C "$1" -j"$JOBS" check; then
-        find "$1/test" -name '*.log' -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
-            while read -r log; do
-                # the reasons first: stack dumps after them can push them
-                # out of the tail
-                echo "---- $log (failed checks and warnings)"
-                grep -E 'check failed|^FAIL|WARN|ERROR|  rank|  note' "$log" | head -n 40
-                echo "---- $log (end)"
-                tail -n 60 "$log"
-            done
+        show_failed_logs "$1"
         exit 1
     fi
 }
@@ -103,7 +107,13 @@ case "$MODE" in
             build "$BUILD-sanitizers" --enable-sanitizers --enable-debug
             ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} run_checks "$BUILD-sanitizers"
             say "make distcheck"
-            make -C "$BUILD" -j"$JOBS" distcheck >/dev/null
+            # quiet on success; on failure the logs stay in the
+            # distribution's _build tree, and they say which test failed
+            if ! make -C "$BUILD" -j"$JOBS" distcheck >"$BUILD/distcheck.out" 2>&1; then
+                grep -E '^(FAIL|ERROR|PASS):' "$BUILD/distcheck.out" || tail -n 40 "$BUILD/distcheck.out"
+                show_failed_logs "$BUILD"
+                exit 1
+            fi
         fi
         say "all tests passed"
         ;;
