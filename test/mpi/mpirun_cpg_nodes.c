@@ -12,13 +12,15 @@
  *      initial totem confchg lists the nodes live when we joined (NODES if
  *      all started together), ascending, the ring named after the first;
  *   3. multicasts "ready" and waits for the N "ready" messages, so every
- *      member has seen the full group.
+ *      member has seen the full group, and for a totem confchg listing all
+ *      NODES (one came when a node arrived after our join).
  * Then, with -k, the members of the highest node id are the victims (with
  * -K those of the lowest: the directory's coordinator node): they print
  * "victim (pid P)" and go on dispatching until the test script SIGKILLs
  * all of them at once, as a host dying would (after 30 s they fail). The
  * others wait (at most 15 s) for the confchg that removes them, and check
- * it removes all of them at once, every one with reason NODEDOWN (3), and
+ * it removes all of them at once, every one with reason NODEDOWN (3), that
+ * a totem confchg without the lost node follows it (never precedes it), and
  * that the group then still orders messages (one more round of "after"
  * messages among the survivors). After -K the directory has moved to the
  * next node: the survivors' sequencer registered the group there, so the
@@ -67,6 +69,13 @@ static struct {
     size_t             totem_n;
     struct cpg_ring_id ring;
     int                totem_seen;
+    int                all_confchgs;     /* every confchg, the first view's included */
+    int                initial_seen;     /* the INITIAL totem confchg: the first one */
+    uint32_t           initial_nodes[MAX_MEMBERS];   /* after the first confchg */
+    size_t             initial_n;
+    struct cpg_ring_id initial_ring;
+    uint32_t           victim_node;      /* once known: a totem without it must follow */
+    int                totem_confchgs;   /* st.confchgs when the last totem came */
 } st;
 
 static void fail(const char *fmt, ...)
@@ -133,6 +142,7 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
     if (nmembers > MAX_MEMBERS || nleft > MAX_MEMBERS) {
         fail("confchg with %zu members, %zu left: too many", nmembers, nleft);
     }
+    st.all_confchgs++;
     if (st.full && (st.confchgs++ == 0)) {
         st.left_n = nleft;
         memcpy(st.left, left, nleft * sizeof(*left));
@@ -145,13 +155,44 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
     }
 }
 
+static int totem_lists(uint32_t node)
+{
+    size_t i;
+
+    for (i = 0; i < st.totem_n; ++i) {
+        if (st.totem_nodes[i] == node) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void on_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n, const uint32_t *nodes)
 {
     (void)h;
-    st.totem_seen = 1;
-    st.ring       = ring;
-    st.totem_n    = (n < MAX_MEMBERS) ? n : MAX_MEMBERS;
+    if (st.totem_seen && (ring.seq < st.ring.seq)) {
+        fail("totem ring seq went from %llu to %llu", (unsigned long long)st.ring.seq,
+             (unsigned long long)ring.seq);
+    }
+    st.totem_seen     = 1;
+    st.ring           = ring;
+    st.totem_n        = (n < MAX_MEMBERS) ? n : MAX_MEMBERS;
+    st.totem_confchgs = st.confchgs;
     memcpy(st.totem_nodes, nodes, st.totem_n * sizeof(*nodes));
+    if ((st.all_confchgs > 0) && !st.initial_seen) {
+        st.initial_seen = 1;
+        st.initial_ring = ring;
+        st.initial_n    = st.totem_n;
+        memcpy(st.initial_nodes, nodes, st.totem_n * sizeof(*nodes));
+    }
+    if ((st.victim_node != 0) && !totem_lists(st.victim_node) && (st.confchgs == 0)) {
+        fail("the totem confchg without node %u came before the confchg removing its members",
+             st.victim_node);
+    }
+    if (getenv("MPIRUN_CPG_NODES_DEBUG") != NULL) {
+        fprintf(stderr, "rank %d: totem ring %u.%llu, %u node(s)\n", rank, ring.nodeid,
+                (unsigned long long)ring.seq, n);
+    }
 }
 
 static long long now_ms(void)
@@ -194,6 +235,13 @@ static int have_after(void *arg)   { return st.after >= *(unsigned*)arg; }
 static int have_listed(void *arg)  { return st.listed >= *(unsigned*)arg; }
 static int have_done(void *arg)    { return st.done >= *(unsigned*)arg; }
 static int have_confchg(void *arg) { return st.confchgs >= *(int*)arg; }
+static int have_totem_of(void *arg) { return st.totem_n == *(size_t*)arg; }
+/* a totem confchg without the lost node, after the confchg that removed it */
+static int have_loss_totem(void *arg)
+{
+    (void)arg;
+    return (st.totem_confchgs > 0) && !totem_lists(st.victim_node);
+}
 
 static void mcast(cpg_handle_t h, const char *text)
 {
@@ -274,21 +322,35 @@ static void check_totem(size_t nodes, uint32_t mine)
 {
     size_t i, ours = 0;
 
-    if (!st.totem_seen || (st.totem_n < 1) || (st.totem_n > nodes)) {
-        fail("initial totem confchg: %zu node(s), expected 1..%zu", st.totem_n, nodes);
+    if (!st.initial_seen || (st.initial_n < 1) || (st.initial_n > nodes)) {
+        fail("initial totem confchg: %zu node(s), expected 1..%zu", st.initial_n, nodes);
     }
-    for (i = 0; i < st.totem_n; ++i) {
-        if ((i > 0) && (st.totem_nodes[i] <= st.totem_nodes[i - 1])) {
+    for (i = 0; i < st.initial_n; ++i) {
+        if ((i > 0) && (st.initial_nodes[i] <= st.initial_nodes[i - 1])) {
             fail("totem node list not ascending");
         }
-        ours += (st.totem_nodes[i] == mine);
+        ours += (st.initial_nodes[i] == mine);
     }
     if (ours != 1) {
         fail("totem node list lacks our node %u", mine);
     }
-    if (st.ring.nodeid != st.totem_nodes[0]) {
-        fail("totem ring %u is not named after the lowest node %u", st.ring.nodeid,
-             st.totem_nodes[0]);
+    if (st.initial_ring.nodeid != st.initial_nodes[0]) {
+        fail("totem ring %u is not named after the lowest node %u", st.initial_ring.nodeid,
+             st.initial_nodes[0]);
+    }
+}
+
+/* After the loss: a totem confchg lists the survivors' nodes, in a ring
+ * numbered past the one before it and named after the lowest survivor. */
+static void check_loss_totem(cpg_handle_t h, size_t nodes, uint64_t ring_before)
+{
+    dispatch_until(h, have_loss_totem, NULL, TIMEOUT_MS,
+                   "the totem confchg without the lost node");
+    if ((st.totem_n != nodes - 1) || (st.ring.seq <= ring_before) ||
+        (st.ring.nodeid != st.totem_nodes[0])) {
+        fail("totem confchg after the loss: ring %u.%llu (before: seq %llu), %zu node(s), "
+             "expected %zu", st.ring.nodeid, (unsigned long long)st.ring.seq,
+             (unsigned long long)ring_before, st.totem_n, nodes - 1);
     }
 }
 
@@ -423,6 +485,7 @@ int main(int argc, char **argv)
     size_t nranks, nodes = 2, nfull, survivors = 0;
     unsigned want;
     uint32_t victim_node, mine;
+    uint64_t ring_full;
     cpg_handle_t h;
     int kill_mode = 0, kill_coord = 0, opt, one = 1;
     const char *trace_dir = NULL;
@@ -475,18 +538,23 @@ int main(int argc, char **argv)
         fail("the group spans %zu node(s), expected %zu",
              distinct_nodes(full, nfull, &victim_node), nodes);
     }
-    if (kill_coord) {
-        victim_node = st.totem_nodes[0];         /* the lowest: the coordinator */
-    }
     check_listings(h, &name, nranks);
     check_totem(nodes, mine);
     printf("rank %d: group of %zu on %zu nodes ok (node %u, ring %u.%llu of %zu node(s))\n",
-           rank, nranks, nodes, mine, st.ring.nodeid, (unsigned long long)st.ring.seq,
-           st.totem_n);
+           rank, nranks, nodes, mine, st.initial_ring.nodeid,
+           (unsigned long long)st.initial_ring.seq, st.initial_n);
     fflush(stdout);
     mcast(h, "ready");
     want = (unsigned)nranks;
     dispatch_until(h, have_ready, &want, TIMEOUT_MS, "every member ready");
+    /* a member that joined before the other hosts came saw a totem confchg
+     * for each arrival: its last lists them all */
+    dispatch_until(h, have_totem_of, &nodes, TIMEOUT_MS, "a totem confchg listing every node");
+    if (kill_coord) {
+        victim_node = st.totem_nodes[0];         /* the lowest: the coordinator */
+    }
+    ring_full      = st.ring.seq;
+    st.victim_node = victim_node;
     if (kill_mode && tracing) {
         stream(h, mine == victim_node);
     } else if (kill_mode && (mine == victim_node)) {
@@ -498,12 +566,14 @@ int main(int argc, char **argv)
     if (kill_mode) {
         dispatch_until(h, have_confchg, &one, 15000, "the confchg removing the lost node");
         check_nodedown(full, nfull, victim_node);
+        check_loss_totem(h, nodes, ring_full);
         survivors = st.nmembers;
         mcast(h, "after");
         want = (unsigned)survivors;
         dispatch_until(h, have_after, &want, TIMEOUT_MS, "the survivors' messages");
         printf("rank %d: node %u down: %zu member(s) left with NODEDOWN in one confchg, %zu go "
-               "on\n", rank, victim_node, st.left_n, survivors);
+               "on; then totem ring %u.%llu of %zu node(s)\n", rank, victim_node, st.left_n,
+               survivors, st.ring.nodeid, (unsigned long long)st.ring.seq, st.totem_n);
         fflush(stdout);
     }
     if (kill_coord) {

@@ -58,6 +58,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_model_initialize(cpg_handle_t *handle, cpg_m
         ucpg_group_unuse();
         return err;
     }
+    ucpg_group_nodes_hook(ucpg_cpg_nodes_changed, NULL);   /* totem confchgs */
     h->model.model = CPG_MODEL_V1;
     if (v1 != NULL) {
         h->model = *v1;

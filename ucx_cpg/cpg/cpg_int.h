@@ -19,7 +19,8 @@
 /* One queued callback. */
 typedef struct ucpg_cpg_item {
     struct ucpg_cpg_item *next;
-    ucpg_group_event_t   *event;     /* a message or a view; NULL in a spare */
+    ucpg_group_event_t   *event;     /* a message or a view; NULL in a spare, and
+                                      * queued: the node set changed (totem) */
 } ucpg_cpg_item_t;
 
 typedef struct ucpg_cpg_zcb {
@@ -46,6 +47,11 @@ typedef struct ucpg_cpg_handle {
     int                 joined;        /* joined, and the view removing us not dispatched */
     int                 leaving;       /* cpg_leave was called for that group */
     int                 totem_initial; /* deliver a totem confchg after the next confchg */
+    int                 totem_due;     /* the node set changed; told after the view that
+                                        * removes the members of the nodes it lost */
+    uint64_t            totem_ring;    /* ring seq (node set epoch) last told, 0: none */
+    uint32_t           *view_nodes;    /* distinct nodes of the last view dispatched, */
+    size_t              nview_nodes;   /* ascending (kept only with a totem callback) */
     ucpg_cpg_item_t    *head, **tail;
     size_t              queued;
     ucpg_cpg_item_t    *spare;         /* dispatched items, reused by the producer */
@@ -62,8 +68,15 @@ void       ucpg_cpg_handle_put(ucpg_cpg_handle_t *h);
 cs_error_t ucpg_cpg_handle_retire(cpg_handle_t id, ucpg_cpg_handle_t **h_p);
 cs_error_t ucpg_cpg_error(ucpg_status_t status);
 
+/* Calls fn with a reference to every live handle (none of our locks held). */
+void       ucpg_cpg_handles_each(void (*fn)(ucpg_cpg_handle_t *h));
+
 /* --- dispatch.c --- */
+/* Queues event (NULL: a change of the node set, for the totem confchg). */
 void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event);
+/* The node-set hook (ucpg_group_nodes_hook): queues that change to every
+ * handle that has a totem confchg callback. */
+void ucpg_cpg_nodes_changed(void *arg);
 void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h);
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h);
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/domain.h"
+#include "core/log.h"
 #include "core/proc.h"
 
 /* Makes efd readable (h->lock held): one write per quiet period, not per
@@ -78,7 +79,11 @@ void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event)
     pthread_mutex_unlock(&h->lock);
     item = malloc(sizeof(*item));
     if (item == NULL) {
-        ucpg_group_event_release(event);   /* cannot happen quietly: counted as read */
+        ucpg_warn("CPG handle %llx: out of memory, a callback is lost",
+                  (unsigned long long)h->id);
+        if (event != NULL) {
+            ucpg_group_event_release(event);   /* counted as read: the window moves on */
+        }
         return;
     }
     pthread_mutex_lock(&h->lock);
@@ -115,27 +120,136 @@ void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h)
     ucpg_cpg_items_free(spare);            /* spares hold no event */
 }
 
-/* The totem view: the nodes with a live process of the domain; the ring
- * is named after the lowest (corosync's representative) and numbered by
- * the changes of that set. */
-static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
+static void ucpg_cpg_queue_totem(ucpg_cpg_handle_t *h)
 {
+    int wanted;
+
+    pthread_mutex_lock(&h->lock);
+    wanted = (h->model.cpg_totem_confchg_fn != NULL);
+    pthread_mutex_unlock(&h->lock);
+    if (wanted) {
+        ucpg_cpg_queue_event(h, NULL);
+    }
+}
+
+void ucpg_cpg_nodes_changed(void *arg)
+{
+    (void)arg;
+    ucpg_cpg_handles_each(ucpg_cpg_queue_totem);
+}
+
+/* The totem view: the nodes with a live process of the domain, ascending.
+ * The ring is named after the lowest (corosync's representative) and
+ * numbered by the changes of that set (its epoch). */
+typedef struct ucpg_cpg_totem {
     uint32_t nodes[CPG_MEMBERS_MAX];
+    size_t   n;
+    uint64_t epoch;
+} ucpg_cpg_totem_t;
+
+static void ucpg_cpg_totem_get(ucpg_cpg_totem_t *t)
+{
+    t->n     = 0;
+    t->epoch = 1;
+    if (ucpg_group_nodes(t->nodes, CPG_MEMBERS_MAX, &t->n, &t->epoch) != UCPG_OK) {
+        t->n = 0;
+    }
+    t->n = (t->n < CPG_MEMBERS_MAX) ? t->n : CPG_MEMBERS_MAX;
+}
+
+static void ucpg_cpg_call_totem(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model,
+                                const ucpg_cpg_totem_t *t)
+{
     struct cpg_ring_id ring;
-    uint64_t epoch = 1;
-    size_t n = 0;
+
+    memset(&ring, 0, sizeof(ring));
+    ring.nodeid = (t->n > 0) ? t->nodes[0] : 0;
+    ring.seq    = t->epoch;
+    pthread_mutex_lock(&h->lock);
+    h->totem_due  = 0;
+    h->totem_ring = t->epoch;
+    pthread_mutex_unlock(&h->lock);
+    model->cpg_totem_confchg_fn(h->id, ring, (uint32_t)t->n, t->nodes);
+}
+
+/* The INITIAL totem confchg of the model's flag: the view as it is now. */
+static void ucpg_cpg_totem_initial(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
+{
+    ucpg_cpg_totem_t t;
+
+    if (model->cpg_totem_confchg_fn != NULL) {
+        ucpg_cpg_totem_get(&t);
+        ucpg_cpg_call_totem(h, model, &t);
+    }
+}
+
+/* Does the last view shown list a member of a node that t lacks (h->lock
+ * held)? Both lists ascend. */
+static int ucpg_cpg_view_outlives(const ucpg_cpg_handle_t *h, const ucpg_cpg_totem_t *t)
+{
+    size_t i, j = 0;
+
+    for (i = 0; i < h->nview_nodes; ++i) {
+        while ((j < t->n) && (t->nodes[j] < h->view_nodes[i])) {
+            ++j;
+        }
+        if ((j == t->n) || (t->nodes[j] != h->view_nodes[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A change of the node set (a queued NULL event, or one left due by an
+ * earlier change). As corosync sends the totem confchg after the CPG
+ * confchgs of a membership change, a handle whose last view still lists a
+ * member of a lost node is told after the view that removes it (its
+ * NODEDOWN confchg, ordered by the group after the node settled). Several
+ * changes before a dispatch are told once, as the latest set.
+ */
+static void ucpg_cpg_totem_change(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model)
+{
+    ucpg_cpg_totem_t t;
+    int call;
 
     if (model->cpg_totem_confchg_fn == NULL) {
         return;
     }
-    if (ucpg_group_nodes(nodes, CPG_MEMBERS_MAX, &n, &epoch) != UCPG_OK) {
-        n = 0;
+    ucpg_cpg_totem_get(&t);
+    pthread_mutex_lock(&h->lock);
+    h->totem_due = (t.epoch != h->totem_ring);
+    call         = h->totem_due && !(h->joined && ucpg_cpg_view_outlives(h, &t));
+    pthread_mutex_unlock(&h->lock);
+    if (call) {
+        ucpg_cpg_call_totem(h, model, &t);
     }
-    n = (n < CPG_MEMBERS_MAX) ? n : CPG_MEMBERS_MAX;
-    memset(&ring, 0, sizeof(ring));
-    ring.nodeid = (n > 0) ? nodes[0] : 0;
-    ring.seq    = epoch;
-    model->cpg_totem_confchg_fn(h->id, ring, (uint32_t)n, nodes);
+}
+
+/* Keeps the distinct nodes of a view just shown (h->lock held), for
+ * ucpg_cpg_view_outlives; members ascend by node. */
+static void ucpg_cpg_view_nodes_keep(ucpg_cpg_handle_t *h, const ucpg_group_view_t *view)
+{
+    uint32_t *nodes = h->view_nodes;
+    size_t i, n = 0;
+
+    if (view->self_left) {
+        h->nview_nodes = 0;
+        return;
+    }
+    if (view->nmembers > h->nview_nodes) {
+        nodes = realloc(h->view_nodes, view->nmembers * sizeof(*nodes));
+        if (nodes == NULL) {
+            return;                          /* the old list: a totem may wait a view */
+        }
+        h->view_nodes = nodes;
+    }
+    for (i = 0; i < view->nmembers; ++i) {
+        if ((n == 0) || (nodes[n - 1] != view->members[i].nodeid)) {
+            nodes[n++] = view->members[i].nodeid;
+        }
+    }
+    h->nview_nodes = n;
 }
 
 /*
@@ -264,6 +378,9 @@ static void ucpg_cpg_call_event(ucpg_cpg_dispatcher_t *dsp, ucpg_group_event_t *
         h->joined  = 0;
         h->leaving = 0;
     }
+    if (model->cpg_totem_confchg_fn != NULL) {
+        ucpg_cpg_view_nodes_keep(h, &info.view);
+    }
     pthread_mutex_unlock(&h->lock);
     if (model->cpg_confchg_fn != NULL) {
         model->cpg_confchg_fn(h->id, name,
@@ -273,17 +390,24 @@ static void ucpg_cpg_call_event(ucpg_cpg_dispatcher_t *dsp, ucpg_group_event_t *
     }
 }
 
-/* Does this view owe the application the initial totem confchg after it
- * (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF)? Asked once: the flag clears. */
+/* Which totem confchg this view owes the application after it: the
+ * INITIAL one (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF; asked once, the
+ * flag clears), or a change left due until a view removed a lost node. */
+enum { UCPG_CPG_TOTEM_NONE, UCPG_CPG_TOTEM_INITIAL, UCPG_CPG_TOTEM_DUE };
+
 static int ucpg_cpg_totem_after(ucpg_cpg_handle_t *h, ucpg_group_event_t *ev)
 {
-    int after;
+    int after = UCPG_CPG_TOTEM_NONE;
 
     if (!ucpg_group_event_is_view(ev)) {
-        return 0;
+        return after;
     }
     pthread_mutex_lock(&h->lock);
-    after            = h->totem_initial;
+    if (h->totem_initial) {
+        after = UCPG_CPG_TOTEM_INITIAL;
+    } else if (h->totem_due) {
+        after = UCPG_CPG_TOTEM_DUE;
+    }
     h->totem_initial = 0;
     pthread_mutex_unlock(&h->lock);
     return after;
@@ -312,12 +436,21 @@ static unsigned ucpg_cpg_dispatcher_run(ucpg_cpg_dispatcher_t *dsp)
         item->next       = NULL;
         *dsp->spent_tail = item;
         dsp->spent_tail  = &item->next;
+        if (ev == NULL) {                    /* the node set changed */
+            if (!ucpg_cpg_finalized(dsp->h)) {
+                ucpg_cpg_totem_change(dsp->h, &dsp->model);
+                ++count;
+            }
+            continue;
+        }
         if (!ucpg_cpg_finalized(dsp->h)) {
             int totem_after = ucpg_cpg_totem_after(dsp->h, ev);
 
             ucpg_cpg_call_event(dsp, ev);
-            if (totem_after) {
-                ucpg_cpg_call_totem(dsp->h, &dsp->model);
+            if (totem_after == UCPG_CPG_TOTEM_INITIAL) {
+                ucpg_cpg_totem_initial(dsp->h, &dsp->model);
+            } else if (totem_after == UCPG_CPG_TOTEM_DUE) {
+                ucpg_cpg_totem_change(dsp->h, &dsp->model);
             }
             ++count;
         }

@@ -145,10 +145,32 @@ cs_error_t ucpg_cpg_handle_get(cpg_handle_t id, ucpg_cpg_handle_t **h_p)
     return CS_OK;
 }
 
+void ucpg_cpg_handles_each(void (*fn)(ucpg_cpg_handle_t *h))
+{
+    ucpg_cpg_handle_t **live;
+    uint32_t i, n = 0;
+
+    pthread_mutex_lock(&ucpg_cpg_table_lock);
+    live = calloc(ucpg_cpg_table_size ? ucpg_cpg_table_size : 1, sizeof(*live));
+    for (i = 0; (live != NULL) && (i < ucpg_cpg_table_size); ++i) {
+        if ((ucpg_cpg_table[i] != NULL) && !ucpg_cpg_table[i]->finalized) {
+            live[n] = ucpg_cpg_table[i];
+            ++live[n++]->refs;
+        }
+    }
+    pthread_mutex_unlock(&ucpg_cpg_table_lock);
+    for (i = 0; i < n; ++i) {
+        fn(live[i]);
+        ucpg_cpg_handle_put(live[i]);
+    }
+    free(live);
+}
+
 static void ucpg_cpg_handle_free(ucpg_cpg_handle_t *h)
 {
     ucpg_cpg_queue_clear(h);
     ucpg_cpg_zcb_free_all(h);
+    free(h->view_nodes);
     close(h->efd);
     pthread_mutex_destroy(&h->lock);
     free(h);

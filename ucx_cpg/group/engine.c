@@ -727,16 +727,55 @@ static void ucpg_group_dir_follow(void)
     }
 }
 
+/* The façade's node-set hook (ucpg_group_nodes_hook); set once, read by
+ * the progress thread. */
+static struct {
+    void (*cb)(void *arg);
+    void  *arg;
+} ucpg_group_nodes_watcher;
+
+void ucpg_group_nodes_hook(void (*cb)(void *arg), void *arg)
+{
+    ucpg_group_engine_lock();
+    ucpg_group_nodes_watcher.arg = arg;
+    __atomic_store_n(&ucpg_group_nodes_watcher.cb, cb, __ATOMIC_RELEASE);
+    ucpg_group_engine_unlock();
+}
+
+/*
+ * Tells the façade when a peer event changed the set of live nodes (the
+ * totem view). Called without the engine lock: the hook takes the façade's
+ * locks, and the domain stays up while our listener runs.
+ */
+static void ucpg_group_nodes_announce(ucpg_domain_t *d)
+{
+    void (*cb)(void *) = __atomic_load_n(&ucpg_group_nodes_watcher.cb, __ATOMIC_ACQUIRE);
+    uint64_t epoch = 0;
+
+    if ((cb == NULL) || (d == NULL)) {
+        return;
+    }
+    ucpg_boot_dir_nodes(d, NULL, 0, &epoch);
+    if (epoch != ucpg_group_engine.nodes_epoch) {
+        ucpg_group_engine.nodes_epoch = epoch;
+        cb(ucpg_group_nodes_watcher.arg);
+    }
+}
+
 static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
                                   ucpg_peer_event_t event, ucpg_peer_reason_t reason)
 {
+    ucpg_domain_t *d;
+
     (void)arg;
     ucpg_group_engine_lock();
     if (event == UCPG_PEER_EVENT_DOWN) {
         ucpg_group_peer_down(peer, reason);
     }
     ucpg_group_dir_follow();
+    d = ucpg_group_engine.domain;
     ucpg_group_engine_unlock();
+    ucpg_group_nodes_announce(d);
 }
 
 /* A sequencer that waited for a node to settle orders the view now. */
@@ -848,6 +887,8 @@ static ucpg_status_t ucpg_group_engine_start(void)
     status      = ucpg_domain_peer_info(e->domain, e->self, &self);
     e->self_uuid = self.uuid;
     e->dir_coord = ucpg_boot_dir_coordinator(e->domain);
+    /* the node set as of now is no news: only later changes are announced */
+    ucpg_boot_dir_nodes(e->domain, NULL, 0, &e->nodes_epoch);
     if ((status == UCPG_OK) && (e->registry == NULL)) {
         ucpg_error("CPG groups need the local boot method's registry");
         status = UCPG_ERR_UNSUPPORTED;

@@ -167,6 +167,11 @@ ucpg_status_t ucpg_group_local_nodeid(uint32_t *nodeid_p);
  * *epoch_p counts the changes of that set, from 1: the totem ring's seq. */
 ucpg_status_t ucpg_group_nodes(uint32_t *nodes, size_t max, size_t *n_p, uint64_t *epoch_p);
 
+/* Calls cb(arg) whenever a peer coming or going changed that set (its
+ * epoch moved), from the domain's progress thread with no lock of ours
+ * held. One hook per process (the façade's); NULL turns it off. */
+void ucpg_group_nodes_hook(void (*cb)(void *arg), void *arg);
+
 /* A snapshot of the domain's groups (directory); cb is called with each
  * group that matches name (NULL: all) and its members, sorted. */
 typedef void (*ucpg_group_list_cb_t)(void *arg, const uint8_t *name, size_t name_len,

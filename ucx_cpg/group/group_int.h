@@ -203,6 +203,8 @@ typedef struct ucpg_group_engine {
                                            * are published to (boot/directory.h) */
     ucpg_group_event_t    *released;      /* atomic: released by the façade, not yet
                                            * taken (see ucpg_group_events_release) */
+    uint64_t               nodes_epoch;   /* the node set's epoch last announced
+                                           * (ucpg_group_nodes_hook); progress thread */
 } ucpg_group_engine_t;
 
 extern ucpg_group_engine_t ucpg_group_engine;
