@@ -6,7 +6,8 @@
  * waking a blocked dispatcher); dispatch modes; iteration; zero-copy
  * buffers; the INITIAL totem confchg, and one per change of the node set
  * to joined and unjoined handles; leave / finalize / kill reasons
- * seen by another member; a SIGSTOPped member removed by the stall timeout.
+ * seen by another member; a SIGSTOPped member removed by the stall timeout;
+ * a hand-over to a member that knew of a death the old sequencer missed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -921,6 +922,134 @@ fail:
     return integ_end(h, passed);
 }
 
+/* --- a hand-over to a member that knows of a death the old sequencer missed ------ */
+
+/* Sends n 8-byte messages gap_ms apart, dispatching meanwhile; says FIRST
+ * once the first is delivered (ordered), then SENT. */
+static int send_paced(cpg_handle_t h, unsigned n, unsigned gap_ms)
+{
+    uint8_t msg[8] = {0};
+    struct iovec iov = {msg, sizeof(msg)};
+    uint64_t next = ucpg_test_now_ms();
+    int first_said = 0;
+    unsigned i;
+
+    for (i = 0; i < n; ++i) {
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_OK);
+        next += gap_ms;
+        while (ucpg_test_now_ms() < next) {
+            usleep(1000);
+            EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_OK);
+            if ((seen.delivered > 0) && !first_said) {
+                ucpg_test_say("FIRST");
+                first_said = 1;
+            }
+        }
+    }
+    ucpg_test_say("SENT");
+    return 0;
+}
+
+/* Dispatches until a confchg removed pid (10 s at most), then says how. */
+static int say_left(cpg_handle_t h, uint32_t pid)
+{
+    uint64_t deadline = ucpg_test_now_ms() + 10000;
+
+    while ((seen.left_pid != pid) && (ucpg_test_now_ms() < deadline)) {
+        usleep(1000);
+        EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_OK);
+    }
+    ucpg_test_say("LEFT reason=%u members=%zu", (seen.left_pid == pid) ? seen.left_reason : 0,
+                  seen.members);
+    return 0;
+}
+
+/* Joins "hodeath"; on command sends a paced stream or reports a member's
+ * removal. */
+static int child_handover_death(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("hodeath");
+    unsigned n, gap_ms, pid;
+    char line[64];
+    cpg_handle_t h;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    ucpg_test_say("JOINED");
+    while (ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) {
+        if (sscanf(line, "SEND %u %u", &n, &gap_ms) == 2) {
+            EXPECT_TRUE(send_paced(h, n, gap_ms) == 0);
+        } else if (sscanf(line, "LEFT %u", &pid) == 1) {
+            EXPECT_TRUE(say_left(h, pid) == 0);
+        } else if (strcmp(line, "DONE") == 0) {
+            break;
+        }
+        EXPECT_CS(cpg_dispatch(h, CS_DISPATCH_ALL), CS_OK);
+    }
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+/*
+ * The sequencer A (rank 0) misses a death that B (rank 1) saw, then hands
+ * its role to B; B must remove the dead member (session 11's "no confchg
+ * for a lost member" failure, fixed by ucpg_group_seq_adopt_dead).
+ * B sends alone, one message per 10 ms, and rounds of the hand-over are 16
+ * messages (and 50 ms). Once B's first message is ordered, A is stopped;
+ * C (rank 2) is killed and reaped, and B, which orders nothing, marks C
+ * dead and leaves its removal to the sequencer. 300 ms later A goes on:
+ * its progress thread wakes with C's pidfd and B's queued requests ready,
+ * and drains the requests first (progress.c), ordering the 16th of the
+ * round and so the hand-over view naming B before it hears of C. Both
+ * survivors must then see C leave with reason PROCDOWN.
+ */
+static int test_handover_to_a_member_that_saw_a_death(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char want[64];
+    int passed = 0, stopped = 0, r;
+    pid_t a, c;
+
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", "16");
+    for (r = 0; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_fork(h, 1, child_handover_death, NULL) == r, "fork");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "JOINED", NULL, 0, STEP_MS) == 0, "rank %d", r);
+    }
+    a = ucpg_harness_pid(h, 0);
+    c = ucpg_harness_pid(h, 2);
+    INTEG_CHECK(ucpg_harness_send(h, 1, "SEND 40 10") == 0, "SEND");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "FIRST", NULL, 0, STEP_MS) == 0, "B's first");
+    INTEG_CHECK(kill(a, SIGSTOP) == 0, "SIGSTOP");
+    stopped = 1;
+    INTEG_CHECK(ucpg_harness_kill(h, 2, SIGKILL) == 0, "kill C");
+    INTEG_CHECK(ucpg_harness_wait_rank(h, 2, STEP_MS, NULL) == 0, "reap C");
+    usleep(300 * 1000);
+    INTEG_CHECK(kill(a, SIGCONT) == 0, "SIGCONT");
+    stopped = 0;
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "SENT", NULL, 0, STEP_MS) == 0, "B's stream");
+    snprintf(want, sizeof(want), "LEFT reason=%d members=2", CPG_REASON_PROCDOWN);
+    for (r = 0; r < 2; ++r) {
+        char line[64];
+
+        INTEG_CHECK(ucpg_harness_send(h, r, "LEFT %d", (int)c) == 0, "LEFT");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "LEFT", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d", r);
+        INTEG_CHECK(strcmp(line, want) == 0, "rank %d: \"%s\", want \"%s\" (0: no confchg "
+                    "removed the killed member)", r, line, want);
+    }
+    INTEG_CHECK(ucpg_harness_send(h, 0, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    if (stopped) {
+        kill(a, SIGCONT);
+    }
+    return integ_end(h, passed);
+}
+
 /* --- totem confchgs follow the node set ----------------------------------------- */
 
 /* What one handle of the watcher saw: its last totem confchg, and whether
@@ -1404,6 +1533,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_fork_relay_stalled),
     INTEG_TEST(test_reasons_seen_by_a_member),
     INTEG_TEST(test_totem_confchg_follows_node_changes),
+    INTEG_TEST(test_handover_to_a_member_that_saw_a_death),
     INTEG_TEST(test_stopped_member_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
 };
