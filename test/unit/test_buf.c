@@ -1,5 +1,6 @@
 /*
- * test_buf.c - unit tests of core/buf: reference counting, and the cache
+ * test_buf.c - unit tests of core/buf: reference counting, slices of a
+ * block (the bodies of a received batch), and the cache
  * that gives large message buffers back instead of returning them to the
  * kernel (the reason a CPG stream of large messages does not page-fault on
  * every message).
@@ -175,6 +176,72 @@ static void test_threads_never_share_a_buffer(void **state)
     assert_null(r2);
 }
 
+/* --- slices of a block ----------------------------------------------------------- */
+
+static void test_block_copies_and_slices_point_into_the_copy(void **state)
+{
+    char bytes[] = "0123456789abcdef";
+    ucpg_buf_t *block = ucpg_buf_block_new(bytes, 16, 3), *a, *b;
+
+    (void)state;
+    assert_non_null(block);
+    assert_int_equal(block->len, 16);
+    assert_memory_equal(block->data, bytes, 16);
+    assert_ptr_not_equal(block->data, bytes);            /* a copy */
+    a = ucpg_buf_block_slice(block, 0, 2, 4);
+    b = ucpg_buf_block_slice(block, 2, 10, 6);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(a->len, 4);
+    assert_ptr_equal(a->data, block->data + 2);
+    assert_memory_equal(a->data, "2345", 4);
+    assert_memory_equal(b->data, "abcdef", 6);
+    assert_int_equal(block->refs, 3);                    /* ours and one per slice */
+    ucpg_buf_put(block);
+    /* the slices keep the block: ASan would report reading freed memory */
+    assert_memory_equal(ucpg_buf_ref(a)->data, "2345", 4);
+    ucpg_buf_put(a);
+    ucpg_buf_put(a);
+    assert_memory_equal(b->data, "abcdef", 6);
+    ucpg_buf_put(b);                                     /* the last: freed (LSan) */
+}
+
+static void test_slice_out_of_bounds_is_refused(void **state)
+{
+    char bytes[8] = {0};
+    ucpg_buf_t *block = ucpg_buf_block_new(bytes, sizeof(bytes), 2);
+
+    (void)state;
+    assert_non_null(block);
+    assert_null(ucpg_buf_block_slice(block, 2, 0, 1));   /* index */
+    assert_null(ucpg_buf_block_slice(block, 0, 9, 0));   /* offset */
+    assert_null(ucpg_buf_block_slice(block, 0, 4, 5));   /* length */
+    assert_null(ucpg_buf_block_slice(block, 0, 0, SIZE_MAX));
+    assert_int_equal(block->refs, 1);
+    ucpg_buf_put(block);
+    assert_null(ucpg_buf_block_new(bytes, SIZE_MAX, 1));
+    block = ucpg_buf_block_new(bytes, 0, 0);             /* nothing: still a block */
+    assert_non_null(block);
+    assert_null(ucpg_buf_block_slice(block, 0, 0, 0));
+    ucpg_buf_put(block);
+}
+
+/* A batch of 64 KiB lands in the cache's class and comes back whole. */
+static void test_large_block_goes_back_to_the_cache(void **state)
+{
+    static char bytes[60000];
+    ucpg_buf_t *block = ucpg_buf_block_new(bytes, sizeof(bytes), 40), *s;
+
+    (void)state;
+    assert_non_null(block);
+    s = ucpg_buf_block_slice(block, 39, sizeof(bytes) - 1, 1);
+    assert_non_null(s);
+    ucpg_buf_put(block);
+    assert_int_equal(ucpg_buf_cache_bytes(), 0);
+    ucpg_buf_put(s);
+    assert_int_equal(ucpg_buf_cache_bytes(), 65536);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +254,10 @@ int main(void)
         cmocka_unit_test_setup(test_huge_buffers_bypass_the_cache, setup_empty_cache),
         cmocka_unit_test_setup(test_cache_is_bounded, setup_empty_cache),
         cmocka_unit_test_setup(test_threads_never_share_a_buffer, setup_empty_cache),
+        cmocka_unit_test_setup(test_block_copies_and_slices_point_into_the_copy,
+                               setup_empty_cache),
+        cmocka_unit_test_setup(test_slice_out_of_bounds_is_refused, setup_empty_cache),
+        cmocka_unit_test_setup(test_large_block_goes_back_to_the_cache, setup_empty_cache),
     };
 
     return cmocka_run_group_tests(tests, NULL, setup_empty_cache);

@@ -47,7 +47,7 @@
 #define POOL_BYTES  (1u << 20)          /* 16 blocks of 64 KiB */
 #define BLOCK       (64u * 1024u)       /* the pool's smallest block */
 #define NBLOCKS     (POOL_BYTES / BLOCK)
-#define BODY_HDR    offsetof(ucpg_buf_t, data)
+#define BODY_HDR    sizeof(ucpg_buf_t)          /* UCPG_BUF_BODY */
 #define BODY_LEN    (100u * 1000u)      /* a large body: a 128 KiB block */
 
 

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define UCPG_BUF_CLASS_MIN  15u                      /* 2^15 = UCPG_BUF_CACHE_MIN */
 #define UCPG_BUF_CLASSES    12u                      /* 32 KiB .. 64 MiB */
@@ -73,6 +74,21 @@ static int ucpg_buf_cache_keep(ucpg_buf_t *buf, int c)
     return kept;
 }
 
+/* One reference, len bytes at data, not a user's buffer, generation 0. */
+static void ucpg_buf_init(ucpg_buf_t *buf, char *data, size_t len, size_t alloc_size,
+                          void (*release)(ucpg_buf_t *buf), void *owner)
+{
+    buf->refs       = 1;
+    buf->user       = 0;
+    buf->len        = len;
+    buf->cap        = len;
+    buf->alloc_size = alloc_size;
+    buf->release    = release;
+    buf->owner      = owner;
+    buf->gen        = 0;
+    buf->data       = data;
+}
+
 ucpg_buf_t *ucpg_buf_new(size_t len)
 {
     size_t total = sizeof(ucpg_buf_t) + len;
@@ -93,14 +109,7 @@ ucpg_buf_t *ucpg_buf_new(size_t len)
         buf = malloc(total);
     }
     if (buf != NULL) {
-        buf->refs       = 1;
-        buf->user       = 0;
-        buf->release    = NULL;
-        buf->owner      = NULL;
-        buf->gen        = 0;
-        buf->len        = len;
-        buf->cap        = len;
-        buf->alloc_size = total;
+        ucpg_buf_init(buf, UCPG_BUF_BODY(buf), len, total, NULL, NULL);
     }
     return buf;
 }
@@ -133,7 +142,52 @@ void ucpg_buf_put(ucpg_buf_t *buf)
 
 ucpg_buf_t *ucpg_buf_of(void *data)
 {
-    return (ucpg_buf_t*)((char*)data - offsetof(ucpg_buf_t, data));
+    return (ucpg_buf_t*)data - 1;
+}
+
+/* --- slices of a block --------------------------------------------------------- */
+
+/* A block: [ucpg_buf_t block][ucpg_buf_t slices[n]][the copy]; block->cap
+ * holds n, block->data the copy. */
+static ucpg_buf_t *ucpg_buf_block_slices(ucpg_buf_t *block)
+{
+    return (ucpg_buf_t*)UCPG_BUF_BODY(block);
+}
+
+static void ucpg_buf_slice_release(ucpg_buf_t *slice)
+{
+    ucpg_buf_put(slice->owner);
+}
+
+ucpg_buf_t *ucpg_buf_block_new(const void *data, size_t len, unsigned n)
+{
+    size_t room = (size_t)n * sizeof(ucpg_buf_t);
+    ucpg_buf_t *block;
+
+    if (len > SIZE_MAX - sizeof(ucpg_buf_t) - room) {
+        return NULL;
+    }
+    block = ucpg_buf_new(room + len);
+    if (block != NULL) {
+        block->data += room;
+        block->len   = len;
+        block->cap   = n;
+        memcpy(block->data, data, len);
+    }
+    return block;
+}
+
+ucpg_buf_t *ucpg_buf_block_slice(ucpg_buf_t *block, unsigned i, size_t off, size_t slen)
+{
+    ucpg_buf_t *slice;
+
+    if ((i >= block->cap) || (off > block->len) || (slen > block->len - off)) {
+        return NULL;
+    }
+    slice = &ucpg_buf_block_slices(block)[i];
+    ucpg_buf_init(slice, block->data + off, slen, 0, ucpg_buf_slice_release,
+                  ucpg_buf_ref(block));
+    return slice;
 }
 
 size_t ucpg_buf_cache_bytes(void)

@@ -35,18 +35,39 @@ typedef struct ucpg_buf {
     /* A buffer that lives elsewhere than the heap (a shared-memory pool,
      * shm_pool.c) is handed back by release() at its last reference. */
     void (*release)(struct ucpg_buf *buf);
-    void  *owner;         /* release()'s: the pool */
+    void  *owner;         /* release()'s: the pool, or a slice's block */
     uint64_t gen;         /* pool buffers: changes at every reuse (readers check) */
-    char   data[];
+    char    *data;        /* the bytes: right after this header (UCPG_BUF_BODY),
+                           * or in a block's copy for a slice */
 } ucpg_buf_t;
+
+/* Where the bytes of a buffer that is not a slice start. */
+#define UCPG_BUF_BODY(buf) ((char*)((ucpg_buf_t*)(buf) + 1))
 
 /* A buffer of len bytes (contents undefined) with one reference, or NULL. */
 ucpg_buf_t *ucpg_buf_new(size_t len);
 ucpg_buf_t *ucpg_buf_ref(ucpg_buf_t *buf);
 /* Drops a reference; the last one returns the buffer. NULL is ignored. */
 void        ucpg_buf_put(ucpg_buf_t *buf);
-/* The buffer whose data[] starts at data (which must be such a pointer). */
+/* The buffer whose bytes start at data (which must be such a pointer, and
+ * not a slice's). */
 ucpg_buf_t *ucpg_buf_of(void *data);
+
+/*
+ * Slices: one block holds a copy of len bytes and room for n buffers whose
+ * data point into that copy, so the n messages packed in one received batch
+ * cost one allocation and one copy instead of one each. A slice is a buffer
+ * like any other (reference it, put it); the block's memory goes back when
+ * its own reference and every slice's are gone. A slice keeps the whole
+ * block alive: meant for bodies of a few KiB at most.
+ *
+ * ucpg_buf_block_new copies data (len bytes) and returns the block with one
+ * reference (the caller's), or NULL. ucpg_buf_block_slice returns slice i
+ * (i < n, each index at most once) for the bytes [off, off + slen) of the
+ * copy, with one reference, or NULL if i or the range is out of bounds.
+ */
+ucpg_buf_t *ucpg_buf_block_new(const void *data, size_t len, unsigned n);
+ucpg_buf_t *ucpg_buf_block_slice(ucpg_buf_t *block, unsigned i, size_t off, size_t slen);
 
 /* Bytes held by the cache right now. */
 size_t      ucpg_buf_cache_bytes(void);

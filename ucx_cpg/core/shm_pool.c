@@ -230,6 +230,7 @@ ucpg_buf_t *ucpg_shm_pool_buf_new(ucpg_shm_pool_t *pool, size_t len)
     buf->alloc_size = block_size;
     buf->release    = ucpg_shm_pool_buf_release;
     buf->owner      = pool;
+    buf->data       = UCPG_BUF_BODY(buf);
     /* Published before the body is written: see ucpg_shm_view_read. */
     __atomic_store_n(&buf->gen, (gen != 0) ? gen : 1, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -313,7 +314,7 @@ static uint64_t ucpg_shm_view_gen(const ucpg_shm_view_t *view, uint64_t offset)
 ucpg_status_t ucpg_shm_view_read(const ucpg_shm_view_t *view, uint64_t offset, uint64_t gen,
                                  size_t len, void *dst)
 {
-    const size_t hdr = offsetof(ucpg_buf_t, data);
+    const size_t hdr = sizeof(ucpg_buf_t);     /* UCPG_BUF_BODY */
 
     if ((view->base == NULL) || (offset < UCPG_SHM_POOL_HDR) || (offset % 8 != 0) ||
         (offset > view->size - hdr) || (len > view->size - hdr - offset)) {

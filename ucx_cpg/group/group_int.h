@@ -1,6 +1,7 @@
 /*
  * group_int.h - the group engine's state, shared by its files:
- *   engine.c     life of the engine, message dispatch, the outbox, peer events
+ *   engine.c     life of the engine, message dispatch, peer events, outbox flushes
+ *   outbox.c     messages queued under the lock, packed per destination, sent after
  *   member.c     the member side: receive, reorder, deliver, acknowledge, resend
  *   sequencer.c  the sequencer side: order requests, views, stability, flow control
  *   recovery.c   taking over from a dead sequencer (sync, cut, retransmit)
@@ -132,6 +133,7 @@ struct ucpg_group {
     int                    ack_renew;     /* acknowledge again on the new sequencer's STABLE */
     int                    seq_died_early; /* a view named a sequencer already seen dead */
     uint64_t               unacked_bytes;  /* payload consumed since the last ACK */
+    int                    ack_timer;      /* the timer will acknowledge (armed for it) */
     uint64_t               next_lseq;     /* our next request number */
     ucpg_group_req_t      *pending;       /* ours, not yet delivered back (lseq order) */
     ucpg_group_req_t     **pending_tail;
@@ -220,12 +222,25 @@ void          ucpg_group_engine_unlock(void);     /* also flushes the outbox */
  * it to the holder, and a holder waiting here does not unlock). */
 int           ucpg_group_engine_wait(pthread_cond_t *cond, uint64_t deadline_ns);
 ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen);
-/* Queues a message; sent when the lock is released (buf may be NULL). */
+/* --- outbox.c ------------------------------------------------------------- */
+/* Queues a message (buf may be NULL; it is referenced or copied, never
+ * changed); it leaves at the next ucpg_group_out_flush. */
 void          ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
                               ucpg_buf_t *buf);
+/* Sends everything queued; any thread, without the engine lock. */
+void          ucpg_group_out_flush(void);
+/* Is something queued? */
+int           ucpg_group_out_pending(void);
+/* 1 for the first caller since the last flush (it wakes the progress thread). */
+int           ucpg_group_out_kick_claim(void);
+/* Waits (bounded) until the sends in flight completed. */
+void          ucpg_group_out_wait_inflight(unsigned timeout_ms);
+
+/* --- engine.c (continued) --------------------------------------------------- */
 void          ucpg_group_msg_init(const ucpg_group_t *g, uint8_t type, ucpg_group_msg_t *msg);
 void          ucpg_group_free(ucpg_group_t *g);
-void          ucpg_group_timer_arm(unsigned delay_ms);
+/* 1 if armed (the timer runs within delay_ms), 0 if it could not be. */
+int           ucpg_group_timer_arm(unsigned delay_ms);
 /* Whether the deadline *at_p (ns, 0 = none) has come: if so it is cleared;
  * if not, the timer is armed for it. */
 int           ucpg_group_timer_due(uint64_t *at_p, uint64_t now);

@@ -766,7 +766,9 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
     blocked_safe = (g->delivered < g->received) && (g->received != g->acked_received);
     if (!force && !blocked_safe && (g->received - g->acked_received < thr) &&
         (g->consumed - g->acked_consumed < thr) && (g->unacked_bytes < thr_bytes)) {
-        ucpg_group_timer_arm(1);     /* acknowledge within a millisecond anyway */
+        if (!g->ack_timer) {         /* once per firing: arming reads the clock */
+            g->ack_timer = ucpg_group_timer_arm(1);   /* acknowledge within 1 ms anyway */
+        }
         return;
     }
     ucpg_group_member_send_ack(g, 0);
