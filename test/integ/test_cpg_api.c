@@ -549,13 +549,19 @@ static const char *builddir(void)
 
 /* The parent of a fork test: the build's relay (unless the environment names
  * another, e.g. a valgrind wrapper), a handle joined to group, its confchg. */
-static int parent_joins(const char *group, cpg_handle_t *h)
+static void use_build_relay(void)
 {
-    struct cpg_name g = name_of(group);
     char relay[4096];
 
     snprintf(relay, sizeof(relay), "%s/ucx_cpg_relay", builddir());
     setenv("UCX_CPG_RELAY", relay, 0);
+}
+
+static int parent_joins(const char *group, cpg_handle_t *h)
+{
+    struct cpg_name g = name_of(group);
+
+    use_build_relay();
     EXPECT_CS(cpg_initialize(h, &callbacks), CS_OK);
     EXPECT_CS(cpg_join(*h, &g), CS_OK);
     EXPECT_TRUE(wait_count(*h, &seen.confchgs, 1) == 0);
@@ -1143,19 +1149,117 @@ static int watch_until(uint32_t n, int confchgs)
     return 0;
 }
 
+/* Waits until both handles' last totem lists n nodes and the joined one
+ * saw confchgs confchgs, checks the ring rose, and says what they saw. */
+static int totem_watch_report(uint32_t n, int confchgs, unsigned long long *ring_seq)
+{
+    if (watch_until(n, confchgs) != 0) {
+        ucpg_test_say("ERR totems %d/%d of %u/%u node(s), %d confchgs", totem_watch[0].totems,
+                      totem_watch[1].totems, totem_watch[0].n, totem_watch[1].n,
+                      totem_watch[1].confchgs);
+        return 1;
+    }
+    /* the seq rises with every change: the ring of the last */
+    if ((totem_watch[0].ring.seq <= *ring_seq) || (totem_watch[1].ring.seq <= *ring_seq)) {
+        ucpg_test_say("ERR ring seq %llu, %llu after %llu",
+                      (unsigned long long)totem_watch[0].ring.seq,
+                      (unsigned long long)totem_watch[1].ring.seq, *ring_seq);
+        return 1;
+    }
+    *ring_seq = totem_watch[0].ring.seq;
+    ucpg_test_say("SAW %u:%u.%u %u:%u.%u early=%d confchgs=%d ring=%llu",
+                  totem_watch[0].nodes[0], totem_watch[0].nodes[n - 1],
+                  totem_watch[0].ring.nodeid, totem_watch[1].nodes[0],
+                  totem_watch[1].nodes[n - 1], totem_watch[1].ring.nodeid,
+                  totem_watch[0].early || totem_watch[1].early, totem_watch[1].confchgs,
+                  *ring_seq);
+    return 0;
+}
+
+/* What the forked watcher's relayed handle saw. */
+static struct {
+    uint32_t n;          /* nodes in the last totem confchg */
+    int      saw_both;   /* one listed nodes 11 and 22 */
+} relayed_totem;
+
+static void on_relayed_totem(cpg_handle_t h, struct cpg_ring_id ring, uint32_t n,
+                             const uint32_t *nodes)
+{
+    (void)h; (void)ring;
+    relayed_totem.n         = n;
+    relayed_totem.saw_both |= (n == 2) && (nodes[0] == 11) && (nodes[1] == 22);
+}
+
+/* In a child forked by the watcher: an unjoined handle served by a relay
+ * must get the same changes, node 22 coming, then going. */
+static int forked_totem_watcher(int ready_fd)
+{
+    cpg_model_v1_data_t model;
+    uint64_t deadline = ucpg_test_now_ms() + STEP_MS;
+    cs_error_t err = CS_OK;
+    cpg_handle_t h;
+    char ready = 'r';
+
+    memset(&model, 0, sizeof(model));
+    model.model                = CPG_MODEL_V1;
+    model.cpg_totem_confchg_fn = on_relayed_totem;
+    EXPECT_CS(cpg_model_initialize(&h, CPG_MODEL_V1, (cpg_model_data_t*)&model, NULL), CS_OK);
+    EXPECT_TRUE(write(ready_fd, &ready, 1) == 1);
+    while (!(relayed_totem.saw_both && (relayed_totem.n == 1)) &&
+           (ucpg_test_now_ms() < deadline) && ((err == CS_OK) || (err == CS_ERR_TRY_AGAIN))) {
+        usleep(1000);
+        err = cpg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING);
+    }
+    if (!relayed_totem.saw_both || (relayed_totem.n != 1)) {
+        ucpg_test_say("ERR relayed handle: saw both nodes %d, then %u node(s), dispatch %d",
+                      relayed_totem.saw_both, relayed_totem.n, (int)err);
+        return 1;
+    }
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+/* Forks forked_totem_watcher and waits until its handle is open; its pid,
+ * or -1. */
+static pid_t fork_totem_watcher(void)
+{
+    int fds[2];
+    char ready;
+    pid_t pid;
+
+    use_build_relay();
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(forked_totem_watcher(fds[1]));
+    }
+    close(fds[1]);
+    if ((pid > 0) && (read(fds[0], &ready, 1) != 1)) {
+        wait_child(pid);
+        pid = -1;
+    }
+    close(fds[0]);
+    return pid;
+}
+
 /* Node 11: a handle that never joins and one that joins "totem", both with
- * a totem callback and no INITIAL flag; on "NODES n CONFCHGS c" it waits
- * for that and says what it saw. */
+ * a totem callback and no INITIAL flag (with arg, also a forked child with
+ * a relayed handle); on "NODES n CONFCHGS c" it waits for that and says
+ * what it saw. */
 static int child_totem_watcher(int rank, int nprocs, void *arg)
 {
     cpg_model_v1_data_t model;
     struct cpg_name g = name_of("totem");
     unsigned long long ring_seq = 0;
+    pid_t forked = 0;
     char line[64];
     uint32_t n;
     int i, confchgs;
 
-    (void)rank; (void)nprocs; (void)arg;
+    (void)rank; (void)nprocs;
     setenv("UCX_CPG_NODEID", "11", 1);       /* read when the domain is made */
     memset(&model, 0, sizeof(model));
     model.model                = CPG_MODEL_V1;
@@ -1166,34 +1270,16 @@ static int child_totem_watcher(int rank, int nprocs, void *arg)
                                        (cpg_model_data_t*)&model, NULL), CS_OK);
     }
     EXPECT_CS(cpg_join(totem_watch[1].h, &g), CS_OK);
+    EXPECT_TRUE((arg == NULL) || ((forked = fork_totem_watcher()) > 0));
     ucpg_test_say("READY");
     while (ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) {
         if (sscanf(line, "NODES %u CONFCHGS %d", &n, &confchgs) == 2) {
-            if (watch_until(n, confchgs) != 0) {
-                ucpg_test_say("ERR totems %d/%d of %u/%u node(s), %d confchgs",
-                              totem_watch[0].totems, totem_watch[1].totems, totem_watch[0].n,
-                              totem_watch[1].n, totem_watch[1].confchgs);
-                return 1;
-            }
-            /* the seq rises with every change: the ring of the last */
-            if ((totem_watch[0].ring.seq <= ring_seq) || (totem_watch[1].ring.seq <= ring_seq)) {
-                ucpg_test_say("ERR ring seq %llu, %llu after %llu",
-                              (unsigned long long)totem_watch[0].ring.seq,
-                              (unsigned long long)totem_watch[1].ring.seq,
-                              (unsigned long long)ring_seq);
-                return 1;
-            }
-            ring_seq = totem_watch[0].ring.seq;
-            ucpg_test_say("SAW %u:%u.%u %u:%u.%u early=%d confchgs=%d ring=%llu",
-                          totem_watch[0].nodes[0], totem_watch[0].nodes[n - 1],
-                          totem_watch[0].ring.nodeid, totem_watch[1].nodes[0],
-                          totem_watch[1].nodes[n - 1], totem_watch[1].ring.nodeid,
-                          totem_watch[0].early || totem_watch[1].early, totem_watch[1].confchgs,
-                          (unsigned long long)ring_seq);
+            EXPECT_TRUE(totem_watch_report(n, confchgs, &ring_seq) == 0);
         } else if (strcmp(line, "DONE") == 0) {
             break;
         }
     }
+    EXPECT_TRUE((forked == 0) || (wait_child(forked) == 0));
     for (i = 0; i < 2; ++i) {
         EXPECT_CS(cpg_finalize(totem_watch[i].h), CS_OK);
     }
@@ -1227,14 +1313,15 @@ static int child_totem_node(int rank, int nprocs, void *arg)
  * 22 (ring 11), then one listing node 11 alone, in a higher ring, with no
  * confchg of their own group in between.
  */
-static int test_totem_confchg_follows_node_changes(void)
+static int totem_node_comes_and_goes(int relayed)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
     char line[128];
     int passed = 0;
 
     INTEG_CHECK(h != NULL, "harness");
-    INTEG_CHECK(ucpg_harness_fork(h, 1, child_totem_watcher, NULL) == 0, "fork");
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_totem_watcher, relayed ? "relayed" : NULL) == 0,
+                "fork");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "READY", NULL, 0, STEP_MS) == 0, "watcher");
     INTEG_CHECK(ucpg_harness_fork(h, 1, child_totem_node, NULL) == 1, "fork");
     INTEG_CHECK(ucpg_harness_expect(h, 1, "UP", NULL, 0, STEP_MS) == 0, "node 22");
@@ -1257,6 +1344,23 @@ static int test_totem_confchg_follows_node_changes(void)
     passed = 1;
 fail:
     return integ_end(h, passed);
+}
+
+static int test_totem_confchg_follows_node_changes(void)
+{
+    return totem_node_comes_and_goes(0);
+}
+
+/* The same, and a child the watcher forked gets both changes through its
+ * relay (ucx_cpg_relay's own handle hears them and passes them on). */
+static int test_totem_confchg_through_the_relay(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    integ_skip_reason = "fork() of a threaded process deadlocks ASan's allocator";
+    return INTEG_SKIP;
+#else
+    return totem_node_comes_and_goes(1);
+#endif
 }
 
 /* --- a stopped member is removed, the group goes on ---------------------------- */
@@ -1533,6 +1637,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_fork_relay_stalled),
     INTEG_TEST(test_reasons_seen_by_a_member),
     INTEG_TEST(test_totem_confchg_follows_node_changes),
+    INTEG_TEST(test_totem_confchg_through_the_relay),
     INTEG_TEST(test_handover_to_a_member_that_saw_a_death),
     INTEG_TEST(test_stopped_member_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
