@@ -79,7 +79,7 @@ show_failed_logs() {  # show_failed_logs DIR: every failed test log under DIR
             # the reasons first: stack dumps after them can push them
             # out of the tail
             echo "---- $log (failed checks and warnings)"
-            grep -E 'check failed|^FAIL|WARN|ERROR|  rank|  note' "$log" | head -n 40
+            grep -E 'check failed|^FAIL|WARN|ERROR|  rank|  note|\] ERR' "$log" | head -n 60
             echo "---- $log (end)"
             tail -n 60 "$log"
         done

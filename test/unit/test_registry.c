@@ -1411,6 +1411,42 @@ static void test_registries_of_different_domains_are_independent(void **state)
 }
 
 
+/* Two processes leave (two handles here); the last removes the file. The
+ * first one's progress thread then reclaims a slot of a peer it saw die:
+ * that must not create the file again (it did: an empty registry stayed in
+ * /dev/shm after everyone left, seen in a loaded make distcheck). */
+static void test_reclaim_after_leave_does_not_recreate_the_file(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *ra = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_t *rb = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_registry_entry_t *a = entry_new(301), *b = entry_new(302);
+    ucpg_registry_entry_t *peers = entries_new(NSLOTS);
+    char path[PATH_MAX];
+    unsigned npeers;
+
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    join_ok(ra, a);
+    join_ok(rb, b);
+    assert_int_equal(ucpg_registry_leave(ra, a->slot, a->uuid), UCPG_OK);
+    assert_int_equal(access(path, F_OK), 0);           /* b is still in */
+    assert_int_equal(ucpg_registry_leave(rb, b->slot, b->uuid), UCPG_OK);
+    assert_int_not_equal(access(path, F_OK), 0);       /* the last one removed it */
+    assert_int_equal(ucpg_registry_reclaim(ra, b->slot, b->uuid), UCPG_ERR_NOT_FOUND);
+    assert_int_not_equal(access(path, F_OK), 0);
+    /* joining again follows the path and creates it, as a first joiner does */
+    assert_int_equal(ucpg_registry_join(ra, a, peers, &npeers), UCPG_OK);
+    assert_int_equal(npeers, 0);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(ucpg_registry_leave(ra, a->slot, a->uuid), UCPG_OK);
+    assert_int_not_equal(access(path, F_OK), 0);
+    free(peers);
+    free(a);
+    free(b);
+    ucpg_registry_close(ra);
+    ucpg_registry_close(rb);
+}
+
 /* --- segment ids: claim and lookup ---------------------------------------- */
 
 /* The owner is not in slot 0, so a lookup that ignored the slot would show. */
@@ -2121,6 +2157,7 @@ int main(void)
         T(test_leave_frees_slot_for_next_join),
         T(test_leave_with_wrong_uuid_keeps_slot),
         T(test_leave_of_slot_out_of_range_is_invalid),
+        T(test_reclaim_after_leave_does_not_recreate_the_file),
         T(test_dead_process_slot_is_reclaimed_by_join),
         T(test_dead_process_slot_is_reclaimed_by_snapshot),
         T(test_slot_with_mismatched_starttime_counts_as_dead),

@@ -101,16 +101,24 @@ static int ucpg_registry_unlinked(ucpg_registry_t *reg)
  * The last process to leave removes the file (so /dev/shm does not collect
  * registries). A process that opened it just before holds a removed file:
  * it must move to the file at the path, creating it, or it would form a
- * domain of its own. Called with flock held; returns with flock held on the
- * current file.
+ * domain of its own. A process that left already must not create it: its
+ * progress thread still reclaims the slots of peers it sees die, and doing
+ * so after the last one removed the file left a new, empty one behind
+ * (seen once in a loaded make distcheck). It gets UCPG_ERR_NOT_FOUND: there
+ * is nothing left to change. Called with flock held; returns with flock held
+ * on the current file.
  */
 static ucpg_status_t ucpg_registry_follow_path(ucpg_registry_t *reg)
 {
+    int create = __atomic_load_n(&reg->left, __ATOMIC_ACQUIRE) ? 0 : O_CREAT;
     ucpg_status_t status;
     int fd, moved = 0;
 
     while (ucpg_registry_unlinked(reg)) {
-        fd = open(reg->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        fd = open(reg->path, O_RDWR | create | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if ((fd < 0) && !create && (errno == ENOENT)) {
+            return UCPG_ERR_NOT_FOUND;
+        }
         if (fd < 0) {
             ucpg_error("cannot reopen registry %s: %m", reg->path);
             return UCPG_ERR_IO;
@@ -444,6 +452,7 @@ static ucpg_status_t ucpg_registry_take(ucpg_registry_t *reg, int want,
         (self->uuid == 0) || (self->nodeid == 0) || (self->pid <= 0)) {
         return UCPG_ERR_INVALID_PARAM;
     }
+    __atomic_store_n(&reg->left, 0, __ATOMIC_RELEASE);   /* joining: follow, create */
     status = ucpg_registry_lock(reg);
     if (status != UCPG_OK) {
         return status;
@@ -540,6 +549,7 @@ ucpg_status_t ucpg_registry_leave(ucpg_registry_t *reg, uint32_t slot, uint64_t 
 {
     ucpg_status_t status = ucpg_registry_release_slot(reg, slot, uuid, 0);
 
+    __atomic_store_n(&reg->left, 1, __ATOMIC_RELEASE);
     if ((status == UCPG_OK) && (ucpg_registry_lock(reg) == UCPG_OK)) {
         ucpg_registry_remove_if_empty(reg);
         ucpg_registry_unlock(reg);

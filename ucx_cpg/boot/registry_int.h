@@ -60,6 +60,7 @@ struct ucpg_registry {
     unsigned        want_nslots; /* slots of a file this handle creates */
     unsigned        nslots;
     uint64_t        secret;
+    int             left;    /* our slot is gone: never create the file again */
     char            path[PATH_MAX];
     /* Liveness of directory members of other nodes (ucpg_registry_set_oracle):
      * their slots here belong to this host's processes, so the file cannot
