@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/mcache.h"
 
 static int setup_empty_cache(void **state)
 {
@@ -97,13 +98,19 @@ static void test_other_class_is_not_reused(void **state)
     ucpg_buf_put(b);
 }
 
+/* Up to UCPG_MCACHE_MAX with the header: core/mcache's, not this cache's. */
 static void test_small_buffers_bypass_the_cache(void **state)
 {
-    ucpg_buf_t *buf = ucpg_buf_new(UCPG_BUF_CACHE_MIN / 2);
+    ucpg_buf_t *a = ucpg_buf_new(UCPG_MCACHE_MAX - sizeof(ucpg_buf_t));
+    ucpg_buf_t *b = ucpg_buf_new(UCPG_MCACHE_MAX - sizeof(ucpg_buf_t) + 1);
 
     (void)state;
-    ucpg_buf_put(buf);
+    assert_non_null(a);
+    assert_non_null(b);
+    ucpg_buf_put(a);
     assert_int_equal(ucpg_buf_cache_bytes(), 0);
+    ucpg_buf_put(b);                                 /* one byte more: cached here */
+    assert_int_equal(ucpg_buf_cache_bytes(), UCPG_BUF_CACHE_MIN);
 }
 
 static void test_huge_buffers_bypass_the_cache(void **state)

@@ -19,10 +19,14 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mcache.h"
 
+/* One per send, made by the sender and freed by the progress thread at
+ * completion: from core/mcache. */
 typedef struct ucpg_am_send_ctx {
     ucpg_am_send_cb_t cb;
     void             *arg;
+    size_t            size;      /* as allocated */
     uint8_t           hdr[];
 } ucpg_am_send_ctx_t;
 
@@ -241,7 +245,7 @@ static void ucpg_am_send_done(void *request, ucs_status_t status, void *user_dat
     if (ctx->cb != NULL) {
         ctx->cb(ctx->arg, ucpg_am_status_from_ucs(status));
     }
-    free(ctx);
+    ucpg_mcache_free(ctx, ctx->size);
     ucp_request_free(request);
 }
 
@@ -254,10 +258,11 @@ ucpg_status_t ucpg_am_send_ep(ucpg_domain_t *d, ucp_ep_h ep, unsigned am_id,
     ucpg_wire_hdr_t whdr;
     void *req;
 
-    ctx = malloc(sizeof(*ctx) + UCPG_WIRE_HDR_LEN + hdr_len);
+    ctx = ucpg_mcache_alloc(sizeof(*ctx) + UCPG_WIRE_HDR_LEN + hdr_len);
     if (ctx == NULL) {
         return UCPG_ERR_NO_MEMORY;
     }
+    ctx->size     = sizeof(*ctx) + UCPG_WIRE_HDR_LEN + hdr_len;
     ctx->cb       = cb;
     ctx->arg      = arg;
     whdr.am_id    = (uint8_t)am_id;
@@ -280,11 +285,11 @@ ucpg_status_t ucpg_am_send_ep(ucpg_domain_t *d, ucp_ep_h ep, unsigned am_id,
     req = ucp_am_send_nbx(ep, am_id, ctx->hdr, UCPG_WIRE_HDR_LEN + hdr_len, data, len,
                           &param);
     if (req == NULL) {
-        free(ctx);
+        ucpg_mcache_free(ctx, ctx->size);
         return UCPG_OK;
     }
     if (UCS_PTR_IS_ERR(req)) {
-        free(ctx);
+        ucpg_mcache_free(ctx, ctx->size);
         return ucpg_am_status_from_ucs(UCS_PTR_STATUS(req));
     }
     return UCPG_INPROGRESS;

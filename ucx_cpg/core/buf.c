@@ -8,14 +8,15 @@
  * per large message costs nothing next to the message itself.
  */
 #include "buf.h"
+#include "mcache.h"
 
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define UCPG_BUF_CLASS_MIN  15u                      /* 2^15 = UCPG_BUF_CACHE_MIN */
-#define UCPG_BUF_CLASSES    12u                      /* 32 KiB .. 64 MiB */
+#define UCPG_BUF_CLASS_MIN  16u                      /* 2^16 = UCPG_BUF_CACHE_MIN */
+#define UCPG_BUF_CLASSES    11u                      /* 64 KiB .. 64 MiB */
 
 typedef struct ucpg_buf_free {
     struct ucpg_buf_free *next;
@@ -25,12 +26,13 @@ static pthread_mutex_t  ucpg_buf_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_buf_free_t *ucpg_buf_cache[UCPG_BUF_CLASSES];
 static size_t           ucpg_buf_cached_bytes;
 
-/* Size class of an allocation of total bytes, or -1 if it is not cached. */
+/* Size class of an allocation of total bytes, or -1 if it is not cached
+ * here (mcache's sizes, and the huge ones). */
 static int ucpg_buf_class(size_t total)
 {
     unsigned c;
 
-    if ((total < UCPG_BUF_CACHE_MIN) || (total > UCPG_BUF_CACHE_MAX)) {
+    if ((total <= UCPG_MCACHE_MAX) || (total > UCPG_BUF_CACHE_MAX)) {
         return -1;
     }
     for (c = 0; ((size_t)1 << (UCPG_BUF_CLASS_MIN + c)) < total; ++c) {
@@ -99,7 +101,10 @@ ucpg_buf_t *ucpg_buf_new(size_t len)
         return NULL;
     }
     c = ucpg_buf_class(total);
-    if (c >= 0) {
+    if (total <= UCPG_MCACHE_MAX) {
+        total = ucpg_mcache_size(total);     /* one of mcache's classes */
+        buf   = ucpg_mcache_alloc(total);
+    } else if (c >= 0) {
         total = ucpg_buf_class_size(c);
         buf   = ucpg_buf_cache_get(c);
         if (buf == NULL) {
@@ -133,9 +138,12 @@ void ucpg_buf_put(ucpg_buf_t *buf)
         buf->release(buf);
         return;
     }
+    if (buf->alloc_size <= UCPG_MCACHE_MAX) {
+        ucpg_mcache_free(buf, buf->alloc_size);
+        return;
+    }
     c = ucpg_buf_class(buf->alloc_size);
-    if ((c < 0) || (buf->alloc_size != ucpg_buf_class_size(c)) ||
-        !ucpg_buf_cache_keep(buf, c)) {
+    if ((c < 0) || (buf->alloc_size != ucpg_buf_class_size(c)) || !ucpg_buf_cache_keep(buf, c)) {
         free(buf);
     }
 }

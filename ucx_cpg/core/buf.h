@@ -12,7 +12,9 @@
  * page fault and a page clear for every 4 KiB it received (a third of all
  * CPU in a CPG flood). Buffers of at least UCPG_BUF_CACHE_MIN bytes are
  * sized to a power of two and up to UCPG_BUF_CACHE_BYTES of them are kept
- * for reuse; smaller ones are plain malloc(), which is fast at that size.
+ * for reuse. Smaller ones (header included, up to UCPG_MCACHE_MAX) come
+ * from core/mcache: they are made by one thread and freed by another, the
+ * pattern glibc's malloc serves worst.
  *
  * Thread-safe: any thread may create, reference or release a buffer.
  */
@@ -22,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UCPG_BUF_CACHE_MIN   (32u * 1024u)            /* smaller: plain malloc */
+#define UCPG_BUF_CACHE_MIN   (64u * 1024u)            /* smaller: core/mcache */
 #define UCPG_BUF_CACHE_MAX   (64u * 1024u * 1024u)    /* larger: never cached */
 #define UCPG_BUF_CACHE_BYTES (64u * 1024u * 1024u)    /* total kept for reuse */
 

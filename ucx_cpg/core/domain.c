@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mcache.h"
 #include "mutex.h"
 #include "proc.h"
 
@@ -218,6 +219,7 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     pthread_mutex_destroy(&d->connect_lock);
     free(d);
     ucpg_buf_cache_trim();     /* buffers still referenced come back later */
+    ucpg_mcache_trim();
 }
 
 const ucpg_config_t *ucpg_domain_config(ucpg_domain_t *d) { return &d->config; }

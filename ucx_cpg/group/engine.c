@@ -664,13 +664,11 @@ void ucpg_group_free(ucpg_group_t *g)
     }
     while ((r = g->pending) != NULL) {
         g->pending = r->next;
-        ucpg_buf_put(r->buf);
-        free(r);
+        ucpg_group_req_free(r);
     }
     while ((r = g->held) != NULL) {
         g->held = r->next;
-        ucpg_buf_put(r->buf);
-        free(r);
+        ucpg_group_req_free(r);
     }
     ucpg_group_evbuf_clear(&g->evbuf);
     ucpg_group_evbuf_clear(&g->sync_union);

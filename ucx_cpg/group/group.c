@@ -310,10 +310,10 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
     if (total > cfg->group_max_msg) {
         return UCPG_ERR_TOO_BIG;
     }
-    req = calloc(1, sizeof(*req));
+    req = ucpg_group_req_new();
     if ((req == NULL) ||
         ((req->buf = ucpg_am_buf_new(ucpg_group_engine.domain, total)) == NULL)) {
-        free(req);
+        ucpg_group_req_free(req);
         return UCPG_ERR_NO_MEMORY;
     }
     for (i = 0; i < iovcnt; ++i) {               /* copy before taking the lock */
@@ -334,10 +334,7 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
         req = NULL;
     }
     ucpg_group_engine_unlock();
-    if (req != NULL) {
-        ucpg_buf_put(req->buf);
-        free(req);
-    }
+    ucpg_group_req_free(req);
     return status;
 }
 
@@ -377,7 +374,7 @@ ucpg_status_t ucpg_group_mcast_zbuf(ucpg_group_t *g, int guarantee, void *p, siz
     if (len > ucpg_group_engine.config->group_max_msg) {
         return UCPG_ERR_TOO_BIG;
     }
-    req = calloc(1, sizeof(*req));
+    req = ucpg_group_req_new();
     if (req == NULL) {
         return UCPG_ERR_NO_MEMORY;
     }
@@ -397,7 +394,7 @@ ucpg_status_t ucpg_group_mcast_zbuf(ucpg_group_t *g, int guarantee, void *p, siz
         req = NULL;
     }
     ucpg_group_engine_unlock();
-    free(req);
+    ucpg_group_req_free(req);
     /* Ordered and sent: nothing but the caller refers to the buffer. */
     while ((status == UCPG_OK) && (__atomic_load_n(&buf->refs, __ATOMIC_ACQUIRE) > 1)) {
         if (ucpg_time_ns() > deadline) {

@@ -233,6 +233,7 @@ void          ucpg_group_out_flush(void);
 int           ucpg_group_out_pending(void);
 /* 1 for the first caller since the last flush (it wakes the progress thread). */
 int           ucpg_group_out_kick_claim(void);
+unsigned      ucpg_group_out_count_get(void);
 /* Waits (bounded) until the sends in flight completed. */
 void          ucpg_group_out_wait_inflight(unsigned timeout_ms);
 
@@ -258,6 +259,11 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force);
 /* Sends (or, as the sequencer, orders) every pending request of ours. */
 void ucpg_group_member_resend(ucpg_group_t *g);
 void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req);
+/* A request is made and freed once per message, often by different
+ * threads: from core/mcache. New ones are zeroed; freeing drops the
+ * request's buffer reference (NULL is ignored). */
+ucpg_group_req_t *ucpg_group_req_new(void);
+void ucpg_group_req_free(ucpg_group_req_t *req);
 /* The wait for answers to our pending requests starts now: a member that
  * then hears nothing for too long is cut off (ucpg_group_recovery_check_deaf). */
 void ucpg_group_member_await(ucpg_group_t *g);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/mcache.h"
 #include "core/proc.h"
 
 static int  ucpg_group_view_adds_self(const ucpg_group_event_t *ev);
@@ -130,8 +131,10 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
         ucpg_group_event_spares = ev->release_next;
         --ucpg_group_event_nspares;
         memset(ev, 0, sizeof(*ev));
-    } else if ((ev = calloc(1, sizeof(*ev))) == NULL) {
+    } else if ((ev = ucpg_mcache_alloc(sizeof(*ev))) == NULL) {
         return NULL;
+    } else {
+        memset(ev, 0, sizeof(*ev));
     }
     ev->refs      = 1;
     ev->seq       = seq;
@@ -154,7 +157,7 @@ void ucpg_group_event_put(ucpg_group_event_t *ev)
         ucpg_group_event_spares = ev;
         ++ucpg_group_event_nspares;
     } else {
-        free(ev);
+        ucpg_mcache_free(ev, sizeof(*ev));
     }
 }
 
@@ -164,7 +167,7 @@ void ucpg_group_event_spares_free(void)
 
     while ((ev = ucpg_group_event_spares) != NULL) {
         ucpg_group_event_spares = ev->release_next;
-        free(ev);
+        ucpg_mcache_free(ev, sizeof(*ev));
     }
     ucpg_group_event_nspares = 0;
 }
@@ -227,6 +230,24 @@ void ucpg_group_member_await(ucpg_group_t *g)
     ucpg_group_timer_arm(1000);           /* ucpg_group_recovery_check_deaf */
 }
 
+ucpg_group_req_t *ucpg_group_req_new(void)
+{
+    ucpg_group_req_t *req = ucpg_mcache_alloc(sizeof(*req));
+
+    if (req != NULL) {
+        memset(req, 0, sizeof(*req));
+    }
+    return req;
+}
+
+void ucpg_group_req_free(ucpg_group_req_t *req)
+{
+    if (req != NULL) {
+        ucpg_buf_put(req->buf);
+        ucpg_mcache_free(req, sizeof(*req));
+    }
+}
+
 void ucpg_group_member_enqueue(ucpg_group_t *g, ucpg_group_req_t *req)
 {
     req->next       = NULL;
@@ -268,7 +289,7 @@ void ucpg_group_member_resend(ucpg_group_t *g)
 
 ucpg_status_t ucpg_group_member_leave(ucpg_group_t *g, uint32_t reason)
 {
-    ucpg_group_req_t *req = calloc(1, sizeof(*req));
+    ucpg_group_req_t *req = ucpg_group_req_new();
 
     if (req == NULL) {
         return UCPG_ERR_NO_MEMORY;
@@ -297,8 +318,7 @@ static void ucpg_group_member_pending_done(ucpg_group_t *g, uint64_t lseq)
         }
         g->pending_count--;
         g->pending_bytes -= (r->buf != NULL) ? r->buf->len : 0;
-        ucpg_buf_put(r->buf);
-        free(r);
+        ucpg_group_req_free(r);
     }
 }
 

@@ -25,6 +25,7 @@
 
 #include "core/am.h"
 #include "core/log.h"
+#include "core/mcache.h"
 #include "core/proc.h"
 
 typedef struct ucpg_group_out {
@@ -50,7 +51,7 @@ static int                ucpg_group_out_inflight; /* atomic: sends not yet comp
 void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
                      ucpg_buf_t *buf)
 {
-    ucpg_group_out_t *out = malloc(sizeof(*out));
+    ucpg_group_out_t *out = ucpg_mcache_alloc(sizeof(*out));  /* freed by another thread */
 
     (void)dst_uuid;   /* receivers check group membership themselves */
     if (out == NULL) {
@@ -80,7 +81,7 @@ static void ucpg_group_out_done(void *arg, ucpg_status_t status)
         ucpg_debug("group message to peer %u: %s", out->dst, ucpg_status_string(status));
     }
     ucpg_buf_put(out->buf);
-    free(out);
+    ucpg_mcache_free(out, sizeof(*out));
 }
 
 static void ucpg_group_out_inflight_done(void *arg, ucpg_status_t status)
@@ -164,7 +165,7 @@ static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
     msg.type = UCPG_GROUP_MSG_BATCH;
     msg.ggen = 1;
     msg.a    = count;
-    out      = malloc(sizeof(*out));
+    out      = ucpg_mcache_alloc(sizeof(*out));
     if (out != NULL) {
         out->next = NULL;
         out->dst  = dst;
@@ -186,7 +187,7 @@ static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
             batch = item->next;
             ucpg_group_out_send(d, item);
         }
-        free(out);
+        ucpg_mcache_free(out, sizeof(*out));
         return count;
     }
     ucpg_group_out_send(d, out);

@@ -355,7 +355,7 @@ static void ucpg_group_seq_held_push(ucpg_group_t *g, ucpg_group_req_t *r)
 
 void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
 {
-    ucpg_group_req_t *r = malloc(sizeof(*r));
+    ucpg_group_req_t *r = ucpg_group_req_new();
 
     if (r == NULL) {
         ucpg_error("out of memory holding a group request");
@@ -453,8 +453,7 @@ void ucpg_group_seq_drain(ucpg_group_t *g)
             list   = r->next;
             result = ucpg_group_seq_try(g, r);
             if (result == UCPG_GROUP_SEQ_DONE) {
-                ucpg_buf_put(r->buf);
-                free(r);
+                ucpg_group_req_free(r);
                 progress = 1;
                 continue;
             }
@@ -486,8 +485,7 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
             msg.a = r->lseq;
             ucpg_group_send(r->slot, r->uuid, &msg, NULL);
         }
-        ucpg_buf_put(r->buf);
-        free(r);
+        ucpg_group_req_free(r);
     }
 }
 
