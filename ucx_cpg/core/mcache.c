@@ -54,9 +54,10 @@ typedef struct {
     unsigned             count;
 } ucpg_mcache_stack_t;
 
-typedef struct {
-    int                 registered;        /* the exit destructor will run */
-    ucpg_mcache_stack_t cls[UCPG_MCACHE_CLASSES];
+typedef struct ucpg_mcache_thread {
+    int                        registered;   /* listed; the exit destructor will run */
+    struct ucpg_mcache_thread *next;         /* ucpg_mcache_threads */
+    ucpg_mcache_stack_t        cls[UCPG_MCACHE_CLASSES];
 } ucpg_mcache_thread_t;
 
 typedef struct {
@@ -70,6 +71,10 @@ static __thread ucpg_mcache_thread_t ucpg_mcache_self;
 static ucpg_mcache_depot_t           ucpg_mcache_depot[UCPG_MCACHE_CLASSES] = {
     [0 ... UCPG_MCACHE_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}
 };
+/* Every registered thread's cache: a forked child takes over those of the
+ * threads that did not follow it into the child. */
+static pthread_mutex_t               ucpg_mcache_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static ucpg_mcache_thread_t         *ucpg_mcache_threads;
 static pthread_once_t                ucpg_mcache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t                 ucpg_mcache_key;
 static int                           ucpg_mcache_key_ok;
@@ -230,40 +235,78 @@ static void ucpg_mcache_thread_flush(ucpg_mcache_thread_t *t)
     }
 }
 
+static void ucpg_mcache_threads_unlink(ucpg_mcache_thread_t *t)
+{
+    ucpg_mcache_thread_t **pp;
+
+    for (pp = &ucpg_mcache_threads; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    t->registered = 0;
+}
+
 /* At thread exit (the key's destructor). A later free in this thread
  * registers again, and glibc then calls the destructor once more. */
 static void ucpg_mcache_thread_exit(void *arg)
 {
     ucpg_mcache_thread_t *t = arg;
 
-    t->registered = 0;
+    pthread_mutex_lock(&ucpg_mcache_threads_lock);
+    ucpg_mcache_threads_unlink(t);
+    pthread_mutex_unlock(&ucpg_mcache_threads_lock);
     ucpg_mcache_thread_flush(t);
 }
 
+/* fork() waits until no other thread holds one of our locks, so that the
+ * child does not inherit one taken. */
 static void ucpg_mcache_atfork_prepare(void)
 {
     unsigned c;
 
+    pthread_mutex_lock(&ucpg_mcache_threads_lock);
     for (c = 0; c < UCPG_MCACHE_CLASSES; ++c) {
         pthread_mutex_lock(&ucpg_mcache_depot[c].lock);
     }
 }
 
-static void ucpg_mcache_atfork_release(void)
+static void ucpg_mcache_atfork_parent(void)
 {
     unsigned c;
 
     for (c = UCPG_MCACHE_CLASSES; c-- > 0;) {
         pthread_mutex_unlock(&ucpg_mcache_depot[c].lock);
     }
+    pthread_mutex_unlock(&ucpg_mcache_threads_lock);
+}
+
+/* In the child only the forking thread goes on: the other threads' caches
+ * (copied with their memory) would be lost, so the depot takes them. */
+static void ucpg_mcache_atfork_child(void)
+{
+    ucpg_mcache_thread_t *t, *next;
+
+    ucpg_mcache_atfork_parent();
+    t                   = ucpg_mcache_threads;
+    ucpg_mcache_threads = NULL;
+    for (; t != NULL; t = next) {
+        next = t->next;
+        if (t == &ucpg_mcache_self) {
+            t->next             = ucpg_mcache_threads;
+            ucpg_mcache_threads = t;
+        } else {
+            t->registered = 0;
+            ucpg_mcache_thread_flush(t);
+        }
+    }
 }
 
 static void ucpg_mcache_init(void)
 {
-    /* A child forked while another thread traded a magazine must not
-     * inherit that lock taken. */
-    (void)pthread_atfork(ucpg_mcache_atfork_prepare, ucpg_mcache_atfork_release,
-                         ucpg_mcache_atfork_release);
+    (void)pthread_atfork(ucpg_mcache_atfork_prepare, ucpg_mcache_atfork_parent,
+                         ucpg_mcache_atfork_child);
     ucpg_mcache_key_ok = (pthread_key_create(&ucpg_mcache_key, ucpg_mcache_thread_exit) == 0);
 }
 
@@ -284,10 +327,14 @@ static ucpg_mcache_thread_t *ucpg_mcache_thread(void)
 
     if (__builtin_expect(!t->registered, 0)) {
         pthread_once(&ucpg_mcache_once, ucpg_mcache_init);
-        if (ucpg_mcache_key_ok) {
-            (void)pthread_setspecific(ucpg_mcache_key, t);
-        }
         t->registered = 1;
+        /* Listed only with a destructor that will unlist it. */
+        if (ucpg_mcache_key_ok && (pthread_setspecific(ucpg_mcache_key, t) == 0)) {
+            pthread_mutex_lock(&ucpg_mcache_threads_lock);
+            t->next             = ucpg_mcache_threads;
+            ucpg_mcache_threads = t;
+            pthread_mutex_unlock(&ucpg_mcache_threads_lock);
+        }
     }
     return t;
 }
@@ -300,8 +347,11 @@ void *ucpg_mcache_alloc(size_t size)
     ucpg_mcache_stack_t *s;
     ucpg_mcache_block_t *b;
 
-    if (!ucpg_mcache_enabled() || (c < 0)) {
-        return malloc((size != 0) ? size : 1);
+    if (c < 0) {
+        return malloc(size);
+    }
+    if (!ucpg_mcache_enabled()) {
+        return malloc(ucpg_mcache_class_size(c));     /* the same usable size */
     }
     s = &ucpg_mcache_thread()->cls[c];
     if ((s->count == 0) && !ucpg_mcache_depot_get(c, s)) {
