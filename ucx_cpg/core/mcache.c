@@ -63,13 +63,12 @@ typedef struct ucpg_mcache_thread {
 typedef struct {
     pthread_mutex_t      lock;
     ucpg_mcache_block_t *mags;
-    unsigned             nmags;
     size_t               blocks;
 } ucpg_mcache_depot_t;
 
 static __thread ucpg_mcache_thread_t ucpg_mcache_self;
 static ucpg_mcache_depot_t           ucpg_mcache_depot[UCPG_MCACHE_CLASSES] = {
-    [0 ... UCPG_MCACHE_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0}
+    [0 ... UCPG_MCACHE_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, 0}
 };
 /* Every registered thread's cache: a forked child takes over those of the
  * threads that did not follow it into the child. */
@@ -160,7 +159,6 @@ static void ucpg_mcache_depot_put(int c, ucpg_mcache_block_t *head, size_t count
     if ((d->blocks + count) * ucpg_mcache_class_size(c) <= UCPG_MCACHE_DEPOT_BYTES) {
         head->next_mag = d->mags;
         d->mags        = head;
-        d->nmags++;
         d->blocks     += count;
         kept           = 1;
     }
@@ -180,7 +178,6 @@ static int ucpg_mcache_depot_get(int c, ucpg_mcache_stack_t *s)
     mag = d->mags;
     if (mag != NULL) {
         d->mags = mag->next_mag;
-        d->nmags--;
         d->blocks -= mag->count;
     }
     pthread_mutex_unlock(&d->lock);
@@ -401,7 +398,6 @@ void ucpg_mcache_trim(void)
         pthread_mutex_lock(&d->lock);
         mags      = d->mags;
         d->mags   = NULL;
-        d->nmags  = 0;
         d->blocks = 0;
         pthread_mutex_unlock(&d->lock);
         for (; mags != NULL; mags = next) {
