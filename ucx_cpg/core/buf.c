@@ -76,8 +76,7 @@ static int ucpg_buf_cache_keep(ucpg_buf_t *buf, int c)
     return kept;
 }
 
-/* One reference, len bytes at data, not a user's buffer, generation 0. */
-static void ucpg_buf_init(ucpg_buf_t *buf, char *data, size_t len, size_t alloc_size,
+void ucpg_buf_init(ucpg_buf_t *buf, char *data, size_t len, size_t alloc_size,
                           void (*release)(ucpg_buf_t *buf), void *owner)
 {
     buf->refs       = 1;

@@ -48,6 +48,10 @@ typedef struct ucpg_buf {
 
 /* A buffer of len bytes (contents undefined) with one reference, or NULL. */
 ucpg_buf_t *ucpg_buf_new(size_t len);
+/* Sets up a buffer header placed by its owner (the heap, a block, a pool):
+ * one reference, len bytes at data, not a user's buffer, generation 0. */
+void        ucpg_buf_init(ucpg_buf_t *buf, char *data, size_t len, size_t alloc_size,
+                          void (*release)(ucpg_buf_t *buf), void *owner);
 ucpg_buf_t *ucpg_buf_ref(ucpg_buf_t *buf);
 /* Drops a reference; the last one returns the buffer. NULL is ignored. */
 void        ucpg_buf_put(ucpg_buf_t *buf);

@@ -223,15 +223,9 @@ ucpg_buf_t *ucpg_shm_pool_buf_new(ucpg_shm_pool_t *pool, size_t len)
         return NULL;
     }
     buf = (ucpg_buf_t*)(pool->base + UCPG_SHM_POOL_HDR + block);
-    buf->refs       = 1;
-    buf->user       = 0;
-    buf->len        = len;
-    buf->cap        = len;
-    buf->alloc_size = block_size;
-    buf->release    = ucpg_shm_pool_buf_release;
-    buf->owner      = pool;
-    buf->data       = UCPG_BUF_BODY(buf);
-    /* Published before the body is written: see ucpg_shm_view_read. */
+    ucpg_buf_init(buf, UCPG_BUF_BODY(buf), len, block_size, ucpg_shm_pool_buf_release, pool);
+    /* Published before the body is written: see ucpg_shm_view_read. (The
+     * generation 0 just stored is no value a reader expects either.) */
     __atomic_store_n(&buf->gen, (gen != 0) ? gen : 1, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     return buf;
