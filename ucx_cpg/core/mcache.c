@@ -2,20 +2,29 @@
  * mcache.c - magazines of small blocks per thread, traded through a depot
  * (see mcache.h for why).
  *
- * A thread's cache holds, per size class, one stack of free blocks of at
- * most 2 * M blocks (M: the class's magazine size). A free that fills it
- * hands M blocks to the depot as one magazine; an allocation that finds it
- * empty takes one magazine from the depot, or calls malloc(). So in a
- * producer/consumer stream each side takes the depot's lock once per M
- * blocks, and the blocks circulate instead of going back to the heap.
+ * A magazine is an array of pointers to free blocks (Bonwick's design, as in
+ * Solaris' kmem and UCX's mpool chunks). A thread holds, per size class, two
+ * magazines: the loaded one, which allocations pop from and frees push to,
+ * and the previous one, swapped in when the loaded one runs empty or full.
+ * Only when both are empty (or both full) does the thread go to the depot,
+ * under its lock, to trade a whole magazine: so in a producer/consumer
+ * stream each side takes the lock once per M blocks.
  *
- * A thread that exits gives its blocks to the depot (a thread-specific key's
- * destructor); the depot keeps at most UCPG_MCACHE_DEPOT_BYTES per class and
- * frees the rest, so what is kept is bounded per class and per thread. The
- * bound is in bytes, not magazines, because the consumer gives back in
- * bursts as large as what was in flight: with 16 magazines per class, 44% of
- * a sequencer's 128-byte blocks still came from the heap in an 8-member
- * flood; with 2 MiB, 1.4% (the first use of each block).
+ * Why arrays and not a chain through the blocks: a block made by one thread
+ * and freed by another was last written on the other CPU. Popping a chain
+ * reads the block's link, a load that misses and that the next pop depends
+ * on (230 ns one way between the two vCPUs of the test VM, several times per
+ * CPG message). Popping an array reads the thread's own magazine; the block
+ * is first touched by the caller's stores, which do not stall.
+ *
+ * A thread that exits gives its magazines to the depot (a thread-specific
+ * key's destructor); the depot keeps at most UCPG_MCACHE_DEPOT_BYTES of
+ * blocks per class and frees the rest, so what is kept is bounded per class
+ * and per thread. The bound is in bytes, not magazines, because the
+ * consumer gives back in bursts as large as what was in flight: with 16
+ * magazines per class, 44% of a sequencer's 128-byte blocks still came from
+ * the heap in an 8-member flood; with 2 MiB, 1.4% (the first use of each
+ * block).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -39,36 +48,38 @@
 #define UCPG_MCACHE_MAG_BYTES   (64u * 1024u)        /* a magazine's bytes, at most... */
 #define UCPG_MCACHE_MAG_MIN     4u                   /* ...but at least this many blocks */
 #define UCPG_MCACHE_MAG_MAX     64u                  /* and at most this many */
+#define UCPG_MCACHE_EMPTIES     8u                   /* empty magazines kept per class */
 #define UCPG_MCACHE_LINE        64u                  /* cache line */
 
-/* A free block; the head of a magazine in the depot also says how many
- * blocks its chain holds. */
-typedef struct ucpg_mcache_block {
-    struct ucpg_mcache_block *next;       /* the next block of this chain */
-    struct ucpg_mcache_block *next_mag;   /* depot: the next magazine */
-    size_t                    count;      /* depot: blocks in this chain */
-} ucpg_mcache_block_t;
+typedef struct ucpg_mcache_mag {
+    struct ucpg_mcache_mag *next;                    /* in a depot list */
+    unsigned                count;                   /* blocks in rounds[] */
+    void                   *rounds[UCPG_MCACHE_MAG_MAX];
+} ucpg_mcache_mag_t;
 
 typedef struct {
-    ucpg_mcache_block_t *head;
-    unsigned             count;
-} ucpg_mcache_stack_t;
+    ucpg_mcache_mag_t *loaded;                       /* NULL until first used */
+    ucpg_mcache_mag_t *previous;                     /* empty, full, or NULL */
+} ucpg_mcache_pair_t;
 
 typedef struct ucpg_mcache_thread {
     int                        registered;   /* listed; the exit destructor will run */
+    int                        busy;         /* inside alloc or free (see fork) */
     struct ucpg_mcache_thread *next;         /* ucpg_mcache_threads */
-    ucpg_mcache_stack_t        cls[UCPG_MCACHE_CLASSES];
+    ucpg_mcache_pair_t         cls[UCPG_MCACHE_CLASSES];
 } ucpg_mcache_thread_t;
 
 typedef struct {
-    pthread_mutex_t      lock;
-    ucpg_mcache_block_t *mags;
-    size_t               blocks;
+    pthread_mutex_t    lock;
+    ucpg_mcache_mag_t *full;                 /* magazines holding blocks */
+    ucpg_mcache_mag_t *empty;                /* spare magazines, at most UCPG_MCACHE_EMPTIES */
+    size_t             blocks;               /* in the full list */
+    unsigned           empties;
 } ucpg_mcache_depot_t;
 
 static __thread ucpg_mcache_thread_t ucpg_mcache_self;
 static ucpg_mcache_depot_t           ucpg_mcache_depot[UCPG_MCACHE_CLASSES] = {
-    [0 ... UCPG_MCACHE_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, 0}
+    [0 ... UCPG_MCACHE_CLASSES - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0}
 };
 /* Every registered thread's cache: a forked child takes over those of the
  * threads that did not follow it into the child. */
@@ -99,15 +110,16 @@ static size_t ucpg_mcache_class_size(int c)
     return (size_t)1 << (UCPG_MCACHE_MIN_SHIFT + (unsigned)c);
 }
 
-/* Blocks per magazine: about UCPG_MCACHE_MAG_BYTES, within the bounds. */
-static unsigned ucpg_mcache_mag_blocks(int c)
+/* Blocks per magazine: about UCPG_MCACHE_MAG_BYTES, within the bounds
+ * (a shift: it is asked on every free). */
+static inline unsigned ucpg_mcache_mag_blocks(int c)
 {
-    size_t n = UCPG_MCACHE_MAG_BYTES / ucpg_mcache_class_size(c);
+    unsigned n = UCPG_MCACHE_MAG_BYTES >> (UCPG_MCACHE_MIN_SHIFT + (unsigned)c);
 
     if (n < UCPG_MCACHE_MAG_MIN) {
         return UCPG_MCACHE_MAG_MIN;
     }
-    return (n > UCPG_MCACHE_MAG_MAX) ? UCPG_MCACHE_MAG_MAX : (unsigned)n;
+    return (n > UCPG_MCACHE_MAG_MAX) ? UCPG_MCACHE_MAG_MAX : n;
 }
 
 size_t ucpg_mcache_size(size_t size)
@@ -137,56 +149,61 @@ static void *ucpg_mcache_heap_alloc(int c)
 
 /* --- the depot --------------------------------------------------------------- */
 
-static void ucpg_mcache_free_chain(ucpg_mcache_block_t *b)
+/* Frees a magazine and the blocks it holds. */
+static void ucpg_mcache_mag_free(ucpg_mcache_mag_t *m)
 {
-    ucpg_mcache_block_t *next;
-
-    for (; b != NULL; b = next) {
-        next = b->next;
-        free(b);
+    while (m->count > 0) {
+        free(m->rounds[--m->count]);
     }
+    free(m);
 }
 
-/* Keeps the chain at head (count blocks) as a magazine, or frees it when
- * the class already keeps enough. */
-static void ucpg_mcache_depot_put(int c, ucpg_mcache_block_t *head, size_t count)
+/* Keeps a magazine: a full one while the class keeps less than
+ * UCPG_MCACHE_DEPOT_BYTES, an empty one while it keeps few spares; frees
+ * it otherwise. */
+static void ucpg_mcache_depot_put(int c, ucpg_mcache_mag_t *m)
 {
     ucpg_mcache_depot_t *d = &ucpg_mcache_depot[c];
     int kept               = 0;
 
-    head->count = count;
     pthread_mutex_lock(&d->lock);
-    if ((d->blocks + count) * ucpg_mcache_class_size(c) <= UCPG_MCACHE_DEPOT_BYTES) {
-        head->next_mag = d->mags;
-        d->mags        = head;
-        d->blocks     += count;
-        kept           = 1;
+    if (m->count == 0) {
+        if (d->empties < UCPG_MCACHE_EMPTIES) {
+            m->next  = d->empty;
+            d->empty = m;
+            d->empties++;
+            kept     = 1;
+        }
+    } else if ((d->blocks + m->count) * ucpg_mcache_class_size(c) <= UCPG_MCACHE_DEPOT_BYTES) {
+        m->next    = d->full;
+        d->full    = m;
+        d->blocks += m->count;
+        kept       = 1;
     }
     pthread_mutex_unlock(&d->lock);
     if (!kept) {
-        ucpg_mcache_free_chain(head);
+        ucpg_mcache_mag_free(m);
     }
 }
 
-/* Takes one magazine into the thread's empty stack s; 0 if the depot has none. */
-static int ucpg_mcache_depot_get(int c, ucpg_mcache_stack_t *s)
+/* Takes a full magazine (want_full) or an empty one; NULL if there is none. */
+static ucpg_mcache_mag_t *ucpg_mcache_depot_get(int c, int want_full)
 {
     ucpg_mcache_depot_t *d = &ucpg_mcache_depot[c];
-    ucpg_mcache_block_t *mag;
+    ucpg_mcache_mag_t *m;
 
     pthread_mutex_lock(&d->lock);
-    mag = d->mags;
-    if (mag != NULL) {
-        d->mags = mag->next_mag;
-        d->blocks -= mag->count;
+    if (want_full) {
+        if ((m = d->full) != NULL) {
+            d->full    = m->next;
+            d->blocks -= m->count;
+        }
+    } else if ((m = d->empty) != NULL) {
+        d->empty = m->next;
+        d->empties--;
     }
     pthread_mutex_unlock(&d->lock);
-    if (mag == NULL) {
-        return 0;
-    }
-    s->head  = mag;
-    s->count = (unsigned)mag->count;
-    return 1;
+    return m;
 }
 
 size_t ucpg_mcache_depot_bytes(void)
@@ -202,33 +219,45 @@ size_t ucpg_mcache_depot_bytes(void)
     return bytes;
 }
 
-/* --- a thread's cache ------------------------------------------------------------- */
-
-/* Hands the first n blocks of s to the depot as one magazine. */
-static void ucpg_mcache_spill(int c, ucpg_mcache_stack_t *s, unsigned n)
+/* Empties a class's lists (ucpg_mcache_trim). */
+static void ucpg_mcache_depot_clear(int c)
 {
-    ucpg_mcache_block_t *head = s->head, *last = head;
+    ucpg_mcache_depot_t *d = &ucpg_mcache_depot[c];
+    ucpg_mcache_mag_t *lists[2], *m;
     unsigned i;
 
-    for (i = 1; i < n; ++i) {
-        last = last->next;
+    pthread_mutex_lock(&d->lock);
+    lists[0]   = d->full;
+    lists[1]   = d->empty;
+    d->full    = d->empty = NULL;
+    d->blocks  = 0;
+    d->empties = 0;
+    pthread_mutex_unlock(&d->lock);
+    for (i = 0; i < 2; ++i) {
+        while ((m = lists[i]) != NULL) {
+            lists[i] = m->next;
+            ucpg_mcache_mag_free(m);
+        }
     }
-    s->head    = last->next;
-    s->count  -= n;
-    last->next = NULL;
-    ucpg_mcache_depot_put(c, head, n);
 }
 
-/* Gives all of a thread's blocks to the depot. */
+/* --- a thread's cache ------------------------------------------------------------- */
+
+/* Gives all of a thread's magazines to the depot. */
 static void ucpg_mcache_thread_flush(ucpg_mcache_thread_t *t)
 {
     unsigned c;
 
     for (c = 0; c < UCPG_MCACHE_CLASSES; ++c) {
-        while (t->cls[c].count > 0) {
-            unsigned n = ucpg_mcache_mag_blocks((int)c);
-            ucpg_mcache_spill((int)c, &t->cls[c], (t->cls[c].count < n) ? t->cls[c].count : n);
+        ucpg_mcache_pair_t *pair = &t->cls[c];
+
+        if (pair->loaded != NULL) {
+            ucpg_mcache_depot_put((int)c, pair->loaded);
         }
+        if (pair->previous != NULL) {
+            ucpg_mcache_depot_put((int)c, pair->previous);
+        }
+        pair->loaded = pair->previous = NULL;
     }
 }
 
@@ -293,6 +322,8 @@ static void ucpg_mcache_atfork_child(void)
         if (t == &ucpg_mcache_self) {
             t->next             = ucpg_mcache_threads;
             ucpg_mcache_threads = t;
+        } else if (t->busy) {
+            t->registered = 0;          /* caught halfway: its magazines are lost */
         } else {
             t->registered = 0;
             ucpg_mcache_thread_flush(t);
@@ -338,11 +369,85 @@ static ucpg_mcache_thread_t *ucpg_mcache_thread(void)
 
 /* --- the API -------------------------------------------------------------------- */
 
+/*
+ * A thread marks itself busy while it changes its own cache. fork() may
+ * copy another thread in the middle of that (a magazine counted in both of
+ * its slots, or in none); the child then leaves that cache alone instead of
+ * giving a torn pair to the depot. The child sees a prefix of this thread's
+ * stores, so they only need to be ordered (free on x86).
+ */
+static inline void ucpg_mcache_busy(ucpg_mcache_thread_t *t, int busy)
+{
+    if (busy) {
+        __atomic_store_n(&t->busy, 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_RELEASE);    /* before the changes */
+    } else {
+        __atomic_store_n(&t->busy, 0, __ATOMIC_RELEASE);
+    }
+}
+
+static void ucpg_mcache_swap(ucpg_mcache_pair_t *pair)
+{
+    ucpg_mcache_mag_t *m = pair->loaded;
+
+    pair->loaded   = pair->previous;
+    pair->previous = m;
+}
+
+/* The loaded magazine is empty (or absent): swap in the previous one if it
+ * holds blocks, else trade the emptier of the two for a full one from the
+ * depot. NULL when the depot has none either: the caller goes to the heap. */
+static ucpg_mcache_mag_t *ucpg_mcache_reload_full(int c, ucpg_mcache_pair_t *pair)
+{
+    ucpg_mcache_mag_t *full;
+
+    if ((pair->previous != NULL) && (pair->previous->count > 0)) {
+        ucpg_mcache_swap(pair);
+        return pair->loaded;
+    }
+    full = ucpg_mcache_depot_get(c, 1);
+    if (full == NULL) {
+        return NULL;
+    }
+    if (pair->previous != NULL) {
+        ucpg_mcache_depot_put(c, pair->previous);      /* an empty one: a spare */
+    }
+    pair->previous = pair->loaded;
+    pair->loaded   = full;
+    return full;
+}
+
+/* The loaded magazine is full (or absent): swap in the previous one if it
+ * has room, else give the previous (full) one to the depot and load an
+ * empty one. NULL if no magazine could be had: the caller frees to the heap. */
+static ucpg_mcache_mag_t *ucpg_mcache_reload_empty(int c, ucpg_mcache_pair_t *pair)
+{
+    ucpg_mcache_mag_t *empty;
+
+    if ((pair->previous != NULL) && (pair->previous->count < ucpg_mcache_mag_blocks(c))) {
+        ucpg_mcache_swap(pair);
+        return pair->loaded;
+    }
+    empty = ucpg_mcache_depot_get(c, 0);
+    if ((empty == NULL) && ((empty = malloc(sizeof(*empty))) == NULL)) {
+        return NULL;
+    }
+    empty->count = 0;
+    if (pair->previous != NULL) {
+        ucpg_mcache_depot_put(c, pair->previous);      /* a full one */
+    }
+    pair->previous = pair->loaded;
+    pair->loaded   = empty;
+    return empty;
+}
+
 void *ucpg_mcache_alloc(size_t size)
 {
     int c = ucpg_mcache_class(size);
-    ucpg_mcache_stack_t *s;
-    ucpg_mcache_block_t *b;
+    ucpg_mcache_thread_t *t;
+    ucpg_mcache_pair_t *pair;
+    void *p;
+    ucpg_mcache_mag_t *m;
 
     if (c < 0) {
         return malloc(size);
@@ -350,22 +455,26 @@ void *ucpg_mcache_alloc(size_t size)
     if (!ucpg_mcache_enabled()) {
         return malloc(ucpg_mcache_class_size(c));     /* the same usable size */
     }
-    s = &ucpg_mcache_thread()->cls[c];
-    if ((s->count == 0) && !ucpg_mcache_depot_get(c, s)) {
-        return ucpg_mcache_heap_alloc(c);
+    t = ucpg_mcache_thread();
+    ucpg_mcache_busy(t, 1);
+    pair = &t->cls[c];
+    m    = pair->loaded;
+    if (__builtin_expect((m == NULL) || (m->count == 0), 0) &&
+        ((m = ucpg_mcache_reload_full(c, pair)) == NULL)) {
+        p = ucpg_mcache_heap_alloc(c);
+    } else {
+        p = m->rounds[--m->count];
     }
-    b       = s->head;
-    s->head = b->next;
-    s->count--;
-    return b;
+    ucpg_mcache_busy(t, 0);
+    return p;
 }
 
 void ucpg_mcache_free(void *p, size_t size)
 {
     int c = ucpg_mcache_class(size);
-    ucpg_mcache_stack_t *s;
-    ucpg_mcache_block_t *b = p;
-    unsigned mag;
+    ucpg_mcache_thread_t *t;
+    ucpg_mcache_pair_t *pair;
+    ucpg_mcache_mag_t *m;
 
     if (p == NULL) {
         return;
@@ -374,18 +483,21 @@ void ucpg_mcache_free(void *p, size_t size)
         free(p);
         return;
     }
-    s       = &ucpg_mcache_thread()->cls[c];
-    b->next = s->head;
-    s->head = b;
-    mag     = ucpg_mcache_mag_blocks(c);
-    if (++s->count >= 2 * mag) {
-        ucpg_mcache_spill(c, s, mag);
+    t = ucpg_mcache_thread();
+    ucpg_mcache_busy(t, 1);
+    pair = &t->cls[c];
+    m    = pair->loaded;
+    if (__builtin_expect((m == NULL) || (m->count >= ucpg_mcache_mag_blocks(c)), 0) &&
+        ((m = ucpg_mcache_reload_empty(c, pair)) == NULL)) {
+        free(p);
+    } else {
+        m->rounds[m->count++] = p;
     }
+    ucpg_mcache_busy(t, 0);
 }
 
 void ucpg_mcache_trim(void)
 {
-    ucpg_mcache_block_t *mags, *next;
     unsigned c;
 
     if (!ucpg_mcache_enabled()) {
@@ -393,16 +505,6 @@ void ucpg_mcache_trim(void)
     }
     ucpg_mcache_thread_flush(ucpg_mcache_thread());
     for (c = 0; c < UCPG_MCACHE_CLASSES; ++c) {
-        ucpg_mcache_depot_t *d = &ucpg_mcache_depot[c];
-
-        pthread_mutex_lock(&d->lock);
-        mags      = d->mags;
-        d->mags   = NULL;
-        d->blocks = 0;
-        pthread_mutex_unlock(&d->lock);
-        for (; mags != NULL; mags = next) {
-            next = mags->next_mag;
-            ucpg_mcache_free_chain(mags);
-        }
+        ucpg_mcache_depot_clear((int)c);
     }
 }

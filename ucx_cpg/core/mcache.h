@@ -26,7 +26,7 @@
 
 #include <stddef.h>
 
-#define UCPG_MCACHE_MIN   32u             /* smallest class: room for the links */
+#define UCPG_MCACHE_MIN   32u             /* smallest class */
 #define UCPG_MCACHE_MAX   (32u * 1024u)   /* largest cached size */
 #define UCPG_MCACHE_DEPOT_BYTES (2u * 1024u * 1024u)  /* kept per class between threads */
 
