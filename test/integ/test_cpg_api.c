@@ -7,7 +7,9 @@
  * buffers; the INITIAL totem confchg, and one per change of the node set
  * to joined and unjoined handles; leave / finalize / kill reasons
  * seen by another member; a SIGSTOPped member removed by the stall timeout;
- * a hand-over to a member that knew of a death the old sequencer missed.
+ * a SIGSTOPped sequencer removed by the members it leaves waiting (of two
+ * and of three); a hand-over to a member that knew of a death the old
+ * sequencer missed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -27,6 +29,7 @@
 #include "integ_run.h"
 
 #define STEP_MS 20000u
+#define MARK    0xeeu           /* first byte of a message a test waits for */
 
 /* Fails the child with the call, what it returned and what was expected. */
 #define EXPECT_CS(call, want) \
@@ -51,6 +54,7 @@
 
 typedef struct seen {
     int      confchgs, totems, delivered;
+    int      own_marked;        /* our own messages whose first byte is MARK */
     size_t   last_len;
     uint32_t last_pid;
     uint8_t  last_first, last_end;
@@ -69,6 +73,7 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid
     seen.last_pid   = pid;
     seen.last_first = len ? ((uint8_t*)msg)[0] : 0;
     seen.last_end   = len ? ((uint8_t*)msg)[len - 1] : 0;
+    seen.own_marked += (pid == (uint32_t)getpid()) && (seen.last_first == MARK);
 }
 
 static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
@@ -1440,6 +1445,111 @@ fail:
     return integ_end(h, passed);
 }
 
+/* --- a stopped sequencer is removed, the group goes on ------------------------- */
+
+/* Dispatches (ALL, polling) until cond holds or STEP_MS passed. */
+#define DISPATCH_UNTIL(h, cond) \
+    do { \
+        uint64_t until_ = ucpg_test_now_ms() + STEP_MS; \
+        while (!(cond) && (ucpg_test_now_ms() < until_)) { \
+            cpg_dispatch((h), CS_DISPATCH_ALL); \
+            usleep(5000); \
+        } \
+    } while (0)
+
+/*
+ * Rank 0 founds the group and so orders it; the others join and, once the
+ * parent has stopped rank 0, send until a confchg removes it. They must
+ * see it leave with PROCDOWN, and a message sent afterwards must come back
+ * (the group is ordered again). Rank 0, continued, must find itself removed.
+ */
+static int child_stopped_sequencer(int rank, int nprocs, void *arg)
+{
+    const int n = *(const int*)arg;
+    struct cpg_name g = name_of("silent");
+    uint8_t msg[64] = {0};
+    struct iovec iov = {msg, sizeof(msg)};
+    unsigned seq_pid = 0;
+    char line[64];
+    cpg_handle_t h;
+
+    (void)nprocs;
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(h, &g), CS_OK);
+    ucpg_test_say("JOINED");
+    DISPATCH_UNTIL(h, seen.members == (size_t)n);
+    EXPECT_TRUE(seen.members == (size_t)n);
+    ucpg_test_say("READY");
+    if (rank == 0) {
+        EXPECT_TRUE(ucpg_test_wait_for("CHECK", 60000) == 0);
+        DISPATCH_UNTIL(h, seen.left_pid == (uint32_t)getpid());
+        EXPECT_TRUE((seen.left_pid == (uint32_t)getpid()) &&
+                    (seen.left_reason == CPG_REASON_PROCDOWN));
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
+        ucpg_test_say("EXPELLED");
+        EXPECT_CS(cpg_finalize(h), CS_OK);
+        return 0;
+    }
+    EXPECT_TRUE((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) &&
+                (sscanf(line, "GO %u", &seq_pid) == 1));
+    DISPATCH_UNTIL(h, (seen.left_pid == seq_pid) ||
+                      (cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), 0));
+    EXPECT_TRUE((seen.left_pid == seq_pid) && (seen.left_reason == CPG_REASON_PROCDOWN) &&
+                (seen.members == (size_t)n - 1));
+    msg[0] = MARK;                      /* the group goes on: this one comes back */
+    DISPATCH_UNTIL(h, cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1) == CS_OK);
+    DISPATCH_UNTIL(h, seen.own_marked > 0);
+    EXPECT_TRUE(seen.own_marked > 0);
+    ucpg_test_say("REMOVED");
+    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static int run_stopped_sequencer(int n)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    int passed = 0, stopped = 0, r;
+    pid_t seq = 0;
+
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", "0");   /* rank 0 orders */
+    for (r = 0; r < n; ++r) {
+        INTEG_CHECK(ucpg_harness_fork(h, 1, child_stopped_sequencer, &n) == r, "fork");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "JOINED", NULL, 0, STEP_MS) == 0, "rank %d", r);
+    }
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
+    seq = ucpg_harness_pid(h, 0);
+    INTEG_CHECK(kill(seq, SIGSTOP) == 0, "SIGSTOP");
+    stopped = 1;
+    for (r = 1; r < n; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "GO %d", (int)seq) == 0, "GO");
+    }
+    for (r = 1; r < n; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "REMOVED", NULL, 0, STEP_MS) == 0,
+                    "rank %d: the stopped sequencer was not removed", r);
+    }
+    INTEG_CHECK(kill(seq, SIGCONT) == 0, "SIGCONT");
+    stopped = 0;
+    INTEG_CHECK(ucpg_harness_send(h, 0, "CHECK") == 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "EXPELLED", NULL, 0, STEP_MS) == 0,
+                "the sequencer did not learn it was removed");
+    for (r = 1; r < n; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "DONE") == 0, "DONE");
+    }
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    if (stopped) {
+        kill(seq, SIGCONT);
+    }
+    return integ_end(h, passed);
+}
+
+static int test_stopped_sequencer_removed(void) { return run_stopped_sequencer(3); }
+static int test_stopped_sequencer_of_two_removed(void) { return run_stopped_sequencer(2); }
+
 /* --- zero copy from a member that is not the sequencer ------------------------- */
 
 /*
@@ -1640,6 +1750,8 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_totem_confchg_through_the_relay),
     INTEG_TEST(test_handover_to_a_member_that_saw_a_death),
     INTEG_TEST(test_stopped_member_removed),
+    INTEG_TEST(test_stopped_sequencer_removed),
+    INTEG_TEST(test_stopped_sequencer_of_two_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
 };
 

@@ -315,6 +315,9 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
         ucpg_debug("group message type %u from peer %u for group %u.%" PRIx64 "%s", msg->type,
                    src, msg->gindex, msg->ggen, (g == NULL) ? " (no such group here)" : "");
     }
+    if ((g != NULL) && ucpg_group_silence_expelled(g, src, info->uuid)) {
+        return;        /* it may number events past the cut: none may count */
+    }
 
     switch (msg->type) {
     case UCPG_GROUP_MSG_REQ:
@@ -352,6 +355,14 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
         if ((g != NULL) && (g->state == UCPG_GROUP_JOINING)) {
             g->join_retry = 1;
             pthread_cond_broadcast(&g->cond);
+        }
+        break;
+    case UCPG_GROUP_MSG_SILENT:
+    case UCPG_GROUP_MSG_PROBE:
+    case UCPG_GROUP_MSG_ALIVE:
+    case UCPG_GROUP_MSG_EXPEL:
+        if (g != NULL) {
+            ucpg_group_silence_recv(g, src, info->uuid, msg);
         }
         break;
     }
@@ -625,6 +636,7 @@ static void ucpg_group_timer(void *arg)
         } else if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
             ucpg_group_member_check_repair(g, now);
             ucpg_group_member_ack(g, 1);
+            ucpg_group_silence_check(g, now);
             ucpg_group_recovery_check_deaf(g, now);
         }
     }

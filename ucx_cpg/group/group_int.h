@@ -98,6 +98,8 @@ typedef struct ucpg_group_evbuf {
     size_t               count;
 } ucpg_group_evbuf_t;
 
+#define UCPG_GROUP_EXPELLED_MAX 4u   /* silent sequencers remembered per group */
+
 struct ucpg_group {
     struct ucpg_group     *next;          /* engine list */
     uint32_t               gindex;
@@ -185,6 +187,17 @@ struct ucpg_group {
     uint64_t               last_heard;     /* ns: last event from the sequencer */
     uint64_t               node_settle;    /* ns: order the view removing the dead
                                             * then, unless their node goes first */
+
+    /* a silent sequencer (silence.c) */
+    uint64_t               silent_told;    /* ns: we last told the candidate */
+    uint64_t               probe_id;       /* as the candidate: the probe out, */
+    uint64_t               probe_since;    /* ns, sent then (0: none) */
+    unsigned               probe_answers;  /* members other than the sequencer */
+    unsigned               nexpelled;      /* ever; the last few are kept */
+    struct {
+        uint32_t slot;
+        uint64_t uuid;
+    }                      expelled[UCPG_GROUP_EXPELLED_MAX];
 };
 
 /* The engine (one per process). */
@@ -210,6 +223,11 @@ typedef struct ucpg_group_engine {
 } ucpg_group_engine_t;
 
 extern ucpg_group_engine_t ucpg_group_engine;
+
+static inline int ucpg_group_is_self(uint32_t slot, uint64_t uuid)
+{
+    return (slot == ucpg_group_engine.self) && (uuid == ucpg_group_engine.self_uuid);
+}
 
 /* --- engine.c -------------------------------------------------------------- */
 ucpg_status_t ucpg_group_engine_acquire(void);
@@ -377,6 +395,18 @@ void ucpg_group_recovery_check(ucpg_group_t *g, uint64_t now);
 /* We have been waiting for our own requests and heard nothing for longer
  * than the group could legitimately be held up: we are cut off. */
 void ucpg_group_recovery_check_deaf(ucpg_group_t *g, uint64_t now);
+/* Removes ourselves from g locally (PROCDOWN in our own confchg): we cannot
+ * hear the group, or it expelled us. */
+void ucpg_group_recovery_cut_off(ucpg_group_t *g);
+
+/* --- silence.c ------------------------------------------------------------- */
+/* Timer, as a member: suspects a silent sequencer, or decides a probe. */
+void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now);
+/* SILENT, PROBE, ALIVE or EXPEL from peer src. */
+void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                             const ucpg_group_msg_t *msg);
+/* Whether peer (slot, uuid) was expelled from g: its messages are dropped. */
+int  ucpg_group_silence_expelled(const ucpg_group_t *g, uint32_t slot, uint64_t uuid);
 
 /* How long recovery waits for a member's answer (and a member for the
  * successor) before giving up on it. */

@@ -205,11 +205,6 @@ int ucpg_group_fenced(const ucpg_group_t *g)
     return g->recovering && g->fenced;
 }
 
-static int ucpg_group_is_self(uint32_t slot, uint64_t uuid)
-{
-    return (slot == ucpg_group_engine.self) && (uuid == ucpg_group_engine.self_uuid);
-}
-
 /* --- requests ---------------------------------------------------------------- */
 
 void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req)

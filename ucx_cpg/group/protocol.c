@@ -53,6 +53,9 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
     if ((m->flags & UCPG_GROUP_FLAG_REPAIR) && (m->type != UCPG_GROUP_MSG_ACK)) {
         return 0;
     }
+    if ((m->flags & UCPG_GROUP_FLAG_RETRANS) && (m->type != UCPG_GROUP_MSG_EVT)) {
+        return 0;                       /* only events are resent */
+    }
     if ((m->flags & UCPG_GROUP_FLAG_OWN) &&
         ((m->type != UCPG_GROUP_MSG_EVT) || (m->kind != UCPG_GROUP_KIND_DATA) ||
          (m->flags & UCPG_GROUP_FLAG_RETRANS))) {
@@ -72,6 +75,12 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
                (m->a != 0) && (m->b < m->a);
     case UCPG_GROUP_MSG_BATCH:
         return (m->kind == UCPG_GROUP_KIND_DATA) && (m->a != 0) && (m->guarantee == 0);
+    case UCPG_GROUP_MSG_SILENT:
+    case UCPG_GROUP_MSG_EXPEL:
+        return (m->kind == UCPG_GROUP_KIND_DATA) && (m->origin.uuid != 0);
+    case UCPG_GROUP_MSG_PROBE:
+    case UCPG_GROUP_MSG_ALIVE:
+        return (m->kind == UCPG_GROUP_KIND_DATA) && (m->a != 0);
     default:
         return m->kind == UCPG_GROUP_KIND_DATA;
     }

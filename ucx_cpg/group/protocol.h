@@ -24,7 +24,11 @@ typedef enum ucpg_group_msg_type {
     UCPG_GROUP_MSG_SYNC_REP = 6,  /* member -> new sequencer: events held */
     UCPG_GROUP_MSG_NOT_SEQ  = 7,  /* "I do not order this group": look it up again */
     UCPG_GROUP_MSG_BATCH    = 8,  /* a container of small messages for one destination */
-    UCPG_GROUP_MSG_LAST     = 8
+    UCPG_GROUP_MSG_SILENT   = 9,  /* member -> candidate: the sequencer (origin) is silent */
+    UCPG_GROUP_MSG_PROBE    = 10, /* candidate -> member: answer me */
+    UCPG_GROUP_MSG_ALIVE    = 11, /* member -> candidate: the answer */
+    UCPG_GROUP_MSG_EXPEL    = 12, /* candidate -> all: the sequencer (origin) is out */
+    UCPG_GROUP_MSG_LAST     = 12
 } ucpg_group_msg_type_t;
 
 typedef enum ucpg_group_kind {
@@ -60,7 +64,11 @@ typedef struct ucpg_group_origin {
  *   SYNC_REP a = attempt id, b = received-through
  *   NOT_SEQ  a = lseq of the refused request
  *   BATCH    a = number of messages inside (gindex, ggen: 0, 1)
- * origin is meaningful for EVT only.
+ *   SILENT   a = view id; origin = the silent sequencer
+ *   PROBE    a = probe id
+ *   ALIVE    a = the probe id answered
+ *   EXPEL    a = view id; origin = the sequencer removed
+ * origin is meaningful for EVT, SILENT and EXPEL only.
  */
 typedef struct ucpg_group_msg {
     uint8_t             type;

@@ -32,8 +32,7 @@
 
 static int ucpg_group_self_at(const ucpg_group_t *g, size_t i)
 {
-    return (g->members[i].slot == ucpg_group_engine.self) &&
-           (g->members[i].uuid == ucpg_group_engine.self_uuid);
+    return ucpg_group_is_self(g->members[i].slot, g->members[i].uuid);
 }
 
 /* Index of the oldest member not known dead, or -1. */
@@ -375,10 +374,11 @@ static void ucpg_group_recovery_give_up(ucpg_group_t *g)
     ucpg_group_recovery_complete(g);
 }
 
-/* We waited twice as long as the successor waits for us and it never asked:
- * we cannot hear the group. Remove ourselves locally (PROCDOWN), so that the
- * application learns it is out instead of waiting for ever. */
-static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
+/* We cannot hear the group (we waited twice as long as the successor waits
+ * for us and it never asked, or our requests went unanswered too long), or
+ * it expelled us (silence.c). Remove ourselves locally (PROCDOWN), so that
+ * the application learns it is out instead of waiting for ever. */
+void ucpg_group_recovery_cut_off(ucpg_group_t *g)
 {
     ucpg_group_vmember_t *list = calloc(g->nmembers + 1, sizeof(*list));
     ucpg_group_origin_t origin;
@@ -387,8 +387,6 @@ static void ucpg_group_recovery_cut_off(ucpg_group_t *g)
     ucpg_buf_t *buf;
     size_t k, n = 0;
 
-    ucpg_warn("group recovery: no word from the new sequencer within %u ms: this process "
-              "cannot hear the group any more and leaves it", 2 * UCPG_GROUP_SYNC_TIMEOUT_MS);
     if (list == NULL) {
         return;
     }
@@ -440,6 +438,8 @@ void ucpg_group_recovery_check(ucpg_group_t *g, uint64_t now)
     if (successor && (waited >= (uint64_t)UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
         ucpg_group_recovery_give_up(g);
     } else if (!successor && (waited >= 2ull * UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
+        ucpg_warn("group recovery: no word from the new sequencer within %u ms: this process "
+                  "cannot hear the group any more and leaves it", 2 * UCPG_GROUP_SYNC_TIMEOUT_MS);
         ucpg_group_recovery_cut_off(g);
     } else {
         ucpg_group_timer_arm(100);
@@ -449,9 +449,11 @@ void ucpg_group_recovery_check(ucpg_group_t *g, uint64_t now)
 void ucpg_group_recovery_check_deaf(ucpg_group_t *g, uint64_t now)
 {
     /* Longer than a stalled member can hold the group, plus the time to
-     * remove it: silence beyond that is not flow control. */
+     * remove it, and longer than the removal of a silent sequencer takes
+     * (silence.c: stall timeout, then a probe of UCPG_GROUP_SYNC_TIMEOUT_MS):
+     * silence beyond that is not flow control. */
     uint64_t limit_ms = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms +
-                        2ull * UCPG_GROUP_SYNC_TIMEOUT_MS;
+                        3ull * UCPG_GROUP_SYNC_TIMEOUT_MS;
 
     if ((g->pending_count == 0) || g->is_seq || g->recovering) {
         return;

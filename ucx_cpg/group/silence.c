@@ -1,0 +1,312 @@
+/*
+ * silence.c - a sequencer that is alive but silent: stopped (SIGSTOP), hung,
+ * or deaf (see docs/protocol.md "Known limits": a receive ring poisoned by
+ * a peer killed mid-write).
+ *
+ * No DOWN event ever comes for such a process, so the recovery of
+ * recovery.c would never start, and every member waiting for it used to
+ * conclude that it was itself cut off and leave: the group dissolved around
+ * a stopped sequencer. Instead:
+ *
+ * 1. A member whose requests have waited group_stall_timeout_ms with
+ *    nothing heard from the sequencer tells the *candidate* (the member that
+ *    would succeed the sequencer: the oldest one not dead and not the
+ *    sequencer) with SILENT; the candidate itself just goes on to step 2.
+ * 2. The candidate PROBEs every other member and waits up to
+ *    UCPG_GROUP_SYNC_TIMEOUT_MS for their ALIVE answers.
+ * 3. If the sequencer answers, it is alive and hears us: whoever suspected
+ *    it is the one cut off, and its own deaf check (recovery.c) applies.
+ *    If nobody answers although others are there, the candidate is the deaf
+ *    one and does nothing either. Otherwise it EXPELs the sequencer: it
+ *    tells every member (and the sequencer, in case it can hear), marks it
+ *    dead and recovers as after a death; members that get EXPEL from a
+ *    member of theirs naming their sequencer do the same, so all agree on
+ *    the successor. The sequencer, when it hears EXPEL, removes itself
+ *    (PROCDOWN in its own confchg).
+ *
+ * An expelled process is alive and may send again once it runs: everything
+ * it sends about the group afterwards is dropped (ucpg_group_silence_expelled),
+ * or an event it numbered after the cut could pass for the successor's.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "group_int.h"
+
+#include <inttypes.h>
+
+#include "core/log.h"
+#include "core/proc.h"
+
+#define UCPG_GROUP_SILENT_RETELL_NS 1000000000ull   /* SILENT at most once a second */
+
+static int ucpg_group_silence_is_seq(const ucpg_group_t *g, const ucpg_group_member_t *m)
+{
+    return (m->slot == g->seq_slot) && (m->uuid == g->seq_uuid);
+}
+
+/* The oldest member neither dead nor the sequencer, or NULL. */
+static ucpg_group_member_t *ucpg_group_silence_candidate(ucpg_group_t *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        if (!g->members[i].dead && !ucpg_group_silence_is_seq(g, &g->members[i])) {
+            return &g->members[i];
+        }
+    }
+    return NULL;
+}
+
+/* Whether we follow a sequencer that could be suspected. */
+static int ucpg_group_silence_following(const ucpg_group_t *g)
+{
+    return !g->is_seq && !g->recovering &&
+           ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING));
+}
+
+/* ... and whether we suspect one ourselves (a stall timeout of 0 says never). */
+static int ucpg_group_silence_applies(const ucpg_group_t *g)
+{
+    return ucpg_group_silence_following(g) &&
+           (ucpg_group_engine.config->group_stall_timeout_ms != 0);
+}
+
+static void ucpg_group_silence_send(ucpg_group_t *g, uint8_t type, uint64_t a,
+                                    const ucpg_group_member_t *about, uint32_t dst,
+                                    uint64_t dst_uuid)
+{
+    ucpg_group_msg_t msg;
+
+    ucpg_group_msg_init(g, type, &msg);
+    msg.a = a;
+    if (about != NULL) {
+        msg.origin.slot   = about->slot;
+        msg.origin.nodeid = about->nodeid;
+        msg.origin.pid    = about->pid;
+        msg.origin.uuid   = about->uuid;
+    }
+    ucpg_group_send(dst, dst_uuid, &msg, NULL);
+}
+
+/* Sends type to every member but ourselves and the dead. */
+static void ucpg_group_silence_tell_all(ucpg_group_t *g, uint8_t type, uint64_t a,
+                                        const ucpg_group_member_t *about)
+{
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        if (!m->dead && !ucpg_group_is_self(m->slot, m->uuid)) {
+            ucpg_group_silence_send(g, type, a, about, m->slot, m->uuid);
+        }
+    }
+}
+
+/* --- as the candidate ----------------------------------------------------------- */
+
+static void ucpg_group_silence_probe(ucpg_group_t *g, uint64_t now)
+{
+    if (g->probe_since != 0) {
+        return;                               /* one at a time */
+    }
+    g->probe_id       = (g->probe_id + 1) | 1;  /* never 0 */
+    g->probe_since    = now;
+    g->probe_answers  = 0;
+    ucpg_info("group: the sequencer (peer %u) is silent; probing the members (probe %" PRIu64
+              ")", g->seq_slot, g->probe_id);
+    ucpg_group_silence_tell_all(g, UCPG_GROUP_MSG_PROBE, g->probe_id, NULL);
+    ucpg_group_timer_arm(100);
+}
+
+static void ucpg_group_silence_remember(ucpg_group_t *g, uint32_t slot, uint64_t uuid)
+{
+    unsigned i = g->nexpelled++ % UCPG_GROUP_EXPELLED_MAX;
+
+    g->expelled[i].slot = slot;
+    g->expelled[i].uuid = uuid;
+}
+
+/* Marks the sequencer dead for this group and recovers without it. */
+static void ucpg_group_silence_drop_seq(ucpg_group_t *g, ucpg_group_member_t *seq)
+{
+    ucpg_group_silence_remember(g, seq->slot, seq->uuid);
+    seq->dead    = 1;
+    seq->evicted = 1;                         /* it is sent the view removing it */
+    g->probe_since = 0;
+    ucpg_group_recovery_peer_down(g);
+}
+
+static void ucpg_group_silence_expel(ucpg_group_t *g)
+{
+    ucpg_group_member_t *seq = ucpg_group_member_find(g, g->seq_slot, g->seq_uuid);
+
+    if ((seq == NULL) || seq->dead) {
+        g->probe_since = 0;
+        return;
+    }
+    ucpg_warn("group: the sequencer (pid %u) left requests unanswered for %u ms and did not "
+              "answer a probe within %u ms: removing it (PROCDOWN)", seq->pid,
+              ucpg_group_engine.config->group_stall_timeout_ms, UCPG_GROUP_SYNC_TIMEOUT_MS);
+    ucpg_group_silence_tell_all(g, UCPG_GROUP_MSG_EXPEL, g->view_id, seq);
+    ucpg_group_silence_drop_seq(g, seq);
+}
+
+/* The probe's time is up (the sequencer did not answer). */
+static void ucpg_group_silence_decide(ucpg_group_t *g)
+{
+    unsigned others = 0;
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        const ucpg_group_member_t *m = &g->members[i];
+        others += !m->dead && !ucpg_group_is_self(m->slot, m->uuid) &&
+                  !ucpg_group_silence_is_seq(g, m);
+    }
+    if ((others > 0) && (g->probe_answers == 0)) {
+        ucpg_warn("group: no member answered our probe: this process is the one that "
+                  "cannot hear; the sequencer stays");
+        g->probe_since = 0;
+        return;
+    }
+    ucpg_group_silence_expel(g);
+}
+
+/* --- the timer ------------------------------------------------------------------ */
+
+void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now)
+{
+    uint64_t stall_ns = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms * 1000000ull;
+    ucpg_group_member_t *cand;
+
+    if (!ucpg_group_silence_applies(g)) {
+        g->probe_since = 0;
+        return;
+    }
+    if (g->probe_since != 0) {
+        if (now - g->probe_since >= UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull) {
+            ucpg_group_silence_decide(g);
+        } else {
+            ucpg_group_timer_arm(100);
+        }
+        return;
+    }
+    if (g->pending_count == 0) {
+        return;
+    }
+    ucpg_group_timer_arm(250);
+    if ((now <= g->last_heard) || (now - g->last_heard < stall_ns) ||
+        ((cand = ucpg_group_silence_candidate(g)) == NULL)) {
+        return;
+    }
+    if (ucpg_group_is_self(cand->slot, cand->uuid)) {
+        ucpg_group_silence_probe(g, now);
+    } else if ((g->silent_told == 0) || (now - g->silent_told >= UCPG_GROUP_SILENT_RETELL_NS)) {
+        const ucpg_group_member_t *seq = ucpg_group_member_find(g, g->seq_slot, g->seq_uuid);
+
+        g->silent_told = now;
+        if (seq != NULL) {
+            ucpg_info("group: %zu request(s) unanswered and nothing heard from the sequencer "
+                      "(peer %u) for %u ms: telling peer %u", g->pending_count, g->seq_slot,
+                      ucpg_group_engine.config->group_stall_timeout_ms, cand->slot);
+            ucpg_group_silence_send(g, UCPG_GROUP_MSG_SILENT, g->view_id, seq, cand->slot,
+                                    cand->uuid);
+        }
+    }
+}
+
+/* --- messages ------------------------------------------------------------------- */
+
+int ucpg_group_silence_expelled(const ucpg_group_t *g, uint32_t slot, uint64_t uuid)
+{
+    unsigned i, n = (g->nexpelled < UCPG_GROUP_EXPELLED_MAX) ? g->nexpelled :
+                                                                UCPG_GROUP_EXPELLED_MAX;
+
+    for (i = 0; i < n; ++i) {
+        if ((g->expelled[i].slot == slot) && (g->expelled[i].uuid == uuid)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether the message names our sequencer, sent by a live member of ours. */
+static int ucpg_group_silence_credible(ucpg_group_t *g, uint32_t src, uint64_t src_uuid,
+                                       const ucpg_group_msg_t *msg)
+{
+    const ucpg_group_member_t *from = ucpg_group_member_find(g, src, src_uuid);
+
+    return (from != NULL) && !from->dead && ucpg_group_silence_following(g) &&
+           (msg->origin.slot == g->seq_slot) && (msg->origin.uuid == g->seq_uuid);
+}
+
+static void ucpg_group_silence_recv_silent(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                           const ucpg_group_msg_t *msg)
+{
+    ucpg_group_member_t *cand = ucpg_group_silence_candidate(g);
+
+    if (!ucpg_group_silence_credible(g, src, uuid, msg) || !ucpg_group_silence_applies(g) ||
+        (cand == NULL) || !ucpg_group_is_self(cand->slot, cand->uuid)) {
+        ucpg_debug("group: ignoring SILENT from peer %u about peer %u", src, msg->origin.slot);
+        return;
+    }
+    ucpg_group_silence_probe(g, ucpg_time_ns());
+}
+
+static void ucpg_group_silence_recv_alive(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                          uint64_t probe_id)
+{
+    if ((g->probe_since == 0) || (probe_id != g->probe_id)) {
+        return;                                   /* a late answer */
+    }
+    if ((src == g->seq_slot) && (uuid == g->seq_uuid)) {
+        ucpg_info("group: the sequencer answered our probe: it is alive and hears us");
+        g->probe_since = 0;
+    } else {
+        g->probe_answers++;
+    }
+}
+
+static void ucpg_group_silence_recv_expel(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                                          const ucpg_group_msg_t *msg)
+{
+    ucpg_group_member_t *seq;
+
+    if (ucpg_group_is_self(msg->origin.slot, msg->origin.uuid)) {
+        if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+            ucpg_warn("group: peer %u removed us from a group: it heard nothing from us "
+                      "(stopped?) for too long", src);
+            ucpg_group_recovery_cut_off(g);
+        }
+        return;
+    }
+    if (!ucpg_group_silence_credible(g, src, uuid, msg) ||
+        ((seq = ucpg_group_member_find(g, g->seq_slot, g->seq_uuid)) == NULL) || seq->dead) {
+        ucpg_debug("group: ignoring EXPEL from peer %u of peer %u", src, msg->origin.slot);
+        return;
+    }
+    ucpg_warn("group: peer %u removes the sequencer (pid %u), which it could not reach", src,
+              seq->pid);
+    ucpg_group_silence_drop_seq(g, seq);
+}
+
+void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
+                             const ucpg_group_msg_t *msg)
+{
+    switch (msg->type) {
+    case UCPG_GROUP_MSG_SILENT:
+        ucpg_group_silence_recv_silent(g, src, uuid, msg);
+        break;
+    case UCPG_GROUP_MSG_PROBE:
+        if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+            ucpg_group_silence_send(g, UCPG_GROUP_MSG_ALIVE, msg->a, NULL, src, uuid);
+        }
+        break;
+    case UCPG_GROUP_MSG_ALIVE:
+        ucpg_group_silence_recv_alive(g, src, uuid, msg->a);
+        break;
+    case UCPG_GROUP_MSG_EXPEL:
+        ucpg_group_silence_recv_expel(g, src, uuid, msg);
+        break;
+    }
+}
