@@ -270,10 +270,13 @@ static void ucpg_group_silence_recv_alive(ucpg_group_t *g, uint32_t src, uint64_
 static void ucpg_group_silence_recv_expel(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                                           const ucpg_group_msg_t *msg)
 {
+    const ucpg_group_member_t *from = ucpg_group_member_find(g, src, uuid);
     ucpg_group_member_t *seq;
 
     if (ucpg_group_is_self(msg->origin.slot, msg->origin.uuid)) {
-        if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
+        /* Only a member of ours may expel us, not any process of the domain. */
+        if ((from != NULL) && !from->dead &&
+            ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING))) {
             ucpg_warn("group: peer %u removed us from a group: it heard nothing from us "
                       "(stopped?) for too long", src);
             ucpg_group_recovery_cut_off(g);
