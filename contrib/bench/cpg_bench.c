@@ -548,6 +548,7 @@ static void *bench_dispatch_main(void *arg)
     struct pollfd pfd[2] = {{m->fd, POLLIN, 0}, {m->wake[0], POLLIN, 0}};
     cs_error_t err;
 
+    pthread_setname_np(pthread_self(), "bench-dispatch");
     for (;;) {
         int n = poll(pfd, 2, 1000);
 

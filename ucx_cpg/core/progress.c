@@ -319,6 +319,7 @@ static void *ucpg_progress_thread(void *arg)
     ucs_status_t status;
     unsigned count;
 
+    pthread_setname_np(pthread_self(), "ucpg-progress");   /* for top -H, perf, gdb */
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&d->thread_awake, 1, __ATOMIC_RELAXED);
         count = ucpg_progress_worker(d);

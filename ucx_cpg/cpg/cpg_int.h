@@ -31,7 +31,7 @@ typedef struct ucpg_cpg_zcb {
 
 typedef struct ucpg_cpg_handle {
     cpg_handle_t        id;
-    int                 refs;          /* table lock */
+    int                 refs;          /* atomic; taken under the table lock */
     int                 finalized;     /* table lock */
     pid_t               owner_pid;
 

@@ -6,6 +6,11 @@
  * being used. Handles are reference counted: a call in progress keeps its
  * handle alive while another thread finalizes it; the finalize makes every
  * later lookup fail at once and the last reference frees the memory.
+ *
+ * Every cpg_mcast_joined and cpg_dispatch looks its handle up, often from
+ * two threads at once (a sender and a dispatcher): the table's lock spins
+ * before it sleeps (core/mutex.h), and a reference is dropped without it
+ * (refs is atomic; only a lookup needs the table to hold still).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -20,7 +25,7 @@
 #include "core/mutex.h"
 #include "core/proc.h"
 
-static pthread_mutex_t     ucpg_cpg_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t     ucpg_cpg_table_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
 static ucpg_cpg_handle_t **ucpg_cpg_table;
 static uint32_t            ucpg_cpg_table_size;
 
@@ -130,7 +135,7 @@ cs_error_t ucpg_cpg_handle_get(cpg_handle_t id, ucpg_cpg_handle_t **h_p)
     pthread_mutex_lock(&ucpg_cpg_table_lock);
     h = ucpg_cpg_table_find(id);
     if (h != NULL) {
-        ++h->refs;
+        __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);   /* the table holds one */
     }
     pthread_mutex_unlock(&ucpg_cpg_table_lock);
     if (h == NULL) {
@@ -155,7 +160,7 @@ void ucpg_cpg_handles_each(void (*fn)(ucpg_cpg_handle_t *h))
     for (i = 0; (live != NULL) && (i < ucpg_cpg_table_size); ++i) {
         if ((ucpg_cpg_table[i] != NULL) && !ucpg_cpg_table[i]->finalized) {
             live[n] = ucpg_cpg_table[i];
-            ++live[n++]->refs;
+            __atomic_add_fetch(&live[n++]->refs, 1, __ATOMIC_RELAXED);
         }
     }
     pthread_mutex_unlock(&ucpg_cpg_table_lock);
@@ -178,12 +183,8 @@ static void ucpg_cpg_handle_free(ucpg_cpg_handle_t *h)
 
 void ucpg_cpg_handle_put(ucpg_cpg_handle_t *h)
 {
-    int last;
-
-    pthread_mutex_lock(&ucpg_cpg_table_lock);
-    last = (--h->refs == 0);
-    pthread_mutex_unlock(&ucpg_cpg_table_lock);
-    if (last) {
+    /* Acquire-release: the last one frees what the others wrote. */
+    if (__atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) == 0) {
         ucpg_cpg_handle_free(h);
     }
 }

@@ -28,28 +28,32 @@
 struct ucpg_registry;
 
 
-/* A copy of the body of a received message (len bytes at data, valid only
- * during the handler) in a buffer of our own; NULL if out of memory. */
 /* The body of a received message as a buffer of ours: body itself when the
  * receive path gave one (a reference), else a copy of data. */
 ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len);
 
-/* One numbered event of a group's stream. */
+/*
+ * One numbered event of a group's stream. Made by one thread, read by the
+ * dispatcher and released by a third, each possibly on another CPU: what a
+ * message's delivery and release touch sits in the first 64 bytes (blocks
+ * of the cache are line-aligned), so one cache line crosses, not three
+ * (the view part is only used by the rare VIEW events).
+ */
 struct ucpg_group_event {
     int                  refs;      /* engine lock */
-    uint64_t             seq;
     uint8_t              kind;      /* DATA or VIEW */
     uint8_t              guarantee;
-    ucpg_group_origin_t  origin;
-    ucpg_buf_t    *buf;       /* payload, or encoded view body */
+    uint8_t              delivered; /* handed to the façade */
+    uint8_t              forward;   /* came down the tree: pass it on when it takes effect */
+    uint64_t             seq;
+    ucpg_buf_t          *buf;       /* payload, or encoded view body */
     struct ucpg_group   *group;     /* for consumption accounting (NULL once detached) */
-    int                  delivered; /* handed to the façade */
-    int                  forward;   /* came down the tree: pass it on when it takes effect */
-    int                  handover;  /* VIEW that only moves the sequencer: not shown */
+    struct ucpg_group_event *release_next; /* in the engine's released stack */
+    ucpg_group_origin_t  origin;    /* slot, nodeid and pid within the first line */
+    uint8_t              handover;  /* VIEW that only moves the sequencer: not shown */
     /* VIEW, decoded when delivered: */
     ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
     ucpg_group_view_t    view;
-    struct ucpg_group_event *release_next; /* in the engine's released stack */
 };
 
 /* A process in our current view, in age order. */

@@ -13,6 +13,7 @@
 #include "group_int.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,11 @@ void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
  * not serve: each pair cost a trip to the shared arena.
  */
 #define UCPG_GROUP_EVENT_SPARES 1024u
+
+/* The fields a message's delivery and release touch share one cache line
+ * (see struct ucpg_group_event). */
+_Static_assert(offsetof(ucpg_group_event_t, origin.pid) + sizeof(uint32_t) <= 64,
+               "an event's hot fields must fit its first cache line");
 
 static ucpg_group_event_t *ucpg_group_event_spares;
 static unsigned            ucpg_group_event_nspares;
