@@ -55,6 +55,8 @@
 typedef struct seen {
     int      confchgs, totems, delivered;
     int      own_marked;        /* our own messages whose first byte is MARK */
+    int      marked;            /* anyone's messages whose first byte is MARK */
+    int      marked_at_confchg; /* marked when the last confchg came */
     size_t   last_len;
     uint32_t last_pid;
     uint8_t  last_first, last_end;
@@ -74,6 +76,7 @@ static void on_deliver(cpg_handle_t h, const struct cpg_name *g, uint32_t nodeid
     seen.last_first = len ? ((uint8_t*)msg)[0] : 0;
     seen.last_end   = len ? ((uint8_t*)msg)[len - 1] : 0;
     seen.own_marked += (pid == (uint32_t)getpid()) && (seen.last_first == MARK);
+    seen.marked     += (seen.last_first == MARK);
 }
 
 static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
@@ -83,7 +86,8 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *g,
 {
     (void)h; (void)g; (void)members;
     seen.confchgs++;
-    seen.members = nm;
+    seen.members           = nm;
+    seen.marked_at_confchg = seen.marked;
     if (nl > 0) {
         seen.left_pid    = left[0].pid;
         seen.left_reason = left[0].reason;
@@ -1457,6 +1461,37 @@ fail:
         } \
     } while (0)
 
+/* Joins group name and dispatches until it has n members (JOINED, READY). */
+static int join_and_wait(const char *name, size_t n, cpg_handle_t *h)
+{
+    struct cpg_name g = name_of(name);
+
+    EXPECT_CS(cpg_initialize(h, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(*h, &g), CS_OK);
+    ucpg_test_say("JOINED");
+    DISPATCH_UNTIL(*h, seen.members == n);
+    EXPECT_TRUE(seen.members == n);
+    ucpg_test_say("READY");
+    return 0;
+}
+
+/* The stopped sequencer, continued and told CHECK: it must find itself
+ * removed (PROCDOWN in its own confchg, CS_ERR_NOT_EXIST for a send). */
+static int expelled_sequencer_check(cpg_handle_t h)
+{
+    uint8_t msg[8] = {0};
+    struct iovec iov = {msg, sizeof(msg)};
+
+    EXPECT_TRUE(ucpg_test_wait_for("CHECK", 60000) == 0);
+    DISPATCH_UNTIL(h, seen.left_pid == (uint32_t)getpid());
+    EXPECT_TRUE((seen.left_pid == (uint32_t)getpid()) &&
+                (seen.left_reason == CPG_REASON_PROCDOWN));
+    EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
+    ucpg_test_say("EXPELLED");
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
 /*
  * Rank 0 founds the group and so orders it; the others join and, once the
  * parent has stopped rank 0, send until a confchg removes it. They must
@@ -1466,7 +1501,6 @@ fail:
 static int child_stopped_sequencer(int rank, int nprocs, void *arg)
 {
     const int n = *(const int*)arg;
-    struct cpg_name g = name_of("silent");
     uint8_t msg[64] = {0};
     struct iovec iov = {msg, sizeof(msg)};
     unsigned seq_pid = 0;
@@ -1474,21 +1508,11 @@ static int child_stopped_sequencer(int rank, int nprocs, void *arg)
     cpg_handle_t h;
 
     (void)nprocs;
-    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
-    EXPECT_CS(cpg_join(h, &g), CS_OK);
-    ucpg_test_say("JOINED");
-    DISPATCH_UNTIL(h, seen.members == (size_t)n);
-    EXPECT_TRUE(seen.members == (size_t)n);
-    ucpg_test_say("READY");
+    if (join_and_wait("silent", (size_t)n, &h) != 0) {
+        return 1;
+    }
     if (rank == 0) {
-        EXPECT_TRUE(ucpg_test_wait_for("CHECK", 60000) == 0);
-        DISPATCH_UNTIL(h, seen.left_pid == (uint32_t)getpid());
-        EXPECT_TRUE((seen.left_pid == (uint32_t)getpid()) &&
-                    (seen.left_reason == CPG_REASON_PROCDOWN));
-        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), CS_ERR_NOT_EXIST);
-        ucpg_test_say("EXPELLED");
-        EXPECT_CS(cpg_finalize(h), CS_OK);
-        return 0;
+        return expelled_sequencer_check(h);
     }
     EXPECT_TRUE((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) &&
                 (sscanf(line, "GO %u", &seq_pid) == 1));
@@ -1542,6 +1566,102 @@ static int run_stopped_sequencer(int n)
     passed = 1;
 fail:
     if (stopped) {
+        kill(seq, SIGCONT);
+    }
+    return integ_end(h, passed);
+}
+
+/*
+ * A SAFE message is delivered only once the sequencer declares it stable.
+ * Rank 1 is stopped so that it cannot be (rank 2's message reaches every
+ * member but rank 1 cannot acknowledge it), then the sequencer is stopped
+ * too and rank 1 continued: the group is idle, nobody has a request
+ * waiting, and only the held message says the sequencer is needed. Ranks
+ * 1 and 2 must remove the sequencer and deliver the message, before the
+ * confchg that removes it (it was ordered in the old view).
+ */
+static int child_safe_held(int rank, int nprocs, void *arg)
+{
+    uint8_t msg[64] = {MARK};
+    struct iovec iov = {msg, sizeof(msg)};
+    unsigned seq_pid = 0;
+    char line[64];
+    cpg_handle_t h;
+    int r;
+
+    (void)arg;
+    if (join_and_wait("safe-held", (size_t)nprocs, &h) != 0) {
+        return 1;
+    }
+    if (rank == 0) {
+        return expelled_sequencer_check(h);
+    }
+    if (rank == 2) {
+        EXPECT_TRUE(ucpg_test_wait_for("SEND", STEP_MS) == 0);
+        EXPECT_CS(cpg_mcast_joined(h, CPG_TYPE_SAFE, &iov, 1), CS_OK);
+        for (r = 0; (r < 100) && (seen.marked == 0); ++r) {   /* 0.5 s: it must not come */
+            cpg_dispatch(h, CS_DISPATCH_ALL);
+            usleep(5000);
+        }
+        EXPECT_TRUE(seen.marked == 0);              /* rank 1 lacks it */
+        ucpg_test_say("HELD");
+    }
+    EXPECT_TRUE((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) &&
+                (sscanf(line, "GO %u", &seq_pid) == 1));
+    DISPATCH_UNTIL(h, seen.left_pid == seq_pid);
+    EXPECT_TRUE((seen.left_pid == seq_pid) && (seen.left_reason == CPG_REASON_PROCDOWN));
+    EXPECT_TRUE((seen.marked == 1) && (seen.marked_at_confchg == 1));
+    ucpg_test_say("DELIVERED");
+    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
+static int test_stopped_sequencer_holding_safe_removed(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    pid_t seq = 0, slow = 0;
+    int passed = 0, r;
+
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", "0");   /* rank 0 orders */
+    for (r = 0; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_fork(h, 1, child_safe_held, NULL) == r, "fork");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "JOINED", NULL, 0, STEP_MS) == 0, "rank %d", r);
+    }
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
+    seq  = ucpg_harness_pid(h, 0);
+    slow = ucpg_harness_pid(h, 1);
+    INTEG_CHECK(kill(slow, SIGSTOP) == 0, "SIGSTOP rank 1");
+    INTEG_CHECK(ucpg_harness_send(h, 2, "SEND") == 0, "SEND");
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "HELD", NULL, 0, STEP_MS) == 0,
+                "the SAFE message was delivered before every member had it");
+    INTEG_CHECK(kill(seq, SIGSTOP) == 0, "SIGSTOP rank 0");
+    INTEG_CHECK(kill(slow, SIGCONT) == 0, "SIGCONT rank 1");
+    slow = 0;
+    for (r = 1; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "GO %d", (int)seq) == 0, "GO");
+    }
+    for (r = 1; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "DELIVERED", NULL, 0, STEP_MS) == 0,
+                    "rank %d: the held SAFE message waited for the stopped sequencer", r);
+    }
+    INTEG_CHECK(kill(seq, SIGCONT) == 0, "SIGCONT rank 0");
+    seq = 0;
+    INTEG_CHECK(ucpg_harness_send(h, 0, "CHECK") == 0, "CHECK");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "EXPELLED", NULL, 0, STEP_MS) == 0,
+                "the sequencer did not learn it was removed");
+    for (r = 1; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "DONE") == 0, "DONE");
+    }
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    if (slow != 0) {
+        kill(slow, SIGCONT);
+    }
+    if (seq != 0) {
         kill(seq, SIGCONT);
     }
     return integ_end(h, passed);
@@ -1752,6 +1872,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_stopped_member_removed),
     INTEG_TEST(test_stopped_sequencer_removed),
     INTEG_TEST(test_stopped_sequencer_of_two_removed),
+    INTEG_TEST(test_stopped_sequencer_holding_safe_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
 };
 

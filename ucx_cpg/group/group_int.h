@@ -188,7 +188,8 @@ struct ucpg_group {
     ucpg_group_evbuf_t     fence_stash;   /* events from others while fenced (member.c) */
     uint64_t              *sync_received; /* per member index */
     uint64_t               recovery_since; /* ns: when this group started recovering */
-    uint64_t               last_heard;     /* ns: last event from the sequencer */
+    uint64_t               last_heard;     /* ns: last event or STABLE from the sequencer */
+    uint64_t               safe_held;      /* the SAFE event last held for stability */
     uint64_t               node_settle;    /* ns: order the view removing the dead
                                             * then, unless their node goes first */
 
@@ -277,6 +278,8 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
 void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev);
 void ucpg_group_member_stable(ucpg_group_t *g, uint64_t stable);
 void ucpg_group_member_recv_stable(ucpg_group_t *g, uint64_t stable);
+/* Whether ev is a SAFE message not yet known stable (it waits). */
+int  ucpg_group_event_awaits_stability(const ucpg_group_t *g, const ucpg_group_event_t *ev);
 void ucpg_group_member_ack(ucpg_group_t *g, int force);
 /* Sends (or, as the sequencer, orders) every pending request of ours. */
 void ucpg_group_member_resend(ucpg_group_t *g);

@@ -543,16 +543,35 @@ static void ucpg_group_member_gc(ucpg_group_t *g)
     }
 }
 
+int ucpg_group_event_awaits_stability(const ucpg_group_t *g, const ucpg_group_event_t *ev)
+{
+    return (ev->kind == UCPG_GROUP_KIND_DATA) && (ev->guarantee == UCPG_GROUP_SAFE) &&
+           (ev->seq > g->stable);
+}
+
+/* Only the sequencer can say when a SAFE message is stable: while one is
+ * held, silence.c watches it as it does while our requests wait (once per
+ * held event: arming the timer reads the clock). */
+static void ucpg_group_member_hold_safe(ucpg_group_t *g, const ucpg_group_event_t *ev)
+{
+    if (!g->is_seq && (g->safe_held != ev->seq)) {
+        g->safe_held = ev->seq;
+        ucpg_group_timer_arm(250);
+    }
+}
+
 static void ucpg_group_member_deliver(ucpg_group_t *g)
 {
     ucpg_group_event_t *ev;
 
     while ((g->delivered < g->received) && (g->state != UCPG_GROUP_JOINING)) {
         ev = ucpg_group_evbuf_get(&g->evbuf, g->delivered + 1);
-        if ((ev == NULL) ||
-            ((ev->kind == UCPG_GROUP_KIND_DATA) && (ev->guarantee == UCPG_GROUP_SAFE) &&
-             (ev->seq > g->stable))) {
-            break;                           /* SAFE waits for stability */
+        if (ev == NULL) {
+            break;
+        }
+        if (ucpg_group_event_awaits_stability(g, ev)) {
+            ucpg_group_member_hold_safe(g, ev);
+            break;
         }
         g->delivered++;
         if (g->destroyed || (g->cb.event == NULL) || ev->handover) {
@@ -800,6 +819,7 @@ void ucpg_group_member_ack(ucpg_group_t *g, int force)
  * that view itself, it was dropped, so say again where we are. */
 void ucpg_group_member_recv_stable(ucpg_group_t *g, uint64_t stable)
 {
+    g->last_heard = ucpg_time_coarse_ns();   /* it is alive (silence.c) */
     if (g->ack_renew &&
         ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING))) {
         g->ack_renew = 0;

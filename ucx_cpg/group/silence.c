@@ -8,8 +8,9 @@
  * conclude that it was itself cut off and leave: the group dissolved around
  * a stopped sequencer. Instead:
  *
- * 1. A member whose requests have waited group_stall_timeout_ms with
- *    nothing heard from the sequencer tells the *candidate* (the member that
+ * 1. A member that has waited group_stall_timeout_ms on the sequencer with
+ *    nothing heard from it (its requests unanswered, or a SAFE message it
+ *    received not yet known stable) tells the *candidate* (the member that
  *    would succeed the sequencer: the oldest one not dead and not the
  *    sequencer) with SILENT; the candidate itself just goes on to step 2.
  * 2. The candidate PROBEs every other member and waits up to
@@ -145,8 +146,8 @@ static void ucpg_group_silence_expel(ucpg_group_t *g)
         g->probe_since = 0;
         return;
     }
-    ucpg_warn("group: the sequencer (pid %u) left requests unanswered for %u ms and did not "
-              "answer a probe within %u ms: removing it (PROCDOWN)", seq->pid,
+    ucpg_warn("group: the sequencer (pid %u) was silent for %u ms while it was waited on, "
+              "and did not answer a probe within %u ms: removing it (PROCDOWN)", seq->pid,
               ucpg_group_engine.config->group_stall_timeout_ms, UCPG_GROUP_SYNC_TIMEOUT_MS);
     ucpg_group_silence_tell_all(g, UCPG_GROUP_MSG_EXPEL, g->view_id, seq);
     ucpg_group_silence_drop_seq(g, seq);
@@ -174,10 +175,29 @@ static void ucpg_group_silence_decide(ucpg_group_t *g)
 
 /* --- the timer ------------------------------------------------------------------ */
 
+/* What we wait on the sequencer for: our requests to be ordered, or the
+ * SAFE message next in line to be declared stable (an idle group with one
+ * held would otherwise wait for the stopped sequencer forever). */
+static const char *ucpg_group_silence_awaited(ucpg_group_t *g)
+{
+    const ucpg_group_event_t *ev;
+
+    if (g->pending_count > 0) {
+        return "request(s) of ours unanswered";
+    }
+    if (g->delivered >= g->received) {
+        return NULL;
+    }
+    ev = ucpg_group_evbuf_get(&g->evbuf, g->delivered + 1);
+    return ((ev != NULL) && ucpg_group_event_awaits_stability(g, ev)) ?
+           "a SAFE message not declared stable" : NULL;
+}
+
 void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now)
 {
     uint64_t stall_ns = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms * 1000000ull;
     ucpg_group_member_t *cand;
+    const char *awaited;
 
     if (!ucpg_group_silence_applies(g)) {
         g->probe_since = 0;
@@ -191,7 +211,7 @@ void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now)
         }
         return;
     }
-    if (g->pending_count == 0) {
+    if ((awaited = ucpg_group_silence_awaited(g)) == NULL) {
         return;
     }
     ucpg_group_timer_arm(250);
@@ -206,8 +226,8 @@ void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now)
 
         g->silent_told = now;
         if (seq != NULL) {
-            ucpg_info("group: %zu request(s) unanswered and nothing heard from the sequencer "
-                      "(peer %u) for %u ms: telling peer %u", g->pending_count, g->seq_slot,
+            ucpg_info("group: %s and nothing heard from the sequencer (peer %u) for %u ms: "
+                      "telling peer %u", awaited, g->seq_slot,
                       ucpg_group_engine.config->group_stall_timeout_ms, cand->slot);
             ucpg_group_silence_send(g, UCPG_GROUP_MSG_SILENT, g->view_id, seq, cand->slot,
                                     cand->uuid);
