@@ -1461,6 +1461,41 @@ fail:
         } \
     } while (0)
 
+/* The tests of a silent sequencer: n members forked one by one (rank 0
+ * founds the group and keeps ordering it: no hand-over), stall timeout
+ * 1 s, every rank JOINED and then READY. 0, or -1 with a message. */
+static int silence_setup(ucpg_harness_t *h, int n, ucpg_harness_child_func_t child, void *arg)
+{
+    int r;
+
+    INTEG_CHECK(h != NULL, "harness");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000");
+    ucpg_harness_setenv(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", "0");   /* rank 0 orders */
+    for (r = 0; r < n; ++r) {
+        INTEG_CHECK(ucpg_harness_fork(h, 1, child, arg) == r, "fork");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "JOINED", NULL, 0, STEP_MS) == 0, "rank %d", r);
+    }
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
+    return 0;
+fail:
+    return -1;
+}
+
+/* After a removal: our next message must come back (REMOVED), then DONE. */
+static int group_goes_on(cpg_handle_t h)
+{
+    uint8_t msg[64] = {MARK};
+    struct iovec iov = {msg, sizeof(msg)};
+
+    DISPATCH_UNTIL(h, cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1) == CS_OK);
+    DISPATCH_UNTIL(h, seen.own_marked > 0);
+    EXPECT_TRUE(seen.own_marked > 0);
+    ucpg_test_say("REMOVED");
+    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
 /* Joins group name and dispatches until it has n members (JOINED, READY). */
 static int join_and_wait(const char *name, size_t n, cpg_handle_t *h)
 {
@@ -1475,9 +1510,9 @@ static int join_and_wait(const char *name, size_t n, cpg_handle_t *h)
     return 0;
 }
 
-/* The stopped sequencer, continued and told CHECK: it must find itself
- * removed (PROCDOWN in its own confchg, CS_ERR_NOT_EXIST for a send). */
-static int expelled_sequencer_check(cpg_handle_t h)
+/* A stopped member, continued and told CHECK: it must find itself removed
+ * (PROCDOWN in its own confchg, CS_ERR_NOT_EXIST for a send). */
+static int expelled_check(cpg_handle_t h)
 {
     uint8_t msg[8] = {0};
     struct iovec iov = {msg, sizeof(msg)};
@@ -1512,7 +1547,7 @@ static int child_stopped_sequencer(int rank, int nprocs, void *arg)
         return 1;
     }
     if (rank == 0) {
-        return expelled_sequencer_check(h);
+        return expelled_check(h);
     }
     EXPECT_TRUE((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) &&
                 (sscanf(line, "GO %u", &seq_pid) == 1));
@@ -1520,14 +1555,7 @@ static int child_stopped_sequencer(int rank, int nprocs, void *arg)
                       (cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), 0));
     EXPECT_TRUE((seen.left_pid == seq_pid) && (seen.left_reason == CPG_REASON_PROCDOWN) &&
                 (seen.members == (size_t)n - 1));
-    msg[0] = MARK;                      /* the group goes on: this one comes back */
-    DISPATCH_UNTIL(h, cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1) == CS_OK);
-    DISPATCH_UNTIL(h, seen.own_marked > 0);
-    EXPECT_TRUE(seen.own_marked > 0);
-    ucpg_test_say("REMOVED");
-    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
-    EXPECT_CS(cpg_finalize(h), CS_OK);
-    return 0;
+    return group_goes_on(h);
 }
 
 static int run_stopped_sequencer(int n)
@@ -1536,14 +1564,7 @@ static int run_stopped_sequencer(int n)
     int passed = 0, stopped = 0, r;
     pid_t seq = 0;
 
-    INTEG_CHECK(h != NULL, "harness");
-    ucpg_harness_setenv(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000");
-    ucpg_harness_setenv(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", "0");   /* rank 0 orders */
-    for (r = 0; r < n; ++r) {
-        INTEG_CHECK(ucpg_harness_fork(h, 1, child_stopped_sequencer, &n) == r, "fork");
-        INTEG_CHECK(ucpg_harness_expect(h, r, "JOINED", NULL, 0, STEP_MS) == 0, "rank %d", r);
-    }
-    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
+    INTEG_CHECK(silence_setup(h, n, child_stopped_sequencer, &n) == 0, "setup");
     seq = ucpg_harness_pid(h, 0);
     INTEG_CHECK(kill(seq, SIGSTOP) == 0, "SIGSTOP");
     stopped = 1;
@@ -1590,11 +1611,12 @@ static int child_safe_held(int rank, int nprocs, void *arg)
     int r;
 
     (void)arg;
-    if (join_and_wait("safe-held", (size_t)nprocs, &h) != 0) {
+    (void)nprocs;                       /* forked one by one: 1 */
+    if (join_and_wait("safe-held", 3, &h) != 0) {
         return 1;
     }
     if (rank == 0) {
-        return expelled_sequencer_check(h);
+        return expelled_check(h);
     }
     if (rank == 2) {
         EXPECT_TRUE(ucpg_test_wait_for("SEND", STEP_MS) == 0);
@@ -1623,14 +1645,7 @@ static int test_stopped_sequencer_holding_safe_removed(void)
     pid_t seq = 0, slow = 0;
     int passed = 0, r;
 
-    INTEG_CHECK(h != NULL, "harness");
-    ucpg_harness_setenv(h, "UCX_CPG_GROUP_STALL_TIMEOUT_MS", "1000");
-    ucpg_harness_setenv(h, "UCX_CPG_GROUP_HANDOVER_EVENTS", "0");   /* rank 0 orders */
-    for (r = 0; r < 3; ++r) {
-        INTEG_CHECK(ucpg_harness_fork(h, 1, child_safe_held, NULL) == r, "fork");
-        INTEG_CHECK(ucpg_harness_expect(h, r, "JOINED", NULL, 0, STEP_MS) == 0, "rank %d", r);
-    }
-    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
+    INTEG_CHECK(silence_setup(h, 3, child_safe_held, NULL) == 0, "setup");
     seq  = ucpg_harness_pid(h, 0);
     slow = ucpg_harness_pid(h, 1);
     INTEG_CHECK(kill(slow, SIGSTOP) == 0, "SIGSTOP rank 1");
@@ -1663,6 +1678,74 @@ fail:
     }
     if (seq != 0) {
         kill(seq, SIGCONT);
+    }
+    return integ_end(h, passed);
+}
+
+/*
+ * The sequencer (rank 0) and the member next in line to succeed it (rank 1)
+ * are stopped together: ranks 2 and 3 send until both are removed, and their
+ * next message must be delivered. Rank 1 never acts on SILENT, so it is
+ * passed over; rank 2 probes, and expels rank 1 and then the sequencer.
+ */
+static int child_stopped_pair(int rank, int nprocs, void *arg)
+{
+    uint8_t msg[64] = {0};
+    struct iovec iov = {msg, sizeof(msg)};
+    cpg_handle_t h;
+
+    (void)arg;
+    (void)nprocs;                       /* forked one by one: 1 */
+    if (join_and_wait("silent-pair", 4, &h) != 0) {
+        return 1;
+    }
+    if (rank < 2) {
+        return expelled_check(h);
+    }
+    EXPECT_TRUE(ucpg_test_wait_for("GO", STEP_MS) == 0);
+    DISPATCH_UNTIL(h, (seen.members == 2) ||
+                      (cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1), 0));
+    if ((seen.members != 2) || (seen.left_reason != CPG_REASON_PROCDOWN)) {
+        ucpg_test_say("ERR %d confchgs, %zu members, last left pid %u reason %u", seen.confchgs,
+                      seen.members, seen.left_pid, seen.left_reason);
+        return 1;
+    }
+    return group_goes_on(h);
+}
+
+static int test_stopped_sequencer_and_successor_removed(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    int passed = 0, stopped = 0, r;
+
+    INTEG_CHECK(silence_setup(h, 4, child_stopped_pair, NULL) == 0, "setup");
+    INTEG_CHECK(kill(ucpg_harness_pid(h, 0), SIGSTOP) == 0, "SIGSTOP rank 0");
+    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGSTOP) == 0, "SIGSTOP rank 1");
+    stopped = 1;
+    for (r = 2; r < 4; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "GO") == 0, "GO");
+    }
+    for (r = 2; r < 4; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "REMOVED", NULL, 0, STEP_MS) == 0,
+                    "rank %d: the stopped pair was not removed", r);
+    }
+    for (r = 0; r < 2; ++r) {
+        INTEG_CHECK(kill(ucpg_harness_pid(h, r), SIGCONT) == 0, "SIGCONT");
+    }
+    stopped = 0;
+    for (r = 0; r < 2; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "CHECK") == 0, "CHECK");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "EXPELLED", NULL, 0, STEP_MS) == 0,
+                    "rank %d did not learn it was removed", r);
+    }
+    for (r = 2; r < 4; ++r) {
+        INTEG_CHECK(ucpg_harness_send(h, r, "DONE") == 0, "DONE");
+    }
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    for (r = 0; stopped && (r < 2); ++r) {
+        kill(ucpg_harness_pid(h, r), SIGCONT);
     }
     return integ_end(h, passed);
 }
@@ -1873,6 +1956,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_stopped_sequencer_removed),
     INTEG_TEST(test_stopped_sequencer_of_two_removed),
     INTEG_TEST(test_stopped_sequencer_holding_safe_removed),
+    INTEG_TEST(test_stopped_sequencer_and_successor_removed),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
 };
 

@@ -71,6 +71,9 @@ typedef struct ucpg_group_member {
     uint64_t stall_since; /* ns since it holds the window full; 0 = not */
     uint64_t joined_seq;  /* number of the view that added it, if we saw it */
     int      repaired;    /* was sent what it lacked; again only once it advanced */
+    /* a silent sequencer (silence.c), for this view only */
+    uint8_t  passed_over; /* as the candidate it never probed: silent too */
+    uint8_t  answered;    /* answered our probe */
 } ucpg_group_member_t;
 
 /* A request to the sequencer: ours (pending until delivered back) or, at
@@ -195,6 +198,10 @@ struct ucpg_group {
 
     /* a silent sequencer (silence.c) */
     uint64_t               silent_told;    /* ns: we last told the candidate */
+    uint64_t               silent_cand;    /* uuid of the candidate we tell, */
+    uint64_t               silent_since;   /* ns: since when, without a probe from it */
+    uint64_t               probe_heard;    /* ns: a member's probe came (0: none yet) */
+    uint64_t               probe_heard_from; /* uuid of that member */
     uint64_t               probe_id;       /* as the candidate: the probe out, */
     uint64_t               probe_since;    /* ns, sent then (0: none) */
     unsigned               probe_answers;  /* members other than the sequencer */

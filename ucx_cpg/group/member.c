@@ -399,7 +399,9 @@ static ucpg_status_t ucpg_group_view_install(ucpg_group_t *g, const ucpg_group_v
         members[i].uuid      = v->members[i].uuid;
         members[i].nodeid    = v->members[i].nodeid;
         members[i].pid       = v->members[i].pid;
-        members[i].next_lseq = v->members[i].next_lseq;
+        members[i].next_lseq   = v->members[i].next_lseq;
+        members[i].passed_over = 0;          /* a new view: new suspicions */
+        members[i].answered    = 0;
     }
     free(g->members);
     g->members     = members;

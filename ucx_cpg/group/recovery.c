@@ -450,10 +450,11 @@ void ucpg_group_recovery_check_deaf(ucpg_group_t *g, uint64_t now)
 {
     /* Longer than a stalled member can hold the group, plus the time to
      * remove it, and longer than the removal of a silent sequencer takes
-     * (silence.c: stall timeout, then a probe of UCPG_GROUP_SYNC_TIMEOUT_MS):
-     * silence beyond that is not flow control. */
+     * (silence.c: stall timeout, a probe's time to pass over a silent
+     * candidate, then a probe of UCPG_GROUP_SYNC_TIMEOUT_MS): silence beyond
+     * that is not flow control. */
     uint64_t limit_ms = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms +
-                        3ull * UCPG_GROUP_SYNC_TIMEOUT_MS;
+                        4ull * UCPG_GROUP_SYNC_TIMEOUT_MS;
 
     if ((g->pending_count == 0) || g->is_seq || g->recovering) {
         return;

@@ -25,6 +25,12 @@
  *    the successor. The sequencer, when it hears EXPEL, removes itself
  *    (PROCDOWN in its own confchg).
  *
+ * A candidate that does not probe within UCPG_GROUP_SYNC_TIMEOUT_MS of being
+ * told (stopped with the sequencer, say) is passed over: the next member in
+ * line becomes the candidate, and when it expels the sequencer it first
+ * expels the passed-over members that did not answer its probe either, so
+ * that the recovery's successor (the oldest member alive) is not one of them.
+ *
  * An expelled process is alive and may send again once it runs: everything
  * it sends about the group afterwards is dropped (ucpg_group_silence_expelled),
  * or an event it numbered after the cut could pass for the successor's.
@@ -46,13 +52,14 @@ static int ucpg_group_silence_is_seq(const ucpg_group_t *g, const ucpg_group_mem
     return (m->slot == g->seq_slot) && (m->uuid == g->seq_uuid);
 }
 
-/* The oldest member neither dead nor the sequencer, or NULL. */
+/* The oldest member neither dead, nor the sequencer, nor passed over; or NULL. */
 static ucpg_group_member_t *ucpg_group_silence_candidate(ucpg_group_t *g)
 {
     size_t i;
 
     for (i = 0; i < g->nmembers; ++i) {
-        if (!g->members[i].dead && !ucpg_group_silence_is_seq(g, &g->members[i])) {
+        if (!g->members[i].dead && !g->members[i].passed_over &&
+            !ucpg_group_silence_is_seq(g, &g->members[i])) {
             return &g->members[i];
         }
     }
@@ -108,12 +115,17 @@ static void ucpg_group_silence_tell_all(ucpg_group_t *g, uint8_t type, uint64_t 
 
 static void ucpg_group_silence_probe(ucpg_group_t *g, uint64_t now)
 {
+    size_t i;
+
     if (g->probe_since != 0) {
         return;                               /* one at a time */
     }
     g->probe_id       = (g->probe_id + 1) | 1;  /* never 0 */
     g->probe_since    = now;
     g->probe_answers  = 0;
+    for (i = 0; i < g->nmembers; ++i) {
+        g->members[i].answered = 0;
+    }
     ucpg_info("group: the sequencer (peer %u) is silent; probing the members (probe %" PRIu64
               ")", g->seq_slot, g->probe_id);
     ucpg_group_silence_tell_all(g, UCPG_GROUP_MSG_PROBE, g->probe_id, NULL);
@@ -138,6 +150,36 @@ static void ucpg_group_silence_drop_seq(ucpg_group_t *g, ucpg_group_member_t *se
     ucpg_group_recovery_peer_down(g);
 }
 
+/* Marks a member other than the sequencer dead and evicted (it is sent the
+ * view removing it); the recovery that the sequencer's EXPEL starts skips it. */
+static void ucpg_group_silence_drop_member(ucpg_group_t *g, ucpg_group_member_t *m)
+{
+    ucpg_group_silence_remember(g, m->slot, m->uuid);
+    m->dead    = 1;
+    m->evicted = 1;
+}
+
+/* Before the sequencer: the candidates passed over that did not answer our
+ * probe either. Told first, so that every member has them dead when the
+ * sequencer's EXPEL makes it pick the successor. */
+static void ucpg_group_silence_expel_passed_over(ucpg_group_t *g)
+{
+    size_t i;
+
+    for (i = 0; i < g->nmembers; ++i) {
+        ucpg_group_member_t *m = &g->members[i];
+
+        if (m->passed_over && !m->answered && !m->dead &&
+            !ucpg_group_silence_is_seq(g, m) && !ucpg_group_is_self(m->slot, m->uuid)) {
+            ucpg_warn("group: peer %u (pid %u), next in line after the sequencer, did not act "
+                      "on SILENT nor answer our probe: removing it too (PROCDOWN)", m->slot,
+                      m->pid);
+            ucpg_group_silence_tell_all(g, UCPG_GROUP_MSG_EXPEL, g->view_id, m);
+            ucpg_group_silence_drop_member(g, m);
+        }
+    }
+}
+
 static void ucpg_group_silence_expel(ucpg_group_t *g)
 {
     ucpg_group_member_t *seq = ucpg_group_member_find(g, g->seq_slot, g->seq_uuid);
@@ -146,6 +188,7 @@ static void ucpg_group_silence_expel(ucpg_group_t *g)
         g->probe_since = 0;
         return;
     }
+    ucpg_group_silence_expel_passed_over(g);
     ucpg_warn("group: the sequencer (pid %u) was silent for %u ms while it was waited on, "
               "and did not answer a probe within %u ms: removing it (PROCDOWN)", seq->pid,
               ucpg_group_engine.config->group_stall_timeout_ms, UCPG_GROUP_SYNC_TIMEOUT_MS);
@@ -174,6 +217,38 @@ static void ucpg_group_silence_decide(ucpg_group_t *g)
 }
 
 /* --- the timer ------------------------------------------------------------------ */
+
+/*
+ * Whether the candidate we tell SILENT is silent too: it has neither probed
+ * within a probe's time of our first word nor shortly before it (stopped
+ * along with the sequencer, say). It is then passed over for this view, and the next
+ * member in line becomes the candidate.
+ */
+static int ucpg_group_silence_pass_over(ucpg_group_t *g, ucpg_group_member_t *cand,
+                                        uint64_t now)
+{
+    if (g->silent_cand != cand->uuid) {
+        g->silent_cand  = cand->uuid;           /* a new candidate: a new wait */
+        g->silent_since = 0;
+        return 0;
+    }
+    if ((g->silent_since == 0) ||
+        (now - g->silent_since < UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
+        return 0;
+    }
+    if ((g->probe_heard_from == cand->uuid) &&
+        (now - g->probe_heard < 2ull * UCPG_GROUP_SYNC_TIMEOUT_MS * 1000000ull)) {
+        g->silent_since = 0;      /* it probed (perhaps before we told it): it acts */
+        return 0;
+    }
+    ucpg_warn("group: peer %u (pid %u), next in line after the silent sequencer, did not "
+              "probe within %u ms: passing it over", cand->slot, cand->pid,
+              UCPG_GROUP_SYNC_TIMEOUT_MS);
+    cand->passed_over = 1;
+    g->silent_since   = 0;
+    g->silent_told    = 0;
+    return 1;
+}
 
 /* What we wait on the sequencer for: our requests to be ordered, or the
  * SAFE message next in line to be declared stable (an idle group with one
@@ -221,10 +296,15 @@ void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now)
     }
     if (ucpg_group_is_self(cand->slot, cand->uuid)) {
         ucpg_group_silence_probe(g, now);
+    } else if (ucpg_group_silence_pass_over(g, cand, now)) {
+        ucpg_group_timer_arm(1);                 /* the next in line, at once */
     } else if ((g->silent_told == 0) || (now - g->silent_told >= UCPG_GROUP_SILENT_RETELL_NS)) {
         const ucpg_group_member_t *seq = ucpg_group_member_find(g, g->seq_slot, g->seq_uuid);
 
         g->silent_told = now;
+        if (g->silent_since == 0) {
+            g->silent_since = now;               /* the candidate has a probe's time */
+        }
         if (seq != NULL) {
             ucpg_info("group: %s and nothing heard from the sequencer (peer %u) for %u ms: "
                       "telling peer %u", awaited, g->seq_slot,
@@ -276,15 +356,39 @@ static void ucpg_group_silence_recv_silent(ucpg_group_t *g, uint32_t src, uint64
 static void ucpg_group_silence_recv_alive(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                                           uint64_t probe_id)
 {
+    ucpg_group_member_t *m;
+
     if ((g->probe_since == 0) || (probe_id != g->probe_id)) {
         return;                                   /* a late answer */
     }
+    m = ucpg_group_member_find(g, src, uuid);
+
     if ((src == g->seq_slot) && (uuid == g->seq_uuid)) {
         ucpg_info("group: the sequencer answered our probe: it is alive and hears us");
         g->probe_since = 0;
-    } else {
+    } else if ((m != NULL) && !m->answered) {
+        m->answered = 1;
         g->probe_answers++;
     }
+}
+
+/* EXPEL of a passed-over member (not the sequencer, not us) from a live
+ * member of ours: the sequencer's EXPEL follows. Returns 1 if it was one. */
+static int ucpg_group_silence_expels_member(ucpg_group_t *g, const ucpg_group_member_t *from,
+                                            const ucpg_group_msg_t *msg)
+{
+    ucpg_group_member_t *m = ucpg_group_member_find(g, msg->origin.slot, msg->origin.uuid);
+
+    if ((m == NULL) || ucpg_group_silence_is_seq(g, m)) {
+        return 0;
+    }
+    if ((from != NULL) && !from->dead && (from != m) && !m->dead &&
+        ucpg_group_silence_following(g)) {
+        ucpg_warn("group: peer %u removes peer %u (pid %u), silent with the sequencer",
+                  from->slot, m->slot, m->pid);
+        ucpg_group_silence_drop_member(g, m);
+    }
+    return 1;
 }
 
 static void ucpg_group_silence_recv_expel(ucpg_group_t *g, uint32_t src, uint64_t uuid,
@@ -301,6 +405,9 @@ static void ucpg_group_silence_recv_expel(ucpg_group_t *g, uint32_t src, uint64_
                       "(stopped?) for too long", src);
             ucpg_group_recovery_cut_off(g);
         }
+        return;
+    }
+    if (ucpg_group_silence_expels_member(g, from, msg)) {
         return;
     }
     if (!ucpg_group_silence_credible(g, src, uuid, msg) ||
@@ -324,6 +431,8 @@ void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
         if ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING)) {
             ucpg_group_silence_send(g, UCPG_GROUP_MSG_ALIVE, msg->a, NULL, src, uuid);
         }
+        g->probe_heard      = ucpg_time_ns();    /* it acts as the candidate */
+        g->probe_heard_from = uuid;
         break;
     case UCPG_GROUP_MSG_ALIVE:
         ucpg_group_silence_recv_alive(g, src, uuid, msg->a);
