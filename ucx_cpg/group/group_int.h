@@ -204,7 +204,6 @@ struct ucpg_group {
     uint64_t               probe_heard_from; /* uuid of that member */
     uint64_t               probe_id;       /* as the candidate: the probe out, */
     uint64_t               probe_since;    /* ns, sent then (0: none) */
-    unsigned               probe_answers;  /* members other than the sequencer */
     unsigned               nexpelled;      /* ever; the last few are kept */
     struct {
         uint32_t slot;

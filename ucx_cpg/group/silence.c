@@ -122,7 +122,6 @@ static void ucpg_group_silence_probe(ucpg_group_t *g, uint64_t now)
     }
     g->probe_id       = (g->probe_id + 1) | 1;  /* never 0 */
     g->probe_since    = now;
-    g->probe_answers  = 0;
     for (i = 0; i < g->nmembers; ++i) {
         g->members[i].answered = 0;
     }
@@ -140,23 +139,21 @@ static void ucpg_group_silence_remember(ucpg_group_t *g, uint32_t slot, uint64_t
     g->expelled[i].uuid = uuid;
 }
 
-/* Marks the sequencer dead for this group and recovers without it. */
-static void ucpg_group_silence_drop_seq(ucpg_group_t *g, ucpg_group_member_t *seq)
-{
-    ucpg_group_silence_remember(g, seq->slot, seq->uuid);
-    seq->dead    = 1;
-    seq->evicted = 1;                         /* it is sent the view removing it */
-    g->probe_since = 0;
-    ucpg_group_recovery_peer_down(g);
-}
-
-/* Marks a member other than the sequencer dead and evicted (it is sent the
- * view removing it); the recovery that the sequencer's EXPEL starts skips it. */
+/* Marks a member dead and evicted (it is sent the view removing it, and
+ * whatever it sends the group from now on is dropped). */
 static void ucpg_group_silence_drop_member(ucpg_group_t *g, ucpg_group_member_t *m)
 {
     ucpg_group_silence_remember(g, m->slot, m->uuid);
     m->dead    = 1;
     m->evicted = 1;
+}
+
+/* Marks the sequencer dead for this group and recovers without it. */
+static void ucpg_group_silence_drop_seq(ucpg_group_t *g, ucpg_group_member_t *seq)
+{
+    ucpg_group_silence_drop_member(g, seq);
+    g->probe_since = 0;
+    ucpg_group_recovery_peer_down(g);
 }
 
 /* Before the sequencer: the candidates passed over that did not answer our
@@ -199,15 +196,18 @@ static void ucpg_group_silence_expel(ucpg_group_t *g)
 /* The probe's time is up (the sequencer did not answer). */
 static void ucpg_group_silence_decide(ucpg_group_t *g)
 {
-    unsigned others = 0;
+    unsigned others = 0, answers = 0;
     size_t i;
 
     for (i = 0; i < g->nmembers; ++i) {
         const ucpg_group_member_t *m = &g->members[i];
-        others += !m->dead && !ucpg_group_is_self(m->slot, m->uuid) &&
-                  !ucpg_group_silence_is_seq(g, m);
+        if (!m->dead && !ucpg_group_is_self(m->slot, m->uuid) &&
+            !ucpg_group_silence_is_seq(g, m)) {
+            ++others;
+            answers += m->answered;
+        }
     }
-    if ((others > 0) && (g->probe_answers == 0)) {
+    if ((others > 0) && (answers == 0)) {
         ucpg_warn("group: no member answered our probe: this process is the one that "
                   "cannot hear; the sequencer stays");
         g->probe_since = 0;
@@ -361,14 +361,11 @@ static void ucpg_group_silence_recv_alive(ucpg_group_t *g, uint32_t src, uint64_
     if ((g->probe_since == 0) || (probe_id != g->probe_id)) {
         return;                                   /* a late answer */
     }
-    m = ucpg_group_member_find(g, src, uuid);
-
     if ((src == g->seq_slot) && (uuid == g->seq_uuid)) {
         ucpg_info("group: the sequencer answered our probe: it is alive and hears us");
         g->probe_since = 0;
-    } else if ((m != NULL) && !m->answered) {
+    } else if ((m = ucpg_group_member_find(g, src, uuid)) != NULL) {
         m->answered = 1;
-        g->probe_answers++;
     }
 }
 
