@@ -344,7 +344,7 @@ measure_and_report() {
 }
 
 report() {
-    echo "### cpg_bench: corosync libcpg vs ucx_cpg ($STARTED)"
+    echo "### cpg_bench${MEMBER_PIN:+, members pinned (-P)}: corosync libcpg vs ucx_cpg ($STARTED)"
     echo
     echo "Host: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), Linux $(uname -r);" \
          "load average before / after: $LOAD_BEFORE / $LOAD_AFTER; vmstat idle % before / after:" \
@@ -372,7 +372,7 @@ report() {
     done
     echo
     echo "N = $MEMBERS. One sender (rank 0); thr = msgs/s and MB/s (10^6 B) at the slowest receiver,"
-    echo "from its first to its last delivery of a ${SECS} s flood; lat = send → own delivery of one"
+    echo "from its first delivery of a ${SECS} s flood to the END after the last; lat = send → own delivery of one"
     echo "message at a time (${ITERS} iterations after ${WARM} warm-up), the other members dispatching."
     echo "$REPS repetition(s), libraries interleaved; cells are median [min–max]. Ratio: ucx_cpg /"
     echo "corosync for thr, corosync / ucx_cpg for lat (above 1 = ucx_cpg better), from the medians."
