@@ -309,9 +309,9 @@ static int bench_check_body(bench_member_t *m, const bench_hdr_t *h, const unsig
 }
 
 /*
- * The clock is read where a result needs it: in lat mode at every own
- * delivery, in thr mode only at a flood's first delivery and at each END
- * (bench_on_end), which comes right after its sender's last message. A
+ * The clock is read where a result needs it: at a member's first delivery
+ * and first own delivery, in lat mode at every own delivery, and at each
+ * END (bench_on_end), which comes right after its sender's last message. A
  * read per delivered message was 4% of all CPU with 8 ucx_cpg members: the
  * benchmark's cost, not the library's.
  */
@@ -321,7 +321,7 @@ static void bench_count(bench_member_t *m, const bench_hdr_t *h)
     int own           = (h->rank == m->rank);
     int64_t now       = 0;
 
-    if ((m->o->mode == MODE_LAT) || (r->delivered == 0) || (own && (r->own_delivered == 0))) {
+    if ((r->delivered == 0) || (own && ((m->o->mode == MODE_LAT) || (r->own_delivered == 0)))) {
         now = bench_now_ns();
     }
     if (r->delivered++ == 0) {
