@@ -21,6 +21,7 @@
 #endif
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1290,6 +1291,71 @@ int ucpg_harness_close_stdin(ucpg_harness_t *h, int rank)
     ucpg_harness__fd_close(h->ranks[rank].in_fd);
     h->ranks[rank].in_fd = -1;
     return 0;
+}
+
+/* 1 if the thread whose stat file is path is stopped (or gone), else 0. The
+ * state is the field after the command name, which is in parentheses and may
+ * itself hold spaces or parentheses: hence the last ')'. */
+static int ucpg_harness__task_stopped(const char *path)
+{
+    char  buf[512], *close_paren;
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL) {
+        return 1;                   /* the thread has exited */
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    close_paren = strrchr(buf, ')');
+    return (close_paren != NULL) && (close_paren[1] == ' ') &&
+           ((close_paren[2] == 'T') || (close_paren[2] == 't'));
+}
+
+/* 1 if every thread of pid is stopped, 0 if one still runs, -1 if the
+ * process is unknown. */
+static int ucpg_harness__all_tasks_stopped(pid_t pid)
+{
+    char           dir_path[64], path[128];
+    struct dirent *e;
+    DIR           *dir;
+    int            stopped = 1;
+
+    snprintf(dir_path, sizeof(dir_path), "/proc/%ld/task", (long)pid);
+    dir = opendir(dir_path);
+    if (dir == NULL) {
+        return -1;
+    }
+    while (stopped && ((e = readdir(dir)) != NULL)) {
+        if (e->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%.20s/stat", dir_path, e->d_name);
+        stopped = ucpg_harness__task_stopped(path);
+    }
+    closedir(dir);
+    return stopped;
+}
+
+int ucpg_harness_stop_pid(pid_t pid, unsigned timeout_ms)
+{
+    struct timespec tick     = {0, 1000 * 1000};
+    unsigned        waited_ms = 0;
+    int             stopped;
+
+    if (kill(pid, SIGSTOP) != 0) {
+        return -1;
+    }
+    while ((stopped = ucpg_harness__all_tasks_stopped(pid)) == 0) {
+        if (waited_ms++ >= timeout_ms) {
+            fprintf(stderr, "harness: pid %ld: a thread still runs %u ms after SIGSTOP\n",
+                    (long)pid, timeout_ms);
+            return -1;
+        }
+        nanosleep(&tick, NULL);
+    }
+    return (stopped == 1) ? 0 : -1;
 }
 
 int ucpg_harness_kill(ucpg_harness_t *h, int rank, int sig)

@@ -182,6 +182,13 @@ int ucpg_harness_close_stdin(ucpg_harness_t *h, int rank);
  * already reaped, or kill() failed. */
 int ucpg_harness_kill(ucpg_harness_t *h, int rank, int sig);
 
+/* SIGSTOP pid and wait, bounded by timeout_ms, until every one of its threads
+ * is stopped (state T in /proc/PID/task/TID/stat). kill() returns once the
+ * stop is requested; a thread running on another CPU may run on for a while,
+ * and a test that relies on "the stopped process does nothing more" must not
+ * race it. Returns 0, or -1 if kill() failed or a thread still ran at expiry. */
+int ucpg_harness_stop_pid(pid_t pid, unsigned timeout_ms);
+
 /*
  * Wait for all children, bounded by timeout_ms and the deadline, while still
  * collecting their output (so a chatty child cannot block on a full pipe). On

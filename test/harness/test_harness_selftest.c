@@ -21,10 +21,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -714,6 +716,78 @@ static void test_sigkilled_rank_is_skipped_and_expected_dead(void)
     ucpg_harness_destroy(h);
 }
 
+/* Counters in memory shared with the parent, one per spinning thread. */
+typedef struct {
+    volatile uint64_t count[2];
+} spin_counters_t;
+
+static void *spin_thread(void *arg)
+{
+    volatile uint64_t *count = arg;
+
+    for (;;) {
+        ++*count;
+    }
+    return NULL;
+}
+
+/* Two threads that never block: the main one and a second one. */
+static int child_spin_two_threads(int rank, int nprocs, void *arg)
+{
+    spin_counters_t *c = arg;
+    pthread_t        t;
+
+    (void)rank;
+    (void)nprocs;
+    if (pthread_create(&t, NULL, spin_thread, (void *)&c->count[1]) != 0) {
+        return 1;
+    }
+    ucpg_test_say("SPINNING");
+    spin_thread((void *)&c->count[0]);
+    return 0;
+}
+
+static int counters_move(spin_counters_t *c, unsigned ms)
+{
+    uint64_t before0 = c->count[0], before1 = c->count[1];
+
+    sleep_ms(ms);
+    return (c->count[0] != before0) && (c->count[1] != before1);
+}
+
+/* Once stop_pid returns, no thread of the process runs: neither counter
+ * moves; after SIGCONT both do again. */
+static void test_stop_pid_returns_once_every_thread_stopped(void)
+{
+    ucpg_harness_t  *h = ucpg_harness_create(TEST_DEADLINE_MS);
+    spin_counters_t *c = mmap(NULL, sizeof(*c), PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    uint64_t         stopped0, stopped1;
+    capture_t        cap;
+    int              round;
+
+    CHECK(c != MAP_FAILED);
+    CHECK(ucpg_harness_fork(h, 1, child_spin_two_threads, c) == 0);
+    CHECK(ucpg_harness_expect(h, 0, "SPINNING", NULL, 0, 5000) == 0);
+    for (round = 0; round < 3; ++round) {
+        CHECK(counters_move(c, 20));
+        CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 0), 2000) == 0);
+        stopped0 = c->count[0];
+        stopped1 = c->count[1];
+        sleep_ms(50);
+        CHECK((c->count[0] == stopped0) && (c->count[1] == stopped1));
+        CHECK(kill(ucpg_harness_pid(h, 0), SIGCONT) == 0);
+    }
+    CHECK(counters_move(c, 20));
+    CHECK(ucpg_harness_kill(h, 0, SIGKILL) == 0);
+    CHECK(ucpg_harness_wait(h, 5000) == 0);
+    capture_begin(&cap);
+    CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 0), 100) == -1);   /* reaped */
+    free(capture_end(&cap));
+    munmap(c, sizeof(*c));
+    ucpg_harness_destroy(h);
+}
+
 static void test_signal_state_is_reset_in_children(void)
 {
     struct sigaction ignore, handler, old_term, old_usr1;
@@ -1181,6 +1255,7 @@ static const struct {
     TEST(test_exec_failures_are_reported),
     TEST(test_exec_hanging_script_is_killed),
     TEST(test_sigkilled_rank_is_skipped_and_expected_dead),
+    TEST(test_stop_pid_returns_once_every_thread_stopped),
     TEST(test_signal_state_is_reset_in_children),
     TEST(test_send_to_exited_child_fails_cleanly),
     TEST(test_large_output_does_not_block_children),

@@ -530,7 +530,7 @@ static int run_all_deliver_ex(int nprocs, const child_cfg_t *c, int kill_rank,
     INTEG_CHECK(h != NULL, "harness");
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "not all ready");
     if (stop_rank >= 0) {
-        INTEG_CHECK(kill(ucpg_harness_pid(h, stop_rank), SIGSTOP) == 0, "SIGSTOP");
+        INTEG_CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, stop_rank), 2000) == 0, "SIGSTOP");
         expect -= (unsigned long long)c->nsend;      /* it sends nothing while in */
     }
     INTEG_CHECK(ucpg_harness_send_all(h, "GO") == 0, "GO");

@@ -677,7 +677,7 @@ static int forked_relay_dies(void)
      * the relay's slack (1 + 2 s here), and so do the calls after it */
     EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
     EXPECT_TRUE(relays_of_self(relay, 4) == 1);
-    EXPECT_TRUE(kill(relay[0], SIGSTOP) == 0);
+    EXPECT_TRUE(ucpg_harness_stop_pid(relay[0], 2000) == 0);
     start = ucpg_test_now_ms();
     EXPECT_CS(cpg_join(h, &g), CS_ERR_LIBRARY);
     EXPECT_TRUE(ucpg_test_now_ms() - start < 10000);
@@ -1036,7 +1036,7 @@ static int test_handover_to_a_member_that_saw_a_death(void)
     c = ucpg_harness_pid(h, 2);
     INTEG_CHECK(ucpg_harness_send(h, 1, "SEND 40 10") == 0, "SEND");
     INTEG_CHECK(ucpg_harness_expect(h, 1, "FIRST", NULL, 0, STEP_MS) == 0, "B's first");
-    INTEG_CHECK(kill(a, SIGSTOP) == 0, "SIGSTOP");
+    INTEG_CHECK(ucpg_harness_stop_pid(a, 2000) == 0, "SIGSTOP");
     stopped = 1;
     INTEG_CHECK(ucpg_harness_kill(h, 2, SIGKILL) == 0, "kill C");
     INTEG_CHECK(ucpg_harness_wait_rank(h, 2, STEP_MS, NULL) == 0, "reap C");
@@ -1436,7 +1436,7 @@ static int test_stopped_member_removed(void)
     usleep(300000);
     INTEG_CHECK(ucpg_harness_fork(h, 1, child_flooder, NULL) == 1, "fork");
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "ready");
-    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGSTOP) == 0, "SIGSTOP");
+    INTEG_CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 1), 2000) == 0, "SIGSTOP");
     INTEG_CHECK(ucpg_harness_send(h, 0, "FLOOD") == 0, "FLOOD");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "REMOVED", NULL, 0, STEP_MS) == 0, "not removed");
     INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGCONT) == 0, "SIGCONT");
@@ -1566,7 +1566,7 @@ static int run_stopped_sequencer(int n)
 
     INTEG_CHECK(silence_setup(h, n, child_stopped_sequencer, &n) == 0, "setup");
     seq = ucpg_harness_pid(h, 0);
-    INTEG_CHECK(kill(seq, SIGSTOP) == 0, "SIGSTOP");
+    INTEG_CHECK(ucpg_harness_stop_pid(seq, 2000) == 0, "SIGSTOP");
     stopped = 1;
     for (r = 1; r < n; ++r) {
         INTEG_CHECK(ucpg_harness_send(h, r, "GO %d", (int)seq) == 0, "GO");
@@ -1648,11 +1648,11 @@ static int test_stopped_sequencer_holding_safe_removed(void)
     INTEG_CHECK(silence_setup(h, 3, child_safe_held, NULL) == 0, "setup");
     seq  = ucpg_harness_pid(h, 0);
     slow = ucpg_harness_pid(h, 1);
-    INTEG_CHECK(kill(slow, SIGSTOP) == 0, "SIGSTOP rank 1");
+    INTEG_CHECK(ucpg_harness_stop_pid(slow, 2000) == 0, "SIGSTOP rank 1");
     INTEG_CHECK(ucpg_harness_send(h, 2, "SEND") == 0, "SEND");
     INTEG_CHECK(ucpg_harness_expect(h, 2, "HELD", NULL, 0, STEP_MS) == 0,
                 "the SAFE message was delivered before every member had it");
-    INTEG_CHECK(kill(seq, SIGSTOP) == 0, "SIGSTOP rank 0");
+    INTEG_CHECK(ucpg_harness_stop_pid(seq, 2000) == 0, "SIGSTOP rank 0");
     INTEG_CHECK(kill(slow, SIGCONT) == 0, "SIGCONT rank 1");
     slow = 0;
     for (r = 1; r < 3; ++r) {
@@ -1719,8 +1719,8 @@ static int test_stopped_sequencer_and_successor_removed(void)
     int passed = 0, stopped = 0, r;
 
     INTEG_CHECK(silence_setup(h, 4, child_stopped_pair, NULL) == 0, "setup");
-    INTEG_CHECK(kill(ucpg_harness_pid(h, 0), SIGSTOP) == 0, "SIGSTOP rank 0");
-    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGSTOP) == 0, "SIGSTOP rank 1");
+    INTEG_CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 0), 2000) == 0, "SIGSTOP rank 0");
+    INTEG_CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 1), 2000) == 0, "SIGSTOP rank 1");
     stopped = 1;
     for (r = 2; r < 4; ++r) {
         INTEG_CHECK(ucpg_harness_send(h, r, "GO") == 0, "GO");

@@ -367,7 +367,7 @@ static int test_peer_killed_while_sends_wait_for_its_fifo_is_seen_within_2s(void
     ucpg_harness_fork(h, 1, child_nb_flooder, NULL);
     ucpg_harness_fork(h, 1, child_plain_member, &one);
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
-    INTEG_CHECK(kill(ucpg_harness_pid(h, 1), SIGSTOP) == 0, "SIGSTOP");
+    INTEG_CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 1), 2000) == 0, "SIGSTOP");
     ucpg_harness_send(h, 0, "FLOOD");
     INTEG_CHECK(ucpg_harness_expect(h, 0, "QUEUED ", line, sizeof(line), STEP_MS) == 0,
                 "sends not queued");
