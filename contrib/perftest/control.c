@@ -291,13 +291,11 @@ int pt_control_recv(pt_conn_t *c, pt_msg_t *m, uint64_t deadline_ns)
 
         if (nl != NULL) {
             size_t line_len = (size_t)(nl - c->buf) + 1;
-            char line[PT_LINE_MAX];
+            int    decoded  = pt_msg_decode_bytes(c->buf, line_len, m);
 
-            memcpy(line, c->buf, line_len);
-            line[line_len] = '\0';
             memmove(c->buf, c->buf + line_len, c->len - line_len);
             c->len -= line_len;
-            return (pt_msg_decode(line, m) == 0) ? 0 : -3;
+            return (decoded == 0) ? 0 : -3;
         }
         if (c->len == sizeof(c->buf) - 1) {
             return -3;                 /* a line longer than any message */
@@ -363,11 +361,8 @@ int pt_control_peer_gone(pt_conn_t *c)
             break;
         }
         if (strncmp(line, "ERROR", 5) == 0) {
-            char one[PT_LINE_MAX];
-
-            memcpy(one, line, (size_t)(nl - line) + 1);
-            one[nl - line + 1] = '\0';
-            if ((pt_msg_decode(one, &m) == 0) && (pt_msg_get(&m, "msg") != NULL)) {
+            if ((pt_msg_decode_bytes(line, (size_t)(nl - line) + 1, &m) == 0) &&
+                (pt_msg_get(&m, "msg") != NULL)) {
                 snprintf(c->error, sizeof(c->error), "%s", pt_msg_get(&m, "msg"));
             } else {
                 snprintf(c->error, sizeof(c->error), "(no reason given)");

@@ -345,6 +345,9 @@ int  pt_msg_get_double(const pt_msg_t *m, const char *key, double *value_p);
 int  pt_msg_encode(const pt_msg_t *m, char *buf, size_t len);
 /* Decodes one line (with or without its newline); -1 if malformed. */
 int  pt_msg_decode(const char *line, pt_msg_t *m);
+/* The same from len bytes as they came off the wire: -1 also if they hold a
+ * NUL or a newline before the last byte. */
+int  pt_msg_decode_bytes(const char *line, size_t len, pt_msg_t *m);
 
 /* A result as a "RESULT" / "PROGRESS" message and back. */
 void pt_result_to_msg(const pt_result_t *r, pt_msg_t *m);

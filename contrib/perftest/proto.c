@@ -196,69 +196,90 @@ static int pt_hex_value(char c)
     return -1;
 }
 
-int pt_msg_decode(const char *line, pt_msg_t *m)
+/* The verb: capital letters, at least one. Returns where it ends, or NULL. */
+static const char *pt_msg_decode_verb(const char *p, const char *end, pt_msg_t *m)
 {
-    const char *p = line;
     size_t n = 0;
 
-    memset(m, 0, sizeof(*m));
-    while ((*p >= 'A') && (*p <= 'Z')) {
+    while ((p < end) && (*p >= 'A') && (*p <= 'Z')) {
         if (n + 1 >= sizeof(m->verb)) {
-            return -1;
+            return NULL;
         }
         m->verb[n++] = *p++;
     }
-    if (n == 0) {
-        return -1;
+    return (n == 0) ? NULL : p;
+}
+
+/* One " key=value" field, added to m. Returns where it ends, or NULL. */
+static const char *pt_msg_decode_field(const char *p, const char *end, pt_msg_t *m)
+{
+    char key[sizeof(m->field[0].key)], value[sizeof(m->field[0].value)];
+    size_t k = 0, v = 0;
+
+    if (*p++ != ' ') {
+        return NULL;
     }
-    while ((*p != '\0') && (*p != '\n')) {
-        char key[sizeof(m->field[0].key)], value[sizeof(m->field[0].value)];
-        size_t k = 0, v = 0;
-
-        if (*p++ != ' ') {
-            return -1;
+    while ((p < end) && (*p != '=') && (*p != ' ')) {
+        if (k + 1 >= sizeof(key)) {
+            return NULL;
         }
-        while ((*p != '=') && (*p != '\0') && (*p != '\n') && (*p != ' ')) {
-            if (k + 1 >= sizeof(key)) {
-                return -1;
-            }
-            key[k++] = *p++;
-        }
-        key[k] = '\0';
-        if ((*p++ != '=') || !pt_key_ok(key) || (pt_msg_get(m, key) != NULL)) {
-            return -1;
-        }
-        while ((*p != ' ') && (*p != '\0') && (*p != '\n')) {
-            unsigned char ch = (unsigned char)*p;
+        key[k++] = *p++;
+    }
+    key[k] = '\0';
+    if ((p == end) || (*p++ != '=') || !pt_key_ok(key) || (pt_msg_get(m, key) != NULL)) {
+        return NULL;
+    }
+    while ((p < end) && (*p != ' ')) {
+        unsigned char ch = (unsigned char)*p;
+        int hi, lo;
 
-            if (v + 1 >= sizeof(value)) {
-                return -1;
-            }
-            if (ch == '%') {
-                int hi = pt_hex_value(p[1]), lo = (hi < 0) ? -1 : pt_hex_value(p[2]);
-
-                if ((hi < 0) || (lo < 0) || ((hi == 0) && (lo == 0))) {
-                    return -1;
-                }
-                value[v++] = (char)(hi * 16 + lo);
-                p += 3;
-                continue;
-            }
+        if (v + 1 >= sizeof(value)) {
+            return NULL;
+        }
+        if (ch != '%') {
             if (pt_needs_escape(ch)) {
-                return -1;
+                return NULL;
             }
             value[v++] = (char)ch;
             p++;
+            continue;
         }
-        value[v] = '\0';
-        if (pt_msg_set(m, key, value) != 0) {
-            return -1;
+        hi = (end - p > 2) ? pt_hex_value(p[1]) : -1;
+        lo = (hi < 0) ? -1 : pt_hex_value(p[2]);
+        if ((lo < 0) || ((hi == 0) && (lo == 0))) {
+            return NULL;              /* not two hex digits, or a NUL */
         }
+        value[v++] = (char)(hi * 16 + lo);
+        p += 3;
     }
-    if ((*p == '\n') && (p[1] != '\0')) {
+    value[v] = '\0';
+    return (pt_msg_set(m, key, value) == 0) ? p : NULL;
+}
+
+int pt_msg_decode_bytes(const char *line, size_t len, pt_msg_t *m)
+{
+    const char *end = line + len, *p;
+
+    memset(m, 0, sizeof(*m));
+    if ((len > 0) && (line[len - 1] == '\n')) {
+        --end;
+    }
+    /* One line of text: a NUL or a newline inside would cut it short for
+     * whoever reads it as a C string after us. */
+    if ((memchr(line, '\0', (size_t)(end - line)) != NULL) ||
+        (memchr(line, '\n', (size_t)(end - line)) != NULL)) {
         return -1;
     }
-    return 0;
+    p = pt_msg_decode_verb(line, end, m);
+    while ((p != NULL) && (p < end)) {
+        p = pt_msg_decode_field(p, end, m);
+    }
+    return (p == NULL) ? -1 : 0;
+}
+
+int pt_msg_decode(const char *line, pt_msg_t *m)
+{
+    return pt_msg_decode_bytes(line, strlen(line), m);
 }
 
 /* --- result records ---------------------------------------------------------- */

@@ -316,25 +316,32 @@ static void test_other_addresses_are_not_this_host(void **state)
     assert_int_equal(pt_host_is_local("2001:db8::1", err, sizeof(err)), 0);
 }
 
-static void test_messages_cross_the_loopback_and_a_close_is_seen(void **state)
+/* A client connected to a server on the loopback (port 0: the kernel picks
+ * a free one; then connect to it). */
+static void connect_pair(pt_conn_t *client, pt_conn_t *server)
 {
     struct sockaddr_in sin;
     socklen_t len = sizeof(sin);
-    pt_conn_t client, server;
     char err[200];
-    pt_msg_t m;
     int lfd;
 
-    (void)state;
     pt_clock_init();
-    /* port 0: the kernel picks a free one; then connect to it */
     lfd = pt_control_listen(0, err, sizeof(err));
     assert_true(lfd >= 0);
     assert_int_equal(getsockname(lfd, (struct sockaddr*)&sin, &len), 0);
-    assert_int_equal(pt_control_connect(ntohs(sin.sin_port), 0, &client, err, sizeof(err)), 0);
-    assert_int_equal(pt_control_accept(lfd, &server, pt_clock_ns() + 2000000000ull, err,
+    assert_int_equal(pt_control_connect(ntohs(sin.sin_port), 0, client, err, sizeof(err)), 0);
+    assert_int_equal(pt_control_accept(lfd, server, pt_clock_ns() + 2000000000ull, err,
                                        sizeof(err)), 0);
     close(lfd);
+}
+
+static void test_messages_cross_the_loopback_and_a_close_is_seen(void **state)
+{
+    pt_conn_t client, server;
+    pt_msg_t m;
+
+    (void)state;
+    connect_pair(&client, &server);
     assert_memory_equal(server.peer, "127.0.0.1:", 10);
 
     pt_msg_init(&m, "HELLO");
@@ -359,22 +366,11 @@ static void test_messages_cross_the_loopback_and_a_close_is_seen(void **state)
 
 static void test_a_peer_error_is_seen_behind_earlier_messages(void **state)
 {
-    struct sockaddr_in sin;
-    socklen_t len = sizeof(sin);
     pt_conn_t client, server;
-    char err[200];
     pt_msg_t m;
-    int lfd;
 
     (void)state;
-    pt_clock_init();
-    lfd = pt_control_listen(0, err, sizeof(err));
-    assert_true(lfd >= 0);
-    assert_int_equal(getsockname(lfd, (struct sockaddr*)&sin, &len), 0);
-    assert_int_equal(pt_control_connect(ntohs(sin.sin_port), 0, &client, err, sizeof(err)), 0);
-    assert_int_equal(pt_control_accept(lfd, &server, pt_clock_ns() + 2000000000ull, err,
-                                       sizeof(err)), 0);
-    close(lfd);
+    connect_pair(&client, &server);
     pt_msg_init(&m, "RESULT");
     pt_msg_set(&m, "x", "1");
     assert_int_equal(pt_control_send(&client, &m), 0);
@@ -388,6 +384,33 @@ static void test_a_peer_error_is_seen_behind_earlier_messages(void **state)
     assert_string_equal(m.verb, "RESULT");
     assert_int_equal(pt_control_recv(&server, &m, pt_clock_ns() + 2000000000ull), 0);
     assert_string_equal(m.verb, "ERROR");
+    pt_control_close(&client);
+    pt_control_close(&server);
+}
+
+/* Bytes off the wire: a NUL inside a line would cut it short for every
+ * reader that takes it as a C string, so the line is refused, and the
+ * next line is read as usual. */
+static void test_a_line_with_a_nul_inside_is_refused(void **state)
+{
+    static const char wire[] = "HELLO text=a\0 version=9\nBYE\n";
+    pt_conn_t client, server;
+    pt_msg_t m;
+
+    (void)state;
+    assert_int_equal(pt_msg_decode_bytes("GO a=1\n", 7, &m), 0);
+    assert_int_equal(pt_msg_decode_bytes("GO a=1\n", 6, &m), 0);       /* without it */
+    assert_int_equal(pt_msg_decode_bytes("GO a=1\0\n", 8, &m), -1);
+    assert_int_equal(pt_msg_decode_bytes("GO\na=1", 6, &m), -1);
+    assert_int_equal(pt_msg_decode_bytes("GO a=%4", 7, &m), -1);         /* escape cut */
+    assert_int_equal(pt_msg_decode_bytes("GO a=%41", 6, &m), -1);        /* ... by len */
+    assert_int_equal(pt_msg_decode_bytes("", 0, &m), -1);
+
+    connect_pair(&client, &server);
+    assert_int_equal(send(client.fd, wire, sizeof(wire) - 1, 0), (ssize_t)(sizeof(wire) - 1));
+    assert_int_equal(pt_control_recv(&server, &m, pt_clock_ns() + 2000000000ull), -3);
+    assert_int_equal(pt_control_recv(&server, &m, pt_clock_ns() + 2000000000ull), 0);
+    assert_string_equal(m.verb, "BYE");
     pt_control_close(&client);
     pt_control_close(&server);
 }
@@ -427,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_other_addresses_are_not_this_host),
         cmocka_unit_test(test_messages_cross_the_loopback_and_a_close_is_seen),
         cmocka_unit_test(test_a_peer_error_is_seen_behind_earlier_messages),
+        cmocka_unit_test(test_a_line_with_a_nul_inside_is_refused),
         cmocka_unit_test(test_a_refused_connection_says_what_to_do),
     };
 
