@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -1447,6 +1448,99 @@ static void test_reclaim_after_leave_does_not_recreate_the_file(void **state)
     ucpg_registry_close(rb);
 }
 
+/* --- sweeping registries left behind ------------------------------------- */
+
+/* A registry whose only process died without leaving (killed): the file
+ * stays behind. */
+static void registry_left_by_the_dead(const test_ctx_t *ctx, const char *domain)
+{
+    ucpg_registry_t *reg = registry_open_ok(ctx, domain, NSLOTS);
+    ucpg_registry_entry_t *dead = entry_new(401);
+
+    dead_process(&dead->pid, &dead->starttime);
+    join_ok(reg, dead);
+    ucpg_registry_close(reg);
+    free(dead);
+}
+
+/* Copies the registry of domain from to the file name in the directory. */
+static void registry_copy_to(const test_ctx_t *ctx, const char *from, const char *name)
+{
+    char src[PATH_MAX], dst[PATH_MAX * 2];
+    static char bytes[4u << 20];
+    ssize_t n;
+    int fd;
+
+    registry_path(ctx, from, src, sizeof(src));
+    snprintf(dst, sizeof(dst), "%s/%s", ctx->dir, name);
+    fd = open(src, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    n = read(fd, bytes, sizeof(bytes));
+    close(fd);
+    assert_true((n > 0) && ((size_t)n < sizeof(bytes)));
+    file_write(dst, bytes, (size_t)n, 0600);
+}
+
+static void registry_copy(const test_ctx_t *ctx, const char *from, const char *to)
+{
+    char name[128];
+
+    snprintf(name, sizeof(name), "ucx_cpg-%u-%s", (unsigned)geteuid(), to);
+    registry_copy_to(ctx, from, name);
+}
+
+static int registry_exists(const test_ctx_t *ctx, const char *domain)
+{
+    char path[PATH_MAX];
+
+    registry_path(ctx, domain, path, sizeof(path));
+    return access(path, F_OK) == 0;
+}
+
+/*
+ * Creating a registry removes the others of this user in the directory in
+ * which no live process is registered; it leaves alone one with a live
+ * process, one that is locked, a file that is not a registry, and another
+ * user's. Opening an existing registry sweeps nothing.
+ */
+static void test_creating_a_registry_removes_those_left_by_the_dead(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *live = registry_open_ok(ctx, "live", NSLOTS), *fresh;
+    ucpg_registry_entry_t *self = entry_new(402);
+    char path[PATH_MAX], other_uid[PATH_MAX * 2];
+    int busy_fd;
+
+    join_ok(live, self);
+    registry_left_by_the_dead(ctx, "stale");   /* copied: creating one would sweep */
+    registry_copy(ctx, "stale", "busy");
+    snprintf(other_uid, sizeof(other_uid), "ucx_cpg-%u-x", (unsigned)geteuid() + 1);
+    registry_copy_to(ctx, "stale", other_uid);
+    snprintf(other_uid, sizeof(other_uid), "%s/ucx_cpg-%u-x", ctx->dir, (unsigned)geteuid() + 1);
+    registry_path(ctx, "junk", path, sizeof(path));
+    file_write(path, "not a registry", 14, 0600);
+    registry_path(ctx, "busy", path, sizeof(path));
+    busy_fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true((busy_fd >= 0) && (flock(busy_fd, LOCK_SH) == 0));
+
+    fresh = registry_open_ok(ctx, "fresh", NSLOTS);
+    assert_false(registry_exists(ctx, "stale"));
+    assert_true(registry_exists(ctx, "live") && registry_exists(ctx, "busy") &&
+                registry_exists(ctx, "junk") && registry_exists(ctx, "fresh"));
+    assert_int_equal(access(other_uid, F_OK), 0);
+    ucpg_registry_close(fresh);
+
+    close(busy_fd);                                  /* unlocked, but only ... */
+    ucpg_registry_close(registry_open_ok(ctx, "fresh", NSLOTS));
+    assert_true(registry_exists(ctx, "busy"));       /* ... a new registry sweeps */
+    ucpg_registry_close(registry_open_ok(ctx, "fresh2", NSLOTS));
+    assert_false(registry_exists(ctx, "busy"));
+    assert_true(registry_exists(ctx, "live"));
+    assert_int_equal(ucpg_registry_leave(live, self->slot, self->uuid), UCPG_OK);
+    free(self);
+    ucpg_registry_close(live);
+}
+
 /* --- segment ids: claim and lookup ---------------------------------------- */
 
 /* The owner is not in slot 0, so a lookup that ignored the slot would show. */
@@ -2158,6 +2252,7 @@ int main(void)
         T(test_leave_with_wrong_uuid_keeps_slot),
         T(test_leave_of_slot_out_of_range_is_invalid),
         T(test_reclaim_after_leave_does_not_recreate_the_file),
+        T(test_creating_a_registry_removes_those_left_by_the_dead),
         T(test_dead_process_slot_is_reclaimed_by_join),
         T(test_dead_process_slot_is_reclaimed_by_snapshot),
         T(test_slot_with_mismatched_starttime_counts_as_dead),

@@ -84,7 +84,7 @@ static ucpg_status_t ucpg_registry_flock(ucpg_registry_t *reg)
 }
 
 /* With flock held: was the file removed (or replaced) since we opened it? */
-static int ucpg_registry_unlinked(ucpg_registry_t *reg)
+int ucpg_registry_unlinked(ucpg_registry_t *reg)
 {
     struct stat by_fd, by_path;
 
@@ -223,6 +223,7 @@ static ucpg_status_t ucpg_registry_load_header(ucpg_registry_t *reg, unsigned ns
         return UCPG_ERR_IO;
     }
     if (st.st_size == 0) {
+        reg->created = 1;
         return ucpg_registry_format(reg, nslots);
     }
     if ((ucpg_registry_pio(0, reg->fd, &hdr, sizeof(hdr), 0) != UCPG_OK) ||
@@ -236,10 +237,7 @@ static ucpg_status_t ucpg_registry_load_header(ucpg_registry_t *reg, unsigned ns
                    hdr.version, UCPG_REGISTRY_VERSION);
         return UCPG_ERR_REGISTRY;
     }
-    if ((hdr.hdr_size != sizeof(hdr)) || (hdr.slot_size != sizeof(ucpg_registry_slot_t)) ||
-        (hdr.nslots < UCPG_REGISTRY_MIN_SLOTS) || (hdr.nslots > UCPG_REGISTRY_MAX_SLOTS) ||
-        ((size_t)st.st_size != ucpg_registry_file_size(hdr.nslots)) || (hdr.secret == 0) ||
-        (hdr.nsegs != UCPG_REGISTRY_NSEGS)) {
+    if (!ucpg_registry_header_consistent(&hdr, st.st_size)) {
         ucpg_warn("registry %s is inconsistent (size %lld, %u slots): rebuilding it",
                   reg->path, (long long)st.st_size, hdr.nslots);
         return ucpg_registry_format(reg, nslots);
@@ -247,6 +245,16 @@ static ucpg_status_t ucpg_registry_load_header(ucpg_registry_t *reg, unsigned ns
     reg->nslots = hdr.nslots;
     reg->secret = hdr.secret;
     return UCPG_OK;
+}
+
+int ucpg_registry_header_consistent(const ucpg_registry_hdr_t *hdr, off_t file_size)
+{
+    return (memcmp(hdr->magic, UCPG_REGISTRY_MAGIC, sizeof(UCPG_REGISTRY_MAGIC)) == 0) &&
+           (hdr->version == UCPG_REGISTRY_VERSION) && (hdr->hdr_size == sizeof(*hdr)) &&
+           (hdr->slot_size == sizeof(ucpg_registry_slot_t)) &&
+           (hdr->nslots >= UCPG_REGISTRY_MIN_SLOTS) && (hdr->nslots <= UCPG_REGISTRY_MAX_SLOTS) &&
+           ((size_t)file_size == ucpg_registry_file_size(hdr->nslots)) && (hdr->secret != 0) &&
+           (hdr->nsegs == UCPG_REGISTRY_NSEGS);
 }
 
 ucpg_status_t ucpg_registry_open(const char *dir, const char *domain, unsigned nslots,
@@ -292,6 +300,9 @@ ucpg_status_t ucpg_registry_open(const char *dir, const char *domain, unsigned n
     ucpg_registry_unlock(reg);
     if (status != UCPG_OK) {
         goto err_close;
+    }
+    if (reg->created) {
+        ucpg_registry_sweep(dir, reg->path);     /* once per new domain */
     }
     *reg_p = reg;
     return UCPG_OK;
@@ -527,7 +538,7 @@ static ucpg_status_t ucpg_registry_release_slot(ucpg_registry_t *reg, uint32_t i
 }
 
 /* With the lock held: removes the file if no live process is registered. */
-static void ucpg_registry_remove_if_empty(ucpg_registry_t *reg)
+void ucpg_registry_remove_if_empty(ucpg_registry_t *reg)
 {
     ucpg_registry_slot_t slot;
     uint32_t i;

@@ -61,6 +61,7 @@ struct ucpg_registry {
     unsigned        nslots;
     uint64_t        secret;
     int             left;    /* our slot is gone: never create the file again */
+    int             created; /* this handle made the file (ucpg_registry_sweep) */
     char            path[PATH_MAX];
     /* Liveness of directory members of other nodes (ucpg_registry_set_oracle):
      * their slots here belong to this host's processes, so the file cannot
@@ -77,6 +78,16 @@ ucpg_status_t ucpg_registry_pio(int write_op, int fd, void *buf, size_t len, off
 /* Does (slot, uuid) still name a live process? */
 int           ucpg_registry_owner_alive(ucpg_registry_t *reg, uint32_t slot_index,
                                         uint64_t uuid);
+/* With flock held: whether the path names another file than ours now. */
+int           ucpg_registry_unlinked(ucpg_registry_t *reg);
+/* Removes the file if no live process is registered in it. */
+void          ucpg_registry_remove_if_empty(ucpg_registry_t *reg);
+/* A header of this library's format that fits a file of file_size bytes. */
+int           ucpg_registry_header_consistent(const ucpg_registry_hdr_t *hdr, off_t file_size);
+/* registry_sweep.c: removes the registries of our user in dir, other than
+ * keep_path, in which no live process is registered (no lock needed). */
+void          ucpg_registry_sweep(const char *dir, const char *keep_path);
+
 /* Where the group directory starts, and how many bytes it takes. */
 off_t         ucpg_registry_groups_offset(const ucpg_registry_t *reg);
 size_t        ucpg_registry_group_tables_size(void);
