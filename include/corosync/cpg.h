@@ -161,7 +161,8 @@ typedef struct {
     cpg_model_t model;
 } cpg_model_data_t;
 
-/* cpg_model_v1_data_t.flags: deliver one totem confchg right after the handle's first confchg. */
+/* cpg_model_v1_data_t.flags: deliver one totem confchg right after the handle's
+ * first confchg after each cpg_join(). */
 #define CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF 0x01
 
 /* Model data of CPG_MODEL_V1; any callback may be NULL. 40 bytes. */
@@ -208,8 +209,9 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_finalize(cpg_handle_t handle);
 UCX_CPG_COROSYNC_API cs_error_t cpg_fd_get(cpg_handle_t handle, int *fd);
 
 /*
- * The largest message sent in one piece. Larger messages still work and are
- * delivered whole; this is a performance hint only (corosync: 1047552).
+ * The largest message cpg_mcast_joined() and cpg_zcb_mcast_joined() accept
+ * (the group_max_msg setting, 64 MiB by default; corosync: 1047552). It is
+ * delivered whole; a larger one gets CS_ERR_TOO_BIG.
  */
 UCX_CPG_COROSYNC_API cs_error_t cpg_max_atomic_msgsize_get(cpg_handle_t handle, uint32_t *size);
 
@@ -223,7 +225,8 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_context_set(cpg_handle_t handle, void *conte
  * Runs the callbacks of waiting events in the calling thread.
  *   CS_DISPATCH_ONE              waits for one event and handles it.
  *   CS_DISPATCH_ALL              handles what is waiting now, without waiting;
- *                                CS_OK also when nothing was.
+ *                                CS_OK also when nothing was. What keeps
+ *                                arriving is taken for at most 1 ms more.
  *   CS_DISPATCH_BLOCKING         handles events until the handle is finalized
  *                                (then CS_ERR_BAD_HANDLE) or an error occurs.
  *   CS_DISPATCH_ONE_NONBLOCKING  handles at most one; CS_ERR_TRY_AGAIN if none.
@@ -243,8 +246,8 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
  * CPG_MAX_NAME_LENGTH; CS_ERR_EXIST if the handle is already joined, or this
  * process already joined group through another handle. Unlike corosync: after
  * its cpg_leave() completes the handle may join again (any group); while that
- * leave is still in progress cpg_join() returns CS_ERR_TRY_AGAIN instead of
- * spinning; a zero-length name is an ordinary group that leaves no ghost
+ * leave is still in progress cpg_join() waits for it (up to 10 s, then
+ * CS_ERR_TRY_AGAIN); a zero-length name is an ordinary group that leaves no ghost
  * member behind.
  */
 UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_name *group);
@@ -313,8 +316,14 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_free(cpg_handle_t handle, void *buffer);
 
 /*
  * Sends the first msg_len bytes of a cpg_zcb_alloc() buffer, as
- * cpg_mcast_joined() does; the buffer may be reused when the call returns.
- * CS_ERR_TOO_BIG if msg_len exceeds the buffer's size.
+ * cpg_mcast_joined() does; the buffer may be reused when the call returns
+ * CS_OK. CS_ERR_INVALID_PARAM if msg is not such a buffer of this handle or
+ * msg_len exceeds its size; CS_ERR_TOO_BIG above
+ * cpg_max_atomic_msgsize_get(); CS_ERR_BUSY while an earlier send of the
+ * buffer is in progress; CS_ERR_TIMEOUT if the library still reads the buffer
+ * group_join_timeout_ms after queueing the message: it will be delivered, so
+ * do not send it again (a retry would deliver it twice), and do not write the
+ * buffer until a send of it stops returning CS_ERR_BUSY.
  */
 UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_mcast_joined(cpg_handle_t handle, cpg_guarantee_t guarantee,
                                                      void *msg, size_t msg_len);

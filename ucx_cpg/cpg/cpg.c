@@ -402,12 +402,17 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_membership_get(cpg_handle_t handle, struct c
     ucpg_cpg_handle_t *h;
     cs_error_t err;
 
-    if ((groupName == NULL) || (member_list == NULL) || (member_list_entries == NULL) ||
-        (*member_list_entries < 0)) {
+    if ((groupName == NULL) || (member_list == NULL) || (member_list_entries == NULL)) {
         return CS_ERR_INVALID_PARAM;
     }
     if (ucpg_cpg_name_bad(groupName)) {
         return CS_ERR_NAME_TOO_LONG;
+    }
+    /* corosync ignores the value and its callers (its own testcpg among them)
+     * often leave it unset: what cannot be a capacity means corosync's own
+     * bound, so that an unmodified program does not fail at random. */
+    if (*member_list_entries <= 0) {
+        *member_list_entries = CPG_MEMBERS_MAX;
     }
     if (UCPG_CPG_RELAYED(handle)) {
         return ucpg_cpg_relay_membership(handle, groupName, member_list, member_list_entries);

@@ -511,8 +511,8 @@ static void ucpg_cpg_dispatch_idle(void)
  * that found a burst (UCPG_CPG_LINGER_MIN callbacks since it last waited)
  * waits up to UCPG_CPG_LINGER_NS for the next event before it returns,
  * giving its CPU away meanwhile; the eventfd stays set, so producers skip
- * the wake-up. A call lingers for at most UCPG_CPG_LINGER_CALL_NS after it
- * first lingered, so an application that also sends from the dispatching
+ * the wake-up. A call lingers only within UCPG_CPG_LINGER_CALL_NS of its
+ * first take, so an application that also sends from the dispatching
  * thread gets it back.
  * A thread bound to one CPU does not linger: its yield goes to the progress
  * thread, which then spins in its turn, so lingering delayed the very
@@ -531,13 +531,10 @@ static int ucpg_cpg_dispatcher_linger(ucpg_cpg_dispatcher_t *dsp, unsigned burst
     if ((burst < UCPG_CPG_LINGER_MIN) || (ucpg_proc_cpus() < 2)) {
         return 0;
     }
-    /* The clock is read only here: most calls never linger. */
     now   = ucpg_time_ns();
     until = now + UCPG_CPG_LINGER_NS;
-    if (*first_p == 0) {
-        *first_p = now;
-    } else if (now - *first_p > UCPG_CPG_LINGER_CALL_NS) {
-        return 0;
+    if (now - *first_p > UCPG_CPG_LINGER_CALL_NS) {
+        return 0;                     /* *first_p: set by the call's first take */
     }
     ucpg_cpg_release_flush(&dsp->released);   /* the senders' window needs them now */
     do {
@@ -547,6 +544,25 @@ static int ucpg_cpg_dispatcher_linger(ucpg_cpg_dispatcher_t *dsp, unsigned burst
         }
     } while (!ucpg_cpg_finalized(dsp->h) && (ucpg_time_ns() < until));
     return 0;
+}
+
+/*
+ * Whether a CS_DISPATCH_ALL call has run long enough. It runs what is
+ * queued, then what keeps arriving for UCPG_CPG_LINGER_CALL_NS at most: a
+ * producer faster than the callbacks (several senders, a slow callback)
+ * would otherwise keep the call, and the application's thread, for as long
+ * as the flood lasts. *first_p is the end of the call's first take (0
+ * before it); the clock is read once per take, not per callback.
+ */
+static int ucpg_cpg_dispatch_all_done(uint64_t *first_p)
+{
+    uint64_t now = ucpg_time_ns();
+
+    if (*first_p == 0) {
+        *first_p = now;
+        return 0;
+    }
+    return now - *first_p > UCPG_CPG_LINGER_CALL_NS;
 }
 
 /* Takes and runs one callback (all = 0) or everything queued; how many ran. */
@@ -560,6 +576,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
 {
     ucpg_cpg_dispatcher_t dsp;
     unsigned ndispatched = 0, burst, n;
+    int more;
     ucpg_cpg_handle_t *h;
     uint64_t start;
     cs_error_t err;
@@ -583,14 +600,17 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
         }
         break;
     case CS_DISPATCH_ALL:
-        start = 0;                               /* the first linger's time */
+        start = 0;                               /* the end of the first take */
+        more  = 1;
         do {
             burst = 0;
-            while (!ucpg_cpg_finalized(h) && ((n = ucpg_cpg_dispatcher_step(&dsp, 1)) > 0)) {
+            while (more && !ucpg_cpg_finalized(h) &&
+                   ((n = ucpg_cpg_dispatcher_step(&dsp, 1)) > 0)) {
                 burst += n;
+                more = !ucpg_cpg_dispatch_all_done(&start);
             }
             ndispatched += burst;
-        } while (ucpg_cpg_dispatcher_linger(&dsp, burst, &start));
+        } while (more && ucpg_cpg_dispatcher_linger(&dsp, burst, &start));
         if (ndispatched == 0) {
             ucpg_cpg_dispatch_idle();
         }

@@ -104,6 +104,15 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_free(cpg_handle_t handle, void *buffer)
     return err;
 }
 
+/* A send still reading the buffer after group_join_timeout_ms is queued and
+ * will be delivered: CS_ERR_TRY_AGAIN would invite a retry, and with it a
+ * duplicate, so it is CS_ERR_TIMEOUT (the buffer stays in use meanwhile:
+ * CS_ERR_BUSY). */
+static cs_error_t ucpg_cpg_zcb_error(ucpg_status_t status)
+{
+    return (status == UCPG_ERR_TIMEOUT) ? CS_ERR_TIMEOUT : ucpg_cpg_error(status);
+}
+
 UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_mcast_joined(cpg_handle_t handle, cpg_guarantee_t guarantee,
                                                      void *msg, size_t msg_len)
 {
@@ -129,7 +138,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_mcast_joined(cpg_handle_t handle, cpg_gu
     } else if (g == NULL) {
         err = CS_ERR_NOT_EXIST;
     } else {
-        err = ucpg_cpg_error(ucpg_group_mcast_zbuf(g, (int)guarantee, msg, msg_len));
+        err = ucpg_cpg_zcb_error(ucpg_group_mcast_zbuf(g, (int)guarantee, msg, msg_len));
     }
     ucpg_cpg_handle_put(h);
     return err;
