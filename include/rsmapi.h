@@ -10,8 +10,9 @@
  * layer are ucx_cpg's. Behaviour (checks, error precedence, state machine)
  * is specified by the project's RSMAPI fact sheet, rsmapi.md, section 3.
  *
- * One header stands in for the three Solaris ones. Link with -lucx_cpg
- * (a librsm name may be provided later).
+ * One header stands in for the three Solaris ones. Link with -lrsm (after
+ * make install, librsm.so is a linker script naming libucx_cpg) or
+ * -lucx_cpg. Manual pages: rsmapi(3) and one per function.
  *
  * Conventions of the API:
  *   - Every function returns int: RSM_SUCCESS (0) or a positive RSMERR_*
@@ -563,8 +564,9 @@ RSMAPI_API int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg
 /* rsm_memseg_import_get8/16/32/64: read rep_cnt elements of N bits at
  * `offset` into datap, one N-bit access each; offset and datap must be
  * N/8-aligned (RSMERR_BAD_MEM_ALIGNMENT). Also RSMERR_PERM_DENIED (no READ),
- * RSMERR_BAD_OFFSET / _LENGTH, RSMERR_BARRIER_UNINITIALIZED (IMPLICIT mode
- * without init_barrier), RSMERR_CONN_ABORTED, RSMERR_BARRIER_FAILURE. */
+ * RSMERR_BAD_OFFSET / _LENGTH, RSMERR_CONN_ABORTED, RSMERR_BARRIER_FAILURE.
+ * IMPLICIT mode needs no init_barrier: each transfer is complete when it
+ * returns (docs/rsm.md, quirk 1). */
 RSMAPI_API int rsm_memseg_import_get8(rsm_memseg_import_handle_t im_memseg,
                                       off_t offset, uint8_t *datap,
                                       ulong_t rep_cnt);
@@ -634,7 +636,9 @@ RSMAPI_API int rsm_memseg_import_unmap(rsm_memseg_import_handle_t im_memseg);
 /* --- import side: barriers and mode ---------------------------------------- */
 
 /* Binds *barrier to the segment (it also becomes the segment's IMPLICIT-mode
- * barrier); required before get/put in IMPLICIT mode. `type` is advisory.
+ * barrier); needed for open/close/order_barrier, not for get/put in
+ * IMPLICIT mode (Solaris's librsm refuses those without one; ucx_cpg does
+ * not). `type` is advisory.
  * RSMERR_BAD_SEG_HNDL, RSMERR_BAD_BARRIER_PTR, RSMERR_INSUFFICIENT_MEM. */
 RSMAPI_API int rsm_memseg_import_init_barrier(rsm_memseg_import_handle_t im_memseg,
                                               rsm_barrier_type_t type,

@@ -20,7 +20,9 @@
 #      ranks 1 and 3 import from the other host (the exporter is found by
 #      asking a process of its node, boot/remote.c), pass a token with put
 #      and signal; an import from a node with no process fails with
-#      RSMERR_REMOTE_NODE_UNREACHABLE.
+#      RSMERR_REMOTE_NODE_UNREACHABLE; a segment of the loopback controller
+#      published to everyone is imported on its host and refused from the
+#      other (RSMERR_SEG_NOT_PUBLISHED_TO_NODE).
 #   4. A rank killed (SIGKILL) on hostb: the rank of its own host sees it
 #      down through its pidfd ("exited"), the ranks of the other host
 #      through UCX's keepalive ("unreachable", keepalive_ms 200 here),
@@ -122,6 +124,11 @@ grep -q "give each host its own UCX_CPG_NODEID" "$T/same.log" ||
 run "$T/ring.log" "$B/test/mpi/mpirun_cpg_rsm" -r || fail "RSM ring across hosts"
 [ "$(grep -c "<stdout>:rank [0-3]: ok$" "$T/ring.log")" -eq 4 ] || fail "not every rank of the ring said ok"
 grep -q "<stdout>:rank 0: rsm ring token 1003 ok" "$T/ring.log" || fail "the token did not go round"
+# Loopback segments: ranks 0 and 2 import their neighbour's on its node,
+# ranks 1 and 3 are refused it from the other host.
+[ "$(grep -c "<stdout>:rank [02]: rank [13]'s loopback segment imported on its node" "$T/ring.log")" -eq 2 ] &&
+[ "$(grep -c "<stdout>:rank [13]: rank [20]'s loopback segment refused to another node" "$T/ring.log")" -eq 2 ] ||
+    fail "a loopback segment was not kept to its node"
 
 # 4. a death on the other host is seen (mpirun then ends the job: not 0)
 cat >"$T/kill3.sh" <<EOF

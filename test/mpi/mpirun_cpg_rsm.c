@@ -21,7 +21,11 @@
  * and passes 1000 + i on; rank 0 finally checks 1000 + N - 1.
  *
  * The right neighbour may run on another host: its segment is looked for on
- * every node of rsm_get_interconnect_topology (ours first). With -r only
+ * every node of rsm_get_interconnect_topology (ours first). Each rank also
+ * publishes a segment of the loopback controller (SEGID_LOOP_BASE + rank)
+ * with an empty access list: its right neighbour must be able to import it
+ * from the same node and be refused (RSMERR_SEG_NOT_PUBLISHED_TO_NODE)
+ * from another one, since loopback segments are for their node only. With -r only
  * the RSM ring runs (test_mpirun_hosts.sh runs both, across two hosts).
  *
  * Exit status 0 and one "ok" line per rank, or 1 and a FAIL line.
@@ -41,6 +45,7 @@
 #include <unistd.h>
 
 #define SEGID_BASE  0x600000u
+#define SEGID_LOOP_BASE 0x610000u
 #define TIMEOUT_MS  20000
 #define MAX_RANKS   64
 
@@ -224,6 +229,57 @@ static int ring_nodes(const rsm_topology_t *topo, rsm_node_id_t *nodes)
     return n;
 }
 
+/* A page exported through the loopback controller, published to everyone
+ * (which for loopback means: every process of this node). */
+static void *export_loopback_page(rsmapi_controller_handle_t *lctlr_p,
+                                  rsm_memseg_export_handle_t *lex_p)
+{
+    rsm_memseg_id_t segid = SEGID_LOOP_BASE + (rsm_memseg_id_t)rank;
+    long page = sysconf(_SC_PAGESIZE);
+    void *mem;
+    int ret;
+
+    if ((ret = rsm_get_controller("loopback", lctlr_p)) != RSM_SUCCESS) {
+        fail("rsm_get_controller(loopback): %d", ret);
+    }
+    if (posix_memalign(&mem, (size_t)page, (size_t)page) != 0) {
+        fail("out of memory");
+    }
+    if (((ret = rsm_memseg_export_create(*lctlr_p, lex_p, mem, (size_t)page, 0)) !=
+         RSM_SUCCESS) ||
+        ((ret = rsm_memseg_export_publish(*lex_p, &segid, NULL, 0)) != RSM_SUCCESS)) {
+        fail("loopback export of %#x: %d", (unsigned)segid, ret);
+    }
+    return mem;
+}
+
+/* The right neighbour's loopback segment, from the node its ring segment is
+ * on: imported when that is our node, refused from another. */
+static void check_loopback_import(rsmapi_controller_handle_t ctlr, rsm_node_id_t right_node,
+                                  rsm_node_id_t our_node, int right)
+{
+    int want = (right_node == our_node) ? RSM_SUCCESS : RSMERR_SEG_NOT_PUBLISHED_TO_NODE;
+    long deadline = now_ms() + TIMEOUT_MS;
+    rsm_memseg_import_handle_t im;
+    int ret;
+
+    while (((ret = rsm_memseg_import_connect(ctlr, right_node,
+                                             SEGID_LOOP_BASE + (rsm_memseg_id_t)right,
+                                             RSM_PERM_RDWR, &im)) ==
+            RSMERR_SEG_NOT_PUBLISHED) && (now_ms() < deadline)) {
+        usleep(10000);
+    }
+    if (ret != want) {
+        fail("import of rank %d's loopback segment from node %u (ours %u): %d, expected %d",
+             right, (unsigned)right_node, (unsigned)our_node, ret, want);
+    }
+    if (ret == RSM_SUCCESS) {
+        rsm_memseg_import_disconnect(im);
+    }
+    printf("rank %d: rank %d's loopback segment %s\n", rank, right,
+           (ret == RSM_SUCCESS) ? "imported on its node" : "refused to another node");
+}
+
 static void check_rsm_ring(void)
 {
     long page = sysconf(_SC_PAGESIZE), deadline;
@@ -233,11 +289,15 @@ static void check_rsm_ring(void)
     rsm_memseg_import_handle_t im;
     rsm_memseg_id_t segid = SEGID_BASE + (rsm_memseg_id_t)rank;
     rsm_node_id_t nodes[MAX_RANKS + 1];
+    rsmapi_controller_handle_t lctlr;
+    rsm_memseg_export_handle_t lex;
     rsm_topology_t *topo;
     volatile uint64_t *mem;
+    void *lmem;
     uint64_t token;
     int nnodes, i;
 
+    lmem = export_loopback_page(&lctlr, &lex);
     if ((ret = rsm_get_controller("ucx0", &ctlr)) != RSM_SUCCESS) {
         fail("rsm_get_controller: %d", ret);
     }
@@ -281,6 +341,9 @@ static void check_rsm_ring(void)
     if (ret != RSM_SUCCESS) {
         fail("rsm_memseg_import_connect to rank %d: %d", right, ret);
     }
+    /* Before the token: the neighbour keeps its loopback segment until the
+     * token reaches it, so it is still there. */
+    check_loopback_import(ctlr, nodes[i - 1], nodes[0], right);
 
     if (rank != 0) {
         if ((ret = rsm_intr_signal_wait(ex, TIMEOUT_MS)) != RSM_SUCCESS) {
@@ -317,6 +380,9 @@ static void check_rsm_ring(void)
     rsm_memseg_export_destroy(ex);
     rsm_release_controller(ctlr);
     free((void *)mem);
+    rsm_memseg_export_destroy(lex);
+    rsm_release_controller(lctlr);
+    free(lmem);
 }
 
 int main(int argc, char **argv)

@@ -544,6 +544,11 @@ static int ucpg_rsm_export_mode_for(const struct __rsm_memseg_export_handle *e, 
 {
     uint_t i;
 
+    /* A segment of the loopback controller is for this node only, whatever
+     * its access list says (an empty one would let every node in). */
+    if (e->ctlr->loopback && (node != ucpg_domain_nodeid(e->domain))) {
+        return RSMERR_SEG_NOT_PUBLISHED_TO_NODE;
+    }
     if (e->acl_len == 0) {
         *mode_p = e->mode & 0666;
         return RSM_SUCCESS;

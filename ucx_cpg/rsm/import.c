@@ -419,7 +419,7 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
 
 err:
     free(pending.rkey);
-    if ((h != NULL) && (h->eventfd > 0)) {
+    if ((h != NULL) && (h->eventfd >= 0)) {
         close(h->eventfd);
     }
     free(h);
