@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #endif
 #include <getopt.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 
 #include "boot/boot.h"
 #include "core/am.h"
+#include "core/config.h"
 #include "core/proc.h"
 
 enum { DEMO_PING = 1, DEMO_PONG, DEMO_BULK, DEMO_BULK_ACK, DEMO_TURN, DEMO_DONE };
@@ -196,28 +198,37 @@ static int demo_bulk(demo_state_t *s, ucpg_peer_id_t peer, unsigned count, uint8
     return ((s->ack_checked == count) && (s->ack_bad == 0)) ? 0 : -1;
 }
 
+/* A number in min..max and nothing else ("4x", "-1" and overflow are refused
+ * rather than read as 4, 4294967295 or a wrapped value). */
+static int demo_number(const char *text, unsigned long min, unsigned long max, unsigned *out)
+{
+    unsigned long v;
+
+    if (ucpg_config_parse_uint(text, min, max, &v) != NULL) {
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* 0 to run, 1 for -h, -1 for a usage error. */
 static int demo_parse(int argc, char **argv, demo_opts_t *o)
 {
-    int c;
+    int c, bad = 0;
 
     o->nprocs = 4; o->iters = 1000; o->size = 1u << 20; o->bulk = 100; o->timeout_s = 30;
-    while ((c = getopt(argc, argv, "n:i:s:b:t:h")) != -1) {
-        unsigned long v = optarg ? strtoul(optarg, NULL, 10) : 0;
-
+    while (!bad && ((c = getopt(argc, argv, "n:i:s:b:t:h")) != -1)) {
         switch (c) {
-        case 'n': o->nprocs = (unsigned)v; break;
-        case 'i': o->iters = (unsigned)v; break;
-        case 's': o->size = (unsigned)v; break;
-        case 'b': o->bulk = (unsigned)v; break;
-        case 't': o->timeout_s = (unsigned)v; break;
+        case 'n': bad = demo_number(optarg, 1, 64, &o->nprocs); break;
+        case 'i': bad = demo_number(optarg, 1, UINT_MAX, &o->iters); break;
+        case 's': bad = demo_number(optarg, 1, 64u << 20, &o->size); break;
+        case 'b': bad = demo_number(optarg, 1, UINT_MAX, &o->bulk); break;
+        case 't': bad = demo_number(optarg, 1, 86400, &o->timeout_s); break;
+        case 'h': return 1;
         default:  return -1;
         }
     }
-    if ((o->nprocs < 1) || (o->nprocs > 64) || (o->iters < 1) || (o->size < 1) ||
-        (o->size > (64u << 20)) || (o->bulk < 1) || (o->timeout_s < 1) || (optind != argc)) {
-        return -1;
-    }
-    return 0;
+    return (bad || (optind != argc)) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -232,10 +243,11 @@ int main(int argc, char **argv)
     uint8_t *buf;
     int rc = 0;
 
-    if (demo_parse(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: ucx_cpg_demo [-n PROCS(1-64)] [-i ITERS] [-s BYTES(<=64MiB)] "
-                        "[-b COUNT] [-t SEC]\n");
-        return 2;
+    if ((rc = demo_parse(argc, argv, &o)) != 0) {
+        fprintf((rc > 0) ? stdout : stderr,
+                "usage: ucx_cpg_demo [-n PROCS(1-64)] [-i ITERS] [-s BYTES(1-64MiB)] "
+                "[-b COUNT] [-t SEC(1-86400)] [-h]\n");
+        return (rc > 0) ? 0 : 2;
     }
     t0 = ucpg_time_ms();
     if (ucpg_boot_domain_get(&s.d) != UCPG_OK) {

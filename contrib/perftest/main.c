@@ -184,9 +184,9 @@ static int pt_client(pt_opts_t *o)
     ret = pt_host_is_local(o->host, err, sizeof(err));
     if (ret != 1) {
         if (ret == 0) {
-            fprintf(stderr, "ucx_cpg_perftest: '%s' is not this host: multi-host domains are "
-                    "not implemented yet; run the server and the client on the same host "
-                    "(localhost)\n", o->host);
+            fprintf(stderr, "ucx_cpg_perftest: '%s' is not this host: the server and the "
+                    "client meet in this host's registry and talk over the loopback; run "
+                    "both on the same host (localhost)\n", o->host);
         } else {
             fprintf(stderr, "ucx_cpg_perftest: %s\n", err);
         }

@@ -118,9 +118,9 @@ void pt_usage(FILE *stream)
         "               all, bodies of the warm-up and of every 64th timed message)\n"
         "  -h           this help\n"
         "\n"
-        "Server and client must be on the same host (multi-host domains are not implemented\n"
-        "yet) and in the same ucx_cpg domain: a client without UCX_CPG_DOMAIN takes the\n"
-        "server's. MB/s = 2^20 bytes per second, as ucx_perftest.\n"
+        "Server and client must be on the same host (they meet in its registry and talk\n"
+        "over the loopback) and in the same ucx_cpg domain: a client without\n"
+        "UCX_CPG_DOMAIN takes the server's. MB/s = 2^20 bytes per second, as ucx_perftest.\n"
         "Exit status: 0 ok, 1 test or data error, 2 usage, 3 set-up failure, 4 time limit.\n",
         PT_MAX_SIZES, PT_DEFAULT_PORT);
 }

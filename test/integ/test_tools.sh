@@ -28,6 +28,10 @@ check() {  # check NAME EXPECTED_STATUS ACTUAL_STATUS [grep-pattern file]
 "$INFO" extra >"$TMP/out" 2>"$TMP/err"; check info_extra_argument_is_usage_error 2 $? "unexpected argument" "$TMP/err"
 "$INFO" -h >"$TMP/out" 2>"$TMP/err"; check info_help_exits_0 0 $? "usage:" "$TMP/out"
 "$DEMO" -n 0 >"$TMP/out" 2>"$TMP/err"; check demo_bad_option_is_usage_error 2 $? "usage:" "$TMP/err"
+"$DEMO" -n 4x >"$TMP/out" 2>"$TMP/err"; check demo_trailing_garbage_is_usage_error 2 $? "usage:" "$TMP/err"
+"$DEMO" -i -1 >"$TMP/out" 2>"$TMP/err"; check demo_negative_count_is_usage_error 2 $? "usage:" "$TMP/err"
+"$DEMO" -s 4294967297 >"$TMP/out" 2>"$TMP/err"; check demo_huge_size_is_usage_error 2 $? "usage:" "$TMP/err"
+"$DEMO" -h >"$TMP/out" 2>"$TMP/err"; check demo_help_exits_0 0 $? "usage:" "$TMP/out"
 
 UCX_CPG_NODEID=abc "$INFO" -c >"$TMP/out" 2>"$TMP/err"
 check info_bad_nodeid_names_key_and_range 3 $? "UCX_CPG_NODEID" "$TMP/err"

@@ -327,8 +327,8 @@ static size_t ucpg_config_index(const ucpg_config_key_t *k)
  * "0x" after ours; so the text is checked to be nothing but digits of its base
  * before strtoul converts it, and strtoul is left to detect overflow only.
  */
-static const char *ucpg_config_parse_uint(const char *text, unsigned long min,
-                                          unsigned long max, unsigned long *value_p)
+const char *ucpg_config_parse_uint(const char *text, unsigned long min, unsigned long max,
+                                   unsigned long *value_p)
 {
     const char *digits = text;
     const char *charset = "0123456789";

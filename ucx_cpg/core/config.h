@@ -184,4 +184,9 @@ ucpg_status_t ucpg_config_key_info(size_t i, const char **key_p, const char **en
                                    const char **default_p, const char **doc_p);
 ucpg_status_t ucpg_config_key_valid(size_t i, const char **valid_p);
 
+/* An unsigned number in min..max, decimal or 0x hex, and nothing else (no
+ * blanks, no sign): NULL, or why not. Also for the programs in contrib. */
+const char *ucpg_config_parse_uint(const char *text, unsigned long min, unsigned long max,
+                                   unsigned long *value_p);
+
 #endif
