@@ -18,8 +18,10 @@ BUILD=${UCPG_BUILD_DIR:-$TOP/build}
 JOBS=$(nproc 2>/dev/null || echo 2)
 # libcpg-dev: corosync's own headers, to check our <corosync/cpg.h> ABI against.
 # gdb: a failing integration test prints the stacks of its ranks still running.
+# groff-base: test_man_pages.sh renders every manual page.
 PKGS="build-essential autoconf automake libtool pkg-config libucx-dev ucx-utils
-      libhwloc-dev libcmocka-dev libopenmpi-dev openmpi-bin libpmix-dev libcpg-dev gdb"
+      libhwloc-dev libcmocka-dev libopenmpi-dev openmpi-bin libpmix-dev libcpg-dev gdb
+      groff-base"
 
 say() { printf '\n==> %s\n' "$*"; }
 
