@@ -679,7 +679,8 @@ RSMAPI_API int rsm_intr_signal_post(void *memseg, uint_t flags);
 
 /* Waits for and consumes one event; timeout in ms (-1 forever, 0 poll).
  * RSMERR_TIMEOUT, RSMERR_INTERRUPTED, RSMERR_BAD_SEG_HNDL,
- * RSMERR_BAD_ARGS_ERRORS. */
+ * RSMERR_BAD_ARGS_ERRORS; RSMERR_CONN_ABORTED on an import whose exporter
+ * withdrew the segment or died (within 0.1 s, also with -1). */
 RSMAPI_API int rsm_intr_signal_wait(void *memseg, int timeout);
 
 /* Fills *poll_fd for use with rsm_intr_signal_wait_pollfd (not plain poll);

@@ -637,6 +637,44 @@ fail:
     return integ_end(h, 0);
 }
 
+/* Waits for a signal that never comes, with no time limit: the exporter's
+ * unpublish must end the wait with RSMERR_CONN_ABORTED. */
+static int child_wait_signal_until_aborted(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    rsm_node_id_t node;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    ucpg_test_say("CONNECTED");
+    ucpg_test_say("WAITED %d", rsm_intr_signal_wait(im, -1));
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    rsm_release_controller(ctlr);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+static int test_unpublish_ends_a_signal_wait_without_timeout(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64], want[64];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_wait_signal_until_aborted, NULL) == 0,
+                "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0, "no connect");
+    usleep(200000);                            /* it is waiting by now */
+    ucpg_harness_send(h, 0, "UNPUBLISH");
+    snprintf(want, sizeof(want), "WAITED %d", RSMERR_CONN_ABORTED);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "WAITED ", line, sizeof(line), STEP_MS) == 0,
+                "the wait did not end");
+    INTEG_CHECK(strcmp(line, want) == 0, "'%s', want '%s'", line, want);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 static int test_exporter_death_aborts_importers_within_2s(void)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
@@ -1262,6 +1300,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_acl_without_our_node_refuses_connect),
         INTEG_TEST(test_connect_with_bad_perm_bits_is_denied),
         INTEG_TEST(test_unpublish_forces_importers_off),
+        INTEG_TEST(test_unpublish_ends_a_signal_wait_without_timeout),
         INTEG_TEST(test_exporter_death_aborts_importers_within_2s),
         INTEG_TEST(test_importer_death_leaves_exporter_working),
         INTEG_TEST(test_putv_getv_in_explicit_barrier_and_abort_is_sticky),

@@ -116,25 +116,49 @@ static int ucpg_rsm_take_event(int fd)
     return read(fd, &value, sizeof(value)) == (ssize_t)sizeof(value);
 }
 
+/* An import whose connection was aborted (the exporter unpublished, was
+ * destroyed or died) gets no signal any more: a wait on it must end. Looked
+ * at under the lock, since another thread may disconnect it meanwhile. */
+static int ucpg_rsm_signal_aborted(void *memseg)
+{
+    struct __rsm_memseg_import_handle *im = memseg;
+    int aborted;
+
+    ucpg_rsm_engine_lock();
+    aborted = ucpg_rsm_import_valid(im) && __atomic_load_n(&im->aborted, __ATOMIC_ACQUIRE);
+    ucpg_rsm_engine_unlock();
+    return aborted;
+}
+
+/* How often a wait on an import looks whether it was aborted. */
+#define UCPG_RSM_SIGNAL_ABORT_CHECK_MS 100
+
 int rsm_intr_signal_wait(void *memseg, int timeout)
 {
     uint64_t deadline = ucpg_time_ms() + (uint64_t)((timeout > 0) ? timeout : 0);
     struct pollfd pfd;
-    int fd = -1, left, n;
+    int fd = -1, left, n, is_import;
 
     ucpg_rsm_engine_lock();
-    n = (ucpg_rsm_signal_state(memseg, &fd) != NULL);
+    n         = (ucpg_rsm_signal_state(memseg, &fd) != NULL);
+    is_import = n && ucpg_rsm_import_valid(memseg);
     ucpg_rsm_engine_unlock();
     if (!n) {
         return RSMERR_BAD_SEG_HNDL;
     }
     for (;;) {
         if (ucpg_rsm_take_event(fd)) {
-            return RSM_SUCCESS;
+            return RSM_SUCCESS;               /* signals sent before an abort first */
+        }
+        if (is_import && ucpg_rsm_signal_aborted(memseg)) {
+            return RSMERR_CONN_ABORTED;
         }
         left = (timeout < 0) ? -1 : (int)(deadline > ucpg_time_ms() ? deadline - ucpg_time_ms() : 0);
         if (left == 0) {
             return RSMERR_TIMEOUT;
+        }
+        if (is_import && ((left < 0) || (left > UCPG_RSM_SIGNAL_ABORT_CHECK_MS))) {
+            left = UCPG_RSM_SIGNAL_ABORT_CHECK_MS;
         }
         pfd.fd     = fd;
         pfd.events = POLLIN;
