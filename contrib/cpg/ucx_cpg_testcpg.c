@@ -776,7 +776,7 @@ static int tc_parse_ulong(const char *text, unsigned long max, unsigned long *va
 static int tc_parse_args(int argc, char **argv, tc_opts_t *opts)
 {
     unsigned long v;
-    int opt;
+    int opt, shaped = 0;                 /* -w or -T given */
 
     opts->initial_totem = 1;
     opts->count_nul     = 0;
@@ -799,12 +799,14 @@ static int tc_parse_args(int argc, char **argv, tc_opts_t *opts)
                 return -1;
             }
             opts->wait_members = (unsigned)v;
+            shaped = 1;
             break;
         case 'T':
             if ((tc_parse_ulong(optarg, 86400ul, &v) != 0) || (v == 0)) {
                 return -1;
             }
             opts->timeout_s = (unsigned)v;
+            shaped = 1;
             break;
         case 'h': tc_usage(stdout); exit(TC_EXIT_OK);
         default: return -1;
@@ -812,6 +814,10 @@ static int tc_parse_args(int argc, char **argv, tc_opts_t *opts)
     }
     if (optind < argc) {
         opts->group = argv[optind++];
+    }
+    /* -w and -T shape the counted run of -n; alone they would be ignored */
+    if ((opts->count < 0) && shaped) {
+        return -1;
     }
     return (optind == argc) ? 0 : -1;
 }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# test_tools.sh - the command-line contract of ucx_cpg_info and ucx_cpg_demo:
+# test_tools.sh - the command-line contract of ucx_cpg_info, ucx_cpg_demo and
+# ucx_cpg_testcpg:
 # usage errors exit 2 with a usage message, bad configuration exits 3 with a
 # message naming the variable and its valid range, -c prints the effective
 # configuration with each value's origin, and a config file is honoured.
@@ -32,6 +33,8 @@ check() {  # check NAME EXPECTED_STATUS ACTUAL_STATUS [grep-pattern file]
 "$DEMO" -i -1 >"$TMP/out" 2>"$TMP/err"; check demo_negative_count_is_usage_error 2 $? "usage:" "$TMP/err"
 "$DEMO" -s 4294967297 >"$TMP/out" 2>"$TMP/err"; check demo_huge_size_is_usage_error 2 $? "usage:" "$TMP/err"
 "$DEMO" -h >"$TMP/out" 2>"$TMP/err"; check demo_help_exits_0 0 $? "usage:" "$TMP/out"
+"$B/ucx_cpg_testcpg" -w 2 >"$TMP/out" 2>"$TMP/err"; check testcpg_wait_without_count_is_usage_error 2 $? "usage:" "$TMP/err"
+"$B/ucx_cpg_testcpg" -T 5 >"$TMP/out" 2>"$TMP/err"; check testcpg_time_limit_without_count_is_usage_error 2 $? "usage:" "$TMP/err"
 
 UCX_CPG_NODEID=abc "$INFO" -c >"$TMP/out" 2>"$TMP/err"
 check info_bad_nodeid_names_key_and_range 3 $? "UCX_CPG_NODEID" "$TMP/err"
