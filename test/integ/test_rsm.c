@@ -191,6 +191,8 @@ static int child_exporter(int rank, int nprocs, void *arg)
     return 0;
 }
 
+static unsigned connected_segid;     /* of the last connect_to_exporter */
+
 static int connect_to_exporter(rsmapi_controller_handle_t *ctlr, rsm_permission_t perm,
                                rsm_memseg_import_handle_t *im, rsm_node_id_t *node_p)
 {
@@ -208,7 +210,45 @@ static int connect_to_exporter(rsmapi_controller_handle_t *ctlr, rsm_permission_
     }
     *node_p = topo->topology_hdr.local_nodeid;   /* exporter is on our node */
     rsm_free_interconnect_topology(topo);
+    connected_segid = segid;
     return rsm_memseg_import_connect(*ctlr, *node_p, segid, perm, im);
+}
+
+/*
+ * A barrier initialized twice keeps one state; one left behind by its
+ * import's disconnect answers RSMERR_BAD_SEG_HNDL, also after a new import
+ * is connected (the library forgets the import in its barriers when it is
+ * freed, so that one placed at the same address would not revive them;
+ * malloc did not reuse the address here, so that case is not forced).
+ * *im is disconnected and replaced by the new import. 0 or the line.
+ */
+static int barrier_outlives_its_import(rsmapi_controller_handle_t ctlr, rsm_node_id_t node,
+                                       rsm_memseg_import_handle_t *im)
+{
+    rsmapi_barrier_t bar;
+
+    memset(&bar, 0x5a, sizeof(bar));               /* garbage: never followed */
+    if ((rsm_memseg_import_init_barrier(*im, RSM_BARRIER_SEGMENT, &bar) != RSM_SUCCESS) ||
+        (rsm_memseg_import_init_barrier(*im, RSM_BARRIER_SEGMENT, &bar) != RSM_SUCCESS) ||
+        (rsm_memseg_import_open_barrier(&bar) != RSM_SUCCESS) ||
+        (rsm_memseg_import_close_barrier(&bar) != RSM_SUCCESS) ||
+        (rsm_memseg_import_disconnect(*im) != RSM_SUCCESS)) {
+        return __LINE__;
+    }
+    if (rsm_memseg_import_close_barrier(&bar) != RSMERR_BAD_SEG_HNDL) {
+        return __LINE__;
+    }
+    if (rsm_memseg_import_connect(ctlr, node, connected_segid, RSM_PERM_RDWR, im) !=
+        RSM_SUCCESS) {
+        return __LINE__;
+    }
+    if ((rsm_memseg_import_open_barrier(&bar) != RSMERR_BAD_SEG_HNDL) ||
+        (rsm_memseg_import_close_barrier(&bar) != RSMERR_BAD_SEG_HNDL) ||
+        (rsm_memseg_import_destroy_barrier(&bar) != RSM_SUCCESS) ||
+        (rsm_memseg_import_destroy_barrier(&bar) != RSMERR_BARRIER_UNINITIALIZED)) {
+        return __LINE__;
+    }
+    return 0;
 }
 
 static int child_importer(int rank, int nprocs, void *arg)
@@ -258,6 +298,7 @@ static int child_importer(int rank, int nprocs, void *arg)
     EXPECT_RSM(rsm_memseg_import_get(im, SEG_SIZE + 8, buf, 1), RSMERR_BAD_OFFSET);
     EXPECT_RSM(rsm_memseg_import_put32(im, 2, &v32, 1), RSMERR_BAD_MEM_ALIGNMENT);
     EXPECT_RSM(rsm_memseg_import_set_mode(im, (rsm_barrier_mode_t)7), RSMERR_BAD_MODE);
+    EXPECT_RSM(barrier_outlives_its_import(ctlr, node, &im), 0);
     ucpg_test_say("WROTE");
     ucpg_test_wait_for("DONE", STEP_MS);
     EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);

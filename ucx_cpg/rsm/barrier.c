@@ -46,6 +46,51 @@ static struct ucpg_rsm_barrier *ucpg_rsm_barrier_get(rsmapi_barrier_t *bar, int 
     return (*ret_p == RSM_SUCCESS) ? b : NULL;
 }
 
+static void ucpg_rsm_barrier_unlink(struct ucpg_rsm_barrier *b)
+{
+    struct ucpg_rsm_barrier **pp;
+
+    for (pp = &ucpg_rsm_barriers; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == b) {
+            *pp = b->next;
+            break;
+        }
+    }
+}
+
+/* With the engine lock held: frees the state that bar names, if it names one
+ * of ours (privdata is only compared, never followed: it may be garbage).
+ * Returns whether it did. */
+static int ucpg_rsm_barrier_forget(rsmapi_barrier_t *bar)
+{
+    struct ucpg_rsm_barrier *b;
+
+    for (b = ucpg_rsm_barriers; (b != NULL) && (b != bar->privdata); b = b->next) {
+    }
+    if (b == NULL) {
+        return 0;
+    }
+    ucpg_rsm_barrier_unlink(b);
+    if (ucpg_rsm_import_valid(b->import) && (b->import->barrier == b)) {
+        b->import->barrier = NULL;
+    }
+    b->magic      = 0;
+    bar->privdata = NULL;
+    free(b);
+    return 1;
+}
+
+void ucpg_rsm_barriers_orphan(rsm_memseg_import_handle_t im)
+{
+    struct ucpg_rsm_barrier *b;
+
+    for (b = ucpg_rsm_barriers; b != NULL; b = b->next) {
+        if (b->import == im) {
+            b->import = NULL;
+        }
+    }
+}
+
 int rsm_memseg_import_init_barrier(rsm_memseg_import_handle_t im_memseg,
                                    rsm_barrier_type_t type, rsmapi_barrier_t *barrier)
 {
@@ -67,6 +112,7 @@ int rsm_memseg_import_init_barrier(rsm_memseg_import_handle_t im_memseg,
     b->magic  = UCPG_RSM_BARRIER_MAGIC;
     b->import = im_memseg;
     ucpg_rsm_engine_lock();
+    ucpg_rsm_barrier_forget(barrier);     /* initialized again: its old state goes */
     b->next            = ucpg_rsm_barriers;
     ucpg_rsm_barriers  = b;
     im_memseg->barrier = b;       /* the implicit-mode barrier of the handle */
@@ -117,39 +163,15 @@ int rsm_memseg_import_close_barrier(rsmapi_barrier_t *barrier)
     return ucpg_rsm_barrier_check(barrier);
 }
 
-static void ucpg_rsm_barrier_unlink(struct ucpg_rsm_barrier *b)
-{
-    struct ucpg_rsm_barrier **pp;
-
-    for (pp = &ucpg_rsm_barriers; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == b) {
-            *pp = b->next;
-            break;
-        }
-    }
-}
-
 int rsm_memseg_import_destroy_barrier(rsmapi_barrier_t *barrier)
 {
-    struct ucpg_rsm_barrier *b;
-    int ret;
+    int known;
 
     if (barrier == NULL) {
         return RSMERR_BAD_BARRIER_PTR;
     }
     ucpg_rsm_engine_lock();
-    for (b = ucpg_rsm_barriers; (b != NULL) && (b != barrier->privdata); b = b->next) {
-    }
-    ret = (b == NULL) ? RSMERR_BARRIER_UNINITIALIZED : RSM_SUCCESS;
-    if (b != NULL) {
-        ucpg_rsm_barrier_unlink(b);
-        if (ucpg_rsm_import_valid(b->import) && (b->import->barrier == b)) {
-            b->import->barrier = NULL;
-        }
-        b->magic          = 0;
-        barrier->privdata = NULL;
-    }
+    known = ucpg_rsm_barrier_forget(barrier);
     ucpg_rsm_engine_unlock();
-    free(b);
-    return ret;
+    return known ? RSM_SUCCESS : RSMERR_BARRIER_UNINITIALIZED;
 }

@@ -448,6 +448,7 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
     }
     *pp = im_memseg->next;
     im_memseg->magic = 0;
+    ucpg_rsm_barriers_orphan(im_memseg);
     ucpg_rsm_engine_unlock();
     if (!__atomic_load_n(&im_memseg->aborted, __ATOMIC_ACQUIRE)) {
         ucpg_rsm_send_disconnect(im_memseg);

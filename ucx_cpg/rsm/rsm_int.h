@@ -120,6 +120,9 @@ struct __rsm_memseg_import_handle {
 /* import.c */
 extern struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
 int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h);   /* engine lock held */
+/* barrier.c, engine lock held: im is being freed; its barriers answer
+ * RSMERR_BAD_SEG_HNDL from now on, even if a new import gets its address. */
+void ucpg_rsm_barriers_orphan(rsm_memseg_import_handle_t im);
 int ucpg_rsm_import_held(rsm_memseg_import_handle_t h);    /* takes the engine lock */
 int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
                   size_t align, int is_put);
