@@ -193,10 +193,10 @@ static int tool_run(const tool_opts_t *opts)
 static void tool_usage(FILE *stream)
 {
     fprintf(stream,
-            "usage: ucx_cpg_tool [-n] [-e] [-z] [-g GROUP]\n"
+            "usage: ucx_cpg_tool [-e] [-n | [-z] -g GROUP]\n"
             "  (default)  every group and its members (CPG_ITERATION_ALL)\n"
             "  -g GROUP   only GROUP (CPG_ITERATION_ONE_GROUP)\n"
-            "  -n         group names only (CPG_ITERATION_NAME_ONLY)\n"
+            "  -n         group names only (CPG_ITERATION_NAME_ONLY); not with -g\n"
             "  -e         escape names: non-printable bytes and '\\' as \\xNN\n"
             "  -z         with -g: the name length counts a terminating NUL\n"
             "  -h         this help\n"
