@@ -15,6 +15,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "rsmapi.h"
@@ -46,6 +47,34 @@ static void *segment_memory(void)
     void *p = mmap(NULL, SEG_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
     return (p == MAP_FAILED) ? NULL : p;
+}
+
+/* export_create with no file descriptor left (the lowest free one made the
+ * limit for the call): RSMERR_INSUFFICIENT_RESOURCES, as when Solaris
+ * cannot open /dev/rsm. The memory is mapped before the limit drops. */
+static int export_create_without_fds(rsmapi_controller_handle_t ctlr)
+{
+    rsm_memseg_export_handle_t seg;
+    void *mem = segment_memory();
+    struct rlimit old, none;
+    int ret, lowest = dup(0);
+
+    if ((mem == NULL) || (lowest < 0) || (getrlimit(RLIMIT_NOFILE, &old) != 0)) {
+        return -1;
+    }
+    close(lowest);
+    none          = old;
+    none.rlim_cur = (rlim_t)lowest;
+    if (setrlimit(RLIMIT_NOFILE, &none) != 0) {
+        return -1;
+    }
+    ret = rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0);
+    setrlimit(RLIMIT_NOFILE, &old);
+    if (ret == RSM_SUCCESS) {
+        rsm_memseg_export_destroy(seg);
+    }
+    munmap(mem, SEG_SIZE);
+    return ret;
 }
 
 /* Exporter: publish SEGID with acl (NULL = everyone), fill with pattern 1,
@@ -1188,6 +1217,7 @@ static int child_export_errors(int rank, int nprocs, void *arg)
     EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, 100, 0), RSMERR_BAD_MEM_ALIGNMENT);
     EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0), RSM_SUCCESS);
     EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg2, mem2, SEG_SIZE, 0), RSM_SUCCESS);
+    EXPECT_RSM(export_create_without_fds(ctlr), RSMERR_INSUFFICIENT_RESOURCES);
     EXPECT_RSM(rsm_memseg_export_publish(seg, NULL, NULL, 0), RSMERR_BAD_SEGID);
     id = 0x100;
     EXPECT_RSM(rsm_memseg_export_publish(seg, &id, NULL, 0), RSMERR_RESERVED_SEGID);

@@ -176,7 +176,11 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
     e->eventfd = eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
     e->uid     = geteuid();
     e->gid     = getegid();
-    if ((e->eventfd < 0) || (ucpg_rsm_map_memory(e) != UCPG_OK) ||
+    if (e->eventfd < 0) {
+        ret = RSMERR_INSUFFICIENT_RESOURCES;   /* as a failed open of /dev/rsm */
+        goto err;
+    }
+    if ((ucpg_rsm_map_memory(e) != UCPG_OK) ||
         (ucp_rkey_pack(ucpg_domain_ucp_context(d), e->memh, &e->rkey, &e->rkey_len) != UCS_OK)) {
         ret = RSMERR_INSUFFICIENT_MEM;
         goto err;
