@@ -20,10 +20,13 @@
 
 #include "rsmapi.h"
 #include "ucx_cpg_rsm.h"
+#include "boot/boot.h"
+#include "core/am.h"
 #include "core/config.h"
 #include "core/proc.h"
 #include "harness.h"
 #include "integ_run.h"
+#include "rsm/protocol.h"
 
 #define STEP_MS  20000u
 #define SEG_SIZE (64u * 1024u)
@@ -448,6 +451,84 @@ static int test_acl_without_our_node_refuses_connect(void)
 
     snprintf(want, sizeof(want), "CONNECT %d", RSMERR_SEG_NOT_PUBLISHED_TO_NODE);
     return expect_connect(&ea, RSM_PERM_READ, want);
+}
+
+/* The reply a forged CONNECT_REQ got, from the progress thread. */
+static ucpg_rsm_msg_t forged_rep;
+static int            forged_done;
+
+static void forged_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
+                        void *data, size_t len, ucpg_buf_t *buf)
+{
+    (void)arg; (void)src; (void)data; (void)buf;
+    if ((ucpg_rsm_msg_decode(hdr, hdr_len, len, &forged_rep) == UCPG_OK) &&
+        (forged_rep.type == UCPG_RSM_MSG_CONNECT_REP)) {
+        __atomic_store_n(&forged_done, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/*
+ * An importer that claims, in its CONNECT_REQ, to be on the node the access
+ * list names (arg) while the domain knows it on another: the exporter must
+ * judge it by the node it really is on. Speaks the RSM protocol by hand.
+ */
+static int child_forge_node(int rank, int nprocs, void *arg)
+{
+    uint8_t hdr[UCPG_RSM_MSG_LEN];
+    ucpg_peer_info_t peers[4];
+    ucpg_rsm_msg_t req;
+    ucpg_domain_t *d;
+    char line[64];
+    unsigned segid;
+    size_t n, i;
+
+    (void)rank; (void)nprocs;
+    EXPECT_RSM(ucpg_test_wait_line("SEG ", line, sizeof(line), STEP_MS), 0);
+    EXPECT_RSM(sscanf(line, "SEG %u", &segid), 1);
+    EXPECT_RSM(ucpg_boot_domain_get(&d), UCPG_OK);
+    EXPECT_RSM(ucpg_am_register(d, UCPG_AM_ID_RSM, forged_recv, NULL), UCPG_OK);
+    EXPECT_RSM(ucpg_domain_wait_peers(d, 1, STEP_MS), UCPG_OK);
+    EXPECT_RSM(ucpg_domain_peers(d, peers, 4, &n, NULL), UCPG_OK);
+    for (i = 0; (i < n) && peers[i].is_self; ++i) {
+    }
+    memset(&req, 0, sizeof(req));
+    req.type   = UCPG_RSM_MSG_CONNECT_REQ;
+    req.req_id = 1;
+    req.segid  = segid;
+    req.node   = (uint32_t)(uintptr_t)arg;                 /* the lie */
+    req.perm   = RSM_PERM_READ;
+    req.uid    = (uint32_t)geteuid();
+    req.gid    = (uint32_t)getegid();
+    EXPECT_RSM(i < n, 1);                                  /* the exporter */
+    EXPECT_RSM(ucpg_am_send(d, peers[i].id, UCPG_AM_ID_RSM, hdr,
+                            ucpg_rsm_msg_encode(&req, hdr), NULL, 0), UCPG_OK);
+    EXPECT_RSM(ucpg_domain_wait_flag(d, &forged_done, STEP_MS), UCPG_OK);
+    ucpg_test_say("CONNECT %d", forged_rep.err);
+    ucpg_am_unregister(d, UCPG_AM_ID_RSM);
+    ucpg_boot_domain_put(d);
+    return 0;
+}
+
+static int test_acl_judges_the_node_the_domain_knows(void)
+{
+    rsmapi_access_entry_t acl = {ucpg_config_default_nodeid() ^ 1u, RSM_PERM_RDWR};
+    exporter_args_t ea = {&acl, 1, 0};
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64], want[64];
+
+    if (getenv("UCX_CPG_NODEID") != NULL) {
+        acl.ae_node = (rsm_node_id_t)strtoul(getenv("UCX_CPG_NODEID"), NULL, 0) ^ 1u;
+    }
+    INTEG_CHECK(start_pair(h, &ea, 1, child_forge_node, (void*)(uintptr_t)acl.ae_node) == 0,
+                "no segment published");
+    snprintf(want, sizeof(want), "CONNECT %d", RSMERR_SEG_NOT_PUBLISHED_TO_NODE);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECT ", line, sizeof(line), STEP_MS) == 0,
+                "forger silent");
+    INTEG_CHECK(strcmp(line, want) == 0, "'%s', want '%s'", line, want);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
 }
 
 static int test_connect_with_bad_perm_bits_is_denied(void)
@@ -1369,6 +1450,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_export_and_publish_argument_errors),
         INTEG_TEST(test_read_only_acl_allows_get_and_refuses_put_and_rdwr),
         INTEG_TEST(test_acl_without_our_node_refuses_connect),
+        INTEG_TEST(test_acl_judges_the_node_the_domain_knows),
         INTEG_TEST(test_connect_with_bad_perm_bits_is_denied),
         INTEG_TEST(test_unpublish_forces_importers_off),
         INTEG_TEST(test_unpublish_ends_a_signal_wait_without_timeout),

@@ -580,9 +580,8 @@ static int ucpg_rsm_export_perm_ok(const struct __rsm_memseg_export_handle *e,
 }
 
 static int ucpg_rsm_export_add_importer(struct __rsm_memseg_export_handle *e,
-                                        ucpg_peer_id_t peer, uint64_t *token_p)
+                                        const ucpg_peer_info_t *info, uint64_t *token_p)
 {
-    ucpg_peer_info_t info;
     ucpg_rsm_importer_t *grown;
 
     if (e->nimporters == e->importers_cap) {
@@ -593,12 +592,9 @@ static int ucpg_rsm_export_add_importer(struct __rsm_memseg_export_handle *e,
         e->importers     = grown;
         e->importers_cap = e->importers_cap * 2 + 4;
     }
-    if (ucpg_domain_peer_info(e->domain, peer, &info) != UCPG_OK) {
-        return RSMERR_REMOTE_NODE_UNREACHABLE;
-    }
     *token_p = ucpg_rsm_next_token++;
-    e->importers[e->nimporters].peer  = peer;
-    e->importers[e->nimporters].uuid  = info.uuid;
+    e->importers[e->nimporters].peer  = info->id;
+    e->importers[e->nimporters].uuid  = info->uuid;
     e->importers[e->nimporters].token = *token_p;
     ++e->nimporters;
     return RSM_SUCCESS;
@@ -609,6 +605,7 @@ static void ucpg_rsm_export_connect(ucpg_domain_t *d, ucpg_peer_id_t src,
 {
     struct __rsm_memseg_export_handle *e;
     rsm_permission_t mode = 0;
+    ucpg_peer_info_t info;
     ucpg_rsm_msg_t rep;
     void *rkey = NULL;
     size_t rkey_len = 0;
@@ -621,14 +618,18 @@ static void ucpg_rsm_export_connect(ucpg_domain_t *d, ucpg_peer_id_t src,
     e = ucpg_rsm_export_find(req->segid);
     if (e == NULL) {
         rep.err = RSMERR_SEG_NOT_PUBLISHED;
+    } else if (ucpg_domain_peer_info(d, src, &info) != UCPG_OK) {
+        rep.err = RSMERR_REMOTE_NODE_UNREACHABLE;
     } else {
-        rep.err = ucpg_rsm_export_mode_for(e, req->node, &mode);
+        /* The access list is judged by the node the domain knows the peer
+         * by, not by the node the request claims. */
+        rep.err = ucpg_rsm_export_mode_for(e, info.nodeid, &mode);
     }
     if ((rep.err == RSM_SUCCESS) && !ucpg_rsm_export_perm_ok(e, mode, req)) {
         rep.err = RSMERR_PERM_DENIED;
     }
     if (rep.err == RSM_SUCCESS) {
-        rep.err = ucpg_rsm_export_add_importer(e, src, &rep.token);
+        rep.err = ucpg_rsm_export_add_importer(e, &info, &rep.token);
     }
     if (rep.err == RSM_SUCCESS) {
         rep.mode = mode;
