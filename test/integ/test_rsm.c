@@ -410,18 +410,28 @@ static int child_connect_code(int rank, int nprocs, void *arg)
     return 0;
 }
 
+/* Rank 1 must say a line starting with prefix that equals want; then every
+ * child is released. Ends the harness: 0 passed, 1 failed. */
+static int expect_importer_line(ucpg_harness_t *h, const char *prefix, const char *want)
+{
+    char line[64];
+
+    INTEG_CHECK(ucpg_harness_expect(h, 1, prefix, line, sizeof(line), STEP_MS) == 0,
+                "importer silent");
+    INTEG_CHECK(strcmp(line, want) == 0, "'%s', want '%s'", line, want);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 static int expect_connect(exporter_args_t *ea, rsm_permission_t perm, const char *want)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
-    char line[64];
 
     INTEG_CHECK(start_pair(h, ea, 1, child_connect_code, (void*)(uintptr_t)perm) == 0,
                 "no segment published");
-    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECT ", line, sizeof(line), STEP_MS) == 0,
-                "importer silent");
-    INTEG_CHECK(strcmp(line, want) == 0, "perm %o: '%s', want '%s'", perm, line, want);
-    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
-    return integ_end(h, 1);
+    return expect_importer_line(h, "CONNECT ", want);
 fail:
     return integ_end(h, 0);
 }
@@ -514,7 +524,7 @@ static int test_acl_judges_the_node_the_domain_knows(void)
     rsmapi_access_entry_t acl = {ucpg_config_default_nodeid() ^ 1u, RSM_PERM_RDWR};
     exporter_args_t ea = {&acl, 1, 0};
     ucpg_harness_t *h = ucpg_harness_create(60000);
-    char line[64], want[64];
+    char want[64];
 
     if (getenv("UCX_CPG_NODEID") != NULL) {
         acl.ae_node = (rsm_node_id_t)strtoul(getenv("UCX_CPG_NODEID"), NULL, 0) ^ 1u;
@@ -522,11 +532,7 @@ static int test_acl_judges_the_node_the_domain_knows(void)
     INTEG_CHECK(start_pair(h, &ea, 1, child_forge_node, (void*)(uintptr_t)acl.ae_node) == 0,
                 "no segment published");
     snprintf(want, sizeof(want), "CONNECT %d", RSMERR_SEG_NOT_PUBLISHED_TO_NODE);
-    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECT ", line, sizeof(line), STEP_MS) == 0,
-                "forger silent");
-    INTEG_CHECK(strcmp(line, want) == 0, "'%s', want '%s'", line, want);
-    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
-    return integ_end(h, 1);
+    return expect_importer_line(h, "CONNECT ", want);
 fail:
     return integ_end(h, 0);
 }
@@ -809,7 +815,7 @@ static int child_wait_signal_until_aborted(int rank, int nprocs, void *arg)
 static int test_unpublish_ends_a_signal_wait_without_timeout(void)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
-    char line[64], want[64];
+    char want[64];
 
     INTEG_CHECK(start_pair(h, NULL, 1, child_wait_signal_until_aborted, NULL) == 0,
                 "no segment");
@@ -817,11 +823,7 @@ static int test_unpublish_ends_a_signal_wait_without_timeout(void)
     usleep(200000);                            /* it is waiting by now */
     ucpg_harness_send(h, 0, "UNPUBLISH");
     snprintf(want, sizeof(want), "WAITED %d", RSMERR_CONN_ABORTED);
-    INTEG_CHECK(ucpg_harness_expect(h, 1, "WAITED ", line, sizeof(line), STEP_MS) == 0,
-                "the wait did not end");
-    INTEG_CHECK(strcmp(line, want) == 0, "'%s', want '%s'", line, want);
-    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
-    return integ_end(h, 1);
+    return expect_importer_line(h, "WAITED ", want);
 fail:
     return integ_end(h, 0);
 }
