@@ -50,6 +50,10 @@ static void fuzz_group_header(const uint8_t *p, size_t n)
     if (m.type == UCPG_GROUP_MSG_EVT) {
         FUZZ_CHECK(m.b < m.a);
     }
+    if ((m.type == UCPG_GROUP_MSG_SILENT) || (m.type == UCPG_GROUP_MSG_EXPEL) ||
+        (m.type == UCPG_GROUP_MSG_UNANSWERED)) {
+        FUZZ_CHECK(m.origin.uuid != 0);            /* they name a process */
+    }
     if (m.kind == UCPG_GROUP_KIND_LEAVE) {
         FUZZ_CHECK((m.type == UCPG_GROUP_MSG_REQ) && (m.guarantee >= 2) && (m.guarantee <= 5));
     } else {

@@ -1485,6 +1485,15 @@ fail:
     return -1;
 }
 
+/* The end of most children: says word, waits for DONE, finalizes. */
+static int say_then_finish(cpg_handle_t h, const char *word)
+{
+    ucpg_test_say("%s", word);
+    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
+    EXPECT_CS(cpg_finalize(h), CS_OK);
+    return 0;
+}
+
 /* After a removal: our next message must come back (REMOVED), then DONE. */
 static int group_goes_on(cpg_handle_t h)
 {
@@ -1494,10 +1503,7 @@ static int group_goes_on(cpg_handle_t h)
     DISPATCH_UNTIL(h, cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1) == CS_OK);
     DISPATCH_UNTIL(h, seen.own_marked > 0);
     EXPECT_TRUE(seen.own_marked > 0);
-    ucpg_test_say("REMOVED");
-    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
-    EXPECT_CS(cpg_finalize(h), CS_OK);
-    return 0;
+    return say_then_finish(h, "REMOVED");
 }
 
 /* Joins group name and dispatches until it has n members (JOINED, READY). */
@@ -1583,6 +1589,15 @@ fail:
     return -1;
 }
 
+/* The end of a test that stopped the sequencer seq (0: it runs again). */
+static int stopped_sequencer_end(ucpg_harness_t *h, pid_t seq, int passed)
+{
+    if (seq != 0) {
+        kill(seq, SIGCONT);
+    }
+    return integ_end(h, passed);
+}
+
 static int run_stopped_sequencer(int n)
 {
     ucpg_harness_t *h = ucpg_harness_create(90000);
@@ -1649,10 +1664,7 @@ static int child_safe_held(int rank, int nprocs, void *arg)
     DISPATCH_UNTIL(h, seen.left_pid == seq_pid);
     EXPECT_TRUE((seen.left_pid == seq_pid) && (seen.left_reason == CPG_REASON_PROCDOWN));
     EXPECT_TRUE((seen.marked == 1) && (seen.marked_at_confchg == 1));
-    ucpg_test_say("DELIVERED");
-    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
-    EXPECT_CS(cpg_finalize(h), CS_OK);
-    return 0;
+    return say_then_finish(h, "DELIVERED");
 }
 
 static int test_stopped_sequencer_holding_safe_removed(void)
@@ -1804,10 +1816,7 @@ static int child_zcb_held(int rank, int nprocs, void *arg)
         memset(buf, 0x22, ZCB_HELD_LEN);     /* free again: sent at once */
         EXPECT_CS(cpg_zcb_mcast_joined(h, CPG_TYPE_AGREED, buf, ZCB_HELD_LEN), CS_OK);
     }
-    ucpg_test_say("ONCE");
-    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
-    EXPECT_CS(cpg_finalize(h), CS_OK);
-    return 0;
+    return say_then_finish(h, "ONCE");
 }
 
 static int test_zcb_send_timing_out_is_not_sent_twice(void)
@@ -1833,10 +1842,79 @@ static int test_zcb_send_timing_out_is_not_sent_twice(void)
     INTEG_CHECK(sequencer_expelled_then_done(h, &seq, 3) == 0, "after the removal");
     passed = 1;
 fail:
-    if (seq != 0) {
-        kill(seq, SIGCONT);
+    return stopped_sequencer_end(h, seq, passed);
+}
+
+/*
+ * An idle group whose sequencer is stopped: nobody in it waits on the
+ * sequencer, so nobody suspects it, and a process that joins asks the
+ * sequencer alone. Its join used to go unanswered for as long as the stop
+ * lasted (CS_ERR_TRY_AGAIN at every try). Rank 0 founds the group, rank 1
+ * joins, and neither sends; rank 0 is stopped, then rank 2 joins. Rank 2's
+ * join must succeed (retrying on TRY_AGAIN within the step), rank 1 must see
+ * rank 0 leave with PROCDOWN and rank 2 join, and rank 0, continued, must
+ * find itself removed.
+ */
+static int joiner_gets_in(void)
+{
+    struct cpg_name g = name_of("silent-join");
+    uint64_t until = ucpg_test_now_ms() + STEP_MS;
+    cpg_handle_t h;
+    cs_error_t err;
+
+    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+    while (((err = cpg_join(h, &g)) == CS_ERR_TRY_AGAIN) && (ucpg_test_now_ms() < until)) {
     }
-    return integ_end(h, passed);
+    EXPECT_CS(err, CS_OK);
+    DISPATCH_UNTIL(h, seen.members == 2);
+    EXPECT_TRUE(seen.members == 2);
+    return say_then_finish(h, "IN");
+}
+
+static int child_join_past_stopped(int rank, int nprocs, void *arg)
+{
+    unsigned seq_pid = 0, joiner_pid = 0;
+    char line[64];
+    cpg_handle_t h;
+
+    (void)nprocs; (void)arg;
+    if (rank == 2) {
+        return joiner_gets_in();
+    }
+    if (join_and_wait("silent-join", 2, &h) != 0) {
+        return 1;
+    }
+    if (rank == 0) {
+        return expelled_check(h);
+    }
+    EXPECT_TRUE((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) &&
+                (sscanf(line, "WATCH %u %u", &seq_pid, &joiner_pid) == 2));
+    DISPATCH_UNTIL(h, (seen.joined_pid == joiner_pid) && (seen.members == 2));
+    EXPECT_TRUE((seen.joined_pid == joiner_pid) && (seen.members == 2) &&
+                (seen.left_pid == seq_pid) && (seen.left_reason == CPG_REASON_PROCDOWN));
+    return say_then_finish(h, "SAW");
+}
+
+static int test_join_past_a_stopped_idle_sequencer(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    int passed = 0;
+    pid_t seq = 0;
+
+    INTEG_CHECK(silence_setup(h, 2, child_join_past_stopped, NULL) == 0, "setup");
+    seq = ucpg_harness_pid(h, 0);
+    INTEG_CHECK(ucpg_harness_stop_pid(seq, 2000) == 0, "SIGSTOP");
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_join_past_stopped, NULL) == 2, "fork the joiner");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "WATCH %d %d", (int)seq, (int)ucpg_harness_pid(h, 2)) == 0,
+                "WATCH");
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "IN", NULL, 0, STEP_MS) == 0,
+                "the join past a stopped sequencer did not succeed");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "SAW", NULL, 0, STEP_MS) == 0,
+                "the member did not see the sequencer removed and the joiner in");
+    INTEG_CHECK(sequencer_expelled_then_done(h, &seq, 3) == 0, "after the removal");
+    passed = 1;
+fail:
+    return stopped_sequencer_end(h, seq, passed);
 }
 
 static int test_stopped_sequencer_removed(void) { return run_stopped_sequencer(3); }
@@ -1875,10 +1953,7 @@ static int child_zcb_member(int rank, int nprocs, void *arg)
     EXPECT_TRUE(wait_count(h, &seen.delivered, 1) == 0);
     EXPECT_TRUE((seen.last_len == len) && (seen.last_first == 0x5a) &&
                 (seen.last_end == 0x5a));
-    ucpg_test_say("GOT");
-    EXPECT_TRUE(ucpg_test_wait_for("DONE", STEP_MS) == 0);
-    EXPECT_CS(cpg_finalize(h), CS_OK);
-    return 0;
+    return say_then_finish(h, "GOT");
 }
 
 static int test_zcb_from_a_member_that_is_not_the_sequencer(void)
@@ -2077,6 +2152,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_stopped_sequencer_of_two_removed),
     INTEG_TEST(test_stopped_sequencer_holding_safe_removed),
     INTEG_TEST(test_stopped_sequencer_and_successor_removed),
+    INTEG_TEST(test_join_past_a_stopped_idle_sequencer),
     INTEG_TEST(test_zcb_send_timing_out_is_not_sent_twice),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
 };

@@ -41,7 +41,8 @@ static ucpg_status_t round_trip(const ucpg_group_msg_t *m, ucpg_group_msg_t *out
 static void test_each_silence_message_survives_the_wire(void **state)
 {
     const uint8_t types[] = {UCPG_GROUP_MSG_SILENT, UCPG_GROUP_MSG_PROBE,
-                             UCPG_GROUP_MSG_ALIVE, UCPG_GROUP_MSG_EXPEL};
+                             UCPG_GROUP_MSG_ALIVE, UCPG_GROUP_MSG_EXPEL,
+                             UCPG_GROUP_MSG_UNANSWERED};
     ucpg_group_msg_t m, out;
     size_t i;
 
@@ -57,7 +58,7 @@ static void test_each_silence_message_survives_the_wire(void **state)
     }
 }
 
-/* SILENT and EXPEL name a process: a uuid of 0 names nobody. */
+/* SILENT, EXPEL and UNANSWERED name a process: a uuid of 0 names nobody. */
 static void test_silent_and_expel_need_the_sequencer(void **state)
 {
     ucpg_group_msg_t m, out;
@@ -67,6 +68,8 @@ static void test_silent_and_expel_need_the_sequencer(void **state)
     m.origin.uuid = 0;
     assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
     m.type = UCPG_GROUP_MSG_EXPEL;
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+    m.type = UCPG_GROUP_MSG_UNANSWERED;
     assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
 }
 

@@ -361,6 +361,7 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
     case UCPG_GROUP_MSG_PROBE:
     case UCPG_GROUP_MSG_ALIVE:
     case UCPG_GROUP_MSG_EXPEL:
+    case UCPG_GROUP_MSG_UNANSWERED:
         if (g != NULL) {
             ucpg_group_silence_recv(g, src, info->uuid, msg);
         }

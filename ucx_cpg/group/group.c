@@ -144,6 +144,10 @@ static void ucpg_group_join_send_wait(ucpg_group_t *g, const ucpg_group_req_t *j
                (ucpg_group_engine_wait(&g->cond, (slice < deadline_ns) ? slice : deadline_ns) !=
                 ETIMEDOUT)) {
         }
+        if ((g->state == UCPG_GROUP_JOINING) &&
+            ucpg_group_silence_joining(g, g->seq_slot, g->seq_uuid)) {
+            g->join_retry = 1;                 /* the directory names another sequencer */
+        }
     }
 }
 
@@ -180,7 +184,9 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     }
     if ((ucpg_domain_peer_info(ucpg_group_engine.domain, entry.seq_slot, &seq) != UCPG_OK) ||
         (seq.uuid != entry.seq_uuid) || (seq.state != UCPG_PEER_STATE_UP)) {
-        /* A new sequencer is taking over, or it is still connecting to us. */
+        /* A new sequencer is taking over, or it is still connecting to us
+         * (for good, if it is stopped: silence.c). */
+        ucpg_group_silence_joining(g, entry.seq_slot, entry.seq_uuid);
         ucpg_group_engine_unlock();
         usleep(1000);
         ucpg_group_engine_lock();

@@ -204,6 +204,11 @@ struct ucpg_group {
     uint64_t               probe_heard_from; /* uuid of that member */
     uint64_t               probe_id;       /* as the candidate: the probe out, */
     uint64_t               probe_since;    /* ns, sent then (0: none) */
+    uint64_t               joiner_waits;   /* ns: a joiner last said the sequencer does
+                                            * not answer it (UNANSWERED; 0: never) */
+    uint64_t               join_seq_uuid;  /* joining: the sequencer we wait on, */
+    uint64_t               join_since;     /* ns, since then, */
+    uint64_t               join_told;      /* ns, and when we last told the members */
     unsigned               nexpelled;      /* ever; the last few are kept */
     struct {
         uint32_t slot;
@@ -415,9 +420,16 @@ void ucpg_group_recovery_cut_off(ucpg_group_t *g);
 /* --- silence.c ------------------------------------------------------------- */
 /* Timer, as a member: suspects a silent sequencer, or decides a probe. */
 void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now);
-/* SILENT, PROBE, ALIVE or EXPEL from peer src. */
+/* SILENT, PROBE, ALIVE, EXPEL or UNANSWERED from peer src. */
 void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                              const ucpg_group_msg_t *msg);
+/* Joining, locked: the sequencer (seq_slot, seq_uuid) the directory named
+ * has not answered our JOIN yet, or cannot even be reached. After
+ * UCPG_GROUP_JOIN_TELL_MS of that, and then once a second, the group's other
+ * members are told (UNANSWERED). Returns 1 if the directory names another
+ * sequencer or incarnation by then (look the group up again). Unlocks while
+ * it reads the directory. */
+int  ucpg_group_silence_joining(ucpg_group_t *g, uint32_t seq_slot, uint64_t seq_uuid);
 /* Whether peer (slot, uuid) was expelled from g: its messages are dropped. */
 int  ucpg_group_silence_expelled(const ucpg_group_t *g, uint32_t slot, uint64_t uuid);
 

@@ -77,6 +77,7 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
         return (m->kind == UCPG_GROUP_KIND_DATA) && (m->a != 0) && (m->guarantee == 0);
     case UCPG_GROUP_MSG_SILENT:
     case UCPG_GROUP_MSG_EXPEL:
+    case UCPG_GROUP_MSG_UNANSWERED:
         return (m->kind == UCPG_GROUP_KIND_DATA) && (m->origin.uuid != 0);
     case UCPG_GROUP_MSG_PROBE:
     case UCPG_GROUP_MSG_ALIVE:

@@ -28,7 +28,9 @@ typedef enum ucpg_group_msg_type {
     UCPG_GROUP_MSG_PROBE    = 10, /* candidate -> member: answer me */
     UCPG_GROUP_MSG_ALIVE    = 11, /* member -> candidate: the answer */
     UCPG_GROUP_MSG_EXPEL    = 12, /* candidate -> all: the sequencer (origin) is out */
-    UCPG_GROUP_MSG_LAST     = 12
+    UCPG_GROUP_MSG_UNANSWERED = 13, /* joiner -> members: the sequencer (origin) does not
+                                     * answer my JOIN */
+    UCPG_GROUP_MSG_LAST     = 13
 } ucpg_group_msg_type_t;
 
 typedef enum ucpg_group_kind {
@@ -68,7 +70,8 @@ typedef struct ucpg_group_origin {
  *   PROBE    a = probe id
  *   ALIVE    a = the probe id answered
  *   EXPEL    a = view id; origin = the sequencer removed
- * origin is meaningful for EVT, SILENT and EXPEL only.
+ *   UNANSWERED origin = the sequencer that does not answer
+ * origin is meaningful for EVT, SILENT, EXPEL and UNANSWERED only.
  */
 typedef struct ucpg_group_msg {
     uint8_t             type;

@@ -31,6 +31,14 @@
  * expels the passed-over members that did not answer its probe either, so
  * that the recovery's successor (the oldest member alive) is not one of them.
  *
+ * Nobody waits on the sequencer of an idle group, but a process that joins
+ * does, and it asks the sequencer alone (its JOIN, or the connection that
+ * must come first). When that has gone unanswered for
+ * UCPG_GROUP_JOIN_TELL_MS, the joiner tells the group's other members, as
+ * the directory lists them (UNANSWERED), once a second while it lasts; each
+ * of them then waits on the sequencer as for a request of its own, for
+ * UCPG_GROUP_JOINER_WAIT_MS after the last word, and step 1 follows.
+ *
  * An expelled process is alive and may send again once it runs: everything
  * it sends about the group afterwards is dropped (ucpg_group_silence_expelled),
  * or an event it numbered after the cut could pass for the successor's.
@@ -42,10 +50,17 @@
 
 #include <inttypes.h>
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "boot/directory.h"
 #include "core/log.h"
 #include "core/proc.h"
 
 #define UCPG_GROUP_SILENT_RETELL_NS 1000000000ull   /* SILENT at most once a second */
+#define UCPG_GROUP_JOIN_TELL_MS     1000u  /* a JOIN unanswered this long: tell, and
+                                            * again this often */
+#define UCPG_GROUP_JOINER_WAIT_MS   3000u  /* a member waits this long after the word */
 
 static int ucpg_group_silence_is_seq(const ucpg_group_t *g, const ucpg_group_member_t *m)
 {
@@ -250,15 +265,20 @@ static int ucpg_group_silence_pass_over(ucpg_group_t *g, ucpg_group_member_t *ca
     return 1;
 }
 
-/* What we wait on the sequencer for: our requests to be ordered, or the
- * SAFE message next in line to be declared stable (an idle group with one
- * held would otherwise wait for the stopped sequencer forever). */
-static const char *ucpg_group_silence_awaited(ucpg_group_t *g)
+/* What we wait on the sequencer for: our requests to be ordered, a
+ * joiner's JOIN, or the SAFE message next in line to be declared stable (an
+ * idle group with one held would otherwise wait for the stopped sequencer
+ * forever). */
+static const char *ucpg_group_silence_awaited(ucpg_group_t *g, uint64_t now)
 {
     const ucpg_group_event_t *ev;
 
     if (g->pending_count > 0) {
         return "request(s) of ours unanswered";
+    }
+    if ((g->joiner_waits != 0) &&
+        (now - g->joiner_waits < UCPG_GROUP_JOINER_WAIT_MS * 1000000ull)) {
+        return "a joiner unanswered";
     }
     if (g->delivered >= g->received) {
         return NULL;
@@ -286,7 +306,7 @@ void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now)
         }
         return;
     }
-    if ((awaited = ucpg_group_silence_awaited(g)) == NULL) {
+    if ((awaited = ucpg_group_silence_awaited(g, now)) == NULL) {
         return;
     }
     ucpg_group_timer_arm(250);
@@ -417,6 +437,26 @@ static void ucpg_group_silence_recv_expel(ucpg_group_t *g, uint32_t src, uint64_
     ucpg_group_silence_drop_seq(g, seq);
 }
 
+/* UNANSWERED: a process of the domain (a joiner: not in our view yet)
+ * says our sequencer ignores it. Only the sequencer it names is checked, and
+ * only whether it answers a probe: a false word costs a probe, no more. */
+static void ucpg_group_silence_recv_unanswered(ucpg_group_t *g, uint32_t src,
+                                               const ucpg_group_msg_t *msg)
+{
+    if (!ucpg_group_silence_applies(g) || (msg->origin.slot != g->seq_slot) ||
+        (msg->origin.uuid != g->seq_uuid)) {
+        ucpg_debug("group: ignoring UNANSWERED from peer %u about peer %u", src,
+                   msg->origin.slot);
+        return;
+    }
+    if (g->joiner_waits == 0) {
+        ucpg_info("group: peer %u says the sequencer (peer %u) does not answer its join",
+                  src, g->seq_slot);
+    }
+    g->joiner_waits = ucpg_time_ns();
+    ucpg_group_timer_arm(1);
+}
+
 void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                              const ucpg_group_msg_t *msg)
 {
@@ -437,5 +477,86 @@ void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
     case UCPG_GROUP_MSG_EXPEL:
         ucpg_group_silence_recv_expel(g, src, uuid, msg);
         break;
+    case UCPG_GROUP_MSG_UNANSWERED:
+        ucpg_group_silence_recv_unanswered(g, src, msg);
+        break;
     }
+}
+
+/* --- as a joiner ------------------------------------------------------------------ */
+
+/* The group as the directory lists it now. */
+typedef struct ucpg_group_silence_look {
+    uint64_t                 gen;
+    uint32_t                 seq_slot;
+    uint64_t                 seq_uuid;
+    int                      moved;      /* another sequencer or incarnation, or none */
+    ucpg_registry_gmember_t *members;
+    uint32_t                 nmembers;
+} ucpg_group_silence_look_t;
+
+static void ucpg_group_silence_look_one(void *arg, const ucpg_registry_group_t *group,
+                                        const ucpg_registry_gmember_t *members,
+                                        uint32_t nmembers)
+{
+    ucpg_group_silence_look_t *look = arg;
+
+    look->moved = (group->gen != look->gen) || (group->seq_slot != look->seq_slot) ||
+                  (group->seq_uuid != look->seq_uuid);
+    free(look->members);
+    look->members  = malloc((nmembers + 1u) * sizeof(*members));
+    look->nmembers = (look->members != NULL) ? nmembers : 0;
+    if (look->nmembers > 0) {
+        memcpy(look->members, members, nmembers * sizeof(*members));
+    }
+}
+
+/* UNANSWERED to every member listed but the sequencer and ourselves. */
+static void ucpg_group_silence_tell_listed(ucpg_group_t *g, const ucpg_group_silence_look_t *look)
+{
+    ucpg_group_msg_t msg;
+    uint32_t i;
+
+    ucpg_group_msg_init(g, UCPG_GROUP_MSG_UNANSWERED, &msg);
+    msg.origin.slot = look->seq_slot;
+    msg.origin.uuid = look->seq_uuid;
+    for (i = 0; i < look->nmembers; ++i) {
+        const ucpg_registry_gmember_t *m = &look->members[i];
+        if (((m->slot != look->seq_slot) || (m->uuid != look->seq_uuid)) &&
+            !ucpg_group_is_self(m->slot, m->uuid)) {
+            ucpg_group_send(m->slot, m->uuid, &msg, NULL);
+        }
+    }
+}
+
+int ucpg_group_silence_joining(ucpg_group_t *g, uint32_t seq_slot, uint64_t seq_uuid)
+{
+    ucpg_group_silence_look_t look = {g->ggen, seq_slot, seq_uuid, 1, NULL, 0};
+    uint64_t now = ucpg_time_ns(), tell_ns = UCPG_GROUP_JOIN_TELL_MS * 1000000ull;
+    ucpg_status_t status;
+
+    if (g->join_seq_uuid != seq_uuid) {
+        g->join_seq_uuid = seq_uuid;            /* a new wait */
+        g->join_since    = now;
+        g->join_told     = 0;
+        return 0;
+    }
+    if ((now - g->join_since < tell_ns) || ((g->join_told != 0) && (now - g->join_told < tell_ns))) {
+        return 0;
+    }
+    g->join_told = now;
+    /* The name is fixed and g stays ours while we join: both may be read
+     * unlocked. The directory may be another node's: no lock while we ask. */
+    ucpg_group_engine_unlock();
+    status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, g->name, g->name_len,
+                                   ucpg_group_silence_look_one, &look);
+    ucpg_group_engine_lock();
+    if ((status == UCPG_OK) && !look.moved && (g->state == UCPG_GROUP_JOINING)) {
+        ucpg_info("group: the sequencer (peer %u) has not answered our join for %llu ms: "
+                  "telling the other members", seq_slot,
+                  (unsigned long long)((now - g->join_since) / 1000000ull));
+        ucpg_group_silence_tell_listed(g, &look);
+    }
+    free(look.members);
+    return (status == UCPG_OK) && look.moved;
 }
