@@ -794,18 +794,51 @@ fail:
     return integ_end(h, 0);
 }
 
-/* Waits for a signal that never comes, with no time limit: the exporter's
- * unpublish must end the wait with RSMERR_CONN_ABORTED. */
+/* Waits on im's pollfd, without a time limit, until it reports something
+ * else than a signal (at most 8 times); says what each wait reported, then
+ * what a signal wait and one more pollfd wait say. */
+static int wait_pollfd_until_hangup(rsm_memseg_import_handle_t im)
+{
+    char seen[128] = "";
+    struct pollfd pfd;
+    int i, n = 0, ret = RSM_SUCCESS;
+
+    EXPECT_RSM(rsm_memseg_get_pollfd(im, &pfd), RSM_SUCCESS);
+    ucpg_test_say("CONNECTED");
+    for (i = 0; (i < 8) && (ret == RSM_SUCCESS); ++i) {
+        pfd.revents = 0;
+        ret = rsm_intr_signal_wait_pollfd(&pfd, 1, -1, &n);
+        snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%d:%d:%#x", i ? "," : "",
+                 ret, n, (unsigned)pfd.revents);
+        if (pfd.revents != POLLRDNORM) {
+            break;
+        }
+    }
+    pfd.revents = 0;
+    ret = rsm_intr_signal_wait_pollfd(&pfd, 1, 1000, &n);
+    ucpg_test_say("WAITED %s then %d, %d:%#x", seen, rsm_intr_signal_wait(im, 0), ret,
+                  (unsigned)pfd.revents);
+    EXPECT_RSM(rsm_memseg_release_pollfd(im), RSM_SUCCESS);
+    return 0;
+}
+
+/* Waits for a signal that never comes, with no time limit (arg NULL:
+ * rsm_intr_signal_wait, else the pollfd): the exporter's unpublish must end
+ * the wait with RSMERR_CONN_ABORTED, or POLLHUP on the pollfd. */
 static int child_wait_signal_until_aborted(int rank, int nprocs, void *arg)
 {
     rsmapi_controller_handle_t ctlr;
     rsm_memseg_import_handle_t im;
     rsm_node_id_t node;
 
-    (void)rank; (void)nprocs; (void)arg;
+    (void)rank; (void)nprocs;
     EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
-    ucpg_test_say("CONNECTED");
-    ucpg_test_say("WAITED %d", rsm_intr_signal_wait(im, -1));
+    if (arg == NULL) {
+        ucpg_test_say("CONNECTED");
+        ucpg_test_say("WAITED %d", rsm_intr_signal_wait(im, -1));
+    } else if (wait_pollfd_until_hangup(im) != 0) {
+        return 1;
+    }
     EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
     rsm_release_controller(ctlr);
     ucpg_test_wait_for("DONE", STEP_MS);
@@ -823,6 +856,32 @@ static int test_unpublish_ends_a_signal_wait_without_timeout(void)
     usleep(200000);                            /* it is waiting by now */
     ucpg_harness_send(h, 0, "UNPUBLISH");
     snprintf(want, sizeof(want), "WAITED %d", RSMERR_CONN_ABORTED);
+    return expect_importer_line(h, "WAITED ", want);
+fail:
+    return integ_end(h, 0);
+}
+
+/*
+ * The pollfd of an import wakes when the import is aborted: the exporter
+ * posts two signals, then unpublishes. A wait on the pollfd with no time
+ * limit must report the two signals (POLLRDNORM), then POLLHUP (the abort
+ * is no signal), and go on reporting POLLHUP at once; a signal wait then
+ * says RSMERR_CONN_ABORTED. Before, the third wait never returned.
+ */
+static int test_unpublish_wakes_the_import_pollfd(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    char line[64], want[128];
+
+    INTEG_CHECK(start_pair(h, NULL, 1, child_wait_signal_until_aborted, (void*)1) == 0,
+                "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0, "no connect");
+    ucpg_harness_send(h, 0, "POSTSIG 2");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "POSTED ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "POSTED 0") == 0, "post: %s", line);
+    ucpg_harness_send(h, 0, "UNPUBLISH");
+    snprintf(want, sizeof(want), "WAITED 0:1:%#x,0:1:%#x,0:1:%#x then %d, 0:%#x", POLLRDNORM,
+             POLLRDNORM, POLLHUP, RSMERR_CONN_ABORTED, POLLHUP);
     return expect_importer_line(h, "WAITED ", want);
 fail:
     return integ_end(h, 0);
@@ -1456,6 +1515,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_connect_with_bad_perm_bits_is_denied),
         INTEG_TEST(test_unpublish_forces_importers_off),
         INTEG_TEST(test_unpublish_ends_a_signal_wait_without_timeout),
+        INTEG_TEST(test_unpublish_wakes_the_import_pollfd),
         INTEG_TEST(test_exporter_death_aborts_importers_within_2s),
         INTEG_TEST(test_importer_death_leaves_exporter_working),
         INTEG_TEST(test_putv_getv_in_explicit_barrier_and_abort_is_sticky),

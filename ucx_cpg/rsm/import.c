@@ -113,7 +113,7 @@ static void ucpg_rsm_import_rebind(struct __rsm_memseg_import_handle *h,
     }
     if ((status != UCS_OK) || (msg->size != h->size)) {
         ucpg_error("cannot follow the rebind of segment %#x: disconnecting", h->segid);
-        __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+        ucpg_rsm_import_abort(h);
         ucpg_rsm_map_revoke(h);
         return;
     }
@@ -121,6 +121,15 @@ static void ucpg_rsm_import_rebind(struct __rsm_memseg_import_handle *h,
     __atomic_store_n(&h->base, msg->base, __ATOMIC_RELEASE);
     __atomic_store_n(&h->rkey, fresh, __ATOMIC_RELEASE);
     ucpg_rsm_map_repoint(h);
+}
+
+void ucpg_rsm_import_abort(rsm_memseg_import_handle_t h)
+{
+    __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+    if (!__atomic_exchange_n(&h->abort_told, 1, __ATOMIC_ACQ_REL) &&
+        (write(h->eventfd, &(uint64_t){1}, sizeof(uint64_t)) < 0)) {
+        ucpg_warn("segment %#x: cannot wake the pollers of an aborted import: %m", h->segid);
+    }
 }
 
 void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const void *rkey,
@@ -137,12 +146,14 @@ void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const v
                 continue;
             }
             if (msg->type == UCPG_RSM_MSG_ABORT) {
-                __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+                ucpg_rsm_import_abort(i);
                 ucpg_rsm_map_revoke(i);
             } else if (msg->type == UCPG_RSM_MSG_REBIND) {
                 ucpg_rsm_import_rebind(i, msg, rkey);
             } else if (write(i->eventfd, &(uint64_t){1}, sizeof(uint64_t)) < 0) {
                 ucpg_warn("signal for segment %#x lost: %m", i->segid);
+            } else {
+                ++i->signals;                 /* after the write: a taker reads it */
             }
         }
     }
@@ -164,7 +175,7 @@ void ucpg_rsm_import_peer_down(ucpg_peer_id_t peer, uint64_t uuid)
     }
     for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
         if ((i->owner == peer) && (i->owner_uuid == uuid)) {
-            __atomic_store_n(&i->aborted, 1, __ATOMIC_RELEASE);
+            ucpg_rsm_import_abort(i);
             ucpg_rsm_map_revoke(i);
         }
     }
@@ -559,7 +570,7 @@ int ucpg_rsm_xfer_result(rsm_memseg_import_handle_t h, ucs_status_t status)
         __atomic_add_fetch(&h->errors, 1, __ATOMIC_RELEASE);
         if ((ucpg_domain_peer_info(h->domain, h->owner, &info) != UCPG_OK) ||
             (info.uuid != h->owner_uuid)) {
-            __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+            ucpg_rsm_import_abort(h);
         }
     }
     if (__atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE)) {
@@ -627,7 +638,7 @@ int ucpg_rsm_import_flush(rsm_memseg_import_handle_t h)
         return RSMERR_CONN_ABORTED;
     }
     if (ucpg_domain_ep_get(h->domain, h->owner, h->owner_uuid, &ep, &ref) != UCPG_OK) {
-        __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
+        ucpg_rsm_import_abort(h);
         return RSMERR_CONN_ABORTED;
     }
     ucpg_rsm_req_param(&param, &w);

@@ -108,6 +108,9 @@ struct __rsm_memseg_import_handle {
     struct ucpg_rsm_barrier   *barrier;    /* the implicit-mode barrier, if any */
     int                        pollfd_refs; /* engine lock */
     int                        eventfd;    /* signals from the exporter (semaphore) */
+    int                        signals;    /* engine lock: of eventfd's count, signals */
+    int                        abort_told; /* atomic: eventfd holds one more count, which
+                                            * says the import was aborted */
     ucpg_rsm_view_t            map;        /* engine lock: rsm_memseg_import_map's view */
     ucpg_rsm_view_t            direct;     /* the library's view of the whole segment
                                             * (exporter on this host), set at connect */
@@ -124,6 +127,9 @@ int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h);   /* engine lock held *
  * RSMERR_BAD_SEG_HNDL from now on, even if a new import gets its address. */
 void ucpg_rsm_barriers_orphan(rsm_memseg_import_handle_t im);
 int ucpg_rsm_import_held(rsm_memseg_import_handle_t h);    /* takes the engine lock */
+/* Marks h aborted (any thread). Its eventfd then stays readable, so that a
+ * poll on its pollfd ends; that count is not a signal (signal.c). */
+void ucpg_rsm_import_abort(rsm_memseg_import_handle_t h);
 int ucpg_rsm_xfer(rsm_memseg_import_handle_t h, off_t offset, void *buf, size_t len,
                   size_t align, int is_put);
 /* The argument and state checks of a transfer, in the reference's order:

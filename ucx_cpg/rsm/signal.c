@@ -116,49 +116,83 @@ static int ucpg_rsm_take_event(int fd)
     return read(fd, &value, sizeof(value)) == (ssize_t)sizeof(value);
 }
 
-/* An import whose connection was aborted (the exporter unpublished, was
- * destroyed or died) gets no signal any more: a wait on it must end. Looked
- * at under the lock, since another thread may disconnect it meanwhile. */
-static int ucpg_rsm_signal_aborted(void *memseg)
+enum {
+    UCPG_RSM_TAKE_NONE    = 0,    /* no signal waiting */
+    UCPG_RSM_TAKE_SIGNAL  = 1,    /* one taken */
+    UCPG_RSM_TAKE_ABORTED = 2,    /* none, and none will come: the import was aborted */
+    UCPG_RSM_TAKE_INVALID = 3     /* not a handle (any more) */
+};
+
+/*
+ * Takes one signal of memseg, engine lock held. An import's eventfd also
+ * counts its abort (ucpg_rsm_import_abort: the exporter unpublished,
+ * destroyed the segment or died), which keeps its pollfd readable for good;
+ * im->signals says how much of the count is signals, so that the abort is
+ * never taken as one. Signals that came before the abort are taken first.
+ */
+static int ucpg_rsm_signal_take(void *memseg)
 {
     struct __rsm_memseg_import_handle *im = memseg;
-    int aborted;
+    struct __rsm_memseg_export_handle *ex = memseg;
 
-    ucpg_rsm_engine_lock();
-    aborted = ucpg_rsm_import_valid(im) && __atomic_load_n(&im->aborted, __ATOMIC_ACQUIRE);
-    ucpg_rsm_engine_unlock();
-    return aborted;
+    if ((memseg != NULL) && ucpg_rsm_import_valid(im)) {
+        if ((im->signals > 0) && ucpg_rsm_take_event(im->eventfd)) {
+            --im->signals;
+            return UCPG_RSM_TAKE_SIGNAL;
+        }
+        return __atomic_load_n(&im->aborted, __ATOMIC_ACQUIRE) ? UCPG_RSM_TAKE_ABORTED
+                                                               : UCPG_RSM_TAKE_NONE;
+    }
+    if ((memseg != NULL) && ucpg_rsm_export_valid(ex)) {
+        return ucpg_rsm_take_event(ex->eventfd) ? UCPG_RSM_TAKE_SIGNAL : UCPG_RSM_TAKE_NONE;
+    }
+    return UCPG_RSM_TAKE_INVALID;
 }
 
-/* How often a wait on an import looks whether it was aborted. */
-#define UCPG_RSM_SIGNAL_ABORT_CHECK_MS 100
+static int ucpg_rsm_signal_take_locked(void *memseg)
+{
+    int taken;
+
+    ucpg_rsm_engine_lock();
+    taken = ucpg_rsm_signal_take(memseg);
+    ucpg_rsm_engine_unlock();
+    return taken;
+}
+
+/* Milliseconds left until deadline (-1: no timeout). */
+static int ucpg_rsm_signal_left(int timeout, uint64_t deadline)
+{
+    uint64_t now = ucpg_time_ms();
+
+    if (timeout < 0) {
+        return -1;
+    }
+    return (deadline > now) ? (int)(deadline - now) : 0;
+}
 
 int rsm_intr_signal_wait(void *memseg, int timeout)
 {
     uint64_t deadline = ucpg_time_ms() + (uint64_t)((timeout > 0) ? timeout : 0);
     struct pollfd pfd;
-    int fd = -1, left, n, is_import;
+    int fd = -1, left, n;
 
     ucpg_rsm_engine_lock();
-    n         = (ucpg_rsm_signal_state(memseg, &fd) != NULL);
-    is_import = n && ucpg_rsm_import_valid(memseg);
+    n = (ucpg_rsm_signal_state(memseg, &fd) != NULL);
     ucpg_rsm_engine_unlock();
     if (!n) {
         return RSMERR_BAD_SEG_HNDL;
     }
     for (;;) {
-        if (ucpg_rsm_take_event(fd)) {
-            return RSM_SUCCESS;               /* signals sent before an abort first */
-        }
-        if (is_import && ucpg_rsm_signal_aborted(memseg)) {
+        switch (ucpg_rsm_signal_take_locked(memseg)) {
+        case UCPG_RSM_TAKE_SIGNAL:
+            return RSM_SUCCESS;
+        case UCPG_RSM_TAKE_ABORTED:
             return RSMERR_CONN_ABORTED;
+        case UCPG_RSM_TAKE_INVALID:
+            return RSMERR_BAD_SEG_HNDL;      /* disconnected meanwhile by another thread */
         }
-        left = (timeout < 0) ? -1 : (int)(deadline > ucpg_time_ms() ? deadline - ucpg_time_ms() : 0);
-        if (left == 0) {
+        if ((left = ucpg_rsm_signal_left(timeout, deadline)) == 0) {
             return RSMERR_TIMEOUT;
-        }
-        if (is_import && ((left < 0) || (left > UCPG_RSM_SIGNAL_ABORT_CHECK_MS))) {
-            left = UCPG_RSM_SIGNAL_ABORT_CHECK_MS;
         }
         pfd.fd     = fd;
         pfd.events = POLLIN;
@@ -204,23 +238,40 @@ int rsm_memseg_release_pollfd(void *memseg)
     return ret;
 }
 
-/* Called with the engine lock held: is fd the pollfd of a handle of ours? */
-static int ucpg_rsm_is_event_fd(int fd)
+/* Called with the engine lock held: the handle whose pollfd fd is, or NULL. */
+static void *ucpg_rsm_event_fd_owner(int fd)
 {
     struct __rsm_memseg_import_handle *im;
     struct __rsm_memseg_export_handle *ex;
 
     for (im = ucpg_rsm_imports; im != NULL; im = im->next) {
         if ((im->eventfd == fd) && (im->pollfd_refs > 0)) {
-            return 1;
+            return im;
         }
     }
     for (ex = ucpg_rsm_exports; ex != NULL; ex = ex->next) {
         if ((ex->eventfd == fd) && (ex->pollfd_refs > 0)) {
-            return 1;
+            return ex;
         }
     }
-    return 0;
+    return NULL;
+}
+
+/* What an RSM pollfd that poll() found readable reports: POLLRDNORM with
+ * one signal consumed, POLLHUP if its import was aborted (the count that
+ * says so stays), 0 if another waiter took the signal. Engine lock held. */
+static short ucpg_rsm_pollfd_revents(int fd)
+{
+    void *owner = ucpg_rsm_event_fd_owner(fd);
+
+    switch ((owner != NULL) ? ucpg_rsm_signal_take(owner) : UCPG_RSM_TAKE_NONE) {
+    case UCPG_RSM_TAKE_SIGNAL:
+        return POLLRDNORM;
+    case UCPG_RSM_TAKE_ABORTED:
+        return POLLHUP;
+    default:
+        return 0;
+    }
 }
 
 int rsm_intr_signal_wait_pollfd(struct pollfd fds[], nfds_t nfds, int timeout, int *numfdsp)
@@ -228,7 +279,7 @@ int rsm_intr_signal_wait_pollfd(struct pollfd fds[], nfds_t nfds, int timeout, i
     char *is_rsm = NULL;
     short *asked = NULL;
     nfds_t i;
-    int n, fired = 0;
+    int n, poll_errno, fired = 0;
 
     if ((fds == NULL) && (nfds > 0)) {
         return RSMERR_BAD_ADDR;
@@ -244,25 +295,27 @@ int rsm_intr_signal_wait_pollfd(struct pollfd fds[], nfds_t nfds, int timeout, i
     ucpg_rsm_engine_lock();
     for (i = 0; i < nfds; ++i) {
         asked[i]  = fds[i].events;
-        is_rsm[i] = (char)ucpg_rsm_is_event_fd(fds[i].fd);
+        is_rsm[i] = (char)(ucpg_rsm_event_fd_owner(fds[i].fd) != NULL);
         if (is_rsm[i]) {
             fds[i].events |= POLLIN;
         }
     }
     ucpg_rsm_engine_unlock();
-    n = poll(fds, nfds, timeout);
+    n       = poll(fds, nfds, timeout);
+    poll_errno = errno;                 /* the lock below may change errno */
+    ucpg_rsm_engine_lock();
     for (i = 0; i < nfds; ++i) {
         fds[i].events = asked[i];
         if ((n > 0) && is_rsm[i] && (fds[i].revents != 0)) {
-            /* One event consumed per RSM fd; stolen by another waiter: 0. */
-            fds[i].revents = ucpg_rsm_take_event(fds[i].fd) ? POLLRDNORM : 0;
+            fds[i].revents = ucpg_rsm_pollfd_revents(fds[i].fd);
         }
         fired += (n > 0) && (fds[i].revents != 0);
     }
+    ucpg_rsm_engine_unlock();
     free(is_rsm);
     free(asked);
     if (n < 0) {
-        return (errno == EINTR) ? RSMERR_INTERRUPTED : RSMERR_BAD_ARGS_ERRORS;
+        return (poll_errno == EINTR) ? RSMERR_INTERRUPTED : RSMERR_BAD_ARGS_ERRORS;
     }
     if (numfdsp != NULL) {
         *numfdsp = fired;
