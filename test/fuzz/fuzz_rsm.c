@@ -38,7 +38,7 @@
  *                    size > 0, [base, base + size) does not wrap, mode only
  *                    0777 bits, token != 0;
  *                    err != RSM_SUCCESS: no data, 0 < err < 200
- *   3 DISCONNECT, 4 ABORT, 5 SIGNAL_TO_EXPORT, 6 SIGNAL_TO_IMPORT
+ *   3 DISCONNECT, 4 ABORT, 5 SIGNAL_TO_EXPORT, 6 SIGNAL_TO_IMPORT, 8 REBIND_ACK
  *                    no data; token != 0
  *   7 REBIND         1..4096 bytes of data (the new rkey), size > 0,
  *                    [base, base + size) does not wrap, token != 0
@@ -79,6 +79,7 @@ enum {
 #define FUZZ_T_SIG_EXP    5
 #define FUZZ_T_SIG_IMP    6
 #define FUZZ_T_REBIND     7
+#define FUZZ_T_REBIND_ACK 8
 
 _Static_assert(UCPG_RSM_MSG_LEN == FUZZ_RSM_LEN, "RSM message length changed");
 _Static_assert(UCPG_RSM_RKEY_MAX == FUZZ_RSM_RKEY_MAX, "RSM rkey limit changed");
@@ -90,7 +91,8 @@ _Static_assert((UCPG_RSM_MSG_CONNECT_REQ == FUZZ_T_REQ) &&
                (UCPG_RSM_MSG_ABORT == FUZZ_T_ABORT) &&
                (UCPG_RSM_MSG_SIGNAL_TO_EXPORT == FUZZ_T_SIG_EXP) &&
                (UCPG_RSM_MSG_SIGNAL_TO_IMPORT == FUZZ_T_SIG_IMP) &&
-               (UCPG_RSM_MSG_REBIND == FUZZ_T_REBIND), "RSM message types changed");
+               (UCPG_RSM_MSG_REBIND == FUZZ_T_REBIND) &&
+               (UCPG_RSM_MSG_REBIND_ACK == FUZZ_T_REBIND_ACK), "RSM message types changed");
 
 /* The fields in wire order: offset and width. */
 enum {
@@ -172,6 +174,7 @@ static int fuzz_rsm_model_rules(const fuzz_rsm_model_t *m, size_t data_len)
     case FUZZ_T_ABORT:
     case FUZZ_T_SIG_EXP:
     case FUZZ_T_SIG_IMP:
+    case FUZZ_T_REBIND_ACK:
         return (data_len == 0) && (m->f[F_TOKEN] != 0);
     default:
         return 0;
@@ -395,7 +398,7 @@ size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(
             m.f[i] &= ((uint64_t)1 << (8 * fuzz_rsm_fields[i].width)) - 1;
         }
     }
-    m.f[F_TYPE]     = FUZZ_T_REQ + fuzz_rng_below(rng, FUZZ_T_REBIND);
+    m.f[F_TYPE]     = FUZZ_T_REQ + fuzz_rng_below(rng, FUZZ_T_REBIND_ACK);
     m.f[F_RESERVED] = 0;
     if (m.f[F_TOKEN] == 0) {
         m.f[F_TOKEN] = 1;

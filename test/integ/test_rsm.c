@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "harness.h"
 #include "integ_run.h"
 #include "rsm/protocol.h"
+#include "rsm/rsm_int.h"
 
 #define STEP_MS  20000u
 #define SEG_SIZE (64u * 1024u)
@@ -123,6 +125,70 @@ static int check_atomic_area(const uint8_t *mem, int n)
     return ok;
 }
 
+/* --- rebinds from two threads at once ------------------------------------------------- */
+
+#define RACE_ROUNDS 300
+
+typedef struct rebind_racer {
+    rsm_memseg_export_handle_t seg;
+    uint8_t                   *range[2];     /* its own two, used in turn */
+    int                        round;
+    int                        ret;
+} rebind_racer_t;
+
+static void *rebind_racer_main(void *arg)
+{
+    rebind_racer_t *r = arg;
+
+    r->ret = rsm_memseg_export_rebind(r->seg, r->range[r->round % 2], 0, SEG_SIZE);
+    return NULL;
+}
+
+/* One round: both threads rebind seg at once; 0 if both succeeded. */
+static int race_one_round(rebind_racer_t racer[2], int round)
+{
+    pthread_t tid[2];
+    int t, started = 0;
+
+    for (t = 0; t < 2; ++t) {
+        racer[t].round = round;
+        started += (pthread_create(&tid[t], NULL, rebind_racer_main, &racer[t]) == 0);
+    }
+    for (t = 0; t < started; ++t) {
+        pthread_join(tid[t], NULL);
+    }
+    return ((started == 2) && (racer[0].ret == RSM_SUCCESS) && (racer[1].ret == RSM_SUCCESS))
+           ? 0 : -1;
+}
+
+/*
+ * Each round two threads rebind seg at once, each to a range of its own;
+ * then a signal wakes the importer, which writes the round's number at
+ * offset 8 and signals back. The number must be in the memory the segment
+ * has now, whichever rebind came last. Says how many rounds failed.
+ */
+static void race_rebinds(rsm_memseg_export_handle_t seg, int rounds)
+{
+    rebind_racer_t racer[2];
+    int round, t, wrong = 0;
+
+    for (t = 0; t < 2; ++t) {
+        racer[t].seg      = seg;
+        racer[t].range[0] = segment_memory();
+        racer[t].range[1] = segment_memory();
+    }
+    for (round = 0; round < rounds; ++round) {
+        if ((race_one_round(racer, round) != 0) ||
+            (rsm_intr_signal_post(seg, 0) != RSM_SUCCESS) ||
+            (rsm_intr_signal_wait(seg, 5000) != RSM_SUCCESS)) {
+            ucpg_test_say("RACED failed in round %d", round);
+            return;
+        }
+        wrong += (((volatile uint8_t*)seg->vaddr)[8] != (uint8_t)round);
+    }
+    ucpg_test_say("RACED %d wrong", wrong);
+}
+
 static int child_exporter(int rank, int nprocs, void *arg)
 {
     exporter_args_t *ea = arg;
@@ -180,6 +246,8 @@ static int child_exporter(int rank, int nprocs, void *arg)
         } else if (strcmp(line, "CHECKNEW") == 0) {
             ucpg_test_say("CHECKEDNEW %s", ((mem[100] == 0xab) && (mem[200] == 0xcd) &&
                                             (mem[300] == pattern(300, 3))) ? "ok" : "bad");
+        } else if (strncmp(line, "RACEREBIND ", 11) == 0) {
+            race_rebinds(seg, atoi(line + 11));
         } else if (strncmp(line, "WAITSIG ", 8) == 0) {
             int n = atoi(line + 8), got = 0, ret = RSM_SUCCESS;
 
@@ -1245,6 +1313,56 @@ fail:
     return integ_end(h, 0);
 }
 
+/* The importer's side of race_rebinds: woken by a signal each round, it
+ * writes the round's number at offset 8 of the segment and signals back. */
+static int child_race_importer(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_import_handle_t im;
+    rsm_node_id_t node;
+    uint8_t v;
+    int round;
+
+    (void)rank; (void)nprocs; (void)arg;
+    EXPECT_RSM(connect_to_exporter(&ctlr, RSM_PERM_RDWR, &im, &node), RSM_SUCCESS);
+    ucpg_test_say("CONNECTED");
+    for (round = 0; round < RACE_ROUNDS; ++round) {
+        v = (uint8_t)round;
+        EXPECT_RSM(rsm_intr_signal_wait(im, 5000), RSM_SUCCESS);
+        EXPECT_RSM(rsm_memseg_import_put8(im, 8, &v, 1), RSM_SUCCESS);
+        EXPECT_RSM(rsm_intr_signal_post(im, 0), RSM_SUCCESS);
+    }
+    EXPECT_RSM(rsm_memseg_import_disconnect(im), RSM_SUCCESS);
+    EXPECT_RSM(rsm_release_controller(ctlr), RSM_SUCCESS);
+    ucpg_test_wait_for("DONE", STEP_MS);
+    return 0;
+}
+
+/*
+ * Two threads of the exporter rebind one segment at once, round after
+ * round: the importer must follow the rebind that came last, so that its
+ * writes land in the memory the segment has. Rebinds are serialized for
+ * that: the notices of two rebinds that overlapped could reach the
+ * importer in the wrong order and leave it on a range the segment no
+ * longer has.
+ */
+static int test_concurrent_rebinds_leave_importers_on_the_segment(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    exporter_args_t ea = {NULL, 0, RSM_ALLOW_REBIND};
+    char line[64];
+
+    INTEG_CHECK(start_pair(h, &ea, 1, child_race_importer, NULL) == 0, "no segment");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0, "importer");
+    ucpg_harness_send(h, 0, "RACEREBIND %d", RACE_ROUNDS);
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "RACED ", line, sizeof(line), STEP_MS) == 0 &&
+                strcmp(line, "RACED 0 wrong") == 0, "%s (of %d rounds)", line, RACE_ROUNDS);
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 /* --- signals ------------------------------------------------------------------------ */
 
 static void on_alarm(int sig)
@@ -1522,6 +1640,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_signals_are_counted_both_ways_and_mix_with_fds),
         INTEG_TEST(test_map_gives_load_store_access_and_read_only_faults),
         INTEG_TEST(test_rebind_is_transparent_to_importers),
+        INTEG_TEST(test_concurrent_rebinds_leave_importers_on_the_segment),
         INTEG_TEST(test_exit_with_live_export_and_import_is_clean),
     };
 

@@ -47,6 +47,9 @@ static void ucpg_rsm_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, siz
     case UCPG_RSM_MSG_SIGNAL_TO_EXPORT:
         ucpg_rsm_export_recv(d, src, &msg);
         break;
+    case UCPG_RSM_MSG_REBIND_ACK:
+        ucpg_rsm_rebind_recv_ack(src, &msg);
+        break;
     default:
         ucpg_rsm_import_recv(src, &msg, data, len);
         break;

@@ -1,6 +1,7 @@
 /*
  * export.c - export segments: create, destroy, publish, republish,
- * unpublish, and the exporter's side of the connect handshake.
+ * unpublish, and the exporter's side of the connect handshake (rebind:
+ * rebind.c).
  *
  * Making the caller's memory shareable. UCX can register arbitrary memory,
  * but shared-memory transports can only reach memory they allocated, so a
@@ -69,7 +70,7 @@ static mode_t ucpg_rsm_umask(void)
     return (mode_t)mask;
 }
 
-static ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e)
+ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e)
 {
     ucp_mem_map_params_t params;
     ucp_mem_attr_t attr;
@@ -106,7 +107,7 @@ static ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e)
 }
 
 /* Gives the caller its range back as private memory with the same contents. */
-static void ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e)
+void ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e)
 {
     void *saved = e->shared ? malloc(e->size) : NULL;
 
@@ -307,106 +308,6 @@ int rsm_memseg_export_destroy(rsm_memseg_export_handle_t memseg)
     return RSM_SUCCESS;
 }
 
-/* Tells importers where the segment's memory went (after the lock). */
-static void ucpg_rsm_rebind_notify(ucpg_rsm_abort_list_t *list, uint64_t base, size_t size,
-                                   const void *rkey, size_t rkey_len)
-{
-    ucpg_rsm_msg_t msg;
-    unsigned i;
-
-    memset(&msg, 0, sizeof(msg));
-    msg.type  = UCPG_RSM_MSG_REBIND;
-    msg.segid = list->segid;
-    msg.base  = base;
-    msg.size  = size;
-    for (i = 0; i < list->count; ++i) {
-        msg.token = list->importers[i].token;
-        ucpg_rsm_send(list->domain, list->importers[i].peer, &msg, rkey, rkey_len);
-    }
-    free(list->importers);
-}
-
-static int ucpg_rsm_rebind_checks(rsm_memseg_export_handle_t memseg, void *vaddr, size_t size)
-{
-    long page = sysconf(_SC_PAGESIZE);
-    int ret = RSM_SUCCESS;
-
-    ucpg_rsm_engine_lock();
-    if ((memseg == NULL) || !ucpg_rsm_export_valid(memseg)) {
-        ret = RSMERR_BAD_SEG_HNDL;
-    } else if (!(memseg->flags & RSM_ALLOW_REBIND)) {
-        ret = RSMERR_REBIND_NOT_ALLOWED;
-    } else if (memseg->creator != ucpg_proc_self()) {
-        ret = RSMERR_NOT_CREATOR;
-    } else if ((vaddr == NULL) || (((uintptr_t)vaddr % (uintptr_t)page) != 0)) {
-        ret = RSMERR_BAD_ADDR;
-    } else if (size != memseg->size) {
-        ret = RSMERR_BAD_LENGTH;           /* no partial rebind, as on Solaris */
-    } else if ((vaddr != memseg->vaddr) && (madvise(vaddr, size, MADV_NORMAL) != 0)) {
-        ret = RSMERR_BAD_ADDR;
-    }
-    ucpg_rsm_engine_unlock();
-    return ret;
-}
-
-/*
- * The new range becomes the segment's memory the same way export_create made
- * the first one shareable; importers get the new rkey and address (REBIND)
- * and re-point their mappings; the old range is given back as private memory.
- * Accesses during the rebind have undefined results, as RSMAPI documents.
- */
-int rsm_memseg_export_rebind(rsm_memseg_export_handle_t memseg, void *vaddr, offset_t off,
-                             size_t size)
-{
-    struct __rsm_memseg_export_handle fresh, old;
-    ucpg_rsm_abort_list_t targets = {NULL, 0, NULL, 0};
-    int ret;
-
-    (void)off;                             /* unused, as on Solaris */
-    ret = ucpg_rsm_rebind_checks(memseg, vaddr, size);
-    if ((ret != RSM_SUCCESS) || (vaddr == memseg->vaddr)) {
-        return ret;
-    }
-    memset(&fresh, 0, sizeof(fresh));
-    fresh.domain = memseg->domain;
-    fresh.vaddr  = vaddr;
-    fresh.size   = size;
-    if (ucpg_rsm_map_memory(&fresh) != UCPG_OK) {
-        return RSMERR_INSUFFICIENT_MEM;
-    }
-    if ((ucp_rkey_pack(ucpg_domain_ucp_context(fresh.domain), fresh.memh, &fresh.rkey,
-                       &fresh.rkey_len) != UCS_OK) || (fresh.rkey_len > UCPG_RSM_RKEY_MAX)) {
-        if (fresh.rkey != NULL) {
-            ucp_rkey_buffer_release(fresh.rkey);
-        }
-        ucpg_rsm_unmap_memory(&fresh);
-        return RSMERR_INSUFFICIENT_MEM;
-    }
-    ucpg_rsm_engine_lock();
-    old = *memseg;
-    memseg->vaddr    = fresh.vaddr;
-    memseg->memh     = fresh.memh;
-    memseg->rkey     = fresh.rkey;
-    memseg->rkey_len = fresh.rkey_len;
-    memseg->shared   = fresh.shared;
-    targets.domain   = memseg->domain;
-    targets.segid    = memseg->segid;
-    targets.count    = memseg->nimporters;
-    targets.importers = malloc((memseg->nimporters + 1) * sizeof(*targets.importers));
-    if (targets.importers != NULL) {
-        memcpy(targets.importers, memseg->importers,
-               memseg->nimporters * sizeof(*targets.importers));
-    } else {
-        targets.count = 0;                 /* importers will see stale memory */
-    }
-    ucpg_rsm_engine_unlock();
-    ucpg_rsm_rebind_notify(&targets, (uint64_t)(uintptr_t)fresh.vaddr, size, fresh.rkey,
-                           fresh.rkey_len);
-    ucp_rkey_buffer_release(old.rkey);
-    ucpg_rsm_unmap_memory(&old);
-    return RSM_SUCCESS;
-}
-
 /* Checks an access list; loopback allows at most the local node. */
 static int ucpg_rsm_acl_check(const struct __rsm_memseg_export_handle *e,
                               const rsmapi_access_entry_t *acl, uint_t n)
@@ -530,7 +431,7 @@ int rsm_memseg_export_unpublish(rsm_memseg_export_handle_t memseg)
 
 /* --- the exporter's side of the handshake (progress thread) ----------------- */
 
-static struct __rsm_memseg_export_handle *ucpg_rsm_export_find(uint32_t segid)
+struct __rsm_memseg_export_handle *ucpg_rsm_export_find(uint32_t segid)
 {
     struct __rsm_memseg_export_handle *e;
 

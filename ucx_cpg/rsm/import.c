@@ -123,6 +123,24 @@ static void ucpg_rsm_import_rebind(struct __rsm_memseg_import_handle *h,
     ucpg_rsm_map_repoint(h);
 }
 
+/* Tells the exporter that we follow its rebind (or gave up on the segment:
+ * aborted), so that it may give the old range back (rebind.c). Engine lock
+ * held; the send only queues. */
+static void ucpg_rsm_import_rebind_ack(struct __rsm_memseg_import_handle *h,
+                                       const ucpg_rsm_msg_t *rebind)
+{
+    ucpg_rsm_msg_t ack;
+
+    memset(&ack, 0, sizeof(ack));
+    ack.type  = UCPG_RSM_MSG_REBIND_ACK;
+    ack.segid = h->segid;
+    ack.token = h->token;
+    ack.base  = rebind->base;
+    if (ucpg_rsm_send(h->domain, h->owner, &ack, NULL, 0) != UCPG_OK) {
+        ucpg_debug("segment %#x: the exporter is gone before our rebind answer", h->segid);
+    }
+}
+
 void ucpg_rsm_import_abort(rsm_memseg_import_handle_t h)
 {
     __atomic_store_n(&h->aborted, 1, __ATOMIC_RELEASE);
@@ -150,6 +168,7 @@ void ucpg_rsm_import_recv(ucpg_peer_id_t src, const ucpg_rsm_msg_t *msg, const v
                 ucpg_rsm_map_revoke(i);
             } else if (msg->type == UCPG_RSM_MSG_REBIND) {
                 ucpg_rsm_import_rebind(i, msg, rkey);
+                ucpg_rsm_import_rebind_ack(i, msg);
             } else if (write(i->eventfd, &(uint64_t){1}, sizeof(uint64_t)) < 0) {
                 ucpg_warn("signal for segment %#x lost: %m", i->segid);
             } else {

@@ -44,6 +44,7 @@ static int ucpg_rsm_msg_valid(const ucpg_rsm_msg_t *m, uint32_t reserved, size_t
                (m->base + m->size > m->base) && (m->token != 0);
     case UCPG_RSM_MSG_DISCONNECT:
     case UCPG_RSM_MSG_ABORT:
+    case UCPG_RSM_MSG_REBIND_ACK:
     case UCPG_RSM_MSG_SIGNAL_TO_EXPORT:
     case UCPG_RSM_MSG_SIGNAL_TO_IMPORT:
         return (data_len == 0) && (m->token != 0);

@@ -7,6 +7,7 @@
  *   ABORT        exporter -> importer  {segid, token}: unpublished or destroyed
  *   SIGNAL_TO_EXPORT / SIGNAL_TO_IMPORT  {segid, token}: one counted event
  *   REBIND       exporter -> importer  {segid, token, base, size} + new rkey
+ *   REBIND_ACK   importer -> exporter  {segid, token, base}: it follows the rebind
  *
  * The exporter checks the access list and the uid/gid/mode rule before it
  * answers, and sends the rkey only with err == RSM_SUCCESS: UCX cannot make a
@@ -28,7 +29,8 @@ typedef enum ucpg_rsm_msg_type {
     UCPG_RSM_MSG_ABORT       = 4,
     UCPG_RSM_MSG_SIGNAL_TO_EXPORT = 5,   /* rsm_intr_signal_post on an import */
     UCPG_RSM_MSG_SIGNAL_TO_IMPORT = 6,   /* rsm_intr_signal_post on an export */
-    UCPG_RSM_MSG_REBIND      = 7         /* new memory: {base, size} + new rkey */
+    UCPG_RSM_MSG_REBIND      = 7,        /* new memory: {base, size} + new rkey */
+    UCPG_RSM_MSG_REBIND_ACK  = 8         /* the importer follows the rebind to base */
 } ucpg_rsm_msg_type_t;
 
 #define UCPG_RSM_RKEY_MAX 4096u

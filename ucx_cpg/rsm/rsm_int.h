@@ -37,11 +37,14 @@ struct __rsmapi_controller_handle {
 #define UCPG_RSM_EXPORT_MAGIC  0x52534d45u   /* "RSME" */
 #define UCPG_RSM_EXPORT_ACL_MAX 64u
 
+struct ucpg_rsm_msg;
+
 /* One importer connected to an export. */
 typedef struct ucpg_rsm_importer {
     ucpg_peer_id_t peer;
     uint64_t       uuid;
     uint64_t       token;
+    uint64_t       rebound;    /* the base of the last rebind it confirmed */
 } ucpg_rsm_importer_t;
 
 /* Guarded by the engine lock. */
@@ -74,6 +77,14 @@ struct __rsm_memseg_export_handle {
 /* export.c */
 extern struct __rsm_memseg_export_handle *ucpg_rsm_exports;   /* engine lock */
 int ucpg_rsm_export_valid(rsm_memseg_export_handle_t h);      /* engine lock held */
+/* The published export of segid, or NULL (engine lock held). */
+struct __rsm_memseg_export_handle *ucpg_rsm_export_find(uint32_t segid);
+/* Makes e->vaddr's range shareable and registers it (memh, shared), and
+ * gives it back as private memory with its contents. */
+ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e);
+void          ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e);
+/* rebind.c, progress thread: an importer follows the rebind to msg->base. */
+void ucpg_rsm_rebind_recv_ack(ucpg_peer_id_t src, const struct ucpg_rsm_msg *msg);
 
 #define UCPG_RSM_IMPORT_MAGIC 0x52534d49u   /* "RSMI" */
 
@@ -180,7 +191,6 @@ int           ucpg_rsm_engine_trylock(void);
 
 /* --- protocol dispatch (engine.c calls these in the progress thread) --------- */
 
-struct ucpg_rsm_msg;
 /* export.c: a CONNECT_REQ or DISCONNECT for one of our exports. */
 void ucpg_rsm_export_recv(ucpg_domain_t *d, ucpg_peer_id_t src, const struct ucpg_rsm_msg *msg);
 /* export.c: a peer went down: forget its connections. */
