@@ -494,9 +494,7 @@ static int ucpg_rsm_export_add_importer(struct __rsm_memseg_export_handle *e,
         e->importers_cap = e->importers_cap * 2 + 4;
     }
     *token_p = ucpg_rsm_next_token++;
-    e->importers[e->nimporters].peer  = info->id;
-    e->importers[e->nimporters].uuid  = info->uuid;
-    e->importers[e->nimporters].token = *token_p;
+    e->importers[e->nimporters] = (ucpg_rsm_importer_t){info->id, info->uuid, *token_p, 0};
     ++e->nimporters;
     return RSM_SUCCESS;
 }
