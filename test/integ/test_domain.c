@@ -4,7 +4,8 @@
  * process sends every payload size from 0 B to 4 MiB to every process
  * (itself included) and every byte is checked, a forked child never uses its
  * parent's live domain but may start its own after it is released, two domain
- * names stay apart, and an idle domain costs no CPU.
+ * names stay apart, a newcomer's start does not wait for a stopped peer, and
+ * an idle domain costs no CPU.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -354,6 +355,81 @@ fail:
     return integ_end(h, 0);
 }
 
+/* --- a stopped peer does not hold a newcomer's start ------------------------------- */
+
+/*
+ * Rank 1 of a formed domain of two is stopped; rank 2 then starts its node,
+ * with connect_timeout_ms at 30 s. Its start used to wait for rank 1's
+ * answer to HELLO for all of that timeout. It must return at once, with
+ * rank 0 up and rank 1 still connecting, and the handshake must complete
+ * once rank 1 is continued.
+ */
+#define STOPPED_CONNECT_MS 30000u
+#define STOPPED_START_MAX_MS 5000u
+
+static int child_stopped_peer(int rank, int nprocs, void *arg)
+{
+    uint64_t start = ucpg_test_now_ms(), took;
+    integ_node_t n;
+    int both;
+
+    (void)nprocs; (void)arg;
+    if (integ_node_start(&n) != 0) {
+        return 1;
+    }
+    took = ucpg_test_now_ms() - start;
+    if (rank < 2) {
+        if (ucpg_domain_wait_peers(n.d, 1, STEP_MS) != UCPG_OK) {
+            return 1;
+        }
+        ucpg_test_say("READY");
+    } else {
+        both = (ucpg_domain_wait_peers(n.d, 2, 0) == UCPG_OK);
+        ucpg_test_say("STARTED %llu %d", (unsigned long long)took, both ? 2 : 1);
+        if (ucpg_domain_wait_peers(n.d, 2, STOPPED_CONNECT_MS) != UCPG_OK) {
+            return 1;
+        }
+        ucpg_test_say("UP");
+    }
+    ucpg_test_wait_for("DONE", 3 * STEP_MS);   /* rank 1 spends a while stopped */
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_start_does_not_wait_for_a_stopped_peer(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    unsigned long long took = 0;
+    int nup = 0, stopped = 0;
+    char line[128];
+    char timeout[16];
+
+    snprintf(timeout, sizeof(timeout), "%u", STOPPED_CONNECT_MS);
+    ucpg_harness_setenv(h, "UCX_CPG_CONNECT_TIMEOUT_MS", timeout);
+    ucpg_harness_fork(h, 2, child_stopped_peer, NULL);
+    INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
+    INTEG_CHECK(ucpg_harness_stop_pid(ucpg_harness_pid(h, 1), 2000) == 0, "SIGSTOP rank 1");
+    stopped = 1;
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_stopped_peer, NULL) == 2, "fork the newcomer");
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "STARTED ", line, sizeof(line), STEP_MS) == 0,
+                "the newcomer's start did not return");
+    INTEG_CHECK(sscanf(line, "STARTED %llu %d", &took, &nup) == 2, "bad line '%s'", line);
+    INTEG_CHECK(took < STOPPED_START_MAX_MS,
+                "the newcomer's start took %llu ms: it waited for the stopped peer", took);
+    INTEG_CHECK(nup == 1, "the newcomer saw %d peers up while rank 1 was stopped", nup);
+    INTEG_CHECK(ucpg_harness_kill(h, 1, SIGCONT) == 0, "SIGCONT rank 1");
+    stopped = 0;
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "UP", NULL, 0, STOPPED_CONNECT_MS) == 0,
+                "the handshake with the continued peer did not complete");
+    INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    if (stopped) {
+        ucpg_harness_kill(h, 1, SIGCONT);
+    }
+    return integ_end(h, 0);
+}
+
 /* --- idle CPU ----------------------------------------------------------------------- */
 
 #define IDLE_MS 2000u
@@ -410,6 +486,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_all_to_all_exchange_0B_to_4MiB),
         INTEG_TEST(test_fork_child_refuses_live_domain_and_starts_after_release),
         INTEG_TEST(test_two_domain_names_stay_isolated),
+        INTEG_TEST(test_start_does_not_wait_for_a_stopped_peer),
         INTEG_TEST(test_idle_domain_uses_no_cpu),
     };
 

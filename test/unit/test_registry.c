@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -994,6 +995,34 @@ static void test_dead_process_slot_is_reclaimed_by_snapshot(void **state)
 }
 
 /* Same pid, other start time: the pid was reused by an unrelated process. */
+/*
+ * What lets a newcomer's start skip a stopped peer (core/peer.c): a process
+ * stopped by SIGSTOP is alive and stopped, and no longer stopped after
+ * SIGCONT; another start time (a reused pid) or a dead process is never
+ * taken for a stopped one.
+ */
+static void test_proc_stopped_follows_sigstop_and_sigcont(void **state)
+{
+    child_t child;
+    int wstatus;
+
+    (void)state;
+    child_start(&child);
+    assert_false(ucpg_proc_stopped(child.pid, child.starttime));
+    assert_int_equal(kill(child.pid, SIGSTOP), 0);
+    assert_int_equal(waitpid(child.pid, &wstatus, WUNTRACED), child.pid);
+    assert_true(WIFSTOPPED(wstatus));
+    assert_true(ucpg_proc_stopped(child.pid, child.starttime));
+    assert_true(ucpg_proc_alive(child.pid, child.starttime));
+    assert_false(ucpg_proc_stopped(child.pid, child.starttime + 1));
+    assert_int_equal(kill(child.pid, SIGCONT), 0);
+    assert_int_equal(waitpid(child.pid, &wstatus, WCONTINUED), child.pid);
+    assert_true(WIFCONTINUED(wstatus));
+    assert_false(ucpg_proc_stopped(child.pid, child.starttime));
+    child_end(&child);
+    assert_false(ucpg_proc_stopped(child.pid, child.starttime));
+}
+
 static void test_slot_with_mismatched_starttime_counts_as_dead(void **state)
 {
     test_ctx_t *ctx = *state;
@@ -2256,6 +2285,7 @@ int main(void)
         T(test_dead_process_slot_is_reclaimed_by_join),
         T(test_dead_process_slot_is_reclaimed_by_snapshot),
         T(test_slot_with_mismatched_starttime_counts_as_dead),
+        T(test_proc_stopped_follows_sigstop_and_sigcont),
         T(test_reclaim_of_live_process_returns_busy_and_keeps_slot),
         T(test_reclaim_of_dead_process_frees_slot),
         T(test_garbled_used_slot_is_treated_as_free),

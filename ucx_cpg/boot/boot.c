@@ -227,7 +227,8 @@ static ucpg_status_t ucpg_boot_create_locked(void)
         return status;
     }
     ucpg_boot_ctx = ctx;
-    /* Bounded: each unanswered HELLO gives up after connect_timeout_ms. */
+    /* Bounded: each unanswered HELLO gives up after connect_timeout_ms
+     * (a stopped local peer's is left to finish in the background). */
     if (ucpg_domain_wait_settled(d, config.connect_timeout_ms + 1000) != UCPG_OK) {
         ucpg_warn("some peers of domain '%s' did not answer yet", config.domain);
     }

@@ -56,6 +56,7 @@ typedef struct ucpg_peer {
     uint64_t          starttime;
     ucpg_ep_ref_t    *ep;          /* NULL when FREE */
     int               pidfd;       /* -1 if none (not local, or no pidfd support) */
+    int               same_host;   /* pid names a process here (ucpg_peer_desc_t) */
     int               exited;      /* its pidfd fired: it exited, whoever reports it */
     uint64_t          deadline_ms; /* CONNECTING: give up at this time */
 } ucpg_peer_t;

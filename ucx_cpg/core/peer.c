@@ -392,6 +392,7 @@ static void ucpg_peer_install(ucpg_domain_t *d, ucpg_peer_id_t id,
     p->nodeid    = desc->nodeid;
     p->pid       = desc->pid;
     p->starttime = desc->starttime;
+    p->same_host = desc->same_host;
     p->ep        = ref;
     p->state     = state;
     if (state == UCPG_PEER_STATE_UP) {
@@ -880,7 +881,31 @@ static ucpg_status_t ucpg_peer_wait(ucpg_domain_t *d, int (*pred)(ucpg_domain_t*
 }
 
 static int ucpg_peer_enough_up(ucpg_domain_t *d, unsigned n) { return d->nup >= n; }
-static int ucpg_peer_settled(ucpg_domain_t *d, unsigned n)   { (void)n; return d->nconnecting == 0; }
+
+/*
+ * Settled: no handshake is awaited any more (d->lock held). A peer on this
+ * host that is stopped (SIGSTOP, a debugger) answers its HELLO only once it
+ * runs again, and waiting for it held every newcomer's start for the whole
+ * connect_timeout_ms while the stop lasted. Its handshake is not abandoned:
+ * it completes when the peer runs again, or gives up at its deadline, in
+ * the progress thread.
+ */
+static int ucpg_peer_settled(ucpg_domain_t *d, unsigned n)
+{
+    unsigned awaited = d->nconnecting;
+    const ucpg_peer_t *p;
+    size_t i;
+
+    (void)n;
+    for (i = 0; (awaited > 0) && (i < d->npeers); ++i) {
+        p = &d->peers[i];
+        if ((p->state == UCPG_PEER_STATE_CONNECTING) && p->same_host &&
+            ucpg_proc_stopped(p->pid, p->starttime)) {
+            --awaited;
+        }
+    }
+    return awaited == 0;
+}
 
 ucpg_status_t ucpg_domain_wait_peers(ucpg_domain_t *d, unsigned n, unsigned timeout_ms)
 {

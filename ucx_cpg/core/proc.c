@@ -64,7 +64,8 @@ uint64_t ucpg_proc_starttime(pid_t pid)
     return (ucpg_proc_stat(pid, &start) != 0) ? start : 0;
 }
 
-int ucpg_proc_alive(pid_t pid, uint64_t starttime)
+/* The state letter of the process (pid, starttime), 0 if there is none. */
+static char ucpg_proc_state(pid_t pid, uint64_t starttime)
 {
     uint64_t start = 0;
     char state;
@@ -73,7 +74,21 @@ int ucpg_proc_alive(pid_t pid, uint64_t starttime)
         return 0;
     }
     state = ucpg_proc_stat(pid, &start);
-    return (state != 0) && (state != 'Z') && (state != 'X') && (start == starttime);
+    return (start == starttime) ? state : 0;
+}
+
+int ucpg_proc_alive(pid_t pid, uint64_t starttime)
+{
+    char state = ucpg_proc_state(pid, starttime);
+
+    return (state != 0) && (state != 'Z') && (state != 'X');
+}
+
+int ucpg_proc_stopped(pid_t pid, uint64_t starttime)
+{
+    char state = ucpg_proc_state(pid, starttime);
+
+    return (state == 'T') || (state == 't');
 }
 
 int ucpg_proc_pidfd_open(pid_t pid, uint64_t starttime)

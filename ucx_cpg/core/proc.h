@@ -16,6 +16,12 @@ uint64_t ucpg_proc_starttime(pid_t pid);
 /* Non-zero iff the process (pid, starttime) exists and is not a zombie. */
 int ucpg_proc_alive(pid_t pid, uint64_t starttime);
 
+/* Non-zero iff the process (pid, starttime) exists and is stopped: by a
+ * signal (SIGSTOP, SIGTSTP: state T) or by a tracer (state t). Such a
+ * process answers nothing until it runs again. The state read is that of
+ * its main thread, which a stop signal stops with all the others. */
+int ucpg_proc_stopped(pid_t pid, uint64_t starttime);
+
 /* A pidfd for (pid, starttime), or -1 if the process is already gone (or the
  * kernel lacks pidfd_open, errno ENOSYS). Checks the start time after opening
  * so that a reused pid is never watched by mistake. */
