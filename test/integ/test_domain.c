@@ -358,14 +358,19 @@ fail:
 /* --- a stopped peer does not hold a newcomer's start ------------------------------- */
 
 /*
- * Rank 1 of a formed domain of two is stopped; rank 2 then starts its node,
- * with connect_timeout_ms at 30 s. Its start used to wait for rank 1's
- * answer to HELLO for all of that timeout. It must return at once, with
- * rank 0 up and rank 1 still connecting, and the handshake must complete
- * once rank 1 is continued.
+ * Rank 1 of a formed domain of two is stopped; rank 2 then starts its node.
+ * Its start used to wait for rank 1's answer to HELLO for all of
+ * connect_timeout_ms, and a stop longer than that left rank 2 and rank 1
+ * unable to reach each other for good once rank 1 ran again. Rank 2's start
+ * must return at once, with rank 0 up and rank 1 still connecting, and the
+ * handshake must complete once rank 1 is continued, however long it was
+ * stopped.
  */
-#define STOPPED_CONNECT_MS 30000u
-#define STOPPED_START_MAX_MS 5000u
+typedef struct stopped_peer_case {
+    unsigned connect_ms;     /* UCX_CPG_CONNECT_TIMEOUT_MS */
+    unsigned stop_ms;        /* how long rank 1 stays stopped after rank 2 started */
+    unsigned start_max_ms;   /* rank 2's start must take less */
+} stopped_peer_case_t;
 
 static int child_stopped_peer(int rank, int nprocs, void *arg)
 {
@@ -386,7 +391,7 @@ static int child_stopped_peer(int rank, int nprocs, void *arg)
     } else {
         both = (ucpg_domain_wait_peers(n.d, 2, 0) == UCPG_OK);
         ucpg_test_say("STARTED %llu %d", (unsigned long long)took, both ? 2 : 1);
-        if (ucpg_domain_wait_peers(n.d, 2, STOPPED_CONNECT_MS) != UCPG_OK) {
+        if (ucpg_domain_wait_peers(n.d, 2, 3 * STEP_MS) != UCPG_OK) {
             return 1;
         }
         ucpg_test_say("UP");
@@ -396,15 +401,14 @@ static int child_stopped_peer(int rank, int nprocs, void *arg)
     return 0;
 }
 
-static int test_start_does_not_wait_for_a_stopped_peer(void)
+static int run_stopped_peer(const stopped_peer_case_t *c)
 {
     ucpg_harness_t *h = ucpg_harness_create(90000);
     unsigned long long took = 0;
     int nup = 0, stopped = 0;
-    char line[128];
-    char timeout[16];
+    char line[128], timeout[16];
 
-    snprintf(timeout, sizeof(timeout), "%u", STOPPED_CONNECT_MS);
+    snprintf(timeout, sizeof(timeout), "%u", c->connect_ms);
     ucpg_harness_setenv(h, "UCX_CPG_CONNECT_TIMEOUT_MS", timeout);
     ucpg_harness_fork(h, 2, child_stopped_peer, NULL);
     INTEG_CHECK(ucpg_harness_expect_all(h, "READY", STEP_MS) == 0, "domain not formed");
@@ -414,12 +418,13 @@ static int test_start_does_not_wait_for_a_stopped_peer(void)
     INTEG_CHECK(ucpg_harness_expect(h, 2, "STARTED ", line, sizeof(line), STEP_MS) == 0,
                 "the newcomer's start did not return");
     INTEG_CHECK(sscanf(line, "STARTED %llu %d", &took, &nup) == 2, "bad line '%s'", line);
-    INTEG_CHECK(took < STOPPED_START_MAX_MS,
+    INTEG_CHECK(took < c->start_max_ms,
                 "the newcomer's start took %llu ms: it waited for the stopped peer", took);
     INTEG_CHECK(nup == 1, "the newcomer saw %d peers up while rank 1 was stopped", nup);
+    usleep(c->stop_ms * 1000u);
     INTEG_CHECK(ucpg_harness_kill(h, 1, SIGCONT) == 0, "SIGCONT rank 1");
     stopped = 0;
-    INTEG_CHECK(ucpg_harness_expect(h, 2, "UP", NULL, 0, STOPPED_CONNECT_MS) == 0,
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "UP", NULL, 0, 2 * STEP_MS) == 0,
                 "the handshake with the continued peer did not complete");
     INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
     return integ_end(h, 1);
@@ -428,6 +433,23 @@ fail:
         ucpg_harness_kill(h, 1, SIGCONT);
     }
     return integ_end(h, 0);
+}
+
+/* A long connect timeout: before the fix the start took all 30 s of it. */
+static int test_start_does_not_wait_for_a_stopped_peer(void)
+{
+    static const stopped_peer_case_t c = {30000, 0, 5000};
+
+    return run_stopped_peer(&c);
+}
+
+/* A stop three times the connect timeout: before the fix the newcomer gave
+ * up on the stopped peer, and the two never connected. */
+static int test_handshake_with_a_peer_stopped_past_the_timeout_completes(void)
+{
+    static const stopped_peer_case_t c = {1000, 3000, 1000};
+
+    return run_stopped_peer(&c);
 }
 
 /* --- idle CPU ----------------------------------------------------------------------- */
@@ -487,6 +509,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_fork_child_refuses_live_domain_and_starts_after_release),
         INTEG_TEST(test_two_domain_names_stay_isolated),
         INTEG_TEST(test_start_does_not_wait_for_a_stopped_peer),
+        INTEG_TEST(test_handshake_with_a_peer_stopped_past_the_timeout_completes),
         INTEG_TEST(test_idle_domain_uses_no_cpu),
     };
 

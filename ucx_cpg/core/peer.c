@@ -343,6 +343,13 @@ void ucpg_peer_down(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
 }
 
 /* Watches a local peer's process; called with lock held. */
+/* A process of this host that is stopped (SIGSTOP, a debugger): alive, and
+ * silent until it runs again. Reads /proc: only for handshakes. */
+static int ucpg_peer_is_stopped(const ucpg_peer_t *p)
+{
+    return p->same_host && ucpg_proc_stopped(p->pid, p->starttime);
+}
+
 static void ucpg_peer_watch(ucpg_domain_t *d, ucpg_peer_id_t id)
 {
     ucpg_peer_t *p = &d->peers[id];
@@ -715,6 +722,27 @@ int ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid)
     return ok;
 }
 
+/*
+ * A handshake past its deadline (d->lock held): is it given up? Not while
+ * the peer is a stopped process of this host: it answers once it runs
+ * again, and giving up on it left two live processes of the domain unable
+ * to reach each other for good (the HELLO went with the endpoint, and the
+ * older process never says HELLO to the newer). Its deadline moves on by
+ * connect_timeout_ms at a time for as long as it stays stopped; if it dies,
+ * its pidfd ends the wait.
+ */
+static int ucpg_peer_deadline_passed(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t now)
+{
+    ucpg_peer_t *p = &d->peers[id];
+
+    if (!ucpg_peer_is_stopped(p)) {
+        return 1;
+    }
+    ucpg_debug("peer %u (pid %d) is stopped: its handshake waits for it", id, (int)p->pid);
+    p->deadline_ms = now + d->config.connect_timeout_ms;
+    return 0;
+}
+
 void ucpg_peer_check_deadlines(ucpg_domain_t *d, int *timeout_ms_p)
 {
     uint64_t now = ucpg_time_ms(), uuid, wait;
@@ -724,7 +752,7 @@ void ucpg_peer_check_deadlines(ucpg_domain_t *d, int *timeout_ms_p)
         pthread_mutex_lock(&d->lock);
         uuid = 0;
         if (d->peers[i].state == UCPG_PEER_STATE_CONNECTING) {
-            if (d->peers[i].deadline_ms <= now) {
+            if ((d->peers[i].deadline_ms <= now) && ucpg_peer_deadline_passed(d, i, now)) {
                 uuid = d->peers[i].uuid;
             } else {
                 wait = d->peers[i].deadline_ms - now;
@@ -886,21 +914,19 @@ static int ucpg_peer_enough_up(ucpg_domain_t *d, unsigned n) { return d->nup >= 
  * Settled: no handshake is awaited any more (d->lock held). A peer on this
  * host that is stopped (SIGSTOP, a debugger) answers its HELLO only once it
  * runs again, and waiting for it held every newcomer's start for the whole
- * connect_timeout_ms while the stop lasted. Its handshake is not abandoned:
- * it completes when the peer runs again, or gives up at its deadline, in
- * the progress thread.
+ * connect_timeout_ms while the stop lasted. Its handshake goes on in the
+ * progress thread and completes when it runs again (see
+ * ucpg_peer_deadline_passed).
  */
 static int ucpg_peer_settled(ucpg_domain_t *d, unsigned n)
 {
     unsigned awaited = d->nconnecting;
-    const ucpg_peer_t *p;
     size_t i;
 
     (void)n;
     for (i = 0; (awaited > 0) && (i < d->npeers); ++i) {
-        p = &d->peers[i];
-        if ((p->state == UCPG_PEER_STATE_CONNECTING) && p->same_host &&
-            ucpg_proc_stopped(p->pid, p->starttime)) {
+        if ((d->peers[i].state == UCPG_PEER_STATE_CONNECTING) &&
+            ucpg_peer_is_stopped(&d->peers[i])) {
             --awaited;
         }
     }
