@@ -129,64 +129,103 @@ static int check_atomic_area(const uint8_t *mem, int n)
 
 #define RACE_ROUNDS 300
 
-typedef struct rebind_racer {
+/*
+ * Two racer threads live for the whole race and meet the main thread at a
+ * barrier before and after each round, so that both rebinds start at the
+ * same moment. (A thread per rebind, 600 of them, once crashed inside
+ * ASan's own thread bookkeeping at thread exit.)
+ */
+typedef struct rebind_race {
     rsm_memseg_export_handle_t seg;
-    uint8_t                   *range[2];     /* its own two, used in turn */
-    int                        round;
-    int                        ret;
+    pthread_barrier_t          start;       /* main + 2 racers: a round begins */
+    pthread_barrier_t          done;        /* main + 2 racers: both rebinds returned */
+    int                        round;       /* set by main before start; -1: stop */
+} rebind_race_t;
+
+typedef struct rebind_racer {
+    rebind_race_t *race;
+    uint8_t       *range[2];                /* its own two, used in turn */
+    int            ret;
 } rebind_racer_t;
 
 static void *rebind_racer_main(void *arg)
 {
     rebind_racer_t *r = arg;
+    rebind_race_t *race = r->race;
 
-    r->ret = rsm_memseg_export_rebind(r->seg, r->range[r->round % 2], 0, SEG_SIZE);
-    return NULL;
+    for (;;) {
+        pthread_barrier_wait(&race->start);
+        if (race->round < 0) {
+            return NULL;
+        }
+        r->ret = rsm_memseg_export_rebind(race->seg, r->range[race->round % 2], 0, SEG_SIZE);
+        pthread_barrier_wait(&race->done);
+    }
 }
 
-/* One round: both threads rebind seg at once; 0 if both succeeded. */
-static int race_one_round(rebind_racer_t racer[2], int round)
+/* One round: both threads rebind at once; 0 if both succeeded. */
+static int race_one_round(rebind_race_t *race, rebind_racer_t racer[2], int round)
 {
-    pthread_t tid[2];
-    int t, started = 0;
+    race->round = round;
+    pthread_barrier_wait(&race->start);
+    pthread_barrier_wait(&race->done);
+    return ((racer[0].ret == RSM_SUCCESS) && (racer[1].ret == RSM_SUCCESS)) ? 0 : -1;
+}
 
-    for (t = 0; t < 2; ++t) {
-        racer[t].round = round;
-        started += (pthread_create(&tid[t], NULL, rebind_racer_main, &racer[t]) == 0);
+/* One round after another; says how many rounds left the importer's write
+ * outside the segment's memory, or in which round a call failed. */
+static void race_rounds(rebind_race_t *race, rebind_racer_t racer[2], int rounds)
+{
+    int round, wrong = 0;
+
+    for (round = 0; round < rounds; ++round) {
+        if ((race_one_round(race, racer, round) != 0) ||
+            (rsm_intr_signal_post(race->seg, 0) != RSM_SUCCESS) ||
+            (rsm_intr_signal_wait(race->seg, 5000) != RSM_SUCCESS)) {
+            ucpg_test_say("RACED failed in round %d", round);
+            return;
+        }
+        wrong += (((volatile uint8_t*)race->seg->vaddr)[8] != (uint8_t)round);
     }
-    for (t = 0; t < started; ++t) {
-        pthread_join(tid[t], NULL);
-    }
-    return ((started == 2) && (racer[0].ret == RSM_SUCCESS) && (racer[1].ret == RSM_SUCCESS))
-           ? 0 : -1;
+    ucpg_test_say("RACED %d wrong", wrong);
 }
 
 /*
  * Each round two threads rebind seg at once, each to a range of its own;
  * then a signal wakes the importer, which writes the round's number at
  * offset 8 and signals back. The number must be in the memory the segment
- * has now, whichever rebind came last. Says how many rounds failed.
+ * has now, whichever rebind came last.
  */
 static void race_rebinds(rsm_memseg_export_handle_t seg, int rounds)
 {
     rebind_racer_t racer[2];
-    int round, t, wrong = 0;
+    rebind_race_t race;
+    pthread_t tid[2];
+    int t, started = 0;
 
+    race.seg   = seg;
+    race.round = 0;
+    pthread_barrier_init(&race.start, NULL, 3);
+    pthread_barrier_init(&race.done, NULL, 3);
     for (t = 0; t < 2; ++t) {
-        racer[t].seg      = seg;
+        racer[t].race     = &race;
         racer[t].range[0] = segment_memory();
         racer[t].range[1] = segment_memory();
+        started += (pthread_create(&tid[t], NULL, rebind_racer_main, &racer[t]) == 0);
     }
-    for (round = 0; round < rounds; ++round) {
-        if ((race_one_round(racer, round) != 0) ||
-            (rsm_intr_signal_post(seg, 0) != RSM_SUCCESS) ||
-            (rsm_intr_signal_wait(seg, 5000) != RSM_SUCCESS)) {
-            ucpg_test_say("RACED failed in round %d", round);
-            return;
-        }
-        wrong += (((volatile uint8_t*)seg->vaddr)[8] != (uint8_t)round);
+    if (started != 2) {
+        /* A lone racer waits at the barrier until the process exits. */
+        ucpg_test_say("RACED failed: no racer threads");
+        return;
     }
-    ucpg_test_say("RACED %d wrong", wrong);
+    race_rounds(&race, racer, rounds);
+    race.round = -1;                         /* both wait at the start barrier */
+    pthread_barrier_wait(&race.start);
+    for (t = 0; t < 2; ++t) {
+        pthread_join(tid[t], NULL);
+    }
+    pthread_barrier_destroy(&race.start);
+    pthread_barrier_destroy(&race.done);
 }
 
 static int child_exporter(int rank, int nprocs, void *arg)
@@ -1350,7 +1389,7 @@ static int test_concurrent_rebinds_leave_importers_on_the_segment(void)
 {
     ucpg_harness_t *h = ucpg_harness_create(60000);
     exporter_args_t ea = {NULL, 0, RSM_ALLOW_REBIND};
-    char line[64];
+    char line[64] = "";
 
     INTEG_CHECK(start_pair(h, &ea, 1, child_race_importer, NULL) == 0, "no segment");
     INTEG_CHECK(ucpg_harness_expect(h, 1, "CONNECTED", NULL, 0, STEP_MS) == 0, "importer");
