@@ -59,6 +59,7 @@ typedef struct ucpg_peer {
     int               same_host;   /* pid names a process here (ucpg_peer_desc_t) */
     int               exited;      /* its pidfd fired: it exited, whoever reports it */
     uint64_t          deadline_ms; /* CONNECTING: give up at this time */
+    uint64_t          hello_ms;    /* CONNECTING: when we said HELLO */
 } ucpg_peer_t;
 
 typedef struct ucpg_listener {

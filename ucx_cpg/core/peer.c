@@ -407,7 +407,8 @@ static void ucpg_peer_install(ucpg_domain_t *d, ucpg_peer_id_t id,
         ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_UP, UCPG_PEER_REASON_JOINED);
     } else {
         ++d->nconnecting;
-        p->deadline_ms = ucpg_time_ms() + d->config.connect_timeout_ms;
+        p->hello_ms    = ucpg_time_ms();
+        p->deadline_ms = p->hello_ms + d->config.connect_timeout_ms;
     }
     if (desc->same_host) {
         ucpg_peer_watch(d, id);
@@ -918,15 +919,21 @@ static int ucpg_peer_enough_up(ucpg_domain_t *d, unsigned n) { return d->nup >= 
  * progress thread and completes when it runs again (see
  * ucpg_peer_deadline_passed).
  */
+#define UCPG_PEER_STOP_CHECK_MS 50   /* a running peer answers well within this */
+
 static int ucpg_peer_settled(ucpg_domain_t *d, unsigned n)
 {
-    unsigned awaited = d->nconnecting;
+    uint64_t asked_before = ucpg_time_ms() - UCPG_PEER_STOP_CHECK_MS;
+    unsigned awaited      = d->nconnecting;
     size_t i;
 
     (void)n;
     for (i = 0; (awaited > 0) && (i < d->npeers); ++i) {
+        /* /proc is read only for handshakes that already took a while: a
+         * join storm has many in flight at once, and this runs under the
+         * lock at every change of the peer table. */
         if ((d->peers[i].state == UCPG_PEER_STATE_CONNECTING) &&
-            ucpg_peer_is_stopped(&d->peers[i])) {
+            (d->peers[i].hello_ms <= asked_before) && ucpg_peer_is_stopped(&d->peers[i])) {
             --awaited;
         }
     }
