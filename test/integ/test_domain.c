@@ -364,13 +364,35 @@ fail:
  * unable to reach each other for good once rank 1 ran again. Rank 2's start
  * must return at once, with rank 0 up and rank 1 still connecting, and the
  * handshake must complete once rank 1 is continued, however long it was
- * stopped.
+ * stopped, and all three must then hear each other.
  */
 typedef struct stopped_peer_case {
     unsigned connect_ms;     /* UCX_CPG_CONNECT_TIMEOUT_MS */
     unsigned stop_ms;        /* how long rank 1 stays stopped after rank 2 started */
     unsigned start_max_ms;   /* rank 2's start must take less */
 } stopped_peer_case_t;
+
+/* After the stop: every process must count the other two as up and hear
+ * from both (a message each way). Says "PEERS <view> heard|deaf". */
+static void stopped_peer_check(integ_node_t *n)
+{
+    char view[128], *end;
+    const char *p;
+    unsigned long id;
+    int ok;
+
+    ok = (ucpg_domain_wait_peers(n->d, 2, STEP_MS) == UCPG_OK);
+    integ_view(n, view, sizeof(view));
+    for (p = view; ok && (*p != '\0'); p = end + (*end == ',')) {
+        id = strtoul(p, &end, 10);
+        if ((end == p) || ((id != ucpg_domain_self(n->d)) &&
+                           (integ_send_pattern(n, (ucpg_peer_id_t)id, 64, (uint32_t)id) != 0))) {
+            ok = 0;
+        }
+    }
+    ok = ok && (integ_wait_received(n, 2, STEP_MS) == 0);
+    ucpg_test_say("PEERS %s %s", view, ok ? "heard" : "deaf");
+}
 
 static int child_stopped_peer(int rank, int nprocs, void *arg)
 {
@@ -396,7 +418,10 @@ static int child_stopped_peer(int rank, int nprocs, void *arg)
         }
         ucpg_test_say("UP");
     }
-    ucpg_test_wait_for("DONE", 3 * STEP_MS);   /* rank 1 spends a while stopped */
+    if (ucpg_test_wait_for("CHECK", 3 * STEP_MS) == 0) {   /* rank 1 spends a while stopped */
+        stopped_peer_check(&n);
+    }
+    ucpg_test_wait_for("DONE", STEP_MS);
     integ_node_stop(&n);
     return 0;
 }
@@ -405,7 +430,7 @@ static int run_stopped_peer(const stopped_peer_case_t *c)
 {
     ucpg_harness_t *h = ucpg_harness_create(90000);
     unsigned long long took = 0;
-    int nup = 0, stopped = 0;
+    int nup = 0, stopped = 0, r;
     char line[128], timeout[16];
 
     snprintf(timeout, sizeof(timeout), "%u", c->connect_ms);
@@ -426,6 +451,15 @@ static int run_stopped_peer(const stopped_peer_case_t *c)
     stopped = 0;
     INTEG_CHECK(ucpg_harness_expect(h, 2, "UP", NULL, 0, 2 * STEP_MS) == 0,
                 "the handshake with the continued peer did not complete");
+    usleep(2500 * 1000);          /* past two UCX keepalives: a broken endpoint shows */
+    ucpg_harness_send_all(h, "CHECK");
+    for (r = 0; r < 3; ++r) {
+        INTEG_CHECK(ucpg_harness_expect(h, r, "PEERS ", line, sizeof(line), STEP_MS) == 0,
+                    "rank %d did not check its peers", r);
+        INTEG_CHECK((strchr(line, ',') != strrchr(line, ',')) &&
+                    (strcmp(line + strlen(line) - 6, " heard") == 0),
+                    "rank %d after the stop: %s", r, line);
+    }
     INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
     return integ_end(h, 1);
 fail:

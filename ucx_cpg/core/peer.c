@@ -342,7 +342,6 @@ void ucpg_peer_down(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
     ucpg_progress_wake(d);
 }
 
-/* Watches a local peer's process; called with lock held. */
 /* A process of this host that is stopped (SIGSTOP, a debugger): alive, and
  * silent until it runs again. Reads /proc: only for handshakes. */
 static int ucpg_peer_is_stopped(const ucpg_peer_t *p)
@@ -350,6 +349,7 @@ static int ucpg_peer_is_stopped(const ucpg_peer_t *p)
     return p->same_host && ucpg_proc_stopped(p->pid, p->starttime);
 }
 
+/* Watches a local peer's process; called with lock held. */
 static void ucpg_peer_watch(ucpg_domain_t *d, ucpg_peer_id_t id)
 {
     ucpg_peer_t *p = &d->peers[id];
@@ -730,7 +730,8 @@ int ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid)
  * to reach each other for good (the HELLO went with the endpoint, and the
  * older process never says HELLO to the newer). Its deadline moves on by
  * connect_timeout_ms at a time for as long as it stays stopped; if it dies,
- * its pidfd ends the wait.
+ * its pidfd ends the wait. A process that runs but does not answer is
+ * given up on (docs/architecture.md, "Handshake and liveness", step 4).
  */
 static int ucpg_peer_deadline_passed(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t now)
 {
