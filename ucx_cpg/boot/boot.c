@@ -227,8 +227,9 @@ static ucpg_status_t ucpg_boot_create_locked(void)
         return status;
     }
     ucpg_boot_ctx = ctx;
-    /* Bounded: each unanswered HELLO gives up after connect_timeout_ms
-     * (a stopped local peer's is left to finish in the background). */
+    /* Bounded: each unanswered HELLO gives up after connect_timeout_ms; a
+     * stopped local peer's is not waited for (it finishes in the background
+     * once the peer runs again). */
     if (ucpg_domain_wait_settled(d, config.connect_timeout_ms + 1000) != UCPG_OK) {
         ucpg_warn("some peers of domain '%s' did not answer yet", config.domain);
     }

@@ -110,7 +110,8 @@ ucpg_status_t ucpg_domain_start(ucpg_domain_t *d, ucpg_peer_id_t self, unsigned 
 ucpg_status_t ucpg_domain_connect(ucpg_domain_t *d, const ucpg_peer_desc_t *peer);
 /* Waits until no peer is CONNECTING (answered or given up), bounded. A
  * peer of this host that is stopped is not waited for: its handshake goes
- * on in the background and ends when it runs again or at its deadline. */
+ * on in the background, is not given up while the stop lasts, and ends
+ * when the peer runs again (or dies). */
 ucpg_status_t ucpg_domain_wait_settled(ucpg_domain_t *d, unsigned timeout_ms);
 /* Says BYE to every peer and stops the progress thread (bounded). */
 void          ucpg_domain_stop(ucpg_domain_t *d);
