@@ -11,6 +11,9 @@
  *     long run is split, nothing lost or reordered;
  *   - 40 destinations at once: every message arrives, in order, and no
  *     BATCH is ever packed into another;
+ *   - a message queued once for several destinations (a member's children
+ *     in the delivery tree) reaches each of them, and a run of such is
+ *     packed once: every destination gets the same buffer;
  *   - nothing stays referenced or queued after the flush.
  */
 #ifndef _GNU_SOURCE
@@ -41,6 +44,7 @@ typedef struct sent {
     ucpg_group_msg_t msg;
     size_t           len;        /* body bytes */
     const void      *data;       /* the body as sent (valid until the test's put) */
+    const void      *orig;       /* the buffer's data as handed to the send */
     uint8_t          first;      /* its first byte, 0 if empty */
 } sent_t;
 
@@ -61,6 +65,7 @@ ucpg_status_t ucpg_am_send_buf_nb(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned
     s->dst   = dst;
     s->len   = (buf != NULL) ? buf->len : 0;
     s->data  = (buf != NULL) ? buf->data : NULL;
+    s->orig  = s->data;
     s->first = (s->len > 0) ? ((const uint8_t*)s->data)[0] : 0;
     if (s->msg.type == UCPG_GROUP_MSG_BATCH) {
         assert_true(s->len + sizeof(ucpg_buf_t) <= 65536);
@@ -302,6 +307,94 @@ static void test_messages_without_body(void **state)
     assert_int_equal(o.count, 3);
 }
 
+/* Queues an EVT numbered seq + 1 for every destination in dst at once. */
+static ucpg_buf_t *queue_many(const ucpg_peer_id_t *dst, size_t ndst, uint64_t seq, size_t len)
+{
+    ucpg_group_msg_t msg;
+    ucpg_buf_t *body = ucpg_buf_new(len);
+
+    assert_non_null(body);
+    memset(body->data, (int)(uint8_t)seq, len);
+    memset(&msg, 0, sizeof(msg));
+    msg.type   = UCPG_GROUP_MSG_EVT;
+    msg.gindex = 3;
+    msg.ggen   = 7;
+    msg.a      = seq + 1;
+    ucpg_group_send_many(dst, ndst, &msg, body);
+    return body;
+}
+
+static void test_several_destinations_get_one_packed_batch(void **state)
+{
+    static const ucpg_peer_id_t children[] = {4, 9};
+    ucpg_buf_t *bodies[6];
+    order_t o = {{0}, 48, 0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 6; ++i) {
+        bodies[i] = queue_many(children, 2, i, 48);
+        assert_int_equal(bodies[i]->refs, 2);            /* one entry for both */
+    }
+    ucpg_group_out_flush();
+    assert_int_equal(nsends, 2);
+    assert_int_equal(sends[0].dst, 4);
+    assert_int_equal(sends[1].dst, 9);
+    assert_int_equal(sends[0].msg.type, UCPG_GROUP_MSG_BATCH);
+    assert_int_equal(sends[1].msg.type, UCPG_GROUP_MSG_BATCH);
+    assert_int_equal(sends[0].msg.a, 6);
+    assert_ptr_equal(sends[0].orig, sends[1].orig);      /* packed once */
+    for_each_arrived(check_in_order, &o);
+    assert_int_equal(o.count, 12);
+    assert_int_equal(o.next[4], 6);
+    assert_int_equal(o.next[9], 6);
+    put_all(bodies, 6);
+}
+
+static void test_several_destinations_alone_without_a_copy(void **state)
+{
+    static const ucpg_peer_id_t dst[] = {1, 2, 3};
+    ucpg_buf_t *body;
+    size_t i;
+
+    (void)state;
+    body = queue_many(dst, 3, 0, 5000);                  /* large: never packed */
+    ucpg_group_out_flush();
+    assert_int_equal(nsends, 3);
+    for (i = 0; i < 3; ++i) {
+        assert_int_equal(sends[i].dst, dst[i]);
+        assert_int_equal(sends[i].msg.type, UCPG_GROUP_MSG_EVT);
+        assert_ptr_equal(sends[i].data, body->data);
+    }
+    put_all(&body, 1);
+}
+
+/* More destinations than one queue entry names: split, none lost. */
+static void test_many_destinations_at_once(void **state)
+{
+    enum { DSTS = 20, EACH = 3 };
+    ucpg_peer_id_t dst[DSTS];
+    ucpg_buf_t *bodies[EACH];
+    order_t o = {{0}, 16, 0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < DSTS; ++i) {
+        dst[i] = (ucpg_peer_id_t)(DSTS - i);             /* any order */
+    }
+    for (i = 0; i < EACH; ++i) {
+        bodies[i] = queue_many(dst, DSTS, i, 16);
+    }
+    ucpg_group_out_flush();
+    assert_int_equal(nsends, DSTS);                      /* a batch each */
+    for_each_arrived(check_in_order, &o);
+    assert_int_equal(o.count, DSTS * EACH);
+    for (i = 0; i < DSTS; ++i) {
+        assert_int_equal(o.next[dst[i]], EACH);
+    }
+    put_all(bodies, EACH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +406,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_run_is_split_within_64k, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_destinations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_messages_without_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_several_destinations_get_one_packed_batch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_several_destinations_alone_without_a_copy, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_many_destinations_at_once, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

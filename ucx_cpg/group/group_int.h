@@ -261,6 +261,9 @@ ucpg_group_t *ucpg_group_find(uint32_t gindex, uint64_t ggen);
  * changed); it leaves at the next ucpg_group_out_flush. */
 void          ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
                               ucpg_buf_t *buf);
+/* The same message for each of ndst peers (queued once; see outbox.c). */
+void          ucpg_group_send_many(const ucpg_peer_id_t *dst, size_t ndst,
+                                   const ucpg_group_msg_t *msg, ucpg_buf_t *buf);
 /* Sends everything queued; any thread, without the engine lock. */
 void          ucpg_group_out_flush(void);
 /* Is something queued? */

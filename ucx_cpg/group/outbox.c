@@ -28,11 +28,22 @@
 #include "core/mcache.h"
 #include "core/proc.h"
 
+/*
+ * A queued message and every peer it goes to. The delivery tree sends the
+ * same event to each of a member's children and a sequencer that is not
+ * the tree's root sends it to every member: one entry for all of them
+ * means one allocation, one reference, one encoding and one place in the
+ * queue per message instead of one per copy, and the flush packs it once
+ * for destinations that get the same messages (a member's children do).
+ */
+#define UCPG_GROUP_OUT_DSTS 8u
+
 typedef struct ucpg_group_out {
     struct ucpg_group_out *next;
-    ucpg_peer_id_t         dst;
+    ucpg_buf_t            *buf;
+    unsigned               ndst;
+    ucpg_peer_id_t         dst[UCPG_GROUP_OUT_DSTS];
     uint8_t                hdr[UCPG_GROUP_MSG_LEN];
-    ucpg_buf_t      *buf;
 } ucpg_group_out_t;
 
 /* Adaptive: see core/mutex.h. */
@@ -48,21 +59,22 @@ static int                ucpg_group_out_inflight; /* atomic: sends not yet comp
  * 64 KiB class of the buffer cache (core/buf.c). */
 #define UCPG_GROUP_BATCH_MAX      (65536u - sizeof(ucpg_buf_t))
 
-void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
-                     ucpg_buf_t *buf)
+/* Queues one entry for up to UCPG_GROUP_OUT_DSTS destinations. */
+static void ucpg_group_out_queue(const ucpg_peer_id_t *dst, unsigned ndst,
+                                 const ucpg_group_msg_t *msg, ucpg_buf_t *buf)
 {
     ucpg_group_out_t *out = ucpg_mcache_alloc(sizeof(*out));  /* freed by another thread */
 
-    (void)dst_uuid;   /* receivers check group membership themselves */
     if (out == NULL) {
         /* The protocol recovers a lost message only through a view change;
          * say so loudly rather than pretend. */
-        ucpg_error("out of memory queueing a group message for peer %u", dst);
+        ucpg_error("out of memory queueing a group message for %u peer(s) from %u", ndst, dst[0]);
         return;
     }
     out->next = NULL;
-    out->dst  = dst;
     out->buf  = ucpg_buf_ref(buf);
+    out->ndst = ndst;
+    memcpy(out->dst, dst, ndst * sizeof(*dst));
     ucpg_group_msg_encode(msg, out->hdr);
     pthread_mutex_lock(&ucpg_group_out_lock);
     *ucpg_group_out_tail = out;
@@ -71,37 +83,76 @@ void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg
     pthread_mutex_unlock(&ucpg_group_out_lock);
 }
 
-static void ucpg_group_out_done(void *arg, ucpg_status_t status)
+void ucpg_group_send_many(const ucpg_peer_id_t *dst, size_t ndst, const ucpg_group_msg_t *msg,
+                          ucpg_buf_t *buf)
 {
-    ucpg_group_out_t *out = arg;
+    size_t n;
 
-    if ((status != UCPG_OK) && (status != UCPG_ERR_PEER_DOWN)) {
-        ucpg_warn("group message to peer %u failed: %s", out->dst, ucpg_status_string(status));
-    } else if (status != UCPG_OK) {
-        ucpg_debug("group message to peer %u: %s", out->dst, ucpg_status_string(status));
+    for (; ndst > 0; dst += n, ndst -= n) {
+        n = (ndst < UCPG_GROUP_OUT_DSTS) ? ndst : UCPG_GROUP_OUT_DSTS;
+        ucpg_group_out_queue(dst, (unsigned)n, msg, buf);
     }
+}
+
+void ucpg_group_send(ucpg_peer_id_t dst, uint64_t dst_uuid, const ucpg_group_msg_t *msg,
+                     ucpg_buf_t *buf)
+{
+    (void)dst_uuid;   /* receivers check group membership themselves */
+    ucpg_group_out_queue(&dst, 1, msg, buf);
+}
+
+static void ucpg_group_out_free(ucpg_group_out_t *out)
+{
     ucpg_buf_put(out->buf);
     ucpg_mcache_free(out, sizeof(*out));
 }
 
-static void ucpg_group_out_inflight_done(void *arg, ucpg_status_t status)
+static void ucpg_group_out_report(ucpg_status_t status, const char *peer)
 {
-    __atomic_sub_fetch(&ucpg_group_out_inflight, 1, __ATOMIC_ACQ_REL);
-    ucpg_group_out_done(arg, status);
+    if ((status != UCPG_OK) && (status != UCPG_ERR_PEER_DOWN)) {
+        ucpg_warn("group message to %s failed: %s", peer, ucpg_status_string(status));
+    } else if (status != UCPG_OK) {
+        ucpg_debug("group message to %s: %s", peer, ucpg_status_string(status));
+    }
 }
 
-/* Sends one queued message on its own (consumes out). */
-static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_group_out_t *out)
+/* A send's completion: arg is the reference on its body it held. */
+static void ucpg_group_out_sent(void *arg, ucpg_status_t status)
 {
+    ucpg_group_out_report(status, "a peer");
+    __atomic_sub_fetch(&ucpg_group_out_inflight, 1, __ATOMIC_ACQ_REL);
+    ucpg_buf_put(arg);
+}
+
+/* Sends hdr and buf (NULL: no body) to dst; the send holds its own
+ * reference on buf until it completes. */
+static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_peer_id_t dst, const uint8_t *hdr,
+                                ucpg_buf_t *buf)
+{
+    ucpg_buf_t *ref = ucpg_buf_ref(buf);
     ucpg_status_t status;
+    char peer[24];
 
     __atomic_add_fetch(&ucpg_group_out_inflight, 1, __ATOMIC_ACQ_REL);
     status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
-             ucpg_am_send_buf_nb(d, out->dst, UCPG_AM_ID_GROUP, out->hdr, UCPG_GROUP_MSG_LEN,
-                                 out->buf, ucpg_group_out_inflight_done, out);
+             ucpg_am_send_buf_nb(d, dst, UCPG_AM_ID_GROUP, hdr, UCPG_GROUP_MSG_LEN, ref,
+                                 ucpg_group_out_sent, ref);
     if (status != UCPG_INPROGRESS) {
-        ucpg_group_out_inflight_done(out, status);
+        snprintf(peer, sizeof(peer), "peer %u", dst);
+        ucpg_group_out_report(status, peer);
+        ucpg_group_out_sent(ref, UCPG_OK);
     }
+}
+
+/* Sends one queued entry as it is to each of its destinations (consumes it). */
+static void ucpg_group_out_send_entry(ucpg_domain_t *d, ucpg_group_out_t *out)
+{
+    unsigned i;
+
+    for (i = 0; i < out->ndst; ++i) {
+        ucpg_group_out_send(d, out->dst[i], out->hdr, out->buf);
+    }
+    ucpg_group_out_free(out);
 }
 
 /* A large message leaves in fragments while the receiver makes room: before
@@ -126,23 +177,33 @@ static int ucpg_group_out_small(const ucpg_group_out_t *out)
     return ucpg_group_out_len(out) <= UCPG_GROUP_BATCH_ITEM_MAX;
 }
 
+/* Do a and b go to the same peers (named in the same order, as every
+ * caller of one kind names them)? */
+static int ucpg_group_out_same_dst(const ucpg_group_out_t *a, const ucpg_group_out_t *b)
+{
+    return (a->ndst == b->ndst) && (memcmp(a->dst, b->dst, a->ndst * sizeof(a->dst[0])) == 0);
+}
+
 /*
- * Sends the small messages for list->dst that follow in list as one BATCH
- * (up to UCPG_GROUP_BATCH_MAX bytes), unlinking them; returns how many.
- * Packing costs a copy but saves an active message, a wake-up and a
- * completion per message at the receiver, which is what bounds the rate.
+ * Sends the small messages that follow in list with the destinations of
+ * the first as one BATCH (up to UCPG_GROUP_BATCH_MAX bytes), unlinking
+ * them; returns how many. Packing costs a copy but saves an active
+ * message, a wake-up and a completion per message at the receiver, which
+ * is what bounds the rate. The batch is packed once and the same buffer
+ * goes to every destination.
  */
 static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
 {
-    ucpg_peer_id_t dst = (*list)->dst;
-    ucpg_group_out_t **pp, *out, *batch = NULL, **tail = &batch;
+    ucpg_group_out_t **pp, *out, *first = *list, *batch = NULL, **tail = &batch;
+    uint8_t hdr[UCPG_GROUP_MSG_LEN];
     ucpg_group_msg_t msg;
     size_t total = 0, pos = 0;
-    unsigned count = 0;
+    ucpg_buf_t *packed;
+    unsigned count = 0, i;
 
     for (pp = list; *pp != NULL;) {
         out = *pp;
-        if ((out->dst != dst) || !ucpg_group_out_small(out)) {
+        if (!ucpg_group_out_same_dst(out, first) || !ucpg_group_out_small(out)) {
             pp = &out->next;
             continue;
         }
@@ -158,39 +219,40 @@ static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
         ++count;
     }
     if (count == 1) {
-        ucpg_group_out_send(d, batch);
+        ucpg_group_out_send_entry(d, batch);
         return 1;
     }
     memset(&msg, 0, sizeof(msg));
     msg.type = UCPG_GROUP_MSG_BATCH;
     msg.ggen = 1;
     msg.a    = count;
-    out      = ucpg_mcache_alloc(sizeof(*out));
-    if (out != NULL) {
-        out->next = NULL;
-        out->dst  = dst;
-        out->buf  = ucpg_buf_new(total);
-        ucpg_group_msg_encode(&msg, out->hdr);
+    ucpg_group_msg_encode(&msg, hdr);
+    packed = ucpg_buf_new(total);
+    if (packed == NULL) {
+        ucpg_error("out of memory packing group messages for peer %u", first->dst[0]);
     }
-    while ((out != NULL) && (out->buf != NULL) && (batch != NULL)) {
-        ucpg_group_out_t *item = batch;
-        batch = item->next;
-        pos  += ucpg_group_batch_put(out->buf->data + pos, item->hdr,
-                                     (item->buf != NULL) ? item->buf->data : NULL,
-                                     (uint32_t)ucpg_group_out_len(item));
-        ucpg_group_out_done(item, UCPG_OK);
-    }
-    if ((out == NULL) || (out->buf == NULL)) {
-        ucpg_error("out of memory packing group messages for peer %u", dst);
-        while (batch != NULL) {                 /* send them one by one instead */
-            ucpg_group_out_t *item = batch;
-            batch = item->next;
-            ucpg_group_out_send(d, item);
+    while (batch != NULL) {
+        out   = batch;
+        batch = out->next;
+        if (packed == NULL) {
+            ucpg_group_out_send_entry(d, out);      /* one by one instead */
+            continue;
         }
-        ucpg_mcache_free(out, sizeof(*out));
+        pos += ucpg_group_batch_put(packed->data + pos, out->hdr,
+                                    (out->buf != NULL) ? out->buf->data : NULL,
+                                    (uint32_t)ucpg_group_out_len(out));
+        if (out != first) {
+            ucpg_group_out_free(out);                /* first names the destinations */
+        }
+    }
+    if (packed == NULL) {
         return count;
     }
-    ucpg_group_out_send(d, out);
+    for (i = 0; i < first->ndst; ++i) {
+        ucpg_group_out_send(d, first->dst[i], hdr, packed);
+    }
+    ucpg_group_out_free(first);
+    ucpg_buf_put(packed);
     return count;
 }
 
@@ -217,7 +279,7 @@ void ucpg_group_out_flush(void)
             } else {
                 list      = out->next;
                 out->next = NULL;
-                ucpg_group_out_send(d, out);
+                ucpg_group_out_send_entry(d, out);
             }
         }
     }

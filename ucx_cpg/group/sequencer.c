@@ -110,9 +110,10 @@ static void ucpg_group_seq_fanout_data(ucpg_group_t *g, const ucpg_group_event_t
 static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
                                   const ucpg_group_req_t *extra)
 {
+    ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];
     ucpg_group_msg_t msg;
     int origin_pass;
-    size_t i;
+    size_t i, n;
 
     if ((ev->kind == UCPG_GROUP_KIND_DATA) && (g->nmembers > 0) &&
         (g->members[0].slot == ucpg_group_engine.self) &&
@@ -125,12 +126,12 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
          * number only, which halves what a 2-member group moves. */
         int own = origin_pass && (ev->kind == UCPG_GROUP_KIND_DATA);
         ucpg_group_evt_msg(g, ev, own ? UCPG_GROUP_FLAG_OWN : 0, &msg);
-        for (i = 0; i < g->nmembers; ++i) {
+        for (i = n = 0; (i < g->nmembers) && (n < UCPG_GROUP_VIEW_MAX); ++i) {
             if (ucpg_group_seq_fanout_to(&g->members[i], ev, origin_pass)) {
-                ucpg_group_send(g->members[i].slot, g->members[i].uuid, &msg,
-                                own ? NULL : ev->buf);
+                dst[n++] = g->members[i].slot;
             }
         }
+        ucpg_group_send_many(dst, n, &msg, own ? NULL : ev->buf);
     }
     if (extra != NULL) {
         ucpg_group_send(extra->slot, extra->uuid, &msg, ev->buf);

@@ -98,10 +98,12 @@ unsigned ucpg_group_tree_fanout_min(void)
     return (own < relay) ? own : relay;
 }
 
-/* Sends msg to the children of member index self; a dead child's children
- * get it instead (recursively), so one death does not orphan a subtree. */
-static void ucpg_group_tree_send_from(ucpg_group_t *g, const ucpg_group_msg_t *msg,
-                                      ucpg_buf_t *buf, size_t self, int skip, unsigned depth)
+/* Collects the children of member index self into dst (returns the new
+ * count, at most UCPG_GROUP_VIEW_MAX); a dead child's children are taken
+ * instead (recursively), so one death does not orphan a subtree. */
+static size_t ucpg_group_tree_collect(const ucpg_group_t *g, const ucpg_group_msg_t *msg,
+                                      size_t self, int skip, unsigned depth,
+                                      ucpg_peer_id_t *dst, size_t n)
 {
     unsigned fanout = ucpg_group_tree_fanout(g, &msg->origin);
     size_t first, end, pos, i;
@@ -111,21 +113,27 @@ static void ucpg_group_tree_send_from(ucpg_group_t *g, const ucpg_group_msg_t *m
     for (pos = first; pos < end; ++pos) {
         i = ucpg_group_tree_index(pos, skip);
         m = &g->members[i];
-        if (!m->dead) {
-            ucpg_group_send(m->slot, m->uuid, msg, buf);
+        if (n == UCPG_GROUP_VIEW_MAX) {
+            break;
+        } else if (!m->dead) {
+            dst[n++] = m->slot;
         } else if (depth < UCPG_GROUP_VIEW_MAX) {
-            ucpg_group_tree_send_from(g, msg, buf, i, skip, depth + 1);
+            n = ucpg_group_tree_collect(g, msg, i, skip, depth + 1, dst, n);
         }
     }
+    return n;
 }
 
 void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self)
 {
     int skip = ucpg_group_member_index(g, ev->origin.slot, ev->origin.uuid);
+    ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];   /* distinct members: never more */
     ucpg_group_msg_t msg;
+    size_t n;
 
     ucpg_group_evt_msg(g, ev, 0, &msg);
-    ucpg_group_tree_send_from(g, &msg, ev->buf, self, skip, 0);
+    n = ucpg_group_tree_collect(g, &msg, self, skip, 0, dst, 0);
+    ucpg_group_send_many(dst, n, &msg, ev->buf);
 }
 
 void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
