@@ -18,7 +18,6 @@
 #endif
 #include "group_int.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -46,11 +45,12 @@ typedef struct ucpg_group_out {
     uint8_t                hdr[UCPG_GROUP_MSG_LEN];
 } ucpg_group_out_t;
 
-/* Adaptive: see core/mutex.h. */
-static pthread_mutex_t    ucpg_group_out_lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP;
-static ucpg_group_out_t  *ucpg_group_out_head;
-static ucpg_group_out_t **ucpg_group_out_tail = &ucpg_group_out_head;
-static int                ucpg_group_out_queued;  /* atomic: the list is not empty */
+/* A lock-free stack, newest first: entries are pushed (in practice under
+ * the engine lock) and a flush (any thread, without the engine lock)
+ * takes them all at once and turns them back into queue order, so
+ * neither side ever waits for the other; taking all at once leaves no
+ * room for the ABA problem of popping one by one. */
+static ucpg_group_out_t  *ucpg_group_out_head;     /* atomic */
 static int                ucpg_group_out_kicked;  /* the progress thread was woken */
 static int                ucpg_group_out_inflight; /* atomic: sends not yet completed */
 
@@ -71,16 +71,15 @@ static void ucpg_group_out_queue(const ucpg_peer_id_t *dst, unsigned ndst,
         ucpg_error("out of memory queueing a group message for %u peer(s) from %u", ndst, dst[0]);
         return;
     }
-    out->next = NULL;
     out->buf  = ucpg_buf_ref(buf);
     out->ndst = ndst;
     memcpy(out->dst, dst, ndst * sizeof(*dst));
     ucpg_group_msg_encode(msg, out->hdr);
-    pthread_mutex_lock(&ucpg_group_out_lock);
-    *ucpg_group_out_tail = out;
-    ucpg_group_out_tail  = &out->next;
-    __atomic_store_n(&ucpg_group_out_queued, 1, __ATOMIC_SEQ_CST);  /* see progress_busy */
-    pthread_mutex_unlock(&ucpg_group_out_lock);
+    out->next = __atomic_load_n(&ucpg_group_out_head, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&ucpg_group_out_head, &out->next, out, 1,
+                                        __ATOMIC_SEQ_CST,   /* see progress_busy */
+                                        __ATOMIC_RELAXED)) {
+    }
 }
 
 void ucpg_group_send_many(const ucpg_peer_id_t *dst, size_t ndst, const ucpg_group_msg_t *msg,
@@ -256,6 +255,22 @@ static unsigned ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
     return count;
 }
 
+/* Takes everything queued, in queue order (the sequencer queues what a
+ * sender waits for first). */
+static ucpg_group_out_t *ucpg_group_out_take(void)
+{
+    ucpg_group_out_t *stack, *list = NULL, *out;
+
+    stack = __atomic_exchange_n(&ucpg_group_out_head, NULL, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&ucpg_group_out_kicked, 0, __ATOMIC_RELEASE);
+    while ((out = stack) != NULL) {
+        stack     = out->next;
+        out->next = list;
+        list      = out;
+    }
+    return list;
+}
+
 /* Sends everything queued: small messages to the same peer travel together. */
 void ucpg_group_out_flush(void)
 {
@@ -263,13 +278,7 @@ void ucpg_group_out_flush(void)
     ucpg_group_out_t *list, *out;
 
     for (;;) {
-        pthread_mutex_lock(&ucpg_group_out_lock);
-        list                = ucpg_group_out_head;
-        ucpg_group_out_head = NULL;
-        ucpg_group_out_tail = &ucpg_group_out_head;
-        __atomic_store_n(&ucpg_group_out_queued, 0, __ATOMIC_RELEASE);
-        __atomic_store_n(&ucpg_group_out_kicked, 0, __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&ucpg_group_out_lock);
+        list = ucpg_group_out_take();
         if (list == NULL) {
             return;
         }
@@ -287,7 +296,7 @@ void ucpg_group_out_flush(void)
 
 int ucpg_group_out_pending(void)
 {
-    return __atomic_load_n(&ucpg_group_out_queued, __ATOMIC_SEQ_CST);
+    return __atomic_load_n(&ucpg_group_out_head, __ATOMIC_SEQ_CST) != NULL;
 }
 
 int ucpg_group_out_kick_claim(void)

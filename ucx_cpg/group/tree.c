@@ -101,11 +101,11 @@ unsigned ucpg_group_tree_fanout_min(void)
 /* Collects the children of member index self into dst (returns the new
  * count, at most UCPG_GROUP_VIEW_MAX); a dead child's children are taken
  * instead (recursively), so one death does not orphan a subtree. */
-static size_t ucpg_group_tree_collect(const ucpg_group_t *g, const ucpg_group_msg_t *msg,
+static size_t ucpg_group_tree_collect(const ucpg_group_t *g, const ucpg_group_origin_t *origin,
                                       size_t self, int skip, unsigned depth,
                                       ucpg_peer_id_t *dst, size_t n)
 {
-    unsigned fanout = ucpg_group_tree_fanout(g, &msg->origin);
+    unsigned fanout = ucpg_group_tree_fanout(g, origin);
     size_t first, end, pos, i;
     const ucpg_group_member_t *m;
 
@@ -118,7 +118,7 @@ static size_t ucpg_group_tree_collect(const ucpg_group_t *g, const ucpg_group_ms
         } else if (!m->dead) {
             dst[n++] = m->slot;
         } else if (depth < UCPG_GROUP_VIEW_MAX) {
-            n = ucpg_group_tree_collect(g, msg, i, skip, depth + 1, dst, n);
+            n = ucpg_group_tree_collect(g, origin, i, skip, depth + 1, dst, n);
         }
     }
     return n;
@@ -131,9 +131,11 @@ void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t 
     ucpg_group_msg_t msg;
     size_t n;
 
-    ucpg_group_evt_msg(g, ev, 0, &msg);
-    n = ucpg_group_tree_collect(g, &msg, self, skip, 0, dst, 0);
-    ucpg_group_send_many(dst, n, &msg, ev->buf);
+    n = ucpg_group_tree_collect(g, &ev->origin, self, skip, 0, dst, 0);
+    if (n > 0) {                           /* a leaf (most members) sends nothing */
+        ucpg_group_evt_msg(g, ev, 0, &msg);
+        ucpg_group_send_many(dst, n, &msg, ev->buf);
+    }
 }
 
 void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
