@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "status.h"
 
@@ -37,20 +38,123 @@ typedef struct ucpg_wire_reader {
     int            short_read; /* set once a read ran past the end */
 } ucpg_wire_reader_t;
 
-void ucpg_wire_writer_init(ucpg_wire_writer_t *w, void *buf, size_t cap);
-void ucpg_wire_put_u8(ucpg_wire_writer_t *w, uint8_t v);
-void ucpg_wire_put_u16(ucpg_wire_writer_t *w, uint16_t v);
-void ucpg_wire_put_u32(ucpg_wire_writer_t *w, uint32_t v);
-void ucpg_wire_put_u64(ucpg_wire_writer_t *w, uint64_t v);
-void ucpg_wire_put_bytes(ucpg_wire_writer_t *w, const void *p, size_t n);
+/*
+ * The primitives are inline: a group message header is thirteen fields,
+ * encoded once per message and destination and decoded at every member,
+ * and inlined the compiler turns each byte loop into one load or store
+ * and folds the bounds checks of a fixed-size header away.
+ */
+static inline void ucpg_wire_writer_init(ucpg_wire_writer_t *w, void *buf, size_t cap)
+{
+    w->buf      = buf;
+    w->cap      = cap;
+    w->len      = 0;
+    w->overflow = 0;
+}
 
-void     ucpg_wire_reader_init(ucpg_wire_reader_t *r, const void *buf, size_t len);
-uint8_t  ucpg_wire_get_u8(ucpg_wire_reader_t *r);
-uint16_t ucpg_wire_get_u16(ucpg_wire_reader_t *r);
-uint32_t ucpg_wire_get_u32(ucpg_wire_reader_t *r);
-uint64_t ucpg_wire_get_u64(ucpg_wire_reader_t *r);
+static inline uint8_t *ucpg_wire_reserve(ucpg_wire_writer_t *w, size_t n)
+{
+    if (w->overflow || (w->cap - w->len) < n) {
+        w->overflow = 1;
+        return NULL;
+    }
+    w->len += n;
+    return w->buf + w->len - n;
+}
+
+static inline void ucpg_wire_put_le(ucpg_wire_writer_t *w, uint64_t v, size_t n)
+{
+    uint8_t *p = ucpg_wire_reserve(w, n);
+    size_t i;
+
+    for (i = 0; (p != NULL) && (i < n); ++i) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static inline void ucpg_wire_put_u8(ucpg_wire_writer_t *w, uint8_t v)
+{
+    ucpg_wire_put_le(w, v, 1);
+}
+
+static inline void ucpg_wire_put_u16(ucpg_wire_writer_t *w, uint16_t v)
+{
+    ucpg_wire_put_le(w, v, 2);
+}
+
+static inline void ucpg_wire_put_u32(ucpg_wire_writer_t *w, uint32_t v)
+{
+    ucpg_wire_put_le(w, v, 4);
+}
+
+static inline void ucpg_wire_put_u64(ucpg_wire_writer_t *w, uint64_t v)
+{
+    ucpg_wire_put_le(w, v, 8);
+}
+
+static inline void ucpg_wire_put_bytes(ucpg_wire_writer_t *w, const void *p, size_t n)
+{
+    uint8_t *dst = ucpg_wire_reserve(w, n);
+
+    if ((dst != NULL) && (n > 0)) {
+        memcpy(dst, p, n);
+    }
+}
+
+static inline void ucpg_wire_reader_init(ucpg_wire_reader_t *r, const void *buf, size_t len)
+{
+    r->buf        = buf;
+    r->len        = (buf == NULL) ? 0 : len;
+    r->pos        = 0;
+    r->short_read = 0;
+}
+
 /* Returns a pointer to n bytes inside the buffer, or NULL (and short_read). */
-const void *ucpg_wire_get_bytes(ucpg_wire_reader_t *r, size_t n);
+static inline const void *ucpg_wire_get_bytes(ucpg_wire_reader_t *r, size_t n)
+{
+    const void *p;
+
+    if (r->short_read || (r->len - r->pos) < n) {
+        r->short_read = 1;
+        return NULL;
+    }
+    p       = r->buf + r->pos;
+    r->pos += n;
+    return p;
+}
+
+static inline uint64_t ucpg_wire_get_le(ucpg_wire_reader_t *r, size_t n)
+{
+    const uint8_t *p = ucpg_wire_get_bytes(r, n);
+    uint64_t v       = 0;
+    size_t i;
+
+    for (i = 0; (p != NULL) && (i < n); ++i) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static inline uint8_t ucpg_wire_get_u8(ucpg_wire_reader_t *r)
+{
+    return (uint8_t)ucpg_wire_get_le(r, 1);
+}
+
+static inline uint16_t ucpg_wire_get_u16(ucpg_wire_reader_t *r)
+{
+    return (uint16_t)ucpg_wire_get_le(r, 2);
+}
+
+static inline uint32_t ucpg_wire_get_u32(ucpg_wire_reader_t *r)
+{
+    return (uint32_t)ucpg_wire_get_le(r, 4);
+}
+
+static inline uint64_t ucpg_wire_get_u64(ucpg_wire_reader_t *r)
+{
+    return ucpg_wire_get_le(r, 8);
+}
+
 /* UCPG_OK iff nothing ran short and exactly all bytes were consumed. */
 ucpg_status_t ucpg_wire_reader_finish(const ucpg_wire_reader_t *r);
 
