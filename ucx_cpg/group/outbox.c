@@ -5,8 +5,9 @@
  *
  * Order between them does not matter: receivers reorder by number. When
  * the queue is sent, the small messages (up to UCPG_GROUP_BATCH_ITEM_MAX
- * bytes) for one peer travel as one BATCH active message; a message alone
- * for its peer travels as it is, without a copy (latency).
+ * bytes) for the same peers travel as one BATCH active message, packed
+ * once and sent to each; a message alone for its peers travels as it is,
+ * without a copy (latency).
  *
  * Packing as messages are queued instead (a pack per destination, copied
  * into under the queue's lock, no entry per message) was measured and
@@ -68,7 +69,8 @@ static void ucpg_group_out_queue(const ucpg_peer_id_t *dst, unsigned ndst,
     if (out == NULL) {
         /* The protocol recovers a lost message only through a view change;
          * say so loudly rather than pretend. */
-        ucpg_error("out of memory queueing a group message for %u peer(s) from %u", ndst, dst[0]);
+        ucpg_error("out of memory queueing a group message for %u peer(s), peer %u first",
+                   ndst, dst[0]);
         return;
     }
     out->buf  = ucpg_buf_ref(buf);
@@ -136,9 +138,11 @@ static void ucpg_group_out_send(ucpg_domain_t *d, ucpg_peer_id_t dst, const uint
     status = (d == NULL) ? UCPG_ERR_SHUTDOWN :
              ucpg_am_send_buf_nb(d, dst, UCPG_AM_ID_GROUP, hdr, UCPG_GROUP_MSG_LEN, ref,
                                  ucpg_group_out_sent, ref);
-    if (status != UCPG_INPROGRESS) {
-        snprintf(peer, sizeof(peer), "peer %u", dst);
+    if ((status != UCPG_INPROGRESS) && (status != UCPG_OK)) {
+        snprintf(peer, sizeof(peer), "peer %u", dst);   /* known here, not at completion */
         ucpg_group_out_report(status, peer);
+    }
+    if (status != UCPG_INPROGRESS) {
         ucpg_group_out_sent(ref, UCPG_OK);
     }
 }
