@@ -3,7 +3,7 @@
  * block (the bodies of a received batch), and the cache
  * that gives large message buffers back instead of returning them to the
  * kernel (the reason a CPG stream of large messages does not page-fault on
- * every message).
+ * every message), and message bodies of a few KiB at their exact size.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -111,6 +111,43 @@ static void test_small_buffers_bypass_the_cache(void **state)
     assert_int_equal(ucpg_buf_cache_bytes(), 0);
     ucpg_buf_put(b);                                 /* one byte more: cached here */
     assert_int_equal(ucpg_buf_cache_bytes(), UCPG_BUF_CACHE_MIN);
+}
+
+/* A body above UCPG_BUF_EXACT_MIN up to mcache's largest class takes
+ * exactly its size (a power-of-two block would double it); smaller and
+ * larger ones are allocated as ucpg_buf_new's. */
+static void test_body_takes_its_exact_size(void **state)
+{
+    size_t sizes[] = {UCPG_BUF_EXACT_MIN + 1, 4096, 8000,
+                      UCPG_MCACHE_MAX - sizeof(ucpg_buf_t)};
+    ucpg_buf_t *buf, *ref;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); ++i) {
+        buf = ucpg_buf_new_body(sizes[i]);
+        assert_non_null(buf);
+        assert_int_equal(buf->refs, 1);
+        assert_int_equal(buf->len, sizes[i]);
+        assert_int_equal(buf->alloc_size, sizeof(ucpg_buf_t) + sizes[i]);
+        memset(buf->data, 0x5a, sizes[i]);          /* all of it is ours (ASan) */
+        assert_ptr_equal(ucpg_buf_of(buf->data), buf);
+        ref = ucpg_buf_ref(buf);
+        ucpg_buf_put(buf);
+        assert_int_equal(ref->data[sizes[i] - 1], 0x5a);   /* still there */
+        ucpg_buf_put(ref);                          /* freed (ASan/valgrind: no leak) */
+    }
+    buf = ucpg_buf_new_body(UCPG_BUF_EXACT_MIN);    /* small: mcache's class */
+    assert_non_null(buf);
+    assert_int_equal(buf->alloc_size,
+                     ucpg_mcache_size(sizeof(ucpg_buf_t) + UCPG_BUF_EXACT_MIN));
+    ucpg_buf_put(buf);
+    buf = ucpg_buf_new_body(UCPG_MCACHE_MAX);       /* large: this cache's class */
+    assert_non_null(buf);
+    assert_int_equal(buf->alloc_size, UCPG_BUF_CACHE_MIN);
+    ucpg_buf_put(buf);
+    assert_int_equal(ucpg_buf_cache_bytes(), UCPG_BUF_CACHE_MIN);
+    assert_null(ucpg_buf_new_body(SIZE_MAX));
 }
 
 static void test_huge_buffers_bypass_the_cache(void **state)
@@ -259,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup(test_other_class_is_not_reused, setup_empty_cache),
         cmocka_unit_test_setup(test_small_buffers_bypass_the_cache, setup_empty_cache),
         cmocka_unit_test_setup(test_huge_buffers_bypass_the_cache, setup_empty_cache),
+        cmocka_unit_test_setup(test_body_takes_its_exact_size, setup_empty_cache),
         cmocka_unit_test_setup(test_cache_is_bounded, setup_empty_cache),
         cmocka_unit_test_setup(test_threads_never_share_a_buffer, setup_empty_cache),
         cmocka_unit_test_setup(test_block_copies_and_slices_point_into_the_copy,

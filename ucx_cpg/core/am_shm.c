@@ -82,7 +82,7 @@ ucpg_buf_t *ucpg_am_buf_new(ucpg_domain_t *d, size_t len)
     if ((d != NULL) && (d->shm_pool != NULL) && (len >= UCPG_SHM_POOL_MIN_BODY)) {
         buf = ucpg_shm_pool_buf_new(d->shm_pool, len);
     }
-    return (buf != NULL) ? buf : ucpg_buf_new(len);
+    return (buf != NULL) ? buf : ucpg_buf_new_body(len);
 }
 
 #define UCPG_AM_SHM_COUNT(d, field) \

@@ -118,6 +118,26 @@ ucpg_buf_t *ucpg_buf_new(size_t len)
     return buf;
 }
 
+static void ucpg_buf_exact_release(ucpg_buf_t *buf)
+{
+    free(buf);
+}
+
+ucpg_buf_t *ucpg_buf_new_body(size_t len)
+{
+    ucpg_buf_t *buf;
+
+    if ((len <= UCPG_BUF_EXACT_MIN) || (len > UCPG_MCACHE_MAX - sizeof(ucpg_buf_t))) {
+        return ucpg_buf_new(len);
+    }
+    buf = malloc(sizeof(ucpg_buf_t) + len);
+    if (buf != NULL) {
+        ucpg_buf_init(buf, UCPG_BUF_BODY(buf), len, sizeof(ucpg_buf_t) + len,
+                      ucpg_buf_exact_release, NULL);
+    }
+    return buf;
+}
+
 ucpg_buf_t *ucpg_buf_ref(ucpg_buf_t *buf)
 {
     if (buf != NULL) {
