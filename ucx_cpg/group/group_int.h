@@ -270,7 +270,6 @@ void          ucpg_group_out_flush(void);
 int           ucpg_group_out_pending(void);
 /* 1 for the first caller since the last flush (it wakes the progress thread). */
 int           ucpg_group_out_kick_claim(void);
-unsigned      ucpg_group_out_count_get(void);
 /* Waits (bounded) until the sends in flight completed. */
 void          ucpg_group_out_wait_inflight(unsigned timeout_ms);
 

@@ -275,7 +275,7 @@ static ucpg_group_out_t *ucpg_group_out_take(void)
     return list;
 }
 
-/* Sends everything queued: small messages to the same peer travel together. */
+/* Sends everything queued: small messages for the same peers travel together. */
 void ucpg_group_out_flush(void)
 {
     ucpg_domain_t *d = ucpg_group_engine.domain;
