@@ -27,34 +27,67 @@
 #include "core/log.h"
 #include "core/proc.h"
 
-/* Makes efd readable (h->lock held): one write per quiet period, not per
- * event, because a system call costs about a microsecond on a VM. */
-static void ucpg_cpg_efd_set(ucpg_cpg_handle_t *h)
+/*
+ * The eventfd is written once per quiet period, not per event, because a
+ * system call costs about a microsecond on a VM: the first item queued after
+ * the dispatcher emptied the queue arms it (h->lock held), and whoever armed
+ * it writes once it has let go of the handle's lock and, if it holds it, the
+ * group engine's (ucpg_group_defer): a dispatcher woken under either would
+ * run, meet the lock and hand the CPU back. Until the write lands the
+ * dispatcher sees efd_armed with nothing to read, and polls.
+ */
+static int ucpg_cpg_efd_arm(ucpg_cpg_handle_t *h)
 {
-    uint64_t one = 1;
+    if (h->efd_armed) {
+        return 0;
+    }
+    h->efd_armed = 1;
+    return 1;
+}
 
-    if (!h->efd_armed && (write(h->efd, &one, sizeof(one)) == (ssize_t)sizeof(one))) {
-        h->efd_armed = 1;
+/* The write an arm owes; runs with the reference ucpg_cpg_efd_wake took. */
+static void ucpg_cpg_efd_write(void *arg)
+{
+    ucpg_cpg_handle_t *h = arg;
+    uint64_t one         = 1;
+
+    if (write(h->efd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
+        ucpg_warn("CPG handle %llx: cannot signal its fd: %m", (unsigned long long)h->id);
+    }
+    ucpg_cpg_handle_put(h);
+}
+
+/* Pays an arm's write (no lock of the handle held). */
+static void ucpg_cpg_efd_wake(ucpg_cpg_handle_t *h)
+{
+    __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);   /* finalize may free it meanwhile */
+    if (!ucpg_group_defer(ucpg_cpg_efd_write, h)) {
+        ucpg_cpg_efd_write(h);
     }
 }
 
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
 {
+    int owed;
+
     pthread_mutex_lock(&h->lock);
-    ucpg_cpg_efd_set(h);
+    owed = ucpg_cpg_efd_arm(h);
     pthread_mutex_unlock(&h->lock);
+    if (owed) {
+        ucpg_cpg_efd_wake(h);
+    }
 }
 
-/* Appends (h->lock held). */
-static void ucpg_cpg_queue_append(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item,
-                                  ucpg_group_event_t *event)
+/* Appends (h->lock held); 1 if the caller owes the eventfd a write. */
+static int ucpg_cpg_queue_append(ucpg_cpg_handle_t *h, ucpg_cpg_item_t *item,
+                                 ucpg_group_event_t *event)
 {
     item->event = event;
     item->next  = NULL;
     *h->tail    = item;
     h->tail     = &item->next;
     __atomic_store_n(&h->queued, h->queued + 1, __ATOMIC_RELEASE);  /* read unlocked: linger */
-    ucpg_cpg_efd_set(h);
+    return ucpg_cpg_efd_arm(h);
 }
 
 /*
@@ -67,28 +100,32 @@ void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event)
 {
     ucpg_cpg_handle_t *h = arg;
     ucpg_cpg_item_t *item;
+    int owed = 0;
 
     pthread_mutex_lock(&h->lock);
     item = h->spare;
     if (item != NULL) {
         h->spare = item->next;
-        ucpg_cpg_queue_append(h, item, event);
-        pthread_mutex_unlock(&h->lock);
-        return;
+        owed     = ucpg_cpg_queue_append(h, item, event);
     }
     pthread_mutex_unlock(&h->lock);
-    item = malloc(sizeof(*item));
     if (item == NULL) {
-        ucpg_warn("CPG handle %llx: out of memory, a callback is lost",
-                  (unsigned long long)h->id);
-        if (event != NULL) {
-            ucpg_group_event_release(event);   /* counted as read: the window moves on */
+        item = malloc(sizeof(*item));
+        if (item == NULL) {
+            ucpg_warn("CPG handle %llx: out of memory, a callback is lost",
+                      (unsigned long long)h->id);
+            if (event != NULL) {
+                ucpg_group_event_release(event);   /* counted as read: the window moves on */
+            }
+            return;
         }
-        return;
+        pthread_mutex_lock(&h->lock);
+        owed = ucpg_cpg_queue_append(h, item, event);
+        pthread_mutex_unlock(&h->lock);
     }
-    pthread_mutex_lock(&h->lock);
-    ucpg_cpg_queue_append(h, item, event);
-    pthread_mutex_unlock(&h->lock);
+    if (owed) {
+        ucpg_cpg_efd_wake(h);
+    }
 }
 
 static void ucpg_cpg_items_free(ucpg_cpg_item_t *item)

@@ -75,9 +75,20 @@ typedef struct ucpg_group_view {
 typedef struct ucpg_group_event ucpg_group_event_t;
 
 typedef struct ucpg_group_callbacks {
-    /* A message or a view is next in the stream. */
+    /* A message or a view is next in the stream. Runs with the engine
+     * lock held: wake-ups belong in ucpg_group_defer. */
     void (*event)(void *arg, ucpg_group_event_t *event);
 } ucpg_group_callbacks_t;
+
+/*
+ * Runs fn(arg) in this thread once it lets go of the engine lock and
+ * returns 1; returns 0 if this thread does not hold it (or too much is
+ * deferred already), and then the caller runs fn itself. For wake-ups
+ * asked for by the event callback: a thread woken while we hold the lock
+ * would only block on it (engine.c).
+ */
+typedef void (*ucpg_group_deferred_fn_t)(void *arg);
+int ucpg_group_defer(ucpg_group_deferred_fn_t fn, void *arg);
 
 /* What an event holds; pointers valid until it is released. */
 typedef struct ucpg_group_event_info {
