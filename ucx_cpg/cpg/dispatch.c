@@ -31,10 +31,11 @@
  * The eventfd is written once per quiet period, not per event, because a
  * system call costs about a microsecond on a VM: the first item queued after
  * the dispatcher emptied the queue arms it (h->lock held), and whoever armed
- * it writes once it has let go of the handle's lock and, if it holds it, the
- * group engine's (ucpg_group_defer): a dispatcher woken under either would
- * run, meet the lock and hand the CPU back. Until the write lands the
- * dispatcher sees efd_armed with nothing to read, and polls.
+ * it writes once it has let go of the handle's lock; the progress thread
+ * also waits until it has let go of the group engine's (ucpg_group_defer).
+ * A dispatcher woken under a lock would run, meet it, and hand the CPU back.
+ * Until the write lands the dispatcher sees efd_armed with nothing to read,
+ * and polls.
  */
 static int ucpg_cpg_efd_arm(ucpg_cpg_handle_t *h)
 {

@@ -81,11 +81,12 @@ typedef struct ucpg_group_callbacks {
 } ucpg_group_callbacks_t;
 
 /*
- * Runs fn(arg) in this thread once it lets go of the engine lock and
- * returns 1; returns 0 if this thread does not hold it (or too much is
- * deferred already), and then the caller runs fn itself. For wake-ups
- * asked for by the event callback: a thread woken while we hold the lock
- * would only block on it (engine.c).
+ * In the progress thread holding the engine lock: runs fn(arg) once the
+ * thread lets go of it and returns 1. Elsewhere (or with too much deferred
+ * already) returns 0, and the caller runs fn itself. For wake-ups asked for
+ * by the event callback: a thread woken while the progress thread holds the
+ * lock would only block on it (engine.c says why application threads wake
+ * at once).
  */
 typedef void (*ucpg_group_deferred_fn_t)(void *arg);
 int ucpg_group_defer(ucpg_group_deferred_fn_t fn, void *arg);
