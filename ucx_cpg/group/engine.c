@@ -114,7 +114,8 @@ static void ucpg_group_sweep(void)
  * shares the waker's CPU, meets the lock (or the handle's, taken under it),
  * and hands the CPU back: four context switches and four futex calls per
  * wake-up, 31 000 futex calls a second in an 8-member flood with members
- * bound to CPUs (350 deferred, and 7% more messages). An application
+ * bound to CPUs (5 000 deferred; 1% to 7% more messages, alternated runs,
+ * docs/cpg-bench.md session 23). An application
  * thread's wake-ups are not deferred: woken after the unlock, its own
  * dispatcher would preempt a flooding sender at every message, where woken
  * under the lock it waits and later runs a batch (two bound members: 30%
