@@ -54,6 +54,9 @@ static void ucpg_cpg_efd_write(void *arg)
 
     if (write(h->efd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
         ucpg_warn("CPG handle %llx: cannot signal its fd: %m", (unsigned long long)h->id);
+        pthread_mutex_lock(&h->lock);
+        h->efd_armed = 0;                /* the next event tries again */
+        pthread_mutex_unlock(&h->lock);
     }
     ucpg_cpg_handle_put(h);
 }
