@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -286,6 +287,52 @@ static void test_large_block_goes_back_to_the_cache(void **state)
     assert_int_equal(ucpg_buf_cache_bytes(), 65536);
 }
 
+/* Every byte of every length arrives, with source and destination at every
+ * alignment within a line (alike or not: the streaming path and its head
+ * and tail), and nothing beyond the destination is touched. */
+static void check_copy(void (*copy)(void *, const void *, size_t))
+{
+    const size_t piece = UCPG_BUF_COPY_PIECE, stream = UCPG_BUF_STREAM_MIN;
+    const size_t lens[] = {0, 1, 63, 64, stream - 1, stream, stream + 65, piece - 1, piece,
+                           piece + 1, 2 * piece, 3 * piece + 7};
+    const size_t max = 3 * piece + 7, guard = 16, room = max + 2 * guard + 128;
+    unsigned char *src = malloc(max + 128), *dst = malloc(room);
+    size_t i, k;
+
+    assert_non_null(src);
+    assert_non_null(dst);
+    for (i = 0; i < max + 128; ++i) {
+        src[i] = (unsigned char)(i * 31u + 7u);
+    }
+    for (k = 0; k < 4 * sizeof(lens) / sizeof(lens[0]); ++k) {
+        size_t len = lens[k % (sizeof(lens) / sizeof(lens[0]))];
+        unsigned char *to = dst + guard + (k * 7u) % 64u;
+        const unsigned char *from = src + (k * 13u) % 64u;
+
+        memset(dst, 0xA5, room);
+        copy(to, from, len);
+        assert_memory_equal(to, from, len);
+        for (i = 0; i < guard; ++i) {
+            assert_int_equal(to[-1 - (ptrdiff_t)i], 0xA5);
+            assert_int_equal(to[len + i], 0xA5);
+        }
+    }
+    free(src);
+    free(dst);
+}
+
+static void test_copy_moves_every_byte_and_no_more(void **state)
+{
+    (void)state;
+    check_copy(ucpg_buf_copy);
+}
+
+static void test_shared_copy_moves_every_byte_and_no_more(void **state)
+{
+    (void)state;
+    check_copy(ucpg_buf_copy_shared);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +350,8 @@ int main(void)
                                setup_empty_cache),
         cmocka_unit_test_setup(test_slice_out_of_bounds_is_refused, setup_empty_cache),
         cmocka_unit_test_setup(test_large_block_goes_back_to_the_cache, setup_empty_cache),
+        cmocka_unit_test(test_copy_moves_every_byte_and_no_more),
+        cmocka_unit_test(test_shared_copy_moves_every_byte_and_no_more),
     };
 
     return cmocka_run_group_tests(tests, NULL, setup_empty_cache);

@@ -76,6 +76,11 @@ ucpg_status_t ucpg_am_send_buf(ucpg_domain_t *d, ucpg_peer_id_t dst, unsigned am
  * shared-memory pool if the body is large and the pool has room, else on
  * the heap. NULL if out of memory. */
 ucpg_buf_t   *ucpg_am_buf_new(ucpg_domain_t *d, size_t len);
+/* Copies len bytes from src into buf (made by ucpg_am_buf_new) at off: into
+ * a pool block with ucpg_buf_copy_shared, since another process reads it
+ * next, else with ucpg_buf_copy. */
+void          ucpg_am_buf_write(ucpg_domain_t *d, ucpg_buf_t *buf, size_t off, const void *src,
+                                size_t len);
 /* What the shared-memory path did (counters since the domain started). */
 typedef struct ucpg_am_shm_stats {
     uint64_t pool_bytes;       /* the pool's size, 0 if there is none */

@@ -85,6 +85,17 @@ ucpg_buf_t *ucpg_am_buf_new(ucpg_domain_t *d, size_t len)
     return (buf != NULL) ? buf : ucpg_buf_new_body(len);
 }
 
+void ucpg_am_buf_write(ucpg_domain_t *d, ucpg_buf_t *buf, size_t off, const void *src,
+                       size_t len)
+{
+    if ((d != NULL) && (d->shm_pool != NULL) &&
+        (ucpg_shm_pool_offset(d->shm_pool, buf) != UINT64_MAX)) {
+        ucpg_buf_copy_shared(buf->data + off, src, len);
+    } else {
+        ucpg_buf_copy(buf->data + off, src, len);
+    }
+}
+
 #define UCPG_AM_SHM_COUNT(d, field) \
     __atomic_add_fetch(&(d)->shm_stats.field, 1, __ATOMIC_RELAXED)
 

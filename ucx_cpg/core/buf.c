@@ -15,6 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define UCPG_BUF_HAVE_STREAM 1
+#endif
+
 #define UCPG_BUF_CLASS_MIN  16u                      /* 2^16 = UCPG_BUF_CACHE_MIN */
 #define UCPG_BUF_CLASSES    11u                      /* 64 KiB .. 64 MiB */
 
@@ -186,6 +191,63 @@ static void ucpg_buf_slice_release(ucpg_buf_t *slice)
     ucpg_buf_put(slice->owner);
 }
 
+void ucpg_buf_copy(void *dst, const void *src, size_t len)
+{
+    char *d = dst;
+    const char *s = src;
+
+    while (len > UCPG_BUF_COPY_PIECE) {
+        memcpy(d, s, UCPG_BUF_COPY_PIECE);
+        d   += UCPG_BUF_COPY_PIECE;
+        s   += UCPG_BUF_COPY_PIECE;
+        len -= UCPG_BUF_COPY_PIECE;
+    }
+    memcpy(d, s, len);
+}
+
+#ifdef UCPG_BUF_HAVE_STREAM
+/* Unaligned loads, non-temporal stores of whole 64-byte lines (len is at
+ * least UCPG_BUF_STREAM_MIN, so the head fits). Such stores may pass other
+ * stores, both ways: the first fence keeps them behind what was written
+ * before (a pool block's new generation, which a late reader of the old
+ * body checks), the last one ahead of whatever tells a reader that the
+ * body is there. */
+static void ucpg_buf_copy_stream(char *d, const char *s, size_t len)
+{
+    size_t head = (64u - ((uintptr_t)d & 63u)) & 63u;
+
+    _mm_sfence();
+    memcpy(d, s, head);
+    d   += head;
+    s   += head;
+    len -= head;
+    for (; len >= 64; d += 64, s += 64, len -= 64) {
+        __m128i l0 = _mm_loadu_si128((const __m128i*)s);
+        __m128i l1 = _mm_loadu_si128((const __m128i*)(s + 16));
+        __m128i l2 = _mm_loadu_si128((const __m128i*)(s + 32));
+        __m128i l3 = _mm_loadu_si128((const __m128i*)(s + 48));
+
+        _mm_stream_si128((__m128i*)d, l0);
+        _mm_stream_si128((__m128i*)(d + 16), l1);
+        _mm_stream_si128((__m128i*)(d + 32), l2);
+        _mm_stream_si128((__m128i*)(d + 48), l3);
+    }
+    _mm_sfence();
+    memcpy(d, s, len);
+}
+#endif
+
+void ucpg_buf_copy_shared(void *dst, const void *src, size_t len)
+{
+#ifdef UCPG_BUF_HAVE_STREAM
+    if ((len >= UCPG_BUF_STREAM_MIN) && ((((uintptr_t)dst - (uintptr_t)src) & 63u) != 0)) {
+        ucpg_buf_copy_stream(dst, src, len);
+        return;
+    }
+#endif
+    ucpg_buf_copy(dst, src, len);
+}
+
 ucpg_buf_t *ucpg_buf_block_new(const void *data, size_t len, unsigned n)
 {
     size_t room = (size_t)n * sizeof(ucpg_buf_t);
@@ -199,7 +261,7 @@ ucpg_buf_t *ucpg_buf_block_new(const void *data, size_t len, unsigned n)
         block->data += room;
         block->len   = len;
         block->cap   = n;
-        memcpy(block->data, data, len);
+        ucpg_buf_copy(block->data, data, len);
     }
     return block;
 }

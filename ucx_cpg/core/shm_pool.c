@@ -317,7 +317,7 @@ ucpg_status_t ucpg_shm_view_read(const ucpg_shm_view_t *view, uint64_t offset, u
     if ((gen == 0) || (ucpg_shm_view_gen(view, offset) != gen)) {
         return UCPG_ERR_NOT_FOUND;
     }
-    memcpy(dst, view->base + offset + hdr, len);
+    ucpg_buf_copy(dst, view->base + offset + hdr, len);
     /* Like a seqlock's reader: the body we copied is that generation's only
      * if the owner had not started to reuse the block when we finished. */
     __atomic_thread_fence(__ATOMIC_ACQUIRE);

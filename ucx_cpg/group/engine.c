@@ -320,7 +320,7 @@ ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len)
     }
     buf = ucpg_am_buf_new(ucpg_group_engine.domain, len);
     if (buf != NULL) {
-        memcpy(buf->data, data, len);
+        ucpg_buf_copy(buf->data, data, len);
     }
     return buf;
 }

@@ -323,7 +323,8 @@ ucpg_status_t ucpg_group_mcast(ucpg_group_t *g, int guarantee, const struct iove
         return UCPG_ERR_NO_MEMORY;
     }
     for (i = 0; i < iovcnt; ++i) {               /* copy before taking the lock */
-        memcpy(req->buf->data + off, iov[i].iov_base, iov[i].iov_len);
+        ucpg_am_buf_write(ucpg_group_engine.domain, req->buf, off, iov[i].iov_base,
+                          iov[i].iov_len);
         off += iov[i].iov_len;
     }
     ucpg_group_engine_lock();

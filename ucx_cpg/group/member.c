@@ -653,7 +653,7 @@ static int ucpg_group_member_own_body(ucpg_group_t *g, const ucpg_group_msg_t *m
     if ((r->buf != NULL) && !r->buf->user) {
         *buf_p = ucpg_buf_ref(r->buf);
     } else if ((*buf_p = ucpg_buf_new((r->buf != NULL) ? r->buf->len : 0)) != NULL) {
-        memcpy((*buf_p)->data, (r->buf != NULL) ? r->buf->data : "", (*buf_p)->len);
+        ucpg_buf_copy((*buf_p)->data, (r->buf != NULL) ? r->buf->data : "", (*buf_p)->len);
     }
     return 1;
 }

@@ -288,7 +288,7 @@ void ucpg_group_recovery_recv_rep(ucpg_group_t *g, uint32_t src, uint64_t uuid,
             ucpg_error("out of memory collecting group events");
             return;
         }
-        memcpy(buf->data, rec.data, rec.len);
+        ucpg_buf_copy(buf->data, rec.data, rec.len);
         ucpg_buf_put(buf);
         ucpg_group_recovery_union_add(g, ev);
         ucpg_group_event_put(ev);

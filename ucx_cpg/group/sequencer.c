@@ -181,7 +181,7 @@ void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
             ucpg_group_event_put(ev);
             return;
         }
-        memcpy(copy->data, buf->data, buf->len);
+        ucpg_buf_copy(copy->data, buf->data, buf->len);
     }
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
