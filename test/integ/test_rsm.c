@@ -54,17 +54,18 @@ static void *segment_memory(void)
     return (p == MAP_FAILED) ? NULL : p;
 }
 
-/* export_create with no file descriptor left (the lowest free one made the
- * limit for the call): RSMERR_INSUFFICIENT_RESOURCES, as when Solaris
- * cannot open /dev/rsm. The memory is mapped before the limit drops. */
-static int export_create_without_fds(rsmapi_controller_handle_t ctlr)
+/* One try of export_create with no file descriptor left: the limit drops to
+ * the lowest free descriptor, then every hole below it is taken too, since
+ * the library's own threads (UCX's async thread, the progress thread) may
+ * close a descriptor meanwhile and leave a free slot under the limit. The
+ * memory is mapped before the limit drops. */
+static int export_create_once_without_fds(rsmapi_controller_handle_t ctlr, void *mem)
 {
     rsm_memseg_export_handle_t seg;
-    void *mem = segment_memory();
     struct rlimit old, none;
-    int ret, lowest = dup(0);
+    int ret, n = 0, fill[64], lowest = dup(0);
 
-    if ((mem == NULL) || (lowest < 0) || (getrlimit(RLIMIT_NOFILE, &old) != 0)) {
+    if ((lowest < 0) || (getrlimit(RLIMIT_NOFILE, &old) != 0)) {
         return -1;
     }
     close(lowest);
@@ -73,10 +74,37 @@ static int export_create_without_fds(rsmapi_controller_handle_t ctlr)
     if (setrlimit(RLIMIT_NOFILE, &none) != 0) {
         return -1;
     }
+    while ((n < 64) && ((fill[n] = dup(0)) >= 0)) {
+        n++;
+    }
     ret = rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0);
+    while (n > 0) {
+        close(fill[--n]);
+    }
     setrlimit(RLIMIT_NOFILE, &old);
     if (ret == RSM_SUCCESS) {
         rsm_memseg_export_destroy(seg);
+    }
+    return ret;
+}
+
+/* export_create with no file descriptor left: RSMERR_INSUFFICIENT_RESOURCES,
+ * as when Solaris cannot open /dev/rsm. A descriptor closed by another thread
+ * between the fill and the call can still let one try succeed, so up to three
+ * tries are made; a library that needs no descriptor succeeds in all three. */
+static int export_create_without_fds(rsmapi_controller_handle_t ctlr)
+{
+    void *mem = segment_memory();
+    int ret = -1, i;
+
+    if (mem == NULL) {
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        ret = export_create_once_without_fds(ctlr, mem);
+        if (ret != RSM_SUCCESS) {
+            break;
+        }
     }
     munmap(mem, SEG_SIZE);
     return ret;
