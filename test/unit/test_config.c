@@ -128,6 +128,7 @@ static char *const all_keys_env[] = {
     "UCX_CPG_REGISTRY_DIR=/run/ucx_cpg",
     "UCX_CPG_MAX_PROCS=128",
     "UCX_CPG_PROGRESS_SPIN_US=0",
+    "UCX_CPG_PROGRESS_SPIN_YIELD=0",
     "UCX_CPG_CONNECT_TIMEOUT_MS=250",
     "UCX_CPG_KEEPALIVE_MS=60000",
     "UCX_CPG_RSM_SEGMENTID_FILE=/tmp/rsm.segmentid",
@@ -143,6 +144,7 @@ static const char all_keys_file[] =
     "registry_dir = /run/ucx_cpg\n"
     "max_procs = 128\n"
     "progress_spin_us = 0\n"
+    "progress_spin_yield = 0\n"
     "connect_timeout_ms = 250\n"
     "keepalive_ms = 60000\n"
     "rsm_segmentid_file = /tmp/rsm.segmentid\n";
@@ -157,6 +159,7 @@ static void assert_all_keys_non_default(const ucpg_config_t *cfg)
     assert_string_equal(cfg->registry_dir, "/run/ucx_cpg");
     assert_int_equal(cfg->max_procs, 128);
     assert_int_equal(cfg->progress_spin_us, 0);
+    assert_int_equal(cfg->progress_spin_yield, 0);
     assert_int_equal(cfg->connect_timeout_ms, 250);
     assert_int_equal(cfg->keepalive_ms, 60000);
     assert_string_equal(cfg->rsm_segmentid_file, "/tmp/rsm.segmentid");
@@ -179,6 +182,7 @@ static void test_defaults_are_the_documented_values(void **state)
     assert_string_equal(cfg.registry_dir, "/dev/shm");
     assert_int_equal(cfg.max_procs, 64);
     assert_int_equal(cfg.progress_spin_us, 20);
+    assert_int_equal(cfg.progress_spin_yield, 1);
     assert_int_equal(cfg.connect_timeout_ms, 5000);
     assert_int_equal(cfg.keepalive_ms, 1000);
     assert_string_equal(cfg.rsm_segmentid_file, "/etc/rsm/rsm.segmentid");
@@ -290,6 +294,8 @@ static void test_range_limits_are_inclusive(void **state)
     assert_accepted("max_procs", "1024");
     assert_accepted("progress_spin_us", "0");
     assert_accepted("progress_spin_us", "1000000");
+    assert_accepted("progress_spin_yield", "0");
+    assert_accepted("progress_spin_yield", "1");
     assert_accepted("connect_timeout_ms", "100");
     assert_accepted("connect_timeout_ms", "600000");
     assert_accepted("keepalive_ms", "100");
@@ -410,6 +416,7 @@ static void test_value_above_range_is_rejected(void **state)
     assert_rejected("nodeid", "2147483648");
     assert_rejected("max_procs", "1025");
     assert_rejected("progress_spin_us", "1000001");
+    assert_rejected("progress_spin_yield", "2");
     assert_rejected("connect_timeout_ms", "600001");
     assert_rejected("keepalive_ms", "60001");
 }
@@ -912,7 +919,7 @@ static void test_key_info_iterates_all_keys(void **state)
     size_t i, j;
 
     (void)state;
-    assert_int_equal(ucpg_config_num_keys(), 22);
+    assert_int_equal(ucpg_config_num_keys(), 23);
 
     for (i = 0; i < ucpg_config_num_keys(); ++i) {
         assert_int_equal(ucpg_config_key_info(i, &key, &env, &def, &doc), UCPG_OK);

@@ -142,6 +142,16 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "more means lower latency and more CPU"
     },
     {
+        .key = "progress_spin_yield", .env = "UCX_CPG_PROGRESS_SPIN_YIELD",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(progress_spin_yield),
+        .min = 0, .max = 1,
+        .def = "1",
+        .valid = "0 or 1",
+        .doc = "1: the progress thread yields the CPU (sched_yield) between the "
+               "polls of its busy-poll, so the host's other runnable threads run "
+               "meanwhile; 0: it polls without yielding"
+    },
+    {
         .key = "connect_timeout_ms", .env = "UCX_CPG_CONNECT_TIMEOUT_MS",
         .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(connect_timeout_ms),
         .min = 100, .max = 600000,

@@ -57,6 +57,9 @@ typedef struct ucpg_config {
     unsigned         max_procs;
     /* Busy-poll time before the progress thread sleeps, 0..1000000 us. */
     unsigned         progress_spin_us;
+    /* 1: the progress thread yields the CPU between the polls of that spin,
+     * so other runnable threads of the host run meanwhile; 0: it does not. */
+    unsigned         progress_spin_yield;
     /* Limit for connecting to a peer, 100..600000 ms. */
     unsigned         connect_timeout_ms;
     /* UCX keepalive interval, 100..60000 ms: bounds how long a dead peer that

@@ -187,7 +187,9 @@ void ucpg_domain_stop(ucpg_domain_t *d)
     if (was_stopping) {
         return;                           /* stop once; destroy calls it too */
     }
-    ucpg_peer_say_bye_all(d, 1000);
+    if (ucpg_peer_say_bye_all(d, 1000)) {
+        ucpg_peer_flush_all(d, 1000);     /* a peer that took no BYE would not read */
+    }
     ucpg_progress_stop(d);
     ucpg_peer_table_cleanup(d);
 }

@@ -226,7 +226,8 @@ void          ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr,
 /* Is (id, uuid) an UP peer? Promotes a CONNECTING peer whose first message
  * overtook its HELLO_ACK. */
 int           ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid);
-void          ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms);
+int           ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms);
+void          ucpg_peer_flush_all(ucpg_domain_t *d, unsigned timeout_ms);
 
 /* am.c */
 ucpg_status_t ucpg_am_init(ucpg_domain_t *d);

@@ -789,7 +789,7 @@ static void ucpg_peer_bye_done(void *arg, ucpg_status_t status)
     }
 }
 
-void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
+int ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
 {
     uint8_t buf[UCPG_WIRE_CTL_LEN];
     ucpg_peer_bye_batch_t *batch;
@@ -801,7 +801,7 @@ void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
 
     batch = calloc(1, sizeof(*batch));
     if (batch == NULL) {
-        return;
+        return 0;
     }
     batch->pending = 1;                   /* ours, dropped after the loop */
     memset(&ctl, 0, sizeof(ctl));
@@ -831,11 +831,56 @@ void ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
     if ((ucpg_progress_wait_flag(d, &batch->done, timeout_ms) == UCPG_OK) ||
         __atomic_load_n(&batch->done, __ATOMIC_ACQUIRE)) {
         free(batch);
-    } else {
-        /* A late completion (canceled when the endpoint is closed) still
-         * refers to it: leak these 8 bytes rather than risk a use after free. */
-        ucpg_debug("BYE not delivered to every peer within %u ms", timeout_ms);
+        return 1;
     }
+    /* A late completion (canceled when the endpoint is closed) still refers
+     * to it: leak these 8 bytes rather than risk a use after free. */
+    ucpg_debug("BYE not delivered to every peer within %u ms", timeout_ms);
+    return 0;
+}
+
+static void ucpg_peer_flush_done(void *request, ucs_status_t status, void *arg)
+{
+    (void)request;
+    (void)status;
+    __atomic_store_n((int*)arg, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * A completed send was taken by UCX, not necessarily written out: over TCP
+ * the tail of a burst to a peer slow to read can still sit in the endpoint's
+ * send buffer, BYE behind it, and the forced close that follows would drop
+ * it all, so the peer would take our exit for a death and miss the last
+ * events (a leaving sequencer's VIEW). A worker flush completes once every
+ * endpoint has written everything out. Bounded, for a peer that never reads.
+ */
+void ucpg_peer_flush_all(ucpg_domain_t *d, unsigned timeout_ms)
+{
+    ucp_request_param_t param;
+    ucs_status_ptr_t req;
+    int *done = calloc(1, sizeof(*done));
+
+    if (done == NULL) {
+        return;
+    }
+    memset(&param, 0, sizeof(param));
+    param.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    param.cb.send      = ucpg_peer_flush_done;
+    param.user_data    = done;
+    req                = ucp_worker_flush_nbx(d->worker, &param);
+    if (!UCS_PTR_IS_PTR(req)) {
+        free(done);                         /* flushed already, or failed: nothing to wait for */
+        return;
+    }
+    if ((ucpg_progress_wait_flag(d, done, timeout_ms) == UCPG_OK) ||
+        __atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+        ucp_request_free(req);
+        free(done);
+        return;
+    }
+    /* Still running: the close cancels it and its callback still writes
+     * *done, so the request and the flag are left to that. */
+    ucpg_debug("sends to peers not written out within %u ms", timeout_ms);
 }
 
 /* --- queries and listeners ------------------------------------------------ */
