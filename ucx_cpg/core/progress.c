@@ -320,7 +320,8 @@ int ucpg_domain_progress_awake(ucpg_domain_t *d)
  * spin still catches the next event within a system call's time. Measured
  * on 2 vCPUs, 64 B floods, unbound members: every member sending 224k ->
  * 286k msgs/s at 8 members, 340k -> 387k at 4; one sender 97k -> 240k at 8;
- * bound members and the ping-pong unchanged (docs/cpg-bench.md, session 25).
+ * bound members unchanged; p50 send-to-own-delivery 0.5-1 us later, the
+ * system call's delay (docs/cpg-bench.md, session 25).
  */
 static void ucpg_progress_spin_pause(ucpg_domain_t *d)
 {
