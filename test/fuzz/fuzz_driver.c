@@ -213,7 +213,7 @@ static size_t gen_valid_ctl(uint8_t *buf)
 {
     ucpg_wire_ctl_t ctl;
 
-    ctl.type      = (uint8_t)(UCPG_WIRE_CTL_HELLO + rng_below(UCPG_WIRE_CTL_PONG));
+    ctl.type      = (uint8_t)(UCPG_WIRE_CTL_HELLO + rng_below(UCPG_WIRE_CTL_LAST));
     ctl.nodeid    = 1 + (uint32_t)rng_below(INT32_MAX);
     ctl.pid       = 1 + (uint32_t)rng_below(INT32_MAX);
     ctl.starttime = rng_next();
@@ -244,7 +244,7 @@ static const field_t ctl_fields[] = {
 
 /* Values on either side of every limit the decoders check. */
 static const uint64_t boundary_values[] = {
-    0, 1, 2, UCPG_WIRE_CTL_PONG, UCPG_WIRE_CTL_PONG + 1, 0x7f, 0x80, 0xfd, 0xfe, 0xff,
+    0, 1, 2, UCPG_WIRE_CTL_LAST, UCPG_WIRE_CTL_LAST + 1, 0x7f, 0x80, 0xfd, 0xfe, 0xff,
     UCPG_WIRE_MAGIC, 0x5543, UCPG_WIRE_ADDR_MAX, UCPG_WIRE_ADDR_MAX + 1,
     0x7fffffffull, 0x80000000ull, 0xffffffffull, 0x8000000000000000ull, UINT64_MAX
 };

@@ -115,7 +115,7 @@ static int fuzz_ctl_model_ok(const uint8_t *msg, size_t len, size_t data_len)
     type   = msg[0];
     nodeid = fuzz_le(msg + 1, 4);
     pid    = fuzz_le(msg + 5, 4);
-    if ((type < UCPG_WIRE_CTL_HELLO) || (type > UCPG_WIRE_CTL_PONG) || (nodeid == 0) ||
+    if ((type < UCPG_WIRE_CTL_HELLO) || (type > UCPG_WIRE_CTL_LAST) || (nodeid == 0) ||
         (nodeid > INT32_MAX) || (pid == 0) || (pid > INT32_MAX)) {
         return 0;
     }

@@ -23,6 +23,22 @@ static uint8_t integ_pattern_byte(uint32_t seed, size_t i)
     return (uint8_t)((seed * 131u) + (i * 31u) + (i >> 8));
 }
 
+static void integ_echo_done(void *arg, ucpg_status_t status)
+{
+    (void)arg;
+    (void)status;
+}
+
+/* An empty test message, sent from the receive handler (non-blocking: the
+ * progress thread cannot wait for itself); what it sends never changes. */
+static void integ_echo(integ_node_t *n, ucpg_peer_id_t dst)
+{
+    static const integ_msg_hdr_t empty = {0, 0};
+
+    ucpg_am_send_nb(n->d, dst, UCPG_AM_ID_TEST, &empty, sizeof(empty), NULL, 0,
+                    integ_echo_done, NULL);
+}
+
 static void integ_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
                        void *data, size_t len, ucpg_buf_t *buf)
 {
@@ -38,6 +54,12 @@ static void integ_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hd
         for (i = 0; ok && (i < len); ++i) {
             ok = (p[i] == integ_pattern_byte(h.seed, i));
         }
+    }
+    if (n->recv_delay_us > 0) {
+        usleep(n->recv_delay_us);   /* in the progress thread: nothing else is read meanwhile */
+    }
+    if (n->echo_to > 0) {
+        integ_echo(n, n->echo_to - 1);
     }
     pthread_mutex_lock(&n->lock);
     n->received++;

@@ -33,6 +33,8 @@ typedef struct integ_node {
     uint64_t        from[INTEG_MAX_PEERS]; /* messages per sender */
     integ_event_t   events[INTEG_MAX_EVENTS];
     unsigned        nevents;
+    unsigned        recv_delay_us;         /* a slow reader: sleep per message */
+    unsigned        echo_to;               /* peer id + 1: answer each message (empty) */
 } integ_node_t;
 
 /* Joins the domain (ucpg_boot_domain_get), registers the test handler and a

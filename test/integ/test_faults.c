@@ -2,7 +2,8 @@
  * test_faults.c - what happens when things go wrong, across real processes:
  * a member killed with SIGKILL is seen down by everyone within 1 s and its
  * registry slot is reclaimed so a restarted process can join; a clean
- * release is reported as "left"; a send to a peer that dies mid-transfer
+ * release is reported as "left", and a burst sent just before it reaches
+ * a slow reader whole (over TCP); a send to a peer that dies mid-transfer
  * fails within the bound instead of hanging; a stale or corrupt registry
  * never blocks a new run; another user's registry is refused; bad
  * configuration values fail initialization with UCPG_ERR_CONFIG.
@@ -213,6 +214,147 @@ static int test_clean_release_is_reported_as_left(void)
         INTEG_CHECK(reason == UCPG_PEER_REASON_LEFT, "rank %d: reason %d", r, reason);
     }
     INTEG_CHECK(integ_release_all(h, STEP_MS) == 0, "children failed");
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
+/* --- a burst just before a clean exit ------------------------------------------ */
+
+/*
+ * A process that sends a burst and exits at once must not lose its tail at
+ * a reader slow to take it. Over TCP the burst's end is still in the
+ * writer's socket when it exits, and the reader keeps sending to the
+ * writer, so the writer's socket closes with unread data, which discards
+ * what it had not sent yet; and the reader, seeing the writer's process
+ * gone, would drop the rest as coming from a dead peer. The writer waits
+ * for the reader's answer to its BYE (bounded), which comes only after
+ * everything before it was taken.
+ */
+#define BURST_COUNT 2000u
+#define BURST_BYTES 8192u
+
+/* Waits for the domain of two (each process is forked alone, so nprocs is
+ * 1); fills *other with the other process. */
+static int burst_other(integ_node_t *n, ucpg_peer_info_t *other)
+{
+    ucpg_peer_info_t peers[INTEG_MAX_PEERS];
+    size_t count = 0, i;
+
+    if ((ucpg_domain_wait_peers(n->d, 1, STEP_MS) != UCPG_OK) ||
+        (ucpg_domain_peers(n->d, peers, INTEG_MAX_PEERS, &count, NULL) != UCPG_OK)) {
+        return -1;
+    }
+    for (i = 0; i < count; ++i) {
+        if (!peers[i].is_self) {
+            *other = peers[i];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int child_burst_writer(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_info_t reader;
+    integ_node_t n;
+    uint64_t t0;
+    unsigned i;
+
+    (void)rank;
+    (void)nprocs;
+    (void)arg;
+    if ((integ_node_start(&n) != 0) || (burst_other(&n, &reader) != 0)) {
+        ucpg_test_say("ERR domain");
+        return 1;
+    }
+    ucpg_test_say("READY %u", ucpg_domain_self(n.d));
+    ucpg_test_wait_for("GO", STEP_MS);
+    for (i = 0; i < BURST_COUNT; ++i) {
+        if (integ_send_pattern(&n, reader.id, BURST_BYTES, i) != UCPG_OK) {
+            ucpg_test_say("ERR send %u", i);
+            return 1;
+        }
+    }
+    t0 = ucpg_test_now_ms();
+    integ_node_stop(&n);
+    ucpg_test_say("STOPPED %llu", (unsigned long long)(ucpg_test_now_ms() - t0));
+    return 0;                                 /* and exit at once */
+}
+
+static int writer_gone(integ_node_t *n)
+{
+    unsigned i, down = 0;
+
+    pthread_mutex_lock(&n->lock);
+    for (i = 0; i < n->nevents; ++i) {
+        down |= (n->events[i].event == UCPG_PEER_EVENT_DOWN);
+    }
+    pthread_mutex_unlock(&n->lock);
+    return down;
+}
+
+/* Reads slowly, and sends to the writer until it is gone. */
+static int child_burst_reader(int rank, int nprocs, void *arg)
+{
+    ucpg_peer_info_t writer;
+    integ_event_t ev;
+    integ_node_t n;
+    uint64_t from;
+
+    (void)rank;
+    (void)nprocs;
+    (void)arg;
+    if ((integ_node_start(&n) != 0) || (burst_other(&n, &writer) != 0)) {
+        ucpg_test_say("ERR domain");
+        return 1;
+    }
+    n.recv_delay_us = 20;
+    n.echo_to       = writer.id + 1;      /* the writer then has unread data at exit */
+    ucpg_test_say("READY %u", ucpg_domain_self(n.d));
+    ucpg_test_wait_for("GO", STEP_MS);
+    while (!writer_gone(&n) && (integ_send_pattern(&n, writer.id, 64, 7) == UCPG_OK)) {
+    }
+    if (integ_wait_down(&n, writer.id, &ev, STEP_MS) != 0) {
+        ucpg_test_say("ERR the writer never went down");
+        return 1;
+    }
+    integ_wait_received(&n, BURST_COUNT, 2000);   /* everything came before DOWN */
+    pthread_mutex_lock(&n.lock);
+    from = n.from[writer.id];
+    pthread_mutex_unlock(&n.lock);
+    ucpg_test_say("GOT %llu bad %llu reason=%d", (unsigned long long)from,
+                  (unsigned long long)n.bad, (int)ev.reason);
+    integ_node_stop(&n);
+    return 0;
+}
+
+static int test_burst_before_exit_reaches_a_slow_reader(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    unsigned long long got, bad, took;
+    unsigned ids[2];
+    char line[128];
+    int reason;
+
+    ucpg_harness_setenv(h, "UCX_TLS", "tcp,self");
+    ucpg_harness_fork(h, 1, child_burst_writer, NULL);
+    ucpg_harness_fork(h, 1, child_burst_reader, NULL);
+    INTEG_CHECK(expect_ready_ids(h, 2, ids) == 0, "domain not formed");
+    ucpg_harness_send_all(h, "GO");
+    INTEG_CHECK(ucpg_harness_expect(h, 0, "STOPPED ", line, sizeof(line), STEP_MS) == 0,
+                "the writer did not stop");
+    INTEG_CHECK(sscanf(line, "STOPPED %llu", &took) == 1, "%s", line);
+    INTEG_CHECK(took < 5000, "the writer's stop took %llu ms", took);
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "GOT ", line, sizeof(line), STEP_MS) == 0,
+                "the reader did not report");
+    INTEG_CHECK(sscanf(line, "GOT %llu bad %llu reason=%d", &got, &bad, &reason) == 3, "%s",
+                line);
+    INTEG_CHECK((got == BURST_COUNT) && (bad == 0), "the reader took %llu of %u messages "
+                "(%llu bad) before the writer's exit", got, BURST_COUNT, bad);
+    INTEG_CHECK(reason == UCPG_PEER_REASON_LEFT, "the writer's exit was seen as reason %d, "
+                "not LEFT", reason);
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "children failed");
     return integ_end(h, 1);
 fail:
     return integ_end(h, 0);
@@ -700,6 +842,7 @@ int main(int argc, char **argv)
     static const integ_test_t tests[] = {
         INTEG_TEST(test_sigkill_seen_by_all_within_1s_and_restart_joins),
         INTEG_TEST(test_clean_release_is_reported_as_left),
+        INTEG_TEST(test_burst_before_exit_reaches_a_slow_reader),
         INTEG_TEST(test_send_to_peer_killed_mid_transfer_fails_within_2s),
         INTEG_TEST(test_peer_killed_while_sends_wait_for_its_fifo_is_seen_within_2s),
         INTEG_TEST(test_churn_of_joining_and_leaving_processes),

@@ -641,7 +641,7 @@ static void test_ctl_round_trips_every_type(void **state)
     uint8_t type;
 
     (void)state;
-    for (type = UCPG_WIRE_CTL_HELLO; type <= UCPG_WIRE_CTL_PONG; ++type) {
+    for (type = UCPG_WIRE_CTL_HELLO; type <= UCPG_WIRE_CTL_LAST; ++type) {
         in = sample_ctl(type);
         ucpg_wire_ctl_encode(&in, buf);
         memset(&out, 0, sizeof(out));
@@ -720,13 +720,13 @@ static void test_ctl_decode_rejects_type_zero(void **state)
     assert_ctl_rejected(&ctl, 64);
 }
 
-static void test_ctl_decode_rejects_type_above_pong(void **state)
+static void test_ctl_decode_rejects_unknown_types(void **state)
 {
     ucpg_wire_ctl_t ctl;
     unsigned type;
 
     (void)state;
-    for (type = UCPG_WIRE_CTL_PONG + 1; type <= 0xff; ++type) {
+    for (type = UCPG_WIRE_CTL_LAST + 1; type <= 0xff; ++type) {
         ctl = sample_ctl((uint8_t)type);
         assert_ctl_rejected(&ctl, 0);
         assert_ctl_rejected(&ctl, 64);
@@ -828,11 +828,14 @@ static void test_ctl_decode_accepts_hello_address_lengths_1_and_max(void **state
     assert_ctl_accepted(&ack, UCPG_WIRE_ADDR_MAX);
 }
 
-static void test_ctl_decode_rejects_bye_with_data(void **state)
+static void test_ctl_decode_rejects_bye_and_its_ack_with_data(void **state)
 {
     ucpg_wire_ctl_t bye = sample_ctl(UCPG_WIRE_CTL_BYE);
 
     (void)state;
+    assert_ctl_rejected(&bye, 1);
+    assert_ctl_rejected(&bye, UCPG_WIRE_ADDR_MAX);
+    bye = sample_ctl(UCPG_WIRE_CTL_BYE_ACK);
     assert_ctl_rejected(&bye, 1);
     assert_ctl_rejected(&bye, UCPG_WIRE_ADDR_MAX);
 }
@@ -1122,7 +1125,7 @@ int main(void)
         cmocka_unit_test(test_ctl_decode_rejects_every_short_length),
         cmocka_unit_test(test_ctl_decode_rejects_long_length),
         cmocka_unit_test(test_ctl_decode_rejects_type_zero),
-        cmocka_unit_test(test_ctl_decode_rejects_type_above_pong),
+        cmocka_unit_test(test_ctl_decode_rejects_unknown_types),
         cmocka_unit_test(test_ctl_decode_rejects_nodeid_zero),
         cmocka_unit_test(test_ctl_decode_rejects_nodeid_above_int32_max),
         cmocka_unit_test(test_ctl_decode_accepts_nodeid_int32_max),
@@ -1132,7 +1135,7 @@ int main(void)
         cmocka_unit_test(test_ctl_decode_rejects_hello_without_address),
         cmocka_unit_test(test_ctl_decode_rejects_hello_address_above_max),
         cmocka_unit_test(test_ctl_decode_accepts_hello_address_lengths_1_and_max),
-        cmocka_unit_test(test_ctl_decode_rejects_bye_with_data),
+        cmocka_unit_test(test_ctl_decode_rejects_bye_and_its_ack_with_data),
         cmocka_unit_test(test_ctl_decode_rejects_ping_and_pong_with_data),
         cmocka_unit_test(test_ctl_decode_rejects_null_buffer),
         cmocka_unit_test(test_shm_encode_writes_exactly_shm_len_bytes),

@@ -58,6 +58,7 @@ typedef struct ucpg_peer {
     int               pidfd;       /* -1 if none (not local, or no pidfd support) */
     int               same_host;   /* pid names a process here (ucpg_peer_desc_t) */
     int               exited;      /* its pidfd fired: it exited, whoever reports it */
+    int               bye_wait;    /* we said BYE and wait for its BYE_ACK (stopping) */
     uint64_t          deadline_ms; /* CONNECTING: give up at this time */
     uint64_t          hello_ms;    /* CONNECTING: when we said HELLO */
 } ucpg_peer_t;
@@ -145,6 +146,8 @@ struct ucpg_domain {
     ucpg_listener_t       listeners[UCPG_DOMAIN_MAX_LISTENERS];
     ucpg_am_entry_t       am[UCPG_AM_ID_MAX];
     int                   stopping;
+    unsigned              bye_unacked;  /* peers with bye_wait set */
+    int                   bye_acked;    /* atomic: bye_unacked reached 0 */
     int                   control_pending; /* atomic: ctl or events queued */
     int                   waiters;      /* atomic: threads blocked on a request */
 

@@ -15,9 +15,11 @@
  * boot method vouches for it (ucpg_boot_ops_t.admit), and its later control
  * messages only if they come from the incarnation admitted.
  *
- * Departure. BYE on a clean stop; a pidfd that turns readable when a local
- * process dies; UCX's endpoint error callback for anything else; a deadline
- * for a HELLO that is never answered.
+ * Departure. BYE on a clean stop, answered with BYE_ACK once the peer took
+ * everything sent before it (the stopping side waits for the answers,
+ * bounded, before it closes its endpoints); a pidfd that turns readable
+ * when a local process dies; UCX's endpoint error callback for anything
+ * else; a deadline for a HELLO that is never answered.
  *
  * Threads. UCP callbacks only record what happened (queue a control message,
  * mark a peer down, queue an event); the progress thread then does the work
@@ -285,6 +287,18 @@ void ucpg_peer_table_cleanup(ucpg_domain_t *d)
     pthread_mutex_unlock(&d->lock);
 }
 
+/* Called with lock held: the peer owes our stop no BYE_ACK any more (it
+ * answered, or it is gone and never will). */
+static void ucpg_peer_bye_settle(ucpg_domain_t *d, ucpg_peer_t *p)
+{
+    if (p->bye_wait) {
+        p->bye_wait = 0;
+        if (--d->bye_unacked == 0) {
+            __atomic_store_n(&d->bye_acked, 1, __ATOMIC_RELEASE);
+        }
+    }
+}
+
 /* Called with lock held. Returns the previous state. */
 static ucpg_peer_state_t ucpg_peer_clear(ucpg_domain_t *d, ucpg_peer_id_t id)
 {
@@ -301,6 +315,7 @@ static ucpg_peer_state_t ucpg_peer_clear(ucpg_domain_t *d, ucpg_peer_id_t id)
         p->pidfd = -1;
     }
     ucpg_peer_ep_retire(d, p->ep);
+    ucpg_peer_bye_settle(d, p);
     p->ep     = NULL;
     p->state  = UCPG_PEER_STATE_FREE;
     p->exited = 0;
@@ -653,6 +668,39 @@ static int ucpg_peer_foreign_ok(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *it
     return ok;
 }
 
+/*
+ * BYE: everything the peer sent before it has been taken by now (messages
+ * are handled in UCP callbacks as they arrive, in order on the endpoint,
+ * and control messages here in order), so say so before marking it down.
+ * The peer waits for this answer before it closes its endpoints and exits:
+ * until then what it sent may still be on the way (over TCP in its socket,
+ * whose close can discard it), and its exit, seen first, would make us
+ * drop the rest as coming from a dead process.
+ */
+static void ucpg_peer_answer_bye(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
+{
+    ucpg_ep_ref_t *ref;
+    ucp_ep_h ep;
+
+    if (ucpg_domain_ep_get(d, item->hdr.src_peer, item->hdr.src_uuid, &ep, &ref) == UCPG_OK) {
+        ucpg_peer_send_ctl(d, ep, UCPG_WIRE_CTL_BYE_ACK, 0);
+        ucpg_domain_ep_put(d, ref);
+    }
+    ucpg_peer_down(d, item->hdr.src_peer, item->hdr.src_uuid, UCPG_PEER_REASON_LEFT);
+}
+
+static void ucpg_peer_handle_bye_ack(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
+{
+    ucpg_peer_t *p;
+
+    pthread_mutex_lock(&d->lock);
+    p = &d->peers[item->hdr.src_peer];
+    if ((p->state != UCPG_PEER_STATE_FREE) && (p->uuid == item->hdr.src_uuid)) {
+        ucpg_peer_bye_settle(d, p);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
 static void ucpg_peer_handle_ctl(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
 {
     if (item->foreign && !ucpg_peer_foreign_ok(d, item)) {
@@ -666,7 +714,10 @@ static void ucpg_peer_handle_ctl(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *i
         ucpg_peer_handle_ack(d, item);
         break;
     case UCPG_WIRE_CTL_BYE:
-        ucpg_peer_down(d, item->hdr.src_peer, item->hdr.src_uuid, UCPG_PEER_REASON_LEFT);
+        ucpg_peer_answer_bye(d, item);
+        break;
+    case UCPG_WIRE_CTL_BYE_ACK:
+        ucpg_peer_handle_bye_ack(d, item);
         break;
     default:
         break;                            /* ucpg_wire_ctl_decode rejects others */
@@ -789,7 +840,21 @@ static void ucpg_peer_bye_done(void *arg, ucpg_status_t status)
     }
 }
 
-int ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
+/* Peer i (UP, lock held) is to answer our BYE, unless it is a stopped
+ * process of this host: that one would not answer before the timeout. */
+static void ucpg_peer_bye_expect(ucpg_domain_t *d, ucpg_peer_id_t i)
+{
+    ucpg_peer_t *p = &d->peers[i];
+
+    if (!p->bye_wait && !ucpg_peer_is_stopped(p)) {
+        p->bye_wait = 1;
+        ++d->bye_unacked;
+    }
+}
+
+/* Sends BYE to every peer UP; returns 1 once every send completed within
+ * timeout_ms. Each peer is marked to answer before its BYE leaves. */
+static int ucpg_peer_bye_send_all(ucpg_domain_t *d, unsigned timeout_ms)
 {
     uint8_t buf[UCPG_WIRE_CTL_LEN];
     ucpg_peer_bye_batch_t *batch;
@@ -815,6 +880,9 @@ int ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
         if ((i == d->self) || (ucpg_domain_ep_get(d, i, 0, &ep, &ref) != UCPG_OK)) {
             continue;
         }
+        pthread_mutex_lock(&d->lock);
+        ucpg_peer_bye_expect(d, i);
+        pthread_mutex_unlock(&d->lock);
         __atomic_add_fetch(&batch->pending, 1, __ATOMIC_RELAXED);
         if (ucpg_am_send_ep(d, ep, UCPG_AM_ID_CORE, buf, len, NULL, 0, ucpg_peer_bye_done,
                             batch) != UCPG_INPROGRESS) {
@@ -837,6 +905,37 @@ int ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
      * to it: leak these 8 bytes rather than risk a use after free. */
     ucpg_debug("BYE not delivered to every peer within %u ms", timeout_ms);
     return 0;
+}
+
+int ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms)
+{
+    uint64_t start = ucpg_time_ms(), spent;
+    unsigned unacked;
+    int sent;
+
+    pthread_mutex_lock(&d->lock);
+    d->bye_unacked = 0;
+    __atomic_store_n(&d->bye_acked, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&d->lock);
+    sent = ucpg_peer_bye_send_all(d, timeout_ms);
+    pthread_mutex_lock(&d->lock);
+    if (d->bye_unacked == 0) {
+        __atomic_store_n(&d->bye_acked, 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&d->lock);
+    /* Every answer, or what is left of the time: a peer that dies meanwhile
+     * settles its share (ucpg_peer_clear). */
+    spent = ucpg_time_ms() - start;
+    if (spent < timeout_ms) {
+        ucpg_progress_wait_flag(d, &d->bye_acked, timeout_ms - (unsigned)spent);
+    }
+    pthread_mutex_lock(&d->lock);
+    unacked = d->bye_unacked;
+    pthread_mutex_unlock(&d->lock);
+    if (unacked > 0) {
+        ucpg_debug("%u peer(s) did not answer BYE within %u ms", unacked, timeout_ms);
+    }
+    return sent;
 }
 
 static void ucpg_peer_flush_done(void *request, ucs_status_t status, void *arg)

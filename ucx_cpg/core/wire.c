@@ -80,7 +80,7 @@ ucpg_status_t ucpg_wire_ctl_decode(const void *buf, size_t len, size_t data_len,
     if (ucpg_wire_reader_finish(&r) != UCPG_OK) {
         return UCPG_ERR_MESSAGE;
     }
-    if ((ctl.type < UCPG_WIRE_CTL_HELLO) || (ctl.type > UCPG_WIRE_CTL_PONG) ||
+    if ((ctl.type < UCPG_WIRE_CTL_HELLO) || (ctl.type > UCPG_WIRE_CTL_LAST) ||
         (ctl.nodeid == 0) || (ctl.nodeid > INT32_MAX) || (ctl.pid == 0) ||
         (ctl.pid > INT32_MAX)) {
         return UCPG_ERR_MESSAGE;

@@ -177,7 +177,9 @@ typedef enum ucpg_wire_ctl_type {
     UCPG_WIRE_CTL_HELLO_ACK = 2,  /* "I know you now" */
     UCPG_WIRE_CTL_BYE       = 3,  /* clean departure */
     UCPG_WIRE_CTL_PING      = 4,  /* liveness / round-trip probe */
-    UCPG_WIRE_CTL_PONG      = 5
+    UCPG_WIRE_CTL_PONG      = 5,
+    UCPG_WIRE_CTL_BYE_ACK   = 6,  /* "I have taken everything you sent before BYE" */
+    UCPG_WIRE_CTL_LAST      = UCPG_WIRE_CTL_BYE_ACK   /* decoders reject types above */
 } ucpg_wire_ctl_type_t;
 
 /* Control header; for HELLO and HELLO_ACK the worker address is the AM data. */
