@@ -16,13 +16,6 @@
 #include "corosync/cpg.h"
 #include "group/group.h"
 
-/* One queued callback. */
-typedef struct ucpg_cpg_item {
-    struct ucpg_cpg_item *next;
-    ucpg_group_event_t   *event;     /* a message or a view; NULL in a spare, and
-                                      * queued: the node set changed (totem) */
-} ucpg_cpg_item_t;
-
 typedef struct ucpg_cpg_zcb {
     struct ucpg_cpg_zcb *next;
     void                *user;      /* what the caller got */
@@ -52,9 +45,12 @@ typedef struct ucpg_cpg_handle {
     uint64_t            totem_ring;    /* ring seq (node set epoch) last told, 0: none */
     uint32_t           *view_nodes;    /* distinct nodes of the last view dispatched, */
     size_t              nview_nodes;   /* ascending (kept only with a totem callback) */
-    ucpg_cpg_item_t    *head, **tail;
-    size_t              queued;
-    ucpg_cpg_item_t    *spare;         /* dispatched items, reused by the producer */
+    /* The callbacks queued, oldest first: a ring of events (NULL: the node
+     * set changed, for the totem confchg) that doubles when full. */
+    ucpg_group_event_t **ring;
+    size_t              ring_mask;     /* capacity - 1 (ring NULL: none) */
+    uint64_t            ring_head;     /* next to take; the tail is head + queued */
+    size_t              queued;        /* also read unlocked (atomic) */
     ucpg_cpg_zcb_t     *zcbs;
 } ucpg_cpg_handle_t;
 

@@ -95,7 +95,6 @@ cs_error_t ucpg_cpg_handle_create(ucpg_cpg_handle_t **h_p)
         return CS_ERR_NO_RESOURCES;
     }
     ucpg_mutex_init_adaptive(&h->lock);
-    h->tail      = &h->head;
     h->refs      = 1;                 /* the table's */
     h->owner_pid = ucpg_proc_self();
     pthread_mutex_lock(&ucpg_cpg_table_lock);

@@ -108,6 +108,12 @@ typedef struct ucpg_group_event_info {
 
 void ucpg_group_event_info(const ucpg_group_event_t *event, ucpg_group_event_info_t *info);
 int  ucpg_group_event_is_view(const ucpg_group_event_t *event);
+/* Hints to the CPU to load what ucpg_group_event_info reads: the event
+ * (call it a few events ahead), then its body's descriptor and first bytes
+ * (a couple of events ahead, once the event is in cache). Events are made
+ * by another thread, on another CPU, so each one's first touch is a miss. */
+void ucpg_group_event_prefetch(const ucpg_group_event_t *event);
+void ucpg_group_event_prefetch_body(const ucpg_group_event_t *event);
 /* The application is done with it: counts as consumed for flow control. */
 void ucpg_group_event_release(ucpg_group_event_t *event);
 /* The same for n events at once (a dispatcher that runs many callbacks in

@@ -313,6 +313,10 @@ void ucpg_group_member_send_req(ucpg_group_t *g, const ucpg_group_req_t *req);
 ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t guarantee,
                                          const ucpg_group_origin_t *origin,
                                          ucpg_buf_t *buf);
+/* The same, taking over the caller's reference to buf (kept on failure). */
+ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                           const ucpg_group_origin_t *origin,
+                                           ucpg_buf_t *buf);
 void ucpg_group_event_put(ucpg_group_event_t *ev);
 /* Frees the events kept for reuse (the engine is going away). */
 void ucpg_group_event_spares_free(void);

@@ -131,6 +131,21 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
                                          const ucpg_group_origin_t *origin,
                                          ucpg_buf_t *buf)
 {
+    ucpg_group_event_t *ev = ucpg_group_event_adopt(seq, kind, guarantee, origin, buf);
+
+    if (ev != NULL) {
+        ucpg_buf_ref(buf);
+    }
+    return ev;
+}
+
+/* Each reference taken and dropped on a body is an atomic operation on a
+ * line the dispatching thread also writes: a received event adopts the
+ * reference its receive path made rather than take one more. */
+ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                           const ucpg_group_origin_t *origin,
+                                           ucpg_buf_t *buf)
+{
     ucpg_group_event_t *ev = ucpg_group_event_spares;
 
     if (ev != NULL) {
@@ -147,7 +162,7 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
     ev->kind      = kind;
     ev->guarantee = guarantee;
     ev->origin    = *origin;
-    ev->buf       = ucpg_buf_ref(buf);
+    ev->buf       = buf;
     return ev;
 }
 
@@ -711,9 +726,9 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         buf = ucpg_group_body_keep(body, data, len);
     }
     ev  = (buf == NULL) ? NULL :
-          ucpg_group_event_new(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
-    ucpg_buf_put(buf);
+          ucpg_group_event_adopt(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
     if (ev == NULL) {
+        ucpg_buf_put(buf);
         ucpg_error("out of memory receiving group event %" PRIu64, msg->a);
         return;
     }
@@ -925,6 +940,21 @@ void ucpg_group_event_release(ucpg_group_event_t *ev)
 int ucpg_group_event_is_view(const ucpg_group_event_t *ev)
 {
     return ev->kind == UCPG_GROUP_KIND_VIEW;
+}
+
+void ucpg_group_event_prefetch(const ucpg_group_event_t *ev)
+{
+    __builtin_prefetch(ev);
+}
+
+void ucpg_group_event_prefetch_body(const ucpg_group_event_t *ev)
+{
+    const ucpg_buf_t *buf = ev->buf;
+
+    if (buf != NULL) {
+        __builtin_prefetch(buf);
+        __builtin_prefetch(buf->data);
+    }
 }
 
 void ucpg_group_event_info(const ucpg_group_event_t *ev, ucpg_group_event_info_t *info)
