@@ -676,6 +676,12 @@ static int ucpg_peer_foreign_ok(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *it
  * until then what it sent may still be on the way (over TCP in its socket,
  * whose close can discard it), and its exit, seen first, would make us
  * drop the rest as coming from a dead process.
+ * Every message is sent eagerly (am.c), so nothing of the peer's is still
+ * being fetched. The answer is sent without holding the endpoint: if it
+ * cannot leave at once (a full TCP socket), the close that follows the
+ * DOWN drops it, and the peer waits out its timeout (1 s) having lost
+ * nothing. Holding the endpoint until the send completes would need a
+ * reference that outlives the domain's forced teardown.
  */
 static void ucpg_peer_answer_bye(ucpg_domain_t *d, const ucpg_peer_ctl_item_t *item)
 {
