@@ -37,7 +37,10 @@ ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len)
  * dispatcher and released by a third, each possibly on another CPU: what a
  * message's delivery and release touch sits in the first 64 bytes (blocks
  * of the cache are line-aligned), so one cache line crosses, not three
- * (the view part is only used by the rare VIEW events).
+ * (the view part is only used by the rare VIEW events). The body's bytes
+ * and length are copied there too (ucpg_group_event_set_buf), so that the
+ * dispatcher never reads the body's descriptor: its reference count is
+ * then changed only by the engine's thread, on a line no other CPU holds.
  */
 struct ucpg_group_event {
     int                  refs;      /* engine lock */
@@ -45,16 +48,26 @@ struct ucpg_group_event {
     uint8_t              guarantee;
     uint8_t              delivered; /* handed to the façade */
     uint8_t              forward;   /* came down the tree: pass it on when it takes effect */
-    uint64_t             seq;
     ucpg_buf_t          *buf;       /* payload, or encoded view body */
     struct ucpg_group   *group;     /* for consumption accounting (NULL once detached) */
     struct ucpg_group_event *release_next; /* in the engine's released stack */
+    char                *data;      /* buf's bytes and length (NULL, 0 without one) */
+    size_t               len;
     ucpg_group_origin_t  origin;    /* slot, nodeid and pid within the first line */
+    uint64_t             seq;
     uint8_t              handover;  /* VIEW that only moves the sequencer: not shown */
     /* VIEW, decoded when delivered: */
     ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
     ucpg_group_view_t    view;
 };
+
+/* Sets (or replaces: the reference moves to the event) the body of ev. */
+static inline void ucpg_group_event_set_buf(ucpg_group_event_t *ev, ucpg_buf_t *buf)
+{
+    ev->buf  = buf;
+    ev->data = (buf != NULL) ? buf->data : NULL;
+    ev->len  = (buf != NULL) ? buf->len : 0;
+}
 
 /* A process in our current view, in age order. */
 typedef struct ucpg_group_member {

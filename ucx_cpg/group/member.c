@@ -123,6 +123,8 @@ void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
  * (see struct ucpg_group_event). */
 _Static_assert(offsetof(ucpg_group_event_t, origin.pid) + sizeof(uint32_t) <= 64,
                "an event's hot fields must fit its first cache line");
+_Static_assert(offsetof(ucpg_group_event_t, len) + sizeof(size_t) <= 64,
+               "an event's body pointer and length must fit its first cache line");
 
 static ucpg_group_event_t *ucpg_group_event_spares;
 static unsigned            ucpg_group_event_nspares;
@@ -162,7 +164,7 @@ ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t g
     ev->kind      = kind;
     ev->guarantee = guarantee;
     ev->origin    = *origin;
-    ev->buf       = buf;
+    ucpg_group_event_set_buf(ev, buf);
     return ev;
 }
 
@@ -898,8 +900,8 @@ static int ucpg_group_event_consume(ucpg_group_event_t *ev)
     g->released++;
     g->consumed = g->first_seq - 1 + g->released;
     g->outstanding--;
-    if ((ev->kind == UCPG_GROUP_KIND_DATA) && (ev->buf != NULL)) {
-        g->unacked_bytes += ev->buf->len;
+    if (ev->kind == UCPG_GROUP_KIND_DATA) {
+        g->unacked_bytes += ev->len;
     }
     if (g->orphan && (g->outstanding == 0)) {
         ucpg_group_free(g);
@@ -949,11 +951,8 @@ void ucpg_group_event_prefetch(const ucpg_group_event_t *ev)
 
 void ucpg_group_event_prefetch_body(const ucpg_group_event_t *ev)
 {
-    const ucpg_buf_t *buf = ev->buf;
-
-    if (buf != NULL) {
-        __builtin_prefetch(buf);
-        __builtin_prefetch(buf->data);
+    if (ev->data != NULL) {
+        __builtin_prefetch(ev->data);
     }
 }
 
@@ -976,8 +975,8 @@ void ucpg_group_event_info(const ucpg_group_event_t *ev, ucpg_group_event_info_t
     info->sender.nodeid = ev->origin.nodeid;
     info->sender.pid    = ev->origin.pid;
     info->guarantee     = ev->guarantee;
-    info->data          = (ev->buf != NULL) ? ev->buf->data : NULL;
-    info->len           = (ev->buf != NULL) ? ev->buf->len : 0;
+    info->data          = ev->data;
+    info->len           = ev->len;
 }
 
 /* Does this VIEW event add us? (Decoded once more: it is rare.) */

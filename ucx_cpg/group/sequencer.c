@@ -175,7 +175,7 @@ void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
          * what we keep and deliver must not change under us. */
         ucpg_buf_t *copy = ucpg_buf_new(buf->len);
         ucpg_buf_put(ev->buf);
-        ev->buf = copy;
+        ucpg_group_event_set_buf(ev, copy);
         if (copy == NULL) {
             ucpg_error("out of memory ordering a group event");
             ucpg_group_event_put(ev);
