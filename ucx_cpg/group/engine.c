@@ -430,33 +430,47 @@ static void ucpg_group_recv_one(const ucpg_peer_info_t *info, const ucpg_group_m
 /*
  * A BATCH: each message inside as if it came alone. A malformed entry ends
  * the batch (what came before it stands: each entry was whole). The bodies
- * that are kept (events, requests) become slices of one copy of the batch
- * (core/buf.h) instead of a buffer and a copy each: at 8 members a third
- * of a member's time went to allocating and freeing those. The count the
- * sender wrote only sizes the block: entries beyond it are copied alone.
+ * that are kept as buffers (requests, large events) become slices of one
+ * copy of the batch (core/buf.h) instead of a buffer and a copy each: at 8
+ * members a third of a member's time went to allocating and freeing those.
+ * The copy is made at the first such entry: a batch of small events, kept
+ * inline (ucpg_group_evt_inline), needs none. The count the sender wrote
+ * only sizes the block: entries beyond it are copied alone.
  */
+static ucpg_buf_t *ucpg_group_batch_slice(ucpg_buf_t **block_p, uint64_t count, const void *data,
+                                          size_t len, unsigned *nslices, const void *item,
+                                          size_t item_len)
+{
+    uint64_t fit = len / UCPG_GROUP_BATCH_ENTRY_HDR;
+
+    if (*block_p == NULL) {
+        *block_p = ucpg_buf_block_new(data, len, (unsigned)((count < fit) ? count : fit));
+    }
+    if (*block_p == NULL) {
+        return NULL;                   /* the receive path copies the body alone */
+    }
+    return ucpg_buf_block_slice(*block_p, (*nslices)++,
+                                (size_t)((const uint8_t*)item - (const uint8_t*)data), item_len);
+}
+
 static void ucpg_group_recv_batch(const ucpg_peer_info_t *info, uint64_t count, void *data,
                                   size_t len)
 {
-    uint64_t fit = len / UCPG_GROUP_BATCH_ENTRY_HDR;
-    ucpg_buf_t *block = ucpg_buf_block_new(data, len, (unsigned)((count < fit) ? count : fit));
-    ucpg_buf_t *slice = NULL;
-    const uint8_t *base = (block != NULL) ? (const uint8_t*)block->data : data;
+    ucpg_buf_t *block = NULL, *slice;
     ucpg_group_msg_t msg;
     const void *item;
     size_t pos = 0, item_len;
     ucpg_status_t status;
-    unsigned i = 0;
+    unsigned nslices = 0;
 
-    while ((status = ucpg_group_batch_next(base, len, &pos, &msg, &item, &item_len)) ==
+    while ((status = ucpg_group_batch_next(data, len, &pos, &msg, &item, &item_len)) ==
            UCPG_OK) {
-        if ((block != NULL) && (item_len > 0)) {
-            slice = ucpg_buf_block_slice(block, i++, (size_t)((const uint8_t*)item - base),
-                                         item_len);
+        slice = NULL;
+        if ((item_len > 0) && !ucpg_group_evt_inline(&msg, item_len)) {
+            slice = ucpg_group_batch_slice(&block, count, data, len, &nslices, item, item_len);
         }
         ucpg_group_recv_one(info, &msg, (void*)item, item_len, slice);
         ucpg_buf_put(slice);
-        slice = NULL;
     }
     ucpg_buf_put(block);
     if (status != UCPG_ERR_NOT_FOUND) {

@@ -18,6 +18,7 @@
 #define UCPG_GROUP_GROUP_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/buf.h"
@@ -41,6 +42,14 @@ ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len)
  * and length are copied there too (ucpg_group_event_set_buf), so that the
  * dispatcher never reads the body's descriptor: its reference count is
  * then changed only by the engine's thread, on a line no other CPU holds.
+ *
+ * A small received message keeps its body inside the event (body[], see
+ * UCPG_GROUP_EVENT_INLINE) instead of a slice of the received batch: no
+ * descriptor, no reference to take and drop, and the batch's copy is not
+ * held until the event is stable. The slice and its block were the first
+ * touch of three more cache lines per message, thousands of messages after
+ * they were written (docs/cpg-bench.md, session 27). Paths that send the
+ * event on get a buffer made at first need (ucpg_group_event_body).
  */
 struct ucpg_group_event {
     int                  refs;      /* engine lock */
@@ -59,7 +68,21 @@ struct ucpg_group_event {
     /* VIEW, decoded when delivered: */
     ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
     ucpg_group_view_t    view;
+    char                 body[];    /* a small DATA body kept inline (data points here) */
 };
+
+/* Every event takes UCPG_GROUP_EVENT_SIZE bytes (a class of core/mcache);
+ * what the fields leave holds a body of up to UCPG_GROUP_EVENT_INLINE. */
+#define UCPG_GROUP_EVENT_SIZE   256u
+#define UCPG_GROUP_EVENT_INLINE (UCPG_GROUP_EVENT_SIZE - offsetof(ucpg_group_event_t, body))
+
+/* Whether a received EVT keeps its body inline: a small DATA message that
+ * came with its body (one of ours, FLAG_OWN, is our pending request's). */
+static inline int ucpg_group_evt_inline(const ucpg_group_msg_t *msg, size_t len)
+{
+    return (msg->type == UCPG_GROUP_MSG_EVT) && (msg->kind == UCPG_GROUP_KIND_DATA) &&
+           !(msg->flags & UCPG_GROUP_FLAG_OWN) && (len <= UCPG_GROUP_EVENT_INLINE);
+}
 
 /* Sets (or replaces: the reference moves to the event) the body of ev. */
 static inline void ucpg_group_event_set_buf(ucpg_group_event_t *ev, ucpg_buf_t *buf)
@@ -330,6 +353,15 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
 ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t guarantee,
                                            const ucpg_group_origin_t *origin,
                                            ucpg_buf_t *buf);
+/* The same with a copy of len bytes of data kept inline (len at most
+ * UCPG_GROUP_EVENT_INLINE). */
+ucpg_group_event_t *ucpg_group_event_copy(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                          const ucpg_group_origin_t *origin,
+                                          const void *data, size_t len);
+/* A reference to the body of ev as a buffer, for sending it on: a copy
+ * of an inline body. Returns 0 if out of memory (logged); *buf_p is NULL
+ * for an empty body. The caller puts it once the send is queued. */
+int  ucpg_group_event_body(const ucpg_group_event_t *ev, ucpg_buf_t **buf_p);
 void ucpg_group_event_put(ucpg_group_event_t *ev);
 /* Frees the events kept for reuse (the engine is going away). */
 void ucpg_group_event_spares_free(void);

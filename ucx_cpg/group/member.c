@@ -141,6 +141,33 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
     return ev;
 }
 
+_Static_assert(UCPG_GROUP_EVENT_INLINE >= 64, "an event must hold a 64-byte body inline");
+
+/* A zeroed event from the spares or from mcache (NULL if out of memory). */
+static ucpg_group_event_t *ucpg_group_event_alloc(void)
+{
+    ucpg_group_event_t *ev = ucpg_group_event_spares;
+
+    if (ev != NULL) {
+        ucpg_group_event_spares = ev->release_next;
+        --ucpg_group_event_nspares;
+    } else if ((ev = ucpg_mcache_alloc(UCPG_GROUP_EVENT_SIZE)) == NULL) {
+        return NULL;
+    }
+    memset(ev, 0, sizeof(*ev));       /* not the inline body: it is written next */
+    return ev;
+}
+
+static void ucpg_group_event_init(ucpg_group_event_t *ev, uint64_t seq, uint8_t kind,
+                                  uint8_t guarantee, const ucpg_group_origin_t *origin)
+{
+    ev->refs      = 1;
+    ev->seq       = seq;
+    ev->kind      = kind;
+    ev->guarantee = guarantee;
+    ev->origin    = *origin;
+}
+
 /* Each reference taken and dropped on a body is an atomic operation on a
  * line the dispatching thread also writes: a received event adopts the
  * reference its receive path made rather than take one more. */
@@ -148,24 +175,42 @@ ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t g
                                            const ucpg_group_origin_t *origin,
                                            ucpg_buf_t *buf)
 {
-    ucpg_group_event_t *ev = ucpg_group_event_spares;
+    ucpg_group_event_t *ev = ucpg_group_event_alloc();
 
     if (ev != NULL) {
-        ucpg_group_event_spares = ev->release_next;
-        --ucpg_group_event_nspares;
-        memset(ev, 0, sizeof(*ev));
-    } else if ((ev = ucpg_mcache_alloc(sizeof(*ev))) == NULL) {
-        return NULL;
-    } else {
-        memset(ev, 0, sizeof(*ev));
+        ucpg_group_event_init(ev, seq, kind, guarantee, origin);
+        ucpg_group_event_set_buf(ev, buf);
     }
-    ev->refs      = 1;
-    ev->seq       = seq;
-    ev->kind      = kind;
-    ev->guarantee = guarantee;
-    ev->origin    = *origin;
-    ucpg_group_event_set_buf(ev, buf);
     return ev;
+}
+
+ucpg_group_event_t *ucpg_group_event_copy(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                          const ucpg_group_origin_t *origin,
+                                          const void *data, size_t len)
+{
+    ucpg_group_event_t *ev = ucpg_group_event_alloc();
+
+    if (ev != NULL) {
+        ucpg_group_event_init(ev, seq, kind, guarantee, origin);
+        memcpy(ev->body, data, len);
+        ev->data = ev->body;
+        ev->len  = len;
+    }
+    return ev;
+}
+
+int ucpg_group_event_body(const ucpg_group_event_t *ev, ucpg_buf_t **buf_p)
+{
+    if ((ev->buf != NULL) || (ev->len == 0)) {
+        *buf_p = (ev->buf != NULL) ? ucpg_buf_ref(ev->buf) : NULL;
+        return 1;
+    }
+    if ((*buf_p = ucpg_buf_new(ev->len)) == NULL) {
+        ucpg_error("out of memory sending group event %" PRIu64 " on", ev->seq);
+        return 0;
+    }
+    memcpy((*buf_p)->data, ev->data, ev->len);
+    return 1;
 }
 
 void ucpg_group_event_put(ucpg_group_event_t *ev)
@@ -180,7 +225,7 @@ void ucpg_group_event_put(ucpg_group_event_t *ev)
         ucpg_group_event_spares = ev;
         ++ucpg_group_event_nspares;
     } else {
-        ucpg_mcache_free(ev, sizeof(*ev));
+        ucpg_mcache_free(ev, UCPG_GROUP_EVENT_SIZE);
     }
 }
 
@@ -190,7 +235,7 @@ void ucpg_group_event_spares_free(void)
 
     while ((ev = ucpg_group_event_spares) != NULL) {
         ucpg_group_event_spares = ev->release_next;
-        ucpg_mcache_free(ev, sizeof(*ev));
+        ucpg_mcache_free(ev, UCPG_GROUP_EVENT_SIZE);
     }
     ucpg_group_event_nspares = 0;
 }
@@ -497,7 +542,7 @@ static void ucpg_group_process_view(ucpg_group_t *g, ucpg_group_event_t *ev)
     ucpg_group_vbody_t v;
     int left, joined;
 
-    if ((ucpg_group_vbody_decode(ev->buf->data, ev->buf->len, &v) != UCPG_OK) ||
+    if ((ucpg_group_vbody_decode(ev->data, ev->len, &v) != UCPG_OK) ||
         (ucpg_group_view_export(ev, &v) != UCPG_OK) ||
         (ucpg_group_view_install(g, &v, ev->seq) != UCPG_OK)) {
         ucpg_error("cannot apply view %" PRIu64 " of a group", ev->seq);
@@ -675,6 +720,38 @@ static int ucpg_group_member_own_body(ucpg_group_t *g, const ucpg_group_msg_t *m
     return 1;
 }
 
+/* The event of a received EVT: its body inline if small, else our pending
+ * copy (FLAG_OWN) or the receive path's buffer. NULL if it is dropped
+ * (logged). */
+static ucpg_group_event_t *ucpg_group_member_evt_new(ucpg_group_t *g, const ucpg_group_msg_t *msg,
+                                                     const void *data, size_t len,
+                                                     ucpg_buf_t *body)
+{
+    ucpg_group_event_t *ev;
+    ucpg_buf_t *buf = NULL;
+
+    if (ucpg_group_evt_inline(msg, len)) {
+        ev = ucpg_group_event_copy(msg->a, msg->kind, msg->guarantee, &msg->origin, data, len);
+    } else {
+        if (msg->flags & UCPG_GROUP_FLAG_OWN) {
+            if (!ucpg_group_member_own_body(g, msg, len, &buf)) {
+                return NULL;       /* logged */
+            }
+        } else {
+            buf = ucpg_group_body_keep(body, data, len);
+        }
+        ev = (buf == NULL) ? NULL :
+             ucpg_group_event_adopt(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
+        if (ev == NULL) {
+            ucpg_buf_put(buf);
+        }
+    }
+    if (ev == NULL) {
+        ucpg_error("out of memory receiving group event %" PRIu64, msg->a);
+    }
+    return ev;
+}
+
 /*
  * Fenced, we take only the successor's events, but we keep the others'. An
  * event numbered above the cut cannot come from the dead sequencer's
@@ -709,7 +786,6 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
                                 const void *data, size_t len, ucpg_buf_t *body)
 {
     ucpg_group_event_t *ev;
-    ucpg_buf_t *buf;
 
     /* Any member may pass an event on (the tree), including one that joined
      * in a view we have not reached yet; events are the sequencer's and are
@@ -720,19 +796,9 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         (stash && (msg->a - g->received > 2ull * ucpg_group_engine.config->group_window))) {
         return;                    /* already have it, or far beyond any cut */
     }
-    if (msg->flags & UCPG_GROUP_FLAG_OWN) {
-        if (!ucpg_group_member_own_body(g, msg, len, &buf)) {
-            return;                /* logged */
-        }
-    } else {
-        buf = ucpg_group_body_keep(body, data, len);
-    }
-    ev  = (buf == NULL) ? NULL :
-          ucpg_group_event_adopt(msg->a, msg->kind, msg->guarantee, &msg->origin, buf);
+    ev = ucpg_group_member_evt_new(g, msg, data, len, body);
     if (ev == NULL) {
-        ucpg_buf_put(buf);
-        ucpg_error("out of memory receiving group event %" PRIu64, msg->a);
-        return;
+        return;                    /* logged */
     }
     ev->forward   = !(msg->flags & (UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN));
     if (stash) {
@@ -985,7 +1051,7 @@ static int ucpg_group_view_adds_self(const ucpg_group_event_t *ev)
     ucpg_group_vbody_t v;
     int adds;
 
-    if (ucpg_group_vbody_decode(ev->buf->data, ev->buf->len, &v) != UCPG_OK) {
+    if (ucpg_group_vbody_decode(ev->data, ev->len, &v) != UCPG_OK) {
         return 0;
     }
     adds = ucpg_group_vlist_has_self(v.members + v.nmembers + v.nleft, v.njoined);

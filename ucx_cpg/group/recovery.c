@@ -71,7 +71,7 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
     g->seq_uuid        = g->sync_from_uuid;
     for (i = 0; (g->evbuf.ring != NULL) && (i <= g->evbuf.mask); ++i) {
         if ((ev = g->evbuf.ring[i]) != NULL) {
-            len += UCPG_GROUP_SREC_HDR_LEN + ev->buf->len;
+            len += UCPG_GROUP_SREC_HDR_LEN + ev->len;
         }
     }
     buf = ucpg_buf_new(len);
@@ -85,8 +85,8 @@ static void ucpg_group_recovery_answer(ucpg_group_t *g)
             rec.kind      = ev->kind;
             rec.guarantee = ev->guarantee;
             rec.origin    = ev->origin;
-            rec.len       = (uint32_t)ev->buf->len;
-            rec.data      = ev->buf->data;
+            rec.len       = (uint32_t)ev->len;
+            rec.data      = ev->data;
             pos += ucpg_group_srec_encode(&rec, buf->data + pos);
         }
     }
@@ -191,12 +191,13 @@ static void ucpg_group_recovery_fill(ucpg_group_t *g, size_t k, uint64_t from, u
 {
     ucpg_group_event_t *ev;
     ucpg_group_msg_t msg;
+    ucpg_buf_t *body;
     uint64_t s;
 
     for (s = from + 1; s <= cut; ++s) {
         ev = ucpg_group_evbuf_get(&g->sync_union, s);
-        if (ev == NULL) {
-            continue;                 /* cannot happen: the cut is gap-free */
+        if ((ev == NULL) || !ucpg_group_event_body(ev, &body)) {
+            continue;                 /* the cut is gap-free; out of memory: logged */
         }
         ucpg_group_msg_init(g, UCPG_GROUP_MSG_EVT, &msg);
         msg.kind      = ev->kind;
@@ -205,7 +206,8 @@ static void ucpg_group_recovery_fill(ucpg_group_t *g, size_t k, uint64_t from, u
         msg.a         = ev->seq;
         msg.b         = 0;
         msg.origin    = ev->origin;
-        ucpg_group_send(g->members[k].slot, g->members[k].uuid, &msg, ev->buf);
+        ucpg_group_send(g->members[k].slot, g->members[k].uuid, &msg, body);
+        ucpg_buf_put(body);
     }
 }
 

@@ -112,6 +112,7 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
 {
     ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];
     ucpg_group_msg_t msg;
+    ucpg_buf_t *body;
     int origin_pass;
     size_t i, n;
 
@@ -120,6 +121,9 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
         (g->members[0].uuid == ucpg_group_engine.self_uuid)) {
         ucpg_group_seq_fanout_data(g, ev);
         return;
+    }
+    if (!ucpg_group_event_body(ev, &body)) {
+        return;                          /* logged */
     }
     for (origin_pass = 1; origin_pass >= 0; --origin_pass) {
         /* The sender of a message has it already (pending): it gets the
@@ -131,11 +135,12 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
                 dst[n++] = g->members[i].slot;
             }
         }
-        ucpg_group_send_many(dst, n, &msg, own ? NULL : ev->buf);
+        ucpg_group_send_many(dst, n, &msg, own ? NULL : body);
     }
     if (extra != NULL) {
-        ucpg_group_send(extra->slot, extra->uuid, &msg, ev->buf);
+        ucpg_group_send(extra->slot, extra->uuid, &msg, body);
     }
+    ucpg_buf_put(body);
 }
 
 /* Whether some member gets messages through another member: in a flat
@@ -498,14 +503,17 @@ void ucpg_group_seq_resend(ucpg_group_t *g, ucpg_group_member_t *m, uint64_t fro
 {
     ucpg_group_event_t *ev;
     ucpg_group_msg_t msg;
+    ucpg_buf_t *body;
     uint64_t s;
 
     /* from comes off the wire: everything up to stable is at every member
      * already, so the walk never exceeds the window whatever it says. */
     for (s = ((from > g->stable) ? from : g->stable) + 1; s <= g->received; ++s) {
-        if ((ev = ucpg_group_evbuf_get(&g->evbuf, s)) != NULL) {
+        if (((ev = ucpg_group_evbuf_get(&g->evbuf, s)) != NULL) &&
+            ucpg_group_event_body(ev, &body)) {
             ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_RETRANS, &msg);
-            ucpg_group_send(m->slot, m->uuid, &msg, ev->buf);
+            ucpg_group_send(m->slot, m->uuid, &msg, body);
+            ucpg_buf_put(body);
         }
     }
     m->repaired = 1;

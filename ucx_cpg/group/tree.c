@@ -129,12 +129,14 @@ void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t 
     int skip = ucpg_group_member_index(g, ev->origin.slot, ev->origin.uuid);
     ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];   /* distinct members: never more */
     ucpg_group_msg_t msg;
+    ucpg_buf_t *body;
     size_t n;
 
     n = ucpg_group_tree_collect(g, &ev->origin, self, skip, 0, dst, 0);
-    if (n > 0) {                           /* a leaf (most members) sends nothing */
+    if ((n > 0) && ucpg_group_event_body(ev, &body)) {   /* a leaf (most) sends nothing */
         ucpg_group_evt_msg(g, ev, 0, &msg);
-        ucpg_group_send_many(dst, n, &msg, ev->buf);
+        ucpg_group_send_many(dst, n, &msg, body);
+        ucpg_buf_put(body);
     }
 }
 
