@@ -401,8 +401,10 @@ size_t ucpg_group_tree_index(size_t pos, int skip);
 /* The EVT header of ev (b: what we know to be stable). */
 void   ucpg_group_evt_msg(const ucpg_group_t *g, const ucpg_group_event_t *ev, uint8_t flags,
                           ucpg_group_msg_t *msg);
-/* Sends ev to the tree children of member index self. */
-void   ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self);
+/* Sends ev with body (the wire's copy of its bytes; NULL: empty) to the
+ * tree children of member index self. */
+void   ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self,
+                            ucpg_buf_t *body);
 /* Passes on an event that came down the tree and just took effect here. */
 void   ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev);
 

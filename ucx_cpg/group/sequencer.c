@@ -93,7 +93,8 @@ static int ucpg_group_seq_fanout_to(const ucpg_group_member_t *m, const ucpg_gro
 /* Sends ev to its sender (number only: it holds the message, pending) and
  * down the delivery tree. The sender comes first: its send completes when
  * it sees its own message, and the outbox sends in queue order. */
-static void ucpg_group_seq_fanout_data(ucpg_group_t *g, const ucpg_group_event_t *ev)
+static void ucpg_group_seq_fanout_data(ucpg_group_t *g, const ucpg_group_event_t *ev,
+                                       ucpg_buf_t *body)
 {
     ucpg_group_member_t *origin = ucpg_group_member_find(g, ev->origin.slot, ev->origin.uuid);
     ucpg_group_msg_t msg;
@@ -102,28 +103,25 @@ static void ucpg_group_seq_fanout_data(ucpg_group_t *g, const ucpg_group_event_t
         ucpg_group_evt_msg(g, ev, UCPG_GROUP_FLAG_OWN, &msg);
         ucpg_group_send(origin->slot, origin->uuid, &msg, NULL);
     }
-    ucpg_group_tree_send(g, ev, 0);
+    ucpg_group_tree_send(g, ev, 0, body);
 }
 
-/* Sends ev to every live member but us (and to extra, a joiner): views,
- * and everything while we are not the tree's root (index 0). */
+/* Sends ev with body (its bytes as a buffer, NULL if empty) to every live
+ * member but us (and to extra, a joiner): views, and everything while we
+ * are not the tree's root (index 0). */
 static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
-                                  const ucpg_group_req_t *extra)
+                                  const ucpg_group_req_t *extra, ucpg_buf_t *body)
 {
     ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];
     ucpg_group_msg_t msg;
-    ucpg_buf_t *body;
     int origin_pass;
     size_t i, n;
 
     if ((ev->kind == UCPG_GROUP_KIND_DATA) && (g->nmembers > 0) &&
         (g->members[0].slot == ucpg_group_engine.self) &&
         (g->members[0].uuid == ucpg_group_engine.self_uuid)) {
-        ucpg_group_seq_fanout_data(g, ev);
+        ucpg_group_seq_fanout_data(g, ev, body);
         return;
-    }
-    if (!ucpg_group_event_body(ev, &body)) {
-        return;                          /* logged */
     }
     for (origin_pass = 1; origin_pass >= 0; --origin_pass) {
         /* The sender of a message has it already (pending): it gets the
@@ -140,7 +138,6 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
     if (extra != NULL) {
         ucpg_group_send(extra->slot, extra->uuid, &msg, body);
     }
-    ucpg_buf_put(body);
 }
 
 /* Whether some member gets messages through another member: in a flat
@@ -153,40 +150,56 @@ static int ucpg_group_seq_tree_deep(const ucpg_group_t *g, const ucpg_group_even
     return (fanout != 0) && (g->nmembers > (size_t)fanout + 1);
 }
 
+/*
+ * The event the sequencer makes of a request's body. A small message is
+ * kept inline, as members keep it (group_int.h): the request's buffer is
+ * then only the wire's, let go as soon as it is sent, while it is still in
+ * cache, instead of at stability thousands of messages later. A zero-copy
+ * send's buffer is the application's to write again once the send is done,
+ * so what we keep and deliver is a copy of it.
+ */
+static ucpg_group_event_t *ucpg_group_seq_event(uint64_t seq, uint8_t kind, uint8_t guarantee,
+                                                const ucpg_group_origin_t *origin,
+                                                ucpg_buf_t *buf)
+{
+    size_t len = (buf != NULL) ? buf->len : 0;
+    ucpg_buf_t *copy;
+
+    if ((kind == UCPG_GROUP_KIND_DATA) && (len <= UCPG_GROUP_EVENT_INLINE)) {
+        return ucpg_group_event_copy(seq, kind, guarantee, origin, (buf != NULL) ? buf->data : "",
+                                     len);
+    }
+    if ((buf == NULL) || !buf->user) {
+        return ucpg_group_event_new(seq, kind, guarantee, origin, buf);
+    }
+    if ((copy = ucpg_buf_new(len)) == NULL) {
+        return NULL;
+    }
+    ucpg_buf_copy(copy->data, buf->data, len);
+    return ucpg_group_event_adopt(seq, kind, guarantee, origin, copy);
+}
+
 /* Numbers ev, sends it, and receives it ourselves. */
 void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
                          const ucpg_group_origin_t *origin, ucpg_buf_t *buf,
                          const ucpg_group_req_t *extra)
 {
-    ucpg_group_event_t *ev = ucpg_group_event_new(g->seq_last + 1, kind, guarantee, origin, buf);
+    ucpg_group_event_t *ev = ucpg_group_seq_event(g->seq_last + 1, kind, guarantee, origin, buf);
 
     if (ev == NULL) {
         ucpg_error("out of memory ordering a group event");
         return;
     }
     g->seq_last++;
-    ucpg_group_seq_track_len(g, ev->seq, (buf != NULL) ? buf->len : 0);
+    ucpg_group_seq_track_len(g, ev->seq, ev->len);
     if ((kind == UCPG_GROUP_KIND_DATA) && (guarantee == UCPG_GROUP_SAFE)) {
         g->safe_pending = ev->seq;
     }
-    ucpg_group_seq_fanout(g, ev, extra);
+    ucpg_group_seq_fanout(g, ev, extra, buf);
     if ((kind == UCPG_GROUP_KIND_DATA) && (g->lag_at == 0) && ucpg_group_seq_tree_deep(g, ev)) {
         g->lag_seq = ev->seq;            /* see ucpg_group_seq_check_lag */
         g->lag_at  = ucpg_time_ns() + UCPG_GROUP_LAG_MS * 1000000ull;
         ucpg_group_timer_arm(UCPG_GROUP_LAG_MS);
-    }
-    if ((buf != NULL) && buf->user) {
-        /* A zero-copy send: the wire reads the application's buffer, but
-         * what we keep and deliver must not change under us. */
-        ucpg_buf_t *copy = ucpg_buf_new(buf->len);
-        ucpg_buf_put(ev->buf);
-        ucpg_group_event_set_buf(ev, copy);
-        if (copy == NULL) {
-            ucpg_error("out of memory ordering a group event");
-            ucpg_group_event_put(ev);
-            return;
-        }
-        ucpg_buf_copy(copy->data, buf->data, buf->len);
     }
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);

@@ -124,24 +124,35 @@ static size_t ucpg_group_tree_collect(const ucpg_group_t *g, const ucpg_group_or
     return n;
 }
 
-void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self)
+/* The members that get ev from member index self (a leaf, most members,
+ * gets none). */
+static size_t ucpg_group_tree_targets(const ucpg_group_t *g, const ucpg_group_event_t *ev,
+                                      size_t self, ucpg_peer_id_t *dst)
 {
-    int skip = ucpg_group_member_index(g, ev->origin.slot, ev->origin.uuid);
+    int skip = ucpg_group_member_index((ucpg_group_t*)g, ev->origin.slot, ev->origin.uuid);
+
+    return ucpg_group_tree_collect(g, &ev->origin, self, skip, 0, dst, 0);
+}
+
+void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self,
+                          ucpg_buf_t *body)
+{
     ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];   /* distinct members: never more */
     ucpg_group_msg_t msg;
-    ucpg_buf_t *body;
-    size_t n;
+    size_t n = ucpg_group_tree_targets(g, ev, self, dst);
 
-    n = ucpg_group_tree_collect(g, &ev->origin, self, skip, 0, dst, 0);
-    if ((n > 0) && ucpg_group_event_body(ev, &body)) {   /* a leaf (most) sends nothing */
+    if (n > 0) {
         ucpg_group_evt_msg(g, ev, 0, &msg);
         ucpg_group_send_many(dst, n, &msg, body);
-        ucpg_buf_put(body);
     }
 }
 
 void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
 {
+    ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];
+    ucpg_group_msg_t msg;
+    ucpg_buf_t *body;
+    size_t n;
     int self;
 
     /* While we only wait for a successor (not fenced) the stream we pass on
@@ -153,7 +164,13 @@ void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
         return;
     }
     self = ucpg_group_member_index(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid);
-    if (self > 0) {                /* index 0 is the root: it sent when it ordered */
-        ucpg_group_tree_send(g, ev, (size_t)self);
+    if (self <= 0) {               /* index 0 is the root: it sent when it ordered */
+        return;
+    }
+    n = ucpg_group_tree_targets(g, ev, (size_t)self, dst);
+    if ((n > 0) && ucpg_group_event_body(ev, &body)) {   /* an inline body: a copy */
+        ucpg_group_evt_msg(g, ev, 0, &msg);
+        ucpg_group_send_many(dst, n, &msg, body);
+        ucpg_buf_put(body);
     }
 }
