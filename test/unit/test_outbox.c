@@ -14,6 +14,8 @@
  *   - a message queued once for several destinations (a member's children
  *     in the delivery tree) reaches each of them, and a run of such is
  *     packed once: every destination gets the same buffer;
+ *   - a BATCH passed on whole down the tree (group/tree.c) leaves alone and
+ *     as it is, however small, never packed into another;
  *   - nothing stays referenced or queued after the flush.
  */
 #ifndef _GNU_SOURCE
@@ -370,6 +372,72 @@ static void test_several_destinations_alone_without_a_copy(void **state)
 }
 
 /* More destinations than one queue entry names: split, none lost. */
+/* Marks the events seen (numbers 1..8), each body 8 bytes of its number. */
+static void check_seen(void *arg, ucpg_peer_id_t dst, const ucpg_group_msg_t *msg,
+                       const uint8_t *data, size_t len)
+{
+    unsigned *seen = arg;
+    size_t i;
+
+    assert_int_equal(dst, 6);
+    assert_int_equal(msg->type, UCPG_GROUP_MSG_EVT);
+    assert_true((msg->a >= 1) && (msg->a <= 8));
+    assert_int_equal(len, 8);
+    for (i = 0; i < len; ++i) {
+        assert_int_equal(data[i], (uint8_t)(msg->a - 1));
+    }
+    seen[msg->a]++;
+}
+
+static void test_a_passed_batch_leaves_alone(void **state)
+{
+    uint8_t hdr[UCPG_GROUP_MSG_LEN], body[8];
+    ucpg_buf_t *bodies[2], *passed;
+    unsigned seen[9] = {0}, i, whole = 0;
+    ucpg_group_msg_t msg;
+    size_t pos = 0;
+
+    (void)state;
+    passed = ucpg_buf_new(2 * (UCPG_GROUP_BATCH_ENTRY_HDR + sizeof(body)));
+    assert_non_null(passed);
+    memset(&msg, 0, sizeof(msg));
+    msg.type   = UCPG_GROUP_MSG_EVT;
+    msg.gindex = 3;
+    msg.ggen   = 7;
+    for (i = 2; i <= 3; ++i) {                  /* events 2 and 3, as received */
+        msg.a = i;
+        memset(body, (int)(i - 1), sizeof(body));
+        ucpg_group_msg_encode(&msg, hdr);
+        pos += ucpg_group_batch_put(passed->data + pos, hdr, body, sizeof(body));
+    }
+    assert_int_equal(pos, passed->len);
+    bodies[0] = queue(6, 0, 8);                 /* event 1 */
+    memset(&msg, 0, sizeof(msg));
+    msg.type = UCPG_GROUP_MSG_BATCH;
+    msg.ggen = 1;
+    msg.a    = 2;
+    ucpg_group_send(6, 0, &msg, passed);
+    bodies[1] = queue(6, 3, 8);                 /* event 4 */
+    ucpg_group_out_flush();
+    assert_int_equal(nsends, 2);                /* the passed batch, and 1 and 4 packed */
+    for (i = 0; i < nsends; ++i) {
+        assert_int_equal(sends[i].msg.type, UCPG_GROUP_MSG_BATCH);
+        if (sends[i].orig == passed->data) {
+            assert_int_equal(sends[i].msg.a, 2);   /* as it is: not copied, not repacked */
+            assert_int_equal(sends[i].len, passed->len);
+            ++whole;
+        }
+    }
+    assert_int_equal(whole, 1);
+    for_each_arrived(check_seen, seen);         /* no BATCH inside a BATCH */
+    for (i = 1; i <= 4; ++i) {
+        assert_int_equal(seen[i], 1);
+    }
+    assert_int_equal(passed->refs, 1);
+    ucpg_buf_put(passed);
+    put_all(bodies, 2);
+}
+
 static void test_many_destinations_at_once(void **state)
 {
     enum { DSTS = 20, EACH = 3 };
@@ -411,6 +479,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_several_destinations_alone_without_a_copy, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_many_destinations_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_passed_batch_leaves_alone, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -462,9 +462,11 @@ static void ucpg_group_recv_batch(const ucpg_peer_info_t *info, uint64_t count, 
     size_t pos = 0, item_len;
     ucpg_status_t status;
     unsigned nslices = 0;
+    int passed = ucpg_group_tree_forward_batch(info->id, info->uuid, data, len);
 
     while ((status = ucpg_group_batch_next(data, len, &pos, &msg, &item, &item_len)) ==
            UCPG_OK) {
+        msg.flags |= passed ? UCPG_GROUP_FLAG_PASSED : 0;
         slice = NULL;
         if ((item_len > 0) && !ucpg_group_evt_inline(&msg, item_len)) {
             slice = ucpg_group_batch_slice(&block, count, data, len, &nslices, item, item_len);

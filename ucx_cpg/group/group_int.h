@@ -407,6 +407,14 @@ void   ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_
                             ucpg_buf_t *body);
 /* Passes on an event that came down the tree and just took effect here. */
 void   ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev);
+/* Passes on a BATCH (len bytes of entries) received from peer (src, uuid)
+ * whole, if every entry
+ * is an event this member would pass on to the same children the moment it
+ * takes effect: DATA events of one group and one origin, numbered on from
+ * the last event received, not resent. Returns 1 if it did (its events are
+ * then not passed on one by one: UCPG_GROUP_FLAG_PASSED). */
+int    ucpg_group_tree_forward_batch(uint32_t src, uint64_t src_uuid, const void *data,
+                                     size_t len);
 
 /* --- sequencer.c ----------------------------------------------------------- */
 void ucpg_group_seq_become(ucpg_group_t *g);

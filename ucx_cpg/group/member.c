@@ -800,7 +800,8 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
     if (ev == NULL) {
         return;                    /* logged */
     }
-    ev->forward   = !(msg->flags & (UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN));
+    ev->forward   = !(msg->flags & (UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN |
+                                    UCPG_GROUP_FLAG_PASSED));
     if (stash) {
         ucpg_group_member_stash(g, ev);
         return;

@@ -44,6 +44,7 @@ typedef struct ucpg_group_out {
     unsigned               ndst;
     ucpg_peer_id_t         dst[UCPG_GROUP_OUT_DSTS];
     uint8_t                hdr[UCPG_GROUP_MSG_LEN];
+    uint8_t                whole;    /* a BATCH passed on (tree.c): never packed */
 } ucpg_group_out_t;
 
 /* A lock-free stack, newest first: entries are pushed (in practice under
@@ -73,8 +74,9 @@ static void ucpg_group_out_queue(const ucpg_peer_id_t *dst, unsigned ndst,
                    ndst, dst[0]);
         return;
     }
-    out->buf  = ucpg_buf_ref(buf);
-    out->ndst = ndst;
+    out->buf   = ucpg_buf_ref(buf);
+    out->ndst  = ndst;
+    out->whole = (msg->type == UCPG_GROUP_MSG_BATCH);
     memcpy(out->dst, dst, ndst * sizeof(*dst));
     ucpg_group_msg_encode(msg, out->hdr);
     out->next = __atomic_load_n(&ucpg_group_out_head, __ATOMIC_RELAXED);
@@ -175,9 +177,11 @@ static size_t ucpg_group_out_len(const ucpg_group_out_t *out)
     return (out->buf != NULL) ? out->buf->len : 0;
 }
 
+/* Packed with others into a BATCH? Never a BATCH itself: the receiver
+ * refuses one nested in another. */
 static int ucpg_group_out_small(const ucpg_group_out_t *out)
 {
-    return ucpg_group_out_len(out) <= UCPG_GROUP_BATCH_ITEM_MAX;
+    return !out->whole && (ucpg_group_out_len(out) <= UCPG_GROUP_BATCH_ITEM_MAX);
 }
 
 /* Do a and b go to the same peers (named in the same order, as every

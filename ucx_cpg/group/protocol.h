@@ -46,6 +46,9 @@ typedef enum ucpg_group_kind {
                                          * (the sender still holds it as pending) */
 #define UCPG_GROUP_FLAG_REPAIR  0x04u   /* ACK: send me every event after a again
                                          * (the delivery tree failed me) */
+#define UCPG_GROUP_FLAG_PASSED  0x80u   /* local, never on the wire (the decoder
+                                         * refuses it): an EVT whose BATCH was
+                                         * passed on whole down the tree */
 
 /* Who an event came from. */
 typedef struct ucpg_group_origin {

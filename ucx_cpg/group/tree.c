@@ -24,6 +24,8 @@
 #endif
 #include "group_int.h"
 
+#include <string.h>
+
 /* Position in the layout of member index i, the member at index skip left
  * out (skip <= 0: nobody; the root, index 0, is never left out). */
 static size_t ucpg_group_tree_pos(size_t i, int skip)
@@ -173,4 +175,75 @@ void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
         ucpg_group_send_many(dst, n, &msg, body);
         ucpg_buf_put(body);
     }
+}
+
+/* Whether msg continues a run of plain DATA events of first's group and
+ * origin, numbered one after the other (*next: the number it must have). */
+static int ucpg_group_tree_run_continues(const ucpg_group_msg_t *first,
+                                         const ucpg_group_msg_t *msg, uint64_t *next)
+{
+    if ((msg->type != UCPG_GROUP_MSG_EVT) || (msg->kind != UCPG_GROUP_KIND_DATA) ||
+        (msg->flags != 0) || (msg->a != *next) || (msg->gindex != first->gindex) ||
+        (msg->ggen != first->ggen) || (msg->origin.slot != first->origin.slot) ||
+        (msg->origin.uuid != first->origin.uuid)) {
+        return 0;
+    }
+    ++*next;
+    return 1;
+}
+
+/*
+ * Why whole: a member that forwards each event on its own (an entry in the
+ * outbox, a header encoded, the body packed again) spent as much on passing
+ * a message on as on receiving it, and the members that forward are the
+ * slowest receivers of a flood (docs/cpg-bench.md, session 27). A run of
+ * events that all take effect now, in order, in the current view, goes to
+ * the same children one by one or as the batch it came in: the children
+ * see the same events, in the same order, with the sequencer's stability
+ * mark instead of ours (both true).
+ */
+int ucpg_group_tree_forward_batch(uint32_t src, uint64_t src_uuid, const void *data,
+                                  size_t len)
+{
+    ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];
+    ucpg_group_msg_t first, msg;
+    const void *item;
+    size_t pos = 0, item_len, n = 0;
+    uint64_t next = 0;
+    ucpg_group_t *g = NULL;
+    ucpg_buf_t *copy;
+    int self;
+
+    while (ucpg_group_batch_next(data, len, &pos, &msg, &item, &item_len) == UCPG_OK) {
+        if (g == NULL) {
+            first = msg;
+            g     = ucpg_group_find(msg.gindex, msg.ggen);
+            next  = (g != NULL) ? g->received + 1 : 0;
+        }
+        if ((g == NULL) || !ucpg_group_tree_run_continues(&first, &msg, &next)) {
+            return 0;
+        }
+    }
+    if ((g == NULL) || (pos != len) || (g->state != UCPG_GROUP_JOINED) || g->is_seq ||
+        g->recovering || (g->first_seq == 0) || ucpg_group_silence_expelled(g, src, src_uuid) ||
+        (ucpg_group_tree_fanout(g, &first.origin) == 0)) {
+        return 0;
+    }
+    self = ucpg_group_member_index(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid);
+    if (self > 0) {                /* index 0 is the root: it sent when it ordered */
+        n = ucpg_group_tree_collect(g, &first.origin, (size_t)self,
+                                    ucpg_group_member_index(g, first.origin.slot,
+                                                            first.origin.uuid), 0, dst, 0);
+    }
+    if ((n == 0) || ((copy = ucpg_buf_new(len)) == NULL)) {
+        return 0;                  /* a leaf; out of memory: one by one */
+    }
+    memcpy(copy->data, data, len);
+    memset(&msg, 0, sizeof(msg));
+    msg.type = UCPG_GROUP_MSG_BATCH;
+    msg.ggen = 1;
+    msg.a    = next - first.a;
+    ucpg_group_send_many(dst, n, &msg, copy);
+    ucpg_buf_put(copy);
+    return 1;
 }
