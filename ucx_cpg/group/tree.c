@@ -126,14 +126,14 @@ static size_t ucpg_group_tree_collect(const ucpg_group_t *g, const ucpg_group_or
     return n;
 }
 
-/* The members that get ev from member index self (a leaf, most members,
- * gets none). */
-static size_t ucpg_group_tree_targets(const ucpg_group_t *g, const ucpg_group_event_t *ev,
+/* The members that get a message of origin from member index self (a
+ * leaf, most members, gets none). */
+static size_t ucpg_group_tree_targets(ucpg_group_t *g, const ucpg_group_origin_t *origin,
                                       size_t self, ucpg_peer_id_t *dst)
 {
-    int skip = ucpg_group_member_index((ucpg_group_t*)g, ev->origin.slot, ev->origin.uuid);
+    int skip = ucpg_group_member_index(g, origin->slot, origin->uuid);
 
-    return ucpg_group_tree_collect(g, &ev->origin, self, skip, 0, dst, 0);
+    return ucpg_group_tree_collect(g, origin, self, skip, 0, dst, 0);
 }
 
 void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t self,
@@ -141,7 +141,7 @@ void ucpg_group_tree_send(ucpg_group_t *g, const ucpg_group_event_t *ev, size_t 
 {
     ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];   /* distinct members: never more */
     ucpg_group_msg_t msg;
-    size_t n = ucpg_group_tree_targets(g, ev, self, dst);
+    size_t n = ucpg_group_tree_targets(g, &ev->origin, self, dst);
 
     if (n > 0) {
         ucpg_group_evt_msg(g, ev, 0, &msg);
@@ -169,7 +169,7 @@ void ucpg_group_tree_forward(ucpg_group_t *g, const ucpg_group_event_t *ev)
     if (self <= 0) {               /* index 0 is the root: it sent when it ordered */
         return;
     }
-    n = ucpg_group_tree_targets(g, ev, (size_t)self, dst);
+    n = ucpg_group_tree_targets(g, &ev->origin, (size_t)self, dst);
     if ((n > 0) && ucpg_group_event_body(ev, &body)) {   /* an inline body: a copy */
         ucpg_group_evt_msg(g, ev, 0, &msg);
         ucpg_group_send_many(dst, n, &msg, body);
@@ -231,9 +231,7 @@ int ucpg_group_tree_forward_batch(uint32_t src, uint64_t src_uuid, const void *d
     }
     self = ucpg_group_member_index(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid);
     if (self > 0) {                /* index 0 is the root: it sent when it ordered */
-        n = ucpg_group_tree_collect(g, &first.origin, (size_t)self,
-                                    ucpg_group_member_index(g, first.origin.slot,
-                                                            first.origin.uuid), 0, dst, 0);
+        n = ucpg_group_tree_targets(g, &first.origin, (size_t)self, dst);
     }
     if ((n == 0) || ((copy = ucpg_buf_new(len)) == NULL)) {
         return 0;                  /* a leaf; out of memory: one by one */
