@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1356,6 +1357,65 @@ int ucpg_harness_stop_pid(pid_t pid, unsigned timeout_ms)
         nanosleep(&tick, NULL);
     }
     return (stopped == 1) ? 0 : -1;
+}
+
+/* The id of pid's thread named name, or -1. */
+static pid_t ucpg_harness__find_thread(pid_t pid, const char *name)
+{
+    char           dir_path[64], path[128], comm[32];
+    struct dirent *e;
+    pid_t          tid = -1;
+    DIR           *dir;
+    FILE          *f;
+
+    snprintf(dir_path, sizeof(dir_path), "/proc/%ld/task", (long)pid);
+    if ((dir = opendir(dir_path)) == NULL) {
+        return -1;
+    }
+    while ((tid < 0) && ((e = readdir(dir)) != NULL)) {
+        snprintf(path, sizeof(path), "%s/%.20s/comm", dir_path, e->d_name);
+        if ((e->d_name[0] == '.') || ((f = fopen(path, "r")) == NULL)) {
+            continue;
+        }
+        if (fgets(comm, sizeof(comm), f) != NULL) {
+            comm[strcspn(comm, "\n")] = '\0';
+            tid = (strcmp(comm, name) == 0) ? (pid_t)atol(e->d_name) : -1;
+        }
+        fclose(f);
+    }
+    closedir(dir);
+    return tid;
+}
+
+pid_t ucpg_harness_hold_thread(pid_t pid, const char *name, unsigned timeout_ms)
+{
+    struct timespec tick = {0, 1000 * 1000};
+    pid_t tid = ucpg_harness__find_thread(pid, name);
+    unsigned waited_ms;
+    int status;
+
+    if (tid < 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    if ((ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) ||
+        (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)) {
+        return -1;
+    }
+    for (waited_ms = 0; waited_ms < timeout_ms; ++waited_ms) {
+        if (waitpid(tid, &status, WNOHANG | __WALL) == tid) {
+            return tid;             /* in its ptrace stop */
+        }
+        nanosleep(&tick, NULL);
+    }
+    ptrace(PTRACE_DETACH, tid, NULL, NULL);
+    errno = ETIMEDOUT;
+    return -1;
+}
+
+int ucpg_harness_release_thread(pid_t tid)
+{
+    return (ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0) ? 0 : -1;
 }
 
 int ucpg_harness_kill(ucpg_harness_t *h, int rank, int sig)

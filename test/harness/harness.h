@@ -190,6 +190,18 @@ int ucpg_harness_kill(ucpg_harness_t *h, int rank, int sig);
 int ucpg_harness_stop_pid(pid_t pid, unsigned timeout_ms);
 
 /*
+ * Holds one thread of a child process, the one named name (its comm, as
+ * pthread_setname_np set it), in a ptrace stop while its other threads run
+ * on: a starved thread, or one held by a debugger. Returns the thread's id
+ * once it is stopped (bounded by timeout_ms), or -1 with errno: ESRCH no
+ * such thread, EPERM ptrace is not allowed here, ETIMEDOUT it did not
+ * stop. Release it with ucpg_harness_release_thread, from the same thread
+ * (ptrace ties a tracee to the thread that seized it).
+ */
+pid_t ucpg_harness_hold_thread(pid_t pid, const char *name, unsigned timeout_ms);
+int   ucpg_harness_release_thread(pid_t tid);
+
+/*
  * Wait for all children, bounded by timeout_ms and the deadline, while still
  * collecting their output (so a chatty child cannot block on a full pipe). On
  * expiry the remaining children are SIGKILLed, reaped, and count as failures.

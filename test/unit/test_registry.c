@@ -937,6 +937,29 @@ static void test_leave_of_slot_out_of_range_is_invalid(void **state)
     ucpg_registry_close(reg);
 }
 
+/* What a domain asks before it gives up on a local peer that does not answer
+ * (ucpg_boot_ops_t.registered): only that live incarnation, in its slot. */
+static void test_holds_names_only_the_live_incarnation_in_its_slot(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, UCPG_REGISTRY_MIN_SLOTS);
+    ucpg_registry_entry_t *a = entry_new(75), *dead = entry_new(76);
+
+    join_ok(reg, a);
+    assert_true(ucpg_registry_holds(reg, a->slot, a->uuid));
+    assert_false(ucpg_registry_holds(reg, a->slot, a->uuid + 1));
+    assert_false(ucpg_registry_holds(reg, UCPG_REGISTRY_MIN_SLOTS, a->uuid));
+    assert_false(ucpg_registry_holds(NULL, a->slot, a->uuid));
+    dead_process(&dead->pid, &dead->starttime);
+    join_ok(reg, dead);
+    assert_false(ucpg_registry_holds(reg, dead->slot, dead->uuid));   /* a corpse */
+    assert_int_equal(ucpg_registry_leave(reg, a->slot, a->uuid), UCPG_OK);
+    assert_false(ucpg_registry_holds(reg, a->slot, a->uuid));         /* it left */
+    free(a);
+    free(dead);
+    ucpg_registry_close(reg);
+}
+
 
 /* --- dead processes ------------------------------------------------------- */
 
@@ -2281,6 +2304,7 @@ int main(void)
         T(test_leave_with_wrong_uuid_keeps_slot),
         T(test_leave_of_slot_out_of_range_is_invalid),
         T(test_reclaim_after_leave_does_not_recreate_the_file),
+        T(test_holds_names_only_the_live_incarnation_in_its_slot),
         T(test_creating_a_registry_removes_those_left_by_the_dead),
         T(test_dead_process_slot_is_reclaimed_by_join),
         T(test_dead_process_slot_is_reclaimed_by_snapshot),

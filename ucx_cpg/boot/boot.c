@@ -227,9 +227,10 @@ static ucpg_status_t ucpg_boot_create_locked(void)
         return status;
     }
     ucpg_boot_ctx = ctx;
-    /* Bounded: each unanswered HELLO gives up after connect_timeout_ms; a
-     * stopped local peer's is not waited for (it finishes in the background
-     * once the peer runs again). */
+    /* Bounded: each unanswered HELLO is waited for connect_timeout_ms at
+     * most; a stopped local peer's not at all. Those of local peers that
+     * are stopped, or run and are still registered, then finish in the
+     * background once the peer answers; the rest are given up on. */
     if (ucpg_domain_wait_settled(d, config.connect_timeout_ms + 1000) != UCPG_OK) {
         ucpg_warn("some peers of domain '%s' did not answer yet", config.domain);
     }

@@ -108,6 +108,11 @@ void ucpg_boot_host_reclaim(ucpg_boot_host_t *host, ucpg_peer_id_t id, uint64_t 
     ucpg_registry_reclaim(host->registry, id, uuid);
 }
 
+int ucpg_boot_host_holds(ucpg_boot_host_t *host, ucpg_peer_id_t id, uint64_t uuid)
+{
+    return ucpg_registry_holds(host->registry, id, uuid);
+}
+
 void ucpg_boot_host_close(ucpg_boot_host_t *host)
 {
     ucpg_boot_host_leave(host);

@@ -34,6 +34,8 @@ void          ucpg_boot_host_connect(ucpg_domain_t *d, const ucpg_registry_entry
 void          ucpg_boot_host_leave(ucpg_boot_host_t *host);
 /* A peer died without BYE: free its slot (checked to be dead first). */
 void          ucpg_boot_host_reclaim(ucpg_boot_host_t *host, ucpg_peer_id_t id, uint64_t uuid);
+/* Whether peer id (a slot of this host) is still that process, in the domain. */
+int           ucpg_boot_host_holds(ucpg_boot_host_t *host, ucpg_peer_id_t id, uint64_t uuid);
 void          ucpg_boot_host_close(ucpg_boot_host_t *host);
 
 #endif

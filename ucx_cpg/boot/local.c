@@ -18,8 +18,14 @@ static void ucpg_boot_local_peer_gone(void *arg, ucpg_peer_id_t id, uint64_t uui
     ucpg_boot_host_reclaim(arg, id, uuid);
 }
 
+static int ucpg_boot_local_registered(void *arg, ucpg_peer_id_t id, uint64_t uuid)
+{
+    return ucpg_boot_host_holds(arg, id, uuid);
+}
+
 static const ucpg_boot_ops_t ucpg_boot_local_ops = {
-    .peer_gone = ucpg_boot_local_peer_gone
+    .peer_gone  = ucpg_boot_local_peer_gone,
+    .registered = ucpg_boot_local_registered
 };
 
 static ucpg_status_t ucpg_boot_local_init(ucpg_config_t *config, void **ctx_p)

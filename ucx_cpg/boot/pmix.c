@@ -477,9 +477,18 @@ static int ucpg_boot_pmix_admit(void *arg, const ucpg_peer_desc_t *peer)
            (k.pid == (uint32_t)peer->pid);
 }
 
+/* Only processes of this host have a registration here to look at. */
+static int ucpg_boot_pmix_registered(void *arg, ucpg_peer_id_t id, uint64_t uuid)
+{
+    ucpg_boot_pmix_t *ctx = arg;
+
+    return (id < ctx->job_size) && ctx->local[id] && ucpg_boot_host_holds(&ctx->host, id, uuid);
+}
+
 static const ucpg_boot_ops_t ucpg_boot_pmix_ops = {
-    .peer_gone = ucpg_boot_pmix_peer_gone,
-    .admit     = ucpg_boot_pmix_admit
+    .peer_gone  = ucpg_boot_pmix_peer_gone,
+    .admit      = ucpg_boot_pmix_admit,
+    .registered = ucpg_boot_pmix_registered
 };
 
 static void ucpg_boot_pmix_cleanup(void *arg)

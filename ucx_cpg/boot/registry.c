@@ -573,6 +573,18 @@ ucpg_status_t ucpg_registry_reclaim(ucpg_registry_t *reg, uint32_t slot, uint64_
     return ucpg_registry_release_slot(reg, slot, uuid, 1);
 }
 
+int ucpg_registry_holds(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid)
+{
+    int held;
+
+    if ((reg == NULL) || (ucpg_registry_lock(reg) != UCPG_OK)) {
+        return 0;
+    }
+    held = ucpg_registry_owner_alive(reg, slot, uuid);
+    ucpg_registry_unlock(reg);
+    return held;
+}
+
 ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t *entries,
                                      unsigned *nentries_p)
 {

@@ -77,6 +77,10 @@ ucpg_status_t ucpg_registry_leave(ucpg_registry_t *reg, uint32_t slot, uint64_t 
  * UCPG_ERR_BUSY if the process is still alive. */
 ucpg_status_t ucpg_registry_reclaim(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid);
 
+/* Whether slot still belongs to incarnation uuid and that process lives:
+ * it has not left the domain. 0 also if the registry cannot be read. */
+int           ucpg_registry_holds(ucpg_registry_t *reg, uint32_t slot, uint64_t uuid);
+
 /* Copies the live entries (including the caller's own) in slot order. */
 ucpg_status_t ucpg_registry_snapshot(ucpg_registry_t *reg, ucpg_registry_entry_t *entries,
                                      unsigned *nentries_p);

@@ -157,7 +157,9 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .min = 100, .max = 600000,
         .def = "5000",
         .valid = "100..600000",
-        .doc = "Milliseconds allowed for connecting to a peer"
+        .doc = "Milliseconds allowed for connecting to a peer (a process of "
+               "this host that is stopped or still registered is waited for "
+               "in the background)"
     },
     {
         .key = "keepalive_ms", .env = "UCX_CPG_KEEPALIVE_MS",

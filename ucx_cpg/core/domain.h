@@ -81,6 +81,13 @@ typedef struct ucpg_boot_ops {
      * that show our secret are ever admitted. Called in the progress thread
      * outside UCP callbacks; may block briefly. */
     int  (*admit)(void *boot_arg, const struct ucpg_peer_desc *peer);
+    /* Optional. A peer of this host did not answer our HELLO in time: is
+     * that process still registered in the domain (it has not left)?
+     * Nonzero keeps its handshake waiting: it runs but cannot answer yet
+     * (a starved or debugged thread). NULL: such a peer is given up on.
+     * Called in the progress thread, no domain lock held; may block
+     * briefly. */
+    int  (*registered)(void *boot_arg, ucpg_peer_id_t id, uint64_t uuid);
 } ucpg_boot_ops_t;
 
 /* How to reach a peer: what a boot method learned about it. */

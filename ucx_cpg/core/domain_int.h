@@ -61,6 +61,8 @@ typedef struct ucpg_peer {
     int               bye_wait;    /* we said BYE and wait for its BYE_ACK (stopping) */
     uint64_t          deadline_ms; /* CONNECTING: give up at this time */
     uint64_t          hello_ms;    /* CONNECTING: when we said HELLO */
+    int               overdue;     /* CONNECTING past its first deadline, kept
+                                    * because it is alive and registered */
 } ucpg_peer_t;
 
 typedef struct ucpg_listener {

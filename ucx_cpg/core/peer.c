@@ -422,6 +422,7 @@ static void ucpg_peer_install(ucpg_domain_t *d, ucpg_peer_id_t id,
         ucpg_peer_queue_event(d, id, UCPG_PEER_EVENT_UP, UCPG_PEER_REASON_JOINED);
     } else {
         ++d->nconnecting;
+        p->overdue     = 0;
         p->hello_ms    = ucpg_time_ms();
         p->deadline_ms = p->hello_ms + d->config.connect_timeout_ms;
     }
@@ -781,50 +782,92 @@ int ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid)
 }
 
 /*
- * A handshake past its deadline (d->lock held): is it given up? Not while
- * the peer is a stopped process of this host: it answers once it runs
- * again, and giving up on it left two live processes of the domain unable
- * to reach each other for good (the HELLO went with the endpoint, and the
- * older process never says HELLO to the newer). Its deadline moves on by
- * connect_timeout_ms at a time for as long as it stays stopped; if it dies,
- * its pidfd ends the wait. A process that runs but does not answer is
- * given up on (docs/architecture.md, "Handshake and liveness", step 4).
+ * A handshake past its deadline: is it worth waiting for still? Giving up
+ * on a live process of this host splits the domain for good: the HELLO
+ * went with the closed endpoint, and the older process never says HELLO to
+ * the newer, so the two never reach each other once it answers. So we wait
+ * on while the peer is a process of this host that is stopped (SIGSTOP, a
+ * debugger: it answers once it runs again), or one that runs and is still
+ * registered in the domain (boot op registered: a starved progress thread,
+ * one thread held by a debugger). One that left the domain but lives on
+ * has freed its registration and is given up on; one that dies ends the
+ * wait by its pidfd. Called without d->lock: this reads /proc and takes
+ * the registry's file lock. *stopped_p tells which case it was.
  */
-static int ucpg_peer_deadline_passed(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t now)
+static int ucpg_peer_worth_waiting(ucpg_domain_t *d, ucpg_peer_id_t id, const ucpg_peer_t *p,
+                                   int *stopped_p)
 {
-    ucpg_peer_t *p = &d->peers[id];
-
-    if (!ucpg_peer_is_stopped(p)) {
-        return 1;
+    *stopped_p = ucpg_peer_is_stopped(p);
+    if (*stopped_p || !p->same_host || (d->boot_ops->registered == NULL)) {
+        return *stopped_p;
     }
-    ucpg_debug("peer %u (pid %d) is stopped: its handshake waits for it", id, (int)p->pid);
-    p->deadline_ms = now + d->config.connect_timeout_ms;
-    return 0;
+    return d->boot_ops->registered(d->boot_arg, id, p->uuid);
+}
+
+/* Waits connect_timeout_ms more for a handshake worth it, or gives it up
+ * (seen is the peer as it was when its deadline passed). */
+static void ucpg_peer_deadline_due(ucpg_domain_t *d, ucpg_peer_id_t id, const ucpg_peer_t *seen,
+                                   uint64_t now)
+{
+    ucpg_peer_t *p;
+    int stopped, wait = ucpg_peer_worth_waiting(d, id, seen, &stopped), give_up = 0;
+
+    pthread_mutex_lock(&d->lock);
+    p = &d->peers[id];
+    if ((p->state == UCPG_PEER_STATE_CONNECTING) && (p->uuid == seen->uuid) &&
+        (p->deadline_ms <= now)) {
+        give_up = !wait;
+        if (wait) {
+            p->deadline_ms = now + d->config.connect_timeout_ms;
+            if (!stopped && !p->overdue) {
+                ucpg_info("peer %u (pid %d) runs and is registered but did not answer HELLO "
+                          "within %u ms: waiting on", id, (int)p->pid,
+                          d->config.connect_timeout_ms);
+            }
+            p->overdue = !stopped;          /* a start no longer waits for it */
+            pthread_cond_broadcast(&d->changed);
+        }
+    }
+    pthread_mutex_unlock(&d->lock);
+    if (stopped) {
+        ucpg_debug("peer %u (pid %d) is stopped: its handshake waits for it", id,
+                   (int)seen->pid);
+    }
+    if (give_up) {
+        ucpg_warn("peer %u did not answer HELLO within %u ms: giving up", id,
+                  d->config.connect_timeout_ms);
+        ucpg_peer_down(d, id, seen->uuid, UCPG_PEER_REASON_UNREACHABLE);
+    }
+}
+
+static void ucpg_peer_clip_wait(uint64_t deadline_ms, uint64_t now, int *timeout_ms_p)
+{
+    uint64_t wait = (deadline_ms > now) ? deadline_ms - now : 0;
+
+    if ((*timeout_ms_p < 0) || (wait < (uint64_t)*timeout_ms_p)) {
+        *timeout_ms_p = (int)wait;
+    }
 }
 
 void ucpg_peer_check_deadlines(ucpg_domain_t *d, int *timeout_ms_p)
 {
-    uint64_t now = ucpg_time_ms(), uuid, wait;
+    uint64_t now = ucpg_time_ms();
+    ucpg_peer_t seen;
     unsigned i;
+    int due;
 
     for (i = 0; i < d->npeers; ++i) {
         pthread_mutex_lock(&d->lock);
-        uuid = 0;
-        if (d->peers[i].state == UCPG_PEER_STATE_CONNECTING) {
-            if ((d->peers[i].deadline_ms <= now) && ucpg_peer_deadline_passed(d, i, now)) {
-                uuid = d->peers[i].uuid;
-            } else {
-                wait = d->peers[i].deadline_ms - now;
-                if ((*timeout_ms_p < 0) || (wait < (uint64_t)*timeout_ms_p)) {
-                    *timeout_ms_p = (int)wait;
-                }
-            }
+        due  = 0;
+        seen = d->peers[i];
+        if (seen.state == UCPG_PEER_STATE_CONNECTING) {
+            due = (seen.deadline_ms <= now);
+            ucpg_peer_clip_wait(due ? now + d->config.connect_timeout_ms : seen.deadline_ms,
+                                now, timeout_ms_p);
         }
         pthread_mutex_unlock(&d->lock);
-        if (uuid != 0) {
-            ucpg_warn("peer %u did not answer HELLO within %u ms: giving up", i,
-                      d->config.connect_timeout_ms);
-            ucpg_peer_down(d, i, uuid, UCPG_PEER_REASON_UNREACHABLE);
+        if (due) {
+            ucpg_peer_deadline_due(d, i, &seen, now);
         }
     }
 }
@@ -1068,7 +1111,9 @@ static int ucpg_peer_enough_up(ucpg_domain_t *d, unsigned n) { return d->nup >= 
  * runs again, and waiting for it held every newcomer's start for the whole
  * connect_timeout_ms while the stop lasted. Its handshake goes on in the
  * progress thread and completes when it runs again (see
- * ucpg_peer_deadline_passed).
+ * ucpg_peer_worth_waiting). So does that of a running, registered peer
+ * once it missed one deadline (overdue): a start waits for it only that
+ * long.
  */
 #define UCPG_PEER_STOP_CHECK_MS 50   /* a running peer answers well within this */
 
@@ -1084,7 +1129,8 @@ static int ucpg_peer_settled(ucpg_domain_t *d, unsigned n)
          * join storm has many in flight at once, and this runs under the
          * lock at every change of the peer table. */
         if ((d->peers[i].state == UCPG_PEER_STATE_CONNECTING) &&
-            (d->peers[i].hello_ms <= asked_before) && ucpg_peer_is_stopped(&d->peers[i])) {
+            (d->peers[i].overdue || ((d->peers[i].hello_ms <= asked_before) &&
+                                     ucpg_peer_is_stopped(&d->peers[i])))) {
             --awaited;
         }
     }
