@@ -2,7 +2,8 @@
  * test_group_msg.c - the validation of group message headers
  * (group/protocol.c) for the messages about a silent sequencer
  * (group/silence.c): what each may carry, and that a valid one survives
- * encoding and decoding whole. Arbitrary bytes are the fuzz target's
+ * encoding and decoding whole; the header's byte layout, and that only a
+ * header of its exact length decodes. Arbitrary bytes are the fuzz target's
  * (test/fuzz/fuzz_group.c).
  */
 #include <setjmp.h>
@@ -104,6 +105,66 @@ static void test_no_kind_flag_or_reason_on_them(void **state)
     assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
 }
 
+/* The header's bytes, field by field, little-endian at fixed offsets: the
+ * wire format peers of other builds rely on. */
+static void test_the_header_layout_is_fixed_little_endian(void **state)
+{
+    static const uint8_t expected[UCPG_GROUP_MSG_LEN] = {
+        UCPG_GROUP_MSG_EVT, UCPG_GROUP_KIND_DATA, 2, UCPG_GROUP_FLAG_OWN,   /* type..flags */
+        0x04, 0x03, 0x02, 0x01,                                             /* gindex */
+        0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,                     /* ggen */
+        0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,                     /* a */
+        0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x01,                     /* b */
+        0x44, 0x43, 0x42, 0x41,                                             /* slot */
+        0x54, 0x53, 0x52, 0x51,                                             /* nodeid */
+        0x64, 0x63, 0x62, 0x61,                                             /* pid */
+        0x78, 0x77, 0x76, 0x75, 0x74, 0x73, 0x72, 0x71,                     /* uuid */
+        0x88, 0x87, 0x86, 0x85, 0x84, 0x83, 0x82, 0x81                      /* lseq */
+    };
+    uint8_t wire[UCPG_GROUP_MSG_LEN];
+    ucpg_group_msg_t m, out;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.type          = UCPG_GROUP_MSG_EVT;
+    m.kind          = UCPG_GROUP_KIND_DATA;
+    m.guarantee     = 2;
+    m.flags         = UCPG_GROUP_FLAG_OWN;
+    m.gindex        = 0x01020304u;
+    m.ggen          = 0x1112131415161718ull;
+    m.a             = 0x2122232425262728ull;
+    m.b             = 0x0132333435363738ull;      /* below a, as an EVT's must be */
+    m.origin.slot   = 0x41424344u;
+    m.origin.nodeid = 0x51525354u;
+    m.origin.pid    = 0x61626364u;
+    m.origin.uuid   = 0x7172737475767778ull;
+    m.origin.lseq   = 0x8182838485868788ull;
+    assert_int_equal(ucpg_group_msg_encode(&m, wire), UCPG_GROUP_MSG_LEN);
+    assert_memory_equal(wire, expected, UCPG_GROUP_MSG_LEN);
+    assert_int_equal(ucpg_group_msg_decode(expected, sizeof(expected), &out), UCPG_OK);
+    assert_memory_equal(&out.origin, &m.origin, offsetof(ucpg_group_origin_t, pid) + 4);
+    assert_true((out.type == m.type) && (out.kind == m.kind) && (out.guarantee == 2) &&
+                (out.flags == m.flags) && (out.gindex == m.gindex) && (out.ggen == m.ggen) &&
+                (out.a == m.a) && (out.b == m.b) && (out.origin.uuid == m.origin.uuid) &&
+                (out.origin.lseq == m.origin.lseq));
+}
+
+/* Only a header of exactly UCPG_GROUP_MSG_LEN bytes decodes. */
+static void test_a_header_of_another_length_is_refused(void **state)
+{
+    uint8_t wire[UCPG_GROUP_MSG_LEN + 1];
+    ucpg_group_msg_t m = msg_of(UCPG_GROUP_MSG_PROBE), out;
+
+    (void)state;
+    assert_int_equal(ucpg_group_msg_encode(&m, wire), UCPG_GROUP_MSG_LEN);
+    wire[UCPG_GROUP_MSG_LEN] = 0;
+    assert_int_equal(ucpg_group_msg_decode(wire, UCPG_GROUP_MSG_LEN, &out), UCPG_OK);
+    assert_int_equal(ucpg_group_msg_decode(wire, UCPG_GROUP_MSG_LEN - 1, &out), UCPG_ERR_MESSAGE);
+    assert_int_equal(ucpg_group_msg_decode(wire, UCPG_GROUP_MSG_LEN + 1, &out), UCPG_ERR_MESSAGE);
+    assert_int_equal(ucpg_group_msg_decode(wire, 0, &out), UCPG_ERR_MESSAGE);
+    assert_int_equal(ucpg_group_msg_decode(NULL, UCPG_GROUP_MSG_LEN, &out), UCPG_ERR_MESSAGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +172,8 @@ int main(void)
         cmocka_unit_test(test_silent_and_expel_need_the_sequencer),
         cmocka_unit_test(test_probe_and_alive_need_an_id),
         cmocka_unit_test(test_no_kind_flag_or_reason_on_them),
+        cmocka_unit_test(test_the_header_layout_is_fixed_little_endian),
+        cmocka_unit_test(test_a_header_of_another_length_is_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -502,6 +502,9 @@ static void ucpg_group_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, s
         ucpg_group_engine_unlock();
         return;
     }
+    /* One clock read per active message: even the coarse clock, read for
+     * each event of a batch, was 3% of all CPU in an 8-member flood. */
+    ucpg_group_engine.recv_ns = ucpg_time_coarse_ns();
     if (msg.type == UCPG_GROUP_MSG_BATCH) {
         ucpg_group_recv_batch(&info, msg.a, data, len);
     } else {

@@ -272,6 +272,8 @@ typedef struct ucpg_group_engine {
                                            * taken (see ucpg_group_events_release) */
     uint64_t               nodes_epoch;   /* the node set's epoch last announced
                                            * (ucpg_group_nodes_hook); progress thread */
+    uint64_t               recv_ns;       /* coarse clock when the active message being
+                                           * handled arrived (ucpg_group_am_recv) */
 } ucpg_group_engine_t;
 
 extern ucpg_group_engine_t ucpg_group_engine;

@@ -806,7 +806,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         ucpg_group_member_stash(g, ev);
         return;
     }
-    g->last_heard = ucpg_time_coarse_ns();   /* per event: the cheap clock */
+    g->last_heard = ucpg_group_engine.recv_ns;   /* no clock read per event */
     ucpg_group_member_receive(g, ev);
     ucpg_group_event_put(ev);
     if ((msg->kind == UCPG_GROUP_KIND_VIEW) && !(msg->flags & UCPG_GROUP_FLAG_RETRANS)) {

