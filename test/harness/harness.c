@@ -1398,8 +1398,14 @@ pid_t ucpg_harness_hold_thread(pid_t pid, const char *name, unsigned timeout_ms)
         errno = ESRCH;
         return -1;
     }
-    if ((ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) ||
-        (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0)) {
+    if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0) {
+        return -1;
+    }
+    if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0) {
+        int err = errno;
+
+        ptrace(PTRACE_DETACH, tid, NULL, NULL);
+        errno = err;
         return -1;
     }
     for (waited_ms = 0; waited_ms < timeout_ms; ++waited_ms) {
