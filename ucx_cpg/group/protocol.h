@@ -91,7 +91,9 @@ typedef struct ucpg_group_msg {
 #define UCPG_GROUP_MSG_LEN  (4 + 4 + 8 + 8 + 8 + (4 + 4 + 4 + 8 + 8))
 
 size_t        ucpg_group_msg_encode(const ucpg_group_msg_t *msg, uint8_t out[UCPG_GROUP_MSG_LEN]);
-/* Validates every field that can be checked without group state. */
+/* Validates every field that can be checked without group state. buf must
+ * hold exactly UCPG_GROUP_MSG_LEN bytes; on UCPG_ERR_MESSAGE *msg holds
+ * nothing meaningful (it is written as it is read). */
 ucpg_status_t ucpg_group_msg_decode(const void *buf, size_t len, ucpg_group_msg_t *msg);
 
 /* --- batch body: small messages packed into one active message ----------- */
