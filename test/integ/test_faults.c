@@ -254,6 +254,16 @@ static int burst_other(integ_node_t *n, ucpg_peer_info_t *other)
     return -1;
 }
 
+/* Starts this rank's node and finds the other one; says ERR if it cannot. */
+static int burst_start(integ_node_t *n, ucpg_peer_info_t *other)
+{
+    if ((integ_node_start(n) != 0) || (burst_other(n, other) != 0)) {
+        ucpg_test_say("ERR domain");
+        return -1;
+    }
+    return 0;
+}
+
 static int child_burst_writer(int rank, int nprocs, void *arg)
 {
     ucpg_peer_info_t reader;
@@ -264,8 +274,7 @@ static int child_burst_writer(int rank, int nprocs, void *arg)
     (void)rank;
     (void)nprocs;
     (void)arg;
-    if ((integ_node_start(&n) != 0) || (burst_other(&n, &reader) != 0)) {
-        ucpg_test_say("ERR domain");
+    if (burst_start(&n, &reader) != 0) {
         return 1;
     }
     ucpg_test_say("READY %u", ucpg_domain_self(n.d));
@@ -305,8 +314,7 @@ static int child_burst_reader(int rank, int nprocs, void *arg)
     (void)rank;
     (void)nprocs;
     (void)arg;
-    if ((integ_node_start(&n) != 0) || (burst_other(&n, &writer) != 0)) {
-        ucpg_test_say("ERR domain");
+    if (burst_start(&n, &writer) != 0) {
         return 1;
     }
     n.recv_delay_us = 20;
