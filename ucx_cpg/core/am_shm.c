@@ -88,7 +88,9 @@ ucpg_buf_t *ucpg_am_buf_new(ucpg_domain_t *d, size_t len)
 void ucpg_am_buf_write(ucpg_domain_t *d, ucpg_buf_t *buf, size_t off, const void *src,
                        size_t len)
 {
-    if ((d != NULL) && (d->shm_pool != NULL) &&
+    /* Only ucpg_am_buf_new's large bodies can live in the pool: the size
+     * test spares the common small message the call into shm_pool.c. */
+    if ((d != NULL) && (d->shm_pool != NULL) && (buf->cap >= UCPG_SHM_POOL_MIN_BODY) &&
         (ucpg_shm_pool_offset(d->shm_pool, buf) != UINT64_MAX)) {
         ucpg_buf_copy_shared(buf->data + off, src, len);
     } else {

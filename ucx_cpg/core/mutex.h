@@ -18,6 +18,13 @@
 #endif
 #include <pthread.h>
 
+/* The same for a static lock (the group engine's). */
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#define UCPG_MUTEX_ADAPTIVE_INITIALIZER PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+#else
+#define UCPG_MUTEX_ADAPTIVE_INITIALIZER PTHREAD_MUTEX_INITIALIZER
+#endif
+
 static inline void ucpg_mutex_init_adaptive(pthread_mutex_t *m)
 {
     pthread_mutexattr_t attr;

