@@ -464,6 +464,12 @@ void *ucpg_mcache_alloc(size_t size)
         p = ucpg_mcache_heap_alloc(c);
     } else {
         p = m->rounds[--m->count];
+        if (m->count > 0) {
+            /* The next block was most likely freed by another thread, its
+             * first line still in that CPU's cache: ask for it now, so the
+             * next alloc's caller does not stall on its first store. */
+            __builtin_prefetch(m->rounds[m->count - 1], 1);
+        }
     }
     ucpg_mcache_busy(t, 0);
     return p;
