@@ -617,11 +617,42 @@ static void ucpg_group_process(ucpg_group_t *g, ucpg_group_event_t *ev)
 
 /* --- delivery ---------------------------------------------------------------- */
 
+/*
+ * An event turns stable thousands of messages after it arrived, by which
+ * time it has left this CPU's caches (or was last written by the
+ * dispatcher's CPU): removing it stalled on the load of its seq, 8.5% of all
+ * CPU in an 8-member flood. Stability comes in steps of many events, so the
+ * collection asks for the lines of an event UCPG_GROUP_GC_AHEAD ahead while
+ * it frees the current one.
+ */
+#define UCPG_GROUP_GC_AHEAD 16
+
+static void ucpg_group_evbuf_prefetch(const ucpg_group_evbuf_t *b, uint64_t seq)
+{
+    const ucpg_group_event_t *ev = b->ring[seq & b->mask];
+
+    if (ev != NULL) {
+        __builtin_prefetch(ev, 1);                       /* refs, the spares' link */
+        __builtin_prefetch(&ev->seq, 0);
+    }
+}
+
 static void ucpg_group_member_gc(ucpg_group_t *g)
 {
     uint64_t upto = (g->stable < g->delivered) ? g->stable : g->delivered;
+    uint64_t seq;
 
+    if (g->evbuf.ring != NULL) {
+        for (seq = g->gc_through + 1; (seq <= upto) && (seq <= g->gc_through + UCPG_GROUP_GC_AHEAD);
+             ++seq) {
+            ucpg_group_evbuf_prefetch(&g->evbuf, seq);
+        }
+    }
     while (g->gc_through < upto) {
+        seq = g->gc_through + 1 + UCPG_GROUP_GC_AHEAD;
+        if ((seq <= upto) && (g->evbuf.ring != NULL)) {
+            ucpg_group_evbuf_prefetch(&g->evbuf, seq);
+        }
         ucpg_group_evbuf_remove(&g->evbuf, ++g->gc_through);
     }
 }
