@@ -161,6 +161,29 @@ static void ucpg_group_event_spare_prefetch(const ucpg_group_event_t *ev)
     }
 }
 
+/*
+ * Clears an event's fields (not its inline body, written next) with 16-byte
+ * stores: gcc makes memset of this size a "rep stos", whose start-up cost
+ * was most of ucpg_group_event_alloc's 4% of all CPU in an 8-member flood.
+ * Events are at least 16-byte aligned (mcache blocks, or malloc's).
+ */
+typedef uint64_t ucpg_group_zero16_t __attribute__((vector_size(16), may_alias));
+
+static void ucpg_group_event_zero(ucpg_group_event_t *ev)
+{
+    ucpg_group_zero16_t *p   = __builtin_assume_aligned(ev, 16);
+    const ucpg_group_zero16_t zero = {0, 0};
+    size_t i;
+
+#pragma GCC unroll 16
+    for (i = 0; i < (offsetof(ucpg_group_event_t, body) + 15) / 16; ++i) {
+        p[i] = zero;
+    }
+}
+
+_Static_assert((offsetof(ucpg_group_event_t, body) + 15) / 16 * 16 <= UCPG_GROUP_EVENT_SIZE,
+               "the fields' clearing must stay inside the event");
+
 /* A zeroed event from the spares or from mcache (NULL if out of memory). */
 static ucpg_group_event_t *ucpg_group_event_alloc(void)
 {
@@ -173,7 +196,7 @@ static ucpg_group_event_t *ucpg_group_event_alloc(void)
     } else if ((ev = ucpg_mcache_alloc(UCPG_GROUP_EVENT_SIZE)) == NULL) {
         return NULL;
     }
-    memset(ev, 0, sizeof(*ev));       /* not the inline body: it is written next */
+    ucpg_group_event_zero(ev);
     return ev;
 }
 
