@@ -652,7 +652,7 @@ static void ucpg_group_process(ucpg_group_t *g, ucpg_group_event_t *ev)
 
 static void ucpg_group_evbuf_prefetch(const ucpg_group_evbuf_t *b, uint64_t seq)
 {
-    const ucpg_group_event_t *ev = b->ring[seq & b->mask];
+    const ucpg_group_event_t *ev = (b->ring != NULL) ? b->ring[seq & b->mask] : NULL;
 
     if (ev != NULL) {
         __builtin_prefetch(ev, 1);                       /* refs, the spares' link */
@@ -665,16 +665,13 @@ static void ucpg_group_member_gc(ucpg_group_t *g)
     uint64_t upto = (g->stable < g->delivered) ? g->stable : g->delivered;
     uint64_t seq;
 
-    if (g->evbuf.ring != NULL) {
-        for (seq = g->gc_through + 1; (seq <= upto) && (seq <= g->gc_through + UCPG_GROUP_GC_AHEAD);
-             ++seq) {
-            ucpg_group_evbuf_prefetch(&g->evbuf, seq);
-        }
+    for (seq = g->gc_through + 1; (seq <= upto) && (seq <= g->gc_through + UCPG_GROUP_GC_AHEAD);
+         ++seq) {
+        ucpg_group_evbuf_prefetch(&g->evbuf, seq);       /* the first ones: no lead */
     }
     while (g->gc_through < upto) {
-        seq = g->gc_through + 1 + UCPG_GROUP_GC_AHEAD;
-        if ((seq <= upto) && (g->evbuf.ring != NULL)) {
-            ucpg_group_evbuf_prefetch(&g->evbuf, seq);
+        if (g->gc_through + 1 + UCPG_GROUP_GC_AHEAD <= upto) {
+            ucpg_group_evbuf_prefetch(&g->evbuf, g->gc_through + 1 + UCPG_GROUP_GC_AHEAD);
         }
         ucpg_group_evbuf_remove(&g->evbuf, ++g->gc_through);
     }
