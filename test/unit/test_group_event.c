@@ -15,6 +15,9 @@
  *     reference, and shows its bytes and length to the façade;
  *   - replacing an event's buffer (a zero-copy send's copy) moves the bytes
  *     the façade sees with it;
+ *   - a VIEW event shares its view part's bytes with the inline body: one
+ *     made from a recycled event whose body was full starts with no
+ *     address list and an empty view, and frees nothing it does not own;
  *   - events and their buffers are all returned (ASan and valgrind check).
  */
 #include <setjmp.h>
@@ -60,7 +63,7 @@ static void test_inline_body_is_the_message(void **state)
     (void)state;
     for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); ++i) {
         fill(data, sizes[i], (uint8_t)i);
-        ev = ucpg_group_event_copy(5 + i, UCPG_GROUP_KIND_DATA, UCPG_GROUP_AGREED, &origin,
+        ev = ucpg_group_event_copy(5 + i, UCPG_GROUP_AGREED, &origin,
                                    data, sizes[i]);
         assert_non_null(ev);
         assert_null(ev->buf);
@@ -107,7 +110,7 @@ static void test_sending_an_inline_event_copies_its_body(void **state)
 
     (void)state;
     fill(data, sizeof(data), 11);
-    ev = ucpg_group_event_copy(1, UCPG_GROUP_KIND_DATA, UCPG_GROUP_SAFE, &origin, data,
+    ev = ucpg_group_event_copy(1, UCPG_GROUP_SAFE, &origin, data,
                                sizeof(data));
     assert_non_null(ev);
     assert_true(ucpg_group_event_body(ev, &a));
@@ -133,7 +136,7 @@ static void test_an_empty_event_sends_no_buffer(void **state)
     ucpg_buf_t *buf = (ucpg_buf_t*)&buf;   /* must be overwritten */
 
     (void)state;
-    ev = ucpg_group_event_copy(2, UCPG_GROUP_KIND_DATA, UCPG_GROUP_AGREED, &origin, "", 0);
+    ev = ucpg_group_event_copy(2, UCPG_GROUP_AGREED, &origin, "", 0);
     assert_non_null(ev);
     assert_true(ucpg_group_event_body(ev, &buf));
     assert_null(buf);
@@ -187,6 +190,30 @@ static void test_replacing_the_buffer_moves_the_bytes(void **state)
     ucpg_group_event_put(ev);                  /* drops second */
 }
 
+static void test_a_view_event_starts_clean_on_a_recycled_body(void **state)
+{
+    uint8_t data[UCPG_GROUP_EVENT_INLINE];
+    ucpg_group_event_info_t info;
+    ucpg_group_event_t *ev, *view;
+
+    (void)state;
+    memset(data, 0xa5, sizeof(data));          /* what would be a pointer if misread */
+    ev = ucpg_group_event_copy(6, UCPG_GROUP_AGREED, &origin, data, sizeof(data));
+    assert_non_null(ev);
+    ucpg_group_event_put(ev);                  /* to the spares, body bytes left behind */
+    view = ucpg_group_event_new(7, UCPG_GROUP_KIND_VIEW, UCPG_GROUP_AGREED, &origin, NULL);
+    assert_non_null(view);
+    assert_ptr_equal(view, ev);                /* the same storage, recycled */
+    assert_null(view->addrs);
+    ucpg_group_event_info(view, &info);
+    assert_true(info.is_view);
+    assert_int_equal(info.view.view_id, 0);
+    assert_null(info.view.members);
+    assert_int_equal(info.view.nmembers, 0);
+    assert_int_equal(info.view.self_left, 0);
+    ucpg_group_event_put(view);                /* must not free the old body's bytes */
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -198,6 +225,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_inline_body_is_the_message),
+        cmocka_unit_test(test_a_view_event_starts_clean_on_a_recycled_body),
         cmocka_unit_test(test_which_events_are_inline),
         cmocka_unit_test(test_sending_an_inline_event_copies_its_body),
         cmocka_unit_test(test_an_empty_event_sends_no_buffer),

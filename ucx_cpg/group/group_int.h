@@ -35,22 +35,28 @@ ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len)
 
 /*
  * One numbered event of a group's stream. Made by one thread, read by the
- * dispatcher and released by a third, each possibly on another CPU: what a
- * message's delivery and release touch sits in the first 64 bytes (blocks
- * of the cache are line-aligned), so one cache line crosses, not three
- * (the view part is only used by the rare VIEW events). The body's bytes
- * and length are copied there too (ucpg_group_event_set_buf), so that the
- * dispatcher never reads the body's descriptor: its reference count is
- * then changed only by the engine's thread, on a line no other CPU holds.
+ * dispatcher and released by a third, each possibly on another CPU, and
+ * recycled thousands of messages later: every line it spans is a miss on
+ * each of those trips, so it is laid out by who touches what.
  *
- * A small received message keeps its body inside the event (body[], see
+ * Line 0 holds what delivery, release and collection touch (the collection
+ * reads nothing else). The body's bytes and length are copied there too
+ * (ucpg_group_event_set_buf), so that the dispatcher never reads the body's
+ * descriptor: its reference count is then changed only by the engine's
+ * thread, on a line no other CPU holds.
+ *
+ * A small DATA message keeps its body inside the event (body[], see
  * UCPG_GROUP_EVENT_INLINE) instead of a slice of the received batch: no
  * descriptor, no reference to take and drop, and the batch's copy is not
- * held until the event is stable. The slice and its block were the first
- * touch of three more cache lines per message, thousands of messages after
- * they were written (docs/cpg-bench.md, session 27). Paths that send the
- * event on get a buffer made at first need (ucpg_group_event_body).
+ * held until the event is stable (docs/cpg-bench.md, session 27). Paths
+ * that send the event on get a buffer made at first need
+ * (ucpg_group_event_body). The inline body shares its bytes with the view
+ * part that only VIEW events use (they never keep a body inline), so a
+ * 64-byte message spans lines 0 to 2, not 0 to 3 (session 30).
  */
+#define UCPG_GROUP_EVENT_SIZE 256u  /* every event's bytes: a class of core/mcache */
+#define UCPG_GROUP_EVENT_HEAD 96u   /* where the inline body starts */
+
 struct ucpg_group_event {
     int                  refs;      /* engine lock */
     uint8_t              kind;      /* DATA or VIEW */
@@ -62,19 +68,24 @@ struct ucpg_group_event {
     struct ucpg_group_event *release_next; /* in the engine's released stack */
     char                *data;      /* buf's bytes and length (NULL, 0 without one) */
     size_t               len;
-    ucpg_group_origin_t  origin;    /* slot, nodeid and pid within the first line */
     uint64_t             seq;
     uint8_t              handover;  /* VIEW that only moves the sequencer: not shown */
-    /* VIEW, decoded when delivered: */
-    ucpg_group_addr_t   *addrs;     /* members, left, joined (sorted) */
-    ucpg_group_view_t    view;
-    char                 body[];    /* a small DATA body kept inline (data points here) */
+    ucpg_group_origin_t  origin;    /* line 1, beside the inline body's start */
+    union {
+        struct {                    /* VIEW, decoded when delivered: */
+            ucpg_group_addr_t *addrs; /* members, left, joined (sorted) */
+            ucpg_group_view_t  view;
+        };
+        char body[UCPG_GROUP_EVENT_SIZE - UCPG_GROUP_EVENT_HEAD]; /* DATA (data points here) */
+    };
 };
 
-/* Every event takes UCPG_GROUP_EVENT_SIZE bytes (a class of core/mcache);
- * what the fields leave holds a body of up to UCPG_GROUP_EVENT_INLINE. */
-#define UCPG_GROUP_EVENT_SIZE   256u
-#define UCPG_GROUP_EVENT_INLINE (UCPG_GROUP_EVENT_SIZE - offsetof(ucpg_group_event_t, body))
+#define UCPG_GROUP_EVENT_INLINE sizeof(((ucpg_group_event_t*)NULL)->body)
+
+_Static_assert(offsetof(ucpg_group_event_t, body) == UCPG_GROUP_EVENT_HEAD,
+               "UCPG_GROUP_EVENT_HEAD must be where the fields end");
+_Static_assert(sizeof(ucpg_group_event_t) == UCPG_GROUP_EVENT_SIZE,
+               "an event must fill its mcache class exactly");
 
 /* Whether a received EVT keeps its body inline: a small DATA message that
  * came with its body (one of ours, FLAG_OWN, is our pending request's). */
@@ -355,9 +366,10 @@ ucpg_group_event_t *ucpg_group_event_new(uint64_t seq, uint8_t kind, uint8_t gua
 ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t guarantee,
                                            const ucpg_group_origin_t *origin,
                                            ucpg_buf_t *buf);
-/* The same with a copy of len bytes of data kept inline (len at most
- * UCPG_GROUP_EVENT_INLINE). */
-ucpg_group_event_t *ucpg_group_event_copy(uint64_t seq, uint8_t kind, uint8_t guarantee,
+/* A DATA event like them with a copy of len bytes of data kept inline (len
+ * at most UCPG_GROUP_EVENT_INLINE); only DATA, whose body[] is not the view
+ * part. */
+ucpg_group_event_t *ucpg_group_event_copy(uint64_t seq, uint8_t guarantee,
                                           const ucpg_group_origin_t *origin,
                                           const void *data, size_t len);
 /* A reference to the body of ev as a buffer, for sending it on: a copy

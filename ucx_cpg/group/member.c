@@ -119,12 +119,10 @@ void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
  */
 #define UCPG_GROUP_EVENT_SPARES 1024u
 
-/* The fields a message's delivery and release touch share one cache line
- * (see struct ucpg_group_event). */
-_Static_assert(offsetof(ucpg_group_event_t, origin.pid) + sizeof(uint32_t) <= 64,
+/* What a message's delivery, release and collection touch shares one cache
+ * line (see struct ucpg_group_event). */
+_Static_assert(offsetof(ucpg_group_event_t, handover) < 64,
                "an event's hot fields must fit its first cache line");
-_Static_assert(offsetof(ucpg_group_event_t, len) + sizeof(size_t) <= 64,
-               "an event's body pointer and length must fit its first cache line");
 
 static ucpg_group_event_t *ucpg_group_event_spares;
 static unsigned            ucpg_group_event_nspares;
@@ -155,7 +153,7 @@ static void ucpg_group_event_spare_prefetch(const ucpg_group_event_t *ev)
     size_t off;
 
     if (ev != NULL) {
-        for (off = 0; off < UCPG_GROUP_EVENT_SIZE; off += 64) {
+        for (off = 0; off < UCPG_GROUP_EVENT_HEAD + 64; off += 64) {   /* a 64 B body's */
             __builtin_prefetch((const char*)ev + off, 1);
         }
     }
@@ -208,6 +206,10 @@ static void ucpg_group_event_init(ucpg_group_event_t *ev, uint64_t seq, uint8_t 
     ev->kind      = kind;
     ev->guarantee = guarantee;
     ev->origin    = *origin;
+    if (kind == UCPG_GROUP_KIND_VIEW) {     /* the fields share bytes with body[] */
+        ev->addrs = NULL;
+        memset(&ev->view, 0, sizeof(ev->view));
+    }
 }
 
 /* Each reference taken and dropped on a body is an atomic operation on a
@@ -226,14 +228,14 @@ ucpg_group_event_t *ucpg_group_event_adopt(uint64_t seq, uint8_t kind, uint8_t g
     return ev;
 }
 
-ucpg_group_event_t *ucpg_group_event_copy(uint64_t seq, uint8_t kind, uint8_t guarantee,
+ucpg_group_event_t *ucpg_group_event_copy(uint64_t seq, uint8_t guarantee,
                                           const ucpg_group_origin_t *origin,
                                           const void *data, size_t len)
 {
     ucpg_group_event_t *ev = ucpg_group_event_alloc();
 
     if (ev != NULL) {
-        ucpg_group_event_init(ev, seq, kind, guarantee, origin);
+        ucpg_group_event_init(ev, seq, UCPG_GROUP_KIND_DATA, guarantee, origin);
         memcpy(ev->body, data, len);
         ev->data = ev->body;
         ev->len  = len;
@@ -261,7 +263,9 @@ void ucpg_group_event_put(ucpg_group_event_t *ev)
         return;
     }
     ucpg_buf_put(ev->buf);
-    free(ev->addrs);
+    if (ev->kind == UCPG_GROUP_KIND_VIEW) {
+        free(ev->addrs);
+    }
     if (ucpg_group_event_nspares < UCPG_GROUP_EVENT_SPARES) {
         ev->release_next        = ucpg_group_event_spares;
         ucpg_group_event_spares = ev;
@@ -655,8 +659,7 @@ static void ucpg_group_evbuf_prefetch(const ucpg_group_evbuf_t *b, uint64_t seq)
     const ucpg_group_event_t *ev = (b->ring != NULL) ? b->ring[seq & b->mask] : NULL;
 
     if (ev != NULL) {
-        __builtin_prefetch(ev, 1);                       /* refs, the spares' link */
-        __builtin_prefetch(&ev->seq, 0);
+        __builtin_prefetch(ev, 1);          /* refs, seq, the spares' link: all in line 0 */
     }
 }
 
@@ -801,7 +804,7 @@ static ucpg_group_event_t *ucpg_group_member_evt_new(ucpg_group_t *g, const ucpg
     ucpg_buf_t *buf = NULL;
 
     if (ucpg_group_evt_inline(msg, len)) {
-        ev = ucpg_group_event_copy(msg->a, msg->kind, msg->guarantee, &msg->origin, data, len);
+        ev = ucpg_group_event_copy(msg->a, msg->guarantee, &msg->origin, data, len);
     } else {
         if (msg->flags & UCPG_GROUP_FLAG_OWN) {
             if (!ucpg_group_member_own_body(g, msg, len, &buf)) {

@@ -166,8 +166,7 @@ static ucpg_group_event_t *ucpg_group_seq_event(uint64_t seq, uint8_t kind, uint
     ucpg_buf_t *copy;
 
     if ((kind == UCPG_GROUP_KIND_DATA) && (len <= UCPG_GROUP_EVENT_INLINE)) {
-        return ucpg_group_event_copy(seq, kind, guarantee, origin, (buf != NULL) ? buf->data : "",
-                                     len);
+        return ucpg_group_event_copy(seq, guarantee, origin, (buf != NULL) ? buf->data : "", len);
     }
     if ((buf == NULL) || !buf->user) {
         return ucpg_group_event_new(seq, kind, guarantee, origin, buf);
