@@ -29,7 +29,9 @@
  *            receiver unless MEMBERS is 1), and the
  *            same for the sender's own deliveries (rank 0). With -a the rate
  *            is the aggregate of all senders as delivered to the slowest
- *            member.
+ *            member, and the fairness between the senders is reported as
+ *            the fewest and the most messages one sender got ordered
+ *            ("sent_min", "sent_max").
  *   -m lat   latency. Rank 0 multicasts one message, waits for its own
  *            delivery in the same thread (poll + CS_DISPATCH_ALL; -b: busy
  *            CS_DISPATCH_ALL without poll) and records send -> own delivery
@@ -49,7 +51,7 @@
  * Output: one line per result for humans; with -M also a machine line
  *   RESULT mode=thr size=64 members=2 senders=1 secs=5 msgs_per_s=... MB_per_s=...
  *          own_msgs_per_s=... own_MB_per_s=... sent=... retries=... errors=0
- *          deliveries=... cpu_us=...
+ *          deliveries=... cpu_us=... sent_min=... sent_max=...
  * (thr also reports the CPU time of all member processes, every thread and
  * user + system, from their join to the last END, and divides it by the
  * messages delivered in all: the CPU cost per delivered message; a daemon's
@@ -1160,12 +1162,15 @@ static int bench_report_thr(const bench_opts_t *o, const bench_result_t *res)
 {
     unsigned r, senders = o->all_send ? o->members : 1;
     uint64_t sent = 0, retries = 0, errors = 0, min_delivered = UINT64_MAX, deliveries = 0;
+    uint64_t sent_min = UINT64_MAX, sent_max = 0;
     double slow = -1.0, own, cpu_us = 0;
     int status = BENCH_EXIT_OK;
 
     for (r = 0; r < senders; r++) {
         sent += res[r].sent;
         retries += res[r].retries;
+        sent_min = (res[r].sent < sent_min) ? res[r].sent : sent_min;
+        sent_max = (res[r].sent > sent_max) ? res[r].sent : sent_max;
     }
     for (r = 0; r < o->members; r++) {
         double rate = bench_rate(res[r].delivered, res[r].first_ns, res[r].last_ns);
@@ -1194,14 +1199,20 @@ static int bench_report_thr(const bench_opts_t *o, const bench_result_t *res)
     printf("cpg_bench thr: CPU of the members %.0f ms for %" PRIu64 " deliveries: %.2f us"
            " per delivered message (a daemon's CPU not included)\n", cpu_us / 1e3, deliveries,
            (deliveries > 0) ? cpu_us / (double)deliveries : 0.0);
+    if (senders > 1) {
+        printf("cpg_bench thr: fairness: the senders got %" PRIu64 " to %" PRIu64
+               " messages each ordered (%.0f%% to %.0f%% of an even share)\n", sent_min, sent_max,
+               100.0 * (double)sent_min * senders / (double)(sent ? sent : 1),
+               100.0 * (double)sent_max * senders / (double)(sent ? sent : 1));
+    }
     if (o->machine) {
         printf("RESULT mode=thr size=%zu members=%u senders=%u secs=%u msgs_per_s=%.0f"
                " MB_per_s=%.3f own_msgs_per_s=%.0f own_MB_per_s=%.3f sent=%" PRIu64
                " delivered_min=%" PRIu64 " retries=%" PRIu64 " errors=%" PRIu64
-               " deliveries=%" PRIu64 " cpu_us=%.0f\n",
+               " deliveries=%" PRIu64 " cpu_us=%.0f sent_min=%" PRIu64 " sent_max=%" PRIu64 "\n",
                o->size, o->members, senders, o->secs, slow, slow * (double)o->size / 1e6, own,
                own * (double)o->size / 1e6, sent, min_delivered, retries, errors, deliveries,
-               cpu_us);
+               cpu_us, sent_min, sent_max);
     }
     fflush(stdout);
     return status;

@@ -6,8 +6,10 @@
 # cpg_bench: every run exits 0 with errors=0 in its RESULT line; in thr mode
 # the books balance (the slowest member delivered every message sent, and
 # the deliveries are the messages sent times the members, each member
-# delivering every message, its own included); in lat mode the percentiles
-# are ordered. Bad arguments exit 4 with a usage message.
+# delivering every message, its own included); with every member sending no
+# sender starves (each got at least a quarter of an even share ordered: a
+# sequencer refusing its own sends while others' waited got 3%); in lat
+# mode the percentiles are ordered. Bad arguments exit 4 with a usage message.
 # rsm_bench: an exporter and an importer in one domain; every test prints
 # a RESULT line with a positive rate, through the shared mapping and
 # through UCP RMA (UCX_CPG_RSM_DIRECT=0); bad arguments exit 2.
@@ -49,6 +51,8 @@ cpg_thr() {
         fail "$name: the slowest member delivered $dmin of $sent"
     elif [ "$dall" != "$((sent * members))" ]; then
         fail "$name: $dall deliveries, want $sent x $members"
+    elif [ "$(field senders)" -gt 1 ] && [ "$(($(field sent_min) * members * 4))" -lt "$sent" ]; then
+        fail "$name: a sender starved: $(field sent_min) of $sent messages ordered"
     else
         echo "PASS $name ($sent messages)"
     fi

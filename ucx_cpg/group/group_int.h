@@ -39,11 +39,15 @@ ucpg_buf_t *ucpg_group_body_keep(ucpg_buf_t *body, const void *data, size_t len)
  * recycled thousands of messages later: every line it spans is a miss on
  * each of those trips, so it is laid out by who touches what.
  *
- * Line 0 holds what delivery, release and collection touch (the collection
- * reads nothing else). The body's bytes and length are copied there too
- * (ucpg_group_event_set_buf), so that the dispatcher never reads the body's
- * descriptor: its reference count is then changed only by the engine's
- * thread, on a line no other CPU holds.
+ * Line 0 holds what a message's delivery and release touch, the sender's
+ * slot, nodeid and pid included. The body's bytes and length are copied
+ * there too (ucpg_group_event_set_buf), so that the dispatcher never reads
+ * the body's descriptor: its reference count is then changed only by the
+ * engine's thread, on a line no other CPU holds. The number (seq) sits in
+ * line 1, which nobody writes after the event is made: the collection,
+ * thousands of messages later, reads it from a clean line while line 0 was
+ * last written by the dispatcher's CPU (seq in line 0 measured no better,
+ * session 30).
  *
  * A small DATA message keeps its body inside the event (body[], see
  * UCPG_GROUP_EVENT_INLINE) instead of a slice of the received batch: no
@@ -68,9 +72,9 @@ struct ucpg_group_event {
     struct ucpg_group_event *release_next; /* in the engine's released stack */
     char                *data;      /* buf's bytes and length (NULL, 0 without one) */
     size_t               len;
+    ucpg_group_origin_t  origin;    /* slot, nodeid and pid within the first line */
     uint64_t             seq;
     uint8_t              handover;  /* VIEW that only moves the sequencer: not shown */
-    ucpg_group_origin_t  origin;    /* line 1, beside the inline body's start */
     union {
         struct {                    /* VIEW, decoded when delivered: */
             ucpg_group_addr_t *addrs; /* members, left, joined (sorted) */

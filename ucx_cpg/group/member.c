@@ -119,9 +119,9 @@ void ucpg_group_evbuf_clear(ucpg_group_evbuf_t *b)
  */
 #define UCPG_GROUP_EVENT_SPARES 1024u
 
-/* What a message's delivery, release and collection touch shares one cache
- * line (see struct ucpg_group_event). */
-_Static_assert(offsetof(ucpg_group_event_t, handover) < 64,
+/* What a message's delivery and release touch shares one cache line (see
+ * struct ucpg_group_event). */
+_Static_assert(offsetof(ucpg_group_event_t, origin.pid) + sizeof(uint32_t) <= 64,
                "an event's hot fields must fit its first cache line");
 
 static ucpg_group_event_t *ucpg_group_event_spares;
@@ -659,7 +659,8 @@ static void ucpg_group_evbuf_prefetch(const ucpg_group_evbuf_t *b, uint64_t seq)
     const ucpg_group_event_t *ev = (b->ring != NULL) ? b->ring[seq & b->mask] : NULL;
 
     if (ev != NULL) {
-        __builtin_prefetch(ev, 1);          /* refs, seq, the spares' link: all in line 0 */
+        __builtin_prefetch(ev, 1);                       /* refs, the spares' link */
+        __builtin_prefetch(&ev->seq, 0);
     }
 }
 
