@@ -8,7 +8,9 @@
 # the deliveries are the messages sent times the members, each member
 # delivering every message, its own included); with every member sending no
 # sender starves (each got at least a quarter of an even share ordered: a
-# sequencer refusing its own sends while others' waited got 3%); in lat
+# sequencer refusing its own sends while others' waited got 3%), at four
+# members, where the sequencer's own messages go flat past a tree (FLAT,
+# group/tree.c) and a message missing at the grandchild would show; in lat
 # mode the percentiles are ordered. Bad arguments exit 4 with a usage message.
 # rsm_bench: an exporter and an importer in one domain; every test prints
 # a RESULT line with a positive rate, through the shared mapping and
@@ -88,7 +90,7 @@ usage() {
 }
 
 cpg_thr cpg_thr_one_sender_three_members 3
-cpg_thr cpg_thr_every_member_sends 3 -a
+cpg_thr cpg_thr_every_member_sends 4 -a
 cpg_thr cpg_thr_8000_bytes 2 -s 8000
 cpg_thr cpg_thr_one_member 1
 cpg_thr cpg_thr_pinned_four_members 4 -c

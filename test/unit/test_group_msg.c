@@ -2,8 +2,9 @@
  * test_group_msg.c - the validation of group message headers
  * (group/protocol.c) for the messages about a silent sequencer
  * (group/silence.c): what each may carry, and that a valid one survives
- * encoding and decoding whole; the header's byte layout, and that only a
- * header of its exact length decodes. Arbitrary bytes are the fuzz target's
+ * encoding and decoding whole; which event flags go together (FLAT, OWN
+ * and RETRANS: group/tree.c, sequencer.c); the header's byte layout, and
+ * that only a header of its exact length decodes. Arbitrary bytes are the fuzz target's
  * (test/fuzz/fuzz_group.c).
  */
 #include <setjmp.h>
@@ -105,6 +106,33 @@ static void test_no_kind_flag_or_reason_on_them(void **state)
     assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
 }
 
+/* FLAT (the sequencer sent the event to every member: not passed on) and
+ * OWN (the number alone, to its sender) mark fresh DATA events only, never
+ * together and never on a resent one. */
+static void test_flat_marks_fresh_data_events_only(void **state)
+{
+    ucpg_group_msg_t m, out;
+
+    (void)state;
+    m       = msg_of(UCPG_GROUP_MSG_EVT);
+    m.kind  = UCPG_GROUP_KIND_DATA;
+    m.flags = UCPG_GROUP_FLAG_FLAT;
+    assert_int_equal(round_trip(&m, &out), UCPG_OK);
+    assert_int_equal(out.flags, UCPG_GROUP_FLAG_FLAT);
+    m.flags = UCPG_GROUP_FLAG_FLAT | UCPG_GROUP_FLAG_OWN;
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+    m.flags = UCPG_GROUP_FLAG_FLAT | UCPG_GROUP_FLAG_RETRANS;
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+    m.flags = UCPG_GROUP_FLAG_FLAT;
+    m.kind  = UCPG_GROUP_KIND_VIEW;                 /* views always go to everyone */
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+    m      = msg_of(UCPG_GROUP_MSG_REQ);
+    m.kind = UCPG_GROUP_KIND_DATA;
+    assert_int_equal(round_trip(&m, &out), UCPG_OK);
+    m.flags = UCPG_GROUP_FLAG_FLAT;
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+}
+
 /* The header's bytes, field by field, little-endian at fixed offsets: the
  * wire format peers of other builds rely on. */
 static void test_the_header_layout_is_fixed_little_endian(void **state)
@@ -172,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_silent_and_expel_need_the_sequencer),
         cmocka_unit_test(test_probe_and_alive_need_an_id),
         cmocka_unit_test(test_no_kind_flag_or_reason_on_them),
+        cmocka_unit_test(test_flat_marks_fresh_data_events_only),
         cmocka_unit_test(test_the_header_layout_is_fixed_little_endian),
         cmocka_unit_test(test_a_header_of_another_length_is_refused),
     };

@@ -219,6 +219,9 @@ struct ucpg_group {
     uint32_t               ho_total;      /* messages ordered in this round */
     uint64_t               ho_start;      /* ns: when the round began */
     int                    ho_due;        /* it sent enough: hand over when we may */
+    uint32_t               mix_total;     /* DATA ordered in this round (tree.c) ... */
+    uint32_t               mix_own;       /* ... how many of them ours */
+    int                    own_flat;      /* our own messages go to everyone directly */
 
     /* member side: requests from members already in a later view, which may
      * name us the sequencer (in held; see handover.c) */
@@ -416,6 +419,11 @@ unsigned ucpg_group_tree_fanout(const ucpg_group_t *g, const ucpg_group_origin_t
 unsigned ucpg_group_tree_fanout_min(void);
 /* Member index at a position of that layout. */
 size_t ucpg_group_tree_index(size_t pos, int skip);
+/* The sequencer ordered a DATA message of origin: counts who sends. */
+void   ucpg_group_tree_note_order(ucpg_group_t *g, const ucpg_group_origin_t *origin);
+/* Whether the sequencer sends DATA event ev to every member itself
+ * (FLAG_FLAT) instead of down the tree. */
+int    ucpg_group_tree_sends_flat(const ucpg_group_t *g, const ucpg_group_event_t *ev);
 /* The EVT header of ev (b: what we know to be stable). */
 void   ucpg_group_evt_msg(const ucpg_group_t *g, const ucpg_group_event_t *ev, uint8_t flags,
                           ucpg_group_msg_t *msg);

@@ -875,7 +875,7 @@ void ucpg_group_member_recv_evt(ucpg_group_t *g, uint32_t src, const ucpg_group_
         return;                    /* logged */
     }
     ev->forward   = !(msg->flags & (UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN |
-                                    UCPG_GROUP_FLAG_PASSED));
+                                    UCPG_GROUP_FLAG_FLAT | UCPG_GROUP_FLAG_PASSED));
     if (stash) {
         ucpg_group_member_stash(g, ev);
         return;

@@ -66,7 +66,7 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
 {
     if ((m->type == 0) || (m->type > UCPG_GROUP_MSG_LAST) || (m->kind > UCPG_GROUP_KIND_LAST) ||
         ((m->flags & ~(UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN |
-                       UCPG_GROUP_FLAG_REPAIR)) != 0) ||
+                       UCPG_GROUP_FLAG_REPAIR | UCPG_GROUP_FLAG_FLAT)) != 0) ||
         (m->ggen == 0)) {
         return 0;
     }
@@ -76,9 +76,12 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
     if ((m->flags & UCPG_GROUP_FLAG_RETRANS) && (m->type != UCPG_GROUP_MSG_EVT)) {
         return 0;                       /* only events are resent */
     }
-    if ((m->flags & UCPG_GROUP_FLAG_OWN) &&
+    if ((m->flags & (UCPG_GROUP_FLAG_OWN | UCPG_GROUP_FLAG_FLAT)) &&
         ((m->type != UCPG_GROUP_MSG_EVT) || (m->kind != UCPG_GROUP_KIND_DATA) ||
          (m->flags & UCPG_GROUP_FLAG_RETRANS))) {
+        return 0;                       /* only fresh DATA events */
+    }
+    if ((m->flags & UCPG_GROUP_FLAG_OWN) && (m->flags & UCPG_GROUP_FLAG_FLAT)) {
         return 0;
     }
     if (m->kind == UCPG_GROUP_KIND_LEAVE) {

@@ -46,6 +46,8 @@ typedef enum ucpg_group_kind {
                                          * (the sender still holds it as pending) */
 #define UCPG_GROUP_FLAG_REPAIR  0x04u   /* ACK: send me every event after a again
                                          * (the delivery tree failed me) */
+#define UCPG_GROUP_FLAG_FLAT    0x08u   /* EVT of DATA the sequencer sent to every
+                                         * member itself: nobody passes it on */
 #define UCPG_GROUP_FLAG_PASSED  0x80u   /* local, never on the wire (the decoder
                                          * refuses it): an EVT whose BATCH was
                                          * passed on whole down the tree */

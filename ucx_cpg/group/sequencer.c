@@ -107,19 +107,17 @@ static void ucpg_group_seq_fanout_data(ucpg_group_t *g, const ucpg_group_event_t
 }
 
 /* Sends ev with body (its bytes as a buffer, NULL if empty) to every live
- * member but us (and to extra, a joiner): views, and everything while we
- * are not the tree's root (index 0). */
+ * member but us (and to extra, a joiner): views, and DATA that does not go
+ * down the tree (ucpg_group_tree_sends_flat), flagged FLAT. */
 static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
                                   const ucpg_group_req_t *extra, ucpg_buf_t *body)
 {
     ucpg_peer_id_t dst[UCPG_GROUP_VIEW_MAX];
     ucpg_group_msg_t msg;
-    int origin_pass;
+    int origin_pass, flat = ucpg_group_tree_sends_flat(g, ev);
     size_t i, n;
 
-    if ((ev->kind == UCPG_GROUP_KIND_DATA) && (g->nmembers > 0) &&
-        (g->members[0].slot == ucpg_group_engine.self) &&
-        (g->members[0].uuid == ucpg_group_engine.self_uuid)) {
+    if ((ev->kind == UCPG_GROUP_KIND_DATA) && !flat) {
         ucpg_group_seq_fanout_data(g, ev, body);
         return;
     }
@@ -127,7 +125,8 @@ static void ucpg_group_seq_fanout(ucpg_group_t *g, const ucpg_group_event_t *ev,
         /* The sender of a message has it already (pending): it gets the
          * number only, which halves what a 2-member group moves. */
         int own = origin_pass && (ev->kind == UCPG_GROUP_KIND_DATA);
-        ucpg_group_evt_msg(g, ev, own ? UCPG_GROUP_FLAG_OWN : 0, &msg);
+        ucpg_group_evt_msg(g, ev, own ? UCPG_GROUP_FLAG_OWN : (flat ? UCPG_GROUP_FLAG_FLAT : 0),
+                           &msg);
         for (i = n = 0; (i < g->nmembers) && (n < UCPG_GROUP_VIEW_MAX); ++i) {
             if (ucpg_group_seq_fanout_to(&g->members[i], ev, origin_pass)) {
                 dst[n++] = g->members[i].slot;
@@ -147,7 +146,8 @@ static int ucpg_group_seq_tree_deep(const ucpg_group_t *g, const ucpg_group_even
 {
     unsigned fanout = ucpg_group_tree_fanout(g, &ev->origin);
 
-    return (fanout != 0) && (g->nmembers > (size_t)fanout + 1);
+    return !ucpg_group_tree_sends_flat(g, ev) && (fanout != 0) &&
+           (g->nmembers > (size_t)fanout + 1);
 }
 
 /*
@@ -191,6 +191,9 @@ void ucpg_group_seq_emit(ucpg_group_t *g, uint8_t kind, uint8_t guarantee,
     }
     g->seq_last++;
     ucpg_group_seq_track_len(g, ev->seq, ev->len);
+    if (kind == UCPG_GROUP_KIND_DATA) {
+        ucpg_group_tree_note_order(g, origin);
+    }
     if ((kind == UCPG_GROUP_KIND_DATA) && (guarantee == UCPG_GROUP_SAFE)) {
         g->safe_pending = ev->seq;
     }
@@ -699,6 +702,9 @@ void ucpg_group_seq_become(ucpg_group_t *g)
     g->lag_at       = 0;
     g->early_count  = 0;                 /* what came early is ours to order now */
     ucpg_group_handover_reset(g);
+    g->mix_total    = 0;                 /* tree.c: the tree until others send */
+    g->mix_own      = 0;
+    g->own_flat     = 0;
     /* What others received we learn from their next acks; until then assume
      * only what is known stable (never more: SAFE depends on it). */
     for (i = 0; i < g->nmembers; ++i) {

@@ -100,6 +100,42 @@ unsigned ucpg_group_tree_fanout_min(void)
     return (own < relay) ? own : relay;
 }
 
+/*
+ * The sequencer's own messages go down the tree while it sends nearly
+ * everything it orders: the tree then takes the copies off the one busy
+ * sender. Once others send too, it sends its own to every member itself,
+ * flagged FLAT. Down the tree, they shared each child's batches with the
+ * messages relayed for the others, which no child passes on, so no batch
+ * could be passed on whole: each child forwarded them one by one, a copy
+ * each (every member sending at 8 members: 387-435k msgs/s with the tree,
+ * 490-646k with every message flat, docs/cpg-bench.md session 30). Decided
+ * per round of UCPG_GROUP_TREE_MIX_ROUND messages by the share of ours in
+ * the last one: below 7/8, the hand-over's measure of "nearly everything"
+ * (handover.c), they go flat. Only the sequencer decides; members follow
+ * the flag, so no agreement is needed.
+ */
+#define UCPG_GROUP_TREE_MIX_ROUND 256u
+
+void ucpg_group_tree_note_order(ucpg_group_t *g, const ucpg_group_origin_t *origin)
+{
+    g->mix_own += (uint32_t)ucpg_group_is_self(origin->slot, origin->uuid);
+    if (++g->mix_total == UCPG_GROUP_TREE_MIX_ROUND) {
+        g->own_flat  = (g->mix_own * 8u < UCPG_GROUP_TREE_MIX_ROUND * 7u);
+        g->mix_total = 0;
+        g->mix_own   = 0;
+    }
+}
+
+/* A sequencer that is not the tree's root (index 0) sends everything
+ * directly: its DATA events are flat too. */
+int ucpg_group_tree_sends_flat(const ucpg_group_t *g, const ucpg_group_event_t *ev)
+{
+    int root = (g->nmembers > 0) && ucpg_group_is_self(g->members[0].slot, g->members[0].uuid);
+
+    return (ev->kind == UCPG_GROUP_KIND_DATA) &&
+           (!root || (g->own_flat && ucpg_group_is_self(ev->origin.slot, ev->origin.uuid)));
+}
+
 /* Collects the children of member index self into dst (returns the new
  * count, at most UCPG_GROUP_VIEW_MAX); a dead child's children are taken
  * instead (recursively), so one death does not orphan a subtree. */
