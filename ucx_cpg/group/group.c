@@ -431,12 +431,14 @@ ucpg_status_t ucpg_group_wait_gone(ucpg_group_t *g, unsigned timeout_ms)
 /*
  * Whether a send must wait (TRY_AGAIN): our own requests not yet delivered
  * back fill a window, as every member's do. The sequencer also stops at a
- * full ordering window, so that a lone sender does not queue a second
- * window of requests behind it, but not while other members' requests
- * wait for room (held): its own then queue behind them in arrival order.
+ * full ordering window, but not while other processes' requests wait for
+ * room (held_others): its own then queue behind them in arrival order.
  * Refusing them there starved it: every bit of room went to the held
  * requests before its application could ask again (1% of an even share
- * with four members all sending, docs/cpg-bench.md session 30).
+ * with four members all sending, docs/cpg-bench.md session 30). Its own
+ * held requests do not count: a lone sender that once had some held (at a
+ * hand-over) would otherwise keep queueing copies of its every request
+ * behind them, at twice the CPU per message.
  */
 int ucpg_group_flow_control(ucpg_group_t *g)
 {
@@ -447,7 +449,7 @@ int ucpg_group_flow_control(ucpg_group_t *g)
     ucpg_group_engine_lock();
     full = (g->pending_count >= cfg->group_window) ||
            ((g->pending_count > 0) && (g->pending_bytes >= max_bytes)) ||
-           (g->is_seq && (g->held == NULL) && ucpg_group_seq_window_full(g, 0));
+           (g->is_seq && (g->held_others == 0) && ucpg_group_seq_window_full(g, 0));
     ucpg_group_engine_unlock();
     return full;
 }

@@ -204,6 +204,7 @@ struct ucpg_group {
     uint64_t               seq_last;      /* last number assigned */
     ucpg_group_req_t      *held;          /* requests waiting: out of order or window full */
     ucpg_group_req_t     **held_tail;     /* where the next one goes (stale if held is NULL) */
+    size_t                 held_others;   /* of them, other processes' (flow control) */
     uint64_t               window_bytes;  /* payload bytes in (min consumed, seq_last] */
     uint64_t               safe_pending;  /* highest SAFE number not yet announced stable */
     uint64_t              *win_len;       /* payload length by number, for the byte window */

@@ -385,6 +385,7 @@ void ucpg_group_seq_hold(ucpg_group_t *g, const ucpg_group_req_t *req)
     *r     = *req;
     r->buf = ucpg_buf_ref(req->buf);
     ucpg_group_seq_held_push(g, r);
+    g->held_others += !ucpg_group_is_self(r->slot, r->uuid);
 }
 
 /* What became of a request the sequencer tried to order. */
@@ -474,6 +475,7 @@ void ucpg_group_seq_drain(ucpg_group_t *g)
             list   = r->next;
             result = ucpg_group_seq_try(g, r);
             if (result == UCPG_GROUP_SEQ_DONE) {
+                g->held_others -= !ucpg_group_is_self(r->slot, r->uuid);
                 ucpg_group_req_free(r);
                 progress = 1;
                 continue;
@@ -508,6 +510,7 @@ void ucpg_group_seq_refuse_held(ucpg_group_t *g)
         }
         ucpg_group_req_free(r);
     }
+    g->held_others = 0;
 }
 
 /* --- acknowledgements, stability ------------------------------------------------- */
