@@ -80,13 +80,19 @@ void ucpg_group_evt_msg(const ucpg_group_t *g, const ucpg_group_event_t *ev, uin
  * rate). Both depend only on the message's sender and the view it takes
  * effect in, so every member lays out the same tree.
  */
+/* Whether the process (slot, uuid) is the view's first member, the tree's
+ * root: the sequencer, except briefly around a hand-over. */
+static int ucpg_group_tree_is_root(const ucpg_group_t *g, uint32_t slot, uint64_t uuid)
+{
+    return (g->nmembers > 0) && (slot == g->members[0].slot) && (uuid == g->members[0].uuid);
+}
+
 unsigned ucpg_group_tree_fanout(const ucpg_group_t *g, const ucpg_group_origin_t *origin)
 {
     const ucpg_config_t *cfg = ucpg_group_engine.config;
-    int own = (g->nmembers > 0) && (origin->slot == g->members[0].slot) &&
-              (origin->uuid == g->members[0].uuid);
 
-    return own ? cfg->group_tree_fanout : cfg->group_tree_relay_fanout;
+    return ucpg_group_tree_is_root(g, origin->slot, origin->uuid) ? cfg->group_tree_fanout :
+                                                                     cfg->group_tree_relay_fanout;
 }
 
 unsigned ucpg_group_tree_fanout_min(void)
@@ -130,10 +136,13 @@ void ucpg_group_tree_note_order(ucpg_group_t *g, const ucpg_group_origin_t *orig
  * directly: its DATA events are flat too. */
 int ucpg_group_tree_sends_flat(const ucpg_group_t *g, const ucpg_group_event_t *ev)
 {
-    int root = (g->nmembers > 0) && ucpg_group_is_self(g->members[0].slot, g->members[0].uuid);
-
-    return (ev->kind == UCPG_GROUP_KIND_DATA) &&
-           (!root || (g->own_flat && ucpg_group_is_self(ev->origin.slot, ev->origin.uuid)));
+    if (ev->kind != UCPG_GROUP_KIND_DATA) {
+        return 0;
+    }
+    if (!ucpg_group_tree_is_root(g, ucpg_group_engine.self, ucpg_group_engine.self_uuid)) {
+        return 1;
+    }
+    return g->own_flat && ucpg_group_tree_is_root(g, ev->origin.slot, ev->origin.uuid);
 }
 
 /* Collects the children of member index self into dst (returns the new
