@@ -756,6 +756,7 @@ void ucpg_group_free(ucpg_group_t *g)
             break;
         }
     }
+    g->own_found = NULL;
     while ((r = g->pending) != NULL) {
         g->pending = r->next;
         ucpg_group_req_free(r);

@@ -198,6 +198,7 @@ struct ucpg_group {
     ucpg_group_req_t      *pending;       /* ours, not yet delivered back (lseq order) */
     ucpg_group_req_t     **pending_tail;
     size_t                 pending_count, pending_bytes;
+    ucpg_group_req_t      *own_found;     /* in pending: the last one an EVT of ours named */
 
     /* sequencer side (is_seq) */
     int                    is_seq;

@@ -422,6 +422,9 @@ static void ucpg_group_member_pending_done(ucpg_group_t *g, uint64_t lseq)
 
     while (((r = g->pending) != NULL) && (r->lseq <= lseq)) {
         g->pending = r->next;
+        if (r == g->own_found) {
+            g->own_found = NULL;
+        }
         if (g->pending == NULL) {
             g->pending_tail = &g->pending;
         }
@@ -764,6 +767,30 @@ void ucpg_group_member_receive(ucpg_group_t *g, ucpg_group_event_t *ev)
 }
 
 /*
+ * Our pending request numbered lseq, or NULL. The sequencer orders our
+ * requests in their order, so each EVT of ours names one after the last
+ * found: the search starts there. From the head, it walked 40 to 370
+ * requests per message in an 8-member flood where every member sends (our
+ * EVTs come straight from the sequencer, ahead of the others' down the
+ * tree, while up to a window of requests waits).
+ */
+static ucpg_group_req_t *ucpg_group_member_pending_find(ucpg_group_t *g, uint64_t lseq)
+{
+    ucpg_group_req_t *r = g->own_found;
+
+    if ((r == NULL) || (r->lseq > lseq)) {
+        r = g->pending;                  /* a repeat, or none found since the last done */
+    }
+    while ((r != NULL) && (r->lseq != lseq)) {
+        r = r->next;
+    }
+    if (r != NULL) {
+        g->own_found = r;
+    }
+    return r;
+}
+
+/*
  * The body of an event of our own message, which the sequencer sent without
  * it (FLAG_OWN): our pending copy. A zero-copy buffer is copied, since the
  * application may write it again once the send is done. Returns 0 (logged)
@@ -779,8 +806,7 @@ static int ucpg_group_member_own_body(ucpg_group_t *g, const ucpg_group_msg_t *m
         ucpg_warn("group event %" PRIu64 " marked as ours is not", msg->a);
         return 0;
     }
-    for (r = g->pending; (r != NULL) && (r->lseq != msg->origin.lseq); r = r->next) {
-    }
+    r = ucpg_group_member_pending_find(g, msg->origin.lseq);
     if (r == NULL) {
         ucpg_error("group event %" PRIu64 ": our message %" PRIu64 " is not pending", msg->a,
                    msg->origin.lseq);
