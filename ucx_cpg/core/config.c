@@ -226,7 +226,7 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .key = "group_window", .env = "UCX_CPG_GROUP_WINDOW",
         .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_window),
         .min = 16, .max = 1048576,
-        .def = "8192",
+        .def = "4096",
         .valid = "16..1048576",
         .doc = "CPG messages a group may have ordered but not yet read by its "
                "slowest member; beyond it senders get CS_ERR_TRY_AGAIN"
