@@ -387,22 +387,30 @@ static int connect_to_exporter(rsmapi_controller_handle_t *ctlr, rsm_permission_
  * is connected (the library forgets the import in its barriers when it is
  * freed, so that one placed at the same address would not revive them;
  * malloc did not reuse the address here, so that case is not forced).
- * *im is disconnected and replaced by the new import. 0 or the line.
+ * A get or put through the disconnected handle answers the same, although
+ * this thread's last transfer went through it (a thread remembers the last
+ * handle it checked). *im is disconnected and replaced by the new import.
+ * 0 or the line.
  */
 static int barrier_outlives_its_import(rsmapi_controller_handle_t ctlr, rsm_node_id_t node,
                                        rsm_memseg_import_handle_t *im)
 {
+    rsm_memseg_import_handle_t gone = *im;
     rsmapi_barrier_t bar;
+    uint8_t byte = 0;
 
     memset(&bar, 0x5a, sizeof(bar));               /* garbage: never followed */
     if ((rsm_memseg_import_init_barrier(*im, RSM_BARRIER_SEGMENT, &bar) != RSM_SUCCESS) ||
         (rsm_memseg_import_init_barrier(*im, RSM_BARRIER_SEGMENT, &bar) != RSM_SUCCESS) ||
         (rsm_memseg_import_open_barrier(&bar) != RSM_SUCCESS) ||
         (rsm_memseg_import_close_barrier(&bar) != RSM_SUCCESS) ||
+        (rsm_memseg_import_get(*im, 0, &byte, 1) != RSM_SUCCESS) ||
         (rsm_memseg_import_disconnect(*im) != RSM_SUCCESS)) {
         return __LINE__;
     }
-    if (rsm_memseg_import_close_barrier(&bar) != RSMERR_BAD_SEG_HNDL) {
+    if ((rsm_memseg_import_close_barrier(&bar) != RSMERR_BAD_SEG_HNDL) ||
+        (rsm_memseg_import_get(gone, 0, &byte, 1) != RSMERR_BAD_SEG_HNDL) ||
+        (rsm_memseg_import_put(gone, 0, &byte, 1) != RSMERR_BAD_SEG_HNDL)) {
         return __LINE__;
     }
     if (rsm_memseg_import_connect(ctlr, node, connected_segid, RSM_PERM_RDWR, im) !=

@@ -48,14 +48,45 @@ struct __rsm_memseg_import_handle *ucpg_rsm_imports;   /* engine lock */
 static ucpg_rsm_pending_t                *ucpg_rsm_pendings;  /* engine lock */
 static uint64_t                           ucpg_rsm_next_req = 1;
 
+/*
+ * Every put and get checks its handle, and the check walked the list under
+ * the engine lock: a quarter of a back-to-back 8-byte put through the
+ * direct view (32 ns, against 24 without). A thread now remembers the last
+ * handle it found in the list and the list's epoch then; a handle leaves
+ * the list only with a new epoch (ucpg_rsm_import_unlist), so while the
+ * epoch holds the remembered handle is still there. As before, a handle
+ * disconnected by another thread during the call is the application's race
+ * (RSMAPI forbids it); only one disconnected before the call is refused.
+ */
+static uint64_t                            ucpg_rsm_import_epoch;   /* atomic */
+static __thread rsm_memseg_import_handle_t ucpg_rsm_import_last;
+static __thread uint64_t                   ucpg_rsm_import_last_epoch;
+
 int ucpg_rsm_import_held(rsm_memseg_import_handle_t h)
 {
+    uint64_t epoch = __atomic_load_n(&ucpg_rsm_import_epoch, __ATOMIC_ACQUIRE);
     int valid;
 
+    if ((h != NULL) && (h == ucpg_rsm_import_last) && (epoch == ucpg_rsm_import_last_epoch)) {
+        return 1;
+    }
     ucpg_rsm_engine_lock();
     valid = (h != NULL) && ucpg_rsm_import_valid(h);
+    epoch = ucpg_rsm_import_epoch;            /* moves only under the lock */
     ucpg_rsm_engine_unlock();
+    if (valid) {
+        ucpg_rsm_import_last       = h;
+        ucpg_rsm_import_last_epoch = epoch;
+    }
     return valid;
+}
+
+/* h leaves the list of valid handles (engine lock held): the handles that
+ * threads remember stop counting as checked. */
+static void ucpg_rsm_import_unlist(rsm_memseg_import_handle_t h)
+{
+    h->magic = 0;
+    __atomic_add_fetch(&ucpg_rsm_import_epoch, 1, __ATOMIC_RELEASE);
 }
 
 int ucpg_rsm_import_valid(rsm_memseg_import_handle_t h)
@@ -477,7 +508,7 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
     for (pp = &ucpg_rsm_imports; *pp != im_memseg; pp = &(*pp)->next) {
     }
     *pp = im_memseg->next;
-    im_memseg->magic = 0;
+    ucpg_rsm_import_unlist(im_memseg);
     ucpg_rsm_barriers_orphan(im_memseg);
     ucpg_rsm_engine_unlock();
     if (!__atomic_load_n(&im_memseg->aborted, __ATOMIC_ACQUIRE)) {
@@ -558,15 +589,22 @@ static void ucpg_rsm_copy_elements(void *dst, const void *src, size_t len, size_
     }
 }
 
-/* A transfer through the direct view (exporter on this host): a copy. The
- * full barrier after it makes a put visible to the exporter before the call
- * returns and orders the abort check after the copy: a copy that raced with
- * a forced disconnect touched the zero pages that replaced the view (map.c)
- * and is reported as CONN_ABORTED. */
+/*
+ * A transfer through the direct view (exporter on this host): a copy. In
+ * implicit mode each call is a barrier span of its own, and a closing
+ * barrier flushes the store buffers: so a full barrier follows the copy,
+ * which also orders the abort check after it (a copy that raced with a
+ * forced disconnect touched the zero pages that replaced the view, map.c,
+ * and is reported as CONN_ABORTED). In explicit mode the application's
+ * close_barrier does both (its flush and abort check follow the engine
+ * lock's full barrier), so a transfer there costs only its copy and a
+ * load (the locked instruction was a tenth of a back-to-back 8-byte put).
+ */
 static int ucpg_rsm_xfer_direct(rsm_memseg_import_handle_t h, off_t offset, void *buf,
                                 size_t len, size_t align, int is_put)
 {
     char *seg = (char*)h->direct.addr + offset;
+    int aborted;
 
     if (is_put) {
         ucpg_rsm_copy_elements(seg, buf, len, align);
@@ -575,8 +613,10 @@ static int ucpg_rsm_xfer_direct(rsm_memseg_import_handle_t h, off_t offset, void
     }
     /* a read-modify-write rather than a fence: the same full barrier (a
      * locked instruction on x86), and one that TSan understands */
-    return __atomic_fetch_or(&h->aborted, 0, __ATOMIC_SEQ_CST) ? RSMERR_CONN_ABORTED
-                                                               : RSM_SUCCESS;
+    aborted = (h->barrier_mode == RSM_BARRIER_MODE_IMPLICIT)
+                  ? __atomic_fetch_add(&h->aborted, 0, __ATOMIC_SEQ_CST)
+                  : __atomic_load_n(&h->aborted, __ATOMIC_ACQUIRE);
+    return aborted ? RSMERR_CONN_ABORTED : RSM_SUCCESS;
 }
 
 /* Maps the outcome of a transfer: a gone exporter is CONN_ABORTED; other
@@ -752,7 +792,7 @@ void ucpg_rsm_import_teardown_all(void)
         while (i->nold_rkeys > 0) {
             ucp_rkey_destroy(i->old_rkeys[--i->nold_rkeys]);
         }
-        i->magic = 0;
+        ucpg_rsm_import_unlist(i);
     }
     ucpg_rsm_imports = NULL;
 }
