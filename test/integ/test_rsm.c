@@ -1695,6 +1695,80 @@ fail:
     return integ_end(h, 0);
 }
 
+/*
+ * Exit while another thread publishes: the library's exit handler tears the
+ * domain down (boot lock, then the RSM teardown hook's engine lock) while a
+ * thread keeps publishing and unpublishing (engine lock, then the segment-id
+ * registry). Before session 33 publish asked the boot layer for the registry
+ * under the engine lock, and the two threads deadlocked: the exit hung.
+ * Each round's exit must finish, and the racing thread must only ever see
+ * success or the documented errors of a handle being torn down.
+ */
+#define EXIT_RACE_ROUNDS 6
+
+static void *exit_race_publisher(void *arg)
+{
+    rsm_memseg_export_handle_t seg = arg;
+    rsm_memseg_id_t segid;
+    int ret;
+
+    for (;;) {
+        segid = SEGID + 1;
+        ret   = rsm_memseg_export_publish(seg, &segid, NULL, 0);
+        if ((ret != RSM_SUCCESS) && (ret != RSMERR_BAD_SEG_HNDL) &&
+            (ret != RSMERR_INSUFFICIENT_RESOURCES)) {
+            _exit(4);                     /* an error no caller expects */
+        }
+        if (ret == RSM_SUCCESS) {
+            ret = rsm_memseg_export_unpublish(seg);
+            if ((ret != RSM_SUCCESS) && (ret != RSMERR_BAD_SEG_HNDL)) {
+                _exit(5);
+            }
+        }
+    }
+    return NULL;
+}
+
+static int child_exit_while_publishing(int rank, int nprocs, void *arg)
+{
+    rsmapi_controller_handle_t ctlr;
+    rsm_memseg_export_handle_t seg;
+    void *mem = segment_memory();
+    pthread_t tid;
+
+    (void)rank;
+    (void)nprocs;
+    (void)arg;
+    if (mem == NULL) {
+        return 1;
+    }
+    EXPECT_RSM(rsm_get_controller("ucx0", &ctlr), RSM_SUCCESS);
+    EXPECT_RSM(rsm_memseg_export_create(ctlr, &seg, mem, SEG_SIZE, 0), RSM_SUCCESS);
+    if (pthread_create(&tid, NULL, exit_race_publisher, seg) != 0) {
+        return 1;
+    }
+    usleep(20000);                        /* the publisher is in its loop */
+    exit(0);                              /* tears the domain down under it */
+}
+
+static int test_exit_while_another_thread_publishes(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    int round, status = -1;
+
+    for (round = 0; round < EXIT_RACE_ROUNDS; ++round) {
+        ucpg_harness_fork(h, 1, child_exit_while_publishing, NULL);
+        INTEG_CHECK(ucpg_harness_wait_rank(h, round, 5000, &status) == 0,
+                    "round %d: exit hung while another thread published", round);
+        INTEG_CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0),
+                    "round %d: wait status %#x (4, 5: publish/unpublish gave an unexpected "
+                    "error)", round, status);
+    }
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 int main(int argc, char **argv)
 {
     static const integ_test_t tests[] = {
@@ -1717,6 +1791,7 @@ int main(int argc, char **argv)
         INTEG_TEST(test_rebind_is_transparent_to_importers),
         INTEG_TEST(test_concurrent_rebinds_leave_importers_on_the_segment),
         INTEG_TEST(test_exit_with_live_export_and_import_is_clean),
+        INTEG_TEST(test_exit_while_another_thread_publishes),
     };
 
     return integ_run(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

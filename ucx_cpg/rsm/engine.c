@@ -22,11 +22,19 @@
  * listener). Acquire and release take only the latter and are never called
  * with the former held: unlistening waits for a running peer event, which
  * may be waiting for ucpg_rsm_lock.
+ *
+ * Order: life lock, then the boot lock, then ucpg_rsm_lock (the boot
+ * layer's teardown runs our hook with its lock held). So nothing asks the
+ * boot layer for anything under ucpg_rsm_lock: the registry is fetched at
+ * acquire and kept here.
  */
 static pthread_mutex_t ucpg_rsm_lock      = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static pthread_mutex_t ucpg_rsm_life_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_domain_t  *ucpg_rsm_domain;  /* life lock; held while users > 0 */
 static unsigned        ucpg_rsm_users;   /* life lock */
+/* Written under both locks, read under ucpg_rsm_lock: the teardown hook
+ * clears it before the boot layer frees the registry. */
+static struct ucpg_registry *ucpg_rsm_registry;
 static int             ucpg_rsm_listener;
 
 /* Runs in the progress thread. */
@@ -100,6 +108,7 @@ static void ucpg_rsm_teardown(void *arg)
 {
     (void)arg;
     ucpg_rsm_engine_lock();
+    ucpg_rsm_registry = NULL;
     ucpg_rsm_import_teardown_all();
     ucpg_rsm_export_teardown_all();
     ucpg_rsm_engine_unlock();
@@ -108,6 +117,21 @@ static void ucpg_rsm_teardown(void *arg)
 void ucpg_rsm_engine_lock(void)   { pthread_mutex_lock(&ucpg_rsm_lock); }
 void ucpg_rsm_engine_unlock(void) { pthread_mutex_unlock(&ucpg_rsm_lock); }
 int  ucpg_rsm_engine_trylock(void) { return pthread_mutex_trylock(&ucpg_rsm_lock) == 0; }
+
+struct ucpg_registry *ucpg_rsm_engine_registry(void)
+{
+    return ucpg_rsm_registry;
+}
+
+/* Life lock held, engine lock not: the boot lock is taken here. */
+static void ucpg_rsm_engine_set_registry(ucpg_domain_t *d)
+{
+    struct ucpg_registry *reg = (d != NULL) ? ucpg_boot_registry(d) : NULL;
+
+    ucpg_rsm_engine_lock();
+    ucpg_rsm_registry = reg;
+    ucpg_rsm_engine_unlock();
+}
 
 ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
 {
@@ -131,6 +155,7 @@ ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
                 ucpg_boot_domain_put(ucpg_rsm_domain);
                 ucpg_rsm_domain = NULL;
             }
+            ucpg_rsm_engine_set_registry(ucpg_rsm_domain);
         }
     }
     if (status == UCPG_OK) {
@@ -147,6 +172,7 @@ void ucpg_rsm_engine_release(void)
     if ((ucpg_rsm_users > 0) && (--ucpg_rsm_users == 0)) {
         ucpg_domain_unlisten(ucpg_rsm_domain, ucpg_rsm_listener);
         ucpg_am_unregister(ucpg_rsm_domain, UCPG_AM_ID_RSM);
+        ucpg_rsm_engine_set_registry(NULL);
         ucpg_boot_domain_put(ucpg_rsm_domain);
         ucpg_rsm_domain = NULL;
     }

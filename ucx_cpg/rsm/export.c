@@ -26,7 +26,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "boot/boot.h"
 #include "boot/registry.h"
 #include "core/log.h"
 #include "core/proc.h"
@@ -262,7 +261,7 @@ static void ucpg_rsm_abort_list_send(ucpg_rsm_abort_list_t *list)
 static int ucpg_rsm_export_unpublish_locked(struct __rsm_memseg_export_handle *e,
                                             ucpg_rsm_abort_list_t *list)
 {
-    struct ucpg_registry *reg = ucpg_boot_registry(e->domain);
+    struct ucpg_registry *reg = ucpg_rsm_engine_registry();
 
     if (!e->published) {
         return RSMERR_SEG_NOT_PUBLISHED;
@@ -368,7 +367,7 @@ int rsm_memseg_export_publish(rsm_memseg_export_handle_t memseg, rsm_memseg_id_t
         ucpg_rsm_engine_unlock();
         return ret;
     }
-    reg   = ucpg_boot_registry(memseg->domain);
+    reg   = ucpg_rsm_engine_registry();
     segid = *segment_id;
     status = (reg == NULL) ? UCPG_ERR_NO_RESOURCE
                            : ucpg_registry_seg_claim(reg, ucpg_domain_nodeid(memseg->domain),

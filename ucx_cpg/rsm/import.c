@@ -286,14 +286,18 @@ static int ucpg_rsm_connect_ask(ucpg_domain_t *d, ucpg_peer_id_t owner, rsm_mems
 
 /* Finds the exporter of {node, segid}: in our registry for our node, else by
  * asking a process of that node (boot/remote.h). */
-static int ucpg_rsm_find_owner(ucpg_domain_t *d, struct ucpg_registry *reg, rsm_node_id_t node,
-                               rsm_memseg_id_t segid, uint32_t *owner_p, uint64_t *uuid_p)
+static int ucpg_rsm_find_owner(ucpg_domain_t *d, rsm_node_id_t node, rsm_memseg_id_t segid,
+                               uint32_t *owner_p, uint64_t *uuid_p)
 {
+    struct ucpg_registry *reg;
     ucpg_status_t status;
 
     if (node == ucpg_domain_nodeid(d)) {
+        ucpg_rsm_engine_lock();           /* the registry outlives the lookup */
+        reg    = ucpg_rsm_engine_registry();
         status = (reg == NULL) ? UCPG_ERR_NOT_FOUND
                                : ucpg_registry_seg_lookup(reg, node, segid, owner_p, uuid_p);
+        ucpg_rsm_engine_unlock();
         return ucpg_rsm_err_from_lookup(status);
     }
     status = ucpg_boot_remote_seg_lookup(d, node, segid, owner_p, uuid_p);
@@ -411,7 +415,6 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
 {
     struct __rsm_memseg_import_handle *h;
     ucpg_rsm_pending_t pending;
-    struct ucpg_registry *reg;
     ucpg_status_t status;
     ucpg_domain_t *d;
     int ret;
@@ -430,7 +433,6 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
     }
     h = calloc(1, sizeof(*h));
     memset(&pending, 0, sizeof(pending));
-    reg = ucpg_boot_registry(d);
     if (h == NULL) {
         ret = RSMERR_INSUFFICIENT_MEM;
         goto err;
@@ -447,7 +449,7 @@ int rsm_memseg_import_connect(rsmapi_controller_handle_t controller, rsm_node_id
         ret = RSMERR_INSUFFICIENT_RESOURCES;
         goto err;
     }
-    ret = ucpg_rsm_find_owner(d, reg, node_id, segment_id, &h->owner, &h->owner_uuid);
+    ret = ucpg_rsm_find_owner(d, node_id, segment_id, &h->owner, &h->owner_uuid);
     if (ret != RSM_SUCCESS) {
         goto err;
     }

@@ -188,6 +188,11 @@ void          ucpg_rsm_engine_lock(void);
 void          ucpg_rsm_engine_unlock(void);
 /* Non-zero if the engine lock was free and is now taken (exit paths only). */
 int           ucpg_rsm_engine_trylock(void);
+/* The domain's registry (segment ids), or NULL once the domain is torn
+ * down. Engine lock held: the pointer is fetched from the boot layer at
+ * acquire, so publish never takes the boot lock under the engine lock
+ * (boot teardown takes them in the other order). */
+struct ucpg_registry *ucpg_rsm_engine_registry(void);
 
 /* --- protocol dispatch (engine.c calls these in the progress thread) --------- */
 
