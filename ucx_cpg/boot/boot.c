@@ -40,7 +40,9 @@ static void ucpg_boot_atfork_child(void)
     pthread_mutex_init(&ucpg_boot_lock, NULL);
 }
 
-static void ucpg_boot_teardown_locked(void)
+/* at_exit: the process's other threads still run and may hold the domain
+ * through a handle (ucpg_domain_abandon). */
+static void ucpg_boot_teardown_locked(int at_exit)
 {
     ucpg_domain_t *d = ucpg_boot_domain;
     unsigned i;
@@ -56,7 +58,11 @@ static void ucpg_boot_teardown_locked(void)
         }
     }
     ucpg_boot_method->cleanup(ucpg_boot_ctx);
-    ucpg_domain_destroy(d);
+    if (at_exit) {
+        ucpg_domain_abandon(d);
+    } else {
+        ucpg_domain_destroy(d);
+    }
     ucpg_boot_ctx    = NULL;
     ucpg_boot_method = NULL;
     ucpg_log_close();
@@ -67,7 +73,7 @@ static void ucpg_boot_atexit(void)
 {
     pthread_mutex_lock(&ucpg_boot_lock);
     if ((ucpg_boot_domain != NULL) && (ucpg_boot_owner == getpid())) {
-        ucpg_boot_teardown_locked();
+        ucpg_boot_teardown_locked(1);
     }
     pthread_mutex_unlock(&ucpg_boot_lock);
 }
@@ -281,7 +287,7 @@ void ucpg_boot_domain_put(ucpg_domain_t *domain)
     pthread_mutex_lock(&ucpg_boot_lock);
     if ((domain != NULL) && (domain == ucpg_boot_domain) && (ucpg_boot_refs > 0) &&
         (ucpg_boot_owner == getpid()) && (--ucpg_boot_refs == 0)) {
-        ucpg_boot_teardown_locked();
+        ucpg_boot_teardown_locked(0);
     }
     pthread_mutex_unlock(&ucpg_boot_lock);
 }

@@ -190,8 +190,31 @@ void ucpg_domain_stop(ucpg_domain_t *d)
     if (ucpg_peer_say_bye_all(d, 1000)) {
         ucpg_peer_flush_all(d, 1000);     /* a peer that took no BYE would not read */
     }
+    ucpg_peer_drain_calls(d, 1000);       /* other threads may be inside a put */
     ucpg_progress_stop(d);
     ucpg_peer_table_cleanup(d);
+}
+
+/* Everything UCX: the domain answers every call with PEER_DOWN after it. */
+static void ucpg_domain_close_ucx(ucpg_domain_t *d)
+{
+    if (d->peers != NULL) {
+        ucpg_domain_stop(d);
+    }
+    ucpg_progress_cleanup(d);
+    if (d->address != NULL) {
+        ucp_worker_release_address(d->worker, d->address);
+        d->address = NULL;
+    }
+    if (d->worker != NULL) {
+        ucp_worker_destroy(d->worker);
+        d->worker = NULL;
+    }
+    if (d->context != NULL) {
+        ucp_cleanup(d->context);
+        d->context = NULL;
+    }
+    ucpg_am_shm_cleanup(d);
 }
 
 void ucpg_domain_destroy(ucpg_domain_t *d)
@@ -199,20 +222,7 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     if (d == NULL) {
         return;
     }
-    if (d->peers != NULL) {
-        ucpg_domain_stop(d);
-    }
-    ucpg_progress_cleanup(d);
-    if (d->address != NULL) {
-        ucp_worker_release_address(d->worker, d->address);
-    }
-    if (d->worker != NULL) {
-        ucp_worker_destroy(d->worker);
-    }
-    if (d->context != NULL) {
-        ucp_cleanup(d->context);
-    }
-    ucpg_am_shm_cleanup(d);
+    ucpg_domain_close_ucx(d);
     free(d->peers);
     pthread_mutex_destroy(&d->event_lock);
     pthread_mutex_destroy(&d->timer_lock);
@@ -222,6 +232,18 @@ void ucpg_domain_destroy(ucpg_domain_t *d)
     free(d);
     ucpg_buf_cache_trim();     /* buffers still referenced come back later */
     ucpg_mcache_trim();
+}
+
+/* Kept reachable, so that leak checkers do not count it as lost. */
+static ucpg_domain_t *ucpg_domain_abandoned;
+
+void ucpg_domain_abandon(ucpg_domain_t *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    ucpg_domain_close_ucx(d);
+    ucpg_domain_abandoned = d;
 }
 
 const ucpg_config_t *ucpg_domain_config(ucpg_domain_t *d) { return &d->config; }

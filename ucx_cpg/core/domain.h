@@ -124,6 +124,12 @@ ucpg_status_t ucpg_domain_wait_settled(ucpg_domain_t *d, unsigned timeout_ms);
 void          ucpg_domain_stop(ucpg_domain_t *d);
 /* Frees everything. Safe after stop, or on a domain never started. */
 void          ucpg_domain_destroy(ucpg_domain_t *d);
+/* At exit: releases everything of UCX's, like destroy, but leaves the
+ * domain's own memory (the structure, its peer table and locks) to the
+ * process's end. exit() does not stop the other threads, and one may be
+ * about to call into the domain through a handle; it then gets PEER_DOWN
+ * instead of touching freed memory. */
+void          ucpg_domain_abandon(ucpg_domain_t *d);
 
 /* --- queries ------------------------------------------------------------- */
 

@@ -148,6 +148,13 @@ struct ucpg_domain {
     ucpg_listener_t       listeners[UCPG_DOMAIN_MAX_LISTENERS];
     ucpg_am_entry_t       am[UCPG_AM_ID_MAX];
     int                   stopping;
+    /* UCP calls of application threads in progress: endpoint references
+     * taken outside the progress thread and not yet put back. A stopping
+     * domain drains them (refusing new ones) before its progress thread
+     * stops, so a thread still inside a put when exit() runs finishes it
+     * while UCX exists and is progressed. */
+    unsigned              ep_calls;
+    int                   draining;
     unsigned              bye_unacked;  /* peers with bye_wait set */
     int                   bye_acked;    /* atomic: bye_unacked reached 0 */
     int                   control_pending; /* atomic: ctl or events queued */
@@ -160,7 +167,7 @@ struct ucpg_domain {
 
     /* Progress thread (progress.c). */
     pthread_t             thread;
-    int                   thread_running;
+    int                   thread_running; /* atomic */
     int                   thread_stop;  /* atomic */
     int                   thread_in_ucp; /* atomic: inside ucp_worker_progress, holding
                                           * UCX's worker lock (see progress_busy) */
@@ -233,6 +240,9 @@ void          ucpg_peer_ctl_recv(ucpg_domain_t *d, const ucpg_wire_hdr_t *hdr,
 int           ucpg_peer_accept_from(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid);
 int           ucpg_peer_say_bye_all(ucpg_domain_t *d, unsigned timeout_ms);
 void          ucpg_peer_flush_all(ucpg_domain_t *d, unsigned timeout_ms);
+/* Refuses application threads new endpoint references and waits, at most
+ * timeout_ms, for those they hold to come back. */
+void          ucpg_peer_drain_calls(ucpg_domain_t *d, unsigned timeout_ms);
 
 /* am.c */
 ucpg_status_t ucpg_am_init(ucpg_domain_t *d);

@@ -175,6 +175,7 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
 {
     ucpg_status_t status = UCPG_ERR_PEER_DOWN;
     ucpg_peer_t *p;
+    int app;
 
     if (ucpg_domain_check_owner(d) != UCPG_OK) {
         return UCPG_ERR_FORKED;
@@ -182,11 +183,13 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
     if ((d->peers == NULL) || (id >= d->npeers)) {
         return UCPG_ERR_INVALID_PARAM;
     }
+    app = !ucpg_progress_is_current(d);
     pthread_mutex_lock(&d->lock);
     p = &d->peers[id];
     if ((p->state == UCPG_PEER_STATE_UP) && ((uuid == 0) || (uuid == p->uuid)) &&
-        (p->ep != NULL)) {
+        (p->ep != NULL) && !(app && d->draining)) {
         ++p->ep->refs;
+        d->ep_calls += app;
         *ep_p  = p->ep->ep;
         *ref_p = p->ep;
         status = UCPG_OK;
@@ -197,10 +200,14 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
 
 void ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
 {
+    int app = !ucpg_progress_is_current(d);   /* the thread that took it */
     int wake;
 
     pthread_mutex_lock(&d->lock);
     wake = (--ref->refs == 0) && ref->dead;
+    if (app && (--d->ep_calls == 0) && d->draining) {
+        pthread_cond_broadcast(&d->changed);
+    }
     pthread_mutex_unlock(&d->lock);
     if (wake) {
         ucpg_progress_wake(d);
@@ -1104,6 +1111,23 @@ static ucpg_status_t ucpg_peer_wait(ucpg_domain_t *d, int (*pred)(ucpg_domain_t*
 }
 
 static int ucpg_peer_enough_up(ucpg_domain_t *d, unsigned n) { return d->nup >= n; }
+
+static int ucpg_peer_no_calls(ucpg_domain_t *d, unsigned n)
+{
+    (void)n;
+    return d->ep_calls == 0;
+}
+
+void ucpg_peer_drain_calls(ucpg_domain_t *d, unsigned timeout_ms)
+{
+    pthread_mutex_lock(&d->lock);
+    d->draining = 1;
+    pthread_mutex_unlock(&d->lock);
+    if (ucpg_peer_wait(d, ucpg_peer_no_calls, 0, timeout_ms) != UCPG_OK) {
+        ucpg_warn("%u UCP call(s) of application threads still running after %u ms; "
+                  "stopping the domain under them", d->ep_calls, timeout_ms);
+    }
+}
 
 /*
  * Settled: no handshake is awaited any more (d->lock held). A peer on this

@@ -330,6 +330,10 @@ static void ucpg_progress_spin_pause(ucpg_domain_t *d)
     }
 }
 
+/* The domain whose progress thread this is: set by that thread itself, so
+ * the answer never depends on when the creator stored the thread's id. */
+static __thread const ucpg_domain_t *ucpg_progress_self;
+
 static void *ucpg_progress_thread(void *arg)
 {
     ucpg_domain_t *d    = arg;
@@ -338,6 +342,7 @@ static void *ucpg_progress_thread(void *arg)
     ucs_status_t status;
     unsigned count;
 
+    ucpg_progress_self = d;
     pthread_setname_np(pthread_self(), "ucpg-progress");   /* for top -H, perf, gdb */
     while (!__atomic_load_n(&d->thread_stop, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&d->thread_awake, 1, __ATOMIC_RELAXED);
@@ -384,7 +389,7 @@ static void *ucpg_progress_thread(void *arg)
 
 int ucpg_progress_is_current(ucpg_domain_t *d)
 {
-    return d->thread_running && pthread_equal(pthread_self(), d->thread);
+    return ucpg_progress_self == d;
 }
 
 ucpg_status_t ucpg_progress_wait_flag(ucpg_domain_t *d, const int *done, unsigned timeout_ms)
@@ -394,7 +399,7 @@ ucpg_status_t ucpg_progress_wait_flag(ucpg_domain_t *d, const int *done, unsigne
     uint64_t one         = 1;
     unsigned spins       = 0;
 
-    if (ucpg_progress_is_current(d) || !d->thread_running) {
+    if (ucpg_progress_is_current(d) || !__atomic_load_n(&d->thread_running, __ATOMIC_ACQUIRE)) {
         return UCPG_ERR_BUSY;
     }
     __atomic_add_fetch(&d->waiters, 1, __ATOMIC_ACQ_REL);
@@ -424,7 +429,7 @@ ucpg_status_t ucpg_progress_start(ucpg_domain_t *d)
         ucpg_error("cannot create the progress thread: %s", strerror(ret));
         return UCPG_ERR_NO_RESOURCE;
     }
-    d->thread_running = 1;
+    __atomic_store_n(&d->thread_running, 1, __ATOMIC_RELEASE);
     return UCPG_OK;
 }
 
@@ -441,7 +446,7 @@ void ucpg_progress_stop(ucpg_domain_t *d)
     } else {
         pthread_join(d->thread, NULL);
     }
-    d->thread_running = 0;
+    __atomic_store_n(&d->thread_running, 0, __ATOMIC_RELEASE);
 }
 
 void ucpg_progress_cleanup(ucpg_domain_t *d)

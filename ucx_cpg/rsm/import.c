@@ -782,20 +782,24 @@ int rsm_memseg_import_set_mode(rsm_memseg_import_handle_t im_memseg, rsm_barrier
 }
 
 /* The domain goes away under live imports (exit without disconnecting):
- * drop their views and rkeys while UCX still exists. The handles become
- * invalid. Engine lock held. */
+ * drop their rkeys while UCX still exists. The handles become invalid
+ * first, then aborted, and their views turn into zero pages but stay
+ * mapped: another thread may still be inside a put or get that passed the
+ * handle check (exit() does not stop the other threads), and it must copy
+ * into those pages, not fault on an unmapped address. The process is
+ * exiting; the pages go with it. Engine lock held. */
 void ucpg_rsm_import_teardown_all(void)
 {
     struct __rsm_memseg_import_handle *i;
 
     for (i = ucpg_rsm_imports; i != NULL; i = i->next) {
+        ucpg_rsm_import_unlist(i);
+        ucpg_rsm_import_abort(i);
         ucpg_rsm_map_revoke(i);
-        ucpg_rsm_direct_close(i);
         ucp_rkey_destroy(i->rkey);
         while (i->nold_rkeys > 0) {
             ucp_rkey_destroy(i->old_rkeys[--i->nold_rkeys]);
         }
-        ucpg_rsm_import_unlist(i);
     }
     ucpg_rsm_imports = NULL;
 }
