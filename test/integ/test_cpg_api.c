@@ -2132,6 +2132,97 @@ fail:
     return integ_end(h, passed);
 }
 
+/*
+ * Exit while other threads multicast and dispatch: exit() runs the
+ * library's exit handler while they go on (exit does not stop them). Until
+ * the handler starts (an atexit handler of the child's, registered after
+ * the library's and so run before it, says so) the sender may only see
+ * CS_OK or CS_ERR_TRY_AGAIN and must have sent something; after, any
+ * error is fine, but the exit must finish with status 0, without a fault
+ * or a hang.
+ */
+#define EXIT_RACE_ROUNDS 4
+
+static cpg_handle_t exit_race_handle;
+static int          exit_race_exiting;   /* atomic */
+static int          exit_race_sent;      /* atomic */
+
+static void exit_race_mark(void) { __atomic_store_n(&exit_race_exiting, 1, __ATOMIC_RELEASE); }
+
+static void *exit_race_sender(void *arg)
+{
+    char body[64] = {0};
+    struct iovec iov = {body, sizeof(body)};
+    cs_error_t err;
+
+    (void)arg;
+    for (;;) {
+        err = cpg_mcast_joined(exit_race_handle, CPG_TYPE_AGREED, &iov, 1);
+        if (__atomic_load_n(&exit_race_exiting, __ATOMIC_ACQUIRE)) {
+            continue;
+        }
+        if (err == CS_OK) {
+            __atomic_store_n(&exit_race_sent, 1, __ATOMIC_RELEASE);
+        } else if (err != CS_ERR_TRY_AGAIN) {
+            fprintf(stderr, "sender: %d before exit\n", (int)err);
+            _exit(4);
+        }
+    }
+    return NULL;
+}
+
+static void *exit_race_dispatcher(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (cpg_dispatch(exit_race_handle, CS_DISPATCH_ALL) != CS_OK) {
+            usleep(1000);                 /* the handle is gone: exit runs */
+        }
+    }
+    return NULL;
+}
+
+static int child_exit_while_others_multicast(int rank, int nprocs, void *arg)
+{
+    struct cpg_name group = name_of("exit_race");
+    pthread_t sender, dispatcher;
+
+    (void)rank;
+    (void)nprocs;
+    (void)arg;
+    EXPECT_CS(cpg_initialize(&exit_race_handle, &callbacks), CS_OK);
+    EXPECT_CS(cpg_join(exit_race_handle, &group), CS_OK);
+    EXPECT_TRUE(atexit(exit_race_mark) == 0);
+    EXPECT_TRUE(pthread_create(&dispatcher, NULL, exit_race_dispatcher, NULL) == 0);
+    EXPECT_TRUE(pthread_create(&sender, NULL, exit_race_sender, NULL) == 0);
+    usleep(30000);                        /* both threads in their loops */
+    if (!__atomic_load_n(&exit_race_sent, __ATOMIC_ACQUIRE)) {
+        usleep(500000);                   /* a slow machine: give it time */
+    }
+    EXPECT_TRUE(__atomic_load_n(&exit_race_sent, __ATOMIC_ACQUIRE));
+    exit(0);                              /* tears the domain down under them */
+}
+
+static int test_exit_while_other_threads_multicast(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    int round, status = -1;
+
+    INTEG_CHECK(h != NULL, "harness");
+    for (round = 0; round < EXIT_RACE_ROUNDS; ++round) {
+        INTEG_CHECK(ucpg_harness_fork(h, 1, child_exit_while_others_multicast, NULL) == round,
+                    "fork");
+        INTEG_CHECK(ucpg_harness_wait_rank(h, round, 10000, &status) == 0,
+                    "round %d: exit hung while other threads multicast", round);
+        INTEG_CHECK(WIFEXITED(status) && (WEXITSTATUS(status) == 0),
+                    "round %d: wait status %#x (1: nothing sent, or a call failed; 4: an "
+                    "unexpected error before exit; a signal: a fault)", round, status);
+    }
+    return integ_end(h, 1);
+fail:
+    return integ_end(h, 0);
+}
+
 static const integ_test_t tests[] = {
     INTEG_TEST(test_handles_and_names),
     INTEG_TEST(test_messages),
@@ -2155,6 +2246,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_join_past_a_stopped_idle_sequencer),
     INTEG_TEST(test_zcb_send_timing_out_is_not_sent_twice),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
+    INTEG_TEST(test_exit_while_other_threads_multicast),
 };
 
 int main(int argc, char **argv)

@@ -26,6 +26,9 @@ static void                     *ucpg_boot_ctx;
 static unsigned                  ucpg_boot_refs;
 static pid_t                     ucpg_boot_owner;
 static int                       ucpg_boot_hooks_installed;
+/* The exit handler ran: no new domain in this process (another thread
+ * would otherwise create one that nothing ever tears down). */
+static int                       ucpg_boot_exited;
 
 typedef struct ucpg_boot_teardown_hook {
     void (*fn)(void *arg);
@@ -75,6 +78,7 @@ static void ucpg_boot_atexit(void)
     if ((ucpg_boot_domain != NULL) && (ucpg_boot_owner == getpid())) {
         ucpg_boot_teardown_locked(1);
     }
+    ucpg_boot_exited = 1;
     pthread_mutex_unlock(&ucpg_boot_lock);
 }
 
@@ -271,7 +275,9 @@ ucpg_status_t ucpg_boot_domain_get(ucpg_domain_t **domain_p)
                    "release the domain before fork()", (int)getpid(), (int)ucpg_boot_owner);
         return UCPG_ERR_FORKED;
     }
-    if (ucpg_boot_domain == NULL) {
+    if ((ucpg_boot_domain == NULL) && ucpg_boot_exited) {
+        status = UCPG_ERR_SHUTDOWN;       /* called by a thread outliving exit() */
+    } else if (ucpg_boot_domain == NULL) {
         status = ucpg_boot_create_locked();
     }
     if (status == UCPG_OK) {

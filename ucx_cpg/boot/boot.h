@@ -7,7 +7,9 @@
  * named after it) find the peers, and
  * waits until every peer found has answered or timed out. Later calls only
  * take a reference. The last ucpg_boot_domain_put() tears it down; so does
- * process exit, so that peers see a clean departure.
+ * process exit, so that peers see a clean departure. After the exit handler
+ * ran, ucpg_boot_domain_get() answers UCPG_ERR_SHUTDOWN: a thread that
+ * outlives exit() must not start a domain nothing would tear down.
  *
  * fork(): a child never touches its parent's domain. Objects that point to
  * it answer UCPG_ERR_FORKED (ucpg_domain_check_owner), and so does

@@ -192,6 +192,7 @@ int ucpg_rsm_err_from_status(ucpg_status_t status)
     case UCPG_ERR_REGISTRY:
     case UCPG_ERR_TRANSPORT:
     case UCPG_ERR_FORKED:
+    case UCPG_ERR_SHUTDOWN:
     case UCPG_ERR_UNSUPPORTED:   return RSMERR_CTLR_NOT_PRESENT;
     default:                     return RSMERR_INSUFFICIENT_RESOURCES;
     }
