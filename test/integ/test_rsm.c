@@ -1709,16 +1709,43 @@ fail:
  * - one through UCP (test_rsm_rma.sh runs this with UCX_CPG_RSM_DIRECT=0)
  *   faulted inside ucp_put_nbx about once in twenty runs, under the exit
  *   handler's ucp_cleanup (the domain now drains such calls first).
+ * And two more (session 34):
+ * - the exporter's own thread writing into its exported range faulted in
+ *   every run: the teardown unmapped UCX's shared memory before it mapped
+ *   the private copy (it now replaces the mapping in place);
+ * - a thread creating and destroying exports faulted inside ucp_mem_map
+ *   (or aborted in UCX) under ucp_cleanup: registrations are now drained
+ *   like puts, and refused with RSMERR_CTLR_NOT_PRESENT once the domain
+ *   stops.
  */
 #define EXIT_RACE_ROUNDS 4
 
-typedef enum { EXIT_RACE_PUBLISH, EXIT_RACE_PUT, EXIT_RACE_GET } exit_race_op_t;
+typedef enum {
+    EXIT_RACE_PUBLISH, EXIT_RACE_PUT, EXIT_RACE_GET, EXIT_RACE_WRITE, EXIT_RACE_CREATE
+} exit_race_op_t;
 
 typedef struct {
-    exit_race_op_t             op;
-    rsm_memseg_export_handle_t seg;
-    rsm_memseg_import_handle_t im;
+    exit_race_op_t              op;
+    rsmapi_controller_handle_t  ctlr;
+    rsm_memseg_export_handle_t  seg;
+    rsm_memseg_import_handle_t  im;
+    volatile uint8_t           *mem;      /* the exported range */
+    void                       *spare;    /* another range, for CREATE */
 } exit_race_t;
+
+/* Creates and destroys an export of another range. Once the domain stops,
+ * create answers RSMERR_CTLR_NOT_PRESENT (documented), counted here as the
+ * handle's end. */
+static int exit_race_create_once(exit_race_t *race)
+{
+    rsm_memseg_export_handle_t seg;
+    int ret = rsm_memseg_export_create(race->ctlr, &seg, race->spare, SEG_SIZE, 0);
+
+    if (ret == RSM_SUCCESS) {
+        ret = rsm_memseg_export_destroy(seg);
+    }
+    return (ret == RSMERR_CTLR_NOT_PRESENT) ? RSMERR_BAD_SEG_HNDL : ret;
+}
 
 /* Once the exit handler has left the registry, and until the teardown hook
  * invalidates the handle, the registry refuses new ids: publish answers
@@ -1738,6 +1765,7 @@ static void *exit_race_thread(void *arg)
 {
     exit_race_t *race = arg;
     uint8_t buf[64] = {0};
+    size_t pos = 0;
     int ret;
 
     for (;;) {
@@ -1747,6 +1775,13 @@ static void *exit_race_thread(void *arg)
             break;
         case EXIT_RACE_PUT:
             ret = rsm_memseg_import_put(race->im, 0, buf, sizeof(buf));
+            break;
+        case EXIT_RACE_WRITE:             /* the exporter updates its own memory */
+            race->mem[(pos += 4096 + 1) % SEG_SIZE]++;   /* every page */
+            ret = RSM_SUCCESS;
+            break;
+        case EXIT_RACE_CREATE:
+            ret = exit_race_create_once(race);
             break;
         default:
             ret = rsm_memseg_import_get(race->im, 0, buf, sizeof(buf));
@@ -1772,11 +1807,14 @@ static int child_exit_while_another_thread_works(int rank, int nprocs, void *arg
 
     (void)rank;
     (void)nprocs;
-    race.op = *(exit_race_op_t*)arg;
-    if (mem == NULL) {
+    race.op    = *(exit_race_op_t*)arg;
+    race.mem   = mem;
+    race.spare = segment_memory();
+    if ((mem == NULL) || (race.spare == NULL)) {
         return 1;
     }
     EXPECT_RSM(rsm_get_controller("ucx0", &ctlr), RSM_SUCCESS);
+    race.ctlr = ctlr;
     EXPECT_RSM(rsm_memseg_export_create(ctlr, &race.seg, mem, SEG_SIZE, 0), RSM_SUCCESS);
     if (race.op != EXIT_RACE_PUBLISH) {   /* import our own segment: direct view */
         EXPECT_RSM(rsm_memseg_export_publish(race.seg, &segid, NULL, 0), RSM_SUCCESS);
@@ -1794,12 +1832,13 @@ static int child_exit_while_another_thread_works(int rank, int nprocs, void *arg
 
 static int test_exit_while_another_thread_works(void)
 {
-    static const exit_race_op_t ops[] = {EXIT_RACE_PUBLISH, EXIT_RACE_PUT, EXIT_RACE_GET};
-    static const char *const names[] = {"publish", "put", "get"};
+    static const exit_race_op_t ops[] = {EXIT_RACE_PUBLISH, EXIT_RACE_PUT, EXIT_RACE_GET,
+                                         EXIT_RACE_WRITE, EXIT_RACE_CREATE};
+    static const char *const names[] = {"publish", "put", "get", "write", "create"};
     ucpg_harness_t *h = ucpg_harness_create(60000);
     int o, round, rank = 0, status = -1;
 
-    for (o = 0; o < 3; ++o) {
+    for (o = 0; o < (int)(sizeof(ops) / sizeof(ops[0])); ++o) {
         for (round = 0; round < EXIT_RACE_ROUNDS; ++round, ++rank) {
             ucpg_harness_fork(h, 1, child_exit_while_another_thread_works, (void*)&ops[o]);
             INTEG_CHECK(ucpg_harness_wait_rank(h, rank, 10000, &status) == 0,

@@ -172,6 +172,13 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
                                  ucp_ep_h *ep_p, ucpg_ep_ref_t **ref_p);
 void          ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref);
 
+/* Brackets an application thread's UCP call that needs no endpoint (memory
+ * registration, rkey release) the way ucpg_domain_ep_get/put bracket one
+ * that does: a stopping domain waits for it before it releases UCX, and
+ * once it stops refuses new ones (UCPG_ERR_SHUTDOWN: skip the call). */
+ucpg_status_t ucpg_domain_ucx_enter(ucpg_domain_t *d);
+void          ucpg_domain_ucx_leave(ucpg_domain_t *d);
+
 /* Blocks the calling (application) thread until *done becomes non-zero,
  * while the progress thread drives UCP; for upper layers that issue UCP
  * requests themselves (RMA, flush). timeout_ms 0 = no limit, else

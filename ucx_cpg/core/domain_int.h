@@ -149,7 +149,8 @@ struct ucpg_domain {
     ucpg_am_entry_t       am[UCPG_AM_ID_MAX];
     int                   stopping;
     /* UCP calls of application threads in progress: endpoint references
-     * taken outside the progress thread and not yet put back. A stopping
+     * taken outside the progress thread and not yet put back, and calls
+     * bracketed by ucpg_domain_ucx_enter/leave (registrations). A stopping
      * domain drains them (refusing new ones) before its progress thread
      * stops, so a thread still inside a put when exit() runs finishes it
      * while UCX exists and is progressed. */

@@ -170,6 +170,24 @@ static void ucpg_peer_ep_retire(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
     d->closing  = ref;
 }
 
+/* Counts a UCP call of an application thread (d->lock held); 0 once the
+ * domain drains them. The progress thread's own calls end before it stops. */
+static int ucpg_domain_app_call_begin(ucpg_domain_t *d, int app)
+{
+    if (app && d->draining) {
+        return 0;
+    }
+    d->ep_calls += app;
+    return 1;
+}
+
+static void ucpg_domain_app_call_end(ucpg_domain_t *d, int app)
+{
+    if (app && (--d->ep_calls == 0) && d->draining) {
+        pthread_cond_broadcast(&d->changed);
+    }
+}
+
 ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid,
                                  ucp_ep_h *ep_p, ucpg_ep_ref_t **ref_p)
 {
@@ -187,9 +205,8 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
     pthread_mutex_lock(&d->lock);
     p = &d->peers[id];
     if ((p->state == UCPG_PEER_STATE_UP) && ((uuid == 0) || (uuid == p->uuid)) &&
-        (p->ep != NULL) && !(app && d->draining)) {
+        (p->ep != NULL) && ucpg_domain_app_call_begin(d, app)) {
         ++p->ep->refs;
-        d->ep_calls += app;
         *ep_p  = p->ep->ep;
         *ref_p = p->ep;
         status = UCPG_OK;
@@ -205,13 +222,31 @@ void ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
 
     pthread_mutex_lock(&d->lock);
     wake = (--ref->refs == 0) && ref->dead;
-    if (app && (--d->ep_calls == 0) && d->draining) {
-        pthread_cond_broadcast(&d->changed);
-    }
+    ucpg_domain_app_call_end(d, app);
     pthread_mutex_unlock(&d->lock);
     if (wake) {
         ucpg_progress_wake(d);
     }
+}
+
+ucpg_status_t ucpg_domain_ucx_enter(ucpg_domain_t *d)
+{
+    int ok;
+
+    if (ucpg_domain_check_owner(d) != UCPG_OK) {
+        return UCPG_ERR_FORKED;
+    }
+    pthread_mutex_lock(&d->lock);
+    ok = ucpg_domain_app_call_begin(d, !ucpg_progress_is_current(d));
+    pthread_mutex_unlock(&d->lock);
+    return ok ? UCPG_OK : UCPG_ERR_SHUTDOWN;
+}
+
+void ucpg_domain_ucx_leave(ucpg_domain_t *d)
+{
+    pthread_mutex_lock(&d->lock);
+    ucpg_domain_app_call_end(d, !ucpg_progress_is_current(d));
+    pthread_mutex_unlock(&d->lock);
 }
 
 /* --- the table ------------------------------------------------------------- */

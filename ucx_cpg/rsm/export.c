@@ -69,7 +69,7 @@ static mode_t ucpg_rsm_umask(void)
     return (mode_t)mask;
 }
 
-ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e)
+static ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e)
 {
     ucp_mem_map_params_t params;
     ucp_mem_attr_t attr;
@@ -105,8 +105,21 @@ ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e)
     return (status == UCS_OK) ? UCPG_OK : UCPG_ERR_NO_MEMORY;
 }
 
+/* Maps private memory over e's range with the contents of saved (NULL:
+ * zero pages). MAP_FIXED replaces what is there in one step, so a thread
+ * using the range never finds it unmapped. */
+static void ucpg_rsm_map_private(struct __rsm_memseg_export_handle *e, const void *saved)
+{
+    if (mmap(e->vaddr, e->size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
+        ucpg_error("cannot restore private memory at %p: %m", e->vaddr);
+    } else if (saved != NULL) {
+        memcpy(e->vaddr, saved, e->size);
+    }
+}
+
 /* Gives the caller its range back as private memory with the same contents. */
-void ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e)
+static void ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e)
 {
     void *saved = e->shared ? malloc(e->size) : NULL;
 
@@ -115,14 +128,86 @@ void ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e)
     }
     ucp_mem_unmap(ucpg_domain_ucp_context(e->domain), e->memh);
     if (e->shared) {
-        if (mmap(e->vaddr, e->size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) {
-            ucpg_error("cannot restore private memory at %p: %m", e->vaddr);
-        } else if (saved != NULL) {
-            memcpy(e->vaddr, saved, e->size);
-        }
+        ucpg_rsm_map_private(e, saved);
     }
     free(saved);
+}
+
+/*
+ * Gives e's range back without calling UCX: at exit, or when the domain
+ * stops, another thread may still write into the range (the exit handler
+ * does not stop it), and unmapping UCX's shared memory first, as above,
+ * left the range unmapped for a moment: such a writer faulted. The private
+ * copy replaces the shared mapping in place instead, and UCX's allocation
+ * is left to UCX's end (releasing it would unmap the copy). Writes made
+ * meanwhile may be lost: the process is exiting.
+ */
+static void ucpg_rsm_privatize(struct __rsm_memseg_export_handle *e)
+{
+    void *saved;
+
+    if (!e->shared || ((saved = malloc(e->size)) == NULL)) {
+        return;             /* registered in place, or the shared mapping stays */
+    }
+    memcpy(saved, e->vaddr, e->size);
+    ucpg_rsm_map_private(e, saved);
+    free(saved);
+}
+
+/* Releases e's rkey and registration (inside ucpg_domain_ucx_enter/leave). */
+static void ucpg_rsm_release_registration(struct __rsm_memseg_export_handle *e)
+{
+    if (e->rkey != NULL) {
+        ucp_rkey_buffer_release(e->rkey);
+        e->rkey = NULL;
+    }
+    if (e->memh != NULL) {
+        ucpg_rsm_unmap_memory(e);
+        e->memh = NULL;
+    }
+}
+
+/*
+ * Registers e's range with UCX (as shared memory in place when it can) and
+ * packs its rkey for importers; an RSM error code. An application thread's
+ * UCP calls are bracketed like a put's (ucpg_domain_ucx_enter): at exit
+ * another thread may be here while the exit handler releases UCX (a
+ * ucp_mem_map then faulted under it).
+ */
+int ucpg_rsm_register(struct __rsm_memseg_export_handle *e)
+{
+    int ret = RSM_SUCCESS;
+
+    if (ucpg_domain_ucx_enter(e->domain) != UCPG_OK) {
+        return RSMERR_CTLR_NOT_PRESENT;          /* the domain stops */
+    }
+    if ((ucpg_rsm_map_memory(e) != UCPG_OK) ||
+        (ucp_rkey_pack(ucpg_domain_ucp_context(e->domain), e->memh, &e->rkey,
+                       &e->rkey_len) != UCS_OK)) {
+        ret = RSMERR_INSUFFICIENT_MEM;
+    } else if (e->rkey_len > UCPG_RSM_RKEY_MAX) {
+        /* importers would reject the CONNECT_REP: fail now, not at connect */
+        ucpg_error("packed rkey of %zu bytes exceeds the protocol's %u", e->rkey_len,
+                   UCPG_RSM_RKEY_MAX);
+        ret = RSMERR_INSUFFICIENT_RESOURCES;
+    }
+    if (ret != RSM_SUCCESS) {
+        ucpg_rsm_release_registration(e);
+    }
+    ucpg_domain_ucx_leave(e->domain);
+    return ret;
+}
+
+/* Undoes ucpg_rsm_register; once the domain stops, only gives the range
+ * back (UCX goes with the domain). */
+void ucpg_rsm_unregister(struct __rsm_memseg_export_handle *e)
+{
+    if (ucpg_domain_ucx_enter(e->domain) != UCPG_OK) {
+        ucpg_rsm_privatize(e);
+        return;
+    }
+    ucpg_rsm_release_registration(e);
+    ucpg_domain_ucx_leave(e->domain);
 }
 
 int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
@@ -180,16 +265,7 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
         ret = RSMERR_INSUFFICIENT_RESOURCES;   /* as a failed open of /dev/rsm */
         goto err;
     }
-    if ((ucpg_rsm_map_memory(e) != UCPG_OK) ||
-        (ucp_rkey_pack(ucpg_domain_ucp_context(d), e->memh, &e->rkey, &e->rkey_len) != UCS_OK)) {
-        ret = RSMERR_INSUFFICIENT_MEM;
-        goto err;
-    }
-    if (e->rkey_len > UCPG_RSM_RKEY_MAX) {
-        /* importers would reject the CONNECT_REP: fail now, not at connect */
-        ucpg_error("packed rkey of %zu bytes exceeds the protocol's %u", e->rkey_len,
-                   UCPG_RSM_RKEY_MAX);
-        ret = RSMERR_INSUFFICIENT_RESOURCES;
+    if ((ret = ucpg_rsm_register(e)) != RSM_SUCCESS) {
         goto err;
     }
     ucpg_rsm_engine_lock();
@@ -200,12 +276,6 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
     return RSM_SUCCESS;
 
 err:
-    if (e->rkey != NULL) {
-        ucp_rkey_buffer_release(e->rkey);
-    }
-    if (e->memh != NULL) {
-        ucpg_rsm_unmap_memory(e);
-    }
     if (e->eventfd >= 0) {
         close(e->eventfd);
     }
@@ -298,8 +368,7 @@ int rsm_memseg_export_destroy(rsm_memseg_export_handle_t memseg)
     memseg->magic = 0;
     ucpg_rsm_engine_unlock();
     ucpg_rsm_abort_list_send(&aborts);
-    ucp_rkey_buffer_release(memseg->rkey);
-    ucpg_rsm_unmap_memory(memseg);
+    ucpg_rsm_unregister(memseg);
     close(memseg->eventfd);
     free(memseg->importers);
     free(memseg);
@@ -610,16 +679,15 @@ void ucpg_rsm_export_peer_down(ucpg_peer_id_t peer, uint64_t uuid)
 }
 
 /* The domain goes away under live exports (exit without destroying them):
- * give every exporter its memory back as private memory and release the
- * registrations. The handles become invalid. Engine lock held. */
+ * give every exporter its memory back as private memory, in place (see
+ * ucpg_rsm_privatize). The handles become invalid. Engine lock held. */
 void ucpg_rsm_export_teardown_all(void)
 {
     struct __rsm_memseg_export_handle *e;
 
     for (e = ucpg_rsm_exports; e != NULL; e = e->next) {
         if (e->memh != NULL) {
-            ucpg_rsm_unmap_memory(e);
-            e->memh = NULL;
+            ucpg_rsm_privatize(e);     /* UCX's end releases the registration */
         }
         e->magic = 0;
     }

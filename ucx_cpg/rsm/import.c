@@ -490,6 +490,27 @@ err:
     return ret;
 }
 
+/* Destroys im's rkeys, the current one and those a rebind replaced. A
+ * disconnect may race the exit handler: once the domain stops they are left
+ * to go with UCX. */
+static void ucpg_rsm_import_rkeys_destroy(struct __rsm_memseg_import_handle *im)
+{
+    int ucx = (ucpg_domain_ucx_enter(im->domain) == UCPG_OK);
+
+    if (ucx) {
+        ucp_rkey_destroy(im->rkey);
+    }
+    while (im->nold_rkeys > 0) {
+        --im->nold_rkeys;
+        if (ucx) {
+            ucp_rkey_destroy(im->old_rkeys[im->nold_rkeys]);
+        }
+    }
+    if (ucx) {
+        ucpg_domain_ucx_leave(im->domain);
+    }
+}
+
 int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
 {
     struct __rsm_memseg_import_handle **pp;
@@ -517,10 +538,7 @@ int rsm_memseg_import_disconnect(rsm_memseg_import_handle_t im_memseg)
         ucpg_rsm_send_disconnect(im_memseg);
     }
     ucpg_rsm_direct_close(im_memseg);
-    ucp_rkey_destroy(im_memseg->rkey);
-    while (im_memseg->nold_rkeys > 0) {
-        ucp_rkey_destroy(im_memseg->old_rkeys[--im_memseg->nold_rkeys]);
-    }
+    ucpg_rsm_import_rkeys_destroy(im_memseg);
     free(im_memseg->old_rkeys);
     close(im_memseg->eventfd);
     free(im_memseg);
@@ -796,10 +814,7 @@ void ucpg_rsm_import_teardown_all(void)
         ucpg_rsm_import_unlist(i);
         ucpg_rsm_import_abort(i);
         ucpg_rsm_map_revoke(i);
-        ucp_rkey_destroy(i->rkey);
-        while (i->nold_rkeys > 0) {
-            ucp_rkey_destroy(i->old_rkeys[--i->nold_rkeys]);
-        }
+        ucpg_rsm_import_rkeys_destroy(i);
     }
     ucpg_rsm_imports = NULL;
 }

@@ -74,18 +74,7 @@ static int ucpg_rsm_rebind_prepare(rsm_memseg_export_handle_t memseg, void *vadd
     fresh->domain = memseg->domain;
     fresh->vaddr  = vaddr;
     fresh->size   = size;
-    if (ucpg_rsm_map_memory(fresh) != UCPG_OK) {
-        return RSMERR_INSUFFICIENT_MEM;
-    }
-    if ((ucp_rkey_pack(ucpg_domain_ucp_context(fresh->domain), fresh->memh, &fresh->rkey,
-                       &fresh->rkey_len) != UCS_OK) || (fresh->rkey_len > UCPG_RSM_RKEY_MAX)) {
-        if (fresh->rkey != NULL) {
-            ucp_rkey_buffer_release(fresh->rkey);
-        }
-        ucpg_rsm_unmap_memory(fresh);
-        return RSMERR_INSUFFICIENT_MEM;
-    }
-    return RSM_SUCCESS;
+    return ucpg_rsm_register(fresh);
 }
 
 /* Switches memseg to fresh; *old_p gets what it had, r the importers to
@@ -213,8 +202,7 @@ static int ucpg_rsm_rebind_locked(rsm_memseg_export_handle_t memseg, void *vaddr
     ucpg_rsm_rebind_notify(&r, size, fresh.rkey, fresh.rkey_len);
     ucpg_rsm_rebind_wait(&r);
     free(r.importers);
-    ucp_rkey_buffer_release(old.rkey);
-    ucpg_rsm_unmap_memory(&old);
+    ucpg_rsm_unregister(&old);
     return RSM_SUCCESS;
 }
 

@@ -79,10 +79,12 @@ extern struct __rsm_memseg_export_handle *ucpg_rsm_exports;   /* engine lock */
 int ucpg_rsm_export_valid(rsm_memseg_export_handle_t h);      /* engine lock held */
 /* The published export of segid, or NULL (engine lock held). */
 struct __rsm_memseg_export_handle *ucpg_rsm_export_find(uint32_t segid);
-/* Makes e->vaddr's range shareable and registers it (memh, shared), and
- * gives it back as private memory with its contents. */
-ucpg_status_t ucpg_rsm_map_memory(struct __rsm_memseg_export_handle *e);
-void          ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e);
+/* Makes e->vaddr's range shareable in place when it can, registers it and
+ * packs its rkey: an RSM error code (RSMERR_CTLR_NOT_PRESENT once the domain
+ * stops). Unregistering gives the range back as private memory with its
+ * contents. */
+int           ucpg_rsm_register(struct __rsm_memseg_export_handle *e);
+void          ucpg_rsm_unregister(struct __rsm_memseg_export_handle *e);
 /* rebind.c, progress thread: an importer follows the rebind to msg->base. */
 void ucpg_rsm_rebind_recv_ack(ucpg_peer_id_t src, const struct ucpg_rsm_msg *msg);
 
