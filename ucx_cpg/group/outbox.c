@@ -193,9 +193,10 @@ static int ucpg_group_out_same_dst(const ucpg_group_out_t *a, const ucpg_group_o
 
 /*
  * Sends the first messages of list, small ones for the same peers, as one
- * BATCH (up to UCPG_GROUP_BATCH_MAX bytes), unlinking them. Packing costs a copy but saves an active message, a wake-up and a
- * completion per message at the receiver, which is what bounds the rate.
- * The batch is packed once and the same buffer goes to every destination.
+ * BATCH (up to UCPG_GROUP_BATCH_MAX bytes), unlinking them. Packing costs
+ * a copy but saves an active message, a wake-up and a completion per
+ * message at the receiver, which is what bounds the rate. The batch is
+ * packed once and the same buffer goes to every destination.
  */
 static void ucpg_group_out_batch(ucpg_domain_t *d, ucpg_group_out_t **list)
 {

@@ -118,39 +118,29 @@ static void ucpg_rsm_map_private(struct __rsm_memseg_export_handle *e, const voi
     }
 }
 
-/* Gives the caller its range back as private memory with the same contents. */
-static void ucpg_rsm_unmap_memory(struct __rsm_memseg_export_handle *e)
+/*
+ * Gives e's range back as private memory with its contents, releasing UCX's
+ * registration first when release_ucx is set. Without it (at exit, or once
+ * the domain stops) another thread may still write into the range, since
+ * the exit handler does not stop it: releasing UCX's shared memory first
+ * left the range unmapped for a moment and such a writer faulted. The
+ * private copy then replaces the shared mapping in place, and UCX's
+ * allocation is left to UCX's end (releasing it would unmap the copy);
+ * writes made meanwhile may be lost, the process is exiting.
+ */
+static void ucpg_rsm_give_back(struct __rsm_memseg_export_handle *e, int release_ucx)
 {
     void *saved = e->shared ? malloc(e->size) : NULL;
 
     if (saved != NULL) {
         memcpy(saved, e->vaddr, e->size);
     }
-    ucp_mem_unmap(ucpg_domain_ucp_context(e->domain), e->memh);
-    if (e->shared) {
+    if (release_ucx) {
+        ucp_mem_unmap(ucpg_domain_ucp_context(e->domain), e->memh);
+    }
+    if (e->shared && (release_ucx || (saved != NULL))) {   /* else the shared one stays */
         ucpg_rsm_map_private(e, saved);
     }
-    free(saved);
-}
-
-/*
- * Gives e's range back without calling UCX: at exit, or when the domain
- * stops, another thread may still write into the range (the exit handler
- * does not stop it), and unmapping UCX's shared memory first, as above,
- * left the range unmapped for a moment: such a writer faulted. The private
- * copy replaces the shared mapping in place instead, and UCX's allocation
- * is left to UCX's end (releasing it would unmap the copy). Writes made
- * meanwhile may be lost: the process is exiting.
- */
-static void ucpg_rsm_privatize(struct __rsm_memseg_export_handle *e)
-{
-    void *saved;
-
-    if (!e->shared || ((saved = malloc(e->size)) == NULL)) {
-        return;             /* registered in place, or the shared mapping stays */
-    }
-    memcpy(saved, e->vaddr, e->size);
-    ucpg_rsm_map_private(e, saved);
     free(saved);
 }
 
@@ -162,7 +152,7 @@ static void ucpg_rsm_release_registration(struct __rsm_memseg_export_handle *e)
         e->rkey = NULL;
     }
     if (e->memh != NULL) {
-        ucpg_rsm_unmap_memory(e);
+        ucpg_rsm_give_back(e, 1);
         e->memh = NULL;
     }
 }
@@ -203,7 +193,7 @@ int ucpg_rsm_register(struct __rsm_memseg_export_handle *e)
 void ucpg_rsm_unregister(struct __rsm_memseg_export_handle *e)
 {
     if (ucpg_domain_ucx_enter(e->domain) != UCPG_OK) {
-        ucpg_rsm_privatize(e);
+        ucpg_rsm_give_back(e, 0);
         return;
     }
     ucpg_rsm_release_registration(e);
@@ -680,14 +670,14 @@ void ucpg_rsm_export_peer_down(ucpg_peer_id_t peer, uint64_t uuid)
 
 /* The domain goes away under live exports (exit without destroying them):
  * give every exporter its memory back as private memory, in place (see
- * ucpg_rsm_privatize). The handles become invalid. Engine lock held. */
+ * ucpg_rsm_give_back). The handles become invalid. Engine lock held. */
 void ucpg_rsm_export_teardown_all(void)
 {
     struct __rsm_memseg_export_handle *e;
 
     for (e = ucpg_rsm_exports; e != NULL; e = e->next) {
         if (e->memh != NULL) {
-            ucpg_rsm_privatize(e);     /* UCX's end releases the registration */
+            ucpg_rsm_give_back(e, 0);  /* UCX's end releases the registration */
         }
         e->magic = 0;
     }
