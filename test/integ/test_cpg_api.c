@@ -1855,20 +1855,28 @@ fail:
  * rank 0 leave with PROCDOWN and rank 2 join, and rank 0, continued, must
  * find itself removed.
  */
-static int joiner_gets_in(void)
+/* Joins name, retrying CS_ERR_TRY_AGAIN, and dispatches until it has n
+ * members. */
+static int joiner_joins(const char *name, size_t n, cpg_handle_t *h)
 {
-    struct cpg_name g = name_of("silent-join");
+    struct cpg_name g = name_of(name);
     uint64_t until = ucpg_test_now_ms() + STEP_MS;
-    cpg_handle_t h;
     cs_error_t err;
 
-    EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
-    while (((err = cpg_join(h, &g)) == CS_ERR_TRY_AGAIN) && (ucpg_test_now_ms() < until)) {
+    EXPECT_CS(cpg_initialize(h, &callbacks), CS_OK);
+    while (((err = cpg_join(*h, &g)) == CS_ERR_TRY_AGAIN) && (ucpg_test_now_ms() < until)) {
     }
     EXPECT_CS(err, CS_OK);
-    DISPATCH_UNTIL(h, seen.members == 2);
-    EXPECT_TRUE(seen.members == 2);
-    return say_then_finish(h, "IN");
+    DISPATCH_UNTIL(*h, seen.members == n);
+    EXPECT_TRUE(seen.members == n);
+    return 0;
+}
+
+static int joiner_gets_in(void)
+{
+    cpg_handle_t h;
+
+    return (joiner_joins("silent-join", 2, &h) == 0) ? say_then_finish(h, "IN") : 1;
 }
 
 static int child_join_past_stopped(int rank, int nprocs, void *arg)
@@ -1915,6 +1923,69 @@ static int test_join_past_a_stopped_idle_sequencer(void)
     passed = 1;
 fail:
     return stopped_sequencer_end(h, seq, passed);
+}
+
+/*
+ * Ranks 0 and 1 form a group and are both stopped: nobody runs to remove
+ * them. Rank 2 must still get in, founding the group anew, and its own
+ * message must come back (REMOVED). Continued and told CHECK, each stopped
+ * member must find itself removed; rank 1 then joins again and must find
+ * rank 2's group (two members), not the old one.
+ */
+static int child_all_stopped(int rank, int nprocs, void *arg)
+{
+    cpg_handle_t h;
+
+    (void)nprocs; (void)arg;
+    if (rank == 2) {
+        return (joiner_joins("silent-all", 1, &h) == 0) ? group_goes_on(h) : 1;
+    }
+    if ((join_and_wait("silent-all", 2, &h) != 0) || (expelled_check(h) != 0)) {
+        return 1;
+    }
+    if (rank == 1) {
+        EXPECT_TRUE(join_and_wait("silent-all", 2, &h) == 0);
+        EXPECT_TRUE(seen.left_pid == (uint32_t)getpid());   /* no confchg removing rank 2 */
+        return say_then_finish(h, "REJOINED");
+    }
+    return 0;
+}
+
+static int test_join_past_a_group_all_stopped(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(90000);
+    pid_t stopped[2] = {0, 0};
+    int passed = 0, r;
+
+    INTEG_CHECK(silence_setup(h, 2, child_all_stopped, NULL) == 0, "setup");
+    for (r = 0; r < 2; ++r) {
+        stopped[r] = ucpg_harness_pid(h, r);
+        INTEG_CHECK(ucpg_harness_stop_pid(stopped[r], 2000) == 0, "SIGSTOP rank %d", r);
+    }
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_all_stopped, NULL) == 2, "fork the joiner");
+    INTEG_CHECK(ucpg_harness_expect(h, 2, "REMOVED", NULL, 0, STEP_MS) == 0,
+                "the joiner did not get into a group whose members are all stopped");
+    for (r = 0; r < 2; ++r) {
+        INTEG_CHECK(kill(stopped[r], SIGCONT) == 0, "SIGCONT rank %d", r);
+        stopped[r] = 0;
+        INTEG_CHECK(ucpg_harness_send(h, r, "CHECK") == 0, "CHECK");
+        INTEG_CHECK(ucpg_harness_expect(h, r, "EXPELLED", NULL, 0, STEP_MS) == 0,
+                    "rank %d, continued, did not learn it was removed", r);
+    }
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "READY", NULL, 0, STEP_MS) == 0,
+                "rank 1 did not join the new group with the joiner in it");
+    INTEG_CHECK(ucpg_harness_send(h, 1, "DONE") == 0 && ucpg_harness_send(h, 2, "DONE") == 0,
+                "DONE");
+    INTEG_CHECK(ucpg_harness_expect(h, 1, "REJOINED", NULL, 0, STEP_MS) == 0, "rejoined");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    for (r = 0; r < 2; ++r) {
+        if (stopped[r] != 0) {
+            kill(stopped[r], SIGCONT);
+        }
+    }
+    return integ_end(h, passed);
 }
 
 static int test_stopped_sequencer_removed(void) { return run_stopped_sequencer(3); }
@@ -2244,6 +2315,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_stopped_sequencer_holding_safe_removed),
     INTEG_TEST(test_stopped_sequencer_and_successor_removed),
     INTEG_TEST(test_join_past_a_stopped_idle_sequencer),
+    INTEG_TEST(test_join_past_a_group_all_stopped),
     INTEG_TEST(test_zcb_send_timing_out_is_not_sent_twice),
     INTEG_TEST(test_zcb_from_a_member_that_is_not_the_sequencer),
     INTEG_TEST(test_exit_while_other_threads_multicast),

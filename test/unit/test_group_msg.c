@@ -75,6 +75,24 @@ static void test_silent_and_expel_need_the_sequencer(void **state)
     assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
 }
 
+/* SUPERSEDED marks only an EXPEL (from the founder of a new incarnation). */
+static void test_superseded_marks_an_expel_only(void **state)
+{
+    ucpg_group_msg_t m, out;
+
+    (void)state;
+    m       = msg_of(UCPG_GROUP_MSG_EXPEL);
+    m.flags = UCPG_GROUP_FLAG_SUPERSEDED;
+    assert_int_equal(round_trip(&m, &out), UCPG_OK);
+    assert_int_equal(out.flags, UCPG_GROUP_FLAG_SUPERSEDED);
+    m.type = UCPG_GROUP_MSG_SILENT;
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+    m      = msg_of(UCPG_GROUP_MSG_EVT);
+    m.kind = UCPG_GROUP_KIND_DATA;
+    m.flags = UCPG_GROUP_FLAG_SUPERSEDED;
+    assert_int_equal(round_trip(&m, &out), UCPG_ERR_MESSAGE);
+}
+
 /* A probe id is never 0 (0 means "no probe out" at the candidate). */
 static void test_probe_and_alive_need_an_id(void **state)
 {
@@ -198,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_silence_message_survives_the_wire),
         cmocka_unit_test(test_silent_and_expel_need_the_sequencer),
+        cmocka_unit_test(test_superseded_marks_an_expel_only),
         cmocka_unit_test(test_probe_and_alive_need_an_id),
         cmocka_unit_test(test_no_kind_flag_or_reason_on_them),
         cmocka_unit_test(test_flat_marks_fresh_data_events_only),

@@ -2152,6 +2152,44 @@ static void test_dir_open_creates_then_finds_the_group(void **state)
     dir_fix_end(&f);
 }
 
+/* A joiner replaces an incarnation whose members are all stopped: only the
+ * incarnation it looked at (a changed entry is BUSY, an absent one
+ * NOT_FOUND), in place, with the joiner alone as member and sequencer. */
+static void test_dir_supersede_replaces_only_the_incarnation_seen(void **state)
+{
+    ucpg_registry_group_t old, g, again;
+    int created = 0;
+    dir_list_t l;
+    dir_fix_t f;
+
+    dir_fix_begin(&f, *state, 2);
+    assert_int_equal(ucpg_registry_group_supersede(f.reg, "g", 1, 42, &f.m[1], &g),
+                     UCPG_ERR_NOT_FOUND);
+    assert_int_equal(ucpg_registry_group_open(f.reg, "g", 1, &f.m[0], 1, &old, &created), UCPG_OK);
+    assert_int_equal(ucpg_registry_group_supersede(f.reg, "g", 1, old.gen + 1, &f.m[1], &g),
+                     UCPG_ERR_BUSY);
+    assert_int_equal(ucpg_registry_group_supersede(f.reg, "g", 1, 0, &f.m[1], &g),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(ucpg_registry_group_supersede(f.reg, "g", 1, old.gen, &f.m[1], &g), UCPG_OK);
+    assert_int_equal(g.index, old.index);
+    assert_int_not_equal(g.gen, old.gen);
+    assert_int_not_equal(g.gen, 0);
+    assert_int_equal(g.seq_uuid, f.e[1]->uuid);
+    assert_int_equal(g.view_id, 1);
+    l = dir_list(f.reg, "g");
+    assert_int_equal(l.groups, 1);
+    assert_int_equal(l.nmembers, 1);
+    assert_int_equal(l.members[0].uuid, f.e[1]->uuid);
+    /* A second joiner that looked at the old incarnation is too late. */
+    assert_int_equal(ucpg_registry_group_supersede(f.reg, "g", 1, old.gen, &f.m[0], &again),
+                     UCPG_ERR_BUSY);
+    /* The old sequencer's view (it runs again) does not take the entry back. */
+    assert_int_equal(ucpg_registry_group_publish(f.reg, "g", 1, old.gen, 2, &f.m[0], 1),
+                     UCPG_ERR_EXISTS);
+    assert_int_equal(dir_list(f.reg, "g").last.gen, g.gen);
+    dir_fix_end(&f);
+}
+
 /* A coordinator in its grace period finds groups but creates none. */
 static void test_dir_open_without_may_create_is_busy_only_for_absent_groups(void **state)
 {
@@ -2349,6 +2387,7 @@ int main(void)
         T(test_seg_claim_rejects_uuid_zero),
         T(test_seg_claim_when_table_full_returns_no_resource),
         T(test_dir_open_creates_then_finds_the_group),
+        T(test_dir_supersede_replaces_only_the_incarnation_seen),
         T(test_dir_open_without_may_create_is_busy_only_for_absent_groups),
         T(test_dir_open_by_the_only_live_member_recreates_the_group),
         T(test_dir_publish_creates_updates_and_removes_by_name),

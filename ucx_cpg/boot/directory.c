@@ -372,6 +372,22 @@ ucpg_status_t ucpg_boot_dir_open(ucpg_domain_t *d, const void *name, size_t name
     return status;
 }
 
+ucpg_status_t ucpg_boot_dir_supersede(ucpg_domain_t *d, const void *name, size_t name_len,
+                                      uint64_t old_gen, const ucpg_registry_gmember_t *creator,
+                                      ucpg_registry_group_t *group_p)
+{
+    ucpg_registry_t *reg = ucpg_boot_dir_registry(d);
+    uint32_t coord       = ucpg_boot_dir_refresh(d);
+
+    if ((reg == NULL) || (coord == 0)) {
+        return UCPG_ERR_SHUTDOWN;
+    }
+    if (coord != ucpg_domain_nodeid(d)) {
+        return UCPG_ERR_UNSUPPORTED;      /* no wire message for it (docs/protocol.md) */
+    }
+    return ucpg_registry_group_supersede(reg, name, name_len, old_gen, creator, group_p);
+}
+
 /* The first UP process of node, or -1. */
 static int ucpg_boot_dir_first_of(ucpg_domain_t *d, uint32_t node)
 {
@@ -400,7 +416,8 @@ static void ucpg_boot_dir_publish_local(ucpg_registry_t *reg, const void *name, 
 
     if (status == UCPG_ERR_EXISTS) {
         ucpg_warn("directory: two groups named '%.*s' (they formed apart, e.g. before their "
-                  "nodes met); the directory keeps the older", (int)name_len,
+                  "nodes met, or one replaced the other while all its members were "
+                  "stopped); the directory keeps the one it has", (int)name_len,
                   (const char*)name);
     } else if (status != UCPG_OK) {
         ucpg_warn("directory: cannot record a view: %s", ucpg_status_string(status));

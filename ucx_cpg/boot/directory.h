@@ -66,6 +66,12 @@ ucpg_status_t ucpg_boot_dir_open(ucpg_domain_t *d, const void *name, size_t name
                                  const ucpg_registry_gmember_t *creator,
                                  ucpg_registry_group_t *group_p, int *created_p);
 
+/* ucpg_registry_group_supersede, when this node is the coordinator;
+ * UCPG_ERR_UNSUPPORTED otherwise. Any thread but the progress thread. */
+ucpg_status_t ucpg_boot_dir_supersede(ucpg_domain_t *d, const void *name, size_t name_len,
+                                      uint64_t old_gen, const ucpg_registry_gmember_t *creator,
+                                      ucpg_registry_group_t *group_p);
+
 /* ucpg_registry_group_publish at the coordinator, without waiting. Any
  * thread, the progress thread included. */
 void ucpg_boot_dir_publish(ucpg_domain_t *d, const void *name, size_t name_len, uint64_t gen,

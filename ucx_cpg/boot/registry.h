@@ -152,6 +152,18 @@ ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, s
                                        ucpg_registry_group_t *group_p, int *created_p);
 
 /*
+ * Replaces incarnation old_gen of group name, whose members are all stopped
+ * (the caller checked), by a fresh one with creator as its only member and
+ * sequencer (view_id 1, a new gen), in the same entry. UCPG_ERR_BUSY if the
+ * entry holds another incarnation by now, UCPG_ERR_NOT_FOUND if it is gone
+ * (the caller looks the group up again).
+ */
+ucpg_status_t ucpg_registry_group_supersede(ucpg_registry_t *reg, const void *name,
+                                            size_t name_len, uint64_t old_gen,
+                                            const ucpg_registry_gmember_t *creator,
+                                            ucpg_registry_group_t *group_p);
+
+/*
  * Records a new view of group (name, gen): its members, the first of which
  * is its sequencer (the order of ucpg_group views). The
  * entry is found by name, so a sequencer can register its group with a

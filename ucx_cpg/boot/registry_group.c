@@ -260,20 +260,33 @@ static int ucpg_registry_group_only(const ucpg_registry_group_find_t *f,
            (f->members[0].uuid == m->uuid);
 }
 
+/* What open and supersede ask for. */
 typedef struct ucpg_registry_group_open_ctx {
     const void                    *name;
     size_t                         name_len;
     const ucpg_registry_gmember_t *creator;
     int                            may_create;
+    uint64_t                       old_gen;   /* supersede: the incarnation to replace */
     ucpg_registry_group_t         *group;
     int                           *created;
 } ucpg_registry_group_open_ctx_t;
+
+/* Writes a new incarnation with c's creator alone at entry i and returns it. */
+static ucpg_status_t ucpg_registry_group_create_export(ucpg_registry_t *reg, uint32_t i,
+                                                       const ucpg_registry_group_open_ctx_t *c)
+{
+    ucpg_registry_group_hdr_t hdr;
+    ucpg_status_t status = ucpg_registry_group_create(reg, i, c->name, c->name_len, c->creator,
+                                                      &hdr);
+
+    ucpg_registry_group_export(i, &hdr, 1, c->group);
+    return status;
+}
 
 static ucpg_status_t ucpg_registry_group_open_op(ucpg_registry_t *reg,
                                                  ucpg_registry_group_find_t *f, void *arg)
 {
     ucpg_registry_group_open_ctx_t *c = arg;
-    ucpg_registry_group_hdr_t hdr;
     ucpg_status_t status;
     uint32_t i = 0;
 
@@ -290,8 +303,7 @@ static ucpg_status_t ucpg_registry_group_open_op(ucpg_registry_t *reg,
     if (!ucpg_registry_group_place(f, &i)) {
         return UCPG_ERR_NO_RESOURCE;
     }
-    status = ucpg_registry_group_create(reg, i, c->name, c->name_len, c->creator, &hdr);
-    ucpg_registry_group_export(i, &hdr, 1, c->group);
+    status      = ucpg_registry_group_create_export(reg, i, c);
     *c->created = (status == UCPG_OK);
     return status;
 }
@@ -300,7 +312,7 @@ ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, s
                                        const ucpg_registry_gmember_t *creator, int may_create,
                                        ucpg_registry_group_t *group_p, int *created_p)
 {
-    ucpg_registry_group_open_ctx_t ctx = {name, name_len, creator, may_create, group_p,
+    ucpg_registry_group_open_ctx_t ctx = {name, name_len, creator, may_create, 0, group_p,
                                           created_p};
 
     if ((name_len > UCPG_REGISTRY_GROUP_NAME_MAX) || ((name == NULL) && (name_len > 0)) ||
@@ -309,6 +321,35 @@ ucpg_status_t ucpg_registry_group_open(ucpg_registry_t *reg, const void *name, s
     }
     *created_p = 0;
     return ucpg_registry_group_locked(reg, name, name_len, ucpg_registry_group_open_op, &ctx);
+}
+
+static ucpg_status_t ucpg_registry_group_supersede_op(ucpg_registry_t *reg,
+                                                      ucpg_registry_group_find_t *f, void *arg)
+{
+    const ucpg_registry_group_open_ctx_t *c = arg;
+
+    if (f->found < 0) {
+        return UCPG_ERR_NOT_FOUND;
+    }
+    if (f->hdrs[f->found].gen != c->old_gen) {
+        return UCPG_ERR_BUSY;             /* it changed since the caller looked */
+    }
+    return ucpg_registry_group_create_export(reg, (uint32_t)f->found, c);
+}
+
+ucpg_status_t ucpg_registry_group_supersede(ucpg_registry_t *reg, const void *name,
+                                            size_t name_len, uint64_t old_gen,
+                                            const ucpg_registry_gmember_t *creator,
+                                            ucpg_registry_group_t *group_p)
+{
+    ucpg_registry_group_open_ctx_t ctx = {name, name_len, creator, 0, old_gen, group_p, NULL};
+
+    if ((name_len > UCPG_REGISTRY_GROUP_NAME_MAX) || ((name == NULL) && (name_len > 0)) ||
+        (creator == NULL) || (group_p == NULL) || (old_gen == 0)) {
+        return UCPG_ERR_INVALID_PARAM;
+    }
+    return ucpg_registry_group_locked(reg, name, name_len, ucpg_registry_group_supersede_op,
+                                      &ctx);
 }
 
 typedef struct ucpg_registry_group_publish_ctx {

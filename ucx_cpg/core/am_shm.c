@@ -323,7 +323,7 @@ void ucpg_am_shm_send_owed(ucpg_domain_t *d, int idle)
         if (owe & UCPG_AM_SHM_OWE_DONE) {
             ucpg_am_shm_send_msg(d, ref->ep, &done);
         }
-        ucpg_domain_ep_put(d, ref);
+        ucpg_peer_ep_unpin(d, ref);
     }
 }
 

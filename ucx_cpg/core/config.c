@@ -247,7 +247,9 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
         .def = "10000",
         .valid = "0..3600000",
         .doc = "Milliseconds a member may keep its group's window full without "
-               "reading before it is removed (PROCDOWN); 0 = never"
+               "reading before it is removed (PROCDOWN); also how long a silent "
+               "sequencer, and a group whose members are all stopped processes of "
+               "a joiner's host, are waited for; 0 = never"
     },
     {
         .key = "group_join_timeout_ms", .env = "UCX_CPG_GROUP_JOIN_TIMEOUT_MS",

@@ -148,6 +148,11 @@ ucpg_status_t ucpg_domain_peers(ucpg_domain_t *d, ucpg_peer_info_t *peers, size_
                                 size_t *count_p, size_t *total_p);
 ucpg_status_t ucpg_domain_peer_info(ucpg_domain_t *d, ucpg_peer_id_t id,
                                     ucpg_peer_info_t *info_p);
+/* Whether peer id, incarnation uuid, is a process of this host that is
+ * stopped (SIGSTOP, a tracer): alive, and answering nothing until it runs
+ * again. 0 for a peer of another host, one that is gone, or another
+ * incarnation. Reads /proc: not for data paths. */
+int           ucpg_domain_peer_stopped(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid);
 /* Waits until at least n peers (not counting ourselves) are UP. */
 ucpg_status_t ucpg_domain_wait_peers(ucpg_domain_t *d, unsigned n, unsigned timeout_ms);
 

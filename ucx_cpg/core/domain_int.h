@@ -244,6 +244,9 @@ void          ucpg_peer_flush_all(ucpg_domain_t *d, unsigned timeout_ms);
 /* Refuses application threads new endpoint references and waits, at most
  * timeout_ms, for those they hold to come back. */
 void          ucpg_peer_drain_calls(ucpg_domain_t *d, unsigned timeout_ms);
+/* Releases a pin taken by hand (++ref->refs under d->lock), not by
+ * ucpg_domain_ep_get: it counted no application call. */
+void          ucpg_peer_ep_unpin(ucpg_domain_t *d, ucpg_ep_ref_t *ref);
 
 /* am.c */
 ucpg_status_t ucpg_am_init(ucpg_domain_t *d);

@@ -215,18 +215,34 @@ ucpg_status_t ucpg_domain_ep_get(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t u
     return status;
 }
 
-void ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
+/* Drops a pin; with app_call, also ends the call ucpg_domain_ep_get counted. */
+static void ucpg_peer_ep_release(ucpg_domain_t *d, ucpg_ep_ref_t *ref, int app_call)
 {
-    int app = !ucpg_progress_is_current(d);   /* the thread that took it */
     int wake;
 
     pthread_mutex_lock(&d->lock);
     wake = (--ref->refs == 0) && ref->dead;
-    ucpg_domain_app_call_end(d, app);
+    if (app_call) {
+        ucpg_domain_app_call_end(d, !ucpg_progress_is_current(d));  /* the thread that took it */
+    }
     pthread_mutex_unlock(&d->lock);
     if (wake) {
         ucpg_progress_wake(d);
     }
+}
+
+void ucpg_domain_ep_put(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
+{
+    ucpg_peer_ep_release(d, ref, 1);
+}
+
+/* A pin taken by hand (++refs, d->lock held) counted no call: releasing it
+ * with ucpg_domain_ep_put from an application thread (a HELLO sent by the
+ * thread that starts the domain) took the call count below zero, and every
+ * stop then waited its whole second for calls that did not exist. */
+void ucpg_peer_ep_unpin(ucpg_domain_t *d, ucpg_ep_ref_t *ref)
+{
+    ucpg_peer_ep_release(d, ref, 0);
 }
 
 ucpg_status_t ucpg_domain_ucx_enter(ucpg_domain_t *d)
@@ -539,7 +555,7 @@ ucpg_status_t ucpg_domain_connect(ucpg_domain_t *d, const ucpg_peer_desc_t *desc
     ucpg_progress_wake(d);                /* a new deadline to sleep until */
 
     status = ucpg_peer_send_ctl(d, ep, UCPG_WIRE_CTL_HELLO, 1);
-    ucpg_domain_ep_put(d, ref);
+    ucpg_peer_ep_unpin(d, ref);
     if ((status != UCPG_OK) && (status != UCPG_INPROGRESS)) {
         ucpg_warn("HELLO to peer %u (pid %d) failed: %s", desc->id, (int)desc->pid,
                   ucpg_status_string(status));
@@ -673,7 +689,7 @@ static void ucpg_peer_handle_hello(ucpg_domain_t *d, const ucpg_peer_ctl_item_t 
         ucpg_peer_ep_retire(d, ref);
         pthread_mutex_unlock(&d->lock);
     }
-    ucpg_domain_ep_put(d, ref);
+    ucpg_peer_ep_unpin(d, ref);
     ucpg_info("peer %u (node %u pid %d) joined", desc.id, desc.nodeid, (int)desc.pid);
 }
 
@@ -1112,6 +1128,19 @@ ucpg_status_t ucpg_domain_peer_info(ucpg_domain_t *d, ucpg_peer_id_t id,
     ucpg_peer_fill_info(d, id, info_p);
     pthread_mutex_unlock(&d->lock);
     return (info_p->state == UCPG_PEER_STATE_FREE) ? UCPG_ERR_NOT_FOUND : UCPG_OK;
+}
+
+int ucpg_domain_peer_stopped(ucpg_domain_t *d, ucpg_peer_id_t id, uint64_t uuid)
+{
+    ucpg_peer_t p;
+
+    if ((d->peers == NULL) || (id >= d->npeers)) {
+        return 0;
+    }
+    pthread_mutex_lock(&d->lock);
+    p = d->peers[id];                     /* /proc is read unlocked */
+    pthread_mutex_unlock(&d->lock);
+    return (p.state != UCPG_PEER_STATE_FREE) && (p.uuid == uuid) && ucpg_peer_is_stopped(&p);
 }
 
 /* Waits on the changed condition until pred(d) holds or timeout_ms passes. */

@@ -674,6 +674,20 @@ static void ucpg_group_nodes_announce(ucpg_domain_t *d)
     }
 }
 
+/* A peer came up: perhaps a member of an incarnation we replaced runs
+ * again (silence.c), to be told at once, not at the next timer tick (while
+ * it runs unaware, it may order views of the old incarnation). */
+static void ucpg_group_superseded_up(void)
+{
+    ucpg_group_t *g;
+
+    for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
+        if (g->nsuperseded > 0) {
+            ucpg_group_silence_tell_superseded(g);
+        }
+    }
+}
+
 static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
                                   ucpg_peer_event_t event, ucpg_peer_reason_t reason)
 {
@@ -683,6 +697,8 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
     ucpg_group_engine_lock();
     if (event == UCPG_PEER_EVENT_DOWN) {
         ucpg_group_peer_down(peer, reason);
+    } else {
+        ucpg_group_superseded_up();
     }
     ucpg_group_dir_follow();
     d = ucpg_group_engine.domain;
@@ -707,6 +723,7 @@ static void ucpg_group_timer(void *arg)
     (void)arg;
     ucpg_group_engine_lock();
     now = ucpg_time_ns();      /* under the lock: no stamp taken below can be later */
+    ucpg_group_superseded_up();  /* or gone */
     for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
         g->ack_timer = 0;
         if (g->recovering) {
@@ -775,6 +792,7 @@ void ucpg_group_free(ucpg_group_t *g)
     free(g->sync_received);
     free(g->win_len);
     free(g->members);
+    free(g->superseded);
     pthread_cond_destroy(&g->cond);
     free(g);
 }

@@ -144,11 +144,45 @@ static void ucpg_group_join_send_wait(ucpg_group_t *g, const ucpg_group_req_t *j
                (ucpg_group_engine_wait(&g->cond, (slice < deadline_ns) ? slice : deadline_ns) !=
                 ETIMEDOUT)) {
         }
-        if ((g->state == UCPG_GROUP_JOINING) &&
-            ucpg_group_silence_joining(g, g->seq_slot, g->seq_uuid)) {
-            g->join_retry = 1;                 /* the directory names another sequencer */
+        if (g->state == UCPG_GROUP_JOINING) {
+            int next = ucpg_group_silence_joining(g, g->seq_slot, g->seq_uuid);
+
+            g->join_supersede = (next == UCPG_GROUP_JOINING_SUPERSEDE);
+            g->join_retry     = (next != UCPG_GROUP_JOINING_WAIT);
         }
     }
+}
+
+/*
+ * Every member of the incarnation the directory lists has been stopped for
+ * the stall timeout (silence.c): replace it with a new one of our own, as
+ * if we created the group, and tell its members they were removed once
+ * they run again. Called locked; returns with the lock held. UCPG_INPROGRESS
+ * if the directory changed meanwhile (look it up again).
+ */
+static ucpg_status_t ucpg_group_supersede(ucpg_group_t *g)
+{
+    ucpg_registry_gmember_t self = {ucpg_group_engine.self, ucpg_group_engine.nodeid,
+                                    ucpg_group_engine.pid, 0, ucpg_group_engine.self_uuid};
+    ucpg_registry_group_t entry;
+    ucpg_status_t status;
+
+    g->join_supersede = 0;
+    ucpg_group_engine_unlock();
+    status = ucpg_boot_dir_supersede(ucpg_group_engine.domain, g->name, g->name_len,
+                                     g->superseded_gen, &self, &entry);
+    ucpg_group_engine_lock();
+    if (status != UCPG_OK) {
+        ucpg_info("group: could not found the group anew (%s): looking it up again",
+                  ucpg_status_string(status));
+        g->nsuperseded = 0;
+        return UCPG_INPROGRESS;
+    }
+    g->gindex = entry.index;
+    g->ggen   = entry.gen;
+    ucpg_group_found(g);
+    ucpg_group_silence_tell_superseded(g);
+    return UCPG_OK;
 }
 
 /* One attempt: ask the sequencer named by the directory. Called locked
@@ -186,7 +220,10 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
         (seq.uuid != entry.seq_uuid) || (seq.state != UCPG_PEER_STATE_UP)) {
         /* A new sequencer is taking over, or it is still connecting to us
          * (for good, if it is stopped: silence.c). */
-        ucpg_group_silence_joining(g, entry.seq_slot, entry.seq_uuid);
+        if (ucpg_group_silence_joining(g, entry.seq_slot, entry.seq_uuid) ==
+            UCPG_GROUP_JOINING_SUPERSEDE) {
+            return ucpg_group_supersede(g);
+        }
         ucpg_group_engine_unlock();
         usleep(1000);
         ucpg_group_engine_lock();
@@ -203,6 +240,9 @@ static ucpg_status_t ucpg_group_join_attempt(ucpg_group_t *g, uint64_t deadline_
     }
     if (g->state != UCPG_GROUP_JOINING) {
         return UCPG_ERR_NOT_FOUND;
+    }
+    if (g->join_supersede) {
+        return ucpg_group_supersede(g);
     }
     return g->join_retry ? UCPG_INPROGRESS : UCPG_ERR_TIMEOUT;
 }

@@ -156,6 +156,12 @@ typedef struct ucpg_group_evbuf {
     size_t               count;
 } ucpg_group_evbuf_t;
 
+/* A process incarnation: its peer id and uuid. */
+typedef struct ucpg_group_proc {
+    uint32_t slot;
+    uint64_t uuid;
+} ucpg_group_proc_t;
+
 #define UCPG_GROUP_EXPELLED_MAX 4u   /* silent sequencers remembered per group */
 
 struct ucpg_group {
@@ -265,11 +271,13 @@ struct ucpg_group {
     uint64_t               join_seq_uuid;  /* joining: the sequencer we wait on, */
     uint64_t               join_since;     /* ns, since then, */
     uint64_t               join_told;      /* ns, and when we last told the members */
+    ucpg_group_proc_t     *superseded;     /* as the founder of a new incarnation: the
+                                            * stopped members of the one it replaced, */
+    size_t                 nsuperseded;    /* still to be told (EXPEL) once they run, */
+    uint64_t               superseded_gen; /* and that incarnation */
+    int                    join_supersede; /* joining: replace the incarnation instead */
     unsigned               nexpelled;      /* ever; the last few are kept */
-    struct {
-        uint32_t slot;
-        uint64_t uuid;
-    }                      expelled[UCPG_GROUP_EXPELLED_MAX];
+    ucpg_group_proc_t      expelled[UCPG_GROUP_EXPELLED_MAX];
 };
 
 /* The engine (one per process). */
@@ -294,6 +302,9 @@ typedef struct ucpg_group_engine {
                                            * (ucpg_group_nodes_hook); progress thread */
     uint64_t               recv_ns;       /* coarse clock when the active message being
                                            * handled arrived (ucpg_group_am_recv) */
+    uint64_t               stopped_gen;   /* joining: an incarnation whose listed members
+                                           * were all seen stopped (silence.c), */
+    uint64_t               stopped_since; /* ns, continuously since then */
 } ucpg_group_engine_t;
 
 extern ucpg_group_engine_t ucpg_group_engine;
@@ -512,13 +523,25 @@ void ucpg_group_silence_check(ucpg_group_t *g, uint64_t now);
 /* SILENT, PROBE, ALIVE, EXPEL or UNANSWERED from peer src. */
 void ucpg_group_silence_recv(ucpg_group_t *g, uint32_t src, uint64_t uuid,
                              const ucpg_group_msg_t *msg);
+/* What a joiner does next (ucpg_group_silence_joining). */
+enum {
+    UCPG_GROUP_JOINING_WAIT      = 0,   /* go on waiting */
+    UCPG_GROUP_JOINING_MOVED     = 1,   /* look the group up again */
+    UCPG_GROUP_JOINING_SUPERSEDE = 2    /* replace the incarnation (g->superseded set) */
+};
+
 /* Joining, locked: the sequencer (seq_slot, seq_uuid) the directory named
  * has not answered our JOIN yet, or cannot even be reached. After
  * UCPG_GROUP_JOIN_TELL_MS of that, and then once a second, the group's other
- * members are told (UNANSWERED). Returns 1 if the directory names another
- * sequencer or incarnation by then (look the group up again). Unlocks while
- * it reads the directory. */
+ * members are told (UNANSWERED). MOVED if the directory names another
+ * sequencer or incarnation by then; SUPERSEDE once every member it lists is
+ * a stopped process of this host (or gone) and has been for
+ * group_stall_timeout_ms: nobody is left to remove them. Unlocks while it
+ * reads the directory. */
 int  ucpg_group_silence_joining(ucpg_group_t *g, uint32_t seq_slot, uint64_t seq_uuid);
+/* As the founder of an incarnation that replaced one whose members were all
+ * stopped: EXPELs each of them once it runs again (timer). */
+void ucpg_group_silence_tell_superseded(ucpg_group_t *g);
 /* Whether peer (slot, uuid) was expelled from g: its messages are dropped. */
 int  ucpg_group_silence_expelled(const ucpg_group_t *g, uint32_t slot, uint64_t uuid);
 

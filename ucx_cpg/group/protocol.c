@@ -66,11 +66,15 @@ static int ucpg_group_msg_valid(const ucpg_group_msg_t *m)
 {
     if ((m->type == 0) || (m->type > UCPG_GROUP_MSG_LAST) || (m->kind > UCPG_GROUP_KIND_LAST) ||
         ((m->flags & ~(UCPG_GROUP_FLAG_RETRANS | UCPG_GROUP_FLAG_OWN |
-                       UCPG_GROUP_FLAG_REPAIR | UCPG_GROUP_FLAG_FLAT)) != 0) ||
+                       UCPG_GROUP_FLAG_REPAIR | UCPG_GROUP_FLAG_FLAT |
+                       UCPG_GROUP_FLAG_SUPERSEDED)) != 0) ||
         (m->ggen == 0)) {
         return 0;
     }
     if ((m->flags & UCPG_GROUP_FLAG_REPAIR) && (m->type != UCPG_GROUP_MSG_ACK)) {
+        return 0;
+    }
+    if ((m->flags & UCPG_GROUP_FLAG_SUPERSEDED) && (m->type != UCPG_GROUP_MSG_EXPEL)) {
         return 0;
     }
     if ((m->flags & UCPG_GROUP_FLAG_RETRANS) && (m->type != UCPG_GROUP_MSG_EVT)) {

@@ -48,6 +48,9 @@ typedef enum ucpg_group_kind {
                                          * (the delivery tree failed me) */
 #define UCPG_GROUP_FLAG_FLAT    0x08u   /* EVT of DATA the sequencer sent to every
                                          * member itself: nobody passes it on */
+#define UCPG_GROUP_FLAG_SUPERSEDED 0x10u /* EXPEL from the founder of a new incarnation
+                                         * that replaced ours while all of us were
+                                         * stopped (silence.c) */
 #define UCPG_GROUP_FLAG_PASSED  0x80u   /* local, never on the wire (the decoder
                                          * refuses it): an EVT whose BATCH was
                                          * passed on whole down the tree */

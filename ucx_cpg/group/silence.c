@@ -415,11 +415,18 @@ static void ucpg_group_silence_recv_expel(ucpg_group_t *g, uint32_t src, uint64_
     ucpg_group_member_t *seq;
 
     if (ucpg_group_is_self(msg->origin.slot, msg->origin.uuid)) {
-        /* Only a member of ours may expel us, not any process of the domain. */
-        if ((from != NULL) && !from->dead &&
-            ((g->state == UCPG_GROUP_JOINED) || (g->state == UCPG_GROUP_LEAVING))) {
+        /* Only a member of ours may expel us, or the founder of the
+         * incarnation that replaced ours while all of us were stopped. */
+        if ((g->state != UCPG_GROUP_JOINED) && (g->state != UCPG_GROUP_LEAVING)) {
+            return;
+        }
+        if ((from != NULL) && !from->dead) {
             ucpg_warn("group: peer %u removed us from a group: it heard nothing from us "
                       "(stopped?) for too long", src);
+            ucpg_group_recovery_cut_off(g);
+        } else if ((from == NULL) && (msg->flags & UCPG_GROUP_FLAG_SUPERSEDED)) {
+            ucpg_warn("group: peer %u founded the group anew while all its members were "
+                      "stopped: we are no longer in it", src);
             ucpg_group_recovery_cut_off(g);
         }
         return;
@@ -529,20 +536,98 @@ static void ucpg_group_silence_tell_listed(ucpg_group_t *g, const ucpg_group_sil
     }
 }
 
+/*
+ * Whether every member the directory lists, ourselves aside, is a stopped
+ * process of this host or gone, at least one of them stopped: then nobody
+ * is left to remove them (silence.c's steps need a member that runs), and
+ * a joiner would wait until one runs again. Only this host's processes can
+ * be seen stopped; a member of another host keeps the old rule.
+ */
+static int ucpg_group_silence_all_stopped(const ucpg_group_silence_look_t *look)
+{
+    ucpg_domain_t *d = ucpg_group_engine.domain;
+    ucpg_peer_info_t info;
+    uint32_t i, stopped = 0;
+
+    for (i = 0; i < look->nmembers; ++i) {
+        const ucpg_registry_gmember_t *m = &look->members[i];
+        if (ucpg_group_is_self(m->slot, m->uuid)) {
+            continue;
+        }
+        if (ucpg_domain_peer_stopped(d, m->slot, m->uuid)) {
+            ++stopped;
+        } else if ((ucpg_domain_peer_info(d, m->slot, &info) == UCPG_OK) &&
+                   (info.uuid == m->uuid)) {
+            return 0;                             /* it runs, or we cannot tell */
+        }
+    }
+    return stopped > 0;
+}
+
+/* Keeps the members of the incarnation we are about to replace, to tell
+ * them once they run (ucpg_group_silence_tell_superseded). */
+static int ucpg_group_silence_keep_superseded(ucpg_group_t *g,
+                                              const ucpg_group_silence_look_t *look)
+{
+    uint32_t i;
+
+    free(g->superseded);
+    g->nsuperseded = 0;
+    g->superseded  = calloc(look->nmembers + 1u, sizeof(*g->superseded));
+    if (g->superseded == NULL) {
+        return 0;
+    }
+    for (i = 0; i < look->nmembers; ++i) {
+        if (!ucpg_group_is_self(look->members[i].slot, look->members[i].uuid)) {
+            g->superseded[g->nsuperseded].slot   = look->members[i].slot;
+            g->superseded[g->nsuperseded++].uuid = look->members[i].uuid;
+        }
+    }
+    g->superseded_gen = look->gen;
+    return 1;
+}
+
+/* A look found every member stopped: SUPERSEDE once that has lasted the
+ * stall timeout (kept in the engine, across join calls: a join gives up
+ * sooner with the defaults, and the application tries again). */
+static int ucpg_group_silence_stopped_for_long(ucpg_group_t *g,
+                                               const ucpg_group_silence_look_t *look,
+                                               uint64_t now)
+{
+    uint64_t stall_ns = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms * 1000000ull;
+
+    if (ucpg_group_engine.stopped_gen != look->gen) {
+        ucpg_group_engine.stopped_gen   = look->gen;
+        ucpg_group_engine.stopped_since = now;
+        return 0;
+    }
+    if ((stall_ns == 0) || (now - ucpg_group_engine.stopped_since < stall_ns) ||
+        !ucpg_group_silence_keep_superseded(g, look)) {
+        return 0;
+    }
+    ucpg_warn("group: every member of the group (sequencer: peer %u) has been stopped for "
+              "%llu ms: founding it anew; each of them will be told it was removed when it "
+              "runs again", look->seq_slot,
+              (unsigned long long)((now - ucpg_group_engine.stopped_since) / 1000000ull));
+    ucpg_group_engine.stopped_gen = 0;
+    return 1;
+}
+
 int ucpg_group_silence_joining(ucpg_group_t *g, uint32_t seq_slot, uint64_t seq_uuid)
 {
     ucpg_group_silence_look_t look = {g->ggen, seq_slot, seq_uuid, 1, NULL, 0};
     uint64_t now = ucpg_time_ns(), tell_ns = UCPG_GROUP_JOIN_TELL_MS * 1000000ull;
     ucpg_status_t status;
+    int next = UCPG_GROUP_JOINING_WAIT;
 
     if (g->join_seq_uuid != seq_uuid) {
         g->join_seq_uuid = seq_uuid;            /* a new wait */
         g->join_since    = now;
         g->join_told     = 0;
-        return 0;
+        return UCPG_GROUP_JOINING_WAIT;
     }
     if ((now - g->join_since < tell_ns) || ((g->join_told != 0) && (now - g->join_told < tell_ns))) {
-        return 0;
+        return UCPG_GROUP_JOINING_WAIT;
     }
     g->join_told = now;
     /* The name is fixed and g stays ours while we join: both may be read
@@ -551,12 +636,51 @@ int ucpg_group_silence_joining(ucpg_group_t *g, uint32_t seq_slot, uint64_t seq_
     status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, g->name, g->name_len,
                                    ucpg_group_silence_look_one, &look);
     ucpg_group_engine_lock();
-    if ((status == UCPG_OK) && !look.moved && (g->state == UCPG_GROUP_JOINING)) {
-        ucpg_info("group: the sequencer (peer %u) has not answered our join for %llu ms: "
-                  "telling the other members", seq_slot,
-                  (unsigned long long)((now - g->join_since) / 1000000ull));
-        ucpg_group_silence_tell_listed(g, &look);
+    if ((status == UCPG_OK) && look.moved) {
+        next = UCPG_GROUP_JOINING_MOVED;
+    } else if ((status == UCPG_OK) && (g->state == UCPG_GROUP_JOINING)) {
+        if (!ucpg_group_silence_all_stopped(&look)) {
+            ucpg_group_engine.stopped_gen = 0;
+        } else if (ucpg_group_silence_stopped_for_long(g, &look, now)) {
+            next = UCPG_GROUP_JOINING_SUPERSEDE;
+        }
+        if (next == UCPG_GROUP_JOINING_WAIT) {
+            ucpg_info("group: the sequencer (peer %u) has not answered our join for %llu ms: "
+                      "telling the other members", seq_slot,
+                      (unsigned long long)((now - g->join_since) / 1000000ull));
+            ucpg_group_silence_tell_listed(g, &look);
+        }
     }
     free(look.members);
-    return (status == UCPG_OK) && look.moved;
+    return next;
+}
+
+void ucpg_group_silence_tell_superseded(ucpg_group_t *g)
+{
+    ucpg_peer_info_t info;
+    ucpg_group_msg_t msg;
+    size_t i = 0;
+
+    while (i < g->nsuperseded) {
+        const ucpg_group_proc_t *p = &g->superseded[i];
+        int gone = (ucpg_domain_peer_info(ucpg_group_engine.domain, p->slot, &info) != UCPG_OK) ||
+                   (info.uuid != p->uuid);
+
+        if (!gone && (info.state != UCPG_PEER_STATE_UP)) {
+            ++i;                                  /* still stopped: its handshake waits */
+            continue;
+        }
+        if (!gone) {
+            ucpg_group_msg_init(g, UCPG_GROUP_MSG_EXPEL, &msg);
+            msg.ggen        = g->superseded_gen;  /* reaches it in the old incarnation */
+            msg.flags       = UCPG_GROUP_FLAG_SUPERSEDED;
+            msg.origin.slot = p->slot;
+            msg.origin.uuid = p->uuid;
+            ucpg_group_send(p->slot, p->uuid, &msg, NULL);
+        }
+        g->superseded[i] = g->superseded[--g->nsuperseded];
+    }
+    if (g->nsuperseded > 0) {
+        ucpg_group_timer_arm(250);
+    }
 }
