@@ -304,7 +304,8 @@ typedef struct ucpg_group_engine {
                                            * handled arrived (ucpg_group_am_recv) */
     uint64_t               stopped_gen;   /* joining: an incarnation whose listed members
                                            * were all seen stopped (silence.c), */
-    uint64_t               stopped_since; /* ns, continuously since then */
+    uint64_t               stopped_since; /* ns, continuously since then, */
+    uint64_t               stopped_seen;  /* ns, last seen so */
 } ucpg_group_engine_t;
 
 extern ucpg_group_engine_t ucpg_group_engine;

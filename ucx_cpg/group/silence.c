@@ -596,7 +596,14 @@ static int ucpg_group_silence_stopped_for_long(ucpg_group_t *g,
 {
     uint64_t stall_ns = (uint64_t)ucpg_group_engine.config->group_stall_timeout_ms * 1000000ull;
 
-    if (ucpg_group_engine.stopped_gen != look->gen) {
+    /* Seen stopped at every look, a second apart (a join that gave up and
+     * the application's next one leave two or three): a longer gap may hide
+     * a run between two stops. */
+    int seen_throughout = (now - ucpg_group_engine.stopped_seen <=
+                           3ull * UCPG_GROUP_JOIN_TELL_MS * 1000000ull);
+
+    ucpg_group_engine.stopped_seen = now;
+    if ((ucpg_group_engine.stopped_gen != look->gen) || !seen_throughout) {
         ucpg_group_engine.stopped_gen   = look->gen;
         ucpg_group_engine.stopped_since = now;
         return 0;
