@@ -145,10 +145,13 @@ static void ucpg_group_join_send_wait(ucpg_group_t *g, const ucpg_group_req_t *j
                 ETIMEDOUT)) {
         }
         if (g->state == UCPG_GROUP_JOINING) {
+            /* Never cleared here: a handler may set join_retry meanwhile. */
             int next = ucpg_group_silence_joining(g, g->seq_slot, g->seq_uuid);
 
-            g->join_supersede = (next == UCPG_GROUP_JOINING_SUPERSEDE);
-            g->join_retry     = (next != UCPG_GROUP_JOINING_WAIT);
+            if (next != UCPG_GROUP_JOINING_WAIT) {
+                g->join_retry     = 1;     /* the directory names another sequencer */
+                g->join_supersede = (next == UCPG_GROUP_JOINING_SUPERSEDE);
+            }
         }
     }
 }
