@@ -674,10 +674,11 @@ static void ucpg_group_nodes_announce(ucpg_domain_t *d)
     }
 }
 
-/* A peer came up: perhaps a member of an incarnation we replaced runs
- * again (silence.c), to be told at once, not at the next timer tick (while
- * it runs unaware, it may order views of the old incarnation). */
-static void ucpg_group_superseded_up(void)
+/* Tells the members of incarnations we replaced that run again, and forgets
+ * those gone (silence.c). Called on every peer UP, so that a member is told
+ * at once, not at the next timer tick (while it runs unaware, it may order
+ * views of the old incarnation), and on every tick. */
+static void ucpg_group_superseded_tell(void)
 {
     ucpg_group_t *g;
 
@@ -698,7 +699,7 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
     if (event == UCPG_PEER_EVENT_DOWN) {
         ucpg_group_peer_down(peer, reason);
     } else {
-        ucpg_group_superseded_up();
+        ucpg_group_superseded_tell();
     }
     ucpg_group_dir_follow();
     d = ucpg_group_engine.domain;
@@ -723,7 +724,7 @@ static void ucpg_group_timer(void *arg)
     (void)arg;
     ucpg_group_engine_lock();
     now = ucpg_time_ns();      /* under the lock: no stamp taken below can be later */
-    ucpg_group_superseded_up();  /* or gone */
+    ucpg_group_superseded_tell();
     for (g = ucpg_group_engine.groups; g != NULL; g = g->next) {
         g->ack_timer = 0;
         if (g->recovering) {
