@@ -259,14 +259,27 @@ else
     fail another_host_is_refused_before_any_connection "exit status $rc" "$TMP/remote.err"
 fi
 
-# a port nobody listens on: ask the kernel for one through a server that is
-# then stopped before it gets a client
-start_server noserver
-kill "$SPID" 2>/dev/null
-wait "$SPID" 2>/dev/null
-timeout -k 5 30 "$PT" localhost -p "$SPORT" -t rsm_get_lat -T 20 >"$TMP/noserver.out" \
+# A port nobody listens on, and nobody can take while the client tries it: a
+# socket bound to it but not listening (connect gets ECONNREFUSED) holds it.
+# A port freed by a stopped server is not enough: any UCX TCP listener of a
+# test running beside this one may bind it in between (seen once in CI).
+perl -MSocket -e 'socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+    bind($s, sockaddr_in(0, INADDR_LOOPBACK)) or die "bind: $!";
+    my ($port) = sockaddr_in(getsockname($s));
+    $| = 1; print "$port\n"; sleep 60' >"$TMP/noserver.port" 2>&1 &
+HOLDER=$!
+BG="$BG $HOLDER"
+i=0
+while [ $i -lt 50 ] && ! grep -q '^[0-9][0-9]*$' "$TMP/noserver.port"; do
+    sleep 0.1
+    i=$((i + 1))
+done
+NOPORT=$(cat "$TMP/noserver.port")
+timeout -k 5 30 "$PT" localhost -p "$NOPORT" -t rsm_get_lat -T 20 >"$TMP/noserver.out" \
     2>"$TMP/noserver.err"
 rc=$?
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
 if [ $rc -eq 3 ] && grep -q "cannot connect to the server" "$TMP/noserver.err"; then
     pass client_without_server_fails_with_setup_status
 else
