@@ -18,6 +18,9 @@
  *                 (end of file on stdin does the same)
  *   LEAVE         leave the group and stay (corosync 3.1.7 keeps delivering
  *                 messages of a left group to the handle: its defect 1)
+ * A process removed from its group (its own confchg lists it as left, PROCDOWN
+ * say, without a LEAVE of ours) is treated as after LEAVE: further lines are
+ * not sent, JOIN joins again. In -n mode a removal fails the run.
  *   JOIN NAME     switch to group NAME: leave the current group if still in
  *                 it, then finalize the handle and join NAME on a new one
  *                 (corosync 3.1.7 cannot join again on a handle that has left)
@@ -323,6 +326,13 @@ static void tc_confchg(cpg_handle_t handle, const struct cpg_name *group_name,
             printf("INFO this process has left group ");
             tc_print_name(group_name);
             printf("\n");
+            if (st->in_group) {
+                /* Removed, not a leave of ours: sending would only fail with
+                 * CS_ERR_NOT_EXIST, so lines wait for a JOIN instead. */
+                st->in_group = 0;
+                printf("INFO removed from the group (%s): lines are not sent until JOIN\n",
+                       tc_reason_name(left_list[i].reason));
+            }
             fflush(stdout);
         }
     }

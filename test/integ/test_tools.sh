@@ -3,7 +3,9 @@
 # ucx_cpg_testcpg:
 # usage errors exit 2 with a usage message, bad configuration exits 3 with a
 # message naming the variable and its valid range, -c prints the effective
-# configuration with each value's origin, and a config file is honoured.
+# configuration with each value's origin, and a config file is honoured;
+# an interactive ucx_cpg_testcpg removed from its group stops sending and
+# can join again.
 set -u
 B=${UCPG_TEST_BUILDDIR:-.}
 INFO="$B/ucx_cpg_info"
@@ -60,6 +62,69 @@ check info_logs_to_file 0 $? "joined domain" "$TMP/log"
 
 "$INFO" -w 5 -t 1 -l 0 >"$TMP/out" 2>"$TMP/err"
 check info_wait_times_out_with_status_1 1 $? "timed out" "$TMP/err"
+
+# ucx_cpg_testcpg, interactive, removed from its group: a group whose two
+# members are both stopped is founded anew by a joiner (stall timeout 1 s);
+# continued, each old member is told it was removed, prints so, sends no
+# more lines, and JOIN takes it into the new group, whose founder gets its
+# line. Every wait is bounded; the processes are killed at the end.
+wait_for() {  # wait_for FILE PATTERN SECONDS: 0 once FILE has PATTERN
+    n=0
+    while [ $n -lt $(($3 * 10)) ]; do
+        grep -q -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        n=$((n + 1))
+    done
+    return 1
+}
+removed_member_rejoins() {
+    mkfifo "$TMP/fa" "$TMP/fb" "$TMP/fc" || return 1
+    "$B/ucx_cpg_testcpg" rm <"$TMP/fa" >"$TMP/a.out" 2>"$TMP/a.err" &
+    PA=$!
+    "$B/ucx_cpg_testcpg" rm <"$TMP/fb" >"$TMP/b.out" 2>"$TMP/b.err" &
+    PB=$!
+    exec 3>"$TMP/fa" 4>"$TMP/fb"
+    wait_for "$TMP/a.out" "CONFCHG group=rm members=\[[0-9]*/[0-9]* [0-9]*/[0-9]*\]" 20 ||
+        { echo "the two members did not meet"; return 1; }
+    kill -STOP "$PA" "$PB"
+    "$B/ucx_cpg_testcpg" rm <"$TMP/fc" >"$TMP/c.out" 2>"$TMP/c.err" &
+    PC=$!
+    exec 5>"$TMP/fc"
+    wait_for "$TMP/c.out" "CONFCHG group=rm members=\[[0-9]*/$PC\]" 30 ||
+        { echo "the joiner did not found the group anew"; return 1; }
+    kill -CONT "$PA" "$PB"
+    wait_for "$TMP/a.out" "INFO removed from the group (PROCDOWN)" 20 ||
+        { echo "member A was not told it was removed"; return 1; }
+    wait_for "$TMP/b.out" "INFO removed from the group (PROCDOWN)" 20 ||
+        { echo "member B was not told it was removed"; return 1; }
+    echo lost >&3
+    wait_for "$TMP/a.out" "INFO not in a group: line not sent" 10 ||
+        { echo "a removed member sent a line"; return 1; }
+    echo "JOIN rm" >&3
+    wait_for "$TMP/c.out" "joined=\[[0-9]*/$PA:JOIN\]" 30 ||
+        { echo "the removed member did not join the new group"; return 1; }
+    echo back >&3
+    wait_for "$TMP/c.out" "pid=$PA len=5 text=\"back\"" 20 ||
+        { echo "the founder did not get the rejoined member's line"; return 1; }
+    echo EXIT >&3; echo EXIT >&4; echo EXIT >&5
+    exec 3>&- 4>&- 5>&-
+    for p in $PA $PB $PC; do
+        wait "$p" || { echo "pid $p exited with status $?"; return 1; }
+    done
+    ! grep -q "lost" "$TMP/c.out" || { echo "the removed member's line was delivered"; return 1; }
+}
+export UCX_CPG_GROUP_STALL_TIMEOUT_MS=1000
+if removed_member_rejoins >"$TMP/rm.log" 2>&1; then
+    echo "PASS testcpg_removed_member_stops_sending_and_rejoins"
+else
+    echo "FAIL testcpg_removed_member_stops_sending_and_rejoins: $(tail -1 "$TMP/rm.log")"
+    for f in a b c; do echo "--- $f"; cat "$TMP/$f.out" "$TMP/$f.err" 2>/dev/null; done
+    fails=$((fails + 1))
+fi
+for p in ${PA:-} ${PB:-} ${PC:-}; do
+    kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null
+done
+unset UCX_CPG_GROUP_STALL_TIMEOUT_MS
 
 echo "$fails failure(s)"
 [ "$fails" -eq 0 ]
