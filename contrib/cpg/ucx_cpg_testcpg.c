@@ -18,13 +18,13 @@
  *                 (end of file on stdin does the same)
  *   LEAVE         leave the group and stay (corosync 3.1.7 keeps delivering
  *                 messages of a left group to the handle: its defect 1)
- * A process removed from its group (its own confchg lists it as left, PROCDOWN
- * say, without a LEAVE of ours) is treated as after LEAVE: further lines are
- * not sent, JOIN joins again. In -n mode a removal fails the run.
  *   JOIN NAME     switch to group NAME: leave the current group if still in
  *                 it, then finalize the handle and join NAME on a new one
  *                 (corosync 3.1.7 cannot join again on a handle that has left)
  *   MEMBERS       print cpg_membership_get of the current group
+ * A process removed from its group (its own confchg lists it as left, PROCDOWN
+ * say, without a LEAVE of ours) is treated as after LEAVE: further lines are
+ * not sent, JOIN joins again. In -n mode a removal fails the run.
  *
  * GROUP defaults to "GROUP" with length 5: by default a name's length does NOT
  * count a terminating NUL. corosync's testcpg counts it ("GROUP" has length 6

@@ -108,9 +108,13 @@ removed_member_rejoins() {
         { echo "the founder did not get the rejoined member's line"; return 1; }
     echo EXIT >&3; echo EXIT >&4; echo EXIT >&5
     exec 3>&- 4>&- 5>&-
+    # a member that does not exit on EXIT is killed after 20 s (and fails)
+    (sleep 20; kill "$PA" "$PB" "$PC") </dev/null >/dev/null 2>&1 &
+    WD=$!
     for p in $PA $PB $PC; do
-        wait "$p" || { echo "pid $p exited with status $?"; return 1; }
+        wait "$p" || { echo "pid $p exited with status $?"; kill "$WD"; return 1; }
     done
+    kill "$WD" 2>/dev/null
     ! grep -q "lost" "$TMP/c.out" || { echo "the removed member's line was delivered"; return 1; }
 }
 export UCX_CPG_GROUP_STALL_TIMEOUT_MS=1000
