@@ -11,12 +11,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ipc.h>
-#include <sys/shm.h>
 
 #include "buddy.h"
 #include "log.h"
 #include "proc.h"
+#include "shm_segment.h"
 
 #define UCPG_SHM_POOL_MIN_ORDER 16u     /* 64 KiB: a 32 KiB body and its header */
 
@@ -33,26 +32,6 @@ struct ucpg_shm_pool {
     uint8_t        *header_at; /* [smallest block]: a buffer header was written there */
 };
 
-static void ucpg_shm_put_le64(uint8_t *p, uint64_t v)
-{
-    unsigned i;
-
-    for (i = 0; i < 8; ++i) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static uint64_t ucpg_shm_get_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    unsigned i;
-
-    for (i = 0; i < 8; ++i) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
-}
-
 /* The largest k with 2^k <= size, or 0 if size < 2^min. */
 static unsigned ucpg_shm_pool_order(size_t size)
 {
@@ -68,23 +47,21 @@ static unsigned ucpg_shm_pool_order(size_t size)
     return k;
 }
 
-/* Creates and attaches the segment, marked for removal at once. */
+/* Creates and attaches the segment (freed with the last process detached). */
 static ucpg_status_t ucpg_shm_pool_segment(ucpg_shm_pool_t *pool)
 {
-    pool->shmid = shmget(IPC_PRIVATE, pool->size, IPC_CREAT | 0600);
-    if (pool->shmid < 0) {
-        ucpg_info("no shared-memory pool (shmget of %zu bytes: %m): large messages "
-                  "go through UCX", pool->size);
-        return UCPG_ERR_IO;
+    ucpg_shm_offer_t offer;
+    void *base;
+    ucpg_status_t status;
+
+    status = ucpg_shm_segment_create(pool->size, "shared-memory pool: large messages go "
+                                     "through UCX", &offer, &base);
+    if (status != UCPG_OK) {
+        return status;
     }
-    pool->base = shmat(pool->shmid, NULL, 0);
-    shmctl(pool->shmid, IPC_RMID, NULL);
-    if (pool->base == (void*)-1) {
-        ucpg_info("no shared-memory pool (shmat: %m): large messages go through UCX");
-        pool->base = NULL;
-        return UCPG_ERR_IO;
-    }
-    ucpg_shm_put_le64(pool->base, pool->cookie);
+    pool->base   = base;
+    pool->shmid  = offer.shmid;
+    pool->cookie = offer.cookie;
     return UCPG_OK;
 }
 
@@ -104,7 +81,6 @@ ucpg_status_t ucpg_shm_pool_create(size_t size, ucpg_shm_pool_t **pool_p)
     pthread_mutex_init(&pool->lock, NULL);
     pool->refs      = 1;
     pool->size      = UCPG_SHM_POOL_HDR + ((size_t)1 << order);
-    pool->cookie    = ucpg_proc_random64();
     pool->gen_salt  = ucpg_proc_random64();
     status = ucpg_buddy_init(&pool->buddy, UCPG_SHM_POOL_MIN_ORDER, order);
     if (status == UCPG_OK) {
@@ -133,7 +109,7 @@ static void ucpg_shm_pool_unref(ucpg_shm_pool_t *pool)
     last = (--pool->refs == 0);
     pthread_mutex_unlock(&pool->lock);
     if (last) {
-        shmdt(pool->base);
+        ucpg_shm_segment_detach(pool->base);
         free(pool->header_at);
         ucpg_buddy_cleanup(&pool->buddy);
         pthread_mutex_destroy(&pool->lock);
@@ -261,26 +237,10 @@ size_t ucpg_shm_pool_size(const ucpg_shm_pool_t *pool)
 
 ucpg_status_t ucpg_shm_view_attach(const ucpg_shm_offer_t *offer, ucpg_shm_view_t *view)
 {
-    struct shmid_ds ds;
     void *base;
 
-    if ((offer->size <= UCPG_SHM_POOL_HDR) || (offer->size > SIZE_MAX) || (offer->shmid < 0)) {
-        return UCPG_ERR_NOT_FOUND;
-    }
-    if (shmctl(offer->shmid, IPC_STAT, &ds) != 0) {
-        ucpg_debug("shared-memory pool %d: %m", (int)offer->shmid);
-        return UCPG_ERR_NOT_FOUND;
-    }
-    if (ds.shm_segsz != offer->size) {
-        return UCPG_ERR_NOT_FOUND;
-    }
-    base = shmat(offer->shmid, NULL, SHM_RDONLY);
-    if (base == (void*)-1) {
-        ucpg_debug("shared-memory pool %d: shmat: %m", (int)offer->shmid);
-        return UCPG_ERR_NOT_FOUND;
-    }
-    if (ucpg_shm_get_le64(base) != offer->cookie) {
-        shmdt(base);
+    if ((offer->size <= UCPG_SHM_POOL_HDR) ||
+        (ucpg_shm_segment_attach(offer, 0, &base) != UCPG_OK)) {
         return UCPG_ERR_NOT_FOUND;
     }
     view->base  = base;
@@ -291,10 +251,8 @@ ucpg_status_t ucpg_shm_view_attach(const ucpg_shm_offer_t *offer, ucpg_shm_view_
 
 void ucpg_shm_view_detach(ucpg_shm_view_t *view)
 {
-    if (view->base != NULL) {
-        shmdt(view->base);
-        view->base = NULL;
-    }
+    ucpg_shm_segment_detach((void*)view->base);
+    view->base = NULL;
 }
 
 /* The generation of the buffer at offset (its owner writes it). */

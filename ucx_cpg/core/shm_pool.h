@@ -8,9 +8,8 @@
  * map instead costs one copy per reader: the reader copies it out, told
  * where by a small message (am_shm.c).
  *
- * The pool: one segment per process, created with IPC_PRIVATE and marked
- * for removal at once, so the kernel frees it when the last process detaches
- * (a crash leaves nothing behind; Linux lets peers attach such a segment).
+ * The pool: one segment per process (shm_segment.h: freed with the last
+ * process detached, attached by peers given its id, size and cookie).
  * Buffers are ucpg_buf_t (buf.h) carved by a buddy allocator; the first
  * page holds a random cookie that proves to a reader that the segment id it
  * was given names this pool (ids of another IPC namespace or host differ).
@@ -29,19 +28,13 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "shm_segment.h"
 #include "status.h"
 
 #define UCPG_SHM_POOL_MIN_BODY  (32u * 1024u)   /* smaller bodies go through UCX */
 #define UCPG_SHM_POOL_HDR       4096u           /* the cookie page */
 
 typedef struct ucpg_shm_pool ucpg_shm_pool_t;
-
-/* What a peer needs to attach a pool (sent in an OFFER). */
-typedef struct ucpg_shm_offer {
-    int32_t  shmid;
-    uint64_t size;     /* bytes of the segment */
-    uint64_t cookie;
-} ucpg_shm_offer_t;
 
 /* A peer's pool, attached here read-only. */
 typedef struct ucpg_shm_view {
