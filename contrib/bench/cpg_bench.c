@@ -98,6 +98,7 @@
 #include <corosync/cpg.h>
 
 #include "../cpg/cs_error_name.h"
+#include "bench_args.h"
 
 enum {
     BENCH_EXIT_OK      = 0,
@@ -1245,24 +1246,6 @@ static void bench_usage(FILE *stream)
             "  -h          this help\n"
             "MB = 10^6 bytes. Exit status: 0 ok, 1 CPG error, 2 data error, 3 timeout, 4 usage.\n",
             BENCH_MIN_SIZE);
-}
-
-static int bench_parse_ulong(const char *text, unsigned long min, unsigned long max,
-                             unsigned long *value_p)
-{
-    char *end;
-    unsigned long v;
-
-    if ((text[0] < '0') || (text[0] > '9')) {
-        return -1;
-    }
-    errno = 0;
-    v     = strtoul(text, &end, 10);
-    if ((errno != 0) || (*end != '\0') || (v < min) || (v > max)) {
-        return -1;
-    }
-    *value_p = v;
-    return 0;
 }
 
 /* -p -s -t -n -w -T: a number in the option's range. */
