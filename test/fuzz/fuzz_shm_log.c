@@ -130,23 +130,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return (int)(sum & 0);
 }
 
-/* Appends one header and a payload of len bytes (room permitting). */
+/* Appends one header and as much of a payload of len bytes as fits: a
+ * length that runs past the ring is the case the reader must refuse. */
 static size_t fuzz_put_entry(uint8_t *buf, size_t at, size_t cap, uint32_t len, uint16_t kind,
                              uint64_t (*rng)(void))
 {
     uint64_t need = FUZZ_LOG_HDR + (((uint64_t)len + 15) & ~(uint64_t)15), i;
 
-    if (at + ((kind == 2) ? FUZZ_LOG_HDR : need) > cap) {
+    if (at + FUZZ_LOG_HDR > cap) {
         return at;
     }
     memset(buf + at, 0, 8);
     memcpy(buf + at + 8, &len, 4);
     memcpy(buf + at + 12, &kind, 2);
     memset(buf + at + 14, 0, 2);
-    for (i = at + FUZZ_LOG_HDR; (kind != 2) && (i < at + need); ++i) {
+    if (kind == 2) {
+        return at + FUZZ_LOG_HDR;
+    }
+    for (i = at + FUZZ_LOG_HDR; (i < at + need) && (i < cap); ++i) {
         buf[i] = (uint8_t)rng();
     }
-    return (kind == 2) ? at + FUZZ_LOG_HDR : at + need;
+    return (size_t)i;
 }
 
 size_t fuzz_target_generate(uint8_t *buf, size_t cap, int edit, uint64_t (*rng)(void))

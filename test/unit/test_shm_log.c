@@ -220,6 +220,7 @@ static void test_full_log_waits_for_the_slowest_reader(void **state)
         if (ucpg_shm_log_append(&w, body, sizeof(body), NULL, &wake) != UCPG_OK) {
             break;
         }
+        assert_true(n < SMALL_CAP / 128);               /* a full ring must say so */
         ++n;
         written += UCPG_SHM_LOG_ENTRY_HDR + 112;
         while (ucpg_shm_log_next(&fast, &e) == UCPG_OK) {
@@ -352,12 +353,14 @@ static void test_sleepers_are_handed_to_the_commit(void **state)
 /* Lengths a writer (or anyone attached) got wrong: reported, not followed. */
 static void test_corrupt_entries_are_reported(void **state)
 {
-    uint32_t bad_len[] = {SMALL_CAP, UINT32_MAX, SMALL_CAP - 8};
+    /* Too long for the ring; wrapping to small; fits the ring but not
+     * after its offset (96); a PAD that does not reach the end. */
+    uint32_t bad_len[] = {SMALL_CAP, UINT32_MAX, SMALL_CAP - 32, 32};
     ucpg_shm_log_t *log = log_create(SMALL_CAP);
     ucpg_shm_log_writer_t w;
     ucpg_shm_log_reader_t r;
     ucpg_shm_log_entry_t e;
-    uint16_t kind = 9;
+    uint16_t kind = 9, pad = 2;
     unsigned i;
 
     (void)state;
@@ -368,6 +371,9 @@ static void test_corrupt_entries_are_reported(void **state)
         ucpg_shm_log_commit(&w, &e);
         if (i < sizeof(bad_len) / sizeof(bad_len[0])) {
             memcpy((uint8_t*)e.data - 8, &bad_len[i], 4);     /* the header's length */
+            if (i == 3) {
+                memcpy((uint8_t*)e.data - 4, &pad, 2);
+            }
         } else {
             memcpy((uint8_t*)e.data - 4, &kind, 2);           /* the header's kind */
         }
