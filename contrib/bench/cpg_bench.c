@@ -98,7 +98,7 @@
 #include <corosync/cpg.h>
 
 #include "../cpg/cs_error_name.h"
-#include "bench_args.h"
+#include "../contrib_args.h"
 
 enum {
     BENCH_EXIT_OK      = 0,
@@ -1264,7 +1264,7 @@ static int bench_parse_number(bench_opts_t *o, int opt, const char *arg)
 
     for (i = 0; (i < n) && (range[i].opt != opt); i++) {
     }
-    if ((i == n) || (bench_parse_ulong(arg, range[i].min, range[i].max, &v) != 0)) {
+    if ((i == n) || (contrib_parse_ulong(arg, range[i].min, range[i].max, &v) != 0)) {
         return -1;
     }
     switch (opt) {

@@ -94,7 +94,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_args.h"
+#include "../contrib_args.h"
 #include "core/shm_log.h"
 #include "core/status.h"
 
@@ -677,7 +677,7 @@ static int shb_parse_opt(shb_opts_t *o, int opt, const char *arg)
     }
     for (i = 0; (i < n) && (range[i].opt != opt); i++) {
     }
-    if ((i == n) || (bench_parse_ulong(arg, range[i].min, range[i].max, &v) != 0)) {
+    if ((i == n) || (contrib_parse_ulong(arg, range[i].min, range[i].max, &v) != 0)) {
         return -1;
     }
     switch (opt) {

@@ -72,6 +72,7 @@
 #include <corosync/corotypes.h>
 #include <corosync/cpg.h>
 
+#include "../contrib_args.h"
 #include "cs_error_name.h"
 
 enum { TC_EXIT_OK = 0, TC_EXIT_FAIL = 1, TC_EXIT_USAGE = 2 };
@@ -766,23 +767,6 @@ static void tc_usage(FILE *stream)
             "Exit status: 0 ok, 1 CPG error, data error or timeout, 2 usage.\n");
 }
 
-static int tc_parse_ulong(const char *text, unsigned long max, unsigned long *value_p)
-{
-    char *end;
-    unsigned long v;
-
-    if ((text[0] < '0') || (text[0] > '9')) {
-        return -1;
-    }
-    errno = 0;
-    v     = strtoul(text, &end, 10);
-    if ((errno != 0) || (*end != '\0') || (v > max)) {
-        return -1;
-    }
-    *value_p = v;
-    return 0;
-}
-
 static int tc_parse_args(int argc, char **argv, tc_opts_t *opts)
 {
     unsigned long v;
@@ -799,20 +783,20 @@ static int tc_parse_args(int argc, char **argv, tc_opts_t *opts)
         case 'i': opts->initial_totem = 0; break;
         case 'z': opts->count_nul = 1; break;
         case 'n':
-            if (tc_parse_ulong(optarg, 100000000ul, &v) != 0) {
+            if (contrib_parse_ulong(optarg, 0, 100000000ul, &v) != 0) {
                 return -1;
             }
             opts->count = (long)v;
             break;
         case 'w':
-            if (tc_parse_ulong(optarg, 100000ul, &v) != 0) {
+            if (contrib_parse_ulong(optarg, 0, 100000ul, &v) != 0) {
                 return -1;
             }
             opts->wait_members = (unsigned)v;
             shaped = 1;
             break;
         case 'T':
-            if ((tc_parse_ulong(optarg, 86400ul, &v) != 0) || (v == 0)) {
+            if ((contrib_parse_ulong(optarg, 0, 86400ul, &v) != 0) || (v == 0)) {
                 return -1;
             }
             opts->timeout_s = (unsigned)v;

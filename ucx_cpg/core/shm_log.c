@@ -358,11 +358,9 @@ ucpg_status_t ucpg_shm_log_writer_open(ucpg_shm_log_t *log, ucpg_shm_log_writer_
 void ucpg_shm_log_writer_close(ucpg_shm_log_writer_t *w)
 {
     ucpg_shm_log_wslot_t *ws = &w->log->wslots[w->slot];
-    ucpg_shm_log_entry_t e;
 
     if (w->reserved != UCPG_SHM_LOG_NONE) {     /* readers skip what was never written */
-        e.pos = w->reserved;
-        ucpg_shm_log_fill(w->log, e.pos, __atomic_load_n(&ws->res_to, __ATOMIC_RELAXED),
+        ucpg_shm_log_fill(w->log, w->reserved, __atomic_load_n(&ws->res_to, __ATOMIC_RELAXED),
                           UCPG_SHM_LOG_KIND_VOID, (uint16_t)w->slot);
     }
     ucpg_shm_log_lock(w->log);

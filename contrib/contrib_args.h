@@ -1,17 +1,17 @@
 /*
- * bench_args.h - command-line numbers for the benchmark programs of
- * contrib/bench. Header-only: each benchmark is its own program.
+ * contrib_args.h - command-line numbers for the programs of contrib (the
+ * benchmarks, ucx_cpg_testcpg). Header-only: each is its own program.
  */
-#ifndef UCPG_BENCH_ARGS_H
-#define UCPG_BENCH_ARGS_H
+#ifndef UCPG_CONTRIB_ARGS_H
+#define UCPG_CONTRIB_ARGS_H
 
 #include <errno.h>
 #include <stdlib.h>
 
 /* A decimal number in [min, max], nothing else (no sign, no suffix): 0, or
  * -1 if text is not one. */
-static inline int bench_parse_ulong(const char *text, unsigned long min, unsigned long max,
-                                    unsigned long *value_p)
+static inline int contrib_parse_ulong(const char *text, unsigned long min, unsigned long max,
+                                      unsigned long *value_p)
 {
     char *end;
     unsigned long v;
