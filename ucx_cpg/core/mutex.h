@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <pthread.h>
 
 /* The same for a static lock (the group engine's). */
@@ -35,6 +36,36 @@ static inline void ucpg_mutex_init_adaptive(pthread_mutex_t *m)
 #endif
     pthread_mutex_init(m, &attr);
     pthread_mutexattr_destroy(&attr);
+}
+
+/* A lock in shared memory that processes take (process-shared) and that a
+ * holder's death does not leave taken for good (robust). Returns
+ * pthread_mutex_init's code. */
+static inline int ucpg_mutex_init_shared(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t attr;
+    int rc;
+
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc;
+}
+
+/* Takes such a lock (try: without waiting). A dead holder's lock is taken
+ * over as it is: 0 when taken, EBUSY when try finds it held. The caller
+ * checks what it guards, which the dead holder may have left half-changed. */
+static inline int ucpg_mutex_lock_shared(pthread_mutex_t *m, int try)
+{
+    int rc = try ? pthread_mutex_trylock(m) : pthread_mutex_lock(m);
+
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        rc = 0;
+    }
+    return rc;
 }
 
 #endif

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mutex.h"
 #include "proc.h"
 
 #define UCPG_SHM_LOG_MAGIC  0x31474f4c47504355ull   /* "UCPGLOG1", little-endian */
@@ -75,7 +76,8 @@ typedef struct ucpg_shm_log_ehdr {
     uint16_t writer;
 } ucpg_shm_log_ehdr_t;
 
-_Static_assert(sizeof(ucpg_shm_log_shared_t) <= 4096, "the log header fits its page");
+_Static_assert(sizeof(ucpg_shm_log_shared_t) <= 4096 - UCPG_SHM_LOG_USER_SIZE,
+               "the log header and the user area share a page");
 _Static_assert(sizeof(ucpg_shm_log_rslot_t) == 64, "a reader slot is a cache line");
 _Static_assert(sizeof(ucpg_shm_log_wslot_t) == 64, "a writer slot is a cache line");
 _Static_assert(sizeof(ucpg_shm_log_ehdr_t) == UCPG_SHM_LOG_ENTRY_HDR, "entry header size");
@@ -113,14 +115,8 @@ static int ucpg_shm_log_capacity_ok(uint64_t capacity)
 
 static ucpg_status_t ucpg_shm_log_init_lock(ucpg_shm_log_shared_t *sh)
 {
-    pthread_mutexattr_t attr;
-    int rc;
+    int rc = ucpg_mutex_init_shared(&sh->lock);
 
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    rc = pthread_mutex_init(&sh->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
     if (rc != 0) {
         ucpg_error("host log: pthread_mutex_init: %s", strerror(rc));
         return UCPG_ERR_IO;
@@ -206,6 +202,11 @@ void ucpg_shm_log_detach(ucpg_shm_log_t *log)
     }
 }
 
+void *ucpg_shm_log_user_area(const ucpg_shm_log_t *log)
+{
+    return log->base + 4096 - UCPG_SHM_LOG_USER_SIZE;
+}
+
 size_t ucpg_shm_log_capacity(const ucpg_shm_log_t *log)
 {
     return (size_t)log->capacity;
@@ -225,9 +226,7 @@ uint64_t ucpg_shm_log_tail(const ucpg_shm_log_t *log)
  * again by every holder, so the state is taken over as it is. */
 static void ucpg_shm_log_lock(ucpg_shm_log_t *log)
 {
-    if (pthread_mutex_lock(&log->sh->lock) == EOWNERDEAD) {
-        pthread_mutex_consistent(&log->sh->lock);
-    }
+    ucpg_mutex_lock_shared(&log->sh->lock, 0);
 }
 
 static void ucpg_shm_log_unlock(ucpg_shm_log_t *log)

@@ -127,6 +127,12 @@ uint64_t      ucpg_shm_log_tail(const ucpg_shm_log_t *log);
  */
 unsigned      ucpg_shm_log_reap(ucpg_shm_log_t *log);
 
+/* Bytes of the header page left to the log's user (UCPG_SHM_LOG_USER_SIZE of
+ * them, zeroed at creation): a layer on top keeps what must change together
+ * with the entries it appends there (group/hostgroup.c: the member table). */
+#define UCPG_SHM_LOG_USER_SIZE 2048u
+void         *ucpg_shm_log_user_area(const ucpg_shm_log_t *log);
+
 /* --- writers ------------------------------------------------------------------ */
 
 /* UCPG_ERR_NO_RESOURCE if all writer slots are taken by live processes. */

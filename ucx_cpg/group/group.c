@@ -526,7 +526,7 @@ typedef struct ucpg_group_list_ctx {
     void                *arg;
 } ucpg_group_list_ctx_t;
 
-static int ucpg_group_list_cmp(const void *a, const void *b)
+int ucpg_group_addr_cmp(const void *a, const void *b)
 {
     const ucpg_group_addr_t *x = a, *y = b;
 
@@ -550,7 +550,7 @@ static void ucpg_group_list_one(void *arg, const ucpg_registry_group_t *group,
         addrs[i].nodeid = members[i].nodeid;
         addrs[i].pid    = members[i].pid;
     }
-    qsort(addrs, nmembers, sizeof(*addrs), ucpg_group_list_cmp);
+    qsort(addrs, nmembers, sizeof(*addrs), ucpg_group_addr_cmp);
     ctx->cb(ctx->arg, group->name, group->name_len, addrs, nmembers);
     free(addrs);
 }

@@ -50,6 +50,9 @@ typedef enum ucpg_group_reason {
     UCPG_GROUP_REASON_PROCDOWN = 5
 } ucpg_group_reason_t;
 
+/* Orders addresses by (nodeid, pid), as views list them (for qsort). */
+int ucpg_group_addr_cmp(const void *a, const void *b);
+
 /* Delivery guarantees, as cpg_guarantee_t. */
 typedef enum ucpg_group_guarantee {
     UCPG_GROUP_UNORDERED = 0,   /* delivered as AGREED */

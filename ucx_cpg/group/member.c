@@ -436,16 +436,6 @@ static void ucpg_group_member_pending_done(ucpg_group_t *g, uint64_t lseq)
 
 /* --- views --------------------------------------------------------------------- */
 
-static int ucpg_group_addr_cmp(const void *a, const void *b)
-{
-    const ucpg_group_addr_t *x = a, *y = b;
-
-    if (x->nodeid != y->nodeid) {
-        return (x->nodeid < y->nodeid) ? -1 : 1;
-    }
-    return (x->pid < y->pid) ? -1 : (x->pid > y->pid);
-}
-
 /* The façade's form of the view: three sorted address lists. */
 static ucpg_status_t ucpg_group_view_export(ucpg_group_event_t *ev, const ucpg_group_vbody_t *v)
 {
