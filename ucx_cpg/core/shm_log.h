@@ -7,7 +7,7 @@
  * it to every member through its own events, allocations and wake-ups;
  * eight members pay that eight times. A log that a message is written into
  * once, and that every member reads where it lies, makes the position in the
- * log the total order (docs/protocol.md, "The host log").
+ * log the total order (docs/protocol.md, "The host log and host groups").
  *
  * The segment (shm_segment.h: private, found by id, size and cookie) holds a
  * header, 64 reader slots, 64 writer slots and a ring of capacity bytes.

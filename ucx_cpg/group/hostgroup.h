@@ -42,10 +42,10 @@
  * the next commit returns it, and the writer rings the member's doorbell
  * (core/doorbell.h), whose descriptor is the one to poll.
  *
- * Not yet (docs/protocol.md, "The host log"): members on other hosts, the
- * directory and the CPG façade, and removing a live member that stops
- * dispatching (it holds the ring full: senders see TRY_AGAIN until it
- * dispatches or dies).
+ * Not yet (docs/protocol.md, "The host log and host groups"): members on
+ * other hosts, the directory and the CPG façade, and removing a live member
+ * that stops dispatching (it holds the ring full: senders see TRY_AGAIN
+ * until it dispatches or dies).
  *
  * Threads: mcast may be called from any thread; one thread at a time
  * dispatches (others wait on the lock). Callbacks run in the dispatching
