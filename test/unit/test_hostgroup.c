@@ -864,7 +864,7 @@ static void die_leaving(const ucpg_shm_offer_t *offer)
     ucpg_hostgroup_t *hg2 = solo_join(&s, offer);
     ucpg_hostgroup_table_t *t = hg2->table;
 
-    ucpg_hostgroup_table_lock(hg2, 0);
+    ucpg_hostgroup_table_lock(hg2, 1000);
     t->op = hg2->self;
     __atomic_store_n(&t->pending, UCPG_HOSTGROUP_LEAVE, __ATOMIC_RELEASE);
     raise(SIGKILL);
@@ -893,6 +893,51 @@ static void die_joining(const ucpg_shm_offer_t *offer)
     }
     t->op.mid = ucpg_hostgroup_mid_of(e.pos);
     raise(SIGKILL);
+}
+
+/* A member stopped (SIGSTOP) while it holds the member table's lock: a
+ * join gives up after change_timeout_ms instead of hanging, and succeeds
+ * once the holder is killed (its death then announced). */
+static void test_stopped_table_holder_times_out(void **state)
+{
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 300, 50};
+    ucpg_hostgroup_t *hg, *hg3 = NULL;
+    ucpg_shm_offer_t offer;
+    int status;
+    uint64_t t0;
+    pid_t pid;
+    solo_t s, s3;
+
+    (void)state;
+    hg = solo_start(&s, &offer);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ucpg_hostgroup_t *hg2 = solo_join(&s, &offer);
+
+        ucpg_hostgroup_table_lock(hg2, 1000);
+        raise(SIGSTOP);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+    assert_true(WIFSTOPPED(status));
+    p.arg = &s3;
+    t0    = now_ms();
+    assert_int_equal(ucpg_hostgroup_join(&offer, &p, &hg3), UCPG_ERR_TIMEOUT);
+    assert_true(now_ms() - t0 < 5000);
+    assert_null(hg3);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    memset(&s3, 0, sizeof(s3));
+    assert_int_equal(ucpg_hostgroup_join(&offer, &p, &hg3), UCPG_OK);
+    solo_run(hg, 1);                                     /* the child's join */
+    assert_int_equal(s.last.nmembers, 2);
+    assert_int_equal(ucpg_hostgroup_reap(hg), 1);        /* it is dead (waited for) */
+    solo_run(hg, 2);                                     /* hg3's join, its PROCDOWN */
+    assert_int_equal(s.last_who.reason, UCPG_GROUP_REASON_PROCDOWN);
+    assert_int_equal(s.last.nmembers, 2);
+    ucpg_hostgroup_destroy(hg3);
+    ucpg_hostgroup_destroy(hg);
 }
 
 /* A process dies holding the member table's lock in the middle of a
@@ -1065,6 +1110,7 @@ int main(void)
         cmocka_unit_test(test_dead_writer_mid_entry_is_skipped),
         cmocka_unit_test(test_dead_table_holder_leaving),
         cmocka_unit_test(test_dead_table_holder_joining),
+        cmocka_unit_test(test_stopped_table_holder_times_out),
         cmocka_unit_test(test_corrupt_entry_ends_the_stream),
         cmocka_unit_test(test_members_agree_on_one_stream),
         cmocka_unit_test(test_late_joiner_starts_at_its_view),

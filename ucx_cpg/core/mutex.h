@@ -18,6 +18,7 @@
 #endif
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 /* The same for a static lock (the group engine's). */
 #ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
@@ -54,13 +55,27 @@ static inline int ucpg_mutex_init_shared(pthread_mutex_t *m)
     return rc;
 }
 
-/* Takes such a lock (try: without waiting). A dead holder's lock is taken
- * over as it is: 0 when taken, EBUSY when try finds it held. The caller
- * checks what it guards, which the dead holder may have left half-changed. */
-static inline int ucpg_mutex_lock_shared(pthread_mutex_t *m, int try)
+/* Takes such a lock, waiting up to wait_ms (0: not at all; -1: for good).
+ * A dead holder's lock is taken over as it is: 0 when taken, EBUSY when a
+ * live holder keeps it (a stopped process does, for as long as it is
+ * stopped). The caller checks what it guards, which a dead holder may have
+ * left half-changed. A bounded wait polls trylock every 100 µs: such locks
+ * are taken for rare changes, and ThreadSanitizer's timedlock does not know
+ * EOWNERDEAD (it then reports every unlock of a lock taken over). */
+static inline int ucpg_mutex_lock_shared(pthread_mutex_t *m, int wait_ms)
 {
-    int rc = try ? pthread_mutex_trylock(m) : pthread_mutex_lock(m);
+    long polls = (long)wait_ms * 10;
+    int rc;
 
+    if (wait_ms < 0) {
+        rc = pthread_mutex_lock(m);
+    } else {
+        while (((rc = pthread_mutex_trylock(m)) == EBUSY) && (polls-- > 0)) {
+            struct timespec pause = {0, 100000};
+
+            nanosleep(&pause, NULL);
+        }
+    }
     if (rc == EOWNERDEAD) {
         pthread_mutex_consistent(m);
         rc = 0;

@@ -226,7 +226,7 @@ uint64_t ucpg_shm_log_tail(const ucpg_shm_log_t *log)
  * again by every holder, so the state is taken over as it is. */
 static void ucpg_shm_log_lock(ucpg_shm_log_t *log)
 {
-    ucpg_mutex_lock_shared(&log->sh->lock, 0);
+    ucpg_mutex_lock_shared(&log->sh->lock, -1);   /* held for a few stores only */
 }
 
 static void ucpg_shm_log_unlock(ucpg_shm_log_t *log)

@@ -126,7 +126,9 @@ ucpg_status_t ucpg_hostgroup_append(ucpg_hostgroup_t *hg, size_t len,
         if (change) {
             __atomic_store_n(waits, 1, __ATOMIC_RELAXED);
         }
-        ucpg_shm_log_reap(hg->log);      /* a dead reader may be what holds the room */
+        if (ucpg_hostgroup_reap_due(hg, ucpg_time_coarse_ns())) {
+            ucpg_shm_log_reap(hg->log);  /* a dead reader may be what holds the room */
+        }
         usleep(UCPG_HOSTGROUP_ROOM_POLL_US);
     }
     if (change && __atomic_load_n(waits, __ATOMIC_RELAXED)) {
@@ -261,7 +263,7 @@ static void ucpg_hostgroup_bell_base(ucpg_hostgroup_t *hg)
  * lock, so the table copied is the view just before our JOIN. */
 static ucpg_status_t ucpg_hostgroup_enter(ucpg_hostgroup_t *hg)
 {
-    ucpg_status_t status = ucpg_hostgroup_table_lock(hg, 0);
+    ucpg_status_t status = ucpg_hostgroup_table_lock(hg, hg->params.change_timeout_ms);
 
     if (status != UCPG_OK) {
         return status;
@@ -358,7 +360,7 @@ ucpg_status_t ucpg_hostgroup_join(const ucpg_shm_offer_t *offer,
 static ucpg_status_t ucpg_hostgroup_depart(ucpg_hostgroup_t *hg, uint16_t reason,
                                            unsigned timeout_ms)
 {
-    ucpg_status_t status = ucpg_hostgroup_table_lock(hg, 0);
+    ucpg_status_t status = ucpg_hostgroup_table_lock(hg, hg->params.change_timeout_ms);
 
     if (status != UCPG_OK) {
         return status;

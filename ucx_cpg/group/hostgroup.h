@@ -105,7 +105,8 @@ ucpg_status_t ucpg_hostgroup_found(size_t capacity, const ucpg_hostgroup_params_
  * member). The first event dispatched is the view that adds us. Errors:
  * UCPG_ERR_NOT_FOUND (no such log on this host), UCPG_ERR_MESSAGE (not a
  * host group's log), UCPG_ERR_NO_RESOURCE (table, reader or writer slots
- * full), UCPG_ERR_TIMEOUT (no room for the JOIN in change_timeout_ms).
+ * full), UCPG_ERR_TIMEOUT (no room for the JOIN in change_timeout_ms, or
+ * the member table kept that long by a live process, e.g. a stopped one).
  */
 ucpg_status_t ucpg_hostgroup_join(const ucpg_shm_offer_t *offer,
                                   const ucpg_hostgroup_params_t *params,
@@ -124,7 +125,8 @@ ucpg_status_t ucpg_hostgroup_mcast(ucpg_hostgroup_t *hg, int guarantee,
                                    const struct iovec *iov, unsigned iovcnt);
 /* Asks to leave: the view removing us ends the stream. UCPG_ERR_NOT_FOUND
  * if already leaving or gone; UCPG_ERR_TRY_AGAIN if the ring had no room
- * for the LEAVE in change_timeout_ms (dispatch, then call again). */
+ * for the LEAVE, or the member table was not free, in change_timeout_ms
+ * (dispatch, then call again). */
 ucpg_status_t ucpg_hostgroup_leave(ucpg_hostgroup_t *hg);
 
 /*

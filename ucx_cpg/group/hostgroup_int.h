@@ -98,10 +98,12 @@ static inline uint64_t ucpg_hostgroup_mid_of(uint64_t join_pos)
 /* A new table in a fresh log's user area. */
 ucpg_status_t ucpg_hostgroup_table_init(ucpg_hostgroup_table_t *t);
 int           ucpg_hostgroup_table_valid(const ucpg_hostgroup_table_t *t);
-/* Takes the lock, completing what a dead holder left. UCPG_ERR_TRY_AGAIN if
- * that could not be completed yet (no room), or if try and another process
- * holds it; the lock is then not held. */
-ucpg_status_t ucpg_hostgroup_table_lock(ucpg_hostgroup_t *hg, int try);
+/* Takes the lock, completing what a dead holder left, waiting up to
+ * wait_ms for a live holder (0: not at all). UCPG_ERR_TIMEOUT if a live
+ * holder kept it (a stopped one does); UCPG_ERR_TRY_AGAIN if it is held and
+ * wait_ms is 0, or what a dead holder left could not be completed yet (no
+ * room). The lock is then not held. */
+ucpg_status_t ucpg_hostgroup_table_lock(ucpg_hostgroup_t *hg, unsigned wait_ms);
 void          ucpg_hostgroup_table_unlock(ucpg_hostgroup_t *hg);
 /* Appends our JOIN and adds us (table locked; the reader is open). The rows
  * before us are copied into hg->members. */

@@ -139,12 +139,13 @@ static ucpg_status_t ucpg_hostgroup_table_recover(ucpg_hostgroup_t *hg)
     return UCPG_OK;
 }
 
-ucpg_status_t ucpg_hostgroup_table_lock(ucpg_hostgroup_t *hg, int try)
+ucpg_status_t ucpg_hostgroup_table_lock(ucpg_hostgroup_t *hg, unsigned wait_ms)
 {
     ucpg_hostgroup_table_t *t = hg->table;
+    int rc = ucpg_mutex_lock_shared(&t->lock, (int)wait_ms);
 
-    if (ucpg_mutex_lock_shared(&t->lock, try) != 0) {
-        return UCPG_ERR_TRY_AGAIN;       /* EBUSY: a live holder is changing it */
+    if (rc != 0) {                       /* a live holder is changing it, or stopped */
+        return (wait_ms > 0) ? UCPG_ERR_TIMEOUT : UCPG_ERR_TRY_AGAIN;
     }
     if (t->count > UCPG_HOSTGROUP_MEMBERS_MAX) {
         ucpg_error("host group: member table corrupt (%u rows); taken as empty", t->count);
@@ -237,7 +238,7 @@ unsigned ucpg_hostgroup_reap(ucpg_hostgroup_t *hg)
         return 0;
     }
     ucpg_shm_log_reap(hg->log);          /* first: a dead reader may hold the room */
-    if (ucpg_hostgroup_table_lock(hg, 1) != UCPG_OK) {   /* busy: the next look */
+    if (ucpg_hostgroup_table_lock(hg, 0) != UCPG_OK) {   /* busy: the next look */
         return 0;
     }
     gone = ucpg_hostgroup_table_reap(hg);
