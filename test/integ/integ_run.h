@@ -103,6 +103,14 @@ static inline int integ_run(const integ_test_t *tests, size_t ntests, int argc, 
     uint64_t t0;
     size_t i;
 
+    for (a = 1; a < argc; ++a) {         /* a misspelt name must not pass by running nothing */
+        for (i = 0; (i < ntests) && (strcmp(argv[a], tests[i].name) != 0); ++i) {
+        }
+        if (i == ntests) {
+            printf("no test named %s\n", argv[a]);
+            return 1;
+        }
+    }
     for (i = 0; i < ntests; ++i) {
         selected = (argc <= 1);
         for (a = 1; a < argc; ++a) {

@@ -919,7 +919,7 @@ static void test_key_info_iterates_all_keys(void **state)
     size_t i, j;
 
     (void)state;
-    assert_int_equal(ucpg_config_num_keys(), 23);
+    assert_int_equal(ucpg_config_num_keys(), 24);
 
     for (i = 0; i < ucpg_config_num_keys(); ++i) {
         assert_int_equal(ucpg_config_key_info(i, &key, &env, &def, &doc), UCPG_OK);

@@ -181,7 +181,7 @@ static const ucpg_hostgroup_callbacks_t member_cb = {on_deliver, on_view};
 
 static ucpg_hostgroup_params_t member_params(member_t *m)
 {
-    ucpg_hostgroup_params_t p = {7, &member_cb, m, 5000, 50};
+    ucpg_hostgroup_params_t p = {7, &member_cb, m, 5000, 50, 0};
 
     return p;
 }
@@ -576,7 +576,7 @@ static const ucpg_hostgroup_callbacks_t solo_cb = {solo_deliver, solo_view};
 
 static ucpg_hostgroup_t *solo_found(solo_t *s, size_t cap)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50, 0};
     ucpg_hostgroup_t *hg      = NULL;
 
     memset(s, 0, sizeof(*s));
@@ -586,7 +586,7 @@ static ucpg_hostgroup_t *solo_found(solo_t *s, size_t cap)
 
 static ucpg_hostgroup_t *solo_join(solo_t *s, const ucpg_shm_offer_t *offer)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50, 0};
     ucpg_hostgroup_t *hg      = NULL;
 
     memset(s, 0, sizeof(*s));
@@ -660,7 +660,7 @@ static void test_single_member_sees_itself(void **state)
 /* Bad arguments and offers get their documented codes. */
 static void test_bad_input_gets_documented_errors(void **state)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 200, 50};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 200, 50, 0};
     ucpg_hostgroup_t *hg, *other = NULL;
     ucpg_shm_offer_t offer;
     ucpg_shm_log_t *plain;
@@ -692,6 +692,16 @@ static void test_bad_input_gets_documented_errors(void **state)
     assert_int_equal(ucpg_hostgroup_join(&offer, &p, &other), UCPG_ERR_MESSAGE);
     assert_null(other);
     ucpg_shm_log_detach(plain);
+
+    ucpg_hostgroup_offer(hg, &offer);                    /* a member with a lower limit */
+    p.max_msg = 100;
+    assert_int_equal(ucpg_hostgroup_join(&offer, &p, &other), UCPG_OK);
+    assert_int_equal(ucpg_hostgroup_max_msg(other), 100);
+    iov.iov_len = 101;
+    assert_int_equal(ucpg_hostgroup_mcast(other, UCPG_GROUP_AGREED, &iov, 1), UCPG_ERR_TOO_BIG);
+    iov.iov_len = 100;
+    assert_int_equal(ucpg_hostgroup_mcast(other, UCPG_GROUP_AGREED, &iov, 1), UCPG_OK);
+    ucpg_hostgroup_destroy(other);
     ucpg_hostgroup_destroy(hg);
 }
 
@@ -900,7 +910,7 @@ static void die_joining(const ucpg_shm_offer_t *offer)
  * once the holder is killed (its death then announced). */
 static void test_stopped_table_holder_times_out(void **state)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 300, 50};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 300, 50, 0};
     ucpg_hostgroup_t *hg, *hg3 = NULL;
     ucpg_shm_offer_t offer;
     int status;
@@ -1073,7 +1083,7 @@ static void test_threads_share_a_member(void **state)
 {
     static const ucpg_hostgroup_callbacks_t cb = {count_deliver, count_view};
     count_t c                 = {{0, 0}, 0, 0};
-    ucpg_hostgroup_params_t p = {7, &cb, &c, 2000, 50};
+    ucpg_hostgroup_params_t p = {7, &cb, &c, 2000, 50, 0};
     ucpg_hostgroup_t *hg      = NULL;
     sender_arg_t a[2];
     pthread_t t[2];

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -41,6 +42,7 @@
 #include "boot/registry.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "core/shm_segment.h"
 
 #define TEMP_TEMPLATE  "/tmp/ucpg_test_registry_XXXXXX"
 #define LOG_NAME       "test.log"
@@ -51,7 +53,7 @@
 /* --- on-disk layout mirrored from registry.c ------------------------------ */
 
 #define REG_MAGIC      "UCPGREG"
-#define REG_VERSION    3u
+#define REG_VERSION    4u
 
 typedef struct {
     char     magic[8];
@@ -91,18 +93,37 @@ typedef struct {
 _Static_assert(sizeof(reg_hdr_t) == 64, "mirrored registry header is 64 bytes");
 _Static_assert(sizeof(reg_seg_t) == 24, "mirrored segment-id entry is 24 bytes");
 
-static size_t reg_file_size(unsigned nslots)
-{
-    /* header, process slots, the segment-id table (24-byte entries), then the
-     * group directory: 168-byte entry headers and 24-byte members per entry */
-    return sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t) +
-           (size_t)UCPG_REGISTRY_NSEGS * sizeof(reg_seg_t) +
-           (size_t)UCPG_REGISTRY_NGROUPS * (168u + UCPG_REGISTRY_GROUP_MEMBERS * 24u);
-}
+/* One host-group record; the table follows the group directory. */
+typedef struct {
+    uint32_t state;
+    uint32_t name_len;
+    uint8_t  name[UCPG_REGISTRY_GROUP_NAME_MAX];
+    int32_t  shmid;
+    uint32_t reserved;
+    uint64_t size;
+    uint64_t cookie;
+} reg_hostgroup_t;
+
+_Static_assert(sizeof(reg_hostgroup_t) == 160, "mirrored host-group record is 160 bytes");
 
 static off_t reg_seg_table_offset(unsigned nslots)
 {
     return (off_t)(sizeof(reg_hdr_t) + (size_t)nslots * sizeof(reg_slot_t));
+}
+
+/* After the segment-id table (24-byte entries) comes the group directory:
+ * 168-byte entry headers and 24-byte members per entry. */
+static off_t reg_hostgroup_table_offset(unsigned nslots)
+{
+    return reg_seg_table_offset(nslots) +
+           (off_t)((size_t)UCPG_REGISTRY_NSEGS * sizeof(reg_seg_t) +
+                   (size_t)UCPG_REGISTRY_NGROUPS * (168u + UCPG_REGISTRY_GROUP_MEMBERS * 24u));
+}
+
+static size_t reg_file_size(unsigned nslots)
+{
+    return (size_t)reg_hostgroup_table_offset(nslots) +
+           (size_t)UCPG_REGISTRY_NHOSTGROUPS * sizeof(reg_hostgroup_t);
 }
 
 
@@ -341,6 +362,15 @@ static void file_pwrite(const char *path, const void *data, size_t len, off_t of
 
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, data, len, off), (ssize_t)len);
+    assert_int_equal(close(fd), 0);
+}
+
+static void file_pread(const char *path, void *data, size_t len, off_t off)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, data, len, off), (ssize_t)len);
     assert_int_equal(close(fd), 0);
 }
 
@@ -2311,6 +2341,497 @@ static void test_dir_clear_empties_the_directory(void **state)
 }
 
 
+/* --- host-group records --------------------------------------------------- */
+
+/* An offer no process can attach: no segment has a negative id. */
+static ucpg_shm_offer_t hg_dead_offer(uint64_t cookie)
+{
+    ucpg_shm_offer_t offer = {-1, 4096, cookie};
+
+    return offer;
+}
+
+static void assert_offer_equal(const ucpg_shm_offer_t *got, const ucpg_shm_offer_t *expected)
+{
+    assert_int_equal(got->shmid, expected->shmid);
+    assert_int_equal(got->size, expected->size);
+    assert_int_equal(got->cookie, expected->cookie);
+}
+
+/* What swap reports as the current offer of a name without a record. */
+static void assert_offer_none(const ucpg_shm_offer_t *got)
+{
+    assert_int_equal(got->shmid, -1);
+    assert_int_equal(got->size, 0);
+    assert_int_equal(got->cookie, 0);
+}
+
+/* Host-group name i of a full table: "hg-<i>". */
+static size_t hg_name(unsigned i, char *name, size_t size)
+{
+    int n = snprintf(name, size, "hg-%u", i);
+
+    assert_true((n > 0) && ((size_t)n < size));
+    return (size_t)n;
+}
+
+static void hg_create_ok(ucpg_registry_t *reg, const char *name, const ucpg_shm_offer_t *offer)
+{
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, name, strlen(name), NULL, offer, NULL),
+                     UCPG_OK);
+}
+
+static void assert_hg_recorded(ucpg_registry_t *reg, const char *name,
+                               const ucpg_shm_offer_t *expected)
+{
+    ucpg_shm_offer_t got;
+
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, name, strlen(name), &got), UCPG_OK);
+    assert_offer_equal(&got, expected);
+}
+
+static void assert_hg_absent(ucpg_registry_t *reg, const char *name)
+{
+    ucpg_shm_offer_t got;
+
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, name, strlen(name), &got),
+                     UCPG_ERR_NOT_FOUND);
+}
+
+/* What foreach reported: how many records, and the last one. */
+typedef struct {
+    unsigned         n;
+    unsigned         named_g;      /* records named "g" */
+    size_t           last_len;
+    uint8_t          last_name[UCPG_REGISTRY_GROUP_NAME_MAX];
+    ucpg_shm_offer_t last_offer;
+} hg_list_t;
+
+static void hg_list_one(void *arg, const uint8_t *name, size_t name_len,
+                        const ucpg_shm_offer_t *offer)
+{
+    hg_list_t *l = arg;
+
+    assert_true(name_len <= UCPG_REGISTRY_GROUP_NAME_MAX);
+    l->n++;
+    l->named_g += (name_len == 1) && (name[0] == 'g');
+    l->last_len   = name_len;
+    l->last_offer = *offer;
+    memcpy(l->last_name, name, name_len);
+}
+
+static hg_list_t hg_list(ucpg_registry_t *reg)
+{
+    hg_list_t l;
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(ucpg_registry_hostgroup_foreach(reg, hg_list_one, &l), UCPG_OK);
+    return l;
+}
+
+static void test_hostgroup_lookup_in_an_empty_registry_returns_not_found(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t got = {7, 8, 9};
+
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, "g", 1, &got), UCPG_ERR_NOT_FOUND);
+    assert_int_equal(got.shmid, 7);                  /* untouched */
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, "", 0, &got), UCPG_ERR_NOT_FOUND);
+    assert_int_equal(hg_list(reg).n, 0);
+    ucpg_registry_close(reg);
+}
+
+/* expected NULL: create; another handle (another process) sees the record. */
+static void test_hostgroup_swap_from_no_record_creates_it(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_registry_t *other = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t a = hg_dead_offer(11);
+
+    hg_create_ok(reg, "g", &a);
+    assert_hg_recorded(reg, "g", &a);
+    assert_hg_recorded(other, "g", &a);
+    assert_hg_absent(other, "h");
+    ucpg_registry_close(other);
+    ucpg_registry_close(reg);
+}
+
+/* Of two creators the second is told what the first recorded. */
+static void test_hostgroup_second_create_returns_exists_and_the_first_offer(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t a = hg_dead_offer(11), b = hg_dead_offer(12), current;
+
+    hg_create_ok(reg, "g", &a);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, NULL, &b, &current),
+                     UCPG_ERR_EXISTS);
+    assert_offer_equal(&current, &a);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, NULL, &b, NULL), UCPG_ERR_EXISTS);
+    assert_hg_recorded(reg, "g", &a);
+    ucpg_registry_close(reg);
+}
+
+static void test_hostgroup_swap_with_the_recorded_offer_replaces_it(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t a = hg_dead_offer(11), b = {5, 8192, 12};
+    hg_list_t l;
+
+    hg_create_ok(reg, "g", &a);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &a, &b, NULL), UCPG_OK);
+    assert_hg_recorded(reg, "g", &b);
+    l = hg_list(reg);
+    assert_int_equal(l.n, 1);                        /* in place, not a second record */
+    ucpg_registry_close(reg);
+}
+
+/* Offers compare on shmid, size and cookie each; a differing one (or an
+ * expected offer where there is no record) changes nothing. */
+static void test_hostgroup_swap_with_a_wrong_expected_returns_exists(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t a = {5, 8192, 11}, b = {6, 4096, 12}, wrong, current;
+
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &a, &b, &current),
+                     UCPG_ERR_EXISTS);
+    assert_offer_none(&current);
+    assert_hg_absent(reg, "g");
+    hg_create_ok(reg, "g", &a);
+    wrong = a;
+    wrong.shmid++;
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &wrong, &b, &current),
+                     UCPG_ERR_EXISTS);
+    assert_offer_equal(&current, &a);
+    wrong = a;
+    wrong.size++;
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &wrong, &b, NULL),
+                     UCPG_ERR_EXISTS);
+    wrong = a;
+    wrong.cookie++;
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &wrong, NULL, NULL),
+                     UCPG_ERR_EXISTS);
+    assert_hg_recorded(reg, "g", &a);
+    ucpg_registry_close(reg);
+}
+
+/* offer NULL removes, under the same compare; removing nothing is a no-op. */
+static void test_hostgroup_swap_to_null_removes_the_record(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t a = hg_dead_offer(11), b = hg_dead_offer(12), current;
+
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, NULL, NULL, NULL), UCPG_OK);
+    assert_hg_absent(reg, "g");
+    hg_create_ok(reg, "g", &a);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &b, NULL, &current),
+                     UCPG_ERR_EXISTS);
+    assert_offer_equal(&current, &a);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, NULL, NULL, NULL),
+                     UCPG_ERR_EXISTS);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &a, NULL, NULL), UCPG_OK);
+    assert_hg_absent(reg, "g");
+    assert_int_equal(hg_list(reg).n, 0);
+    hg_create_ok(reg, "g", &b);                      /* the name can be recorded again */
+    assert_hg_recorded(reg, "g", &b);
+    ucpg_registry_close(reg);
+}
+
+static void test_hostgroup_name_longer_than_max_is_invalid(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    uint8_t name[UCPG_REGISTRY_GROUP_NAME_MAX + 1];
+    ucpg_shm_offer_t a = hg_dead_offer(11), got, current = {7, 8, 9};
+    hg_list_t l;
+
+    memset(name, 'n', sizeof(name));
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, name, sizeof(name), &got),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, name, sizeof(name), NULL, &a, &current),
+                     UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(current.shmid, 7);
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, NULL, 1, &got), UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, "g", 1, NULL), UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(ucpg_registry_hostgroup_foreach(reg, NULL, NULL), UCPG_ERR_INVALID_PARAM);
+    assert_int_equal(hg_list(reg).n, 0);
+    /* The longest name there is fits. */
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, name, sizeof(name) - 1, NULL, &a, NULL),
+                     UCPG_OK);
+    assert_int_equal(ucpg_registry_hostgroup_lookup(reg, name, sizeof(name) - 1, &got), UCPG_OK);
+    assert_offer_equal(&got, &a);
+    l = hg_list(reg);
+    assert_int_equal(l.last_len, UCPG_REGISTRY_GROUP_NAME_MAX);
+    assert_memory_equal(l.last_name, name, UCPG_REGISTRY_GROUP_NAME_MAX);
+    ucpg_registry_close(reg);
+}
+
+/* foreach lists every record, those of live and of dead logs alike (it
+ * attaches nothing: the caller judges). */
+static void test_hostgroup_foreach_lists_every_record(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t live, dead = hg_dead_offer(11);
+    void *base;
+    hg_list_t l;
+
+    assert_int_equal(ucpg_shm_segment_create(4096, "test", &live, &base), UCPG_OK);
+    hg_create_ok(reg, "g", &dead);
+    hg_create_ok(reg, "live", &live);
+    l = hg_list(reg);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.named_g, 1);
+    assert_int_equal(l.last_len, 4);
+    assert_memory_equal(l.last_name, "live", 4);
+    assert_offer_equal(&l.last_offer, &live);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, &dead, NULL, NULL), UCPG_OK);
+    l = hg_list(reg);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.named_g, 0);
+    ucpg_shm_segment_detach(base);
+    ucpg_registry_close(reg);
+}
+
+/* A record marked used whose name does not fit, or with no such state, is
+ * garbled: it is not listed, not found, and its room is taken. */
+static void test_hostgroup_garbled_record_counts_as_free(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_shm_offer_t a = hg_dead_offer(11);
+    reg_hostgroup_t rec[2];
+    char path[PATH_MAX];
+    ucpg_registry_t *reg;
+
+    registry_create(ctx, DOMAIN, NSLOTS);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    memset(rec, 0, sizeof(rec));
+    rec[0].state    = 1;
+    rec[0].name_len = UCPG_REGISTRY_GROUP_NAME_MAX + 1;       /* the nonsense */
+    rec[0].name[0]  = 'g';
+    rec[0].shmid    = 3;
+    rec[1].state    = 77;                                     /* no such state */
+    rec[1].name_len = 1;
+    rec[1].name[0]  = 'g';
+    rec[1].shmid    = 4;
+    file_pwrite(path, rec, sizeof(rec), reg_hostgroup_table_offset(NSLOTS));
+
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_hg_absent(reg, "g");
+    assert_int_equal(hg_list(reg).n, 0);
+    hg_create_ok(reg, "h", &a);
+    ucpg_registry_close(reg);
+    memset(rec, 0, sizeof(rec));
+    file_pread(path, rec, sizeof(rec[0]), reg_hostgroup_table_offset(NSLOTS));
+    assert_int_equal(rec[0].state, 1);                        /* the first garbled one */
+    assert_int_equal(rec[0].name_len, 1);
+    assert_int_equal(rec[0].name[0], 'h');
+    assert_int_equal(rec[0].shmid, -1);
+}
+
+/* A new file has no records, and neither has one rebuilt over a corrupt
+ * header: the table is zeroed with the rest of the file. */
+static void test_hostgroup_rebuilt_registry_has_no_records(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t a = hg_dead_offer(11);
+    char path[PATH_MAX];
+
+    hg_create_ok(reg, "g", &a);
+    ucpg_registry_close(reg);
+    registry_path(ctx, DOMAIN, path, sizeof(path));
+    file_pwrite(path, "garbage!", 8, 0);
+    reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    assert_true(captured_log_contains(ctx, "rebuilding"));
+    assert_hg_absent(reg, "g");
+    assert_int_equal(hg_list(reg).n, 0);
+    ucpg_registry_close(reg);
+}
+
+/* Every record names a log that is gone: a new name still gets one, by
+ * reusing a stale record (which drops that name), never a second table. */
+static void test_hostgroup_full_table_of_dead_logs_reuses_a_stale_record(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t dead, a = hg_dead_offer(0xabc), got;
+    unsigned i, gone = 0;
+    char name[32];
+    size_t len;
+
+    for (i = 0; i < UCPG_REGISTRY_NHOSTGROUPS; ++i) {
+        dead = hg_dead_offer(ucpg_proc_random64());
+        len  = hg_name(i, name, sizeof(name));
+        assert_int_equal(ucpg_registry_hostgroup_swap(reg, name, len, NULL, &dead, NULL),
+                         UCPG_OK);
+    }
+    assert_int_equal(hg_list(reg).n, UCPG_REGISTRY_NHOSTGROUPS);
+    hg_create_ok(reg, "new", &a);
+    assert_hg_recorded(reg, "new", &a);
+    assert_int_equal(hg_list(reg).n, UCPG_REGISTRY_NHOSTGROUPS);
+    for (i = 0; i < UCPG_REGISTRY_NHOSTGROUPS; ++i) {
+        len = hg_name(i, name, sizeof(name));
+        gone += (ucpg_registry_hostgroup_lookup(reg, name, len, &got) == UCPG_ERR_NOT_FOUND);
+    }
+    assert_int_equal(gone, 1);
+    ucpg_registry_close(reg);
+}
+
+/* Records every name of a full table with one live segment's offer; the
+ * caller detaches *base_p. */
+static void hg_fill_live(ucpg_registry_t *reg, ucpg_shm_offer_t *live, void **base_p)
+{
+    char name[32];
+    size_t len;
+    unsigned i;
+
+    assert_int_equal(ucpg_shm_segment_create(4096, "test", live, base_p), UCPG_OK);
+    for (i = 0; i < UCPG_REGISTRY_NHOSTGROUPS; ++i) {
+        len = hg_name(i, name, sizeof(name));
+        assert_int_equal(ucpg_registry_hostgroup_swap(reg, name, len, NULL, live, NULL),
+                         UCPG_OK);
+    }
+}
+
+static void test_hostgroup_full_table_of_live_logs_returns_no_resource(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t live, a = hg_dead_offer(11), current = {7, 8, 9};
+    void *base;
+
+    hg_fill_live(reg, &live, &base);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "g", 1, NULL, &a, &current),
+                     UCPG_ERR_NO_RESOURCE);
+    assert_int_equal(current.shmid, 7);              /* untouched */
+    assert_true(captured_log_contains(*state, "host-group records name live logs"));
+    assert_hg_absent(reg, "g");
+    assert_int_equal(hg_list(reg).n, UCPG_REGISTRY_NHOSTGROUPS);
+    /* Recorded names can still be changed and removed. */
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "hg-7", 4, &live, &a, NULL), UCPG_OK);
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "hg-8", 4, &live, NULL, NULL), UCPG_OK);
+    hg_create_ok(reg, "g", &a);                      /* into hg-8's record */
+    ucpg_shm_segment_detach(base);
+    ucpg_registry_close(reg);
+}
+
+/* In a full table only a record whose log cannot be attached is reused: an
+ * offer with a live segment's id and size but another cookie is such a one. */
+static void test_hostgroup_only_a_record_of_a_gone_log_is_reused(void **state)
+{
+    ucpg_registry_t *reg = registry_open_ok(*state, DOMAIN, NSLOTS);
+    ucpg_shm_offer_t live, impostor, a = hg_dead_offer(11);
+    char name[32];
+    unsigned i;
+    void *base;
+
+    hg_fill_live(reg, &live, &base);
+    impostor = live;
+    impostor.cookie ^= 1;
+    assert_int_equal(ucpg_registry_hostgroup_swap(reg, "hg-200", 6, &live, &impostor, NULL),
+                     UCPG_OK);
+    hg_create_ok(reg, "g", &a);
+    assert_hg_recorded(reg, "g", &a);
+    assert_hg_absent(reg, "hg-200");
+    for (i = 0; i < UCPG_REGISTRY_NHOSTGROUPS; ++i) {
+        if (i != 200) {
+            hg_name(i, name, sizeof(name));
+            assert_hg_recorded(reg, name, &live);
+        }
+    }
+    ucpg_shm_segment_detach(base);
+    ucpg_registry_close(reg);
+}
+
+/*
+ * Two processes create the same name at once: exactly one wins, the other
+ * is told the winner's offer. The child opens its own handle (a descriptor
+ * shared across fork would share its flock too). Both spin on a flag in
+ * shared memory and start on it together, so either may win; a few rounds,
+ * a fresh name each.
+ */
+typedef struct {
+    int ready;     /* the child has its handle */
+    int go;
+} hg_race_t;
+
+/* Spins until *flag is set (10 s at most: a failed parent must not leave
+ * the child spinning for ever). */
+static int hg_race_wait(int *flag)
+{
+    uint64_t until = ucpg_time_ns() + 10000000000ull;
+
+    while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+        if (ucpg_time_ns() > until) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void hg_race_child(const test_ctx_t *ctx, const char *name, hg_race_t *race,
+                          const ucpg_shm_offer_t *mine, const ucpg_shm_offer_t *theirs)
+{
+    ucpg_registry_t *reg = NULL;
+    ucpg_shm_offer_t current;
+    ucpg_status_t status;
+
+    if (ucpg_registry_open(ctx->dir, DOMAIN, NSLOTS, &reg) != UCPG_OK) {
+        _exit(3);
+    }
+    __atomic_store_n(&race->ready, 1, __ATOMIC_RELEASE);
+    if (!hg_race_wait(&race->go)) {
+        _exit(3);
+    }
+    status = ucpg_registry_hostgroup_swap(reg, name, strlen(name), NULL, mine, &current);
+    ucpg_registry_close(reg);
+    if (status == UCPG_OK) {
+        _exit(0);
+    }
+    _exit(((status == UCPG_ERR_EXISTS) && (current.cookie == theirs->cookie)) ? 1 : 2);
+}
+
+static void test_hostgroup_concurrent_creates_by_two_processes_one_wins(void **state)
+{
+    test_ctx_t *ctx = *state;
+    ucpg_registry_t *reg = registry_open_ok(ctx, DOMAIN, NSLOTS);
+    hg_race_t *race = mmap(NULL, sizeof(*race), PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ucpg_shm_offer_t mine, theirs, current, got;
+    ucpg_status_t status;
+    int wstatus, round;
+    char name[32];
+    pid_t pid;
+
+    assert_true(race != MAP_FAILED);
+    for (round = 0; round < 16; ++round) {
+        hg_name((unsigned)round, name, sizeof(name));
+        mine   = hg_dead_offer(1000 + (uint64_t)round);
+        theirs = hg_dead_offer(2000 + (uint64_t)round);
+        memset(race, 0, sizeof(*race));
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            hg_race_child(ctx, name, race, &theirs, &mine);
+        }
+        assert_true(hg_race_wait(&race->ready));
+        __atomic_store_n(&race->go, 1, __ATOMIC_RELEASE);
+        status = ucpg_registry_hostgroup_swap(reg, name, strlen(name), NULL, &mine, &current);
+        assert_int_equal(waitpid(pid, &wstatus, 0), pid);
+        assert_true(WIFEXITED(wstatus));
+        assert_int_equal(ucpg_registry_hostgroup_lookup(reg, name, strlen(name), &got), UCPG_OK);
+        if (status == UCPG_OK) {
+            assert_int_equal(WEXITSTATUS(wstatus), 1);      /* the child lost */
+            assert_offer_equal(&got, &mine);
+        } else {
+            assert_int_equal(status, UCPG_ERR_EXISTS);
+            assert_int_equal(WEXITSTATUS(wstatus), 0);      /* the child won */
+            assert_offer_equal(&current, &theirs);
+            assert_offer_equal(&got, &theirs);
+        }
+    }
+    assert_int_equal(hg_list(reg).n, 16);
+    munmap(race, sizeof(*race));
+    ucpg_registry_close(reg);
+}
+
+
 int main(void)
 {
 #define T(_test) cmocka_unit_test_setup_teardown(_test, dir_setup, dir_teardown)
@@ -2394,6 +2915,20 @@ int main(void)
         T(test_dir_publish_of_another_gen_while_live_returns_exists),
         T(test_dir_members_of_other_nodes_are_judged_by_the_oracle),
         T(test_dir_clear_empties_the_directory),
+        T(test_hostgroup_lookup_in_an_empty_registry_returns_not_found),
+        T(test_hostgroup_swap_from_no_record_creates_it),
+        T(test_hostgroup_second_create_returns_exists_and_the_first_offer),
+        T(test_hostgroup_swap_with_the_recorded_offer_replaces_it),
+        T(test_hostgroup_swap_with_a_wrong_expected_returns_exists),
+        T(test_hostgroup_swap_to_null_removes_the_record),
+        T(test_hostgroup_name_longer_than_max_is_invalid),
+        T(test_hostgroup_foreach_lists_every_record),
+        T(test_hostgroup_garbled_record_counts_as_free),
+        T(test_hostgroup_rebuilt_registry_has_no_records),
+        T(test_hostgroup_full_table_of_dead_logs_reuses_a_stale_record),
+        T(test_hostgroup_full_table_of_live_logs_returns_no_resource),
+        T(test_hostgroup_only_a_record_of_a_gone_log_is_reused),
+        T(test_hostgroup_concurrent_creates_by_two_processes_one_wins),
     };
 #undef T
 

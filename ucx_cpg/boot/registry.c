@@ -3,10 +3,10 @@
  *
  * Layout: a 64-byte header, nslots fixed-size process slots, a table of
  * UCPG_REGISTRY_NSEGS segment-id claims, then the group directory
- * (registry_group.c). The file is
- * only ever read and written with pread/pwrite under the lock, never mapped,
- * so a truncated or garbled file cannot fault the process; every slot read
- * back is validated and treated as free if it makes no sense.
+ * (registry_group.c) and the host-group records (registry_hostgroup.c). The
+ * file is only ever read and written with pread/pwrite under the lock, never
+ * mapped, so a truncated or garbled file cannot fault the process; every
+ * slot read back is validated and treated as free if it makes no sense.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -36,13 +36,18 @@ static size_t ucpg_registry_file_size(unsigned nslots)
 {
     return sizeof(ucpg_registry_hdr_t) + (size_t)nslots * sizeof(ucpg_registry_slot_t) +
            (size_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t) +
-           ucpg_registry_group_tables_size();
+           ucpg_registry_group_tables_size() + ucpg_registry_hostgroup_table_size();
 }
 
 off_t ucpg_registry_groups_offset(const ucpg_registry_t *reg)
 {
     return ucpg_registry_slot_offset(reg->nslots) +
            (off_t)UCPG_REGISTRY_NSEGS * sizeof(ucpg_registry_seg_t);
+}
+
+off_t ucpg_registry_hostgroups_offset(const ucpg_registry_t *reg)
+{
+    return ucpg_registry_groups_offset(reg) + (off_t)ucpg_registry_group_tables_size();
 }
 
 static off_t ucpg_registry_seg_offset(const ucpg_registry_t *reg, uint32_t i)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "core/shm_segment.h"
 #include "core/status.h"
 
 #define UCPG_REGISTRY_ADDR_MAX   2048u   /* bytes of worker address per slot */
@@ -30,6 +31,7 @@
 #define UCPG_REGISTRY_NGROUPS    256u    /* CPG groups per registry */
 #define UCPG_REGISTRY_GROUP_MEMBERS 256u /* members per CPG group */
 #define UCPG_REGISTRY_GROUP_NAME_MAX 128u
+#define UCPG_REGISTRY_NHOSTGROUPS 256u   /* host-group records per registry */
 
 typedef struct ucpg_registry ucpg_registry_t;
 
@@ -197,5 +199,58 @@ typedef void (*ucpg_registry_group_cb_t)(void *arg, const ucpg_registry_group_t 
 ucpg_status_t ucpg_registry_group_foreach(ucpg_registry_t *reg, const void *name,
                                           size_t name_len, ucpg_registry_group_cb_t cb,
                                           void *arg);
+
+/*
+ * Host-group records: for each CPG group whose members all run on this host
+ * (a host group, group/hostgroup.h), the shared-memory log its members meet
+ * on, as the offer that attaches it (core/shm_segment.h). One record per
+ * group name, names as in the group directory (up to
+ * UCPG_REGISTRY_GROUP_NAME_MAX bytes, compared byte for byte).
+ *
+ * The registry cannot tell whether a recorded log is still in use: the
+ * kernel frees a log with the last member that detaches it, and the record
+ * stays. A caller that finds a record attaches the log to see whether it
+ * lives, and replaces a dead one with ucpg_registry_hostgroup_swap: a
+ * compare-and-swap, so of the processes that found the same dead log only
+ * one installs its own. Offers compare equal when all three fields (shmid,
+ * size, cookie) do.
+ */
+
+/* Called with the registry locked: must not call back into the registry.
+ * name and offer are valid until the callback returns. */
+typedef void (*ucpg_registry_hostgroup_cb_t)(void *arg, const uint8_t *name, size_t name_len,
+                                             const ucpg_shm_offer_t *offer);
+
+/* Copies the offer recorded for name into *offer. UCPG_ERR_NOT_FOUND if name
+ * has no record; UCPG_ERR_INVALID_PARAM if name_len >
+ * UCPG_REGISTRY_GROUP_NAME_MAX or offer is NULL. The log need not live. */
+ucpg_status_t ucpg_registry_hostgroup_lookup(ucpg_registry_t *reg, const void *name,
+                                             size_t name_len, ucpg_shm_offer_t *offer);
+
+/*
+ * Compare-and-swap of name's record. If what name has recorded now is
+ * *expected (expected NULL: name has no record), records offer for name, or
+ * removes name's record if offer is NULL (nothing to do if there is none),
+ * and returns UCPG_OK. Otherwise returns UCPG_ERR_EXISTS and, if current is
+ * not NULL, sets *current to the offer recorded now, or to shmid -1, size 0,
+ * cookie 0 if name has no record; current is not touched on any other
+ * return.
+ *
+ * A new record takes a free one; if none is free, a record whose log can no
+ * longer be attached (its group is gone) is reused, and only then are the
+ * recorded logs attached to find out. UCPG_ERR_NO_RESOURCE if a new record
+ * is needed and every record names a live log. UCPG_ERR_INVALID_PARAM if
+ * name_len > UCPG_REGISTRY_GROUP_NAME_MAX.
+ */
+ucpg_status_t ucpg_registry_hostgroup_swap(ucpg_registry_t *reg, const void *name,
+                                           size_t name_len, const ucpg_shm_offer_t *expected,
+                                           const ucpg_shm_offer_t *offer,
+                                           ucpg_shm_offer_t *current);
+
+/* Calls cb for every record, in record order, with the registry locked
+ * (see ucpg_registry_hostgroup_cb_t). Records of dead logs are listed too:
+ * the caller decides what to do with them. */
+ucpg_status_t ucpg_registry_hostgroup_foreach(ucpg_registry_t *reg,
+                                              ucpg_registry_hostgroup_cb_t cb, void *arg);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * registry_int.h - the registry's file format and the helpers its parts
  * share (registry.c: slots and segment ids; registry_group.c: the CPG group
- * directory). Nothing outside boot/ includes this.
+ * directory; registry_hostgroup.c: host-group records). Nothing outside
+ * boot/ includes this.
  */
 #ifndef UCPG_BOOT_REGISTRY_INT_H
 #define UCPG_BOOT_REGISTRY_INT_H
@@ -13,7 +14,8 @@
 #include "registry.h"
 
 #define UCPG_REGISTRY_MAGIC    "UCPGREG"
-#define UCPG_REGISTRY_VERSION  3u     /* 2: segment-id table; 3: group directory */
+/* 2: segment-id table; 3: group directory; 4: host-group records */
+#define UCPG_REGISTRY_VERSION  4u
 #define UCPG_REGISTRY_AUTO_SEGID_BASE 0x80000000u
 
 enum { UCPG_REGISTRY_SLOT_FREE = 0, UCPG_REGISTRY_SLOT_USED = 1 };
@@ -91,5 +93,9 @@ void          ucpg_registry_sweep(const char *dir, const char *keep_path);
 /* Where the group directory starts, and how many bytes it takes. */
 off_t         ucpg_registry_groups_offset(const ucpg_registry_t *reg);
 size_t        ucpg_registry_group_tables_size(void);
+/* Where the host-group records start (after the group directory), and how
+ * many bytes they take. */
+off_t         ucpg_registry_hostgroups_offset(const ucpg_registry_t *reg);
+size_t        ucpg_registry_hostgroup_table_size(void);
 
 #endif

@@ -290,6 +290,19 @@ static const ucpg_config_key_t ucpg_config_keys[] = {
                "that member's messages come back to it without a round trip; "
                "0 = never"
     },
+    {
+        .key = "group_host_log_mb", .env = "UCX_CPG_GROUP_HOST_LOG_MB",
+        .type = UCPG_CONFIG_TYPE_UINT, UCPG_CONFIG_FIELD(group_host_log_mb),
+        .min = 0, .max = 4096,
+        .def = "0",
+        .valid = "0..4096",
+        .doc = "MiB (rounded down to a power of two) of the shared log of each "
+               "CPG group when the domain runs on one host: its members then "
+               "read every message where the sender wrote it, with no sequencer "
+               "(host groups); the largest message is a quarter of it. cpg_join "
+               "fails with CS_ERR_NOT_SUPPORTED while the domain has processes "
+               "on other hosts; 0 = every group uses the sequencer engine"
+    },
 };
 
 #define UCPG_CONFIG_NUM_KEYS \

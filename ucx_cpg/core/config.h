@@ -95,6 +95,10 @@ typedef struct ucpg_config {
     /* The sequencer hands its role to a member that sent 7/8 of a round of
      * this many messages (and 50 ms) it ordered, 0..1048576; 0 = never. */
     unsigned         group_handover_events;
+    /* MiB of each CPG group's host log when the domain runs on one host
+     * (group/host.h), rounded down to a power of two, 0..4096; 0 = none:
+     * every group uses the sequencer engine. */
+    unsigned         group_host_log_mb;
 
     /* Absolute path of ucx_cpg_relay, which serves the CPG handles of a
      * process forked while its parent had a domain; "" = such a process

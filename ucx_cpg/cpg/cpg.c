@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/proc.h"
+#include "group/hostgroups.h"
 
 static const ucpg_group_callbacks_t ucpg_cpg_group_callbacks = {ucpg_cpg_queue_event};
 
@@ -55,6 +56,12 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_model_initialize(cpg_handle_t *handle, cpg_m
     }
     err = ucpg_cpg_handle_create(&h);
     if (err != CS_OK) {
+        ucpg_group_unuse();
+        return err;
+    }
+    if (ucpg_group_host_enabled() && ((err = ucpg_cpg_host_init(h)) != CS_OK)) {
+        ucpg_cpg_handle_retire(h->id, &h);
+        ucpg_cpg_handle_put(h);
         ucpg_group_unuse();
         return err;
     }
@@ -166,7 +173,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_max_atomic_msgsize_get(cpg_handle_t handle, 
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
-        max   = ucpg_group_max_msg();
+        max   = h->host ? ucpg_group_host_max_msg() : ucpg_group_max_msg();
         *size = (max > UINT32_MAX) ? UINT32_MAX : (uint32_t)max;
         ucpg_cpg_handle_put(h);
     }
@@ -245,6 +252,11 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_join(cpg_handle_t handle, const struct cpg_n
     if (err != CS_OK) {
         return err;
     }
+    if (h->host) {
+        err = ucpg_cpg_host_join(h, group);
+        ucpg_cpg_handle_put(h);
+        return err;
+    }
     pthread_mutex_lock(&h->lock);
     /* one group per handle, as corosync; after cpg_leave, joining again
      * waits for the leave to be ordered (corosync: EXIST, or a hang) */
@@ -290,6 +302,11 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_leave(cpg_handle_t handle, const struct cpg_
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
+        return err;
+    }
+    if (h->host) {
+        err = ucpg_cpg_host_leave(h, group);
+        ucpg_cpg_handle_put(h);
         return err;
     }
     pthread_mutex_lock(&h->lock);
@@ -339,6 +356,11 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_mcast_joined(cpg_handle_t handle, cpg_guaran
     if (err != CS_OK) {
         return err;
     }
+    if (h->host) {
+        err = ucpg_cpg_host_mcast(h, (int)guarantee, iovec, iov_len);
+        ucpg_cpg_handle_put(h);
+        return err;
+    }
     g   = ucpg_cpg_joined_group(h);
     err = (g == NULL) ? CS_ERR_NOT_EXIST :
           ucpg_cpg_error(ucpg_group_mcast(g, (int)guarantee, iovec, iov_len));
@@ -362,7 +384,8 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_flow_control_state_get(
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
         g = ucpg_cpg_joined_group(h);
-        *flow_control_enabled = ((g != NULL) && ucpg_group_flow_control(g)) ?
+        *flow_control_enabled = (h->host ? __atomic_load_n(&h->host_full, __ATOMIC_RELAXED) :
+                                 ((g != NULL) && ucpg_group_flow_control(g))) ?
                                 CPG_FLOW_CONTROL_ENABLED : CPG_FLOW_CONTROL_DISABLED;
         ucpg_cpg_handle_put(h);
     }
@@ -419,6 +442,10 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_membership_get(cpg_handle_t handle, struct c
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
+        return err;
+    }
+    if (h->host && ucpg_cpg_host_members(h, groupName, member_list, member_list_entries, &err)) {
+        ucpg_cpg_handle_put(h);          /* our group: its last view dispatched */
         return err;
     }
     ctx.list  = member_list;

@@ -5,6 +5,7 @@
  *   dispatch.c   the per-handle event queue, cpg_fd_get and cpg_dispatch
  *   iteration.c  cpg_iteration_* over the domain's group directory
  *   zcb.c        zero-copy send buffers
+ *   hostgroup.c  the same on host groups (group/hostgroups.h), when in use
  * All protocol work is in group/; this layer only adapts the API.
  */
 #ifndef UCPG_CPG_CPG_INT_H
@@ -15,12 +16,24 @@
 
 #include "corosync/cpg.h"
 #include "group/group.h"
+#include "group/hostgroup.h"
 
 typedef struct ucpg_cpg_zcb {
     struct ucpg_cpg_zcb *next;
     void                *user;      /* what the caller got */
     size_t               size;
 } ucpg_cpg_zcb_t;
+
+struct ucpg_cpg_handle;
+
+/* A host group a handle joined (hostgroup.c). */
+typedef struct ucpg_cpg_hostgroup {
+    struct ucpg_cpg_hostgroup *next;   /* the handle's list of groups left */
+    struct ucpg_cpg_handle    *h;
+    ucpg_hostgroup_t          *hg;
+    struct cpg_name            name;
+    int                        ended;  /* the view removing us was dispatched */
+} ucpg_cpg_hostgroup_t;
 
 typedef struct ucpg_cpg_handle {
     cpg_handle_t        id;
@@ -52,6 +65,21 @@ typedef struct ucpg_cpg_handle {
     uint64_t            ring_head;     /* next to take; the tail is head + queued */
     size_t              queued;        /* also read unlocked (atomic) */
     ucpg_cpg_zcb_t     *zcbs;
+
+    /* Host groups (hostgroup.c); host is set once, at initialize. */
+    int                   host;
+    int                   pfd;           /* cpg_fd_get's: an epoll set of efd and
+                                          * the doorbells of hgroup and hleft */
+    pthread_rwlock_t      host_rw;       /* hgroup and hleft: read-held while
+                                          * used, write-held to change them */
+    pthread_mutex_t       host_dispatch; /* one dispatcher at a time */
+    pthread_t             host_dispatcher; /* atomic: the thread dispatching, or 0 */
+    ucpg_cpg_hostgroup_t *hgroup;        /* joined (or left, stream not ended) */
+    ucpg_cpg_hostgroup_t *hleft;         /* left before a rejoin, oldest first:
+                                          * their streams are dispatched first */
+    int                   host_full;     /* the last send found the log full */
+    struct cpg_address   *hview;         /* h->lock: the members of the last view */
+    size_t                nhview, hview_cap; /* of hgroup dispatched (0: none) */
 } ucpg_cpg_handle_t;
 
 /* --- handle.c --- */
@@ -75,6 +103,31 @@ void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event);
 void ucpg_cpg_nodes_changed(void *arg);
 void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h);
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h);
+
+int  ucpg_cpg_finalized(ucpg_cpg_handle_t *h);
+/* Shows a view: the confchg, and the totem confchg it owes after it.
+ * group: the engine group or the host group (ucpg_cpg_hostgroup_t) the
+ * view is of; the handle's own ends its membership when it removes us. */
+void ucpg_cpg_show_view(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model,
+                        const struct cpg_name *name, const ucpg_group_view_t *view,
+                        const void *group);
+/* Runs the first (all = 0) or every queued callback; how many ran. */
+unsigned ucpg_cpg_queue_dispatch(ucpg_cpg_handle_t *h, int all);
+/* Makes the eventfd exact again (unread only while something is queued). */
+void ucpg_cpg_efd_settle(ucpg_cpg_handle_t *h);
+
+/* --- hostgroup.c: a handle whose groups are host groups --- */
+cs_error_t ucpg_cpg_host_init(ucpg_cpg_handle_t *h);
+void       ucpg_cpg_host_free(ucpg_cpg_handle_t *h);
+cs_error_t ucpg_cpg_host_join(ucpg_cpg_handle_t *h, const struct cpg_name *group);
+cs_error_t ucpg_cpg_host_leave(ucpg_cpg_handle_t *h, const struct cpg_name *group);
+cs_error_t ucpg_cpg_host_mcast(ucpg_cpg_handle_t *h, int guarantee, const struct iovec *iov,
+                               unsigned iovcnt);
+cs_error_t ucpg_cpg_host_dispatch(ucpg_cpg_handle_t *h, cs_dispatch_flags_t type);
+/* The members of group's last view dispatched, if h is joined to it:
+ * 1 if it answered (*err set), 0 if the caller asks the tables. */
+int        ucpg_cpg_host_members(ucpg_cpg_handle_t *h, const struct cpg_name *group,
+                                 struct cpg_address *list, int *entries, cs_error_t *err);
 
 /* --- iteration.c --- */
 void ucpg_cpg_iteration_drop_all(cpg_handle_t owner);

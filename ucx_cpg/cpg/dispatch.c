@@ -396,51 +396,15 @@ static const struct cpg_name *ucpg_cpg_dispatcher_name(ucpg_cpg_dispatcher_t *ds
     return &dsp->name;
 }
 
-static void ucpg_cpg_call_event(ucpg_cpg_dispatcher_t *dsp, ucpg_group_event_t *ev)
-{
-    const cpg_model_v1_data_t *model = &dsp->model;
-    ucpg_cpg_handle_t *h             = dsp->h;
-    const struct cpg_name *name;
-    ucpg_group_event_info_t info;
-
-    ucpg_group_event_info(ev, &info);
-    name = ucpg_cpg_dispatcher_name(dsp, &info);
-    if (!info.is_view) {
-        if (model->cpg_deliver_fn != NULL) {
-            model->cpg_deliver_fn(h->id, name, info.sender.nodeid, info.sender.pid, info.data,
-                                  info.len);
-        }
-        return;
-    }
-    pthread_mutex_lock(&h->lock);
-    if (info.view.self_left && (info.group == h->group)) {
-        h->joined  = 0;
-        h->leaving = 0;
-    }
-    if (model->cpg_totem_confchg_fn != NULL) {
-        ucpg_cpg_view_nodes_keep(h, &info.view);
-    }
-    pthread_mutex_unlock(&h->lock);
-    if (model->cpg_confchg_fn != NULL) {
-        model->cpg_confchg_fn(h->id, name,
-                              (const struct cpg_address*)info.view.members, info.view.nmembers,
-                              (const struct cpg_address*)info.view.left, info.view.nleft,
-                              (const struct cpg_address*)info.view.joined, info.view.njoined);
-    }
-}
-
-/* Which totem confchg this view owes the application after it: the
- * INITIAL one (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF; asked once, the
- * flag clears), or a change left due until a view removed a lost node. */
+/* Which totem confchg a view owes the application after it: the INITIAL
+ * one (CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF; asked once, the flag
+ * clears), or a change left due until a view removed a lost node. */
 enum { UCPG_CPG_TOTEM_NONE, UCPG_CPG_TOTEM_INITIAL, UCPG_CPG_TOTEM_DUE };
 
-static int ucpg_cpg_totem_after(ucpg_cpg_handle_t *h, ucpg_group_event_t *ev)
+static int ucpg_cpg_totem_after(ucpg_cpg_handle_t *h)
 {
     int after = UCPG_CPG_TOTEM_NONE;
 
-    if (!ucpg_group_event_is_view(ev)) {
-        return after;
-    }
     pthread_mutex_lock(&h->lock);
     if (h->totem_initial) {
         after = UCPG_CPG_TOTEM_INITIAL;
@@ -452,7 +416,75 @@ static int ucpg_cpg_totem_after(ucpg_cpg_handle_t *h, ucpg_group_event_t *ev)
     return after;
 }
 
-static int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
+/* Keeps the members of a view of the joined host group (h->lock held):
+ * cpg_membership_get answers with them (hostgroup.c). */
+static void ucpg_cpg_view_members_keep(ucpg_cpg_handle_t *h, const ucpg_group_view_t *view)
+{
+    struct cpg_address *members = h->hview;
+
+    if (view->nmembers > h->hview_cap) {
+        members = realloc(h->hview, view->nmembers * sizeof(*members));
+        if (members == NULL) {
+            h->nhview = 0;                   /* the table answers instead */
+            return;
+        }
+        h->hview     = members;
+        h->hview_cap = view->nmembers;
+    }
+    memcpy(members, view->members, view->nmembers * sizeof(*members));
+    h->nhview = view->self_left ? 0 : view->nmembers;
+}
+
+void ucpg_cpg_show_view(ucpg_cpg_handle_t *h, const cpg_model_v1_data_t *model,
+                        const struct cpg_name *name, const ucpg_group_view_t *view,
+                        const void *group)
+{
+    int after = ucpg_cpg_totem_after(h), ours;
+
+    pthread_mutex_lock(&h->lock);
+    ours = (group == (const void*)h->group) || (group == (const void*)h->hgroup);
+    if (view->self_left && ours) {
+        h->joined  = 0;
+        h->leaving = 0;
+    }
+    if (model->cpg_totem_confchg_fn != NULL) {
+        ucpg_cpg_view_nodes_keep(h, view);
+    }
+    if (h->host && ours) {
+        ucpg_cpg_view_members_keep(h, view);
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (model->cpg_confchg_fn != NULL) {
+        model->cpg_confchg_fn(h->id, name,
+                              (const struct cpg_address*)view->members, view->nmembers,
+                              (const struct cpg_address*)view->left, view->nleft,
+                              (const struct cpg_address*)view->joined, view->njoined);
+    }
+    if (after == UCPG_CPG_TOTEM_INITIAL) {
+        ucpg_cpg_totem_initial(h, model);
+    } else if (after == UCPG_CPG_TOTEM_DUE) {
+        ucpg_cpg_totem_change(h, model);
+    }
+}
+
+static void ucpg_cpg_call_event(ucpg_cpg_dispatcher_t *dsp, ucpg_group_event_t *ev)
+{
+    const cpg_model_v1_data_t *model = &dsp->model;
+    ucpg_cpg_handle_t *h             = dsp->h;
+    const struct cpg_name *name;
+    ucpg_group_event_info_t info;
+
+    ucpg_group_event_info(ev, &info);
+    name = ucpg_cpg_dispatcher_name(dsp, &info);
+    if (info.is_view) {
+        ucpg_cpg_show_view(h, model, name, &info.view, info.group);
+    } else if (model->cpg_deliver_fn != NULL) {
+        model->cpg_deliver_fn(h->id, name, info.sender.nodeid, info.sender.pid, info.data,
+                              info.len);
+    }
+}
+
+int ucpg_cpg_finalized(ucpg_cpg_handle_t *h)
 {
     return __atomic_load_n(&h->finalized, __ATOMIC_ACQUIRE);
 }
@@ -504,14 +536,7 @@ static unsigned ucpg_cpg_dispatcher_run(ucpg_cpg_dispatcher_t *dsp)
             continue;
         }
         if (!ucpg_cpg_finalized(dsp->h)) {
-            int totem_after = ucpg_cpg_totem_after(dsp->h, ev);
-
             ucpg_cpg_call_event(dsp, ev);
-            if (totem_after == UCPG_CPG_TOTEM_INITIAL) {
-                ucpg_cpg_totem_initial(dsp->h, &dsp->model);
-            } else if (totem_after == UCPG_CPG_TOTEM_DUE) {
-                ucpg_cpg_totem_change(dsp->h, &dsp->model);
-            }
             ++count;
         }
         ucpg_cpg_release_add(&dsp->released, ev);
@@ -631,6 +656,28 @@ static unsigned ucpg_cpg_dispatcher_step(ucpg_cpg_dispatcher_t *dsp, int all)
     return ucpg_cpg_dispatcher_take(dsp, all) ? ucpg_cpg_dispatcher_run(dsp) : 0;
 }
 
+unsigned ucpg_cpg_queue_dispatch(ucpg_cpg_handle_t *h, int all)
+{
+    ucpg_cpg_dispatcher_t dsp;
+    unsigned n;
+
+    if (__atomic_load_n(&h->queued, __ATOMIC_ACQUIRE) == 0) {
+        return 0;                        /* nothing to take, and the fd is exact */
+    }
+    ucpg_cpg_dispatcher_init(&dsp, h);
+    n = ucpg_cpg_dispatcher_step(&dsp, all);
+    ucpg_cpg_dispatcher_settle(&dsp);
+    return n;
+}
+
+void ucpg_cpg_efd_settle(ucpg_cpg_handle_t *h)
+{
+    ucpg_cpg_dispatcher_t dsp;
+
+    ucpg_cpg_dispatcher_init(&dsp, h);
+    ucpg_cpg_dispatcher_settle(&dsp);
+}
+
 UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
                                              cs_dispatch_flags_t dispatch_types)
 {
@@ -649,6 +696,11 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_dispatch(cpg_handle_t handle,
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err != CS_OK) {
+        return err;
+    }
+    if (h->host) {
+        err = ucpg_cpg_host_dispatch(h, dispatch_types);
+        ucpg_cpg_handle_put(h);
         return err;
     }
     ucpg_cpg_dispatcher_init(&dsp, h);
@@ -709,7 +761,7 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_fd_get(cpg_handle_t handle, int *fd)
     }
     err = ucpg_cpg_handle_get(handle, &h);
     if (err == CS_OK) {
-        *fd = h->efd;
+        *fd = h->host ? h->pfd : h->efd;   /* host: the set of efd and the doorbells */
         ucpg_cpg_handle_put(h);
     }
     return err;

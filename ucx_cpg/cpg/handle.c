@@ -172,6 +172,7 @@ void ucpg_cpg_handles_each(void (*fn)(ucpg_cpg_handle_t *h))
 
 static void ucpg_cpg_handle_free(ucpg_cpg_handle_t *h)
 {
+    ucpg_cpg_host_free(h);               /* its groups' callbacks queue nothing */
     ucpg_cpg_queue_clear(h);
     ucpg_cpg_zcb_free_all(h);
     free(h->view_nodes);

@@ -135,6 +135,10 @@ UCX_CPG_COROSYNC_API cs_error_t cpg_zcb_mcast_joined(cpg_handle_t handle, cpg_gu
     pthread_mutex_unlock(&h->lock);
     if ((msg == NULL) || !ucpg_cpg_zcb_owned(h, msg, msg_len)) {
         err = CS_ERR_INVALID_PARAM;
+    } else if (h->host) {
+        struct iovec iov = {msg, msg_len};
+
+        err = ucpg_cpg_host_mcast(h, (int)guarantee, &iov, 1);
     } else if (g == NULL) {
         err = CS_ERR_NOT_EXIST;
     } else {

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #endif
 #include "group_int.h"
+#include "hostgroups.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -704,6 +705,9 @@ static void ucpg_group_peer_event(void *arg, const ucpg_peer_info_t *peer,
     ucpg_group_dir_follow();
     d = ucpg_group_engine.domain;
     ucpg_group_engine_unlock();
+    if (event == UCPG_PEER_EVENT_DOWN) {
+        ucpg_group_host_reap_all();     /* it may have been in our host groups */
+    }
     ucpg_group_nodes_announce(d);
 }
 

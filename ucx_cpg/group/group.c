@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #endif
 #include "group_int.h"
+#include "hostgroups.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -607,7 +608,9 @@ ucpg_status_t ucpg_group_list(const void *name, size_t name_len, ucpg_group_list
     if (status != UCPG_OK) {
         return status;
     }
-    if ((name == NULL) || !ucpg_group_list_own(name, name_len, &ctx)) {
+    if (ucpg_group_host_enabled()) {
+        status = ucpg_group_host_list(name, name_len, cb, arg);
+    } else if ((name == NULL) || !ucpg_group_list_own(name, name_len, &ctx)) {
         status = ucpg_boot_dir_foreach(ucpg_group_engine.domain, name, name_len,
                                        ucpg_group_list_one, &ctx);
     }

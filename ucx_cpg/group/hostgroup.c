@@ -30,7 +30,9 @@ void ucpg_hostgroup_offer(const ucpg_hostgroup_t *hg, ucpg_shm_offer_t *offer)
 
 size_t ucpg_hostgroup_max_msg(const ucpg_hostgroup_t *hg)
 {
-    return ucpg_shm_log_max_entry(hg->log) - UCPG_HOSTGROUP_HDR_LEN;
+    size_t fits = ucpg_shm_log_max_entry(hg->log) - UCPG_HOSTGROUP_HDR_LEN;
+
+    return ((hg->params.max_msg > 0) && (hg->params.max_msg < fits)) ? hg->params.max_msg : fits;
 }
 
 int ucpg_hostgroup_reap_due(ucpg_hostgroup_t *hg, uint64_t now)
@@ -241,7 +243,8 @@ static ucpg_hostgroup_t *ucpg_hostgroup_alloc(const ucpg_hostgroup_params_t *par
     hg->params.cb       = &hg->cb;
     hg->bell            = -1;
     hg->ringer          = -1;
-    hg->self.pid        = (uint32_t)ucpg_proc_self();
+    hg->self.pid        = (uint32_t)ucpg_proc_identity();
+    hg->self.proc       = (uint32_t)ucpg_proc_self();
     hg->self.starttime  = ucpg_proc_starttime(ucpg_proc_self());
     hg->self.nodeid     = params->nodeid;
     pthread_mutex_init(&hg->send_lock, NULL);
@@ -374,6 +377,11 @@ static ucpg_status_t ucpg_hostgroup_depart(ucpg_hostgroup_t *hg, uint16_t reason
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
     }
     return status;
+}
+
+int ucpg_hostgroup_left(const ucpg_hostgroup_t *hg)
+{
+    return __atomic_load_n(&hg->state, __ATOMIC_ACQUIRE) != UCPG_HOSTGROUP_JOINED;
 }
 
 ucpg_status_t ucpg_hostgroup_leave(ucpg_hostgroup_t *hg)

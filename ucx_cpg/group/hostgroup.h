@@ -94,6 +94,8 @@ typedef struct ucpg_hostgroup_params {
                                                           * dead processes (also the
                                                           * period of that look in
                                                           * ucpg_hostgroup_wait) */
+    size_t                            max_msg;      /* the largest message, within
+                                                     * what the log holds (0: that) */
 } ucpg_hostgroup_params_t;
 
 /* Creates a log of capacity bytes (shm_log.h's limits) and joins it as its
@@ -112,7 +114,8 @@ ucpg_status_t ucpg_hostgroup_join(const ucpg_shm_offer_t *offer,
                                   const ucpg_hostgroup_params_t *params,
                                   ucpg_hostgroup_t **hg_p);
 void          ucpg_hostgroup_offer(const ucpg_hostgroup_t *hg, ucpg_shm_offer_t *offer);
-/* The largest message (the log's largest entry, less the header). */
+/* The largest message: params' max_msg, or less if the log's largest entry
+ * (less the header) is smaller. */
 size_t        ucpg_hostgroup_max_msg(const ucpg_hostgroup_t *hg);
 
 /*
@@ -123,6 +126,8 @@ size_t        ucpg_hostgroup_max_msg(const ucpg_hostgroup_t *hg);
  */
 ucpg_status_t ucpg_hostgroup_mcast(ucpg_hostgroup_t *hg, int guarantee,
                                    const struct iovec *iov, unsigned iovcnt);
+/* Whether we left or asked to (or never finished joining). */
+int           ucpg_hostgroup_left(const ucpg_hostgroup_t *hg);
 /* Asks to leave: the view removing us ends the stream. UCPG_ERR_NOT_FOUND
  * if already leaving or gone; UCPG_ERR_TRY_AGAIN if the ring had no room
  * for the LEAVE, or the member table was not free, in change_timeout_ms
@@ -155,6 +160,18 @@ ucpg_status_t ucpg_hostgroup_wait(ucpg_hostgroup_t *hg, unsigned timeout_ms);
  * members it announced gone (0 also when another process is changing the
  * member table: the next look does it). */
 unsigned      ucpg_hostgroup_reap(ucpg_hostgroup_t *hg);
+
+/*
+ * The live members of the group whose log an offer names, as its member
+ * table holds them now (which may be ahead of the views a member has
+ * dispatched), sorted by (nodeid, pid); for processes that are not members
+ * (a membership query). Up to max go to addrs; *n_p gets how many there
+ * are. UCPG_ERR_NOT_FOUND: no such log (every process let go of it);
+ * UCPG_ERR_MESSAGE: not a host group's log; UCPG_ERR_TIMEOUT: a live
+ * process kept the table locked for wait_ms.
+ */
+ucpg_status_t ucpg_hostgroup_members(const ucpg_shm_offer_t *offer, unsigned wait_ms,
+                                     ucpg_group_addr_t *addrs, size_t max, size_t *n_p);
 
 /* Frees the handle. Still a member: leaves at once, and the others see
  * reason PROCDOWN (as ucpg_group_destroy). */

@@ -69,7 +69,7 @@ static void ucpg_hostgroup_show_view(ucpg_hostgroup_t *hg, uint64_t view_id,
 static void ucpg_hostgroup_apply_join(ucpg_hostgroup_t *hg, const ucpg_hostgroup_entry_t *e,
                                       uint64_t pos)
 {
-    ucpg_hostgroup_row_t row = {0, 0, e->hdr.pid, e->hdr.nodeid};
+    ucpg_hostgroup_row_t row = {0, 0, e->hdr.pid, e->hdr.nodeid, 0, 0};
 
     row.mid = ucpg_hostgroup_mid_of(pos);
     if ((e->mid != row.mid) || (hg->nmembers >= UCPG_HOSTGROUP_MEMBERS_MAX)) {

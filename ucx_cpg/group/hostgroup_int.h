@@ -19,13 +19,16 @@
 
 /* One member as the table and the views know it. mid: the position of the
  * JOIN entry that added it, plus one (unique for the log's life; 0 names
- * nobody, and the founder's JOIN is at position 0); starttime with pid names
- * the process for liveness. */
+ * nobody, and the founder's JOIN is at position 0). pid is the one views
+ * show (ucpg_proc_identity: a CPG relay speaks for the process it serves);
+ * proc with starttime names the process whose life is the membership's. */
 typedef struct ucpg_hostgroup_row {
     uint64_t mid;
     uint64_t starttime;
     uint32_t pid;
     uint32_t nodeid;
+    uint32_t proc;
+    uint32_t unused;
 } ucpg_hostgroup_row_t;
 
 /*
@@ -86,7 +89,7 @@ struct ucpg_hostgroup {
  * write in its parent's name (its slots, its pid in entries). */
 static inline int ucpg_hostgroup_forked(const ucpg_hostgroup_t *hg)
 {
-    return hg->self.pid != (uint32_t)ucpg_proc_self();
+    return hg->self.proc != (uint32_t)ucpg_proc_self();
 }
 
 static inline uint64_t ucpg_hostgroup_mid_of(uint64_t join_pos)

@@ -22,13 +22,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/mutex.h"
 #include "core/proc.h"
 
-#define UCPG_HOSTGROUP_TABLE_MAGIC 0x3154474847504355ull   /* "UCPGHGT1" */
+#define UCPG_HOSTGROUP_TABLE_MAGIC 0x3254474847504355ull   /* "UCPGHGT2" */
 
 ucpg_status_t ucpg_hostgroup_table_init(ucpg_hostgroup_table_t *t)
 {
@@ -214,7 +215,7 @@ static unsigned ucpg_hostgroup_table_reap(ucpg_hostgroup_t *hg)
 
     while (i < t->count) {
         row = t->rows[i];
-        if (ucpg_proc_alive((pid_t)row.pid, row.starttime)) {
+        if (ucpg_proc_alive((pid_t)row.proc, row.starttime)) {
             ++i;
             continue;
         }
@@ -244,4 +245,53 @@ unsigned ucpg_hostgroup_reap(ucpg_hostgroup_t *hg)
     gone = ucpg_hostgroup_table_reap(hg);
     ucpg_hostgroup_table_unlock(hg);
     return gone;
+}
+
+/* Copies the live rows (table locked). A dead holder's pending change is
+ * left to the next member that takes the lock: the rows themselves are
+ * only changed after an entry is appended, so they are whole. */
+static size_t ucpg_hostgroup_table_live(const ucpg_hostgroup_table_t *t, ucpg_group_addr_t *addrs,
+                                        size_t max)
+{
+    uint32_t count = (t->count <= UCPG_HOSTGROUP_MEMBERS_MAX) ? t->count : 0, i;
+    size_t n = 0;
+
+    for (i = 0; i < count; ++i) {
+        if (!ucpg_proc_alive((pid_t)t->rows[i].proc, t->rows[i].starttime)) {
+            continue;                    /* gone: its LEAVE is on its way */
+        }
+        if (n < max) {
+            addrs[n].nodeid = t->rows[i].nodeid;
+            addrs[n].pid    = t->rows[i].pid;
+            addrs[n].reason = 0;
+        }
+        ++n;
+    }
+    return n;
+}
+
+ucpg_status_t ucpg_hostgroup_members(const ucpg_shm_offer_t *offer, unsigned wait_ms,
+                                     ucpg_group_addr_t *addrs, size_t max, size_t *n_p)
+{
+    ucpg_hostgroup_table_t *t;
+    ucpg_shm_log_t *log;
+    ucpg_status_t status = ucpg_shm_log_attach(offer, &log);
+    size_t n = 0;
+
+    if (status != UCPG_OK) {
+        return status;
+    }
+    t = ucpg_shm_log_user_area(log);
+    if (!ucpg_hostgroup_table_valid(t)) {
+        status = UCPG_ERR_MESSAGE;
+    } else if (ucpg_mutex_lock_shared(&t->lock, (int)wait_ms) != 0) {
+        status = UCPG_ERR_TIMEOUT;
+    } else {
+        n = ucpg_hostgroup_table_live(t, addrs, max);
+        pthread_mutex_unlock(&t->lock);
+        qsort(addrs, (n < max) ? n : max, sizeof(*addrs), ucpg_group_addr_cmp);
+    }
+    ucpg_shm_log_detach(log);
+    *n_p = n;
+    return status;
 }
