@@ -4,7 +4,7 @@
 # run and one markdown table.
 #
 #   contrib/bench/cpg_compare.sh [-b BUILD_DIR] [-o FILE] [-r REPS] [-l LIB] [-I CPUS]
-#                                [-P] [-t SEC] [-T SEC] [-E] [-q]
+#                                [-P] [-A] [-t SEC] [-T SEC] [-E] [-q]
 #
 #   -b BUILD_DIR  the ucx_cpg build (default $UCPG_BUILD_DIR, else ./build);
 #                 ucx_cpg's libcpg.so.4 is taken from $UCPG_COMPAT_DIR
@@ -17,6 +17,8 @@
 #   -P            pin each member, all its threads, to one CPU, round robin
 #                 (cpg_bench -c), for both libraries, as compare.sh pins
 #                 ucx_cpg_perftest's members
+#   -A            every member sends in the throughput runs (cpg_bench -a):
+#                 the rate is the aggregate one the slowest member receives
 #   -t SEC        flood duration of the throughput runs (default 5)
 #   -T SEC        time limit of every cpg_bench run (default 120)
 #   -E            use the corosync that is already running (it is neither
@@ -65,6 +67,7 @@ REPS_SET=0
 LIBS="corosync ucx_cpg"
 ICPUS=
 MEMBER_PIN=
+ALL_SEND=
 USE_EXISTING=0
 QUICK=0
 ITERS=10000
@@ -76,7 +79,7 @@ usage() {
     exit 2
 }
 
-while getopts b:o:r:l:I:Pt:T:Eqh opt; do
+while getopts b:o:r:l:I:PAt:T:Eqh opt; do
     case $opt in
     b) BUILD=$OPTARG ;;
     o) OUT=$OPTARG ;;
@@ -84,6 +87,7 @@ while getopts b:o:r:l:I:Pt:T:Eqh opt; do
     l) case $OPTARG in corosync|ucx_cpg) LIBS=$OPTARG ;; *) usage ;; esac ;;
     I) case $OPTARG in ''|*[!0-9,-]*) usage ;; esac; ICPUS=$OPTARG ;;
     P) MEMBER_PIN=" -c" ;;
+    A) ALL_SEND=" -a" ;;
     t) case $OPTARG in ''|*[!0-9]*) usage ;; esac; SECS=$OPTARG ;;
     T) case $OPTARG in ''|*[!0-9]*) usage ;; esac; T=$OPTARG ;;
     E) USE_EXISTING=1 ;;
@@ -199,7 +203,7 @@ NRUN=0
 # bench_args MODE SIZE MEMBERS: the cpg_bench arguments of one run
 bench_args() {
     if [ "$1" = thr ]; then
-        echo "-m thr -s $2 -p $3 -t $SECS -T $T -M$MEMBER_PIN"
+        echo "-m thr -s $2 -p $3 -t $SECS -T $T -M$MEMBER_PIN$ALL_SEND"
     else
         echo "-m lat -s $2 -p $3 -n $ITERS -w $WARM -T $T -M$MEMBER_PIN"
     fi
@@ -354,7 +358,7 @@ report() {
         echo "- corosync: $COROSYNC_HOW; libcpg.so.4 = $COROSYNC_LIB."
     fi
     if has_lib ucx_cpg; then
-        echo "- ucx_cpg: libcpg.so.4 = $UCX_LIB (UCPG_COMPAT_DIR=$UCPG_COMPAT_DIR)."
+        echo "- ucx_cpg: libcpg.so.4 = $UCX_LIB (UCPG_COMPAT_DIR=$UCPG_COMPAT_DIR)$(env | grep '^UCX_CPG_' | grep -v '^UCX_CPG_DOMAIN=\|^UCX_CPG_REGISTRY_DIR=' | sort | sed 's/^/, /' | tr -d '\n')."
     fi
     printf '%s' "$SKIPPED"
     echo "- cpg_bench compiled by this script with $INC_HOW: \`$(echo "$CC_CMD" | sed "s|$W/||; s|$TOP/||g")\`."
@@ -371,7 +375,7 @@ report() {
         echo "    $lib: $(command_of "$lib" "$(bench_args lat 64 '<N>')")"
     done
     echo
-    echo "N = $MEMBERS. One sender (rank 0); thr = msgs/s and MB/s (10^6 B) at the slowest receiver,"
+    echo "N = $MEMBERS. $([ -n "$ALL_SEND" ] && echo 'Every member sends (-a)' || echo 'One sender (rank 0)'); thr = msgs/s and MB/s (10^6 B) at the slowest receiver,"
     echo "from its first delivery of a ${SECS} s flood to the END after the last; lat = send → own delivery of one"
     echo "message at a time (${ITERS} iterations after ${WARM} warm-up), the other members dispatching."
     echo "$REPS repetition(s), libraries interleaved; cells are median [min–max]. Ratio: ucx_cpg /"

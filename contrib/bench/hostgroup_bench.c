@@ -243,7 +243,7 @@ static void hgb_view(void *arg, const ucpg_group_view_t *v)
     }
 }
 
-static const ucpg_hostgroup_callbacks_t hgb_callbacks = {hgb_deliver, hgb_view};
+static const ucpg_hostgroup_callbacks_t hgb_callbacks = {hgb_deliver, hgb_view, NULL};
 
 /* ---- a member: pacing ------------------------------------------------------------------ */
 

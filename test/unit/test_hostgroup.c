@@ -177,7 +177,7 @@ static void on_view(void *arg, const ucpg_group_view_t *v)
     rec_add(m->idx, &r);
 }
 
-static const ucpg_hostgroup_callbacks_t member_cb = {on_deliver, on_view};
+static const ucpg_hostgroup_callbacks_t member_cb = {on_deliver, on_view, NULL};
 
 static ucpg_hostgroup_params_t member_params(member_t *m)
 {
@@ -572,7 +572,7 @@ static void solo_view(void *arg, const ucpg_group_view_t *v)
     s->self_left = v->self_left;
 }
 
-static const ucpg_hostgroup_callbacks_t solo_cb = {solo_deliver, solo_view};
+static const ucpg_hostgroup_callbacks_t solo_cb = {solo_deliver, solo_view, NULL};
 
 static ucpg_hostgroup_t *solo_found(solo_t *s, size_t cap)
 {
@@ -1081,7 +1081,7 @@ static void count_view(void *arg, const ucpg_group_view_t *v)
 
 static void test_threads_share_a_member(void **state)
 {
-    static const ucpg_hostgroup_callbacks_t cb = {count_deliver, count_view};
+    static const ucpg_hostgroup_callbacks_t cb = {count_deliver, count_view, NULL};
     count_t c                 = {{0, 0}, 0, 0};
     ucpg_hostgroup_params_t p = {7, &cb, &c, 2000, 50, 0};
     ucpg_hostgroup_t *hg      = NULL;

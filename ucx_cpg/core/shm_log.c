@@ -554,9 +554,11 @@ int ucpg_shm_log_sleep_prepare(ucpg_shm_log_reader_t *r)
     return 1;
 }
 
-void ucpg_shm_log_sleep_cancel(ucpg_shm_log_reader_t *r)
+int ucpg_shm_log_sleep_cancel(ucpg_shm_log_reader_t *r)
 {
-    __atomic_fetch_and(&r->log->sh->sleepers, ~(1ull << r->slot), __ATOMIC_SEQ_CST);
+    uint64_t bit = 1ull << r->slot;
+
+    return (__atomic_fetch_and(&r->log->sh->sleepers, ~bit, __ATOMIC_SEQ_CST) & bit) == 0;
 }
 
 /* --- what dead processes left ---------------------------------------------------- */

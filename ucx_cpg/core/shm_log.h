@@ -186,7 +186,9 @@ void          ucpg_shm_log_release(ucpg_shm_log_reader_t *r, uint64_t pos);
  * an entry is already committed at r->next (do not block; the request is
  * withdrawn), 1 if the reader may block until rung. */
 int           ucpg_shm_log_sleep_prepare(ucpg_shm_log_reader_t *r);
-/* Withdraws the request (woken by a timeout rather than a ring). */
-void          ucpg_shm_log_sleep_cancel(ucpg_shm_log_reader_t *r);
+/* Withdraws the request (woken by a timeout rather than a ring). Returns 1
+ * if it had been taken already (a ring is owed or came), 0 if it was
+ * still pending. */
+int           ucpg_shm_log_sleep_cancel(ucpg_shm_log_reader_t *r);
 
 #endif

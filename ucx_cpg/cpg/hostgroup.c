@@ -96,8 +96,17 @@ static void ucpg_cpg_host_view(void *arg, const ucpg_group_view_t *view)
     }
 }
 
+/* Our own send found our dispatcher asleep: the eventfd in the handle's
+ * set wakes it (its doorbell would cost the sender a socket send). */
+static void ucpg_cpg_host_self_rung(void *arg)
+{
+    ucpg_cpg_hostgroup_t *w = arg;
+
+    ucpg_cpg_wake(w->h);
+}
+
 static const ucpg_hostgroup_callbacks_t ucpg_cpg_host_callbacks = {
-    ucpg_cpg_host_deliver, ucpg_cpg_host_view
+    ucpg_cpg_host_deliver, ucpg_cpg_host_view, ucpg_cpg_host_self_rung
 };
 
 /* Adds (1) or removes (0) the group's doorbell to the handle's fd. */
@@ -401,13 +410,14 @@ static void ucpg_cpg_host_wake(ucpg_cpg_handle_t *h)
     pthread_rwlock_unlock(&h->host_rw);
 }
 
-/* Before the call returns: the fd is readable iff a dispatch has work. */
+/* Before the call returns: the fd is readable iff a dispatch has work.
+ * The eventfd is made exact first: once we ask to be rung, our own sender
+ * thread may wake us through it (ucpg_cpg_host_self_rung), and a settle
+ * after that would read its write away. */
 static void ucpg_cpg_host_settle(ucpg_cpg_handle_t *h)
 {
-    int ready = ucpg_cpg_host_sleep(h);
-
     ucpg_cpg_efd_settle(h);
-    if (ready) {
+    if (ucpg_cpg_host_sleep(h)) {
         ucpg_cpg_wake(h);
     }
 }
@@ -418,8 +428,8 @@ static void ucpg_cpg_host_wait(ucpg_cpg_handle_t *h)
 {
     struct pollfd pfd = {h->pfd, POLLIN, 0};
 
+    ucpg_cpg_efd_settle(h);              /* first: see ucpg_cpg_host_settle */
     if (!ucpg_cpg_host_sleep(h)) {
-        ucpg_cpg_efd_settle(h);
         if ((__atomic_load_n(&h->queued, __ATOMIC_ACQUIRE) == 0) && !ucpg_cpg_finalized(h)) {
             while ((poll(&pfd, 1, UCPG_CPG_HOST_WAIT_MS) < 0) && (errno == EINTR)) {
             }

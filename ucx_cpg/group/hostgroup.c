@@ -86,10 +86,12 @@ static ucpg_status_t ucpg_hostgroup_bell_open(ucpg_hostgroup_t *hg)
 
 /* --- appending --------------------------------------------------------------------- */
 
-/* One try at appending; the send lock is held. */
+/* One try at appending; the send lock is held. Our own sleeper bit is
+ * taken out of *wake_p: the send lock keeps our reader (and its slot) ours
+ * meanwhile (ucpg_hostgroup_self_bit_clear). */
 static ucpg_status_t ucpg_hostgroup_append_once(ucpg_hostgroup_t *hg, size_t len,
                                                 ucpg_hostgroup_encode_fn_t encode, void *arg,
-                                                uint64_t *pos_p, uint64_t *wake_p)
+                                                uint64_t *pos_p, uint64_t *wake_p, int *self_p)
 {
     ucpg_shm_log_entry_t e;
     ucpg_status_t status = ucpg_shm_log_reserve(&hg->writer, len, &e);
@@ -99,6 +101,8 @@ static ucpg_status_t ucpg_hostgroup_append_once(ucpg_hostgroup_t *hg, size_t len
     }
     encode(e.data, e.pos, arg);
     *wake_p = ucpg_shm_log_commit(&hg->writer, &e);
+    *self_p = (*wake_p & hg->self_bit) != 0;
+    *wake_p &= ~hg->self_bit;
     if (pos_p != NULL) {
         *pos_p = e.pos;
     }
@@ -112,10 +116,11 @@ ucpg_status_t ucpg_hostgroup_append(ucpg_hostgroup_t *hg, size_t len,
     uint64_t deadline = 0, wake = 0;     /* the clock is read only once it waits */
     uint32_t *waits   = &hg->table->change_waits;
     ucpg_status_t status;
+    int self = 0;
 
     for (;;) {
         pthread_mutex_lock(&hg->send_lock);
-        status = ucpg_hostgroup_append_once(hg, len, encode, arg, pos_p, &wake);
+        status = ucpg_hostgroup_append_once(hg, len, encode, arg, pos_p, &wake, &self);
         pthread_mutex_unlock(&hg->send_lock);
         if ((status != UCPG_ERR_TRY_AGAIN) || (timeout_ms == 0)) {
             break;
@@ -141,6 +146,9 @@ ucpg_status_t ucpg_hostgroup_append(ucpg_hostgroup_t *hg, size_t len,
     }
     if (status == UCPG_OK) {
         ucpg_hostgroup_ring(hg, wake);
+        if (self) {
+            hg->cb.self_rung(hg->params.arg);
+        }
     }
     return status;
 }
@@ -273,7 +281,8 @@ static ucpg_status_t ucpg_hostgroup_enter(ucpg_hostgroup_t *hg)
     }
     status = ucpg_shm_log_reader_open(hg->log, UCPG_SHM_LOG_TAIL, &hg->reader);
     if (status == UCPG_OK) {
-        hg->reading = 1;
+        hg->reading  = 1;
+        hg->self_bit = (hg->cb.self_rung != NULL) ? 1ull << hg->reader.slot : 0;
         status      = ucpg_hostgroup_table_join(hg);
     }
     ucpg_hostgroup_table_unlock(hg);
@@ -357,6 +366,13 @@ ucpg_status_t ucpg_hostgroup_join(const ucpg_shm_offer_t *offer,
     return ucpg_hostgroup_open(offer, 0, params, hg_p);
 }
 
+void ucpg_hostgroup_self_bit_clear(ucpg_hostgroup_t *hg)
+{
+    pthread_mutex_lock(&hg->send_lock);
+    hg->self_bit = 0;
+    pthread_mutex_unlock(&hg->send_lock);
+}
+
 /* --- leaving ------------------------------------------------------------------------ */
 
 /* Appends our LEAVE with reason; the state moves to LEAVING if it did. */
@@ -414,6 +430,7 @@ void ucpg_hostgroup_destroy(ucpg_hostgroup_t *hg)
     ucpg_doorbell_close(hg->bell);       /* before the reader: its name goes with the slot */
     hg->bell = -1;
     if (hg->reading) {                   /* gone first: our room is no one's wait */
+        ucpg_hostgroup_self_bit_clear(hg);
         ucpg_shm_log_reader_close(&hg->reader);
         hg->reading = 0;
     }

@@ -79,6 +79,11 @@ typedef struct ucpg_hostgroup_callbacks {
                     const void *data, size_t len);
     /* A view (lists sorted by nodeid, pid, as in group.h); valid until return. */
     void (*view)(void *arg, const ucpg_group_view_t *view);
+    /* Optional: our own send found us asleep (ucpg_hostgroup_sleep), in the
+     * sending thread. Instead of ringing our own doorbell (a system call
+     * that costs the sender a microsecond), this is called: the caller
+     * wakes its poller its own way. NULL: the doorbell is rung. */
+    void (*self_rung)(void *arg);
 } ucpg_hostgroup_callbacks_t;
 
 typedef struct ucpg_hostgroup_params {

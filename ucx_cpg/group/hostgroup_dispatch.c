@@ -130,6 +130,7 @@ static int ucpg_hostgroup_apply(ucpg_hostgroup_t *hg, const ucpg_hostgroup_entry
  * reader goes, so that our room is nobody's wait. Read lock held. */
 static void ucpg_hostgroup_end(ucpg_hostgroup_t *hg)
 {
+    ucpg_hostgroup_self_bit_clear(hg);
     ucpg_shm_log_reader_close(&hg->reader);
     hg->reading = 0;
     __atomic_store_n(&hg->state, UCPG_HOSTGROUP_GONE, __ATOMIC_RELEASE);

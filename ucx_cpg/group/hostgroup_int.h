@@ -70,6 +70,8 @@ struct ucpg_hostgroup {
     pthread_mutex_t             send_lock;  /* the writer: one thread at a time */
     ucpg_shm_log_writer_t       writer;
     uint64_t                    full_since; /* ns: appends find no room since (0: they do) */
+    uint64_t                    self_bit;   /* our reader's sleeper bit while it is open,
+                                             * if cb.self_rung is set (else 0) */
 
     pthread_mutex_t             read_lock;  /* the reader and the view */
     ucpg_shm_log_reader_t       reader;
@@ -128,6 +130,9 @@ typedef void (*ucpg_hostgroup_encode_fn_t)(void *buf, uint64_t pos, void *arg);
 ucpg_status_t ucpg_hostgroup_append(ucpg_hostgroup_t *hg, size_t len,
                                     ucpg_hostgroup_encode_fn_t encode, void *arg,
                                     int change, unsigned timeout_ms, uint64_t *pos_p);
+/* Before our reader closes (read lock held): its slot may be another's
+ * soon, so no send of ours may take its bit for ours. */
+void          ucpg_hostgroup_self_bit_clear(ucpg_hostgroup_t *hg);
 /* Marks the time of a look for dead processes; 1 if one is due (none for
  * reap_after_ms). */
 int           ucpg_hostgroup_reap_due(ucpg_hostgroup_t *hg, uint64_t now);
