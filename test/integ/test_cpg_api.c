@@ -877,15 +877,16 @@ static int child_observer(int rank, int nprocs, void *arg)
     return 0;
 }
 
-/* Joins, then on command: LEAVE, JOIN, FINALIZE (without leave), or waits to be killed. */
+/* Joins group arg ("reasons" if NULL), then on command: LEAVE, JOIN,
+ * FINALIZE (without leave), or waits to be killed. */
 static int child_subject(int rank, int nprocs, void *arg)
 {
-    struct cpg_name g = name_of("reasons");
+    struct cpg_name g = name_of((arg != NULL) ? (const char *)arg : "reasons");
     char line[64];
     cpg_handle_t h;
     int ncmd = 0;
 
-    (void)nprocs; (void)arg;
+    (void)nprocs;
     EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
     while (ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) {
         ++ncmd;
@@ -949,6 +950,63 @@ static int test_reasons_seen_by_a_member(void)
     INTEG_CHECK(ucpg_harness_expect(h, 1, "OK 5 JOIN", NULL, 0, STEP_MS) == 0, "joined");
     INTEG_CHECK(ucpg_harness_kill(h, 1, SIGKILL) == 0, "kill");
     INTEG_CHECK(saw(h, 7, want) == 0, "killed");
+    INTEG_CHECK(ucpg_harness_send(h, 0, "DONE") == 0, "DONE");
+    INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
+    passed = 1;
+fail:
+    return integ_end(h, passed);
+}
+
+/* --- a finalize right after a death is seen ------------------------------------- */
+
+#define FINALIZE_ROUNDS 8
+
+/* Each ROUND: a fresh handle joins "findeath", says IN, waits for a second
+ * member, says TWO, then finalizes at once when the death that follows is
+ * dispatched: the progress thread may still be inside the call that
+ * announced that death (on host groups, the reaper waking this very
+ * handle), and must not be the one left to free the handle under it. */
+static int child_finalizer(int rank, int nprocs, void *arg)
+{
+    struct cpg_name g = name_of("findeath");
+    char line[64];
+    cpg_handle_t h;
+
+    (void)rank; (void)nprocs; (void)arg;
+    while ((ucpg_test_hear(line, sizeof(line), STEP_MS) == 0) && (strcmp(line, "ROUND") == 0)) {
+        memset(&seen, 0, sizeof(seen));
+        EXPECT_CS(cpg_initialize(&h, &callbacks), CS_OK);
+        EXPECT_CS(cpg_join(h, &g), CS_OK);
+        EXPECT_TRUE(wait_count(h, &seen.confchgs, 1) == 0);
+        ucpg_test_say("IN");
+        EXPECT_TRUE(wait_count(h, &seen.confchgs, 2) == 0);
+        EXPECT_TRUE(seen.members == 2);
+        ucpg_test_say("TWO");
+        EXPECT_TRUE(wait_count(h, &seen.confchgs, 3) == 0);
+        EXPECT_CS(cpg_finalize(h), CS_OK);
+        EXPECT_TRUE((seen.members == 1) && (seen.left_reason == CPG_REASON_PROCDOWN));
+        ucpg_test_say("OUT");
+    }
+    return 0;
+}
+
+static int test_finalize_right_after_a_death(void)
+{
+    ucpg_harness_t *h = ucpg_harness_create(60000);
+    int passed = 0, round, subject;
+
+    INTEG_CHECK(h != NULL, "harness");
+    INTEG_CHECK(ucpg_harness_fork(h, 1, child_finalizer, NULL) == 0, "fork");
+    for (round = 0; round < FINALIZE_ROUNDS; ++round) {
+        INTEG_CHECK(ucpg_harness_send(h, 0, "ROUND") == 0, "ROUND");
+        INTEG_CHECK(ucpg_harness_expect(h, 0, "IN", NULL, 0, STEP_MS) == 0, "in");
+        subject = ucpg_harness_fork(h, 1, child_subject, "findeath");
+        INTEG_CHECK(subject > 0, "fork");
+        INTEG_CHECK(ucpg_harness_send(h, subject, "JOIN") == 0, "JOIN");
+        INTEG_CHECK(ucpg_harness_expect(h, 0, "TWO", NULL, 0, STEP_MS) == 0, "two");
+        INTEG_CHECK(ucpg_harness_kill(h, subject, SIGKILL) == 0, "kill");
+        INTEG_CHECK(ucpg_harness_expect(h, 0, "OUT", NULL, 0, STEP_MS) == 0, "finalized");
+    }
     INTEG_CHECK(ucpg_harness_send(h, 0, "DONE") == 0, "DONE");
     INTEG_CHECK(ucpg_harness_wait(h, STEP_MS) == 0, "a child failed");
     passed = 1;
@@ -2321,6 +2379,7 @@ static const integ_test_t tests[] = {
     INTEG_TEST(test_fork_relay),
     INTEG_TEST(test_fork_relay_stalled),
     INTEG_TEST(test_reasons_seen_by_a_member),
+    INTEG_TEST(test_finalize_right_after_a_death),
     INTEG_TEST(test_totem_confchg_follows_node_changes),
     INTEG_TEST(test_totem_confchg_through_the_relay),
     INTEG_TEST(test_handover_to_a_member_that_saw_a_death),

@@ -18,7 +18,8 @@ export UCX_CPG_GROUP_HOST_LOG_MB
 "$UCPG_TEST_BUILDDIR/test/integ/test_cpg_api" \
     test_handles_and_names test_messages test_leave_rejoin test_dispatch_modes \
     test_dispatch_batches test_flood_dispatch_returns test_iteration_and_zcb test_fork \
-    test_fork_relay test_reasons_seen_by_a_member test_totem_confchg_follows_node_changes \
+    test_fork_relay test_reasons_seen_by_a_member test_finalize_right_after_a_death \
+    test_totem_confchg_follows_node_changes \
     test_totem_confchg_through_the_relay test_zcb_from_a_member_that_is_not_the_sequencer \
     test_exit_while_other_threads_multicast
 # A flood in which every member's sender thread and dispatcher thread run

@@ -102,7 +102,10 @@ void ucpg_cpg_queue_event(void *arg, ucpg_group_event_t *event);
  * handle that has a totem confchg callback. */
 void ucpg_cpg_nodes_changed(void *arg);
 void ucpg_cpg_queue_clear(ucpg_cpg_handle_t *h);
+/* Makes the handle's fd readable (a reference held meanwhile). _held: for a
+ * caller that keeps the handle alive by other means (host-group callbacks). */
 void ucpg_cpg_wake(ucpg_cpg_handle_t *h);
+void ucpg_cpg_wake_held(ucpg_cpg_handle_t *h);
 
 int  ucpg_cpg_finalized(ucpg_cpg_handle_t *h);
 /* Shows a view: the confchg, and the totem confchg it owes after it.

@@ -46,11 +46,10 @@ static int ucpg_cpg_efd_arm(ucpg_cpg_handle_t *h)
     return 1;
 }
 
-/* The write an arm owes; runs with the reference ucpg_cpg_efd_wake took. */
-static void ucpg_cpg_efd_write(void *arg)
+/* The write an arm owes (no lock of the handle held). */
+static void ucpg_cpg_efd_signal(ucpg_cpg_handle_t *h)
 {
-    ucpg_cpg_handle_t *h = arg;
-    uint64_t one         = 1;
+    uint64_t one = 1;
 
     if (write(h->efd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
         ucpg_warn("CPG handle %llx: cannot signal its fd: %m", (unsigned long long)h->id);
@@ -58,6 +57,14 @@ static void ucpg_cpg_efd_write(void *arg)
         h->efd_armed = 0;                /* the next event tries again */
         pthread_mutex_unlock(&h->lock);
     }
+}
+
+/* The write, deferred or not, with the reference ucpg_cpg_efd_wake took. */
+static void ucpg_cpg_efd_write(void *arg)
+{
+    ucpg_cpg_handle_t *h = arg;
+
+    ucpg_cpg_efd_signal(h);
     ucpg_cpg_handle_put(h);
 }
 
@@ -70,15 +77,36 @@ static void ucpg_cpg_efd_wake(ucpg_cpg_handle_t *h)
     }
 }
 
-void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
+/* Arms under the handle's lock; 1 if the caller owes the write. */
+static int ucpg_cpg_efd_arm_locked(ucpg_cpg_handle_t *h)
 {
     int owed;
 
     pthread_mutex_lock(&h->lock);
     owed = ucpg_cpg_efd_arm(h);
     pthread_mutex_unlock(&h->lock);
-    if (owed) {
+    return owed;
+}
+
+void ucpg_cpg_wake(ucpg_cpg_handle_t *h)
+{
+    if (ucpg_cpg_efd_arm_locked(h)) {
         ucpg_cpg_efd_wake(h);
+    }
+}
+
+/*
+ * The same without a reference: for a caller that holds what keeps the
+ * handle alive by other means (a host group's callback: the handle is freed
+ * only after its groups, and a group is destroyed only under the lock the
+ * caller of the callback holds). Taking and dropping a reference there
+ * could make the caller the last owner, which would free the handle, and
+ * destroy that very group, from inside the group's own call.
+ */
+void ucpg_cpg_wake_held(ucpg_cpg_handle_t *h)
+{
+    if (ucpg_cpg_efd_arm_locked(h)) {
+        ucpg_cpg_efd_signal(h);
     }
 }
 

@@ -96,13 +96,15 @@ static void ucpg_cpg_host_view(void *arg, const ucpg_group_view_t *view)
     }
 }
 
-/* Our own send found our dispatcher asleep: the eventfd in the handle's
- * set wakes it (its doorbell would cost the sender a socket send). */
+/* Our own append (a send, or the reaper's change in the progress thread)
+ * found our dispatcher asleep: the eventfd in the handle's set wakes it
+ * (its doorbell would cost a socket send). The group's life holds the
+ * handle's: no reference taken, none to drop last. */
 static void ucpg_cpg_host_self_rung(void *arg)
 {
     ucpg_cpg_hostgroup_t *w = arg;
 
-    ucpg_cpg_wake(w->h);
+    ucpg_cpg_wake_held(w->h);
 }
 
 static const ucpg_hostgroup_callbacks_t ucpg_cpg_host_callbacks = {
