@@ -25,6 +25,7 @@
 #endif
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -181,7 +182,7 @@ static const ucpg_hostgroup_callbacks_t member_cb = {on_deliver, on_view, NULL};
 
 static ucpg_hostgroup_params_t member_params(member_t *m)
 {
-    ucpg_hostgroup_params_t p = {7, &member_cb, m, 5000, 50, 0};
+    ucpg_hostgroup_params_t p = {7, &member_cb, m, 5000, 50, 0, NULL};
 
     return p;
 }
@@ -576,7 +577,7 @@ static const ucpg_hostgroup_callbacks_t solo_cb = {solo_deliver, solo_view, NULL
 
 static ucpg_hostgroup_t *solo_found(solo_t *s, size_t cap)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50, 0};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50, 0, NULL};
     ucpg_hostgroup_t *hg      = NULL;
 
     memset(s, 0, sizeof(*s));
@@ -586,7 +587,7 @@ static ucpg_hostgroup_t *solo_found(solo_t *s, size_t cap)
 
 static ucpg_hostgroup_t *solo_join(solo_t *s, const ucpg_shm_offer_t *offer)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50, 0};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, s, 2000, 50, 0, NULL};
     ucpg_hostgroup_t *hg      = NULL;
 
     memset(s, 0, sizeof(*s));
@@ -660,7 +661,7 @@ static void test_single_member_sees_itself(void **state)
 /* Bad arguments and offers get their documented codes. */
 static void test_bad_input_gets_documented_errors(void **state)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 200, 50, 0};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 200, 50, 0, NULL};
     ucpg_hostgroup_t *hg, *other = NULL;
     ucpg_shm_offer_t offer;
     ucpg_shm_log_t *plain;
@@ -824,6 +825,157 @@ static void test_sleeper_is_woken(void **state)
     ucpg_hostgroup_destroy(hg);
 }
 
+/* --- rings left to another thread (params.ring_later) ------------------------------ */
+
+static int rings_later;
+
+static void count_ring_later(void)
+{
+    ++rings_later;
+}
+
+/* A child that joins, says 'j', then sleeps in wait until a message comes
+ * (views may wake it before), says 'w' and exits 0 if that took < 8 s.
+ * Its look for the dead is 10 s apart, so only a ring wakes it. */
+static void sleeper_child(const ucpg_shm_offer_t *offer, int wfd)
+{
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 2000, 10000, 0, NULL};
+    ucpg_hostgroup_t *hg      = NULL;
+    uint64_t deadline;
+    unsigned ran;
+    solo_t s;
+
+    memset(&s, 0, sizeof(s));
+    p.arg = &s;
+    if ((ucpg_hostgroup_join(offer, &p, &hg) != UCPG_OK) ||
+        (ucpg_hostgroup_dispatch(hg, 1, &ran) != UCPG_OK) || (write(wfd, "j", 1) != 1)) {
+        _exit(2);
+    }
+    deadline = now_ms() + 8000;
+    while ((s.msgs == 0) && (now_ms() < deadline)) {
+        if ((ucpg_hostgroup_wait(hg, (unsigned)(deadline - now_ms())) == UCPG_OK) &&
+            (ucpg_hostgroup_dispatch(hg, 16, &ran) != UCPG_OK)) {
+            _exit(3);
+        }
+    }
+    _exit(((s.msgs > 0) && (write(wfd, "w", 1) == 1)) ? 0 : 4);
+}
+
+/* Reads n bytes of c from fd within ms; how many came. */
+static int pipe_count(int fd, char c, int n, int ms)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    uint64_t deadline = now_ms() + (uint64_t)ms;
+    int got = 0;
+    char b;
+
+    while ((got < n) && (now_ms() < deadline) &&
+           (poll(&pfd, 1, (int)(deadline - now_ms())) > 0) && (read(fd, &b, 1) == 1)) {
+        got += (b == c);
+    }
+    return got;
+}
+
+/* Two members asleep: a send leaves their rings to ring_later's thread,
+ * and they sleep on until ucpg_hostgroup_ring_owed (or a destroy) rings
+ * them; one sleeper alone is rung by the sender. */
+/* A founder whose ring_later counts, past its first view; its offer, and
+ * the pipe its sleeper children talk through. */
+static ucpg_hostgroup_t *ring_founder(solo_t *s, ucpg_shm_offer_t *offer, int pipefd[2])
+{
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 2000, 50, 0, count_ring_later};
+    ucpg_hostgroup_t *hg      = NULL;
+
+    memset(s, 0, sizeof(*s));
+    p.arg = s;
+    assert_int_equal(ucpg_hostgroup_found(CAP, &p, &hg), UCPG_OK);
+    solo_run(hg, 1);
+    ucpg_hostgroup_offer(hg, offer);
+    assert_int_equal(pipe(pipefd), 0);
+    return hg;
+}
+
+static void check_rings_later(int destroy_rings)
+{
+    ucpg_shm_offer_t offer;
+    int pipefd[2], status, i;
+    ucpg_hostgroup_t *hg;
+    pid_t pid[2];
+    solo_t s;
+
+    hg = ring_founder(&s, &offer, pipefd);
+    for (i = 0; i < 2; ++i) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            sleeper_child(&offer, pipefd[1]);
+        }
+        assert_int_equal(pipe_count(pipefd[0], 'j', 1, 5000), 1);
+        solo_run(hg, 1);                                 /* its join */
+    }
+    usleep(200000);                                      /* both sleep by now */
+    rings_later = 0;
+    assert_int_equal(solo_send(hg, "ring later"), UCPG_OK);
+    assert_int_equal(rings_later, 1);
+    assert_int_equal(pipe_count(pipefd[0], 'w', 2, 300), 0);   /* nobody rang yet */
+    if (destroy_rings) {
+        ucpg_hostgroup_destroy(hg);
+        hg = NULL;
+    } else {
+        ucpg_hostgroup_ring_owed(hg);
+    }
+    assert_int_equal(pipe_count(pipefd[0], 'w', 2, 5000), 2);
+    for (i = 0; i < 2; ++i) {
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        assert_true(WIFEXITED(status) && (WEXITSTATUS(status) == 0));
+    }
+    close(pipefd[0]);
+    close(pipefd[1]);
+    ucpg_hostgroup_destroy(hg);
+}
+
+static void test_rings_left_to_another_thread(void **state)
+{
+    (void)state;
+    check_rings_later(0);
+}
+
+static void test_destroy_pays_the_rings_owed(void **state)
+{
+    (void)state;
+    check_rings_later(1);
+}
+
+/* One member asleep: the sender rings it itself, ring_later is not called. */
+static void test_one_sleeper_is_rung_at_once(void **state)
+{
+    ucpg_shm_offer_t offer;
+    int pipefd[2], status;
+    ucpg_hostgroup_t *hg;
+    pid_t pid;
+    solo_t s;
+
+    (void)state;
+    hg  = ring_founder(&s, &offer, pipefd);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sleeper_child(&offer, pipefd[1]);
+    }
+    assert_int_equal(pipe_count(pipefd[0], 'j', 1, 5000), 1);
+    solo_run(hg, 1);
+    usleep(200000);
+    rings_later = 0;
+    assert_int_equal(solo_send(hg, "ring now"), UCPG_OK);
+    assert_int_equal(rings_later, 0);
+    assert_int_equal(pipe_count(pipefd[0], 'w', 1, 5000), 1);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && (WEXITSTATUS(status) == 0));
+    close(pipefd[0]);
+    close(pipefd[1]);
+    ucpg_hostgroup_destroy(hg);
+}
+
 /* A writer of the group's log that is no member (a stray or hostile one). */
 static ucpg_status_t raw_writer(const ucpg_shm_offer_t *offer, ucpg_shm_log_t **log_p,
                                 ucpg_shm_log_writer_t *w)
@@ -910,7 +1062,7 @@ static void die_joining(const ucpg_shm_offer_t *offer)
  * once the holder is killed (its death then announced). */
 static void test_stopped_table_holder_times_out(void **state)
 {
-    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 300, 50, 0};
+    ucpg_hostgroup_params_t p = {7, &solo_cb, NULL, 300, 50, 0, NULL};
     ucpg_hostgroup_t *hg, *hg3 = NULL;
     ucpg_shm_offer_t offer;
     int status;
@@ -1083,7 +1235,7 @@ static void test_threads_share_a_member(void **state)
 {
     static const ucpg_hostgroup_callbacks_t cb = {count_deliver, count_view, NULL};
     count_t c                 = {{0, 0}, 0, 0};
-    ucpg_hostgroup_params_t p = {7, &cb, &c, 2000, 50, 0};
+    ucpg_hostgroup_params_t p = {7, &cb, &c, 2000, 50, 0, NULL};
     ucpg_hostgroup_t *hg      = NULL;
     sender_arg_t a[2];
     pthread_t t[2];
@@ -1116,6 +1268,9 @@ int main(void)
         cmocka_unit_test(test_bad_input_gets_documented_errors),
         cmocka_unit_test(test_flow_control_waits_for_the_slowest),
         cmocka_unit_test(test_sleeper_is_woken),
+        cmocka_unit_test(test_one_sleeper_is_rung_at_once),
+        cmocka_unit_test(test_rings_left_to_another_thread),
+        cmocka_unit_test(test_destroy_pays_the_rings_owed),
         cmocka_unit_test(test_fork_and_founder_departure),
         cmocka_unit_test(test_dead_writer_mid_entry_is_skipped),
         cmocka_unit_test(test_dead_table_holder_leaving),

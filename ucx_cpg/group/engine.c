@@ -57,6 +57,7 @@ static void ucpg_group_release_try(void);
 static void ucpg_group_out_hook(void *arg)
 {
     (void)arg;
+    ucpg_group_host_ring_owed_all(); /* rings host-group sends left to us */
     ucpg_group_release_try();        /* releases that found the lock taken */
     if (ucpg_group_out_pending()) {
         ucpg_group_out_flush();

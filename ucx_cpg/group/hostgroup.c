@@ -63,6 +63,26 @@ void ucpg_hostgroup_ring(ucpg_hostgroup_t *hg, uint64_t mask)
     }
 }
 
+/* Wakes the sleepers of mask: rings them, or leaves them owed to the
+ * thread params.ring_later calls on. */
+static void ucpg_hostgroup_ring_or_owe(ucpg_hostgroup_t *hg, uint64_t mask)
+{
+    if ((hg->params.ring_later == NULL) ||
+        ((unsigned)__builtin_popcountll(mask) <= UCPG_HOSTGROUP_RING_INLINE)) {
+        ucpg_hostgroup_ring(hg, mask);
+        return;
+    }
+    __atomic_fetch_or(&hg->ring_owed, mask, __ATOMIC_SEQ_CST);
+    hg->params.ring_later();
+}
+
+void ucpg_hostgroup_ring_owed(ucpg_hostgroup_t *hg)
+{
+    if (__atomic_load_n(&hg->ring_owed, __ATOMIC_SEQ_CST) != 0) {
+        ucpg_hostgroup_ring(hg, __atomic_exchange_n(&hg->ring_owed, 0, __ATOMIC_SEQ_CST));
+    }
+}
+
 /* Binds our reader slot's bell. A process that held the slot before us and
  * left closes its bell before its reader, so the name is free unless it died
  * an instant ago with the socket still being closed: wait that out. */
@@ -145,7 +165,7 @@ ucpg_status_t ucpg_hostgroup_append(ucpg_hostgroup_t *hg, size_t len,
         return (timeout_ms > 0) ? UCPG_ERR_TIMEOUT : UCPG_ERR_TRY_AGAIN;
     }
     if (status == UCPG_OK) {
-        ucpg_hostgroup_ring(hg, wake);
+        ucpg_hostgroup_ring_or_owe(hg, wake);
         if (self) {
             hg->cb.self_rung(hg->params.arg);
         }
@@ -445,6 +465,7 @@ void ucpg_hostgroup_destroy(ucpg_hostgroup_t *hg)
     if (hg->writer.log != NULL) {
         ucpg_shm_log_writer_close(&hg->writer);
     }
+    ucpg_hostgroup_ring_owed(hg);        /* ring_later's thread no longer knows of us */
     ucpg_doorbell_close(hg->ringer);
     ucpg_shm_log_detach(hg->log);
     pthread_mutex_destroy(&hg->send_lock);

@@ -101,7 +101,19 @@ typedef struct ucpg_hostgroup_params {
                                                           * ucpg_hostgroup_wait) */
     size_t                            max_msg;      /* the largest message, within
                                                      * what the log holds (0: that) */
+    /* Optional: when an append finds more than UCPG_HOSTGROUP_RING_INLINE
+     * members asleep, their rings are left owed and this is called (in the
+     * appending thread) so that another thread pays them with
+     * ucpg_hostgroup_ring_owed: a ring is a system call, and a sender whose
+     * message finds 7 members asleep would pay 7 before it could go on.
+     * It must make sure that the call comes. NULL: the appender rings. */
+    void                            (*ring_later)(void);
 } ucpg_hostgroup_params_t;
+
+/* At most this many sleepers an append rings itself (with ring_later). One:
+ * handing a single ring to another thread saves the sender nothing and
+ * costs the sleeper a second wake-up in between. */
+#define UCPG_HOSTGROUP_RING_INLINE 1u
 
 /* Creates a log of capacity bytes (shm_log.h's limits) and joins it as its
  * first member. Errors: those of ucpg_shm_log_create and ucpg_hostgroup_join. */
@@ -178,8 +190,12 @@ unsigned      ucpg_hostgroup_reap(ucpg_hostgroup_t *hg);
 ucpg_status_t ucpg_hostgroup_members(const ucpg_shm_offer_t *offer, unsigned wait_ms,
                                      ucpg_group_addr_t *addrs, size_t max, size_t *n_p);
 
-/* Frees the handle. Still a member: leaves at once, and the others see
- * reason PROCDOWN (as ucpg_group_destroy). */
+/* Rings what appends left owed (params.ring_later), in any thread; hg must
+ * stay alive meanwhile. Cheap when nothing is owed. */
+void          ucpg_hostgroup_ring_owed(ucpg_hostgroup_t *hg);
+
+/* Frees the handle, ringing what is still owed. Still a member: leaves at
+ * once, and the others see reason PROCDOWN (as ucpg_group_destroy). */
 void          ucpg_hostgroup_destroy(ucpg_hostgroup_t *hg);
 
 #endif

@@ -72,6 +72,7 @@ struct ucpg_hostgroup {
     uint64_t                    full_since; /* ns: appends find no room since (0: they do) */
     uint64_t                    self_bit;   /* our reader's sleeper bit while it is open,
                                              * if cb.self_rung is set (else 0) */
+    uint64_t                    ring_owed;  /* sleepers whose rings ring_later took */
 
     pthread_mutex_t             read_lock;  /* the reader and the view */
     ucpg_shm_log_reader_t       reader;

@@ -35,6 +35,9 @@ typedef struct ucpg_group_host_entry {
 static pthread_mutex_t          ucpg_group_host_lock = PTHREAD_MUTEX_INITIALIZER;
 static ucpg_group_host_entry_t *ucpg_group_host_groups;
 static size_t                   ucpg_group_host_count, ucpg_group_host_cap;
+/* Rings are owed (some group's ring_owed may be set), and the progress
+ * thread was kicked since its hook last looked. */
+static int                      ucpg_group_host_rings_owed, ucpg_group_host_rings_kicked;
 
 int ucpg_group_host_enabled(void)
 {
@@ -85,6 +88,38 @@ void ucpg_group_host_reap_all(void)
     for (i = 0; i < ucpg_group_host_count; ++i) {
         if (ucpg_group_host_groups[i].hg != NULL) {
             ucpg_hostgroup_reap(ucpg_group_host_groups[i].hg);   /* never blocks */
+        }
+    }
+    pthread_mutex_unlock(&ucpg_group_host_lock);
+}
+
+/* --- rings left to the progress thread ------------------------------------------------ */
+
+/* params.ring_later of our groups (a sender's thread; see hostgroups.h). */
+static void ucpg_group_host_ring_later(void)
+{
+    ucpg_domain_t *d = ucpg_group_engine.domain;
+
+    __atomic_store_n(&ucpg_group_host_rings_owed, 1, __ATOMIC_SEQ_CST);
+    if (!ucpg_domain_progress_awake(d) &&
+        !__atomic_exchange_n(&ucpg_group_host_rings_kicked, 1, __ATOMIC_ACQ_REL)) {
+        ucpg_domain_kick(d);             /* asleep: its hook would not run */
+    }
+}
+
+void ucpg_group_host_ring_owed_all(void)
+{
+    size_t i;
+
+    if (!__atomic_load_n(&ucpg_group_host_rings_owed, __ATOMIC_SEQ_CST)) {
+        return;
+    }
+    __atomic_store_n(&ucpg_group_host_rings_kicked, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&ucpg_group_host_rings_owed, 0, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&ucpg_group_host_lock);  /* a group leaving the list rings its own */
+    for (i = 0; i < ucpg_group_host_count; ++i) {
+        if (ucpg_group_host_groups[i].hg != NULL) {
+            ucpg_hostgroup_ring_owed(ucpg_group_host_groups[i].hg);
         }
     }
     pthread_mutex_unlock(&ucpg_group_host_lock);
@@ -278,6 +313,7 @@ ucpg_status_t ucpg_group_host_join(const void *name, size_t name_len,
     params.arg               = arg;
     params.change_timeout_ms = ucpg_group_engine.config->group_join_timeout_ms;
     params.max_msg           = ucpg_group_max_msg();
+    params.ring_later        = ucpg_group_host_ring_later;
     status                   = ucpg_group_host_claim(name, name_len);
     if (status != UCPG_OK) {
         return status;

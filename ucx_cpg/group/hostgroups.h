@@ -68,4 +68,15 @@ ucpg_status_t ucpg_group_host_list(const void *name, size_t name_len, ucpg_group
  * on a peer's departure; never with the engine lock held). */
 void          ucpg_group_host_reap_all(void);
 
+/*
+ * Rings the sleepers that sends left to the progress thread (engine.c's
+ * flush hook, after each round of the progress thread). A send whose
+ * message finds more than UCPG_HOSTGROUP_RING_INLINE members asleep does
+ * not ring them itself, a system call each: it leaves them owed and kicks
+ * the progress thread unless that one is awake (the same handshake as the
+ * outbox: the hook runs again after the thread marks itself asleep). The
+ * sender pays one kick, or nothing, instead of a ring per sleeper.
+ */
+void          ucpg_group_host_ring_owed_all(void);
+
 #endif
