@@ -42,6 +42,14 @@ for members in 2 4; do
     fi
     echo "PASS cpg_bench -p $members -a on host groups: $sent messages, every member got all"
 done
+# One sender, seven members asleep in poll() between its messages: every
+# message's rings go to the sender's progress thread (more than one
+# sleeper), and a ring lost there leaves a member asleep for good, a run
+# that does not end (-T: exit status 3).
+out=$(UCX_CPG_DOMAIN="cpg_host_lat_$$" \
+      "$UCPG_TEST_BUILDDIR/cpg_bench" -m lat -p 8 -s 64 -n 3000 -T 60 2>&1) || {
+    echo "cpg_bench -m lat -p 8 on host groups failed:"; echo "$out"; exit 1; }
+echo "PASS cpg_bench -m lat -p 8 on host groups: $(echo "$out" | tail -n 1)"
 exec "$UCPG_TEST_BUILDDIR/test/integ/test_cpg" \
     test_three_senders_agreed_and_safe test_sizes test_join_storm_8 \
     test_two_groups_per_process test_kill_sender_midstream test_kill_sequencer_midstream \

@@ -208,6 +208,7 @@ static void ucpg_group_host_claimed(const void *name, size_t name_len, ucpg_host
     }
     pthread_mutex_unlock(&ucpg_group_host_lock);
     if (hg != NULL) {
+        ucpg_hostgroup_ring_owed(hg);    /* our JOIN's: the hook did not know of hg yet */
         ucpg_group_host_timer_arm();
     }
 }
