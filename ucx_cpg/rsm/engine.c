@@ -36,6 +36,8 @@ static unsigned        ucpg_rsm_users;   /* life lock */
  * clears it before the boot layer frees the registry. */
 static struct ucpg_registry *ucpg_rsm_registry;
 static int             ucpg_rsm_listener;
+/* The teardown hook ran (ucpg_rsm_lock): nothing new may be listed. */
+static int             ucpg_rsm_torn;
 
 /* Runs in the progress thread. */
 static void ucpg_rsm_am_recv(void *arg, ucpg_peer_id_t src, const void *hdr, size_t hdr_len,
@@ -109,6 +111,7 @@ static void ucpg_rsm_teardown(void *arg)
     (void)arg;
     ucpg_rsm_engine_lock();
     ucpg_rsm_registry = NULL;
+    ucpg_rsm_torn     = 1;
     ucpg_rsm_import_teardown_all();
     ucpg_rsm_export_teardown_all();
     ucpg_rsm_engine_unlock();
@@ -117,6 +120,11 @@ static void ucpg_rsm_teardown(void *arg)
 void ucpg_rsm_engine_lock(void)   { pthread_mutex_lock(&ucpg_rsm_lock); }
 void ucpg_rsm_engine_unlock(void) { pthread_mutex_unlock(&ucpg_rsm_lock); }
 int  ucpg_rsm_engine_trylock(void) { return pthread_mutex_trylock(&ucpg_rsm_lock) == 0; }
+
+int ucpg_rsm_engine_torn_down(void)
+{
+    return ucpg_rsm_torn;
+}
 
 struct ucpg_registry *ucpg_rsm_engine_registry(void)
 {
@@ -141,6 +149,9 @@ ucpg_status_t ucpg_rsm_engine_acquire(ucpg_domain_t **domain_p)
     if (ucpg_rsm_users == 0) {
         status = ucpg_boot_domain_get(&ucpg_rsm_domain);
         if (status == UCPG_OK) {
+            ucpg_rsm_engine_lock();
+            ucpg_rsm_torn = 0;           /* a new domain: the old one's teardown is past */
+            ucpg_rsm_engine_unlock();
             ucpg_boot_on_teardown(ucpg_rsm_teardown, NULL);
             status = ucpg_am_register(ucpg_rsm_domain, UCPG_AM_ID_RSM, ucpg_rsm_am_recv,
                                       ucpg_rsm_domain);

@@ -157,20 +157,13 @@ static void ucpg_rsm_release_registration(struct __rsm_memseg_export_handle *e)
     }
 }
 
-/*
- * Registers e's range with UCX (as shared memory in place when it can) and
- * packs its rkey for importers; an RSM error code. An application thread's
- * UCP calls are bracketed like a put's (ucpg_domain_ucx_enter): at exit
- * another thread may be here while the exit handler releases UCX (a
- * ucp_mem_map then faulted under it).
- */
-int ucpg_rsm_register(struct __rsm_memseg_export_handle *e)
+/* Registers e's range with UCX (as shared memory in place when it can) and
+ * packs its rkey for importers; an RSM error code. Inside
+ * ucpg_domain_ucx_enter/leave. */
+static int ucpg_rsm_register_entered(struct __rsm_memseg_export_handle *e)
 {
     int ret = RSM_SUCCESS;
 
-    if (ucpg_domain_ucx_enter(e->domain) != UCPG_OK) {
-        return RSMERR_CTLR_NOT_PRESENT;          /* the domain stops */
-    }
     if ((ucpg_rsm_map_memory(e) != UCPG_OK) ||
         (ucp_rkey_pack(ucpg_domain_ucp_context(e->domain), e->memh, &e->rkey,
                        &e->rkey_len) != UCS_OK)) {
@@ -183,6 +176,55 @@ int ucpg_rsm_register(struct __rsm_memseg_export_handle *e)
     }
     if (ret != RSM_SUCCESS) {
         ucpg_rsm_release_registration(e);
+    }
+    return ret;
+}
+
+/*
+ * ucpg_rsm_register_entered, bracketed like a put's (ucpg_domain_ucx_enter):
+ * at exit another thread may be here while the exit handler releases UCX
+ * (a ucp_mem_map then faulted under it).
+ */
+int ucpg_rsm_register(struct __rsm_memseg_export_handle *e)
+{
+    int ret;
+
+    if (ucpg_domain_ucx_enter(e->domain) != UCPG_OK) {
+        return RSMERR_CTLR_NOT_PRESENT;          /* the domain stops */
+    }
+    ret = ucpg_rsm_register_entered(e);
+    ucpg_domain_ucx_leave(e->domain);
+    return ret;
+}
+
+/*
+ * Registers a new export and puts it on the list, both before the domain
+ * may stop (the stop waits for the bracket to close). An exit handler that
+ * tore the exports down meanwhile did not see this one: it is unregistered
+ * here, while UCX still stands, and the create fails with
+ * RSMERR_CTLR_NOT_PRESENT. Listed after the teardown instead, it would
+ * have kept its registration past UCX's end (ucp_cleanup asserted on it).
+ */
+static int ucpg_rsm_register_listed(struct __rsm_memseg_export_handle *e)
+{
+    int ret, torn = 0;
+
+    if (ucpg_domain_ucx_enter(e->domain) != UCPG_OK) {
+        return RSMERR_CTLR_NOT_PRESENT;
+    }
+    ret = ucpg_rsm_register_entered(e);
+    if (ret == RSM_SUCCESS) {
+        ucpg_rsm_engine_lock();
+        torn = ucpg_rsm_engine_torn_down();
+        if (!torn) {
+            e->next          = ucpg_rsm_exports;
+            ucpg_rsm_exports = e;
+        }
+        ucpg_rsm_engine_unlock();
+    }
+    if (torn) {
+        ucpg_rsm_release_registration(e);        /* no UCX call under the engine lock */
+        ret = RSMERR_CTLR_NOT_PRESENT;
     }
     ucpg_domain_ucx_leave(e->domain);
     return ret;
@@ -255,13 +297,9 @@ int rsm_memseg_export_create(rsmapi_controller_handle_t controller,
         ret = RSMERR_INSUFFICIENT_RESOURCES;   /* as a failed open of /dev/rsm */
         goto err;
     }
-    if ((ret = ucpg_rsm_register(e)) != RSM_SUCCESS) {
+    if ((ret = ucpg_rsm_register_listed(e)) != RSM_SUCCESS) {
         goto err;
     }
-    ucpg_rsm_engine_lock();
-    e->next          = ucpg_rsm_exports;
-    ucpg_rsm_exports = e;
-    ucpg_rsm_engine_unlock();
     *memseg = e;
     return RSM_SUCCESS;
 

@@ -195,6 +195,8 @@ int           ucpg_rsm_engine_trylock(void);
  * acquire, so publish never takes the boot lock under the engine lock
  * (boot teardown takes them in the other order). */
 struct ucpg_registry *ucpg_rsm_engine_registry(void);
+/* Whether the teardown hook ran (exit under live objects); engine lock held. */
+int                   ucpg_rsm_engine_torn_down(void);
 
 /* --- protocol dispatch (engine.c calls these in the progress thread) --------- */
 
